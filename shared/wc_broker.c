@@ -1,0 +1,377 @@
+#include "wc_broker.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include <amqp_framing.h>
+#include <amqp_ssl_socket.h>
+#include <amqp_tcp_socket.h>
+
+#include "wc_log.h"
+#include "wc_time.h"
+#include "wc_topology.h"
+
+#define CHANNEL 1
+#define MAX_HEADERS 16
+
+struct wc_broker {
+    char *url;
+    char *queue_type;
+    char *name;
+    bool confirms;
+    int heartbeat_seconds;
+    int timeout_ms;
+
+    amqp_connection_state_t conn; /* NULL while closed */
+    uint64_t next_publish_tag;    /* delivery tag the broker gives the next publish */
+};
+
+wc_broker_t *wc_broker_new(const wc_broker_options_t *opts)
+{
+    wc_broker_t *b = calloc(1, sizeof(*b));
+    if (b == NULL) {
+        return NULL;
+    }
+    b->url = strdup(opts->url);
+    b->queue_type = strdup(opts->queue_type);
+    b->name = strdup(opts->name);
+    if (b->url == NULL || b->queue_type == NULL || b->name == NULL) {
+        wc_broker_free(b);
+        return NULL;
+    }
+    b->confirms = opts->confirms;
+    b->heartbeat_seconds = opts->heartbeat_seconds;
+    b->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : 10000;
+    return b;
+}
+
+void wc_broker_free(wc_broker_t *b)
+{
+    if (b == NULL) {
+        return;
+    }
+    wc_broker_close(b);
+    free(b->url);
+    free(b->queue_type);
+    free(b->name);
+    free(b);
+}
+
+bool wc_broker_is_open(const wc_broker_t *b) { return b->conn != NULL; }
+
+void wc_broker_close(wc_broker_t *b)
+{
+    if (b->conn == NULL) {
+        return;
+    }
+    /* Polite close first; destroy regardless (the peer may be gone). */
+    amqp_channel_close(b->conn, CHANNEL, AMQP_REPLY_SUCCESS);
+    amqp_connection_close(b->conn, AMQP_REPLY_SUCCESS);
+    amqp_destroy_connection(b->conn);
+    b->conn = NULL;
+}
+
+static struct timeval ms_to_timeval(int ms)
+{
+    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+    return tv;
+}
+
+static int fail_open(wc_broker_t *b, char *err, size_t err_len, const char *what,
+                     amqp_rpc_reply_t reply)
+{
+    char why[256];
+    wc_amqp_reply_describe(reply, why, sizeof(why));
+    snprintf(err, err_len, "%s: %s", what, why);
+    amqp_destroy_connection(b->conn);
+    b->conn = NULL;
+    return -1;
+}
+
+int wc_broker_ensure_open(wc_broker_t *b, char *err, size_t err_len)
+{
+    if (b->conn != NULL) {
+        return 0;
+    }
+    /* amqp_parse_url writes into its argument. */
+    char url[512];
+    snprintf(url, sizeof(url), "%s", b->url);
+    struct amqp_connection_info info;
+    amqp_default_connection_info(&info);
+    if (amqp_parse_url(url, &info) != AMQP_STATUS_OK) {
+        snprintf(err, err_len, "WAVECOM_AMQP_URL is not a valid amqp:// URL");
+        return -1;
+    }
+    const char *vhost = info.vhost[0] == '\0' ? "/" : info.vhost;
+
+    b->conn = amqp_new_connection();
+    if (b->conn == NULL) {
+        snprintf(err, err_len, "out of memory");
+        return -1;
+    }
+    amqp_socket_t *sock = info.ssl ? amqp_ssl_socket_new(b->conn) : amqp_tcp_socket_new(b->conn);
+    if (sock == NULL) {
+        amqp_destroy_connection(b->conn);
+        b->conn = NULL;
+        snprintf(err, err_len, "cannot create a socket");
+        return -1;
+    }
+    struct timeval timeout = ms_to_timeval(b->timeout_ms);
+    int rc = amqp_socket_open_noblock(sock, info.host, info.port, &timeout);
+    if (rc != AMQP_STATUS_OK) {
+        snprintf(err, err_len, "connecting to %s:%d: %s", info.host, info.port,
+                 amqp_error_string2(rc));
+        amqp_destroy_connection(b->conn);
+        b->conn = NULL;
+        return -1;
+    }
+    amqp_set_handshake_timeout(b->conn, &timeout);
+    amqp_set_rpc_timeout(b->conn, &timeout);
+
+    amqp_table_entry_t props[1] = {
+        {.key = amqp_cstring_bytes("connection_name"),
+         .value = {.kind = AMQP_FIELD_KIND_UTF8, .value.bytes = amqp_cstring_bytes(b->name)}},
+    };
+    amqp_table_t client_props = {.num_entries = 1, .entries = props};
+    amqp_rpc_reply_t reply =
+        amqp_login_with_properties(b->conn, vhost, 0, 131072, b->heartbeat_seconds, &client_props,
+                                   AMQP_SASL_METHOD_PLAIN, info.user, info.password);
+    if (reply.reply_type != AMQP_RESPONSE_NORMAL) {
+        return fail_open(b, err, err_len, "logging in to RabbitMQ", reply);
+    }
+    amqp_channel_open(b->conn, CHANNEL);
+    reply = amqp_get_rpc_reply(b->conn);
+    if (reply.reply_type != AMQP_RESPONSE_NORMAL) {
+        return fail_open(b, err, err_len, "opening a channel", reply);
+    }
+    if (wc_topology_declare(b->conn, CHANNEL, b->queue_type, err, err_len) != 0) {
+        amqp_destroy_connection(b->conn);
+        b->conn = NULL;
+        return -1;
+    }
+    if (b->confirms) {
+        amqp_confirm_select(b->conn, CHANNEL);
+        reply = amqp_get_rpc_reply(b->conn);
+        if (reply.reply_type != AMQP_RESPONSE_NORMAL) {
+            return fail_open(b, err, err_len, "enabling publisher confirms", reply);
+        }
+    }
+    b->next_publish_tag = 1;
+    return 0;
+}
+
+/* The broker failed us: nothing on this connection can be trusted any more. */
+static wc_broker_status_t broken(wc_broker_t *b, const char *why)
+{
+    wc_log_warn("RabbitMQ connection %s lost: %s", b->name, why);
+    if (b->conn != NULL) {
+        amqp_destroy_connection(b->conn);
+        b->conn = NULL;
+    }
+    return WC_BROKER_ERROR;
+}
+
+/* Reads frames until the broker confirms `tag`. A basic.return before the
+ * ack means the message reached no queue. */
+static wc_broker_status_t wait_for_confirm(wc_broker_t *b, uint64_t tag)
+{
+    bool returned = false;
+    int64_t deadline = wc_time_monotonic_ms() + b->timeout_ms;
+    for (;;) {
+        int64_t left = deadline - wc_time_monotonic_ms();
+        if (left <= 0) {
+            return broken(b, "timed out waiting for a publisher confirm");
+        }
+        struct timeval tv = ms_to_timeval((int)left);
+        amqp_frame_t frame;
+        int rc = amqp_simple_wait_frame_noblock(b->conn, &frame, &tv);
+        if (rc == AMQP_STATUS_TIMEOUT) {
+            continue;
+        }
+        if (rc != AMQP_STATUS_OK) {
+            return broken(b, amqp_error_string2(rc));
+        }
+        if (frame.frame_type != AMQP_FRAME_METHOD) {
+            continue; /* heartbeats */
+        }
+        switch (frame.payload.method.id) {
+        case AMQP_BASIC_ACK_METHOD: {
+            const amqp_basic_ack_t *ack = frame.payload.method.decoded;
+            if (ack->delivery_tag == tag || (ack->multiple && ack->delivery_tag >= tag)) {
+                return returned ? WC_BROKER_UNROUTABLE : WC_BROKER_OK;
+            }
+            break;
+        }
+        case AMQP_BASIC_NACK_METHOD: {
+            const amqp_basic_nack_t *nack = frame.payload.method.decoded;
+            if (nack->delivery_tag == tag || (nack->multiple && nack->delivery_tag >= tag)) {
+                return WC_BROKER_NACKED;
+            }
+            break;
+        }
+        case AMQP_BASIC_RETURN_METHOD: {
+            /* The returned content follows; read it off the wire. */
+            amqp_message_t message;
+            amqp_rpc_reply_t reply = amqp_read_message(b->conn, frame.channel, &message, 0);
+            if (reply.reply_type != AMQP_RESPONSE_NORMAL) {
+                return broken(b, "reading a returned message");
+            }
+            amqp_destroy_message(&message);
+            returned = true;
+            break;
+        }
+        case AMQP_CHANNEL_CLOSE_METHOD:
+        case AMQP_CONNECTION_CLOSE_METHOD:
+            return broken(b, "closed by the broker while publishing");
+        default:
+            break; /* connection.blocked/unblocked: keep waiting until the deadline */
+        }
+    }
+}
+
+wc_broker_status_t wc_broker_publish(wc_broker_t *b, const wc_broker_message_t *msg)
+{
+    if (b->conn == NULL) {
+        return WC_BROKER_ERROR;
+    }
+    if (msg->header_count > MAX_HEADERS) {
+        return WC_BROKER_ERROR;
+    }
+    amqp_table_entry_t entries[MAX_HEADERS];
+    for (size_t i = 0; i < msg->header_count; i++) {
+        entries[i].key = amqp_cstring_bytes(msg->headers[i].key);
+        entries[i].value.kind = AMQP_FIELD_KIND_UTF8;
+        entries[i].value.value.bytes = amqp_cstring_bytes(msg->headers[i].value);
+    }
+
+    amqp_basic_properties_t props;
+    memset(&props, 0, sizeof(props));
+    props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG |
+                   AMQP_BASIC_TIMESTAMP_FLAG;
+    props.content_type = amqp_cstring_bytes("application/json");
+    props.delivery_mode = AMQP_DELIVERY_PERSISTENT;
+    props.timestamp = (uint64_t)(wc_time_now_ms() / 1000);
+    if (msg->message_id != NULL) {
+        props._flags |= AMQP_BASIC_MESSAGE_ID_FLAG;
+        props.message_id = amqp_cstring_bytes(msg->message_id);
+    }
+    if (msg->correlation_id != NULL && msg->correlation_id[0] != '\0') {
+        props._flags |= AMQP_BASIC_CORRELATION_ID_FLAG;
+        props.correlation_id = amqp_cstring_bytes(msg->correlation_id);
+    }
+    if (msg->header_count > 0) {
+        props._flags |= AMQP_BASIC_HEADERS_FLAG;
+        props.headers.num_entries = (int)msg->header_count;
+        props.headers.entries = entries;
+    }
+    amqp_bytes_t body = {.len = msg->body_len, .bytes = (void *)msg->body};
+
+    int rc = amqp_basic_publish(b->conn, CHANNEL, amqp_cstring_bytes(msg->exchange),
+                                amqp_cstring_bytes(msg->routing_key), 1, 0, &props, body);
+    if (rc != AMQP_STATUS_OK) {
+        return broken(b, amqp_error_string2(rc));
+    }
+    if (!b->confirms) {
+        return WC_BROKER_OK;
+    }
+    return wait_for_confirm(b, b->next_publish_tag++);
+}
+
+int wc_broker_consume(wc_broker_t *b, const char *queue, int prefetch, char *err, size_t err_len)
+{
+    if (b->conn == NULL) {
+        snprintf(err, err_len, "not connected");
+        return -1;
+    }
+    /* Prefetch applies to each consumer on the channel (global=false). */
+    amqp_basic_qos(b->conn, CHANNEL, 0, (uint16_t)prefetch, 0);
+    amqp_rpc_reply_t reply = amqp_get_rpc_reply(b->conn);
+    if (reply.reply_type == AMQP_RESPONSE_NORMAL) {
+        amqp_basic_consume(b->conn, CHANNEL, amqp_cstring_bytes(queue), amqp_empty_bytes, 0, 0, 0,
+                           amqp_empty_table);
+        reply = amqp_get_rpc_reply(b->conn);
+    }
+    if (reply.reply_type != AMQP_RESPONSE_NORMAL) {
+        char why[256];
+        wc_amqp_reply_describe(reply, why, sizeof(why));
+        snprintf(err, err_len, "consuming %s: %s", queue, why);
+        broken(b, why);
+        return -1;
+    }
+    return 0;
+}
+
+int wc_broker_next(wc_broker_t *b, int timeout_ms, amqp_envelope_t *env)
+{
+    if (b->conn == NULL) {
+        return -1;
+    }
+    amqp_maybe_release_buffers(b->conn);
+    struct timeval tv = ms_to_timeval(timeout_ms);
+    amqp_rpc_reply_t reply = amqp_consume_message(b->conn, env, &tv, 0);
+    if (reply.reply_type == AMQP_RESPONSE_NORMAL) {
+        return 1;
+    }
+    if (reply.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION &&
+        reply.library_error == AMQP_STATUS_TIMEOUT) {
+        return 0;
+    }
+    if (reply.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION &&
+        reply.library_error == AMQP_STATUS_UNEXPECTED_STATE) {
+        /* A method other than a delivery: the broker cancelled us or closed. */
+        amqp_frame_t frame;
+        if (amqp_simple_wait_frame_noblock(b->conn, &frame, &tv) == AMQP_STATUS_OK &&
+            frame.frame_type == AMQP_FRAME_METHOD &&
+            (frame.payload.method.id == AMQP_BASIC_ACK_METHOD)) {
+            return 0; /* a stray confirm; harmless */
+        }
+        broken(b, "unexpected frame while consuming (consumer cancelled or channel closed)");
+        return -1;
+    }
+    char why[256];
+    wc_amqp_reply_describe(reply, why, sizeof(why));
+    broken(b, why);
+    return -1;
+}
+
+int wc_broker_ack(wc_broker_t *b, uint64_t delivery_tag)
+{
+    if (b->conn == NULL) {
+        return -1;
+    }
+    int rc = amqp_basic_ack(b->conn, CHANNEL, delivery_tag, 0);
+    if (rc != AMQP_STATUS_OK) {
+        broken(b, amqp_error_string2(rc));
+        return -1;
+    }
+    return 0;
+}
+
+int wc_broker_reject(wc_broker_t *b, uint64_t delivery_tag, bool requeue)
+{
+    if (b->conn == NULL) {
+        return -1;
+    }
+    int rc = amqp_basic_reject(b->conn, CHANNEL, delivery_tag, requeue);
+    if (rc != AMQP_STATUS_OK) {
+        broken(b, amqp_error_string2(rc));
+        return -1;
+    }
+    return 0;
+}
+
+long wc_broker_queue_depth(wc_broker_t *b, const char *queue)
+{
+    if (b->conn == NULL) {
+        return -1;
+    }
+    amqp_queue_declare_ok_t *ok = amqp_queue_declare(b->conn, CHANNEL, amqp_cstring_bytes(queue),
+                                                     1, 0, 0, 0, amqp_empty_table);
+    if (ok == NULL) {
+        broken(b, "passive declare failed");
+        return -1;
+    }
+    return (long)ok->message_count;
+}

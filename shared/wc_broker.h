@@ -1,0 +1,83 @@
+/*
+ * One AMQP connection with one channel, for publishing with publisher
+ * confirms or for consuming with manual acks.
+ *
+ * rabbitmq-c connections are not thread-safe: a wc_broker_t belongs to one
+ * thread at a time (the API guards its publisher with a mutex). rabbitmq-c has
+ * no recovery of its own; after WC_BROKER_ERROR the connection is closed and
+ * wc_broker_ensure_open() opens a new one, declaring the topology again.
+ */
+#ifndef WC_BROKER_H
+#define WC_BROKER_H
+
+#include <amqp.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct wc_broker wc_broker_t;
+
+typedef enum {
+    WC_BROKER_OK = 0,
+    WC_BROKER_NACKED,     /* the broker refused the message (e.g. a queue's overflow) */
+    WC_BROKER_UNROUTABLE, /* no queue is bound for the routing key */
+    WC_BROKER_ERROR,      /* connection lost or timed out; the outcome is unknown */
+} wc_broker_status_t;
+
+typedef struct {
+    const char *url;        /* amqp://user:pass@host:port/vhost; an empty vhost means "/" */
+    const char *queue_type; /* "quorum" or "classic" */
+    const char *name;       /* shown in the management UI */
+    bool confirms;          /* put the channel in confirm mode */
+    int heartbeat_seconds;  /* 0 disables heartbeats */
+    int timeout_ms;         /* bound on connecting, RPCs and confirm waits */
+} wc_broker_options_t;
+
+/* Creates a broker handle; no connection is made until wc_broker_ensure_open.
+ * The strings in `opts` are copied. */
+wc_broker_t *wc_broker_new(const wc_broker_options_t *opts);
+void wc_broker_free(wc_broker_t *broker);
+
+/* Connects, logs in, opens the channel, declares the topology and enables
+ * confirms, unless already open. Returns 0, or -1 with the reason in `err`. */
+int wc_broker_ensure_open(wc_broker_t *broker, char *err, size_t err_len);
+bool wc_broker_is_open(const wc_broker_t *broker);
+void wc_broker_close(wc_broker_t *broker);
+
+typedef struct {
+    const char *key;
+    const char *value;
+} wc_broker_header_t;
+
+typedef struct {
+    const char *exchange;
+    const char *routing_key;
+    const void *body;
+    size_t body_len;
+    const char *message_id;     /* may be NULL */
+    const char *correlation_id; /* may be NULL */
+    const wc_broker_header_t *headers;
+    size_t header_count;
+} wc_broker_message_t;
+
+/* Publishes a persistent, mandatory message and, on a confirming channel,
+ * waits for the broker's ack. On WC_BROKER_ERROR the connection is closed. */
+wc_broker_status_t wc_broker_publish(wc_broker_t *broker, const wc_broker_message_t *msg);
+
+/* Starts consuming `queue` with manual acks and at most `prefetch` unacked
+ * deliveries. Returns 0 or -1. */
+int wc_broker_consume(wc_broker_t *broker, const char *queue, int prefetch, char *err,
+                      size_t err_len);
+
+/* Waits up to `timeout_ms` for a delivery. Returns 1 with `env` filled (free
+ * it with amqp_destroy_envelope), 0 on timeout, -1 when the connection
+ * failed (it is then closed). */
+int wc_broker_next(wc_broker_t *broker, int timeout_ms, amqp_envelope_t *env);
+
+/* Acknowledges, or rejects (requeue or not), one delivery. Returns 0 or -1. */
+int wc_broker_ack(wc_broker_t *broker, uint64_t delivery_tag);
+int wc_broker_reject(wc_broker_t *broker, uint64_t delivery_tag, bool requeue);
+
+/* Messages ready in `queue` (passive declare). Returns -1 when unknown. */
+long wc_broker_queue_depth(wc_broker_t *broker, const char *queue);
+
+#endif

@@ -1,0 +1,60 @@
+/*
+ * Configuration from WAVECOM_* environment variables.
+ *
+ * One table (wc_config.c) names every variable with its type, default, bounds
+ * and meaning; parsing, validation, --help and the README's table all come from
+ * it. A bad value is rejected at start with a message naming the variable, and
+ * a configuration is applied whole or not at all.
+ */
+#ifndef WC_CONFIG_H
+#define WC_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#define WC_CONFIG_STR_MAX 512
+
+typedef struct {
+    /* Shared by every process. */
+    char mongodb_uri[WC_CONFIG_STR_MAX];
+    char mongodb_db[64];
+    char amqp_url[WC_CONFIG_STR_MAX];
+    char queue_type[16];
+    char log_level[16];
+    int max_retries;
+
+    /* wavecom-api */
+    char api_host[64];
+    int api_port;
+    int api_threads;
+    int api_max_body_bytes;
+    int api_connection_limit;
+    int api_per_ip_limit;
+    int api_timeout_seconds;
+
+    /* wavecom-worker */
+    int worker_processes;
+    int worker_prefetch;
+    int drain_grace_seconds;
+    int lease_seconds;
+    char smtp_host[256];
+    int smtp_port;
+    char smtp_starttls[16];
+    char smtp_user[256];
+    char smtp_password[256];
+    char smtp_from[256];
+    int smtp_timeout_seconds;
+} wc_config_t;
+
+/* Fills `cfg` from the environment over the defaults. Returns 0, or -1 after
+ * writing "VARIABLE: reason" into `err`; `cfg` is then left untouched. */
+int wc_config_load(wc_config_t *cfg, char *err, size_t err_len);
+
+/* Prints every variable with its default and meaning, for --help. */
+void wc_config_print_help(FILE *out);
+
+/* Prints the table as Markdown, for the README. */
+void wc_config_print_markdown(FILE *out);
+
+#endif

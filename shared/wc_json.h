@@ -1,0 +1,32 @@
+/*
+ * Conversions between json-c values and BSON documents.
+ *
+ * The API takes JSON from clients and stores BSON; it reads BSON back and
+ * answers JSON. Client JSON is converted member by member (never through
+ * libbson's extended-JSON parser, which would turn {"$date": ...} inside a
+ * client's metadata into a date).
+ */
+#ifndef WC_JSON_H
+#define WC_JSON_H
+
+#include <bson/bson.h>
+#include <json-c/json.h>
+#include <stdbool.h>
+
+/* Appends `value` to `parent` under `key`. Objects become documents, arrays
+ * arrays, numbers int64 or double. Returns false if BSON refuses a key. */
+bool wc_json_append_to_bson(bson_t *parent, const char *key, int key_len, json_object *value);
+
+/* Converts the BSON value under `iter` to JSON: ObjectIds become their hex
+ * string, dates ISO 8601 strings. Returns a new reference (NULL for BSON
+ * null or undefined). */
+json_object *wc_json_from_bson_value(const bson_iter_t *iter);
+
+/* Converts a whole document. Returns a new reference. */
+json_object *wc_json_from_bson(const bson_t *doc);
+
+/* Parses a request body strictly: valid UTF-8, bounded nesting, nothing after
+ * the value. Returns a new reference, or NULL with a short reason in `why`. */
+json_object *wc_json_parse_strict(const char *text, size_t len, const char **why);
+
+#endif

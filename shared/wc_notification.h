@@ -1,0 +1,154 @@
+/*
+ * The notification: its enums, the validation of a client's request, the
+ * document stored in MongoDB, the audit entries appended to it, the JSON the
+ * API answers with, and the message put on the queues.
+ */
+#ifndef WC_NOTIFICATION_H
+#define WC_NOTIFICATION_H
+
+#include <bson/bson.h>
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef enum {
+    WC_CHANNEL_EMAIL,
+    WC_CHANNEL_SMS,
+    WC_CHANNEL_PUSH,
+    WC_CHANNEL_WEBHOOK,
+    WC_CHANNEL_COUNT
+} wc_channel_t;
+
+typedef enum {
+    WC_STATUS_PENDING,
+    WC_STATUS_QUEUED,
+    WC_STATUS_PROCESSING,
+    WC_STATUS_SENT,
+    WC_STATUS_FAILED,
+    WC_STATUS_RETRYING,
+    WC_STATUS_SCHEDULED,
+    WC_STATUS_CANCELLED,
+    WC_STATUS_COUNT
+} wc_status_t;
+
+typedef enum {
+    WC_PRIORITY_LOW,
+    WC_PRIORITY_MEDIUM,
+    WC_PRIORITY_HIGH,
+    WC_PRIORITY_CRITICAL,
+    WC_PRIORITY_COUNT
+} wc_priority_t;
+
+const char *wc_channel_name(wc_channel_t channel);
+const char *wc_status_name(wc_status_t status);
+const char *wc_priority_name(wc_priority_t priority);
+/* Each returns 0 and sets *out, or -1 for a name that is not one of the enum's. */
+int wc_channel_parse(const char *name, wc_channel_t *out);
+int wc_status_parse(const char *name, wc_status_t *out);
+int wc_priority_parse(const char *name, wc_priority_t *out);
+
+/* The routing key, and queue, of a priority class: CRITICAL and HIGH go to
+ * "high_priority", MEDIUM and LOW to "notifications". */
+const char *wc_priority_routing_key(wc_priority_t priority);
+
+/* Limits from the API contract. */
+#define WC_MESSAGE_MAX_CHARS 5000
+#define WC_SUBJECT_MAX_CHARS 255
+#define WC_RECIPIENT_MAX_BYTES 254
+#define WC_METADATA_MAX_BYTES 16384
+#define WC_MAX_RETRIES_LIMIT 10
+
+/* Validation errors, each naming the field and the rule it broke. */
+#define WC_FIELD_ERRORS_MAX 16
+
+typedef struct {
+    char field[64];
+    char rule[32];
+    char message[192];
+} wc_field_error_t;
+
+typedef struct {
+    size_t count;
+    wc_field_error_t items[WC_FIELD_ERRORS_MAX];
+} wc_field_errors_t;
+
+void wc_field_errors_add(wc_field_errors_t *errs, const char *field, const char *rule,
+                         const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* [{"field":..,"rule":..,"message":..}, ...] as a new reference. */
+json_object *wc_field_errors_to_json(const wc_field_errors_t *errs);
+
+/* A validated request. The strings and metadata borrow from the parsed body,
+ * which must outlive this struct. */
+typedef struct {
+    wc_channel_t type;
+    const char *recipient;
+    const char *subject; /* NULL when absent */
+    const char *message;
+    wc_priority_t priority;
+    int max_retries; /* -1 when absent: the server's default applies */
+    json_object *metadata; /* NULL when absent */
+} wc_notification_request_t;
+
+/* Checks a create request against every rule and reports every violation.
+ * Returns true when `errs` stays empty; `out` is meaningful only then. */
+bool wc_notification_validate(json_object *body, wc_notification_request_t *out,
+                              wc_field_errors_t *errs);
+
+/* RFC 5321 mailbox in its common dot-atom form: local@domain. */
+bool wc_email_address_valid(const char *address);
+
+/* Who caused an audit entry, e.g. "api", "worker:host:pid", "ctl:alice". */
+typedef struct {
+    const char *actor;
+    const char *message;
+} wc_audit_t;
+
+/* Appends one audit entry document {_id, status, message, actor, timestamp}
+ * under `key` of `parent` (an array being built, or a $push document). */
+bool wc_audit_entry_append(bson_t *parent, const char *key, wc_status_t status,
+                           const wc_audit_t *audit, int64_t now_ms);
+
+/* Builds the document to insert: status PENDING, retryCount 0, timestamps,
+ * the tenant, and the first audit entry. Returns a new document the caller
+ * destroys, or NULL if the metadata cannot be stored as BSON. */
+bson_t *wc_notification_new_document(const wc_notification_request_t *req, const bson_oid_t *id,
+                                     const char *tenant_id, int default_max_retries,
+                                     const char *correlation_id, int64_t now_ms);
+
+/* The notification as the API shows it: `_id` as hex, dates ISO 8601, and
+ * without internal fields (the lease, the audit trail). New reference. */
+json_object *wc_notification_to_api_json(const bson_t *doc);
+
+/* The audit trail as the API shows it: the seed's `logs` list, oldest first,
+ * each entry with its notificationId. New reference. */
+json_object *wc_notification_logs_to_api_json(const bson_t *doc);
+
+/* The message put on the queues. The document stays the source of truth: the
+ * message names it and carries what routing and logging need. */
+typedef struct {
+    char notification_id[25];
+    char tenant_id[64];
+    char correlation_id[64];
+    wc_channel_t type;
+    wc_priority_t priority;
+    int retry_count;
+} wc_queue_message_t;
+
+/* Fills `msg` from a stored document. Returns 0, or -1 if a field is missing. */
+int wc_queue_message_from_document(const bson_t *doc, wc_queue_message_t *msg);
+
+/* Serialises `msg` as JSON into a new string the caller frees. */
+char *wc_queue_message_encode(const wc_queue_message_t *msg, size_t *len);
+
+/* Parses a queue message body. Returns 0, or -1 with a reason in `why`. */
+int wc_queue_message_decode(const char *body, size_t len, wc_queue_message_t *msg,
+                            const char **why);
+
+/* Reads a top-level string field of a document; NULL when absent or not a string. */
+const char *wc_doc_string(const bson_t *doc, const char *key);
+
+/* Reads a top-level integer field (int32 or int64); `fallback` when absent. */
+int64_t wc_doc_int(const bson_t *doc, const char *key, int64_t fallback);
+
+#endif

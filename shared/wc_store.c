@@ -1,0 +1,342 @@
+#include "wc_store_private.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "wc_log.h"
+
+/* libmongoc's duplicate-key error code. */
+#define MONGO_DUPLICATE_KEY 11000
+
+/* Bounds on every network wait, unless the URI sets its own. */
+static const struct {
+    const char *option;
+    int32_t value;
+} default_timeouts[] = {
+    {MONGOC_URI_SERVERSELECTIONTIMEOUTMS, 5000},
+    {MONGOC_URI_CONNECTTIMEOUTMS, 3000},
+    {MONGOC_URI_SOCKETTIMEOUTMS, 15000},
+};
+
+/* libmongoc's own log lines join ours as JSON. FerretDB does not implement
+ * endSessions, which the driver sends at shutdown; that is not worth a warning. */
+static void on_mongoc_log(mongoc_log_level_t level, const char *domain, const char *message,
+                          void *data)
+{
+    (void)data;
+    wc_log_level_t ours = level <= MONGOC_LOG_LEVEL_WARNING ? WC_LOG_WARN : WC_LOG_DEBUG;
+    if (strstr(message, "endSessions") != NULL) {
+        ours = WC_LOG_DEBUG;
+    }
+    wc_log(ours, "libmongoc %s: %s", domain, message);
+}
+
+wc_store_t *wc_store_open(const char *uri_string, const char *db, const char *app_name, char *err,
+                          size_t err_len)
+{
+    bson_error_t error;
+    mongoc_uri_t *uri = mongoc_uri_new_with_error(uri_string, &error);
+    if (uri == NULL) {
+        snprintf(err, err_len, "invalid MongoDB URI: %s", error.message);
+        return NULL;
+    }
+    for (size_t i = 0; i < sizeof(default_timeouts) / sizeof(default_timeouts[0]); i++) {
+        if (!mongoc_uri_has_option(uri, default_timeouts[i].option)) {
+            mongoc_uri_set_option_as_int32(uri, default_timeouts[i].option, default_timeouts[i].value);
+        }
+    }
+    mongoc_uri_set_appname(uri, app_name);
+    mongoc_log_set_handler(on_mongoc_log, NULL);
+
+    wc_store_t *store = calloc(1, sizeof(*store));
+    if (store == NULL) {
+        mongoc_uri_destroy(uri);
+        snprintf(err, err_len, "out of memory");
+        return NULL;
+    }
+    store->pool = mongoc_client_pool_new(uri);
+    mongoc_uri_destroy(uri);
+    if (store->pool == NULL) {
+        free(store);
+        snprintf(err, err_len, "cannot create a MongoDB client pool");
+        return NULL;
+    }
+    mongoc_client_pool_set_error_api(store->pool, MONGOC_ERROR_API_VERSION_2);
+    snprintf(store->db, sizeof(store->db), "%s", db);
+    return store;
+}
+
+void wc_store_close(wc_store_t *store)
+{
+    if (store == NULL) {
+        return;
+    }
+    mongoc_client_pool_destroy(store->pool);
+    free(store);
+}
+
+bool wc_store_ping(wc_store_t *store)
+{
+    mongoc_client_t *client = mongoc_client_pool_pop(store->pool);
+    bson_t *cmd = BCON_NEW("ping", BCON_INT32(1));
+    bson_error_t error;
+    bool ok = mongoc_client_command_simple(client, store->db, cmd, NULL, NULL, &error);
+    bson_destroy(cmd);
+    mongoc_client_pool_push(store->pool, client);
+    return ok;
+}
+
+wc_store_status_t wc_store_ensure_indexes(wc_store_t *store)
+{
+    /* The seed's compound indexes, each scoped by tenant first. */
+    bson_t *cmd = BCON_NEW(
+        "createIndexes", BCON_UTF8(WC_COLL_NOTIFICATIONS), "indexes", "[",
+        "{", "key", "{", "tenantId", BCON_INT32(1), "type", BCON_INT32(1), "status", BCON_INT32(1),
+        "createdAt", BCON_INT32(-1), "}", "name", BCON_UTF8("tenant_type_status_created"), "}",
+        "{", "key", "{", "tenantId", BCON_INT32(1), "status", BCON_INT32(1), "priority",
+        BCON_INT32(-1), "createdAt", BCON_INT32(-1), "}", "name",
+        BCON_UTF8("tenant_status_priority_created"), "}",
+        "{", "key", "{", "tenantId", BCON_INT32(1), "recipient", BCON_INT32(1), "createdAt",
+        BCON_INT32(-1), "}", "name", BCON_UTF8("tenant_recipient_created"), "}",
+        "{", "key", "{", "tenantId", BCON_INT32(1), "createdAt", BCON_INT32(-1), "}", "name",
+        BCON_UTF8("tenant_created"), "}",
+        "]");
+    mongoc_client_t *client = mongoc_client_pool_pop(store->pool);
+    bson_error_t error;
+    bool ok = mongoc_client_write_command_with_opts(client, store->db, cmd, NULL, NULL, &error);
+    mongoc_client_pool_push(store->pool, client);
+    bson_destroy(cmd);
+    if (!ok) {
+        wc_log_error("createIndexes failed: %s", error.message);
+        return WC_STORE_ERROR;
+    }
+    return WC_STORE_OK;
+}
+
+wc_store_status_t wc_store_insert(wc_store_t *store, const char *coll_name, const bson_t *doc)
+{
+    mongoc_client_t *client = mongoc_client_pool_pop(store->pool);
+    mongoc_collection_t *coll = mongoc_client_get_collection(client, store->db, coll_name);
+    bson_error_t error;
+    bson_t reply;
+    bool ok = mongoc_collection_insert_one(coll, doc, NULL, &reply, &error);
+    wc_store_status_t status = WC_STORE_OK;
+    if (!ok) {
+        status = error.code == MONGO_DUPLICATE_KEY ? WC_STORE_CONFLICT : WC_STORE_ERROR;
+        if (status == WC_STORE_ERROR) {
+            wc_log_error("insert into %s failed: %s", coll_name, error.message);
+        }
+    }
+    bson_destroy(&reply);
+    mongoc_collection_destroy(coll);
+    mongoc_client_pool_push(store->pool, client);
+    return status;
+}
+
+wc_store_status_t wc_store_find_one(wc_store_t *store, const char *coll_name, const bson_t *filter,
+                                    bson_t **out)
+{
+    *out = NULL;
+    mongoc_client_t *client = mongoc_client_pool_pop(store->pool);
+    mongoc_collection_t *coll = mongoc_client_get_collection(client, store->db, coll_name);
+    bson_t *opts = BCON_NEW("limit", BCON_INT64(1));
+    mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(coll, filter, opts, NULL);
+    const bson_t *doc = NULL;
+    wc_store_status_t status = WC_STORE_NOT_FOUND;
+    bson_error_t error;
+    if (mongoc_cursor_next(cursor, &doc)) {
+        *out = bson_copy(doc);
+        status = WC_STORE_OK;
+    } else if (mongoc_cursor_error(cursor, &error)) {
+        wc_log_error("find in %s failed: %s", coll_name, error.message);
+        status = WC_STORE_ERROR;
+    }
+    mongoc_cursor_destroy(cursor);
+    bson_destroy(opts);
+    mongoc_collection_destroy(coll);
+    mongoc_client_pool_push(store->pool, client);
+    return status;
+}
+
+wc_store_status_t wc_store_insert_notification(wc_store_t *store, const bson_t *doc)
+{
+    return wc_store_insert(store, WC_COLL_NOTIFICATIONS, doc);
+}
+
+wc_store_status_t wc_store_get_notification(wc_store_t *store, const char *tenant_id,
+                                            const bson_oid_t *id, bson_t **out)
+{
+    bson_t *filter = BCON_NEW("_id", BCON_OID(id), "tenantId", BCON_UTF8(tenant_id));
+    wc_store_status_t status = wc_store_find_one(store, WC_COLL_NOTIFICATIONS, filter, out);
+    bson_destroy(filter);
+    return status;
+}
+
+static bson_t *transition_update(const wc_transition_t *t, int64_t now_ms)
+{
+    bson_t *update = bson_new();
+    bson_t set, push, unset, inc;
+
+    BSON_APPEND_DOCUMENT_BEGIN(update, "$set", &set);
+    BSON_APPEND_UTF8(&set, "status", wc_status_name(t->to));
+    BSON_APPEND_DATE_TIME(&set, "updatedAt", now_ms);
+    if (t->set != NULL) {
+        bson_concat(&set, t->set);
+    }
+    bson_append_document_end(update, &set);
+
+    BSON_APPEND_DOCUMENT_BEGIN(update, "$push", &push);
+    wc_audit_entry_append(&push, "logs", t->to, &t->audit, now_ms);
+    bson_append_document_end(update, &push);
+
+    if (t->unset_lease) {
+        BSON_APPEND_DOCUMENT_BEGIN(update, "$unset", &unset);
+        BSON_APPEND_UTF8(&unset, "lease", "");
+        bson_append_document_end(update, &unset);
+    }
+    if (t->inc_retry) {
+        BSON_APPEND_DOCUMENT_BEGIN(update, "$inc", &inc);
+        BSON_APPEND_INT32(&inc, "retryCount", 1);
+        bson_append_document_end(update, &inc);
+    }
+    return update;
+}
+
+wc_store_status_t wc_store_transition(wc_store_t *store, const bson_t *filter,
+                                      const wc_transition_t *t, int64_t now_ms, bson_t **out)
+{
+    if (out != NULL) {
+        *out = NULL;
+    }
+    bson_t *update = transition_update(t, now_ms);
+    mongoc_find_and_modify_opts_t *opts = mongoc_find_and_modify_opts_new();
+    mongoc_find_and_modify_opts_set_update(opts, update);
+    mongoc_find_and_modify_opts_set_flags(opts, MONGOC_FIND_AND_MODIFY_RETURN_NEW);
+
+    mongoc_client_t *client = mongoc_client_pool_pop(store->pool);
+    mongoc_collection_t *coll = mongoc_client_get_collection(client, store->db, WC_COLL_NOTIFICATIONS);
+    bson_t reply;
+    bson_error_t error;
+    wc_store_status_t status = WC_STORE_NOT_FOUND;
+    if (!mongoc_collection_find_and_modify_with_opts(coll, filter, opts, &reply, &error)) {
+        wc_log_error("status change to %s failed: %s", wc_status_name(t->to), error.message);
+        status = WC_STORE_ERROR;
+    } else {
+        bson_iter_t iter;
+        if (bson_iter_init_find(&iter, &reply, "value") && BSON_ITER_HOLDS_DOCUMENT(&iter)) {
+            status = WC_STORE_OK;
+            if (out != NULL) {
+                uint32_t len = 0;
+                const uint8_t *data = NULL;
+                bson_iter_document(&iter, &len, &data);
+                *out = bson_new_from_data(data, len);
+            }
+        }
+    }
+    bson_destroy(&reply);
+    mongoc_collection_destroy(coll);
+    mongoc_client_pool_push(store->pool, client);
+    mongoc_find_and_modify_opts_destroy(opts);
+    bson_destroy(update);
+    return status;
+}
+
+wc_store_status_t wc_store_mark_queued(wc_store_t *store, const bson_oid_t *id, int64_t now_ms,
+                                       bson_t **out)
+{
+    bson_t *filter = BCON_NEW("_id", BCON_OID(id), "status", BCON_UTF8("PENDING"));
+    const wc_transition_t t = {
+        .to = WC_STATUS_QUEUED,
+        .audit = {.actor = "api", .message = "Added to queue"},
+    };
+    wc_store_status_t status = wc_store_transition(store, filter, &t, now_ms, out);
+    bson_destroy(filter);
+    if (status != WC_STORE_NOT_FOUND) {
+        return status;
+    }
+    /* A worker claimed it between the confirm and this write; show it as is. */
+    bson_t *by_id = BCON_NEW("_id", BCON_OID(id));
+    status = wc_store_find_one(store, WC_COLL_NOTIFICATIONS, by_id, out);
+    bson_destroy(by_id);
+    return status;
+}
+
+bson_t *wc_store_lease_filter(const bson_oid_t *id, const char *owner)
+{
+    return BCON_NEW("_id", BCON_OID(id), "status", BCON_UTF8("PROCESSING"), "lease.owner",
+                    BCON_UTF8(owner));
+}
+
+static wc_store_status_t claim_from(wc_store_t *store, const bson_t *filter, const char *owner,
+                                    int64_t lease_ms, int64_t now_ms, bson_t **out)
+{
+    bson_t *set = BCON_NEW("lease", "{", "owner", BCON_UTF8(owner), "until",
+                           BCON_DATE_TIME(now_ms + lease_ms), "}");
+    const wc_transition_t t = {
+        .to = WC_STATUS_PROCESSING,
+        .audit = {.actor = owner, .message = "Worker started processing"},
+        .set = set,
+    };
+    wc_store_status_t status = wc_store_transition(store, filter, &t, now_ms, out);
+    bson_destroy(set);
+    return status;
+}
+
+wc_claim_result_t wc_store_claim(wc_store_t *store, const bson_oid_t *id, const char *owner,
+                                 int64_t lease_ms, int64_t now_ms, bson_t **out)
+{
+    *out = NULL;
+    bson_t *claimable = BCON_NEW(
+        "_id", BCON_OID(id), "$or", "[",
+        "{", "status", "{", "$in", "[", BCON_UTF8("QUEUED"), BCON_UTF8("RETRYING"), "]", "}", "}",
+        "{", "status", BCON_UTF8("PROCESSING"), "lease.until", "{", "$lt", BCON_DATE_TIME(now_ms),
+        "}", "}", "]");
+    wc_store_status_t status = claim_from(store, claimable, owner, lease_ms, now_ms, out);
+    bson_destroy(claimable);
+    if (status == WC_STORE_OK) {
+        return WC_CLAIM_OK;
+    }
+    if (status == WC_STORE_ERROR) {
+        return WC_CLAIM_ERROR;
+    }
+
+    /* The message can arrive before the API has recorded QUEUED. Record it for
+     * the API, so the trail reads PENDING, QUEUED, PROCESSING, and claim. */
+    bson_t *pending = BCON_NEW("_id", BCON_OID(id), "status", BCON_UTF8("PENDING"));
+    const wc_transition_t queued = {
+        .to = WC_STATUS_QUEUED,
+        .audit = {.actor = owner, .message = "Added to queue (received before the API's record)"},
+    };
+    status = wc_store_transition(store, pending, &queued, now_ms, NULL);
+    bson_destroy(pending);
+    if (status == WC_STORE_ERROR) {
+        return WC_CLAIM_ERROR;
+    }
+    if (status == WC_STORE_OK) {
+        bson_t *queued_filter = BCON_NEW("_id", BCON_OID(id), "status", BCON_UTF8("QUEUED"));
+        status = claim_from(store, queued_filter, owner, lease_ms, now_ms, out);
+        bson_destroy(queued_filter);
+        if (status == WC_STORE_OK) {
+            return WC_CLAIM_OK;
+        }
+        if (status == WC_STORE_ERROR) {
+            return WC_CLAIM_ERROR;
+        }
+    }
+
+    /* Not claimable: find out whether someone holds it or it is finished. */
+    bson_t *by_id = BCON_NEW("_id", BCON_OID(id));
+    bson_t *doc = NULL;
+    status = wc_store_find_one(store, WC_COLL_NOTIFICATIONS, by_id, &doc);
+    bson_destroy(by_id);
+    if (status == WC_STORE_ERROR) {
+        return WC_CLAIM_ERROR;
+    }
+    wc_claim_result_t result = WC_CLAIM_GONE;
+    const char *current = doc != NULL ? wc_doc_string(doc, "status") : NULL;
+    if (current != NULL && strcmp(current, "PROCESSING") == 0) {
+        result = WC_CLAIM_BUSY;
+    }
+    bson_destroy(doc);
+    return result;
+}

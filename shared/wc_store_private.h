@@ -1,0 +1,27 @@
+/* What the store's own files share; nothing outside wc_store*.c includes it. */
+#ifndef WC_STORE_PRIVATE_H
+#define WC_STORE_PRIVATE_H
+
+#include <mongoc/mongoc.h>
+
+#include "wc_store.h"
+
+struct wc_store {
+    mongoc_client_pool_t *pool;
+    char db[64];
+};
+
+/* Names of the collections. */
+#define WC_COLL_NOTIFICATIONS "notifications"
+#define WC_COLL_TENANTS "tenants"
+#define WC_COLL_API_KEYS "api_keys"
+
+/* Runs `filter` against `coll` and copies the first match into *out.
+ * NOT_FOUND when there is none. */
+wc_store_status_t wc_store_find_one(wc_store_t *store, const char *coll, const bson_t *filter,
+                                    bson_t **out);
+
+/* Inserts `doc` into `coll`; CONFLICT on a duplicate key. */
+wc_store_status_t wc_store_insert(wc_store_t *store, const char *coll, const bson_t *doc);
+
+#endif

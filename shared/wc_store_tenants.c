@@ -1,0 +1,99 @@
+#include <stdio.h>
+#include <string.h>
+
+#include "wc_crypto.h"
+#include "wc_log.h"
+#include "wc_store_private.h"
+#include "wc_time.h"
+
+/* Keys are "wck_" and 48 hex digits (192 random bits): unguessable, and
+ * recognisable when one leaks into a log or a repository. */
+#define API_KEY_PREFIX "wck_"
+#define API_KEY_RANDOM_BYTES 24
+
+wc_store_status_t wc_store_create_tenant(wc_store_t *store, const char *name, char id_out[25])
+{
+    bson_oid_t id;
+    bson_oid_init(&id, NULL);
+    /* Tenant ids are strings: they are copied into every document and every
+     * queue message, and read by people. */
+    char hex[25];
+    bson_oid_to_string(&id, hex);
+    bson_t *doc = BCON_NEW("_id", BCON_UTF8(hex), "name", BCON_UTF8(name), "disabled", BCON_BOOL(false),
+                   "createdAt", BCON_DATE_TIME(wc_time_now_ms()));
+    wc_store_status_t status = wc_store_insert(store, WC_COLL_TENANTS, doc);
+    bson_destroy(doc);
+    if (status == WC_STORE_OK) {
+        memcpy(id_out, hex, sizeof(hex));
+    }
+    return status;
+}
+
+static wc_store_status_t find_enabled_tenant(wc_store_t *store, const char *tenant_id)
+{
+    bson_t *filter = BCON_NEW("_id", BCON_UTF8(tenant_id), "disabled", BCON_BOOL(false));
+    bson_t *doc = NULL;
+    wc_store_status_t status = wc_store_find_one(store, WC_COLL_TENANTS, filter, &doc);
+    bson_destroy(filter);
+    bson_destroy(doc);
+    return status;
+}
+
+wc_store_status_t wc_store_create_api_key(wc_store_t *store, const char *tenant_id,
+                                          const char *role, const char *name, char *key_out,
+                                          size_t key_len)
+{
+    wc_store_status_t status = find_enabled_tenant(store, tenant_id);
+    if (status != WC_STORE_OK) {
+        return status;
+    }
+
+    char random[2 * API_KEY_RANDOM_BYTES + 1];
+    char key[sizeof(API_KEY_PREFIX) + sizeof(random)];
+    if (key_len < sizeof(key) || wc_random_hex(API_KEY_RANDOM_BYTES, random, sizeof(random)) != 0) {
+        return WC_STORE_ERROR;
+    }
+    snprintf(key, sizeof(key), "%s%s", API_KEY_PREFIX, random);
+
+    char hash[WC_SHA256_HEX_LEN];
+    wc_sha256_hex(key, strlen(key), hash);
+    /* The first characters identify a key in listings without revealing it. */
+    char hint[13];
+    snprintf(hint, sizeof(hint), "%.12s", key);
+
+    bson_t *doc = BCON_NEW("_id", BCON_UTF8(hash), "tenantId", BCON_UTF8(tenant_id), "role",
+                           BCON_UTF8(role), "name", BCON_UTF8(name), "hint", BCON_UTF8(hint),
+                           "revoked", BCON_BOOL(false), "createdAt",
+                           BCON_DATE_TIME(wc_time_now_ms()));
+    status = wc_store_insert(store, WC_COLL_API_KEYS, doc);
+    bson_destroy(doc);
+    if (status == WC_STORE_OK) {
+        snprintf(key_out, key_len, "%s", key);
+    }
+    return status;
+}
+
+wc_store_status_t wc_store_authenticate(wc_store_t *store, const char *key, wc_principal_t *out)
+{
+    char hash[WC_SHA256_HEX_LEN];
+    wc_sha256_hex(key, strlen(key), hash);
+    bson_t *filter = BCON_NEW("_id", BCON_UTF8(hash), "revoked", BCON_BOOL(false));
+    bson_t *doc = NULL;
+    wc_store_status_t status = wc_store_find_one(store, WC_COLL_API_KEYS, filter, &doc);
+    bson_destroy(filter);
+    if (status != WC_STORE_OK) {
+        return status;
+    }
+    const char *tenant = wc_doc_string(doc, "tenantId");
+    const char *role = wc_doc_string(doc, "role");
+    if (tenant == NULL || role == NULL || strlen(tenant) >= sizeof(out->tenant_id) ||
+        strlen(role) >= sizeof(out->role)) {
+        wc_log_error("API key record %.12s... is malformed", hash);
+        bson_destroy(doc);
+        return WC_STORE_ERROR;
+    }
+    snprintf(out->tenant_id, sizeof(out->tenant_id), "%s", tenant);
+    snprintf(out->role, sizeof(out->role), "%s", role);
+    bson_destroy(doc);
+    return find_enabled_tenant(store, out->tenant_id);
+}

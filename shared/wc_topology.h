@@ -1,0 +1,43 @@
+/*
+ * The RabbitMQ topology every WaveCom process declares at start (DESIGN §5).
+ *
+ *   exchange "wavecom" (direct)
+ *     -> "high_priority"      routing key "high_priority" (CRITICAL, HIGH)
+ *     -> "notifications"      routing key "notifications" (MEDIUM, LOW)
+ *     -> "notifications_dlq"  routing key "notifications_dlq" (permanent failures)
+ *   one retry tier per backoff step: fanout exchange "wavecom.retry.<N>s" -> queue
+ *   "retry.<N>s" with a queue TTL of N seconds, dead-lettering back to "wavecom"
+ *   under the routing key the message was published with, i.e. to its own
+ *   priority class.
+ *
+ * Declaring is idempotent; deploy/rabbitmq-definitions.json mirrors it.
+ */
+#ifndef WC_TOPOLOGY_H
+#define WC_TOPOLOGY_H
+
+#include <amqp.h>
+#include <stddef.h>
+
+#define WC_EXCHANGE "wavecom"
+#define WC_QUEUE_HIGH "high_priority"
+#define WC_QUEUE_STANDARD "notifications"
+#define WC_QUEUE_DLQ "notifications_dlq"
+
+typedef struct {
+    int seconds;
+    const char *exchange;
+    const char *queue;
+} wc_retry_tier_t;
+
+extern const wc_retry_tier_t wc_retry_tiers[];
+extern const size_t wc_retry_tier_count;
+
+/* Declares everything on `channel`. `queue_type` is "quorum" or "classic".
+ * Returns 0, or -1 with the broker's reason in `err`. */
+int wc_topology_declare(amqp_connection_state_t conn, amqp_channel_t channel,
+                        const char *queue_type, char *err, size_t err_len);
+
+/* Describes an RPC reply that is not normal, for error messages. */
+void wc_amqp_reply_describe(amqp_rpc_reply_t reply, char *buf, size_t len);
+
+#endif
