@@ -1,0 +1,100 @@
+/*
+ * wavecom-api: the HTTP intake. Validates notifications, persists them,
+ * publishes them with confirms, and answers reads.
+ */
+#include <mongoc/mongoc.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "server.h"
+#include "wc_log.h"
+#include "wc_time.h"
+
+/* The database may still be starting; indexes are retried this long. */
+#define INDEX_RETRY_SECONDS 30
+
+static void usage(FILE *out)
+{
+    fprintf(out, "Usage: wavecom-api [--help]\n\n"
+                 "Serves the WaveCom REST API. Configuration comes from the environment.\n\n");
+    wc_config_print_help(out);
+}
+
+static void ensure_indexes(wc_store_t *store)
+{
+    for (int i = 0; i < INDEX_RETRY_SECONDS; i++) {
+        if (wc_store_ensure_indexes(store) == WC_STORE_OK) {
+            return;
+        }
+        sleep(1);
+    }
+    wc_log_warn("indexes not ensured; queries work but may be slow until the next start");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1) {
+        bool help = strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0;
+        usage(help ? stdout : stderr);
+        return help ? 0 : 2;
+    }
+
+    wc_config_t cfg;
+    char err[512];
+    if (wc_config_load(&cfg, err, sizeof(err)) != 0) {
+        fprintf(stderr, "wavecom-api: configuration error: %s\n", err);
+        return 2;
+    }
+    wc_log_level_t level = WC_LOG_INFO;
+    wc_log_level_parse(cfg.log_level, &level);
+    wc_log_init("api", level);
+
+    /* Signals are taken synchronously with sigwait below; block them before
+     * any thread exists so that every thread inherits the mask. */
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    mongoc_init();
+    int rc = 1;
+    api_context_t ctx = {.cfg = &cfg, .started_ms = wc_time_now_ms()};
+    api_server_t *server = NULL;
+
+    ctx.store = wc_store_open(cfg.mongodb_uri, cfg.mongodb_db, "wavecom-api", err, sizeof(err));
+    if (ctx.store == NULL) {
+        wc_log_error("WAVECOM_MONGODB_URI: %s", err);
+        goto out;
+    }
+    ensure_indexes(ctx.store);
+    ctx.publisher = api_publisher_new(&cfg);
+    if (ctx.publisher == NULL) {
+        wc_log_error("cannot create the RabbitMQ publisher");
+        goto out;
+    }
+    if (!api_publisher_probe(ctx.publisher)) {
+        wc_log_warn("RabbitMQ not reachable yet; publishes will retry the connection");
+    }
+    server = api_server_start(&ctx);
+    if (server == NULL) {
+        goto out;
+    }
+
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    wc_log_info("received %s; finishing requests in progress", strsignal(sig));
+    rc = 0;
+
+out:
+    api_server_stop(server);
+    api_publisher_free(ctx.publisher);
+    wc_store_close(ctx.store);
+    mongoc_cleanup();
+    wc_log_info("stopped");
+    return rc;
+}
