@@ -1,0 +1,19 @@
+/*
+ * A worker child: consumes both priority queues, claims each notification,
+ * delivers it and records the outcome, acking a message only once its
+ * outcome is durable (DESIGN §4 invariant 3).
+ */
+#ifndef WORKER_CHILD_H
+#define WORKER_CHILD_H
+
+#include "wc_config.h"
+
+/* Exit code of a child whose configuration can never work: the master does
+ * not restart it. */
+#define CHILD_EXIT_FATAL 2
+
+/* Runs in a freshly forked child until SIGTERM/SIGINT or the master's death;
+ * returns the process's exit code. */
+int worker_child_run(const wc_config_t *cfg, int slot);
+
+#endif

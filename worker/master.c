@@ -1,0 +1,274 @@
+#include "master.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "child.h"
+#include "wc_log.h"
+#include "wc_time.h"
+
+/* A child that lived shorter than this is crashing, and its restart waits. */
+#define HEALTHY_LIFETIME_MS 10000
+#define RESTART_DELAY_MAX_MS 30000
+
+typedef enum { MASTER_RUNNING, MASTER_DRAINING, MASTER_DONE } master_state_t;
+
+static const char *const state_names[] = {"running", "draining", "done"};
+
+typedef struct {
+    pid_t pid;              /* 0 when no child runs in this slot */
+    int64_t started_ms;
+    int64_t restart_at_ms;  /* when an empty slot may be refilled */
+    int restarts;
+    int crash_streak;       /* consecutive short-lived exits */
+    unsigned generation;    /* configuration generation the child runs with */
+    bool exiting;           /* we asked it to stop */
+    bool fatal;             /* exited with CHILD_EXIT_FATAL: never refilled */
+} slot_t;
+
+typedef struct {
+    wc_config_t *cfg;
+    slot_t *slots;
+    int count;
+    master_state_t state;
+    unsigned generation;
+    int64_t drain_deadline_ms;
+} master_t;
+
+/* Every change of the master's state goes through here, and is logged. */
+static void set_state(master_t *m, master_state_t next, const char *why)
+{
+    wc_log_info("master %s -> %s: %s", state_names[m->state], state_names[next], why);
+    m->state = next;
+}
+
+static void spawn(master_t *m, int i)
+{
+    slot_t *s = &m->slots[i];
+    pid_t pid = fork();
+    if (pid < 0) {
+        wc_log_error("fork for worker %d failed: %s; retrying in 1 s", i, strerror(errno));
+        s->restart_at_ms = wc_time_monotonic_ms() + 1000;
+        return;
+    }
+    if (pid == 0) {
+        _exit(worker_child_run(m->cfg, i));
+    }
+    s->pid = pid;
+    s->started_ms = wc_time_monotonic_ms();
+    s->generation = m->generation;
+    s->exiting = false;
+    wc_log_info("worker %d started, pid %d", i, (int)pid);
+}
+
+static void describe_exit(int status, char *buf, size_t len)
+{
+    if (WIFEXITED(status)) {
+        snprintf(buf, len, "exited with code %d", WEXITSTATUS(status));
+    } else if (WIFSIGNALED(status)) {
+        snprintf(buf, len, "killed by signal %d (%s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
+    } else {
+        snprintf(buf, len, "stopped with status %d", status);
+    }
+}
+
+static void on_child_exit(master_t *m, slot_t *s, int index, int status)
+{
+    char how[96];
+    describe_exit(status, how, sizeof(how));
+    int64_t now = wc_time_monotonic_ms();
+    bool asked = s->exiting;
+    pid_t pid = s->pid;
+    s->pid = 0;
+    s->exiting = false;
+
+    if (m->state != MASTER_RUNNING) {
+        wc_log_info("worker %d %s while draining", index, how);
+        return;
+    }
+    if (WIFEXITED(status) && WEXITSTATUS(status) == CHILD_EXIT_FATAL) {
+        s->fatal = true;
+        wc_log_error("worker %d %s: its configuration cannot work; not restarting it", index, how);
+        return;
+    }
+    if (asked) {
+        /* A rolling restart: replace it at once with the new configuration. */
+        wc_log_info("worker %d %s for a rolling restart", index, how);
+        s->restart_at_ms = now;
+        return;
+    }
+    s->crash_streak = now - s->started_ms < HEALTHY_LIFETIME_MS ? s->crash_streak + 1 : 0;
+    int64_t delay = 0;
+    if (s->crash_streak > 0) {
+        delay = 1000LL << (s->crash_streak - 1 < 5 ? s->crash_streak - 1 : 5);
+        delay = delay > RESTART_DELAY_MAX_MS ? RESTART_DELAY_MAX_MS : delay;
+    }
+    s->restarts++;
+    s->restart_at_ms = now + delay;
+    wc_log_warn("worker %d (pid %d) %s; restart %d in %lld ms", index, (int)pid, how, s->restarts,
+                (long long)delay);
+}
+
+static void reap(master_t *m)
+{
+    int status = 0;
+    pid_t pid;
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        for (int i = 0; i < m->count; i++) {
+            if (m->slots[i].pid == pid) {
+                on_child_exit(m, &m->slots[i], i, status);
+                break;
+            }
+        }
+    }
+}
+
+static int live_children(const master_t *m)
+{
+    int n = 0;
+    for (int i = 0; i < m->count; i++) {
+        n += m->slots[i].pid != 0;
+    }
+    return n;
+}
+
+static void signal_children(master_t *m, int sig)
+{
+    for (int i = 0; i < m->count; i++) {
+        if (m->slots[i].pid != 0) {
+            kill(m->slots[i].pid, sig);
+            m->slots[i].exiting = true;
+        }
+    }
+}
+
+static void begin_drain(master_t *m, int sig)
+{
+    char why[64];
+    snprintf(why, sizeof(why), "received %s", strsignal(sig));
+    set_state(m, MASTER_DRAINING, why);
+    m->drain_deadline_ms = wc_time_monotonic_ms() + m->cfg->drain_grace_seconds * 1000LL;
+    signal_children(m, SIGTERM);
+}
+
+/* SIGHUP: re-read the environment; a bad configuration keeps the old one. */
+static void reload(master_t *m)
+{
+    wc_config_t next;
+    char err[512];
+    if (wc_config_load(&next, err, sizeof(err)) != 0) {
+        wc_log_error("SIGHUP: new configuration rejected, keeping the old one: %s", err);
+        return;
+    }
+    if (next.worker_processes != m->cfg->worker_processes) {
+        wc_log_warn("SIGHUP: WAVECOM_WORKER_PROCESSES changes only on restart; keeping %d",
+                    m->cfg->worker_processes);
+        next.worker_processes = m->cfg->worker_processes;
+    }
+    *m->cfg = next;
+    m->generation++;
+    wc_log_info("SIGHUP: configuration reloaded; rolling restart of the workers");
+}
+
+/* One child at a time is replaced, so capacity never drops to zero. */
+static void roll_one(master_t *m)
+{
+    for (int i = 0; i < m->count; i++) {
+        if (m->slots[i].exiting) {
+            return; /* one already on its way out */
+        }
+    }
+    for (int i = 0; i < m->count; i++) {
+        slot_t *s = &m->slots[i];
+        if (s->pid != 0 && s->generation != m->generation) {
+            kill(s->pid, SIGTERM);
+            s->exiting = true;
+            return;
+        }
+    }
+}
+
+static void refill(master_t *m)
+{
+    int64_t now = wc_time_monotonic_ms();
+    for (int i = 0; i < m->count; i++) {
+        slot_t *s = &m->slots[i];
+        if (s->pid == 0 && !s->fatal && now >= s->restart_at_ms) {
+            spawn(m, i);
+        }
+    }
+}
+
+static bool all_fatal(const master_t *m)
+{
+    for (int i = 0; i < m->count; i++) {
+        if (!m->slots[i].fatal) {
+            return false;
+        }
+    }
+    return true;
+}
+
+int worker_master_run(wc_config_t *cfg)
+{
+    /* No handlers at all: the signals stay blocked and are taken one at a
+     * time by sigtimedwait in the loop, where the work is done. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+
+    master_t m = {.cfg = cfg, .count = cfg->worker_processes, .state = MASTER_RUNNING};
+    m.slots = calloc((size_t)m.count, sizeof(slot_t));
+    if (m.slots == NULL) {
+        wc_log_error("out of memory");
+        return 1;
+    }
+    wc_log_info("master starting %d workers", m.count);
+    refill(&m);
+
+    int rc = 0;
+    while (m.state != MASTER_DONE) {
+        struct timespec tick = {.tv_sec = 0, .tv_nsec = 200 * 1000000L};
+        siginfo_t info;
+        int sig = sigtimedwait(&set, &info, &tick);
+        if (sig == SIGCHLD) {
+            reap(&m);
+        } else if ((sig == SIGTERM || sig == SIGINT) && m.state == MASTER_RUNNING) {
+            begin_drain(&m, sig);
+        } else if (sig == SIGHUP && m.state == MASTER_RUNNING) {
+            reload(&m);
+        }
+        reap(&m); /* SIGCHLDs coalesce; never miss an exit */
+
+        if (m.state == MASTER_RUNNING) {
+            roll_one(&m);
+            refill(&m);
+            if (all_fatal(&m)) {
+                set_state(&m, MASTER_DONE, "every worker failed fatally");
+                rc = 1;
+            }
+        } else if (m.state == MASTER_DRAINING) {
+            if (live_children(&m) == 0) {
+                set_state(&m, MASTER_DONE, "all workers drained");
+            } else if (wc_time_monotonic_ms() >= m.drain_deadline_ms) {
+                wc_log_warn("drain grace of %d s passed; killing %d workers",
+                            cfg->drain_grace_seconds, live_children(&m));
+                signal_children(&m, SIGKILL);
+                m.drain_deadline_ms = INT64_MAX;
+            }
+        }
+    }
+    free(m.slots);
+    return rc;
+}
