@@ -1,0 +1,80 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "wc_config.h"
+
+static int clear_env(void **state)
+{
+    static const char *const vars[] = {"WAVECOM_API_PORT", "WAVECOM_QUEUE_TYPE", "WAVECOM_AMQP_URL",
+                                       "WAVECOM_MONGODB_DB", "WAVECOM_WORKER_PROCESSES"};
+    for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
+        unsetenv(vars[i]);
+    }
+    return 0;
+}
+
+static void defaults_apply_without_environment(void **state)
+{
+    wc_config_t cfg;
+    char err[256] = "";
+    assert_int_equal(wc_config_load(&cfg, err, sizeof(err)), 0);
+    assert_int_equal(cfg.api_port, 5000);
+    assert_string_equal(cfg.queue_type, "quorum");
+    assert_string_equal(cfg.mongodb_db, "wavecom");
+    assert_int_equal(cfg.max_retries, 3);
+    assert_true(cfg.worker_processes >= 1); /* 0 means one per core */
+}
+
+static void environment_overrides_defaults(void **state)
+{
+    setenv("WAVECOM_API_PORT", "8080", 1);
+    setenv("WAVECOM_QUEUE_TYPE", "classic", 1);
+    setenv("WAVECOM_WORKER_PROCESSES", "3", 1);
+    wc_config_t cfg;
+    char err[256] = "";
+    assert_int_equal(wc_config_load(&cfg, err, sizeof(err)), 0);
+    assert_int_equal(cfg.api_port, 8080);
+    assert_string_equal(cfg.queue_type, "classic");
+    assert_int_equal(cfg.worker_processes, 3);
+}
+
+static void expect_rejected(const char *var, const char *value)
+{
+    setenv(var, value, 1);
+    wc_config_t cfg;
+    memset(&cfg, 0x5a, sizeof(cfg));
+    wc_config_t before = cfg;
+    char err[256] = "";
+    assert_int_equal(wc_config_load(&cfg, err, sizeof(err)), -1);
+    /* The message names the variable, and nothing was applied. */
+    if (strstr(err, var) == NULL) {
+        fail_msg("error \"%s\" does not name %s", err, var);
+    }
+    assert_memory_equal(&cfg, &before, sizeof(cfg));
+    unsetenv(var);
+}
+
+static void bad_values_are_rejected_by_name(void **state)
+{
+    expect_rejected("WAVECOM_API_PORT", "http");
+    expect_rejected("WAVECOM_API_PORT", "70000");
+    expect_rejected("WAVECOM_API_PORT", "80x");
+    expect_rejected("WAVECOM_QUEUE_TYPE", "stream");
+    expect_rejected("WAVECOM_AMQP_URL", "http://localhost");
+    expect_rejected("WAVECOM_MONGODB_DB", "a/b");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(defaults_apply_without_environment, clear_env),
+        cmocka_unit_test_setup_teardown(environment_overrides_defaults, clear_env, clear_env),
+        cmocka_unit_test_setup(bad_values_are_rejected_by_name, clear_env),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
