@@ -282,10 +282,12 @@ static wc_store_status_t claim_from(wc_store_t *store, const bson_t *filter, con
     return status;
 }
 
-wc_claim_result_t wc_store_claim(wc_store_t *store, const bson_oid_t *id, const char *owner,
-                                 int64_t lease_ms, int64_t now_ms, bson_t **out)
+/* One round of claiming; WC_CLAIM_BUSY with *raced set when the document
+ * changed state between the attempts and another round may succeed. */
+static wc_claim_result_t claim_once(wc_store_t *store, const bson_oid_t *id, const char *owner,
+                                    int64_t lease_ms, int64_t now_ms, bson_t **out, bool *raced)
 {
-    *out = NULL;
+    *raced = false;
     bson_t *claimable = BCON_NEW(
         "_id", BCON_OID(id), "$or", "[",
         "{", "status", "{", "$in", "[", BCON_UTF8("QUEUED"), BCON_UTF8("RETRYING"), "]", "}", "}",
@@ -293,11 +295,8 @@ wc_claim_result_t wc_store_claim(wc_store_t *store, const bson_oid_t *id, const 
         "}", "}", "]");
     wc_store_status_t status = claim_from(store, claimable, owner, lease_ms, now_ms, out);
     bson_destroy(claimable);
-    if (status == WC_STORE_OK) {
-        return WC_CLAIM_OK;
-    }
-    if (status == WC_STORE_ERROR) {
-        return WC_CLAIM_ERROR;
+    if (status != WC_STORE_NOT_FOUND) {
+        return status == WC_STORE_OK ? WC_CLAIM_OK : WC_CLAIM_ERROR;
     }
 
     /* The message can arrive before the API has recorded QUEUED. Record it for
@@ -316,15 +315,13 @@ wc_claim_result_t wc_store_claim(wc_store_t *store, const bson_oid_t *id, const 
         bson_t *queued_filter = BCON_NEW("_id", BCON_OID(id), "status", BCON_UTF8("QUEUED"));
         status = claim_from(store, queued_filter, owner, lease_ms, now_ms, out);
         bson_destroy(queued_filter);
-        if (status == WC_STORE_OK) {
-            return WC_CLAIM_OK;
-        }
-        if (status == WC_STORE_ERROR) {
-            return WC_CLAIM_ERROR;
+        if (status != WC_STORE_NOT_FOUND) {
+            return status == WC_STORE_OK ? WC_CLAIM_OK : WC_CLAIM_ERROR;
         }
     }
 
-    /* Not claimable: find out whether someone holds it or it is finished. */
+    /* Not claimable now: find out whether someone holds it, it is finished,
+     * or it moved (e.g. the API recorded QUEUED) between the attempts above. */
     bson_t *by_id = BCON_NEW("_id", BCON_OID(id));
     bson_t *doc = NULL;
     status = wc_store_find_one(store, WC_COLL_NOTIFICATIONS, by_id, &doc);
@@ -332,11 +329,32 @@ wc_claim_result_t wc_store_claim(wc_store_t *store, const bson_oid_t *id, const 
     if (status == WC_STORE_ERROR) {
         return WC_CLAIM_ERROR;
     }
-    wc_claim_result_t result = WC_CLAIM_GONE;
     const char *current = doc != NULL ? wc_doc_string(doc, "status") : NULL;
+    wc_claim_result_t result = WC_CLAIM_GONE;
     if (current != NULL && strcmp(current, "PROCESSING") == 0) {
         result = WC_CLAIM_BUSY;
+    } else if (current != NULL && (strcmp(current, "PENDING") == 0 ||
+                                   strcmp(current, "QUEUED") == 0 ||
+                                   strcmp(current, "RETRYING") == 0)) {
+        result = WC_CLAIM_BUSY;
+        *raced = true;
     }
     bson_destroy(doc);
+    return result;
+}
+
+/* Rounds of claiming before a still-moving document is deferred. */
+#define CLAIM_ROUNDS 3
+
+wc_claim_result_t wc_store_claim(wc_store_t *store, const bson_oid_t *id, const char *owner,
+                                 int64_t lease_ms, int64_t now_ms, bson_t **out)
+{
+    *out = NULL;
+    wc_claim_result_t result = WC_CLAIM_BUSY;
+    bool raced = true;
+    for (int round = 0; round < CLAIM_ROUNDS && raced; round++) {
+        result = claim_once(store, id, owner, lease_ms, now_ms, out, &raced);
+    }
+    /* Still racing after every round: BUSY defers the message, never drops it. */
     return result;
 }
