@@ -1,0 +1,245 @@
+"""Runs the real wavecom binaries against the real services for a test.
+
+deploy/stack.sh test starts RabbitMQ (vhost wavecom_test), FerretDB and the
+SMTP catcher, and exports where they are. Each Stack gets a database of its
+own and its own API port, so tests never read each other's data.
+"""
+import email
+import email.policy
+import json
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import uuid
+
+import pymongo
+
+
+def _required_env(name):
+    value = os.environ.get(name)
+    if not value:
+        raise RuntimeError(
+            f"{name} is not set: run the tests through `deploy/stack.sh test`")
+    return value
+
+
+BUILD_DIR = _required_env("WAVECOM_BUILD_DIR")
+AMQP_URL = _required_env("WAVECOM_TEST_AMQP_URL")
+MONGODB_URI = _required_env("WAVECOM_TEST_MONGODB_URI")
+MAILDIR = _required_env("WAVECOM_TEST_MAILDIR")
+SMTP_PORT = _required_env("WAVECOM_TEST_SMTP_PORT")
+RABBITMQCTL = _required_env("WAVECOM_TEST_RABBITMQCTL")
+VHOST = AMQP_URL.rsplit("/", 1)[1] or "/"
+
+API_BIN = os.path.join(BUILD_DIR, "api", "wavecom-api")
+WORKER_BIN = os.path.join(BUILD_DIR, "worker", "wavecom-worker")
+CTL_BIN = os.path.join(BUILD_DIR, "worker", "wavecomctl")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(predicate, timeout, interval=0.1, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def queue_depths():
+    """Messages ready + unacked per queue of the test vhost, from the broker itself."""
+    out = subprocess.run(
+        [RABBITMQCTL, "list_queues", "-p", VHOST, "--quiet", "--no-table-headers",
+         "name", "messages"],
+        check=True, capture_output=True, text=True, timeout=60).stdout
+    depths = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1].isdigit():
+            depths[parts[0]] = int(parts[1])
+    return depths
+
+
+def purge_queues():
+    for name in queue_depths():
+        subprocess.run([RABBITMQCTL, "purge_queue", "-p", VHOST, name],
+                       check=True, capture_output=True, timeout=60)
+
+
+def mails_for(notification_ids):
+    """Mails in the catcher's Maildir whose X-WaveCom-Notification-Id is one of
+    `notification_ids`, as {id: [message, ...]} (a list, to count duplicates)."""
+    wanted = set(notification_ids)
+    found = {}
+    for sub in ("new", "cur"):
+        folder = os.path.join(MAILDIR, sub)
+        if not os.path.isdir(folder):
+            continue
+        for name in os.listdir(folder):
+            path = os.path.join(folder, name)
+            try:
+                with open(path, "rb") as f:
+                    msg = email.message_from_binary_file(f, policy=email.policy.default)
+            except FileNotFoundError:
+                continue
+            nid = msg.get("X-WaveCom-Notification-Id")
+            if nid in wanted:
+                found.setdefault(nid, []).append(msg)
+    return found
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers
+        self.raw = body
+        try:
+            self.json = json.loads(body) if body else None
+        except ValueError:
+            self.json = None
+
+    def __repr__(self):
+        return f"<{self.status} {self.raw[:300]!r}>"
+
+
+class Stack:
+    """An API and a worker pool on a database of their own."""
+
+    def __init__(self, workers=2, env=None):
+        self.db_name = "wc_test_" + uuid.uuid4().hex[:12]
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.logdir = tempfile.mkdtemp(prefix="wavecom-test-")
+        self.env = dict(os.environ)
+        self.env.update({
+            "WAVECOM_MONGODB_URI": MONGODB_URI,
+            "WAVECOM_MONGODB_DB": self.db_name,
+            "WAVECOM_AMQP_URL": AMQP_URL,
+            "WAVECOM_API_HOST": "127.0.0.1",
+            "WAVECOM_API_PORT": str(self.port),
+            "WAVECOM_SMTP_HOST": "127.0.0.1",
+            "WAVECOM_SMTP_PORT": SMTP_PORT,
+            "WAVECOM_WORKER_PROCESSES": str(workers),
+            "WAVECOM_LOG_LEVEL": "info",
+            "WAVECOM_DRAIN_GRACE_SECONDS": "30",
+            # A leak in a service fails its shutdown (exit code 23).
+            "ASAN_OPTIONS": "detect_leaks=1:exitcode=23",
+        })
+        self.env.update(env or {})
+        self.api = None
+        self.worker = None
+        self.mongo = pymongo.MongoClient(MONGODB_URI, serverSelectionTimeoutMS=10000)
+        self.db = self.mongo[self.db_name]
+
+    # -- processes --
+
+    def _spawn(self, binary, name):
+        with open(os.path.join(self.logdir, f"{name}.log"), "ab") as log:
+            return subprocess.Popen([binary], env=self.env, stdout=log, stderr=subprocess.STDOUT)
+
+    def start_api(self):
+        self.api = self._spawn(API_BIN, "api")
+        wait_until(self._health_answers, 60, what="the API to answer /api/health")
+
+    def _health_answers(self):
+        if self.api.poll() is not None:
+            raise AssertionError(f"wavecom-api exited with {self.api.returncode}:\n" + self.log("api"))
+        try:
+            return self.request("GET", "/api/health").status == 200
+        except OSError:
+            return False
+
+    def start_worker(self):
+        self.worker = self._spawn(WORKER_BIN, "worker")
+        return self.worker
+
+    def stop(self, proc, sig=signal.SIGTERM, timeout=60):
+        if proc is None or proc.poll() is not None:
+            return None if proc is None else proc.returncode
+        proc.send_signal(sig)
+        try:
+            return proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            raise AssertionError(f"process {proc.args[0]} did not stop within {timeout}s")
+
+    def close(self):
+        codes = {}
+        for name in ("api", "worker"):
+            proc = getattr(self, name)
+            if proc is not None:
+                codes[name] = self.stop(proc)
+        self.mongo.drop_database(self.db_name)
+        self.mongo.close()
+        return codes
+
+    def log(self, name):
+        path = os.path.join(self.logdir, f"{name}.log")
+        if not os.path.exists(path):
+            return ""
+        with open(path, "r", errors="replace") as f:
+            return f.read()[-6000:]
+
+    # -- tenants and keys --
+
+    def ctl(self, *args, check=True):
+        result = subprocess.run([CTL_BIN, *args], env=self.env, capture_output=True,
+                                text=True, timeout=60)
+        if check and result.returncode != 0:
+            raise AssertionError(f"wavecomctl {' '.join(args)} failed: {result.stderr}")
+        return result
+
+    def new_tenant_key(self, role="sender", name=None):
+        tenant = self.ctl("tenant", "create", "--name", name or "t-" + uuid.uuid4().hex[:8]).stdout.strip()
+        key = self.ctl("apikey", "create", "--tenant", tenant, "--role", role).stdout.strip()
+        return tenant, key
+
+    # -- HTTP --
+
+    def request(self, method, path, body=None, key=None, headers=None, raw=None, timeout=30):
+        hdrs = dict(headers or {})
+        data = raw
+        if body is not None:
+            data = json.dumps(body).encode()
+            hdrs.setdefault("Content-Type", "application/json")
+        if key is not None:
+            hdrs["Authorization"] = f"Bearer {key}"
+        req = urllib.request.Request(self.url + path, data=data, method=method, headers=hdrs)
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as resp:
+                return Response(resp.status, resp.headers, resp.read())
+        except urllib.error.HTTPError as e:
+            return Response(e.code, e.headers, e.read())
+
+    def create_email(self, key, recipient, subject, message, priority="MEDIUM", **extra):
+        body = {"type": "EMAIL", "recipient": recipient, "subject": subject,
+                "message": message, "priority": priority, **extra}
+        return self.request("POST", "/api/notifications", body=body, key=key)
+
+    def get(self, key, nid):
+        return self.request("GET", f"/api/notifications/{nid}", key=key)
+
+    def wait_for_status(self, key, nid, status, timeout=30):
+        def reached():
+            r = self.get(key, nid)
+            if r.status == 200 and r.json["data"]["notification"]["status"] == status:
+                return r
+            return None
+        return wait_until(reached, timeout, interval=0.2, what=f"{nid} to reach {status}")
+
+    def statuses(self):
+        """{id: status} of every notification in this stack's database."""
+        return {str(d["_id"]): d["status"]
+                for d in self.db.notifications.find({}, {"status": 1})}
