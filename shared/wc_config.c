@@ -58,7 +58,7 @@ static const cfg_entry_t config_table[] = {
      "Unacknowledged deliveries a worker child may hold per queue."},
     {"WAVECOM_DRAIN_GRACE_SECONDS", "30", INT(drain_grace_seconds, 1, 3600),
      "On SIGTERM, how long children may finish their work before they are killed."},
-    {"WAVECOM_LEASE_SECONDS", "30", INT(lease_seconds, 5, 3600),
+    {"WAVECOM_LEASE_SECONDS", "60", INT(lease_seconds, 5, 3600),
      "How long a worker's claim on a notification lasts before another may take it over."},
     {"WAVECOM_SMTP_HOST", "127.0.0.1", STR(smtp_host, NULL), "SMTP server host."},
     {"WAVECOM_SMTP_PORT", "1025", INT(smtp_port, 1, 65535), "SMTP server port."},
@@ -68,7 +68,7 @@ static const cfg_entry_t config_table[] = {
     {"WAVECOM_SMTP_PASSWORD", "", STR(smtp_password, NULL), "SMTP AUTH password."},
     {"WAVECOM_SMTP_FROM", "WaveCom <notifications@wavecom.local>", STR(smtp_from, NULL),
      "From address of every email."},
-    {"WAVECOM_SMTP_TIMEOUT_SECONDS", "15", INT(smtp_timeout_seconds, 1, 600),
+    {"WAVECOM_SMTP_TIMEOUT_SECONDS", "10", INT(smtp_timeout_seconds, 1, 600),
      "Timeout of each SMTP command."},
 };
 
@@ -173,6 +173,10 @@ void wc_config_print_markdown(FILE *out)
     fprintf(out, "| Variable | Default | Meaning |\n|---|---|---|\n");
     for (size_t i = 0; i < CONFIG_COUNT; i++) {
         const cfg_entry_t *e = &config_table[i];
-        fprintf(out, "| `%s` | `%s` | %s |\n", e->name, e->default_value, e->help);
+        if (e->default_value[0] == '\0') {
+            fprintf(out, "| `%s` | (empty) | %s |\n", e->name, e->help);
+        } else {
+            fprintf(out, "| `%s` | `%s` | %s |\n", e->name, e->default_value, e->help);
+        }
     }
 }

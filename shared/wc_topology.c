@@ -54,39 +54,63 @@ static int check(amqp_connection_state_t conn, const char *what, char *err, size
     return -1;
 }
 
+/* Every queue and the arguments it is declared with. */
+typedef struct {
+    const char *name;
+    const wc_retry_tier_t *tier; /* NULL for the main queues */
+} queue_spec_t;
+
 #define MAX_QUEUE_ARGS 5
 
-static int declare_queue(amqp_connection_state_t conn, amqp_channel_t ch, const char *name,
-                         const char *queue_type, const wc_retry_tier_t *tier, char *err,
-                         size_t err_len)
+typedef struct {
+    const char *key;
+    const char *text; /* a string argument, or NULL for the integer */
+    int number;
+} queue_arg_t;
+
+/* The arguments of a queue; returns how many. Retry tiers expire messages
+ * after their delay and dead-letter them back to the main exchange under the
+ * routing key they were published with. */
+static int queue_args(const queue_spec_t *q, const char *queue_type, queue_arg_t args[MAX_QUEUE_ARGS])
 {
-    amqp_table_entry_t entries[MAX_QUEUE_ARGS];
     int n = 0;
-    entries[n].key = amqp_cstring_bytes("x-queue-type");
-    entries[n].value.kind = AMQP_FIELD_KIND_UTF8;
-    entries[n++].value.value.bytes = amqp_cstring_bytes(queue_type);
-    if (tier != NULL) {
-        entries[n].key = amqp_cstring_bytes("x-message-ttl");
-        entries[n].value.kind = AMQP_FIELD_KIND_I32;
-        entries[n++].value.value.i32 = tier->seconds * 1000;
-        entries[n].key = amqp_cstring_bytes("x-dead-letter-exchange");
-        entries[n].value.kind = AMQP_FIELD_KIND_UTF8;
-        entries[n++].value.value.bytes = amqp_cstring_bytes(WC_EXCHANGE);
+    args[n++] = (queue_arg_t){"x-queue-type", queue_type, 0};
+    if (q->tier != NULL) {
+        args[n++] = (queue_arg_t){"x-message-ttl", NULL, q->tier->seconds * 1000};
+        args[n++] = (queue_arg_t){"x-dead-letter-exchange", WC_EXCHANGE, 0};
         if (strcmp(queue_type, "quorum") == 0) {
             /* Quorum queues dead-letter at-most-once unless asked; a retry
              * that expires while the broker fails would otherwise be lost. */
-            entries[n].key = amqp_cstring_bytes("x-dead-letter-strategy");
-            entries[n].value.kind = AMQP_FIELD_KIND_UTF8;
-            entries[n++].value.value.bytes = amqp_cstring_bytes("at-least-once");
-            entries[n].key = amqp_cstring_bytes("x-overflow");
-            entries[n].value.kind = AMQP_FIELD_KIND_UTF8;
-            entries[n++].value.value.bytes = amqp_cstring_bytes("reject-publish");
+            args[n++] = (queue_arg_t){"x-dead-letter-strategy", "at-least-once", 0};
+            args[n++] = (queue_arg_t){"x-overflow", "reject-publish", 0};
         }
     }
-    amqp_table_t args = {.num_entries = n, .entries = entries};
-    amqp_queue_declare(conn, ch, amqp_cstring_bytes(name), 0, 1, 0, 0, args);
+    return n;
+}
+
+static const char *const main_queues[] = {WC_QUEUE_HIGH, WC_QUEUE_STANDARD, WC_QUEUE_DLQ};
+#define MAIN_QUEUE_COUNT (sizeof(main_queues) / sizeof(main_queues[0]))
+
+static int declare_queue(amqp_connection_state_t conn, amqp_channel_t ch, const queue_spec_t *q,
+                         const char *queue_type, char *err, size_t err_len)
+{
+    queue_arg_t args[MAX_QUEUE_ARGS];
+    amqp_table_entry_t entries[MAX_QUEUE_ARGS];
+    int n = queue_args(q, queue_type, args);
+    for (int i = 0; i < n; i++) {
+        entries[i].key = amqp_cstring_bytes(args[i].key);
+        if (args[i].text != NULL) {
+            entries[i].value.kind = AMQP_FIELD_KIND_UTF8;
+            entries[i].value.value.bytes = amqp_cstring_bytes(args[i].text);
+        } else {
+            entries[i].value.kind = AMQP_FIELD_KIND_I32;
+            entries[i].value.value.i32 = args[i].number;
+        }
+    }
+    amqp_table_t table = {.num_entries = n, .entries = entries};
+    amqp_queue_declare(conn, ch, amqp_cstring_bytes(q->name), 0, 1, 0, 0, table);
     char what[128];
-    snprintf(what, sizeof(what), "declaring queue %s", name);
+    snprintf(what, sizeof(what), "declaring queue %s", q->name);
     return check(conn, what, err, err_len);
 }
 
@@ -113,24 +137,92 @@ static int bind_queue(amqp_connection_state_t conn, amqp_channel_t ch, const cha
 int wc_topology_declare(amqp_connection_state_t conn, amqp_channel_t ch, const char *queue_type,
                         char *err, size_t err_len)
 {
-    static const char *const main_queues[] = {WC_QUEUE_HIGH, WC_QUEUE_STANDARD, WC_QUEUE_DLQ};
-
     if (declare_exchange(conn, ch, WC_EXCHANGE, "direct", err, err_len) != 0) {
         return -1;
     }
-    for (size_t i = 0; i < sizeof(main_queues) / sizeof(main_queues[0]); i++) {
-        if (declare_queue(conn, ch, main_queues[i], queue_type, NULL, err, err_len) != 0 ||
-            bind_queue(conn, ch, main_queues[i], WC_EXCHANGE, main_queues[i], err, err_len) != 0) {
+    for (size_t i = 0; i < MAIN_QUEUE_COUNT; i++) {
+        const queue_spec_t q = {main_queues[i], NULL};
+        if (declare_queue(conn, ch, &q, queue_type, err, err_len) != 0 ||
+            bind_queue(conn, ch, q.name, WC_EXCHANGE, q.name, err, err_len) != 0) {
             return -1;
         }
     }
     for (size_t i = 0; i < wc_retry_tier_count; i++) {
-        const wc_retry_tier_t *tier = &wc_retry_tiers[i];
-        if (declare_exchange(conn, ch, tier->exchange, "fanout", err, err_len) != 0 ||
-            declare_queue(conn, ch, tier->queue, queue_type, tier, err, err_len) != 0 ||
-            bind_queue(conn, ch, tier->queue, tier->exchange, "", err, err_len) != 0) {
+        const queue_spec_t q = {wc_retry_tiers[i].queue, &wc_retry_tiers[i]};
+        if (declare_exchange(conn, ch, q.tier->exchange, "fanout", err, err_len) != 0 ||
+            declare_queue(conn, ch, &q, queue_type, err, err_len) != 0 ||
+            bind_queue(conn, ch, q.name, q.tier->exchange, "", err, err_len) != 0) {
             return -1;
         }
     }
     return 0;
+}
+
+static json_object *definition_exchange(const char *name, const char *type, const char *vhost)
+{
+    json_object *e = json_object_new_object();
+    json_object_object_add(e, "name", json_object_new_string(name));
+    json_object_object_add(e, "vhost", json_object_new_string(vhost));
+    json_object_object_add(e, "type", json_object_new_string(type));
+    json_object_object_add(e, "durable", json_object_new_boolean(1));
+    json_object_object_add(e, "auto_delete", json_object_new_boolean(0));
+    json_object_object_add(e, "internal", json_object_new_boolean(0));
+    json_object_object_add(e, "arguments", json_object_new_object());
+    return e;
+}
+
+static json_object *definition_queue(const queue_spec_t *q, const char *queue_type, const char *vhost)
+{
+    json_object *obj = json_object_new_object();
+    json_object_object_add(obj, "name", json_object_new_string(q->name));
+    json_object_object_add(obj, "vhost", json_object_new_string(vhost));
+    json_object_object_add(obj, "durable", json_object_new_boolean(1));
+    json_object_object_add(obj, "auto_delete", json_object_new_boolean(0));
+    json_object *arguments = json_object_new_object();
+    queue_arg_t args[MAX_QUEUE_ARGS];
+    int n = queue_args(q, queue_type, args);
+    for (int i = 0; i < n; i++) {
+        json_object_object_add(arguments, args[i].key,
+                               args[i].text != NULL ? json_object_new_string(args[i].text)
+                                                    : json_object_new_int(args[i].number));
+    }
+    json_object_object_add(obj, "arguments", arguments);
+    return obj;
+}
+
+static json_object *definition_binding(const char *source, const char *queue, const char *key,
+                                       const char *vhost)
+{
+    json_object *b = json_object_new_object();
+    json_object_object_add(b, "source", json_object_new_string(source));
+    json_object_object_add(b, "vhost", json_object_new_string(vhost));
+    json_object_object_add(b, "destination", json_object_new_string(queue));
+    json_object_object_add(b, "destination_type", json_object_new_string("queue"));
+    json_object_object_add(b, "routing_key", json_object_new_string(key));
+    json_object_object_add(b, "arguments", json_object_new_object());
+    return b;
+}
+
+json_object *wc_topology_definitions(const char *queue_type, const char *vhost)
+{
+    json_object *exchanges = json_object_new_array();
+    json_object *queues = json_object_new_array();
+    json_object *bindings = json_object_new_array();
+    json_object_array_add(exchanges, definition_exchange(WC_EXCHANGE, "direct", vhost));
+    for (size_t i = 0; i < MAIN_QUEUE_COUNT; i++) {
+        const queue_spec_t q = {main_queues[i], NULL};
+        json_object_array_add(queues, definition_queue(&q, queue_type, vhost));
+        json_object_array_add(bindings, definition_binding(WC_EXCHANGE, q.name, q.name, vhost));
+    }
+    for (size_t i = 0; i < wc_retry_tier_count; i++) {
+        const queue_spec_t q = {wc_retry_tiers[i].queue, &wc_retry_tiers[i]};
+        json_object_array_add(exchanges, definition_exchange(q.tier->exchange, "fanout", vhost));
+        json_object_array_add(queues, definition_queue(&q, queue_type, vhost));
+        json_object_array_add(bindings, definition_binding(q.tier->exchange, q.name, "", vhost));
+    }
+    json_object *defs = json_object_new_object();
+    json_object_object_add(defs, "exchanges", exchanges);
+    json_object_object_add(defs, "queues", queues);
+    json_object_object_add(defs, "bindings", bindings);
+    return defs;
 }

@@ -16,6 +16,7 @@
 #define WC_TOPOLOGY_H
 
 #include <amqp.h>
+#include <json-c/json.h>
 #include <stddef.h>
 
 #define WC_EXCHANGE "wavecom"
@@ -31,6 +32,11 @@ typedef struct {
 
 extern const wc_retry_tier_t wc_retry_tiers[];
 extern const size_t wc_retry_tier_count;
+
+/* The topology as RabbitMQ definitions JSON ({"exchanges", "queues",
+ * "bindings"} in vhost `vhost`), from the same tables the declaration uses.
+ * Returns a new reference. */
+json_object *wc_topology_definitions(const char *queue_type, const char *vhost);
 
 /* Declares everything on `channel`. `queue_type` is "quorum" or "classic".
  * Returns 0, or -1 with the broker's reason in `err`. */

@@ -13,6 +13,7 @@
 #include "wc_config.h"
 #include "wc_log.h"
 #include "wc_store.h"
+#include "wc_topology.h"
 
 #define EXIT_INFRA 1
 #define EXIT_USAGE 2
@@ -30,7 +31,9 @@ static void usage(FILE *out)
             "      Creates an API key and prints it. It is shown this once: only its\n"
             "      SHA-256 is stored. ROLE is admin, operator, sender (default) or viewer.\n"
             "  wavecomctl config-table\n"
-            "      Prints the WAVECOM_* configuration table as Markdown.\n\n");
+            "      Prints the WAVECOM_* configuration table as Markdown.\n"
+            "  wavecomctl topology [--vhost VHOST]\n"
+            "      Prints the RabbitMQ topology WaveCom declares, as a definitions file.\n\n");
     wc_config_print_help(out);
 }
 
@@ -127,6 +130,25 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "config-table") == 0) {
         wc_config_print_markdown(stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "topology") == 0) {
+        static const char *const known[] = {"--vhost", NULL};
+        bool bad = false;
+        const char *vhost = flag_value(argc, argv, 2, "--vhost", known, &bad);
+        wc_config_t cfg;
+        char err[512];
+        if (bad || wc_config_load(&cfg, err, sizeof(err)) != 0) {
+            if (!bad) {
+                fprintf(stderr, "wavecomctl: configuration error: %s\n", err);
+            }
+            return EXIT_USAGE;
+        }
+        json_object *defs = wc_topology_definitions(cfg.queue_type, vhost != NULL ? vhost : "/");
+        printf("%s\n", json_object_to_json_string_ext(defs, JSON_C_TO_STRING_PRETTY |
+                                                                JSON_C_TO_STRING_SPACED |
+                                                                JSON_C_TO_STRING_NOSLASHESCAPE));
+        json_object_put(defs);
         return 0;
     }
     bool tenant_cmd = argc >= 3 && strcmp(argv[1], "tenant") == 0 && strcmp(argv[2], "create") == 0;
