@@ -1,0 +1,3 @@
+module wavecom/loadtest/doubles
+
+go 1.24
