@@ -2,7 +2,9 @@
 // MongoDB-protocol database of the local stack and of the tests. It exists
 // because a plain `go install` of FerretDB's own command builds a binary that
 // panics at start: its version file is produced only by FerretDB's release
-// build, while the embeddable package sets its own version.
+// build, while the embeddable package sets its own version. It also makes
+// findAndModify and update atomic, which FerretDB's SQLite handler is not
+// (see serialize.go).
 package main
 
 import (
@@ -10,6 +12,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -19,7 +22,9 @@ import (
 
 func main() {
 	listen := flag.String("listen", "127.0.0.1:27017", "TCP address to listen on")
-	dataDir := flag.String("data", "", "directory that holds the SQLite files (required)")
+	dataDir := flag.String("data", "", "directory for the socket and, with SQLite, the database files (required)")
+	postgresURL := flag.String("postgresql-url", "", "store in this PostgreSQL database instead of SQLite")
+	maxActive := flag.Int("max-active", 8, "requests FerretDB works on at once; keep it under half the PostgreSQL pool")
 	logLevel := flag.String("log-level", "warn", "debug, info, warn or error")
 	flag.Parse()
 
@@ -39,24 +44,43 @@ func main() {
 	}
 	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 
-	// SQLite takes a directory URI that must end with a slash.
-	db, err := ferretdb.New(&ferretdb.Config{
-		Listener:  ferretdb.ListenerConfig{TCP: *listen},
-		Logger:    logger,
-		Handler:   "sqlite",
-		SQLiteURL: "file:" + *dataDir + "/",
-	})
+	if *maxActive < 1 {
+		fmt.Fprintln(os.Stderr, "wavecom-ferretdb: -max-active must be at least 1")
+		os.Exit(2)
+	}
+	active = make(chan struct{}, *maxActive)
+	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "wavecom-ferretdb: %v\n", err)
 		os.Exit(1)
 	}
 
+	// FerretDB itself listens on a Unix socket inside the data directory
+	// (watchdog.go); clients reach it through the serializing proxy
+	// (serialize.go). SQLite takes a directory URI that must end with a slash.
+	config := ferretdb.Config{
+		Logger:    logger,
+		Handler:   "sqlite",
+		SQLiteURL: "file:" + *dataDir + "/",
+	}
+	if *postgresURL != "" {
+		config.Handler = "postgresql"
+		config.PostgreSQLURL = *postgresURL
+		config.SQLiteURL = ""
+	}
+
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
-	logger.Info("listening", "address", *listen, "data", *dataDir)
-	if err := db.Run(ctx); err != nil {
+	in := &instances{ctx: ctx, config: config, dataDir: *dataDir, logger: logger}
+	if err := in.start(); err != nil {
 		fmt.Fprintf(os.Stderr, "wavecom-ferretdb: %v\n", err)
 		os.Exit(1)
 	}
+	go in.watch()
+	go serve(ln, logger)
+
+	logger.Info("listening", "address", *listen, "data", *dataDir)
+	<-ctx.Done()
+	ln.Close()
 }
