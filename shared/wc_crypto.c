@@ -2,8 +2,10 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
+#include <string.h>
 
 static void to_hex(const unsigned char *bytes, size_t n, char *out)
 {
@@ -43,4 +45,39 @@ int wc_base64_encode(const void *data, size_t len, char *out, size_t out_len)
         return -1;
     }
     return EVP_EncodeBlock((unsigned char *)out, data, (int)len);
+}
+
+int wc_base64_decode(const char *text, void *out, size_t out_len)
+{
+    size_t len = strlen(text);
+    char padded[4096];
+    if (len == 0 || len + 3 >= sizeof(padded)) {
+        return -1;
+    }
+    /* EVP_DecodeBlock wants whole 4-character groups. */
+    memcpy(padded, text, len);
+    size_t pad = 0;
+    while ((len + pad) % 4 != 0) {
+        padded[len + pad++] = '=';
+    }
+    size_t total = len + pad;
+    size_t trailing = 0;
+    while (trailing < total && padded[total - 1 - trailing] == '=') {
+        trailing++;
+    }
+    if (trailing > 2 || out_len < total / 4 * 3) {
+        return -1;
+    }
+    int n = EVP_DecodeBlock(out, (const unsigned char *)padded, (int)total);
+    if (n < 0) {
+        return -1;
+    }
+    return n - (int)trailing;
+}
+
+void wc_hmac_sha256(const void *key, size_t key_len, const void *data, size_t len,
+                    unsigned char out[32])
+{
+    unsigned int out_len = 32;
+    HMAC(EVP_sha256(), key, (int)key_len, data, len, out, &out_len);
 }

@@ -17,4 +17,12 @@ int wc_random_hex(size_t nbytes, char *out, size_t out_len);
  * -1 if `out_len` is too small. Needs out_len >= 4*ceil(len/3)+1. */
 int wc_base64_encode(const void *data, size_t len, char *out, size_t out_len);
 
+/* Decodes standard base64 (with or without padding) into `out`. Returns the
+ * number of bytes, or -1 for invalid input or too small a buffer. */
+int wc_base64_decode(const char *text, void *out, size_t out_len);
+
+/* HMAC-SHA256 of `data` under `key` into 32 bytes. */
+void wc_hmac_sha256(const void *key, size_t key_len, const void *data, size_t len,
+                    unsigned char out[32]);
+
 #endif

@@ -1,3 +1,5 @@
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -11,6 +13,43 @@
 #define API_KEY_PREFIX "wck_"
 #define API_KEY_RANDOM_BYTES 24
 
+/* Webhook signing secrets follow the Standard Webhooks form: "whsec_" and the
+ * base64 of 24 random bytes. */
+#define WEBHOOK_SECRET_BYTES 24
+#define WEBHOOK_SECRET_LEN (6 + 4 * ((WEBHOOK_SECRET_BYTES + 2) / 3) + 1)
+
+static int new_webhook_secret(char out[WEBHOOK_SECRET_LEN])
+{
+    unsigned char raw[WEBHOOK_SECRET_BYTES];
+    if (RAND_bytes(raw, sizeof(raw)) != 1) {
+        return -1;
+    }
+    memcpy(out, "whsec_", 6);
+    int n = wc_base64_encode(raw, sizeof(raw), out + 6, WEBHOOK_SECRET_LEN - 6);
+    OPENSSL_cleanse(raw, sizeof(raw));
+    return n < 0 ? -1 : 0;
+}
+
+wc_store_status_t wc_store_tenant_webhook_secret(wc_store_t *store, const char *tenant_id,
+                                                 char *out, size_t out_len)
+{
+    bson_t *filter = BCON_NEW("_id", BCON_UTF8(tenant_id));
+    bson_t *doc = NULL;
+    wc_store_status_t status = wc_store_find_one(store, WC_COLL_TENANTS, filter, &doc);
+    bson_destroy(filter);
+    if (status != WC_STORE_OK) {
+        return status;
+    }
+    const char *secret = wc_doc_string(doc, "webhookSecret");
+    if (secret == NULL || strlen(secret) >= out_len) {
+        status = WC_STORE_NOT_FOUND;
+    } else {
+        snprintf(out, out_len, "%s", secret);
+    }
+    bson_destroy(doc);
+    return status;
+}
+
 wc_store_status_t wc_store_create_tenant(wc_store_t *store, const char *name, char id_out[25])
 {
     bson_oid_t id;
@@ -19,8 +58,13 @@ wc_store_status_t wc_store_create_tenant(wc_store_t *store, const char *name, ch
      * queue message, and read by people. */
     char hex[25];
     bson_oid_to_string(&id, hex);
-    bson_t *doc = BCON_NEW("_id", BCON_UTF8(hex), "name", BCON_UTF8(name), "disabled", BCON_BOOL(false),
-                   "createdAt", BCON_DATE_TIME(wc_time_now_ms()));
+    char secret[WEBHOOK_SECRET_LEN];
+    if (new_webhook_secret(secret) != 0) {
+        return WC_STORE_ERROR;
+    }
+    bson_t *doc = BCON_NEW("_id", BCON_UTF8(hex), "name", BCON_UTF8(name), "disabled",
+                           BCON_BOOL(false), "webhookSecret", BCON_UTF8(secret), "createdAt",
+                           BCON_DATE_TIME(wc_time_now_ms()));
     wc_store_status_t status = wc_store_insert(store, WC_COLL_TENANTS, doc);
     bson_destroy(doc);
     if (status == WC_STORE_OK) {

@@ -1,6 +1,8 @@
 #include "child.h"
 
+#include <curl/curl.h>
 #include <mongoc/mongoc.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -9,7 +11,9 @@
 #include <unistd.h>
 
 #include "delivery.h"
+#include "http_client.h"
 #include "wc_log.h"
+#include "wc_time.h"
 #include "wc_topology.h"
 
 static volatile sig_atomic_t stop_requested;
@@ -56,13 +60,16 @@ static void sleep_while_running(int ms)
     }
 }
 
-/* Opens the consumer connection and subscribes to both priority queues. */
-static int start_consuming(wc_broker_t *consumer, int prefetch)
+/* Opens the consumer connection and subscribes to the priority queues. Each
+ * queue has its own consumer and prefetch, so a flood of standard work never
+ * holds back high-priority messages. */
+static int start_consuming(wc_broker_t *consumer, const wc_config_t *cfg)
 {
     char err[256];
     if (wc_broker_ensure_open(consumer, err, sizeof(err)) != 0 ||
-        wc_broker_consume(consumer, WC_QUEUE_HIGH, prefetch, err, sizeof(err)) != 0 ||
-        wc_broker_consume(consumer, WC_QUEUE_STANDARD, prefetch, err, sizeof(err)) != 0) {
+        wc_broker_consume(consumer, WC_QUEUE_HIGH, cfg->worker_prefetch, err, sizeof(err)) != 0 ||
+        (!cfg->worker_high_only &&
+         wc_broker_consume(consumer, WC_QUEUE_STANDARD, cfg->worker_prefetch, err, sizeof(err)) != 0)) {
         wc_log_warn("cannot consume from RabbitMQ: %s", err);
         wc_broker_close(consumer);
         return -1;
@@ -70,7 +77,28 @@ static int start_consuming(wc_broker_t *consumer, int prefetch)
     return 0;
 }
 
-int worker_child_run(const wc_config_t *cfg, int slot)
+/* Deliveries taken per turn of the loop before the transfers get attention. */
+#define ACCEPT_BATCH 64
+
+static void create_providers(delivery_context_t *ctx, const provider_env_t *env)
+{
+    ctx->providers[PROVIDER_SMTP] = provider_smtp_new(env);
+    ctx->providers[PROVIDER_TWILIO] = provider_twilio_new(env);
+    ctx->providers[PROVIDER_FCM] = provider_fcm_new(env);
+    ctx->providers[PROVIDER_APNS] = provider_apns_new(env);
+    ctx->providers[PROVIDER_WEBHOOK] = provider_webhook_new(env);
+}
+
+static void destroy_providers(delivery_context_t *ctx)
+{
+    for (int i = 0; i < PROVIDER_COUNT; i++) {
+        if (ctx->providers[i] != NULL) {
+            ctx->providers[i]->destroy(ctx->providers[i]);
+        }
+    }
+}
+
+int worker_child_run(const wc_config_t *cfg, int slot, worker_breakers_t *breakers)
 {
     pid_t master = getppid();
     wc_log_level_t level = WC_LOG_INFO;
@@ -82,18 +110,33 @@ int worker_child_run(const wc_config_t *cfg, int slot)
 
     char host[64] = "localhost";
     gethostname(host, sizeof(host) - 1);
-    delivery_context_t ctx = {.cfg = cfg};
+    delivery_context_t ctx = {
+        .cfg = cfg,
+        .breakers = breakers,
+        .breaker_policy = {.threshold = cfg->breaker_threshold,
+                           .open_ms = cfg->breaker_open_seconds * 1000LL},
+    };
     snprintf(ctx.owner, sizeof(ctx.owner), "worker:%s:%d", host, (int)getpid());
 
     mongoc_init();
+    curl_global_init(CURL_GLOBAL_DEFAULT);
     int rc = 0;
     char err[512];
+    const http_client_options_t http_opts = {
+        .ca_file = cfg->provider_ca_file,
+        .timeout_ms = cfg->provider_timeout_ms,
+        .connect_timeout_ms = cfg->provider_timeout_ms < 5000 ? cfg->provider_timeout_ms : 5000,
+    };
+    http_client_t *http = http_client_new(&http_opts);
     ctx.store = wc_store_open(cfg->mongodb_uri, cfg->mongodb_db, "wavecom-worker", err, sizeof(err));
-    ctx.email = provider_smtp_new(cfg);
-    if (ctx.store == NULL || ctx.email == NULL) {
-        if (ctx.store == NULL) {
-            wc_log_error("WAVECOM_MONGODB_URI: %s", err);
-        }
+    provider_env_t env = {.cfg = cfg, .http = http, .store = ctx.store};
+    if (ctx.store == NULL || http == NULL) {
+        wc_log_error("cannot start: %s", ctx.store == NULL ? err : "no HTTP client");
+        rc = CHILD_EXIT_FATAL;
+        goto out;
+    }
+    create_providers(&ctx, &env);
+    if (ctx.providers[PROVIDER_SMTP] == NULL || ctx.providers[PROVIDER_WEBHOOK] == NULL) {
         rc = CHILD_EXIT_FATAL;
         goto out;
     }
@@ -115,35 +158,53 @@ int worker_child_run(const wc_config_t *cfg, int slot)
     }
     wc_log_info("worker %d started as %s", slot, ctx.owner);
 
+    /* Jobs in flight are bounded by what the broker lets us hold. */
+    const int max_in_flight = cfg->worker_prefetch * 2;
     int backoff_ms = 500;
-    while (!stop_requested) {
-        if (!wc_broker_is_open(ctx.consumer)) {
-            if (start_consuming(ctx.consumer, cfg->worker_prefetch) != 0) {
+    bool draining_logged = false;
+    while (!stop_requested || ctx.in_flight > 0) {
+        if (stop_requested && !draining_logged) {
+            wc_log_info("draining: %d deliveries in flight", ctx.in_flight);
+            draining_logged = true;
+        }
+        if (!stop_requested && !wc_broker_is_open(ctx.consumer)) {
+            if (start_consuming(ctx.consumer, cfg) != 0) {
+                http_client_run(http, 0, -1);
                 sleep_while_running(backoff_ms);
                 backoff_ms = backoff_ms < 8000 ? backoff_ms * 2 : 8000;
                 continue;
             }
+            ctx.consumer_generation++;
             backoff_ms = 500;
         }
-        amqp_envelope_t env;
-        int got = wc_broker_next(ctx.consumer, 250, &env);
-        if (got == 1) {
-            delivery_handle(&ctx, &env);
-            amqp_destroy_envelope(&env);
+        bool may_take = !stop_requested && wc_broker_is_open(ctx.consumer) &&
+                        wc_time_monotonic_ms() >= ctx.paused_until_ms &&
+                        ctx.in_flight < max_in_flight;
+        for (int i = 0; may_take && i < ACCEPT_BATCH && ctx.in_flight < max_in_flight; i++) {
+            amqp_envelope_t envelope;
+            int got = wc_broker_next(ctx.consumer, 0, &envelope);
+            if (got != 1) {
+                break; /* nothing waiting, or the connection failed (reopened above) */
+            }
+            delivery_accept(&ctx, &envelope);
+            amqp_destroy_envelope(&envelope);
         }
-        /* got == -1: the connection is closed; the loop reopens it. */
+        /* Sleep until a transfer or the broker has something, unless data
+         * already waits in rabbitmq-c's buffer. */
+        bool ready = may_take && wc_broker_has_buffered(ctx.consumer);
+        http_client_run(http, ready ? 0 : 100, may_take ? wc_broker_fd(ctx.consumer) : -1);
     }
-    /* Draining: the message in hand was finished above. Closing the channel
-     * returns the prefetched, unacked ones to their queues. */
+    /* Drained: every job in flight has been recorded and acked. Closing the
+     * channel returns the prefetched, unacked messages to their queues. */
     wc_log_info("stopping: in-flight work finished, returning unacked deliveries");
 
 out:
     wc_broker_free(ctx.consumer);
     wc_broker_free(ctx.publisher);
-    if (ctx.email != NULL) {
-        ctx.email->destroy(ctx.email);
-    }
+    destroy_providers(&ctx);
+    http_client_free(http);
     wc_store_close(ctx.store);
+    curl_global_cleanup();
     mongoc_cleanup();
     return rc;
 }

@@ -1,11 +1,13 @@
 /*
- * A worker child: consumes both priority queues, claims each notification,
- * delivers it and records the outcome, acking a message only once its
- * outcome is durable (DESIGN §4 invariant 3).
+ * A worker child: consumes both priority queues and keeps many deliveries in
+ * flight on one thread — an event loop over the AMQP socket and libcurl's
+ * multi handle. Each message is claimed, delivered, recorded, and acked only
+ * once its outcome is durable (DESIGN §4 invariant 3).
  */
 #ifndef WORKER_CHILD_H
 #define WORKER_CHILD_H
 
+#include "breakers.h"
 #include "wc_config.h"
 
 /* Exit code of a child whose configuration can never work: the master does
@@ -14,6 +16,6 @@
 
 /* Runs in a freshly forked child until SIGTERM/SIGINT or the master's death;
  * returns the process's exit code. */
-int worker_child_run(const wc_config_t *cfg, int slot);
+int worker_child_run(const wc_config_t *cfg, int slot, worker_breakers_t *breakers);
 
 #endif

@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "wc_backoff.h"
 #include "wc_log.h"
@@ -14,6 +13,23 @@
 
 /* How long an outcome write is retried while the database is away. */
 #define RECORD_RETRY_SECONDS 30
+/* After a dependency failed, new messages wait this long. */
+#define PAUSE_AFTER_FAILURE_MS 1000
+
+struct delivery_job {
+    delivery_context_t *ctx;
+    uint64_t tag;
+    unsigned generation;
+    bson_oid_t oid;
+    wc_queue_message_t msg;
+    bson_t *doc; /* the claimed document */
+    int64_t started_ms;
+    int breaker; /* slot in ctx->breakers, -1 for none */
+    const char *channel;
+};
+
+const bson_t *delivery_job_document(const delivery_job_t *job) { return job->doc; }
+const char *delivery_job_id(const delivery_job_t *job) { return job->msg.notification_id; }
 
 static void sleep_ms(int ms)
 {
@@ -21,12 +37,23 @@ static void sleep_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
-/* Gives the message back to the broker after a pause, so a failing
- * dependency does not turn into a hot redelivery loop. */
-static int requeue_later(delivery_context_t *ctx, uint64_t tag)
+/* Settling a delivery on a channel that has since been replaced would ack
+ * someone else's message: the broker requeued the old ones already. */
+static void ack(delivery_context_t *ctx, uint64_t tag, unsigned generation)
 {
-    sleep_ms(1000);
-    return wc_broker_reject(ctx->consumer, tag, true);
+    if (generation == ctx->consumer_generation) {
+        wc_broker_ack(ctx->consumer, tag);
+    }
+}
+
+/* Gives the message back and takes no new ones for a moment, so a failing
+ * dependency does not turn into a hot redelivery loop. */
+static void requeue_later(delivery_context_t *ctx, uint64_t tag, unsigned generation)
+{
+    ctx->paused_until_ms = wc_time_monotonic_ms() + PAUSE_AFTER_FAILURE_MS;
+    if (generation == ctx->consumer_generation) {
+        wc_broker_reject(ctx->consumer, tag, true);
+    }
 }
 
 static wc_broker_status_t publish_with_reopen(delivery_context_t *ctx, const wc_broker_message_t *m)
@@ -88,73 +115,92 @@ static wc_store_status_t record(delivery_context_t *ctx, const bson_oid_t *id,
     return status;
 }
 
-static int record_sent(delivery_context_t *ctx, const bson_oid_t *id, const char *hex,
-                       const delivery_result_t *result, int64_t started_ms)
+static int record_sent(delivery_job_t *job, const delivery_result_t *result)
 {
+    delivery_context_t *ctx = job->ctx;
     int64_t now = wc_time_now_ms();
     bson_t *set = BCON_NEW("sentAt", BCON_DATE_TIME(now), "processingTimeMs",
-                           BCON_INT64(now - started_ms), "providerMessageId",
+                           BCON_INT64(now - job->started_ms), "providerMessageId",
                            BCON_UTF8(result->provider_message_id));
-    char message[640];
-    snprintf(message, sizeof(message), "Successfully sent via email provider: %s", result->detail);
+    char message[700];
+    snprintf(message, sizeof(message), "Successfully sent via %s provider: %s", job->channel,
+             result->detail);
     const wc_transition_t t = {
         .to = WC_STATUS_SENT,
         .audit = {.actor = ctx->owner, .message = message},
         .set = set,
         .unset_lease = true,
     };
-    wc_store_status_t status = record(ctx, id, &t);
+    wc_store_status_t status = record(ctx, &job->oid, &t);
     bson_destroy(set);
     if (status == WC_STORE_NOT_FOUND) {
-        wc_log_warn("notification %s was sent but its lease had passed to another worker", hex);
-    } else if (status == WC_STORE_ERROR) {
-        return -1;
+        wc_log_warn("notification %s was sent but its lease had passed to another worker",
+                    job->msg.notification_id);
     }
-    return 0;
+    return status == WC_STORE_ERROR ? -1 : 0;
 }
 
-static int retry_later(delivery_context_t *ctx, const bson_oid_t *id, const bson_t *doc,
-                       const delivery_result_t *result)
+/* The first retry tier at least `min_ms` long, or the longest. */
+static const wc_retry_tier_t *tier_at_least(size_t from, long min_ms)
 {
-    wc_queue_message_t msg;
-    if (wc_queue_message_from_document(doc, &msg) != 0) {
-        return -1;
+    for (size_t i = from; i < wc_retry_tier_count; i++) {
+        if (wc_retry_tiers[i].seconds * 1000L >= min_ms) {
+            return &wc_retry_tiers[i];
+        }
     }
-    const wc_retry_tier_t *tier = &wc_retry_tiers[wc_backoff_tier(msg.retry_count,
-                                                                  wc_backoff_random_unit())];
-    msg.retry_count += 1;
+    return &wc_retry_tiers[wc_retry_tier_count - 1];
+}
+
+/* Schedules another attempt. A refusal by our own breaker spends no attempt:
+ * the provider was never asked, and a long outage must not exhaust every
+ * notification's retries while nothing was tried. */
+static int retry_later(delivery_job_t *job, const delivery_result_t *result)
+{
+    delivery_context_t *ctx = job->ctx;
+    wc_queue_message_t msg = job->msg;
+    msg.retry_count = (int)wc_doc_int(job->doc, "retryCount", 0);
+    size_t drawn = result->not_attempted
+                       ? 0
+                       : wc_backoff_tier(msg.retry_count, wc_backoff_random_unit());
+    const wc_retry_tier_t *tier = tier_at_least(drawn, result->retry_after_ms);
+    if (!result->not_attempted) {
+        msg.retry_count += 1;
+    }
     /* The retry is safe in the broker before the status says so. */
-    if (publish_queue_message(ctx, tier->exchange, wc_priority_routing_key(msg.priority),
-                              &msg, NULL, 0) != WC_BROKER_OK) {
+    if (publish_queue_message(ctx, tier->exchange, wc_priority_routing_key(msg.priority), &msg,
+                              NULL, 0) != WC_BROKER_OK) {
         return -1;
     }
     int64_t now = wc_time_now_ms();
     bson_t *set = BCON_NEW("error", BCON_UTF8(result->detail), "nextAttemptAt",
                            BCON_DATE_TIME(now + tier->seconds * 1000LL));
-    char message[640];
-    snprintf(message, sizeof(message), "Attempt failed, retry %d in %d s: %s", msg.retry_count,
-             tier->seconds, result->detail);
+    char message[700];
+    if (result->not_attempted) {
+        snprintf(message, sizeof(message), "Not attempted (%s); retry in %d s, attempt not counted",
+                 result->detail, tier->seconds);
+    } else {
+        snprintf(message, sizeof(message), "Attempt failed, retry %d in %d s: %s", msg.retry_count,
+                 tier->seconds, result->detail);
+    }
     const wc_transition_t t = {
         .to = WC_STATUS_RETRYING,
         .audit = {.actor = ctx->owner, .message = message},
         .set = set,
         .unset_lease = true,
-        .inc_retry = true,
+        .inc_retry = !result->not_attempted,
     };
     /* Even if this write fails the retry message is confirmed: it will claim
      * the notification once the lease runs out. */
-    record(ctx, id, &t);
+    record(ctx, &job->oid, &t);
     bson_destroy(set);
     return 0;
 }
 
-static int dead_letter(delivery_context_t *ctx, const bson_oid_t *id, const bson_t *doc,
-                       const char *reason)
+static int dead_letter(delivery_job_t *job, const char *reason)
 {
-    wc_queue_message_t msg;
-    if (wc_queue_message_from_document(doc, &msg) != 0) {
-        return -1;
-    }
+    delivery_context_t *ctx = job->ctx;
+    wc_queue_message_t msg = job->msg;
+    msg.retry_count = (int)wc_doc_int(job->doc, "retryCount", 0);
     char attempts[16];
     char failed_at[WC_ISO8601_LEN];
     int64_t now = wc_time_now_ms();
@@ -171,22 +217,66 @@ static int dead_letter(delivery_context_t *ctx, const bson_oid_t *id, const bson
         return -1;
     }
     bson_t *set = BCON_NEW("failedAt", BCON_DATE_TIME(now), "error", BCON_UTF8(reason));
-    char message[640];
-    snprintf(message, sizeof(message), "Failed after %s attempt(s), moved to the dead-letter queue: %s",
-             attempts, reason);
+    char message[700];
+    snprintf(message, sizeof(message),
+             "Failed after %s attempt(s), moved to the dead-letter queue: %s", attempts, reason);
     const wc_transition_t t = {
         .to = WC_STATUS_FAILED,
         .audit = {.actor = ctx->owner, .message = message},
         .set = set,
         .unset_lease = true,
     };
-    wc_store_status_t status = record(ctx, id, &t);
+    wc_store_status_t status = record(ctx, &job->oid, &t);
     bson_destroy(set);
     return status == WC_STORE_ERROR ? -1 : 0;
 }
 
+static void job_free(delivery_job_t *job)
+{
+    bson_destroy(job->doc);
+    free(job);
+}
+
+void delivery_job_complete(delivery_job_t *job, const delivery_result_t *result)
+{
+    delivery_context_t *ctx = job->ctx;
+    ctx->in_flight--;
+    int64_t now = wc_time_monotonic_ms();
+    if (job->breaker >= 0 && !result->not_attempted) {
+        /* A permanent refusal is a healthy provider answering. */
+        wc_breaker_record(&ctx->breakers->slots[job->breaker], &ctx->breaker_policy,
+                          result->outcome != DELIVERY_TRANSIENT, now);
+    }
+
+    const char *id = job->msg.notification_id;
+    int retry_count = (int)wc_doc_int(job->doc, "retryCount", 0);
+    int max_retries = (int)wc_doc_int(job->doc, "maxRetries", ctx->cfg->max_retries);
+    int rc;
+    if (result->outcome == DELIVERY_OK) {
+        rc = record_sent(job, result);
+        wc_log_info("notification %s sent via %s in %lld ms", id, job->channel,
+                    (long long)(wc_time_now_ms() - job->started_ms));
+    } else if (result->outcome == DELIVERY_TRANSIENT &&
+               (result->not_attempted || retry_count < max_retries)) {
+        wc_log_warn("notification %s: %s failure, will retry: %s", id,
+                    result->not_attempted ? "local" : "transient", result->detail);
+        rc = retry_later(job, result);
+    } else {
+        wc_log_warn("notification %s failed for good: %s", id, result->detail);
+        rc = dead_letter(job, result->detail);
+    }
+    if (rc != 0) {
+        /* The outcome is not durable: leave the message to the broker. The
+         * lease decides who delivers it next. */
+        requeue_later(ctx, job->tag, job->generation);
+    } else {
+        ack(ctx, job->tag, job->generation);
+    }
+    job_free(job);
+}
+
 /* A message that cannot be understood goes to the DLQ as it came, with why. */
-static int dead_letter_poison(delivery_context_t *ctx, const amqp_envelope_t *env, const char *why)
+static void dead_letter_poison(delivery_context_t *ctx, const amqp_envelope_t *env, const char *why)
 {
     wc_log_error("undecodable message on %.*s: %s", (int)env->routing_key.len,
                  (const char *)env->routing_key.bytes, why);
@@ -200,88 +290,126 @@ static int dead_letter_poison(delivery_context_t *ctx, const amqp_envelope_t *en
         .header_count = 1,
     };
     if (publish_with_reopen(ctx, &m) != WC_BROKER_OK) {
-        return requeue_later(ctx, env->delivery_tag);
+        requeue_later(ctx, env->delivery_tag, ctx->consumer_generation);
+        return;
     }
-    return wc_broker_ack(ctx->consumer, env->delivery_tag);
+    ack(ctx, env->delivery_tag, ctx->consumer_generation);
 }
 
 /* Another worker holds a live lease (it may have died): look again after the
  * shortest retry tier instead of dropping the only copy of the message. */
-static int defer(delivery_context_t *ctx, const wc_queue_message_t *msg, uint64_t tag)
+static void defer(delivery_context_t *ctx, const wc_queue_message_t *msg, uint64_t tag)
 {
     if (publish_queue_message(ctx, wc_retry_tiers[0].exchange,
                               wc_priority_routing_key(msg->priority), msg, NULL, 0) != WC_BROKER_OK) {
-        return requeue_later(ctx, tag);
+        requeue_later(ctx, tag, ctx->consumer_generation);
+        return;
     }
-    return wc_broker_ack(ctx->consumer, tag);
+    ack(ctx, tag, ctx->consumer_generation);
 }
 
-static int deliver_claimed(delivery_context_t *ctx, const bson_oid_t *id, const char *hex,
-                           const bson_t *doc, uint64_t tag)
+/* The provider and breaker slot for a claimed document. */
+static provider_t *route(delivery_context_t *ctx, delivery_job_t *job)
 {
-    int64_t started = wc_time_now_ms();
-    delivery_result_t result;
-    ctx->email->send(ctx->email, doc, &result);
-
-    int rc;
-    int retry_count = (int)wc_doc_int(doc, "retryCount", 0);
-    int max_retries = (int)wc_doc_int(doc, "maxRetries", ctx->cfg->max_retries);
-    switch (result.outcome) {
-    case DELIVERY_OK:
-        rc = record_sent(ctx, id, hex, &result, started);
-        wc_log_info("notification %s sent in %lld ms (%s)", hex,
-                    (long long)(wc_time_now_ms() - started), result.provider_message_id);
-        break;
-    case DELIVERY_TRANSIENT:
-        if (retry_count < max_retries) {
-            wc_log_warn("notification %s: transient failure, will retry: %s", hex, result.detail);
-            rc = retry_later(ctx, id, doc, &result);
-            break;
-        }
-        /* Attempts exhausted: on to the dead-letter queue. */
-        __attribute__((fallthrough));
-    case DELIVERY_PERMANENT:
-    default:
-        wc_log_warn("notification %s failed for good: %s", hex, result.detail);
-        rc = dead_letter(ctx, id, doc, result.detail);
-        break;
+    const char *type = wc_doc_string(job->doc, "type");
+    const char *platform = wc_doc_string(job->doc, "platform");
+    int kind = -1;
+    if (type == NULL) {
+        kind = -1;
+    } else if (strcmp(type, "EMAIL") == 0) {
+        kind = PROVIDER_SMTP;
+        job->breaker = BREAKER_SMTP;
+        job->channel = "email";
+    } else if (strcmp(type, "SMS") == 0) {
+        kind = PROVIDER_TWILIO;
+        job->breaker = BREAKER_TWILIO;
+        job->channel = "sms";
+    } else if (strcmp(type, "PUSH") == 0 && platform != NULL && strcmp(platform, "apns") == 0) {
+        kind = PROVIDER_APNS;
+        job->breaker = BREAKER_APNS;
+        job->channel = "apns";
+    } else if (strcmp(type, "PUSH") == 0) {
+        kind = PROVIDER_FCM;
+        job->breaker = BREAKER_FCM;
+        job->channel = "fcm";
+    } else if (strcmp(type, "WEBHOOK") == 0) {
+        const char *url = wc_doc_string(job->doc, "recipient");
+        kind = PROVIDER_WEBHOOK;
+        job->breaker = worker_breaker_for_webhook(url != NULL ? url : "");
+        job->channel = "webhook";
     }
-    if (rc != 0) {
-        /* The outcome is not durable: leave the message to the broker. The
-         * lease decides who delivers it next. */
-        return requeue_later(ctx, tag);
-    }
-    return wc_broker_ack(ctx->consumer, tag);
+    return kind >= 0 ? ctx->providers[kind] : NULL;
 }
 
-int delivery_handle(delivery_context_t *ctx, const amqp_envelope_t *env)
+static void start_job(delivery_job_t *job)
+{
+    delivery_context_t *ctx = job->ctx;
+    ctx->in_flight++;
+    delivery_result_t result;
+    memset(&result, 0, sizeof(result));
+    provider_t *provider = route(ctx, job);
+    if (provider == NULL) {
+        provider_fail(&result, DELIVERY_PERMANENT, "%s delivery is not configured on this worker",
+                      job->channel);
+        delivery_job_complete(job, &result);
+        return;
+    }
+    int64_t now = wc_time_monotonic_ms();
+    wc_breaker_t *breaker = &ctx->breakers->slots[job->breaker];
+    if (!wc_breaker_allow(breaker, &ctx->breaker_policy, now)) {
+        result.not_attempted = true;
+        result.retry_after_ms = wc_breaker_retry_after_ms(breaker, &ctx->breaker_policy, now);
+        provider_fail(&result, DELIVERY_TRANSIENT, "%s circuit breaker open", job->channel);
+        delivery_job_complete(job, &result);
+        return;
+    }
+    provider->start(provider, job);
+}
+
+void delivery_accept(delivery_context_t *ctx, const amqp_envelope_t *env)
 {
     wc_queue_message_t msg;
     const char *why = NULL;
     if (wc_queue_message_decode(env->message.body.bytes, env->message.body.len, &msg, &why) != 0) {
-        return dead_letter_poison(ctx, env, why);
+        dead_letter_poison(ctx, env, why);
+        return;
     }
-    bson_oid_t id;
-    bson_oid_init_from_string(&id, msg.notification_id);
+    bson_oid_t oid;
+    bson_oid_init_from_string(&oid, msg.notification_id);
 
     bson_t *doc = NULL;
-    int rc = 0;
-    switch (wc_store_claim(ctx->store, &id, ctx->owner, ctx->cfg->lease_seconds * 1000LL,
+    switch (wc_store_claim(ctx->store, &oid, ctx->owner, ctx->cfg->lease_seconds * 1000LL,
                            wc_time_now_ms(), &doc)) {
     case WC_CLAIM_OK:
-        rc = deliver_claimed(ctx, &id, msg.notification_id, doc, env->delivery_tag);
         break;
     case WC_CLAIM_GONE:
         wc_log_debug("notification %s needs nothing more; dropping this copy", msg.notification_id);
-        rc = wc_broker_ack(ctx->consumer, env->delivery_tag);
-        break;
+        ack(ctx, env->delivery_tag, ctx->consumer_generation);
+        return;
     case WC_CLAIM_BUSY:
-        rc = defer(ctx, &msg, env->delivery_tag);
-        break;
+        defer(ctx, &msg, env->delivery_tag);
+        return;
     case WC_CLAIM_ERROR:
-        rc = requeue_later(ctx, env->delivery_tag);
-        break;
+        requeue_later(ctx, env->delivery_tag, ctx->consumer_generation);
+        return;
     }
-    bson_destroy(doc);
-    return rc;
+
+    delivery_job_t *job = calloc(1, sizeof(*job));
+    if (job == NULL) {
+        bson_destroy(doc);
+        requeue_later(ctx, env->delivery_tag, ctx->consumer_generation);
+        return;
+    }
+    *job = (delivery_job_t){
+        .ctx = ctx,
+        .tag = env->delivery_tag,
+        .generation = ctx->consumer_generation,
+        .oid = oid,
+        .msg = msg,
+        .doc = doc,
+        .started_ms = wc_time_now_ms(),
+        .breaker = -1,
+        .channel = "unknown",
+    };
+    start_job(job);
 }

@@ -1,29 +1,40 @@
 /*
- * Handling of one queue message: decode, claim, deliver, record, and only
- * then acknowledge.
+ * Handling of queue messages in a worker child: decode, claim, hand to the
+ * channel's provider, and — when the provider reports — record the outcome
+ * and only then acknowledge (DESIGN §4 invariants 2 and 3). Many jobs are in
+ * flight at once; everything runs on the child's one thread.
  */
 #ifndef WORKER_DELIVERY_H
 #define WORKER_DELIVERY_H
 
 #include <amqp.h>
+#include <stdint.h>
 
+#include "breakers.h"
 #include "providers/provider.h"
 #include "wc_broker.h"
 #include "wc_config.h"
 #include "wc_store.h"
 
+enum { PROVIDER_SMTP, PROVIDER_TWILIO, PROVIDER_FCM, PROVIDER_APNS, PROVIDER_WEBHOOK, PROVIDER_COUNT };
+
 typedef struct {
     const wc_config_t *cfg;
     wc_store_t *store;
-    wc_broker_t *consumer;  /* the channel the message came from; acks go here */
+    wc_broker_t *consumer;  /* the channel messages come from; acks go here */
     wc_broker_t *publisher; /* confirming channel for retries and the DLQ */
-    provider_t *email;
-    char owner[128]; /* "worker:<host>:<pid>", the lease holder's name */
+    provider_t *providers[PROVIDER_COUNT]; /* NULL: channel not configured */
+    worker_breakers_t *breakers;
+    wc_breaker_policy_t breaker_policy;
+    char owner[128];          /* "worker:<host>:<pid>", the lease holder's name */
+    unsigned consumer_generation; /* bumped on every reconnect: older delivery tags are void */
+    int in_flight;            /* jobs started and not yet completed */
+    int64_t paused_until_ms;  /* a dependency failed: take no new messages until then */
 } delivery_context_t;
 
-/* Handles one delivery and acks or rejects it. Returns 0, or -1 when the
- * consumer connection failed (the caller reconnects; the broker redelivers
- * whatever was not acked). */
-int delivery_handle(delivery_context_t *ctx, const amqp_envelope_t *env);
+/* Takes one delivery: claims its notification and starts the delivery, or
+ * settles the message at once (duplicate, poison, busy). The envelope may be
+ * destroyed when this returns. */
+void delivery_accept(delivery_context_t *ctx, const amqp_envelope_t *env);
 
 #endif

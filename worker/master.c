@@ -35,6 +35,7 @@ typedef struct {
 
 typedef struct {
     wc_config_t *cfg;
+    worker_breakers_t *breakers; /* shared with every child */
     slot_t *slots;
     int count;
     master_state_t state;
@@ -59,7 +60,7 @@ static void spawn(master_t *m, int i)
         return;
     }
     if (pid == 0) {
-        _exit(worker_child_run(m->cfg, i));
+        _exit(worker_child_run(m->cfg, i, m->breakers));
     }
     s->pid = pid;
     s->started_ms = wc_time_monotonic_ms();
@@ -230,8 +231,13 @@ int worker_master_run(wc_config_t *cfg)
 
     master_t m = {.cfg = cfg, .count = cfg->worker_processes, .state = MASTER_RUNNING};
     m.slots = calloc((size_t)m.count, sizeof(slot_t));
-    if (m.slots == NULL) {
-        wc_log_error("out of memory");
+    /* Mapped before any fork, so that every child, restarted ones too,
+     * shares the same breakers. */
+    m.breakers = worker_breakers_map();
+    if (m.slots == NULL || m.breakers == NULL) {
+        wc_log_error("out of memory for the worker slots or the shared breakers");
+        free(m.slots);
+        worker_breakers_unmap(m.breakers);
         return 1;
     }
     wc_log_info("master starting %d workers", m.count);
@@ -270,5 +276,6 @@ int worker_master_run(wc_config_t *cfg)
         }
     }
     free(m.slots);
+    worker_breakers_unmap(m.breakers);
     return rc;
 }

@@ -1,13 +1,19 @@
 /*
- * One small interface for every delivery channel: send one notification and
- * say how it went, in terms the retry policy understands.
+ * One small interface for every delivery channel. A provider starts the
+ * delivery of a claimed notification and later reports how it went, exactly
+ * once, through delivery_job_complete — in terms the retry policy understands.
+ * HTTP providers report from the worker's event loop when the response
+ * arrives; SMTP reports before start returns.
  */
 #ifndef WORKER_PROVIDER_H
 #define WORKER_PROVIDER_H
 
 #include <bson/bson.h>
+#include <stdbool.h>
 
+#include "http_client.h"
 #include "wc_config.h"
+#include "wc_store.h"
 
 typedef enum {
     DELIVERY_OK,        /* accepted by the provider */
@@ -17,22 +23,59 @@ typedef enum {
 
 typedef struct {
     delivery_outcome_t outcome;
+    bool not_attempted;            /* refused locally (breaker open): no attempt is spent */
+    long retry_after_ms;           /* the provider asked for at least this pause; 0 if not */
     char provider_message_id[320]; /* the provider's id for the message, when accepted */
     char detail[512];              /* the provider's answer, for the audit trail */
 } delivery_result_t;
+
+typedef struct delivery_job delivery_job_t;
+
+/* The claimed notification a job delivers, its id (24 hex digits), and its
+ * priority name. Valid until the job completes. */
+const bson_t *delivery_job_document(const delivery_job_t *job);
+const char *delivery_job_id(const delivery_job_t *job);
+
+/* Reports the outcome of a started job. Must be called exactly once. */
+void delivery_job_complete(delivery_job_t *job, const delivery_result_t *result);
 
 typedef struct provider provider_t;
 
 struct provider {
     const char *name;
-    /* Delivers the claimed notification `doc`. Never blocks longer than the
+    /* Starts delivering the job's document; never blocks longer than the
      * provider's configured timeouts. */
-    void (*send)(provider_t *self, const bson_t *doc, delivery_result_t *result);
+    void (*start)(provider_t *self, delivery_job_t *job);
     void (*destroy)(provider_t *self);
     void *state;
 };
 
-/* The SMTP provider (libesmtp). Returns NULL after logging why. */
-provider_t *provider_smtp_new(const wc_config_t *cfg);
+/* What the providers share in one worker child. */
+typedef struct {
+    const wc_config_t *cfg;
+    http_client_t *http;
+    wc_store_t *store;
+} provider_env_t;
+
+/* Each returns NULL when the channel is not configured (the reason is
+ * logged); a notification for it then fails with that reason. */
+provider_t *provider_smtp_new(const provider_env_t *env);
+provider_t *provider_twilio_new(const provider_env_t *env);
+provider_t *provider_fcm_new(const provider_env_t *env);
+provider_t *provider_apns_new(const provider_env_t *env);
+provider_t *provider_webhook_new(const provider_env_t *env);
+
+/* Helpers for the HTTP providers (providers/common.c). */
+
+/* Sets `result` from a finished call whose status says nothing more specific:
+ * 2xx ok, 408/429/5xx and transport errors transient, other 4xx permanent. */
+void provider_classify_http(const http_call_t *call, delivery_result_t *result);
+
+/* Fills `result` as a failure with a formatted detail. */
+void provider_fail(delivery_result_t *result, delivery_outcome_t outcome, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Reads a whole small file (at most 64 KiB) into a new NUL-terminated string. */
+char *provider_read_file(const char *path, size_t *len);
 
 #endif

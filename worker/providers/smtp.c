@@ -172,10 +172,8 @@ static delivery_outcome_t classify_code(int code)
     return code >= 500 && code < 600 ? DELIVERY_PERMANENT : DELIVERY_TRANSIENT;
 }
 
-static void smtp_send(provider_t *self, const bson_t *doc, delivery_result_t *result)
+static void smtp_send(smtp_state_t *st, const bson_t *doc, delivery_result_t *result)
 {
-    smtp_state_t *st = self->state;
-    memset(result, 0, sizeof(*result));
     result->outcome = DELIVERY_TRANSIENT;
 
     char id[25] = "";
@@ -268,6 +266,16 @@ out:
     free(buf);
 }
 
+/* libesmtp is blocking: the session runs to its end here, bounded by the
+ * per-command timeouts, and the outcome is reported before start returns. */
+static void smtp_start(provider_t *self, delivery_job_t *job)
+{
+    delivery_result_t result;
+    memset(&result, 0, sizeof(result));
+    smtp_send(self->state, delivery_job_document(job), &result);
+    delivery_job_complete(job, &result);
+}
+
 static void smtp_destroy(provider_t *self)
 {
     if (self == NULL) {
@@ -296,8 +304,9 @@ static int extract_address(const char *from, char *out, size_t out_len)
     return wc_email_address_valid(out) ? 0 : -1;
 }
 
-provider_t *provider_smtp_new(const wc_config_t *cfg)
+provider_t *provider_smtp_new(const provider_env_t *env)
 {
+    const wc_config_t *cfg = env->cfg;
     smtp_state_t *st = calloc(1, sizeof(*st));
     provider_t *p = calloc(1, sizeof(*p));
     if (st == NULL || p == NULL) {
@@ -323,7 +332,7 @@ provider_t *provider_smtp_new(const wc_config_t *cfg)
                                                                : Starttls_DISABLED;
     auth_client_init();
     p->name = "smtp";
-    p->send = smtp_send;
+    p->start = smtp_start;
     p->destroy = smtp_destroy;
     p->state = st;
     return p;

@@ -1,0 +1,39 @@
+/*
+ * The circuit breakers of one host, in memory the master maps shared before
+ * it forks, so every child sees the same provider health and a restarted
+ * child inherits it. SMTP, Twilio, FCM and APNs have one breaker each;
+ * webhooks have one per target host (hashed onto a fixed set of slots), so
+ * that one client's failing endpoint cannot stop every other client's.
+ */
+#ifndef WORKER_BREAKERS_H
+#define WORKER_BREAKERS_H
+
+#include <stddef.h>
+
+#include "wc_breaker.h"
+
+enum {
+    BREAKER_SMTP,
+    BREAKER_TWILIO,
+    BREAKER_FCM,
+    BREAKER_APNS,
+    BREAKER_WEBHOOK_FIRST,
+    BREAKER_WEBHOOK_SLOTS = 64,
+    BREAKER_COUNT = BREAKER_WEBHOOK_FIRST + BREAKER_WEBHOOK_SLOTS,
+};
+
+typedef struct {
+    wc_breaker_t slots[BREAKER_COUNT];
+} worker_breakers_t;
+
+/* Maps zeroed shared memory for the breakers (all closed). NULL on failure. */
+worker_breakers_t *worker_breakers_map(void);
+void worker_breakers_unmap(worker_breakers_t *breakers);
+
+/* The slot of the webhook breaker for the host of `url`. */
+int worker_breaker_for_webhook(const char *url);
+
+/* A short name for a slot, for logs and metrics ("smtp", "webhook:17"). */
+void worker_breaker_name(int slot, char *out, size_t len);
+
+#endif

@@ -1,0 +1,65 @@
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "provider.h"
+
+#define MAX_FILE 65536
+
+void provider_fail(delivery_result_t *result, delivery_outcome_t outcome, const char *fmt, ...)
+{
+    result->outcome = outcome;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(result->detail, sizeof(result->detail), fmt, ap);
+    va_end(ap);
+}
+
+void provider_classify_http(const http_call_t *call, delivery_result_t *result)
+{
+    if (call->result != CURLE_OK) {
+        provider_fail(result, DELIVERY_TRANSIENT, "transport error: %s",
+                      call->error[0] != '\0' ? call->error : curl_easy_strerror(call->result));
+        return;
+    }
+    long s = call->status;
+    if (s >= 200 && s < 300) {
+        result->outcome = DELIVERY_OK;
+    } else if (s == 408 || s == 429 || s >= 500) {
+        result->outcome = DELIVERY_TRANSIENT;
+    } else {
+        result->outcome = DELIVERY_PERMANENT;
+    }
+    if (call->retry_after_seconds > 0) {
+        result->retry_after_ms = call->retry_after_seconds * 1000;
+    }
+    snprintf(result->detail, sizeof(result->detail), "HTTP %ld %.400s", s,
+             call->response != NULL ? call->response : "");
+    /* One line in the trail. */
+    for (char *p = result->detail; *p != '\0'; p++) {
+        if (*p == '\n' || *p == '\r') {
+            *p = ' ';
+        }
+    }
+}
+
+char *provider_read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        return NULL;
+    }
+    char *buf = malloc(MAX_FILE + 1);
+    size_t n = buf != NULL ? fread(buf, 1, MAX_FILE + 1, f) : 0;
+    fclose(f);
+    if (buf == NULL || n > MAX_FILE) {
+        free(buf);
+        return NULL;
+    }
+    buf[n] = '\0';
+    if (len != NULL) {
+        *len = n;
+    }
+    return buf;
+}

@@ -1,0 +1,187 @@
+/*
+ * WEBHOOK: a POST of the notification's JSON payload, signed per the
+ * Standard Webhooks scheme with the tenant's secret: webhook-id (the
+ * notification id, the same on every retry, so receivers can deduplicate),
+ * webhook-timestamp, and webhook-signature "v1,<base64 HMAC-SHA256 of
+ * id.timestamp.body>". 2xx is success and 410 means the endpoint is gone for
+ * good; anything else, redirects included (they are not followed), is retried.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "provider.h"
+#include "wc_crypto.h"
+#include "wc_json.h"
+#include "wc_log.h"
+#include "wc_notification.h"
+
+/* Secrets are cached per tenant for a minute: a rotated secret applies soon,
+ * and a burst to one tenant costs one lookup. */
+#define SECRET_CACHE_SIZE 64
+#define SECRET_TTL_SECONDS 60
+
+typedef struct {
+    char tenant[64];
+    char secret[128];
+    time_t fetched;
+} secret_entry_t;
+
+typedef struct {
+    const provider_env_t *env;
+    secret_entry_t cache[SECRET_CACHE_SIZE];
+    size_t next_slot;
+} webhook_t;
+
+static const char *tenant_secret(webhook_t *w, const char *tenant)
+{
+    time_t now = time(NULL);
+    for (size_t i = 0; i < SECRET_CACHE_SIZE; i++) {
+        secret_entry_t *e = &w->cache[i];
+        if (e->tenant[0] != '\0' && strcmp(e->tenant, tenant) == 0 &&
+            now - e->fetched < SECRET_TTL_SECONDS) {
+            return e->secret;
+        }
+    }
+    secret_entry_t *slot = &w->cache[w->next_slot];
+    w->next_slot = (w->next_slot + 1) % SECRET_CACHE_SIZE;
+    if (strlen(tenant) >= sizeof(slot->tenant) ||
+        wc_store_tenant_webhook_secret(w->env->store, tenant, slot->secret, sizeof(slot->secret)) !=
+            WC_STORE_OK) {
+        slot->tenant[0] = '\0';
+        return NULL;
+    }
+    snprintf(slot->tenant, sizeof(slot->tenant), "%s", tenant);
+    slot->fetched = now;
+    return slot->secret;
+}
+
+/* "v1,<base64>" for `secret` ("whsec_<base64 key>"). Returns 0 or -1. */
+static int sign(const char *secret, const char *id, long long ts, const char *body, size_t len,
+                char *out, size_t out_len)
+{
+    unsigned char key[256];
+    const char *encoded = strncmp(secret, "whsec_", 6) == 0 ? secret + 6 : secret;
+    int key_len = wc_base64_decode(encoded, key, sizeof(key));
+    if (key_len <= 0) {
+        return -1;
+    }
+    char prefix[128];
+    int plen = snprintf(prefix, sizeof(prefix), "%s.%lld.", id, ts);
+    char *content = malloc((size_t)plen + len);
+    if (content == NULL) {
+        return -1;
+    }
+    memcpy(content, prefix, (size_t)plen);
+    memcpy(content + plen, body, len);
+    unsigned char mac[32];
+    wc_hmac_sha256(key, (size_t)key_len, content, (size_t)plen + len, mac);
+    free(content);
+    memcpy(out, "v1,", 3);
+    return wc_base64_encode(mac, sizeof(mac), out + 3, out_len - 3) < 0 ? -1 : 0;
+}
+
+static void on_done(http_call_t *call, void *arg)
+{
+    delivery_job_t *job = arg;
+    delivery_result_t result;
+    memset(&result, 0, sizeof(result));
+    provider_classify_http(call, &result);
+    if (result.outcome == DELIVERY_OK) {
+        snprintf(result.provider_message_id, sizeof(result.provider_message_id), "%s",
+                 delivery_job_id(job));
+    } else if (call->result == CURLE_OK) {
+        /* Only 410 says the endpoint is gone; a receiver's other 4xx may be a
+         * deploy in progress on its side. */
+        result.outcome = call->status == 410 ? DELIVERY_PERMANENT : DELIVERY_TRANSIENT;
+    }
+    http_call_free(call);
+    delivery_job_complete(job, &result);
+}
+
+static void webhook_start(provider_t *self, delivery_job_t *job)
+{
+    webhook_t *w = self->state;
+    const bson_t *doc = delivery_job_document(job);
+    const char *id = delivery_job_id(job);
+    delivery_result_t result;
+    memset(&result, 0, sizeof(result));
+    const char *url = wc_doc_string(doc, "recipient");
+    const char *tenant = wc_doc_string(doc, "tenantId");
+    if (url == NULL || tenant == NULL) {
+        provider_fail(&result, DELIVERY_PERMANENT, "document lacks a URL or tenant");
+        delivery_job_complete(job, &result);
+        return;
+    }
+    const char *secret = tenant_secret(w, tenant);
+    if (secret == NULL) {
+        provider_fail(&result, DELIVERY_TRANSIENT, "no webhook signing secret for tenant %s", tenant);
+        delivery_job_complete(job, &result);
+        return;
+    }
+
+    json_object *payload = NULL;
+    bson_iter_t iter;
+    if (bson_iter_init_find(&iter, doc, "payload")) {
+        payload = wc_json_from_bson_value(&iter);
+    } else {
+        payload = json_object_new_object();
+        json_object_object_add(payload, "notificationId", json_object_new_string(id));
+        const char *message = wc_doc_string(doc, "message");
+        if (message != NULL) {
+            json_object_object_add(payload, "message", json_object_new_string(message));
+        }
+    }
+    size_t len = 0;
+    const char *body = json_object_to_json_string_length(
+        payload, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+    long long ts = (long long)time(NULL);
+    char signature[80];
+    char h_id[80], h_ts[64], h_sig[120];
+    http_call_t *call = NULL;
+    if (sign(secret, id, ts, body, len, signature, sizeof(signature)) != 0) {
+        json_object_put(payload);
+        provider_fail(&result, DELIVERY_PERMANENT, "the tenant's webhook secret is malformed");
+        delivery_job_complete(job, &result);
+        return;
+    }
+    call = http_call_new(w->env->http, url, body, len);
+    json_object_put(payload);
+    snprintf(h_id, sizeof(h_id), "webhook-id: %s", id);
+    snprintf(h_ts, sizeof(h_ts), "webhook-timestamp: %lld", ts);
+    snprintf(h_sig, sizeof(h_sig), "webhook-signature: %s", signature);
+    if (call == NULL || http_call_header(call, "Content-Type: application/json") != 0 ||
+        http_call_header(call, h_id) != 0 || http_call_header(call, h_ts) != 0 ||
+        http_call_header(call, h_sig) != 0 ||
+        http_client_start(w->env->http, call, on_done, job) != 0) {
+        http_call_free(call);
+        provider_fail(&result, DELIVERY_TRANSIENT, "cannot start the HTTP request");
+        delivery_job_complete(job, &result);
+    }
+}
+
+static void webhook_destroy(provider_t *self)
+{
+    if (self != NULL) {
+        free(self->state);
+        free(self);
+    }
+}
+
+provider_t *provider_webhook_new(const provider_env_t *env)
+{
+    webhook_t *w = calloc(1, sizeof(*w));
+    provider_t *p = calloc(1, sizeof(*p));
+    if (w == NULL || p == NULL) {
+        free(w);
+        free(p);
+        return NULL;
+    }
+    w->env = env;
+    p->name = "webhook";
+    p->start = webhook_start;
+    p->destroy = webhook_destroy;
+    p->state = w;
+    return p;
+}
