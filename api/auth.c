@@ -1,10 +1,36 @@
 #include "auth.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "cache.h"
+#include "wc_crypto.h"
+#include "wc_time.h"
+
 /* Longer values are not keys we issued; refusing them early bounds the work. */
 #define MAX_KEY_LEN 128
+
+/* With WAVECOM_API_AUTH_CACHE_SECONDS > 0 a key's principal is remembered that
+ * long (by the key's hash, never the key), trading that much delay in a
+ * revocation for one database round trip less per request. */
+static bool cached_principal(api_context_t *ctx, const char *hash, wc_principal_t *out)
+{
+    char *value = api_cache_get(ctx->auth_cache, hash, wc_time_now_ms());
+    if (value == NULL) {
+        return false;
+    }
+    char tenant[25], role[16];
+    bool ok = sscanf(value, "%24s %15s", tenant, role) == 2;
+    if (ok) {
+        memset(out, 0, sizeof(*out));
+        snprintf(out->tenant_id, sizeof(out->tenant_id), "%s", tenant);
+        snprintf(out->role, sizeof(out->role), "%s", role);
+    }
+    free(value);
+    return ok;
+}
 
 api_auth_result_t api_authenticate(api_context_t *ctx, const api_request_t *req,
                                    wc_principal_t *out)
@@ -24,8 +50,22 @@ api_auth_result_t api_authenticate(api_context_t *ctx, const api_request_t *req,
     if (len > MAX_KEY_LEN) {
         return API_AUTH_INVALID;
     }
+    bool caching = ctx->auth_cache != NULL && ctx->cfg->api_auth_cache_seconds > 0;
+    char hash[WC_SHA256_HEX_LEN] = "";
+    if (caching) {
+        wc_sha256_hex(key, len, hash);
+        if (cached_principal(ctx, hash, out)) {
+            return API_AUTH_OK;
+        }
+    }
     switch (wc_store_authenticate(ctx->store, key, out)) {
     case WC_STORE_OK:
+        if (caching) {
+            char value[48];
+            snprintf(value, sizeof(value), "%s %s", out->tenant_id, out->role);
+            api_cache_put(ctx->auth_cache, hash, value,
+                          wc_time_now_ms() + ctx->cfg->api_auth_cache_seconds * 1000LL);
+        }
         return API_AUTH_OK;
     case WC_STORE_NOT_FOUND:
     case WC_STORE_CONFLICT:

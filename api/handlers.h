@@ -8,11 +8,24 @@
 typedef api_response_t (*api_handler_t)(api_context_t *ctx, const api_request_t *req,
                                         const wc_principal_t *principal, const char *param);
 
-api_response_t api_handle_health(api_context_t *ctx, const api_request_t *req,
-                                 const wc_principal_t *principal, const char *param);
-api_response_t api_handle_create_notification(api_context_t *ctx, const api_request_t *req,
-                                              const wc_principal_t *principal, const char *param);
-api_response_t api_handle_get_notification(api_context_t *ctx, const api_request_t *req,
-                                           const wc_principal_t *principal, const char *param);
+#define API_HANDLER(name)                                                                          \
+    api_response_t name(api_context_t *ctx, const api_request_t *req,                             \
+                        const wc_principal_t *principal, const char *param)
+
+API_HANDLER(api_handle_health);                      /* handler_health.c */
+API_HANDLER(api_handle_metrics);                     /* handler_metrics.c */
+API_HANDLER(api_handle_create_notification);         /* handlers_notifications.c */
+API_HANDLER(api_handle_get_notification);            /* handlers_notifications.c */
+API_HANDLER(api_handle_create_batch);                /* handler_batch.c */
+API_HANDLER(api_handle_list_notifications);          /* handler_list.c */
+API_HANDLER(api_handle_stats);                       /* handler_stats.c */
+API_HANDLER(api_handle_cancel_notification);         /* handler_cancel.c */
+
+/* Parses a path id; on failure returns false with the 400 in *res. */
+bool api_parse_id(const char *param, bson_oid_t *id, api_response_t *res);
+
+/* Refuses any query argument (for endpoints that take none); false with the
+ * 400 in *res. */
+bool api_no_query(const api_request_t *req, api_response_t *res);
 
 #endif

@@ -1,124 +1,125 @@
+/* POST /api/notifications and GET /api/notifications/:id. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "handlers.h"
+#include "idempotency.h"
+#include "query.h"
 #include "response.h"
-#include "wc_json.h"
+#include "submission.h"
 #include "wc_log.h"
 #include "wc_notification.h"
 #include "wc_time.h"
-#include "wc_topology.h"
 
-static bool is_json_content_type(const char *value)
+bool api_parse_id(const char *param, bson_oid_t *id, api_response_t *res)
 {
-    if (value == NULL) {
+    if (param == NULL || strlen(param) != 24 || !bson_oid_is_valid(param, 24)) {
+        *res = api_field_error("id", "objectid", "id must be 24 hexadecimal characters");
         return false;
     }
-    size_t n = strlen("application/json");
-    return strncasecmp(value, "application/json", n) == 0 && (value[n] == '\0' || value[n] == ';');
+    bson_oid_init_from_string(id, param);
+    return true;
 }
 
-/* Persist (PENDING), publish and wait for the confirm, then record QUEUED:
- * the client hears 201 only when both the database and the broker hold the
- * notification (DESIGN §4 invariant 1). */
-api_response_t api_handle_create_notification(api_context_t *ctx, const api_request_t *req,
-                                              const wc_principal_t *principal, const char *param)
+bool api_no_query(const api_request_t *req, api_response_t *res)
 {
-    if (!is_json_content_type(api_request_header(req, "Content-Type"))) {
-        return api_error(415, "Content-Type must be application/json");
+    wc_field_errors_t errs = {0};
+    api_query_t q;
+    api_query_collect(req, NULL, &q, &errs);
+    if (errs.count > 0) {
+        *res = api_validation_error(&errs);
+        return false;
     }
-    const char *why = NULL;
-    json_object *body = wc_json_parse_strict(req->body, req->body_len, &why);
-    if (body == NULL) {
-        wc_field_errors_t errs = {0};
-        wc_field_errors_add(&errs, "body", "json", "malformed JSON: %s", why);
-        api_response_t res = api_validation_error(&errs);
-        json_object_object_add(res.body, "message", json_object_new_string("Malformed JSON"));
+    return true;
+}
+
+/* Reads and checks the Idempotency-Key header: *key is NULL when absent. */
+static bool idempotency_key(const api_request_t *req, const char **key, api_response_t *res)
+{
+    *key = api_request_header(req, "Idempotency-Key");
+    if (*key != NULL && !api_idempotency_key_valid(*key)) {
+        *res = api_field_error("Idempotency-Key", "format",
+                               "Idempotency-Key must be 1 to 255 characters of visible ASCII");
+        return false;
+    }
+    return true;
+}
+
+static api_response_t respond_single(api_submission_t *sub, void *arg)
+{
+    (void)arg;
+    const api_item_result_t *r = api_submission_result(sub, 0);
+    api_response_t res;
+    if (r->code == 200 || r->code == 201) {
+        json_object *status = NULL;
+        json_object_object_get_ex(r->notification, "status", &status);
+        bool scheduled = status != NULL && strcmp(json_object_get_string(status), "SCHEDULED") == 0;
+        const char *message = r->code == 200 ? "Notification already created for this Idempotency-Key"
+                              : scheduled    ? "Notification created and scheduled successfully"
+                                             : "Notification created and queued successfully";
+        res = api_ok(r->code, json_object_get(r->notification), message);
+        json_object *id = NULL;
+        if (json_object_object_get_ex(r->notification, "_id", &id)) {
+            char location[64];
+            snprintf(location, sizeof(location), "/api/notifications/%s",
+                     json_object_get_string(id));
+            api_response_header(&res, "Location", location);
+        }
+        if (r->code == 200) {
+            api_response_header(&res, "Idempotent-Replayed", "true");
+        }
         return res;
     }
-
-    api_response_t res;
-    bson_t *doc = NULL;
-    bson_t *stored = NULL;
-    char *message = NULL;
-    wc_field_errors_t errs = {0};
-    wc_notification_request_t nreq;
-    if (!wc_notification_validate(body, &nreq, &errs)) {
-        res = api_validation_error(&errs);
-        goto out;
+    res = api_error(r->code, r->message);
+    if (r->retry_after) {
+        api_response_header(&res, "Retry-After", r->code == 409 ? "1" : "5");
     }
-
-    int64_t now = wc_time_now_ms();
-    bson_oid_t id;
-    bson_oid_init(&id, NULL);
-    doc = wc_notification_new_document(&nreq, &id, principal->tenant_id, ctx->cfg->max_retries,
-                                       req->request_id, now);
-    if (doc == NULL) {
-        wc_field_errors_add(&errs, "metadata", "storable", "metadata cannot be stored");
-        res = api_validation_error(&errs);
-        goto out;
-    }
-    if (wc_store_insert_notification(ctx->store, doc) != WC_STORE_OK) {
-        res = api_unavailable("the database");
-        goto out;
-    }
-
-    wc_queue_message_t qmsg;
-    size_t message_len = 0;
-    if (wc_queue_message_from_document(doc, &qmsg) != 0 ||
-        (message = wc_queue_message_encode(&qmsg, &message_len)) == NULL) {
-        res = api_error(500, "internal error building the queue message");
-        goto out;
-    }
-    const wc_broker_message_t bmsg = {
-        .exchange = WC_EXCHANGE,
-        .routing_key = wc_priority_routing_key(nreq.priority),
-        .body = message,
-        .body_len = message_len,
-        .message_id = qmsg.notification_id,
-        .correlation_id = req->request_id,
-    };
-    wc_broker_status_t published = api_publisher_publish(ctx->publisher, &bmsg);
-    if (published != WC_BROKER_OK) {
-        /* The document stays PENDING; the sweeper republishes stale PENDING
-         * ones, and the client is told to retry. */
-        wc_log_warn("publish of %s failed (%d); left PENDING", qmsg.notification_id, published);
-        res = api_unavailable("the message broker");
-        goto out;
-    }
-
-    if (wc_store_mark_queued(ctx->store, &id, wc_time_now_ms(), &stored) != WC_STORE_OK) {
-        /* Persisted and queued: the promise holds even though the QUEUED
-         * record failed; the worker records its own progress. */
-        wc_log_warn("recording QUEUED for %s failed; it is queued nonetheless",
-                    qmsg.notification_id);
-    }
-    res = api_ok(201, wc_notification_to_api_json(stored != NULL ? stored : doc),
-                 "Notification created and queued successfully");
-    char location[64];
-    snprintf(location, sizeof(location), "/api/notifications/%s", qmsg.notification_id);
-    api_response_header(&res, "Location", location);
-
-out:
-    free(message);
-    bson_destroy(stored);
-    bson_destroy(doc);
-    json_object_put(body);
     return res;
 }
 
-api_response_t api_handle_get_notification(api_context_t *ctx, const api_request_t *req,
-                                           const wc_principal_t *principal, const char *param)
+/* Validates, then hands the notification to the group commit; the answer
+ * comes once it is stored and confirmed by the broker (DESIGN §4 invariant 1). */
+API_HANDLER(api_handle_create_notification)
 {
-    if (param == NULL || strlen(param) != 24 || !bson_oid_is_valid(param, 24)) {
-        wc_field_errors_t errs = {0};
-        wc_field_errors_add(&errs, "id", "objectid", "id must be 24 hexadecimal characters");
+    api_response_t res;
+    const char *key = NULL;
+    json_object *body = NULL;
+    if (!api_no_query(req, &res) || !idempotency_key(req, &key, &res) ||
+        !api_parse_json_body(req, &body, &res)) {
+        return res;
+    }
+    wc_field_errors_t errs = {0};
+    wc_notification_request_t nreq;
+    const wc_validation_options_t opts = {
+        .allow_http_webhooks = ctx->cfg->webhook_allow_http != 0,
+        .now_ms = wc_time_now_ms(),
+    };
+    if (!wc_notification_validate_opts(body, &opts, &nreq, &errs)) {
+        json_object_put(body);
         return api_validation_error(&errs);
     }
+    nreq.idempotency_key = key;
+    char hash[65] = "";
+    api_submission_t *sub = api_submission_new(ctx, principal, req, 1);
+    bool ok = sub != NULL && (key == NULL || api_idempotency_hash(body, hash) == 0) &&
+              api_submission_add(sub, &nreq, hash) == 0;
+    json_object_put(body); /* the submission holds its own copies */
+    if (!ok) {
+        api_submission_free(sub);
+        wc_log_error("cannot prepare a notification (out of memory?)");
+        return api_unavailable("the API");
+    }
+    return api_submission_defer(sub, respond_single, NULL, NULL);
+}
+
+API_HANDLER(api_handle_get_notification)
+{
+    api_response_t res;
     bson_oid_t id;
-    bson_oid_init_from_string(&id, param);
+    if (!api_parse_id(param, &id, &res) || !api_no_query(req, &res)) {
+        return res;
+    }
     bson_t *doc = NULL;
     switch (wc_store_get_notification(ctx->store, principal->tenant_id, &id, &doc)) {
     case WC_STORE_OK:

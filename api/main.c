@@ -9,12 +9,20 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "cache.h"
+#include "intake.h"
+#include "metrics.h"
+#include "scheduler.h"
 #include "server.h"
 #include "wc_log.h"
 #include "wc_time.h"
 
 /* The database may still be starting; indexes are retried this long. */
 #define INDEX_RETRY_SECONDS 30
+
+/* Entries of the statistics cache (one per tenant polling) and the key cache. */
+#define STATS_CACHE_ENTRIES 256
+#define AUTH_CACHE_ENTRIES 1024
 
 static void usage(FILE *out)
 {
@@ -23,10 +31,14 @@ static void usage(FILE *out)
     wc_config_print_help(out);
 }
 
+/* Bounded by wall time, not attempts: one attempt can itself wait for the
+ * driver's socket timeout. */
 static void ensure_indexes(wc_store_t *store)
 {
-    for (int i = 0; i < INDEX_RETRY_SECONDS; i++) {
-        if (wc_store_ensure_indexes(store) == WC_STORE_OK) {
+    int64_t deadline = wc_time_monotonic_ms() + INDEX_RETRY_SECONDS * 1000LL;
+    while (wc_time_monotonic_ms() < deadline) {
+        if (wc_store_ensure_indexes(store) == WC_STORE_OK &&
+            wc_store_ensure_intake_indexes(store) == WC_STORE_OK) {
             return;
         }
         sleep(1);
@@ -65,6 +77,7 @@ int main(int argc, char **argv)
     int rc = 1;
     api_context_t ctx = {.cfg = &cfg, .started_ms = wc_time_now_ms()};
     api_server_t *server = NULL;
+    api_scheduler_t *scheduler = NULL;
 
     ctx.store = wc_store_open(cfg.mongodb_uri, cfg.mongodb_db, "wavecom-api", err, sizeof(err));
     if (ctx.store == NULL) {
@@ -72,17 +85,31 @@ int main(int argc, char **argv)
         goto out;
     }
     ensure_indexes(ctx.store);
-    ctx.publisher = api_publisher_new(&cfg);
-    if (ctx.publisher == NULL) {
-        wc_log_error("cannot create the RabbitMQ publisher");
+    ctx.publisher = api_publisher_new(&cfg, "wavecom-api");
+    ctx.metrics = api_metrics_new();
+    ctx.stats_cache = api_cache_new(STATS_CACHE_ENTRIES);
+    ctx.auth_cache = api_cache_new(AUTH_CACHE_ENTRIES);
+    if (ctx.publisher == NULL || ctx.metrics == NULL || ctx.stats_cache == NULL ||
+        ctx.auth_cache == NULL) {
+        wc_log_error("cannot set up the API (out of memory)");
         goto out;
     }
     if (!api_publisher_probe(ctx.publisher)) {
         wc_log_warn("RabbitMQ not reachable yet; publishes will retry the connection");
     }
+    ctx.intake = api_intake_start(&cfg, ctx.store);
+    if (ctx.intake == NULL) {
+        goto out;
+    }
     server = api_server_start(&ctx);
     if (server == NULL) {
         goto out;
+    }
+    if (cfg.scheduler_enabled) {
+        scheduler = api_scheduler_start(&ctx);
+        if (scheduler == NULL) {
+            goto out;
+        }
     }
 
     int sig = 0;
@@ -91,7 +118,17 @@ int main(int argc, char **argv)
     rc = 0;
 
 out:
+    /* New connections stop first; the intake then commits what it holds and
+     * resumes every waiting request, which the server answers before it
+     * stops. */
+    api_server_quiesce(server);
+    api_scheduler_stop(scheduler);
+    api_intake_stop(ctx.intake);
     api_server_stop(server);
+    api_intake_free(ctx.intake);
+    api_cache_free(ctx.auth_cache);
+    api_cache_free(ctx.stats_cache);
+    api_metrics_free(ctx.metrics);
     api_publisher_free(ctx.publisher);
     wc_store_close(ctx.store);
     mongoc_cleanup();

@@ -11,7 +11,7 @@ struct api_publisher {
     wc_broker_t *broker;
 };
 
-api_publisher_t *api_publisher_new(const wc_config_t *cfg)
+api_publisher_t *api_publisher_new(const wc_config_t *cfg, const char *name)
 {
     api_publisher_t *p = calloc(1, sizeof(*p));
     if (p == NULL) {
@@ -20,7 +20,7 @@ api_publisher_t *api_publisher_new(const wc_config_t *cfg)
     const wc_broker_options_t opts = {
         .url = cfg->amqp_url,
         .queue_type = cfg->queue_type,
-        .name = "wavecom-api",
+        .name = name,
         .confirms = true,
         .heartbeat_seconds = 0, /* only used under the lock; a dead peer shows as a timeout */
         .timeout_ms = 10000,
@@ -69,10 +69,92 @@ wc_broker_status_t api_publisher_publish(api_publisher_t *p, const wc_broker_mes
     return status;
 }
 
+wc_broker_status_t api_publisher_publish_batch(api_publisher_t *p, const wc_broker_message_t *msgs,
+                                               size_t n, wc_broker_status_t *statuses)
+{
+    for (size_t i = 0; i < n; i++) {
+        statuses[i] = WC_BROKER_ERROR;
+    }
+    if (n == 0) {
+        return WC_BROKER_OK;
+    }
+    wc_broker_message_t *again = malloc(n * sizeof(*again));
+    size_t *where = malloc(n * sizeof(*where));
+    wc_broker_status_t *again_status = malloc(n * sizeof(*again_status));
+    if (again == NULL || where == NULL || again_status == NULL) {
+        free(again);
+        free(where);
+        free(again_status);
+        return WC_BROKER_ERROR;
+    }
+    pthread_mutex_lock(&p->lock);
+    if (open_locked(p)) {
+        wc_broker_publish_batch(p->broker, msgs, n, statuses);
+        /* Those whose fate is unknown go once more on a fresh connection. */
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (statuses[i] == WC_BROKER_ERROR) {
+                again[m] = msgs[i];
+                where[m++] = i;
+            }
+        }
+        if (m > 0 && open_locked(p)) {
+            wc_broker_publish_batch(p->broker, again, m, again_status);
+            for (size_t k = 0; k < m; k++) {
+                statuses[where[k]] = again_status[k];
+            }
+        }
+    }
+    pthread_mutex_unlock(&p->lock);
+    free(again);
+    free(where);
+    free(again_status);
+    wc_broker_status_t result = WC_BROKER_OK;
+    for (size_t i = 0; i < n && result == WC_BROKER_OK; i++) {
+        result = statuses[i];
+    }
+    return result;
+}
+
 bool api_publisher_probe(api_publisher_t *p)
 {
     pthread_mutex_lock(&p->lock);
     bool ok = open_locked(p) && wc_broker_queue_depth(p->broker, WC_QUEUE_HIGH) >= 0;
     pthread_mutex_unlock(&p->lock);
     return ok;
+}
+
+bool api_publisher_queue_depths(api_publisher_t *p, api_queue_depths_t *out)
+{
+    out->high_priority = out->standard = out->retry = out->dlq = -1;
+    pthread_mutex_lock(&p->lock);
+    bool ok = open_locked(p);
+    if (ok) {
+        out->high_priority = wc_broker_queue_depth(p->broker, WC_QUEUE_HIGH);
+        /* A failed passive declare closes the connection; reopen for the next. */
+        ok = open_locked(p);
+    }
+    if (ok) {
+        out->standard = wc_broker_queue_depth(p->broker, WC_QUEUE_STANDARD);
+        ok = open_locked(p);
+    }
+    if (ok) {
+        out->dlq = wc_broker_queue_depth(p->broker, WC_QUEUE_DLQ);
+        ok = open_locked(p);
+    }
+    long retry = 0;
+    for (size_t i = 0; ok && i < wc_retry_tier_count; i++) {
+        long depth = wc_broker_queue_depth(p->broker, wc_retry_tiers[i].queue);
+        if (depth < 0) {
+            retry = -1;
+            ok = open_locked(p);
+        } else if (retry >= 0) {
+            retry += depth;
+        }
+    }
+    if (ok) {
+        out->retry = retry;
+    }
+    pthread_mutex_unlock(&p->lock);
+    return out->high_priority >= 0;
 }

@@ -1,6 +1,8 @@
 /*
- * The API's one confirming publisher, shared by the HTTP threads under a
- * mutex (a rabbitmq-c connection is never used by two threads at once).
+ * A confirming publisher: one RabbitMQ connection guarded by a mutex (a
+ * rabbitmq-c connection is never used by two threads at once). The API has
+ * one shared by health, statistics, the scheduler and replays, and one per
+ * group-commit thread.
  */
 #ifndef API_PUBLISHER_H
 #define API_PUBLISHER_H
@@ -12,7 +14,8 @@
 
 typedef struct api_publisher api_publisher_t;
 
-api_publisher_t *api_publisher_new(const wc_config_t *cfg);
+/* `name` shows in the RabbitMQ management UI. */
+api_publisher_t *api_publisher_new(const wc_config_t *cfg, const char *name);
 void api_publisher_free(api_publisher_t *publisher);
 
 /* Publishes and waits for the broker's confirm. A lost connection is
@@ -20,7 +23,26 @@ void api_publisher_free(api_publisher_t *publisher);
  * worker's claim drops it), a message never confirmed is not. */
 wc_broker_status_t api_publisher_publish(api_publisher_t *publisher, const wc_broker_message_t *msg);
 
+/* Publishes msgs[0..n) with one confirm round trip (wc_broker_publish_batch).
+ * The messages whose outcome was unknown (connection lost) are published
+ * again once on a new connection. statuses[i] as wc_broker_publish_batch. */
+wc_broker_status_t api_publisher_publish_batch(api_publisher_t *publisher,
+                                               const wc_broker_message_t *msgs, size_t n,
+                                               wc_broker_status_t *statuses);
+
 /* True when the broker answers a round trip now. */
 bool api_publisher_probe(api_publisher_t *publisher);
+
+/* The queues whose depth the API reports. */
+typedef struct {
+    long high_priority;
+    long standard;
+    long retry; /* every retry tier together */
+    long dlq;
+} api_queue_depths_t;
+
+/* Reads the depth of every queue; -1 for one the broker could not tell.
+ * Returns false when the broker is unreachable. */
+bool api_publisher_queue_depths(api_publisher_t *publisher, api_queue_depths_t *out);
 
 #endif

@@ -14,10 +14,23 @@ api_response_t api_error(unsigned status, const char *message);
 /* 400 naming each field and the rule it broke. */
 api_response_t api_validation_error(const wc_field_errors_t *errs);
 
+/* 400 for one field and rule. */
+api_response_t api_field_error(const char *field, const char *rule, const char *message);
+
 /* 503 with Retry-After: a dependency is down, the client should retry. */
 api_response_t api_unavailable(const char *what);
 
+/* A text body (owned, malloc'd) of `content_type`, e.g. Prometheus metrics. */
+api_response_t api_text(unsigned status, char *text, const char *content_type);
+
 /* Adds a response header; silently ignored past API_MAX_RESPONSE_HEADERS. */
 void api_response_header(api_response_t *res, const char *name, const char *value);
+
+/* True when the request declares a JSON body (application/json, any params). */
+bool api_is_json_content_type(const api_request_t *req);
+
+/* Parses the body as strict JSON into *out, or returns false with the 400
+ * (field "body", rule "json") or 415 to answer in *res. */
+bool api_parse_json_body(const api_request_t *req, json_object **out, api_response_t *res);
 
 #endif

@@ -18,9 +18,15 @@ typedef struct {
     api_handler_t handler;
 } route_t;
 
+/* Fixed paths before the ":id" patterns that would also match them. */
 static const route_t routes[] = {
     {"GET", "/api/health", NULL, api_handle_health},
+    {"GET", "/api/metrics", NULL, api_handle_metrics},
+    {"POST", "/api/notifications/batch", roles_write, api_handle_create_batch},
+    {"GET", "/api/notifications/stats/system", roles_read, api_handle_stats},
+    {"POST", "/api/notifications/:id/cancel", roles_write, api_handle_cancel_notification},
     {"POST", "/api/notifications", roles_write, api_handle_create_notification},
+    {"GET", "/api/notifications", roles_read, api_handle_list_notifications},
     {"GET", "/api/notifications/:id", roles_read, api_handle_get_notification},
 };
 
@@ -65,7 +71,7 @@ static bool role_allowed(const char *const *roles, const char *role)
     return false;
 }
 
-api_response_t api_route(api_context_t *ctx, const api_request_t *req)
+api_response_t api_route(api_context_t *ctx, const api_request_t *req, const char **matched)
 {
     char param[MAX_PARAM];
     char allow[64] = "";
@@ -74,6 +80,7 @@ api_response_t api_route(api_context_t *ctx, const api_request_t *req)
         if (!path_matches(route->pattern, req->path, param, sizeof(param))) {
             continue;
         }
+        *matched = route->pattern;
         if (strcmp(route->method, req->method) != 0) {
             size_t used = strlen(allow);
             snprintf(allow + used, sizeof(allow) - used, "%s%s", used > 0 ? ", " : "",

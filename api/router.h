@@ -8,6 +8,8 @@
 
 #include "api.h"
 
-api_response_t api_route(api_context_t *ctx, const api_request_t *req);
+/* Routes `req`. *route is set to the pattern of the route whose path matched
+ * (a string that lives as long as the process), or left NULL. */
+api_response_t api_route(api_context_t *ctx, const api_request_t *req, const char **route);
 
 #endif

@@ -362,6 +362,16 @@ int wc_broker_reject(wc_broker_t *b, uint64_t delivery_tag, bool requeue)
     return 0;
 }
 
+int wc_broker_fd(const wc_broker_t *b)
+{
+    return b->conn != NULL ? amqp_get_sockfd(b->conn) : -1;
+}
+
+bool wc_broker_has_buffered(const wc_broker_t *b)
+{
+    return b->conn != NULL && (amqp_data_in_buffer(b->conn) || amqp_frames_enqueued(b->conn));
+}
+
 long wc_broker_queue_depth(wc_broker_t *b, const char *queue)
 {
     if (b->conn == NULL) {
@@ -374,4 +384,196 @@ long wc_broker_queue_depth(wc_broker_t *b, const char *queue)
         return -1;
     }
     return (long)ok->message_count;
+}
+
+/* ---- Batched confirms (intake API) ---- */
+
+/* Publishes one persistent, mandatory message without waiting for its
+ * confirm: the same properties as wc_broker_publish (kept apart from it so
+ * that the single-message path stays as it was). Returns an AMQP status. */
+static int publish_unconfirmed(wc_broker_t *b, const wc_broker_message_t *msg)
+{
+    amqp_table_entry_t entries[MAX_HEADERS];
+    for (size_t i = 0; i < msg->header_count; i++) {
+        entries[i].key = amqp_cstring_bytes(msg->headers[i].key);
+        entries[i].value.kind = AMQP_FIELD_KIND_UTF8;
+        entries[i].value.value.bytes = amqp_cstring_bytes(msg->headers[i].value);
+    }
+    amqp_basic_properties_t props;
+    memset(&props, 0, sizeof(props));
+    props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG |
+                   AMQP_BASIC_TIMESTAMP_FLAG | AMQP_BASIC_MESSAGE_ID_FLAG;
+    props.content_type = amqp_cstring_bytes("application/json");
+    props.delivery_mode = AMQP_DELIVERY_PERSISTENT;
+    props.timestamp = (uint64_t)(wc_time_now_ms() / 1000);
+    props.message_id = amqp_cstring_bytes(msg->message_id);
+    if (msg->correlation_id != NULL && msg->correlation_id[0] != '\0') {
+        props._flags |= AMQP_BASIC_CORRELATION_ID_FLAG;
+        props.correlation_id = amqp_cstring_bytes(msg->correlation_id);
+    }
+    if (msg->header_count > 0) {
+        props._flags |= AMQP_BASIC_HEADERS_FLAG;
+        props.headers.num_entries = (int)msg->header_count;
+        props.headers.entries = entries;
+    }
+    amqp_bytes_t body = {.len = msg->body_len, .bytes = (void *)msg->body};
+    return amqp_basic_publish(b->conn, CHANNEL, amqp_cstring_bytes(msg->exchange),
+                              amqp_cstring_bytes(msg->routing_key), 1, 0, &props, body);
+}
+
+/* The settling state of one batch: which messages the broker has answered. */
+typedef struct {
+    const wc_broker_message_t *msgs;
+    wc_broker_status_t *statuses;
+    bool *settled;
+    bool *returned;
+    size_t n;
+    size_t low;       /* every index below is settled */
+    size_t unsettled; /* how many are not */
+    uint64_t first_tag;
+} batch_state_t;
+
+static void settle(batch_state_t *st, uint64_t tag, bool multiple, bool ack)
+{
+    if (tag < st->first_tag) {
+        return; /* not ours (none can be: a timed-out batch closes the connection) */
+    }
+    size_t last = (size_t)(tag - st->first_tag);
+    if (last >= st->n) {
+        last = st->n - 1;
+    }
+    size_t from = multiple ? st->low : last;
+    for (size_t i = from; i <= last; i++) {
+        if (st->settled[i]) {
+            continue;
+        }
+        st->settled[i] = true;
+        st->unsettled--;
+        st->statuses[i] = !ack ? WC_BROKER_NACKED
+                               : (st->returned[i] ? WC_BROKER_UNROUTABLE : WC_BROKER_OK);
+    }
+    while (st->low < st->n && st->settled[st->low]) {
+        st->low++;
+    }
+}
+
+/* A basic.return: marks the message it names (by message_id) unroutable-to-be. */
+static int note_returned(wc_broker_t *b, batch_state_t *st, amqp_channel_t channel)
+{
+    amqp_message_t message;
+    amqp_rpc_reply_t reply = amqp_read_message(b->conn, channel, &message, 0);
+    if (reply.reply_type != AMQP_RESPONSE_NORMAL) {
+        return -1;
+    }
+    if (message.properties._flags & AMQP_BASIC_MESSAGE_ID_FLAG) {
+        amqp_bytes_t id = message.properties.message_id;
+        for (size_t i = st->low; i < st->n; i++) {
+            if (!st->settled[i] && strlen(st->msgs[i].message_id) == id.len &&
+                memcmp(st->msgs[i].message_id, id.bytes, id.len) == 0) {
+                st->returned[i] = true;
+                break;
+            }
+        }
+    }
+    amqp_destroy_message(&message);
+    return 0;
+}
+
+static wc_broker_status_t await_batch(wc_broker_t *b, batch_state_t *st)
+{
+    int64_t deadline = wc_time_monotonic_ms() + b->timeout_ms;
+    while (st->unsettled > 0) {
+        int64_t left = deadline - wc_time_monotonic_ms();
+        if (left <= 0) {
+            return broken(b, "timed out waiting for publisher confirms");
+        }
+        struct timeval tv = ms_to_timeval((int)left);
+        amqp_frame_t frame;
+        int rc = amqp_simple_wait_frame_noblock(b->conn, &frame, &tv);
+        if (rc == AMQP_STATUS_TIMEOUT) {
+            continue;
+        }
+        if (rc != AMQP_STATUS_OK) {
+            return broken(b, amqp_error_string2(rc));
+        }
+        if (frame.frame_type != AMQP_FRAME_METHOD) {
+            continue;
+        }
+        switch (frame.payload.method.id) {
+        case AMQP_BASIC_ACK_METHOD: {
+            const amqp_basic_ack_t *ack = frame.payload.method.decoded;
+            settle(st, ack->delivery_tag, ack->multiple, true);
+            break;
+        }
+        case AMQP_BASIC_NACK_METHOD: {
+            const amqp_basic_nack_t *nack = frame.payload.method.decoded;
+            settle(st, nack->delivery_tag, nack->multiple, false);
+            break;
+        }
+        case AMQP_BASIC_RETURN_METHOD:
+            if (note_returned(b, st, frame.channel) != 0) {
+                return broken(b, "reading a returned message");
+            }
+            break;
+        case AMQP_CHANNEL_CLOSE_METHOD:
+        case AMQP_CONNECTION_CLOSE_METHOD:
+            return broken(b, "closed by the broker while publishing");
+        default:
+            break;
+        }
+    }
+    return WC_BROKER_OK;
+}
+
+wc_broker_status_t wc_broker_publish_batch(wc_broker_t *b, const wc_broker_message_t *msgs,
+                                           size_t n, wc_broker_status_t *statuses)
+{
+    for (size_t i = 0; i < n; i++) {
+        statuses[i] = WC_BROKER_ERROR;
+    }
+    if (n == 0) {
+        return WC_BROKER_OK;
+    }
+    if (b->conn == NULL) {
+        return WC_BROKER_ERROR;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (msgs[i].header_count > MAX_HEADERS || msgs[i].message_id == NULL) {
+            return WC_BROKER_ERROR;
+        }
+    }
+    batch_state_t st = {.msgs = msgs, .statuses = statuses, .n = n, .unsettled = n,
+                        .first_tag = b->next_publish_tag};
+    st.settled = calloc(n, sizeof(bool));
+    st.returned = calloc(n, sizeof(bool));
+    wc_broker_status_t result = WC_BROKER_ERROR;
+    if (st.settled == NULL || st.returned == NULL) {
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        int rc = publish_unconfirmed(b, &msgs[i]);
+        if (rc != AMQP_STATUS_OK) {
+            broken(b, amqp_error_string2(rc));
+            goto out;
+        }
+        b->next_publish_tag++;
+    }
+    if (!b->confirms) {
+        for (size_t i = 0; i < n; i++) {
+            statuses[i] = WC_BROKER_OK;
+        }
+        result = WC_BROKER_OK;
+        goto out;
+    }
+    if (await_batch(b, &st) != WC_BROKER_OK) {
+        goto out; /* the unsettled stay ERROR */
+    }
+    result = WC_BROKER_OK;
+    for (size_t i = 0; i < n && result == WC_BROKER_OK; i++) {
+        result = statuses[i];
+    }
+out:
+    free(st.settled);
+    free(st.returned);
+    return result;
 }

@@ -77,7 +77,28 @@ int wc_broker_next(wc_broker_t *broker, int timeout_ms, amqp_envelope_t *env);
 int wc_broker_ack(wc_broker_t *broker, uint64_t delivery_tag);
 int wc_broker_reject(wc_broker_t *broker, uint64_t delivery_tag, bool requeue);
 
+/* The socket of the open connection, for poll(); -1 when closed. */
+int wc_broker_fd(const wc_broker_t *broker);
+
+/* True when rabbitmq-c holds received data not yet handed out, so a poll on
+ * the socket would not wake for it. */
+bool wc_broker_has_buffered(const wc_broker_t *broker);
+
 /* Messages ready in `queue` (passive declare). Returns -1 when unknown. */
 long wc_broker_queue_depth(wc_broker_t *broker, const char *queue);
+
+/* ---- Batched confirms (intake API) ---- */
+
+/* Publishes msgs[0..n) like wc_broker_publish, then reads acks and nacks
+ * (honouring `multiple`) until all n are settled or timeout_ms passes, so n
+ * messages cost one confirm round trip. statuses[i] is OK, NACKED, UNROUTABLE
+ * (a basic.return named its message_id), or ERROR when unsettled at the
+ * deadline or when the connection failed (it is then closed, and the outcome
+ * of those is unknown: republish them; a duplicate is harmless, the worker's
+ * claim drops it). Every message must carry a message_id, which is how a
+ * returned message is matched. Returns OK when every message is OK, else the
+ * first non-OK status. */
+wc_broker_status_t wc_broker_publish_batch(wc_broker_t *broker, const wc_broker_message_t *msgs,
+                                           size_t n, wc_broker_status_t *statuses);
 
 #endif

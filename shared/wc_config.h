@@ -45,6 +45,36 @@ typedef struct {
     char smtp_password[256];
     char smtp_from[256];
     int smtp_timeout_seconds;
+
+    /* Delivery providers (wavecom-worker) */
+    int worker_high_only;
+    int provider_timeout_ms;
+    char provider_ca_file[WC_CONFIG_STR_MAX];
+    int breaker_threshold;
+    int breaker_open_seconds;
+    char twilio_url[WC_CONFIG_STR_MAX];
+    char twilio_account_sid[128];
+    char twilio_auth_token[256];
+    char twilio_from[64];
+    char fcm_url[WC_CONFIG_STR_MAX];
+    char fcm_service_account_file[WC_CONFIG_STR_MAX];
+    char apns_url[WC_CONFIG_STR_MAX];
+    char apns_key_file[WC_CONFIG_STR_MAX];
+    char apns_key_id[32];
+    char apns_team_id[32];
+    char apns_topic[256];
+
+    /* Intake API (wavecom-api) */
+    int webhook_allow_http;
+    int api_max_batch_body_bytes;
+    int api_committers;
+    int api_commit_max_items;
+    int api_intake_queue_limit;
+    int api_auth_cache_seconds;
+    int api_stats_cache_seconds;
+    int scheduler_enabled;
+    int scheduler_interval_ms;
+    int pending_republish_seconds;
 } wc_config_t;
 
 /* Fills `cfg` from the environment over the defaults. Returns 0, or -1 after

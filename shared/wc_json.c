@@ -1,5 +1,8 @@
 #include "wc_json.h"
 
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "wc_time.h"
@@ -119,6 +122,39 @@ json_object *wc_json_from_bson(const bson_t *doc)
     return obj;
 }
 
+/* True when a string of `text` (already parsed as strict JSON, so strings are
+ * well formed) that is followed by ':' -- an object key -- contains the escape
+ * \u0000. Only string boundaries and escapes are tracked; nothing else. */
+static bool has_nul_key(const char *text, size_t len)
+{
+    size_t i = 0;
+    while (i < len) {
+        if (text[i] != '"') {
+            i++;
+            continue;
+        }
+        bool nul = false;
+        for (i++; i < len && text[i] != '"'; i++) {
+            if (text[i] != '\\') {
+                continue;
+            }
+            if (i + 5 < len && text[i + 1] == 'u' && memcmp(text + i + 2, "0000", 4) == 0) {
+                nul = true;
+            }
+            i++; /* the escaped character; \uXXXX digits are plain characters after it */
+        }
+        i++; /* the closing quote */
+        size_t j = i;
+        while (j < len && strchr(" \t\r\n", text[j]) != NULL) {
+            j++;
+        }
+        if (nul && j < len && text[j] == ':') {
+            return true;
+        }
+    }
+    return false;
+}
+
 json_object *wc_json_parse_strict(const char *text, size_t len, const char **why)
 {
     *why = NULL;
@@ -155,7 +191,97 @@ json_object *wc_json_parse_strict(const char *text, size_t len, const char **why
                 break;
             }
         }
+        if (value != NULL && has_nul_key(text, len)) {
+            *why = "NUL character (\\u0000) in an object key";
+            json_object_put(value);
+            value = NULL;
+        }
     }
     json_tokener_free(tok);
     return value;
+}
+
+static int compare_keys(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* A copy of `value` whose objects have their keys in sorted order. */
+static json_object *sorted_copy(json_object *value)
+{
+    if (json_object_is_type(value, json_type_array)) {
+        size_t n = json_object_array_length(value);
+        json_object *arr = json_object_new_array_ext((int)n);
+        for (size_t i = 0; arr != NULL && i < n; i++) {
+            json_object *item = json_object_array_get_idx(value, i);
+            json_object *copy = item != NULL ? sorted_copy(item) : NULL;
+            if (item != NULL && copy == NULL) {
+                json_object_put(arr);
+                return NULL;
+            }
+            json_object_array_add(arr, copy);
+        }
+        return arr;
+    }
+    if (!json_object_is_type(value, json_type_object)) {
+        json_object *copy = NULL;
+        return json_object_deep_copy(value, &copy, NULL) == 0 ? copy : NULL;
+    }
+    size_t n = (size_t)json_object_object_length(value);
+    const char **keys = calloc(n > 0 ? n : 1, sizeof(*keys));
+    json_object *obj = json_object_new_object();
+    if (keys == NULL || obj == NULL) {
+        free(keys);
+        json_object_put(obj);
+        return NULL;
+    }
+    size_t k = 0;
+    json_object_object_foreach(value, key, unused)
+    {
+        (void)unused;
+        keys[k++] = key;
+    }
+    qsort(keys, n, sizeof(*keys), compare_keys);
+    for (size_t i = 0; i < n; i++) {
+        json_object *member = json_object_object_get(value, keys[i]);
+        json_object *copy = member != NULL ? sorted_copy(member) : NULL;
+        if (member != NULL && copy == NULL) {
+            json_object_put(obj);
+            obj = NULL;
+            break;
+        }
+        json_object_object_add(obj, keys[i], copy);
+    }
+    free(keys);
+    return obj;
+}
+
+char *wc_json_canonical(json_object *value, size_t *len)
+{
+    json_object *sorted = value != NULL ? sorted_copy(value) : NULL;
+    if (value != NULL && sorted == NULL) {
+        return NULL;
+    }
+    size_t n = 0;
+    const char *text = json_object_to_json_string_length(
+        sorted, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
+    char *copy = malloc(n + 1);
+    if (copy != NULL) {
+        memcpy(copy, text, n + 1);
+        *len = n;
+    }
+    json_object_put(sorted);
+    return copy;
+}
+
+bool wc_json_number_storable(json_object *value)
+{
+    if (json_object_is_type(value, json_type_double)) {
+        return isfinite(json_object_get_double(value));
+    }
+    if (json_object_is_type(value, json_type_int)) {
+        int64_t v = json_object_get_int64(value);
+        return v != INT64_MAX && v != INT64_MIN;
+    }
+    return true;
 }

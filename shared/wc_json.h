@@ -26,7 +26,22 @@ json_object *wc_json_from_bson_value(const bson_iter_t *iter);
 json_object *wc_json_from_bson(const bson_t *doc);
 
 /* Parses a request body strictly: valid UTF-8, bounded nesting, nothing after
- * the value. Returns a new reference, or NULL with a short reason in `why`. */
+ * the value, no NUL character (\u0000) in an object key (json-c would cut the
+ * key short, silently merging "a\u0000b" into "a"). Returns a new reference,
+ * or NULL with a short reason in `why`. */
 json_object *wc_json_parse_strict(const char *text, size_t len, const char **why);
+
+/* The canonical text of `value`: compact, object keys sorted bytewise at every
+ * level, numbers as the client wrote them. Two bodies that differ only in key
+ * order or whitespace have the same canonical text, so its hash identifies a
+ * request (Idempotency-Key). Returns a string the caller frees, or NULL when
+ * out of memory. */
+char *wc_json_canonical(json_object *value, size_t *len);
+
+/* Whether a number survives storage unchanged: integers within int64 (json-c
+ * clamps larger ones to the int64/uint64 limits, so the limits themselves are
+ * refused too), decimals finite (1e400 parses as infinity, which MongoDB
+ * refuses). True for anything that is not a number. */
+bool wc_json_number_storable(json_object *value);
 
 #endif

@@ -1,12 +1,12 @@
 #include "wc_notification.h"
 
-#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "wc_json.h"
+#include "wc_time.h"
 
 static const char *const channel_names[WC_CHANNEL_COUNT] = {"EMAIL", "SMS", "PUSH", "WEBHOOK"};
 static const char *const status_names[WC_STATUS_COUNT] = {
@@ -92,272 +92,6 @@ json_object *wc_field_errors_to_json(const wc_field_errors_t *errs)
     return arr;
 }
 
-/* ---- field checks ---- */
-
-/* Characters (code points) of a string already validated as UTF-8. */
-static size_t utf8_chars(const char *s, size_t len)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < len; i++) {
-        n += ((unsigned char)s[i] & 0xC0) != 0x80;
-    }
-    return n;
-}
-
-static bool has_control_chars(const char *s, size_t len)
-{
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c < 0x20 || c == 0x7f) {
-            return true;
-        }
-    }
-    return false;
-}
-
-static bool is_atext(unsigned char c)
-{
-    return isalnum(c) || (c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
-}
-
-static bool domain_valid(const char *d, size_t len)
-{
-    if (len == 0 || len > 253) {
-        return false;
-    }
-    size_t labels = 0;
-    size_t start = 0;
-    for (size_t i = 0; i <= len; i++) {
-        if (i == len || d[i] == '.') {
-            size_t label_len = i - start;
-            if (label_len == 0 || label_len > 63 || d[start] == '-' || d[i - 1] == '-') {
-                return false;
-            }
-            labels++;
-            start = i + 1;
-        } else if (!isalnum((unsigned char)d[i]) && d[i] != '-') {
-            return false;
-        }
-    }
-    /* The top-level label is never all digits, which also rules out bare IPs. */
-    const char *tld = strrchr(d, '.');
-    if (labels < 2 || tld == NULL) {
-        return false;
-    }
-    bool all_digits = true;
-    for (const char *p = tld + 1; p < d + len; p++) {
-        all_digits = all_digits && isdigit((unsigned char)*p);
-    }
-    return !all_digits;
-}
-
-bool wc_email_address_valid(const char *address)
-{
-    size_t len = strlen(address);
-    if (len < 3 || len > WC_RECIPIENT_MAX_BYTES) {
-        return false;
-    }
-    const char *at = strrchr(address, '@');
-    if (at == NULL || at == address) {
-        return false;
-    }
-    size_t local_len = (size_t)(at - address);
-    if (local_len > 64 || address[0] == '.' || at[-1] == '.') {
-        return false;
-    }
-    for (size_t i = 0; i < local_len; i++) {
-        unsigned char c = (unsigned char)address[i];
-        if (c == '.') {
-            if (address[i + 1] == '.') {
-                return false;
-            }
-        } else if (!is_atext(c)) {
-            return false;
-        }
-    }
-    return domain_valid(at + 1, len - local_len - 1);
-}
-
-static bool metadata_keys_valid(json_object *obj, wc_field_errors_t *errs)
-{
-    if (!json_object_is_type(obj, json_type_object) && !json_object_is_type(obj, json_type_array)) {
-        return true;
-    }
-    if (json_object_is_type(obj, json_type_array)) {
-        size_t n = json_object_array_length(obj);
-        for (size_t i = 0; i < n; i++) {
-            if (!metadata_keys_valid(json_object_array_get_idx(obj, i), errs)) {
-                return false;
-            }
-        }
-        return true;
-    }
-    json_object_object_foreach(obj, key, value)
-    {
-        if (key[0] == '\0' || key[0] == '$' || strchr(key, '.') != NULL) {
-            wc_field_errors_add(errs, "metadata", "key",
-                                "metadata keys must be non-empty and contain no '.' or leading "
-                                "'$' (\"%.40s\")",
-                                key);
-            return false;
-        }
-        if (!metadata_keys_valid(value, errs)) {
-            return false;
-        }
-    }
-    return true;
-}
-
-/* Fetches a string member. Reports a wrong type or an embedded NUL; returns
- * NULL when absent or invalid (with `*present` telling which). */
-static const char *string_member(json_object *body, const char *name, wc_field_errors_t *errs,
-                                 bool *present, size_t *len_out)
-{
-    json_object *v = NULL;
-    *present = json_object_object_get_ex(body, name, &v);
-    if (!*present) {
-        return NULL;
-    }
-    if (!json_object_is_type(v, json_type_string)) {
-        wc_field_errors_add(errs, name, "type", "%s must be a string", name);
-        return NULL;
-    }
-    const char *s = json_object_get_string(v);
-    size_t len = (size_t)json_object_get_string_len(v);
-    if (strlen(s) != len) {
-        wc_field_errors_add(errs, name, "nul", "%s must not contain NUL characters", name);
-        return NULL;
-    }
-    *len_out = len;
-    return s;
-}
-
-static const char *const allowed_fields[] = {"type",     "recipient",  "subject", "message",
-                                             "priority", "maxRetries", "metadata", NULL};
-
-bool wc_notification_validate(json_object *body, wc_notification_request_t *out,
-                              wc_field_errors_t *errs)
-{
-    memset(out, 0, sizeof(*out));
-    out->priority = WC_PRIORITY_MEDIUM;
-    out->max_retries = -1;
-
-    if (!json_object_is_type(body, json_type_object)) {
-        wc_field_errors_add(errs, "body", "type", "the request body must be a JSON object");
-        return false;
-    }
-
-    json_object_object_foreach(body, key, unused)
-    {
-        (void)unused;
-        bool known = false;
-        for (const char *const *f = allowed_fields; *f != NULL; f++) {
-            known = known || strcmp(*f, key) == 0;
-        }
-        if (!known) {
-            wc_field_errors_add(errs, key, "unknown", "unknown field \"%.40s\"", key);
-        }
-    }
-
-    bool present = false;
-    size_t len = 0;
-
-    const char *type = string_member(body, "type", errs, &present, &len);
-    bool type_known = false;
-    if (!present) {
-        wc_field_errors_add(errs, "type", "required", "type is required");
-    } else if (type != NULL) {
-        if (wc_channel_parse(type, &out->type) != 0) {
-            wc_field_errors_add(errs, "type", "enum", "type must be one of EMAIL, SMS, PUSH, WEBHOOK");
-        } else if (out->type != WC_CHANNEL_EMAIL) {
-            wc_field_errors_add(errs, "type", "unsupported",
-                                "%s delivery is not enabled on this server", type);
-        } else {
-            type_known = true;
-        }
-    }
-
-    const char *recipient = string_member(body, "recipient", errs, &present, &len);
-    if (!present) {
-        wc_field_errors_add(errs, "recipient", "required", "recipient is required");
-    } else if (recipient != NULL) {
-        if (len == 0 || len > WC_RECIPIENT_MAX_BYTES) {
-            wc_field_errors_add(errs, "recipient", "length",
-                                "recipient must be 1 to %d bytes", WC_RECIPIENT_MAX_BYTES);
-        } else if (type_known && out->type == WC_CHANNEL_EMAIL && !wc_email_address_valid(recipient)) {
-            wc_field_errors_add(errs, "recipient", "email",
-                                "recipient must be a valid email address (local@domain.tld)");
-        }
-        out->recipient = recipient;
-    }
-
-    const char *subject = string_member(body, "subject", errs, &present, &len);
-    if (!present) {
-        if (type_known && out->type == WC_CHANNEL_EMAIL) {
-            wc_field_errors_add(errs, "subject", "required", "subject is required for EMAIL");
-        }
-    } else if (subject != NULL) {
-        size_t chars = utf8_chars(subject, len);
-        if (chars == 0 || chars > WC_SUBJECT_MAX_CHARS) {
-            wc_field_errors_add(errs, "subject", "length", "subject must be 1 to %d characters",
-                                WC_SUBJECT_MAX_CHARS);
-        } else if (has_control_chars(subject, len)) {
-            wc_field_errors_add(errs, "subject", "control",
-                                "subject must not contain line breaks or control characters");
-        }
-        out->subject = subject;
-    }
-
-    const char *message = string_member(body, "message", errs, &present, &len);
-    if (!present) {
-        wc_field_errors_add(errs, "message", "required", "message is required");
-    } else if (message != NULL) {
-        size_t chars = utf8_chars(message, len);
-        if (chars < 1 || chars > WC_MESSAGE_MAX_CHARS) {
-            wc_field_errors_add(errs, "message", "length",
-                                "message must be 1 to %d characters (got %zu)",
-                                WC_MESSAGE_MAX_CHARS, chars);
-        }
-        out->message = message;
-    }
-
-    const char *priority = string_member(body, "priority", errs, &present, &len);
-    if (present && priority != NULL && wc_priority_parse(priority, &out->priority) != 0) {
-        wc_field_errors_add(errs, "priority", "enum",
-                            "priority must be one of LOW, MEDIUM, HIGH, CRITICAL");
-    }
-
-    json_object *v = NULL;
-    if (json_object_object_get_ex(body, "maxRetries", &v)) {
-        int64_t n = json_object_get_int64(v);
-        if (!json_object_is_type(v, json_type_int)) {
-            wc_field_errors_add(errs, "maxRetries", "type", "maxRetries must be an integer");
-        } else if (n < 0 || n > WC_MAX_RETRIES_LIMIT) {
-            wc_field_errors_add(errs, "maxRetries", "range", "maxRetries must be 0 to %d",
-                                WC_MAX_RETRIES_LIMIT);
-        } else {
-            out->max_retries = (int)n;
-        }
-    }
-
-    if (json_object_object_get_ex(body, "metadata", &v)) {
-        if (!json_object_is_type(v, json_type_object)) {
-            wc_field_errors_add(errs, "metadata", "type", "metadata must be an object");
-        } else {
-            size_t size = 0;
-            json_object_to_json_string_length(v, JSON_C_TO_STRING_PLAIN, &size);
-            if (size > WC_METADATA_MAX_BYTES) {
-                wc_field_errors_add(errs, "metadata", "size", "metadata must be at most %d bytes",
-                                    WC_METADATA_MAX_BYTES);
-            } else if (metadata_keys_valid(v, errs)) {
-                out->metadata = v;
-            }
-        }
-    }
-
-    return errs->count == 0;
-}
-
 /* ---- documents ---- */
 
 bool wc_audit_entry_append(bson_t *parent, const char *key, wc_status_t status,
@@ -375,10 +109,16 @@ bool wc_audit_entry_append(bson_t *parent, const char *key, wc_status_t status,
     return bson_append_document_end(parent, &entry) && ok;
 }
 
+wc_status_t wc_notification_initial_status(const wc_notification_request_t *req, int64_t now_ms)
+{
+    return req->scheduled_at_ms > now_ms ? WC_STATUS_SCHEDULED : WC_STATUS_PENDING;
+}
+
 bson_t *wc_notification_new_document(const wc_notification_request_t *req, const bson_oid_t *id,
                                      const char *tenant_id, int default_max_retries,
                                      const char *correlation_id, int64_t now_ms)
 {
+    wc_status_t status = wc_notification_initial_status(req, now_ms);
     bson_t *doc = bson_new();
     bool ok = BSON_APPEND_OID(doc, "_id", id);
     ok = ok && BSON_APPEND_UTF8(doc, "tenantId", tenant_id);
@@ -387,14 +127,34 @@ bson_t *wc_notification_new_document(const wc_notification_request_t *req, const
     if (req->subject != NULL) {
         ok = ok && BSON_APPEND_UTF8(doc, "subject", req->subject);
     }
-    ok = ok && BSON_APPEND_UTF8(doc, "message", req->message);
-    ok = ok && BSON_APPEND_UTF8(doc, "status", wc_status_name(WC_STATUS_PENDING));
+    if (req->message != NULL) {
+        ok = ok && BSON_APPEND_UTF8(doc, "message", req->message);
+    }
+    if (req->type == WC_CHANNEL_PUSH) {
+        ok = ok && BSON_APPEND_UTF8(doc, "platform", wc_push_platform_name(req->platform));
+        if (req->title != NULL) {
+            ok = ok && BSON_APPEND_UTF8(doc, "title", req->title);
+        }
+        if (req->data != NULL) {
+            ok = ok && wc_json_append_to_bson(doc, "data", -1, req->data);
+        }
+    }
+    if (req->type == WC_CHANNEL_WEBHOOK && req->payload != NULL) {
+        ok = ok && wc_json_append_to_bson(doc, "payload", -1, req->payload);
+    }
+    ok = ok && BSON_APPEND_UTF8(doc, "status", wc_status_name(status));
     ok = ok && BSON_APPEND_UTF8(doc, "priority", wc_priority_name(req->priority));
     ok = ok && BSON_APPEND_INT32(doc, "retryCount", 0);
     ok = ok && BSON_APPEND_INT32(doc, "maxRetries",
                                  req->max_retries >= 0 ? req->max_retries : default_max_retries);
     if (req->metadata != NULL) {
         ok = ok && wc_json_append_to_bson(doc, "metadata", -1, req->metadata);
+    }
+    if (req->scheduled_at_ms >= 0) {
+        ok = ok && BSON_APPEND_DATE_TIME(doc, "scheduledAt", req->scheduled_at_ms);
+    }
+    if (req->idempotency_key != NULL) {
+        ok = ok && BSON_APPEND_UTF8(doc, "idempotencyKey", req->idempotency_key);
     }
     if (correlation_id != NULL && correlation_id[0] != '\0') {
         ok = ok && BSON_APPEND_UTF8(doc, "correlationId", correlation_id);
@@ -403,9 +163,17 @@ bson_t *wc_notification_new_document(const wc_notification_request_t *req, const
     ok = ok && BSON_APPEND_DATE_TIME(doc, "updatedAt", now_ms);
 
     bson_t logs;
+    char message[80];
+    if (status == WC_STATUS_SCHEDULED) {
+        char when[WC_ISO8601_LEN];
+        wc_time_format_iso8601(req->scheduled_at_ms, when, sizeof(when));
+        snprintf(message, sizeof(message), "Notification scheduled for %s", when);
+    } else {
+        snprintf(message, sizeof(message), "Notification created");
+    }
     ok = ok && BSON_APPEND_ARRAY_BEGIN(doc, "logs", &logs);
-    const wc_audit_t created = {.actor = "api", .message = "Notification created"};
-    ok = ok && wc_audit_entry_append(&logs, "0", WC_STATUS_PENDING, &created, now_ms);
+    const wc_audit_t created = {.actor = "api", .message = message};
+    ok = ok && wc_audit_entry_append(&logs, "0", status, &created, now_ms);
     ok = ok && bson_append_array_end(doc, &logs);
 
     if (!ok) {
@@ -416,7 +184,7 @@ bson_t *wc_notification_new_document(const wc_notification_request_t *req, const
 }
 
 /* Fields that stay inside WaveCom. */
-static const char *const internal_fields[] = {"logs", "lease", NULL};
+static const char *const internal_fields[] = {"logs", "lease", "republishCount", NULL};
 
 json_object *wc_notification_to_api_json(const bson_t *doc)
 {

@@ -11,6 +11,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "wc_recipient.h"
+
 typedef enum {
     WC_CHANNEL_EMAIL,
     WC_CHANNEL_SMS,
@@ -53,10 +55,16 @@ const char *wc_priority_routing_key(wc_priority_t priority);
 
 /* Limits from the API contract. */
 #define WC_MESSAGE_MAX_CHARS 5000
+#define WC_SMS_MESSAGE_MAX_CHARS 1600
 #define WC_SUBJECT_MAX_CHARS 255
-#define WC_RECIPIENT_MAX_BYTES 254
+#define WC_TITLE_MAX_CHARS 255
+#define WC_RECIPIENT_MAX_BYTES 254 /* an email address; other channels have their own */
 #define WC_METADATA_MAX_BYTES 16384
+#define WC_PUSH_DATA_MAX_BYTES 4096
+#define WC_WEBHOOK_PAYLOAD_MAX_BYTES 65536
 #define WC_MAX_RETRIES_LIMIT 10
+/* How far ahead scheduledAt may lie. */
+#define WC_SCHEDULE_MAX_AHEAD_MS (366LL * 24 * 3600 * 1000)
 
 /* Validation errors, each naming the field and the rule it broke. */
 #define WC_FIELD_ERRORS_MAX 16
@@ -78,25 +86,47 @@ void wc_field_errors_add(wc_field_errors_t *errs, const char *field, const char 
 /* [{"field":..,"rule":..,"message":..}, ...] as a new reference. */
 json_object *wc_field_errors_to_json(const wc_field_errors_t *errs);
 
-/* A validated request. The strings and metadata borrow from the parsed body,
- * which must outlive this struct. */
+/* A validated request. The strings and JSON values borrow from the parsed
+ * body, which must outlive this struct. */
 typedef struct {
     wc_channel_t type;
-    const char *recipient;
-    const char *subject; /* NULL when absent */
-    const char *message;
+    const char *recipient; /* email address, E.164 number, device token or URL */
+    const char *subject;   /* EMAIL only; NULL elsewhere */
+    const char *message;   /* NULL only for a WEBHOOK without a description */
     wc_priority_t priority;
-    int max_retries; /* -1 when absent: the server's default applies */
-    json_object *metadata; /* NULL when absent */
+    int max_retries;         /* -1 when absent: the server's default applies */
+    json_object *metadata;   /* NULL when absent */
+    int64_t scheduled_at_ms; /* -1 when absent */
+
+    /* PUSH */
+    wc_push_platform_t platform;
+    const char *title; /* NULL when absent */
+    json_object *data; /* an object of strings; NULL when absent */
+
+    /* WEBHOOK */
+    json_object *payload; /* an object or an array */
+
+    /* Not from the body: the API sets it from the Idempotency-Key header. */
+    const char *idempotency_key;
 } wc_notification_request_t;
 
-/* Checks a create request against every rule and reports every violation.
- * Returns true when `errs` stays empty; `out` is meaningful only then. */
+typedef struct {
+    bool allow_http_webhooks; /* WAVECOM_WEBHOOK_ALLOW_HTTP */
+    int64_t now_ms;           /* the clock scheduledAt is checked against */
+} wc_validation_options_t;
+
+/* Checks a create request against every rule of its channel and reports every
+ * violation (up to WC_FIELD_ERRORS_MAX) as field + rule. Rules: required, type,
+ * enum, length, nul, control, unknown, unexpected (a field of another channel),
+ * email, e164, token, url, scheme, userinfo, fragment, range, format, size,
+ * key, number. Returns true when `errs` stays empty; `out` is meaningful only
+ * then. */
+bool wc_notification_validate_opts(json_object *body, const wc_validation_options_t *opts,
+                                   wc_notification_request_t *out, wc_field_errors_t *errs);
+
+/* The same with http:// webhooks refused and the current time. */
 bool wc_notification_validate(json_object *body, wc_notification_request_t *out,
                               wc_field_errors_t *errs);
-
-/* RFC 5321 mailbox in its common dot-atom form: local@domain. */
-bool wc_email_address_valid(const char *address);
 
 /* Who caused an audit entry, e.g. "api", "worker:host:pid", "ctl:alice". */
 typedef struct {
@@ -109,16 +139,22 @@ typedef struct {
 bool wc_audit_entry_append(bson_t *parent, const char *key, wc_status_t status,
                            const wc_audit_t *audit, int64_t now_ms);
 
-/* Builds the document to insert: status PENDING, retryCount 0, timestamps,
- * the tenant, and the first audit entry. Returns a new document the caller
- * destroys, or NULL if the metadata cannot be stored as BSON. */
+/* Builds the document to insert: status PENDING (SCHEDULED when scheduledAt
+ * lies after `now_ms`), retryCount 0, timestamps, the tenant, the channel's
+ * own fields (platform, title, data; payload), idempotencyKey when set, and
+ * the first audit entry. Returns a new document the caller destroys, or NULL
+ * if a JSON value cannot be stored as BSON. */
 bson_t *wc_notification_new_document(const wc_notification_request_t *req, const bson_oid_t *id,
                                      const char *tenant_id, int default_max_retries,
                                      const char *correlation_id, int64_t now_ms);
 
 /* The notification as the API shows it: `_id` as hex, dates ISO 8601, and
- * without internal fields (the lease, the audit trail). New reference. */
+ * without internal fields (the lease, the audit trail, the sweeper's
+ * counter). New reference. */
 json_object *wc_notification_to_api_json(const bson_t *doc);
+
+/* The status a new document starts in. */
+wc_status_t wc_notification_initial_status(const wc_notification_request_t *req, int64_t now_ms);
 
 /* The audit trail as the API shows it: the seed's `logs` list, oldest first,
  * each entry with its notificationId. New reference. */

@@ -358,3 +358,8 @@ wc_claim_result_t wc_store_claim(wc_store_t *store, const bson_oid_t *id, const 
     /* Still racing after every round: BUSY defers the message, never drops it. */
     return result;
 }
+
+bson_t *wc_store_transition_update_doc(const wc_transition_t *t, int64_t now_ms)
+{
+    return transition_update(t, now_ms);
+}

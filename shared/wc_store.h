@@ -106,8 +106,123 @@ wc_store_status_t wc_store_create_api_key(wc_store_t *store, const char *tenant_
                                           const char *role, const char *name, char *key_out,
                                           size_t key_len);
 
+/* Copies the tenant's webhook signing secret ("whsec_" + base64) into `out`.
+ * NOT_FOUND when the tenant does not exist or has none. */
+wc_store_status_t wc_store_tenant_webhook_secret(wc_store_t *store, const char *tenant_id,
+                                                 char *out, size_t out_len);
+
 /* Looks up the principal of an API key. NOT_FOUND for an unknown or revoked
  * key, or a disabled tenant. */
 wc_store_status_t wc_store_authenticate(wc_store_t *store, const char *key, wc_principal_t *out);
+
+/* ---- Intake API: bulk writes, idempotency, scheduling (wc_store_intake.c) ---- */
+
+/* Creates the indexes of the intake's own queries (scheduler, sweeper,
+ * idempotency clean-up); idempotent. */
+wc_store_status_t wc_store_ensure_intake_indexes(wc_store_t *store);
+
+/* Inserts docs[0..n) with one unordered bulk write (split by the driver when
+ * large). statuses[i] is OK, CONFLICT (duplicate _id) or ERROR for each; when
+ * the write fails as a whole (server unreachable) every item is ERROR, and the
+ * outcome of each is unknown. Returns OK when every item is OK, else ERROR. */
+wc_store_status_t wc_store_insert_notifications(wc_store_t *store, const bson_t *const *docs,
+                                                size_t n, wc_store_status_t *statuses);
+
+/* PENDING -> QUEUED, with the audit entry "Added to queue" by `actor`, for
+ * each of ids[0..n) still PENDING, with one updateMany per 500 (the entries
+ * of one statement share their audit _id); one that a worker has already
+ * moved on is left alone. Returns OK or ERROR. */
+wc_store_status_t wc_store_mark_queued_many(wc_store_t *store, const bson_oid_t *ids, size_t n,
+                                            const char *actor, int64_t now_ms);
+
+/* Idempotency records: collection idempotency_keys, _id "<tenant>:<key>", the
+ * unique key that makes a repeated Idempotency-Key safe under concurrency. A
+ * record older than WC_IDEMPOTENCY_TTL_MS counts as absent. */
+#define WC_IDEMPOTENCY_TTL_MS (24LL * 3600 * 1000)
+
+typedef struct {
+    char notification_id[25];
+    char request_hash[65];
+    int64_t created_at_ms;
+} wc_idempotency_record_t;
+
+/* The record to insert for `key` of `tenant_id`. The caller destroys it. */
+bson_t *wc_store_idempotency_document(const char *tenant_id, const char *key,
+                                      const char *request_hash, const bson_oid_t *notification_id,
+                                      int64_t now_ms);
+
+/* Inserts records[0..n) like wc_store_insert_notifications: statuses[i] is
+ * OK (the key is now this request's), CONFLICT (the key was taken) or ERROR. */
+wc_store_status_t wc_store_insert_idempotency_records(wc_store_t *store,
+                                                      const bson_t *const *records, size_t n,
+                                                      wc_store_status_t *statuses);
+
+/* Reads the record of `key`; NOT_FOUND when there is none. */
+wc_store_status_t wc_store_idempotency_get(wc_store_t *store, const char *tenant_id,
+                                           const char *key, wc_idempotency_record_t *out);
+
+/* Deletes the record of `key` only while it still names `notification_id`
+ * (so a request that took the key over in the meantime keeps it). OK when
+ * deleted, NOT_FOUND when it was not there or named another notification. */
+wc_store_status_t wc_store_idempotency_release(wc_store_t *store, const char *tenant_id,
+                                               const char *key, const char *notification_id);
+
+/* Deletes records created before `before_ms`; *deleted counts them. */
+wc_store_status_t wc_store_idempotency_purge(wc_store_t *store, int64_t before_ms,
+                                             int64_t *deleted);
+
+/* Releases the SCHEDULED notification that has been due longest (scheduledAt
+ * <= now_ms): SCHEDULED -> PENDING in one findAndModify with its audit entry,
+ * so that two API instances never release the same one. OK with *out the
+ * document after the change (the caller destroys it); NOT_FOUND when none is
+ * due. */
+wc_store_status_t wc_store_release_due(wc_store_t *store, int64_t now_ms, bson_t **out);
+
+/* Takes one PENDING notification last updated before `stale_before_ms` (its
+ * publish was never confirmed: the API died, or the broker failed) for
+ * republishing: bumps updatedAt and republishCount atomically, so another
+ * instance passes it over for the same period. No audit entry: the status
+ * does not change, and QUEUED records the outcome. OK with *out; NOT_FOUND. */
+wc_store_status_t wc_store_take_stale_pending(wc_store_t *store, int64_t stale_before_ms,
+                                              int64_t now_ms, bson_t **out);
+
+/* ---- Intake API: reads (wc_store_queries.c) ---- */
+
+typedef struct {
+    const char *tenant_id;
+    int status;          /* a wc_status_t, or -1 for any */
+    int type;            /* a wc_channel_t, or -1 */
+    int priority;        /* a wc_priority_t, or -1 */
+    int64_t created_from_ms; /* inclusive; -1 for no bound */
+    int64_t created_to_ms;   /* exclusive; -1 for no bound */
+    int64_t skip;
+    int64_t limit;
+} wc_list_query_t;
+
+/* One page of a tenant's notifications, newest first (createdAt, then _id),
+ * without the audit trail, the lease, the push data or the webhook payload;
+ * and the number matching the filter. On OK *docs is an array of *n new
+ * documents: free it with wc_store_docs_free. */
+wc_store_status_t wc_store_list_notifications(wc_store_t *store, const wc_list_query_t *query,
+                                              bson_t ***docs, size_t *n, int64_t *total);
+void wc_store_docs_free(bson_t **docs, size_t n);
+
+typedef struct {
+    /* Notifications by status, channel and priority at once. */
+    int64_t counts[WC_STATUS_COUNT][WC_CHANNEL_COUNT][WC_PRIORITY_COUNT];
+    int64_t total;
+} wc_store_counts_t;
+
+/* Counts notifications with one $group/$sum over status, type and priority;
+ * of one tenant, or of all when `tenant_id` is NULL. */
+wc_store_status_t wc_store_count_notifications(wc_store_t *store, const char *tenant_id,
+                                               wc_store_counts_t *out);
+
+/* Calls `each` once per distinct processingTimeMs with how many notifications
+ * took it ($group/$sum), of one tenant or of all. The caller folds them into
+ * sums and histogram buckets. */
+wc_store_status_t wc_store_processing_times(wc_store_t *store, const char *tenant_id,
+                                            void (*each)(int64_t ms, int64_t count, void *arg),
+                                            void *arg);
 
 #endif

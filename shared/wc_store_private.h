@@ -15,6 +15,7 @@ struct wc_store {
 #define WC_COLL_NOTIFICATIONS "notifications"
 #define WC_COLL_TENANTS "tenants"
 #define WC_COLL_API_KEYS "api_keys"
+#define WC_COLL_IDEMPOTENCY "idempotency_keys"
 
 /* Runs `filter` against `coll` and copies the first match into *out.
  * NOT_FOUND when there is none. */
@@ -23,5 +24,10 @@ wc_store_status_t wc_store_find_one(wc_store_t *store, const char *coll, const b
 
 /* Inserts `doc` into `coll`; CONFLICT on a duplicate key. */
 wc_store_status_t wc_store_insert(wc_store_t *store, const char *coll, const bson_t *doc);
+
+/* The update document of a transition ($set status and updatedAt, $push the
+ * audit entry, ...), exactly as wc_store_transition applies it, for the bulk
+ * and sorted variants in wc_store_intake.c. The caller destroys it. */
+bson_t *wc_store_transition_update_doc(const wc_transition_t *t, int64_t now_ms);
 
 #endif

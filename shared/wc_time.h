@@ -18,4 +18,11 @@ int64_t wc_time_monotonic_ms(void);
  * too small or the time cannot be represented. */
 int wc_time_format_iso8601(int64_t ms, char *buf, size_t len);
 
+/* Parses an RFC 3339 date-time, "2024-12-11T10:30:00Z", with an optional
+ * fraction of a second (digits past the millisecond are dropped) and either
+ * "Z" or a "+hh:mm"/"-hh:mm" offset; years 1970 to 9999. Returns 0 with the
+ * instant in *out_ms, or -1 for anything else (a missing offset included: a
+ * time without a zone is ambiguous). */
+int wc_time_parse_iso8601(const char *text, int64_t *out_ms);
+
 #endif

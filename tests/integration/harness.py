@@ -5,6 +5,7 @@ SMTP catcher, and exports where they are. Each Stack gets a database of its
 own and its own API port, so tests never read each other's data.
 """
 import email
+import email.parser
 import email.policy
 import json
 import os
@@ -77,6 +78,21 @@ def purge_queues():
                        check=True, capture_output=True, timeout=60)
 
 
+# Maildir files never change once delivered: their notification ids are read once.
+_mail_ids = {}
+
+
+def _notification_id_of(path):
+    if path not in _mail_ids:
+        try:
+            with open(path, "rb") as f:
+                headers = email.parser.BytesHeaderParser(policy=email.policy.default).parse(f)
+        except FileNotFoundError:
+            return None
+        _mail_ids[path] = headers.get("X-WaveCom-Notification-Id")
+    return _mail_ids[path]
+
+
 def mails_for(notification_ids):
     """Mails in the catcher's Maildir whose X-WaveCom-Notification-Id is one of
     `notification_ids`, as {id: [message, ...]} (a list, to count duplicates)."""
@@ -88,14 +104,11 @@ def mails_for(notification_ids):
             continue
         for name in os.listdir(folder):
             path = os.path.join(folder, name)
-            try:
-                with open(path, "rb") as f:
-                    msg = email.message_from_binary_file(f, policy=email.policy.default)
-            except FileNotFoundError:
+            if _notification_id_of(path) not in wanted:
                 continue
-            nid = msg.get("X-WaveCom-Notification-Id")
-            if nid in wanted:
-                found.setdefault(nid, []).append(msg)
+            with open(path, "rb") as f:
+                msg = email.message_from_binary_file(f, policy=email.policy.default)
+            found.setdefault(msg["X-WaveCom-Notification-Id"], []).append(msg)
     return found
 
 
@@ -181,16 +194,20 @@ class Stack:
             proc = getattr(self, name)
             if proc is not None:
                 codes[name] = self.stop(proc)
-        self.mongo.drop_database(self.db_name)
+        # The database is left in place: FerretDB's PostgreSQL backend can deadlock when a
+        # database is dropped while other clients work (deploy/stack.sh test removes the test
+        # databases of earlier runs before it starts, when nothing else runs).
         self.mongo.close()
         return codes
 
-    def log(self, name):
+    def log(self, name, whole=False):
+        """The process's log: its last lines, or all of it with whole=True."""
         path = os.path.join(self.logdir, f"{name}.log")
         if not os.path.exists(path):
             return ""
         with open(path, "r", errors="replace") as f:
-            return f.read()[-6000:]
+            text = f.read()
+        return text if whole else text[-6000:]
 
     # -- tenants and keys --
 
@@ -238,6 +255,9 @@ class Stack:
                 return r
             return None
         return wait_until(reached, timeout, interval=0.2, what=f"{nid} to reach {status}")
+
+    def count_status(self, status):
+        return self.db.notifications.count_documents({"status": status})
 
     def statuses(self):
         """{id: status} of every notification in this stack's database."""

@@ -127,7 +127,7 @@ class BadInputTest(unittest.TestCase):
         self.assertEqual(r.status, 404, r)
         r = self.stack.request("DELETE", "/api/notifications", key=self.key)
         self.assertEqual(r.status, 405, r)
-        self.assertEqual(r.headers["Allow"], "POST")
+        self.assertEqual(r.headers["Allow"], "POST, GET")
         r = self.stack.request("GET", "/api/nothing-here", key=self.key)
         self.assertEqual(r.status, 404, r)
 

@@ -1,0 +1,133 @@
+/*
+ * GET /api/notifications/stats/system: the tenant's notifications by status,
+ * type and priority, the depth of each queue, the average processing time
+ * and the success rate. The counts come from one $group/$sum aggregation,
+ * the average from a second (sums, since FerretDB has no $avg); the answer is
+ * kept WAVECOM_API_STATS_CACHE_SECONDS (the seed's dashboards poll every 5 s,
+ * and each poll would otherwise scan the tenant's notifications).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cache.h"
+#include "handlers.h"
+#include "response.h"
+#include "wc_time.h"
+
+typedef struct {
+    int64_t count;
+    int64_t sum_ms;
+} time_sums_t;
+
+static void add_time(int64_t ms, int64_t count, void *arg)
+{
+    time_sums_t *t = arg;
+    t->count += count;
+    t->sum_ms += ms * count;
+}
+
+static json_object *depth_json(long depth)
+{
+    return depth >= 0 ? json_object_new_int64(depth) : NULL;
+}
+
+/* Builds the statistics of `tenant_id`; NULL when the database failed. */
+static json_object *compute_stats(api_context_t *ctx, const char *tenant_id)
+{
+    wc_store_counts_t counts;
+    time_sums_t times = {0};
+    if (wc_store_count_notifications(ctx->store, tenant_id, &counts) != WC_STORE_OK ||
+        wc_store_processing_times(ctx->store, tenant_id, add_time, &times) != WC_STORE_OK) {
+        return NULL;
+    }
+    int64_t by_status[WC_STATUS_COUNT] = {0};
+    int64_t by_type[WC_CHANNEL_COUNT] = {0};
+    int64_t by_priority[WC_PRIORITY_COUNT] = {0};
+    for (int s = 0; s < WC_STATUS_COUNT; s++) {
+        for (int t = 0; t < WC_CHANNEL_COUNT; t++) {
+            for (int p = 0; p < WC_PRIORITY_COUNT; p++) {
+                int64_t n = counts.counts[s][t][p];
+                by_status[s] += n;
+                by_type[t] += n;
+                by_priority[p] += n;
+            }
+        }
+    }
+    json_object *status = json_object_new_object();
+    for (int s = 0; s < WC_STATUS_COUNT; s++) {
+        json_object_object_add(status, wc_status_name((wc_status_t)s),
+                               json_object_new_int64(by_status[s]));
+    }
+    json_object *type = json_object_new_object();
+    for (int t = 0; t < WC_CHANNEL_COUNT; t++) {
+        json_object_object_add(type, wc_channel_name((wc_channel_t)t),
+                               json_object_new_int64(by_type[t]));
+    }
+    json_object *priority = json_object_new_object();
+    for (int p = 0; p < WC_PRIORITY_COUNT; p++) {
+        json_object_object_add(priority, wc_priority_name((wc_priority_t)p),
+                               json_object_new_int64(by_priority[p]));
+    }
+    api_queue_depths_t depths;
+    api_publisher_queue_depths(ctx->publisher, &depths);
+    json_object *queues = json_object_new_object();
+    json_object_object_add(queues, "notifications", depth_json(depths.standard));
+    json_object_object_add(queues, "high_priority", depth_json(depths.high_priority));
+    json_object_object_add(queues, "retry", depth_json(depths.retry));
+    json_object_object_add(queues, "notifications_dlq", depth_json(depths.dlq));
+
+    int64_t sent = by_status[WC_STATUS_SENT];
+    int64_t failed = by_status[WC_STATUS_FAILED];
+    char ts[WC_ISO8601_LEN];
+    wc_time_format_iso8601(wc_time_now_ms(), ts, sizeof(ts));
+    json_object *data = json_object_new_object();
+    json_object_object_add(data, "total", json_object_new_int64(counts.total));
+    json_object_object_add(data, "byStatus", status);
+    json_object_object_add(data, "byType", type);
+    json_object_object_add(data, "byPriority", priority);
+    json_object_object_add(data, "queueDepth", queues);
+    /* Milliseconds, rounded; null until something has been processed. */
+    json_object_object_add(data, "averageProcessingTime",
+                           times.count > 0 ? json_object_new_int64((times.sum_ms + times.count / 2) /
+                                                                   times.count)
+                                           : NULL);
+    /* Percent of finished deliveries that succeeded, one decimal. */
+    json_object_object_add(
+        data, "successRate",
+        sent + failed > 0 ? json_object_new_double(round(1000.0 * (double)sent /
+                                                         (double)(sent + failed)) / 10.0)
+                          : NULL);
+    json_object_object_add(data, "generatedAt", json_object_new_string(ts));
+    return data;
+}
+
+API_HANDLER(api_handle_stats)
+{
+    api_response_t res;
+    if (!api_no_query(req, &res)) {
+        return res;
+    }
+    char key[64];
+    snprintf(key, sizeof(key), "stats:%s", principal->tenant_id);
+    int64_t now = wc_time_now_ms();
+    char *cached = api_cache_get(ctx->stats_cache, key, now);
+    if (cached != NULL) {
+        json_object *data = json_tokener_parse(cached);
+        free(cached);
+        if (data != NULL) {
+            return api_ok(200, data, NULL);
+        }
+    }
+    json_object *data = compute_stats(ctx, principal->tenant_id);
+    if (data == NULL) {
+        return api_unavailable("the database");
+    }
+    if (ctx->cfg->api_stats_cache_seconds > 0) {
+        api_cache_put(ctx->stats_cache, key,
+                      json_object_to_json_string_ext(data, JSON_C_TO_STRING_PLAIN),
+                      now + ctx->cfg->api_stats_cache_seconds * 1000LL);
+    }
+    return api_ok(200, data, NULL);
+}

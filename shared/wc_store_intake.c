@@ -1,0 +1,377 @@
+/*
+ * The intake's writes: bulk inserts and bulk QUEUED marks for the API's group
+ * commit, idempotency records, and the scheduler's and sweeper's atomic
+ * takes. Only what MongoDB 6/7 and FerretDB 1.24 both support: unordered
+ * bulk insert/update, findAndModify with sort, unique _id.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "wc_log.h"
+#include "wc_store_private.h"
+
+#define MONGO_DUPLICATE_KEY 11000
+
+wc_store_status_t wc_store_ensure_intake_indexes(wc_store_t *store)
+{
+    /* The scheduler and the sweeper look across tenants by status, so these
+     * two are not tenant-first; the idempotency clean-up deletes by age. */
+    bson_t *notifications = BCON_NEW(
+        "createIndexes", BCON_UTF8(WC_COLL_NOTIFICATIONS), "indexes", "[",
+        "{", "key", "{", "status", BCON_INT32(1), "scheduledAt", BCON_INT32(1), "}", "name",
+        BCON_UTF8("status_scheduled"), "}",
+        "{", "key", "{", "status", BCON_INT32(1), "updatedAt", BCON_INT32(1), "}", "name",
+        BCON_UTF8("status_updated"), "}",
+        "{", "key", "{", "tenantId", BCON_INT32(1), "priority", BCON_INT32(1), "createdAt",
+        BCON_INT32(-1), "}", "name", BCON_UTF8("tenant_priority_created"), "}",
+        "]");
+    bson_t *idempotency = BCON_NEW("createIndexes", BCON_UTF8(WC_COLL_IDEMPOTENCY), "indexes", "[",
+                                   "{", "key", "{", "createdAt", BCON_INT32(1), "}", "name",
+                                   BCON_UTF8("created"), "}", "]");
+    mongoc_client_t *client = mongoc_client_pool_pop(store->pool);
+    bson_error_t error;
+    wc_store_status_t status = WC_STORE_OK;
+    const bson_t *cmds[] = {notifications, idempotency};
+    for (size_t i = 0; i < 2; i++) {
+        if (!mongoc_client_write_command_with_opts(client, store->db, cmds[i], NULL, NULL,
+                                                   &error)) {
+            wc_log_error("createIndexes (intake) failed: %s", error.message);
+            status = WC_STORE_ERROR;
+            break;
+        }
+    }
+    mongoc_client_pool_push(store->pool, client);
+    bson_destroy(notifications);
+    bson_destroy(idempotency);
+    return status;
+}
+
+/* Reads the writeErrors of a bulk reply into statuses[]: each index named is
+ * CONFLICT (duplicate key) or ERROR. Returns false when the reply names none
+ * (the failure was not per item). */
+static bool statuses_from_write_errors(const bson_t *reply, size_t n, wc_store_status_t *statuses)
+{
+    bson_iter_t iter, errors;
+    if (!bson_iter_init_find(&iter, reply, "writeErrors") || !BSON_ITER_HOLDS_ARRAY(&iter) ||
+        !bson_iter_recurse(&iter, &errors)) {
+        return false;
+    }
+    bool any = false;
+    while (bson_iter_next(&errors)) {
+        bson_iter_t entry;
+        if (!BSON_ITER_HOLDS_DOCUMENT(&errors) || !bson_iter_recurse(&errors, &entry)) {
+            continue;
+        }
+        int64_t index = -1;
+        int64_t code = 0;
+        while (bson_iter_next(&entry)) {
+            if (strcmp(bson_iter_key(&entry), "index") == 0) {
+                index = bson_iter_as_int64(&entry);
+            } else if (strcmp(bson_iter_key(&entry), "code") == 0) {
+                code = bson_iter_as_int64(&entry);
+            }
+        }
+        if (index >= 0 && (size_t)index < n) {
+            statuses[index] = code == MONGO_DUPLICATE_KEY ? WC_STORE_CONFLICT : WC_STORE_ERROR;
+            any = true;
+        }
+    }
+    return any;
+}
+
+static wc_store_status_t insert_many(wc_store_t *store, const char *coll_name,
+                                     const bson_t *const *docs, size_t n,
+                                     wc_store_status_t *statuses)
+{
+    for (size_t i = 0; i < n; i++) {
+        statuses[i] = WC_STORE_OK;
+    }
+    if (n == 0) {
+        return WC_STORE_OK;
+    }
+    mongoc_client_t *client = mongoc_client_pool_pop(store->pool);
+    mongoc_collection_t *coll = mongoc_client_get_collection(client, store->db, coll_name);
+    bson_t *opts = BCON_NEW("ordered", BCON_BOOL(false));
+    mongoc_bulk_operation_t *bulk = mongoc_collection_create_bulk_operation_with_opts(coll, opts);
+    bson_error_t error;
+    bool queued = true;
+    for (size_t i = 0; i < n && queued; i++) {
+        queued = mongoc_bulk_operation_insert_with_opts(bulk, docs[i], NULL, &error);
+    }
+    wc_store_status_t status = WC_STORE_OK;
+    bson_t reply = BSON_INITIALIZER;
+    if (!queued) {
+        /* A document the driver refuses (validation); nothing was sent. */
+        wc_log_error("bulk insert into %s refused by the driver: %s", coll_name, error.message);
+        for (size_t i = 0; i < n; i++) {
+            statuses[i] = WC_STORE_ERROR;
+        }
+        status = WC_STORE_ERROR;
+    } else if (mongoc_bulk_operation_execute(bulk, &reply, &error) == 0) {
+        status = WC_STORE_ERROR;
+        if (!statuses_from_write_errors(&reply, n, statuses)) {
+            wc_log_error("bulk insert of %zu into %s failed: %s", n, coll_name, error.message);
+            for (size_t i = 0; i < n; i++) {
+                statuses[i] = WC_STORE_ERROR;
+            }
+        }
+    }
+    bson_destroy(&reply);
+    mongoc_bulk_operation_destroy(bulk);
+    bson_destroy(opts);
+    mongoc_collection_destroy(coll);
+    mongoc_client_pool_push(store->pool, client);
+    return status;
+}
+
+wc_store_status_t wc_store_insert_notifications(wc_store_t *store, const bson_t *const *docs,
+                                                size_t n, wc_store_status_t *statuses)
+{
+    return insert_many(store, WC_COLL_NOTIFICATIONS, docs, n, statuses);
+}
+
+wc_store_status_t wc_store_insert_idempotency_records(wc_store_t *store,
+                                                      const bson_t *const *records, size_t n,
+                                                      wc_store_status_t *statuses)
+{
+    return insert_many(store, WC_COLL_IDEMPOTENCY, records, n, statuses);
+}
+
+/* Notifications per update statement when recording QUEUED.
+ *
+ * One updateMany statement per chunk, {_id: {$in: chunk}, status: PENDING},
+ * rather than one updateOne per notification: on the local FerretDB each
+ * statement costs a scan of the collection (50 notifications: 0.3 s as one
+ * updateMany, 3 s as 50 updateOnes, with 2,000 documents), and its update
+ * handler keeps every statement's query open until the command ends, holding
+ * one pooled connection per statement (a command of as many statements as the
+ * pool has connections never returns, and takes the database with it). The
+ * price: the QUEUED entries of one chunk share their audit _id (each trail
+ * still has one entry per change, and ids stay unique within a trail). */
+#define MARK_CHUNK 500
+
+static wc_store_status_t mark_queued_chunk(mongoc_collection_t *coll, const bson_oid_t *ids,
+                                           size_t n, const char *actor, int64_t now_ms)
+{
+    bson_t *filter = bson_new();
+    bson_t id_doc, in;
+    BSON_APPEND_DOCUMENT_BEGIN(filter, "_id", &id_doc);
+    BSON_APPEND_ARRAY_BEGIN(&id_doc, "$in", &in);
+    for (size_t i = 0; i < n; i++) {
+        char key[16];
+        const char *k;
+        size_t klen = bson_uint32_to_string((uint32_t)i, &k, key, sizeof(key));
+        bson_append_oid(&in, k, (int)klen, &ids[i]);
+    }
+    bson_append_array_end(&id_doc, &in);
+    bson_append_document_end(filter, &id_doc);
+    BSON_APPEND_UTF8(filter, "status", "PENDING");
+
+    const wc_transition_t t = {
+        .to = WC_STATUS_QUEUED,
+        .audit = {.actor = actor, .message = "Added to queue"},
+    };
+    bson_t *update = wc_store_transition_update_doc(&t, now_ms);
+    bson_error_t error;
+    wc_store_status_t status = WC_STORE_OK;
+    if (!mongoc_collection_update_many(coll, filter, update, NULL, NULL, &error)) {
+        wc_log_error("recording QUEUED for %zu notifications failed: %s", n, error.message);
+        status = WC_STORE_ERROR;
+    }
+    bson_destroy(update);
+    bson_destroy(filter);
+    return status;
+}
+
+wc_store_status_t wc_store_mark_queued_many(wc_store_t *store, const bson_oid_t *ids, size_t n,
+                                            const char *actor, int64_t now_ms)
+{
+    if (n == 0) {
+        return WC_STORE_OK;
+    }
+    mongoc_client_t *client = mongoc_client_pool_pop(store->pool);
+    mongoc_collection_t *coll =
+        mongoc_client_get_collection(client, store->db, WC_COLL_NOTIFICATIONS);
+    wc_store_status_t status = WC_STORE_OK;
+    for (size_t i = 0; i < n; i += MARK_CHUNK) {
+        size_t m = n - i < MARK_CHUNK ? n - i : MARK_CHUNK;
+        if (mark_queued_chunk(coll, ids + i, m, actor, now_ms) != WC_STORE_OK) {
+            status = WC_STORE_ERROR;
+        }
+    }
+    mongoc_collection_destroy(coll);
+    mongoc_client_pool_push(store->pool, client);
+    return status;
+}
+
+/* ---- idempotency ---- */
+
+static void record_id(const char *tenant_id, const char *key, char *out, size_t len)
+{
+    snprintf(out, len, "%s:%s", tenant_id, key);
+}
+
+/* Tenant ids are 24 hex digits and keys at most 255 characters. */
+#define RECORD_ID_MAX 300
+
+bson_t *wc_store_idempotency_document(const char *tenant_id, const char *key,
+                                      const char *request_hash, const bson_oid_t *notification_id,
+                                      int64_t now_ms)
+{
+    char id[RECORD_ID_MAX];
+    record_id(tenant_id, key, id, sizeof(id));
+    return BCON_NEW("_id", BCON_UTF8(id), "tenantId", BCON_UTF8(tenant_id), "key", BCON_UTF8(key),
+                    "requestHash", BCON_UTF8(request_hash), "notificationId",
+                    BCON_OID(notification_id), "createdAt", BCON_DATE_TIME(now_ms));
+}
+
+wc_store_status_t wc_store_idempotency_get(wc_store_t *store, const char *tenant_id,
+                                           const char *key, wc_idempotency_record_t *out)
+{
+    char id[RECORD_ID_MAX];
+    record_id(tenant_id, key, id, sizeof(id));
+    bson_t *filter = BCON_NEW("_id", BCON_UTF8(id));
+    bson_t *doc = NULL;
+    wc_store_status_t status = wc_store_find_one(store, WC_COLL_IDEMPOTENCY, filter, &doc);
+    bson_destroy(filter);
+    if (status != WC_STORE_OK) {
+        return status;
+    }
+    memset(out, 0, sizeof(*out));
+    bson_iter_t iter;
+    if (bson_iter_init_find(&iter, doc, "notificationId") && BSON_ITER_HOLDS_OID(&iter)) {
+        bson_oid_to_string(bson_iter_oid(&iter), out->notification_id);
+    }
+    const char *hash = wc_doc_string(doc, "requestHash");
+    snprintf(out->request_hash, sizeof(out->request_hash), "%s", hash != NULL ? hash : "");
+    if (bson_iter_init_find(&iter, doc, "createdAt") && BSON_ITER_HOLDS_DATE_TIME(&iter)) {
+        out->created_at_ms = bson_iter_date_time(&iter);
+    }
+    bson_destroy(doc);
+    return WC_STORE_OK;
+}
+
+static wc_store_status_t delete_where(wc_store_t *store, const char *coll_name,
+                                      const bson_t *filter, bool many, int64_t *deleted)
+{
+    mongoc_client_t *client = mongoc_client_pool_pop(store->pool);
+    mongoc_collection_t *coll = mongoc_client_get_collection(client, store->db, coll_name);
+    bson_t reply;
+    bson_error_t error;
+    bool ok = many ? mongoc_collection_delete_many(coll, filter, NULL, &reply, &error)
+                   : mongoc_collection_delete_one(coll, filter, NULL, &reply, &error);
+    wc_store_status_t status = WC_STORE_ERROR;
+    if (!ok) {
+        wc_log_error("delete from %s failed: %s", coll_name, error.message);
+    } else {
+        bson_iter_t iter;
+        int64_t n = 0;
+        if (bson_iter_init_find(&iter, &reply, "deletedCount")) {
+            n = bson_iter_as_int64(&iter);
+        }
+        if (deleted != NULL) {
+            *deleted = n;
+        }
+        status = n > 0 ? WC_STORE_OK : WC_STORE_NOT_FOUND;
+    }
+    bson_destroy(&reply);
+    mongoc_collection_destroy(coll);
+    mongoc_client_pool_push(store->pool, client);
+    return status;
+}
+
+wc_store_status_t wc_store_idempotency_release(wc_store_t *store, const char *tenant_id,
+                                               const char *key, const char *notification_id)
+{
+    if (!bson_oid_is_valid(notification_id, strlen(notification_id))) {
+        return WC_STORE_NOT_FOUND;
+    }
+    char id[RECORD_ID_MAX];
+    record_id(tenant_id, key, id, sizeof(id));
+    bson_oid_t oid;
+    bson_oid_init_from_string(&oid, notification_id);
+    bson_t *filter = BCON_NEW("_id", BCON_UTF8(id), "notificationId", BCON_OID(&oid));
+    wc_store_status_t status = delete_where(store, WC_COLL_IDEMPOTENCY, filter, false, NULL);
+    bson_destroy(filter);
+    return status;
+}
+
+wc_store_status_t wc_store_idempotency_purge(wc_store_t *store, int64_t before_ms,
+                                             int64_t *deleted)
+{
+    *deleted = 0;
+    bson_t *filter = BCON_NEW("createdAt", "{", "$lt", BCON_DATE_TIME(before_ms), "}");
+    wc_store_status_t status = delete_where(store, WC_COLL_IDEMPOTENCY, filter, true, deleted);
+    bson_destroy(filter);
+    return status == WC_STORE_NOT_FOUND ? WC_STORE_OK : status;
+}
+
+/* ---- scheduler and sweeper ---- */
+
+/* findAndModify on notifications with a sort, returning the new document. */
+static wc_store_status_t find_and_modify_sorted(wc_store_t *store, const bson_t *filter,
+                                                const bson_t *sort, const bson_t *update,
+                                                bson_t **out)
+{
+    *out = NULL;
+    mongoc_find_and_modify_opts_t *opts = mongoc_find_and_modify_opts_new();
+    mongoc_find_and_modify_opts_set_update(opts, update);
+    mongoc_find_and_modify_opts_set_sort(opts, sort);
+    mongoc_find_and_modify_opts_set_flags(opts, MONGOC_FIND_AND_MODIFY_RETURN_NEW);
+    mongoc_client_t *client = mongoc_client_pool_pop(store->pool);
+    mongoc_collection_t *coll =
+        mongoc_client_get_collection(client, store->db, WC_COLL_NOTIFICATIONS);
+    bson_t reply;
+    bson_error_t error;
+    wc_store_status_t status = WC_STORE_NOT_FOUND;
+    if (!mongoc_collection_find_and_modify_with_opts(coll, filter, opts, &reply, &error)) {
+        wc_log_error("findAndModify on notifications failed: %s", error.message);
+        status = WC_STORE_ERROR;
+    } else {
+        bson_iter_t iter;
+        if (bson_iter_init_find(&iter, &reply, "value") && BSON_ITER_HOLDS_DOCUMENT(&iter)) {
+            uint32_t len = 0;
+            const uint8_t *data = NULL;
+            bson_iter_document(&iter, &len, &data);
+            *out = bson_new_from_data(data, len);
+            status = *out != NULL ? WC_STORE_OK : WC_STORE_ERROR;
+        }
+    }
+    bson_destroy(&reply);
+    mongoc_collection_destroy(coll);
+    mongoc_client_pool_push(store->pool, client);
+    mongoc_find_and_modify_opts_destroy(opts);
+    return status;
+}
+
+wc_store_status_t wc_store_release_due(wc_store_t *store, int64_t now_ms, bson_t **out)
+{
+    bson_t *filter = BCON_NEW("status", BCON_UTF8("SCHEDULED"), "scheduledAt", "{", "$lte",
+                              BCON_DATE_TIME(now_ms), "}");
+    bson_t *sort = BCON_NEW("scheduledAt", BCON_INT32(1));
+    const wc_transition_t t = {
+        .to = WC_STATUS_PENDING,
+        .audit = {.actor = "api:scheduler", .message = "Scheduled time reached; releasing"},
+    };
+    bson_t *update = wc_store_transition_update_doc(&t, now_ms);
+    wc_store_status_t status = find_and_modify_sorted(store, filter, sort, update, out);
+    bson_destroy(update);
+    bson_destroy(sort);
+    bson_destroy(filter);
+    return status;
+}
+
+wc_store_status_t wc_store_take_stale_pending(wc_store_t *store, int64_t stale_before_ms,
+                                              int64_t now_ms, bson_t **out)
+{
+    bson_t *filter = BCON_NEW("status", BCON_UTF8("PENDING"), "updatedAt", "{", "$lt",
+                              BCON_DATE_TIME(stale_before_ms), "}");
+    bson_t *sort = BCON_NEW("updatedAt", BCON_INT32(1));
+    bson_t *update = BCON_NEW("$set", "{", "updatedAt", BCON_DATE_TIME(now_ms), "}", "$inc", "{",
+                              "republishCount", BCON_INT32(1), "}");
+    wc_store_status_t status = find_and_modify_sorted(store, filter, sort, update, out);
+    bson_destroy(update);
+    bson_destroy(sort);
+    bson_destroy(filter);
+    return status;
+}

@@ -1,0 +1,267 @@
+"""The server's actual responses conform to schemas/openapi.yaml: every
+endpoint, its successes and a representative error of each kind. Each answer
+must be documented for its operation and status, and its body must validate
+against the documented schema; the request-body schemas must agree with the
+server about which bodies are valid; queue messages match their schema."""
+import base64
+import json
+import os
+import re
+import unittest
+import urllib.request
+import uuid
+
+import yaml
+from jsonschema import Draft202012Validator, FormatChecker, RefResolver
+
+from api_support import later, call, email, post, push, sms, webhook
+from harness import AMQP_URL, Stack, VHOST, purge_queues
+
+LATER = later()
+SCHEMAS = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "schemas"))
+BASE = "https://wavecom.local/schemas/"
+
+
+def load_contracts():
+    with open(os.path.join(SCHEMAS, "openapi.yaml"), encoding="utf-8") as f:
+        spec = yaml.safe_load(f)
+    store = {BASE + "openapi.yaml": spec}
+    for name in os.listdir(SCHEMAS):
+        if name.endswith(".schema.json"):
+            with open(os.path.join(SCHEMAS, name), encoding="utf-8") as f:
+                schema = json.load(f)
+            store[schema["$id"]] = schema
+    return spec, store
+
+
+SPEC, STORE = load_contracts()
+
+
+def validator(schema):
+    """A 2020-12 validator for `schema` (a fragment of the OpenAPI document),
+    resolving $refs against the document and the schema files."""
+    resolver = RefResolver(BASE + "openapi.yaml", SPEC, store=STORE)
+    return Draft202012Validator(schema, resolver=resolver, format_checker=FormatChecker())
+
+
+def resolve(node):
+    """Follows a local $ref of the OpenAPI document (responses, headers)."""
+    while isinstance(node, dict) and "$ref" in node and node["$ref"].startswith("#/"):
+        target = SPEC
+        for part in node["$ref"][2:].split("/"):
+            target = target[part]
+        node = target
+    return node
+
+
+def operation_for(method, path):
+    for template, item in SPEC["paths"].items():
+        pattern = "^" + re.sub(r"\{[^}]+\}", "[^/]+", template) + "$"
+        if re.match(pattern, path) and method.lower() in item:
+            return template, item[method.lower()]
+    return None, None
+
+
+class OpenApiConformanceTest(unittest.TestCase):
+    exercised = set()
+
+    @classmethod
+    def setUpClass(cls):
+        purge_queues()
+        cls.stack = Stack(workers=1)
+        cls.stack.start_api()
+        cls.tenant, cls.key = cls.stack.new_tenant_key(role="sender")
+        _, cls.viewer = cls.stack.new_tenant_key(role="viewer")
+
+    @classmethod
+    def tearDownClass(cls):
+        purge_queues()
+        codes = cls.stack.close()
+        assert codes == {"api": 0}, (codes, cls.stack.log("api"))
+
+    def conforms(self, reply, method, path):
+        """Checks `reply` against the operation's documented response."""
+        template, op = operation_for(method, path.split("?")[0])
+        self.assertIsNotNone(op, f"{method} {path} is not documented")
+        responses = op["responses"]
+        self.assertIn(str(reply.status), responses,
+                      f"{method} {template} answered {reply.status}, which is not documented: {reply}")
+        doc = resolve(responses[str(reply.status)])
+        self.exercised.add((method, template, reply.status))
+        for name, header in (doc.get("headers") or {}).items():
+            header = resolve(header)
+            value = reply.header(name)
+            if value is None:
+                continue
+            if header["schema"].get("type") == "integer":
+                value = int(value)
+            errors = list(validator(header["schema"]).iter_errors(value))
+            self.assertEqual(errors, [], f"header {name}: {value!r}")
+        content = doc.get("content")
+        if content is None:
+            self.assertEqual(reply.raw, b"", f"{reply.status} has no body by the contract")
+            return
+        media = reply.header("Content-Type").split(";")[0]
+        self.assertIn(media, content, f"{method} {template} {reply.status}: {media} not documented")
+        if media == "application/json":
+            self.assertIsNotNone(reply.json, reply)
+            errors = [f"{list(e.absolute_path)}: {e.message}"
+                      for e in validator(content[media]["schema"]).iter_errors(reply.json)]
+            self.assertEqual(errors, [], f"{method} {template} {reply.status}: {reply}")
+        else:
+            self.assertIsInstance(reply.text, str)
+
+    def check(self, method, path, status, **kw):
+        kw.setdefault("key", self.key)
+        reply = call(self.stack, method, path, **kw)
+        self.assertEqual(reply.status, status, reply)
+        self.conforms(reply, method, path)
+        return reply
+
+    # -- every endpoint --
+
+    def test_create(self):
+        for body in (email(metadata={"a": [1, {"b": None}]}), sms(scheduledAt=LATER),
+                     push(title="t", data={"k": "v"}), push("apns"), webhook()):
+            self.check("POST", "/api/notifications", 201, body=body)
+        idem = {"Idempotency-Key": uuid.uuid4().hex}
+        self.check("POST", "/api/notifications", 201, body=sms(), headers=idem)
+        self.check("POST", "/api/notifications", 200, body=sms(), headers=idem)
+        self.check("POST", "/api/notifications", 409, body=sms(message="other"), headers=idem)
+        self.check("POST", "/api/notifications", 400, body=sms(recipient="1"))
+        self.check("POST", "/api/notifications", 400, raw=b"{",
+                   headers={"Content-Type": "application/json"})
+        self.check("POST", "/api/notifications", 400, body=sms(), headers={"Idempotency-Key": ""})
+        self.check("POST", "/api/notifications", 401, body=sms(), key=None)
+        self.check("POST", "/api/notifications", 401, body=sms(), key="wck_" + "0" * 48)
+        self.check("POST", "/api/notifications", 403, body=sms(), key=self.viewer)
+        self.check("POST", "/api/notifications", 413, raw=b"{" + b" " * 200000 + b"}",
+                   headers={"Content-Type": "application/json"})
+        self.check("POST", "/api/notifications", 415, raw=b"{}", headers={"Content-Type": "text/plain"})
+
+    def test_batch(self):
+        path = "/api/notifications/batch"
+        self.check("POST", path, 201, body={"notifications": [sms(), email()]})
+        self.check("POST", path, 207, body={"notifications": [sms(), sms(recipient="x")]})
+        self.check("POST", path, 400, body={"notifications": [sms(recipient="x")]})
+        self.check("POST", path, 400, body={"notifications": "x"})
+        self.check("POST", path, 413, body={"notifications": [sms()] * 1001})
+        idem = {"Idempotency-Key": uuid.uuid4().hex}
+        self.check("POST", path, 201, body={"notifications": [sms()]}, headers=idem)
+        self.check("POST", path, 201, body={"notifications": [sms()]}, headers=idem)
+        self.check("POST", path, 409, body={"notifications": [sms(message="x")]}, headers=idem)
+        self.check("POST", path, 415, raw=b"{}", headers={"Content-Type": "text/plain"})
+        self.check("POST", path, 401, body={"notifications": [sms()]}, key=None)
+        self.check("POST", path, 403, body={"notifications": [sms()]}, key=self.viewer)
+
+    def test_get_and_cancel(self):
+        nid = post(self.stack, self.key, email(scheduledAt=LATER)).json["data"]["_id"]
+        r = self.check("GET", f"/api/notifications/{nid}", 200)
+        self.check("GET", f"/api/notifications/{nid}", 304, headers={"If-None-Match": r.header("ETag")})
+        self.check("GET", "/api/notifications/xyz", 400)
+        self.check("GET", "/api/notifications/" + "0" * 24, 404)
+        self.check("GET", f"/api/notifications/{nid}", 401, key=None)
+        cancel = f"/api/notifications/{nid}/cancel"
+        self.check("POST", cancel, 400, body={"reason": ""})
+        self.check("POST", cancel, 415, raw=b"x", headers={"Content-Type": "text/plain"})
+        self.check("POST", cancel, 403, key=self.viewer)
+        self.check("POST", cancel, 200, body={"reason": "test"})
+        self.check("POST", cancel, 200)
+        self.check("POST", "/api/notifications/" + "0" * 24 + "/cancel", 404)
+        sent = self.stack.db.notifications.insert_one({"tenantId": self.tenant, "status": "SENT"})
+        self.check("POST", f"/api/notifications/{sent.inserted_id}/cancel", 409)
+
+    def test_list_and_stats(self):
+        post(self.stack, self.key, sms())
+        r = self.check("GET", "/api/notifications?limit=5&type=SMS", 200)
+        self.check("GET", "/api/notifications?limit=5&type=SMS", 304,
+                   headers={"If-None-Match": r.header("ETag")})
+        self.check("GET", "/api/notifications?limit=500", 400)
+        self.check("GET", "/api/notifications", 401, key=None)
+        r = self.check("GET", "/api/notifications/stats/system", 200)
+        self.check("GET", "/api/notifications/stats/system", 304,
+                   headers={"If-None-Match": r.header("ETag")})
+        self.check("GET", "/api/notifications/stats/system?x=1", 400)
+        self.check("GET", "/api/notifications/stats/system", 401, key="nope")
+
+    def test_health_and_metrics(self):
+        r = self.check("GET", "/api/health", 200, key=None)
+        self.check("GET", "/api/metrics", 200, key=None)
+        m = self.check("GET", "/api/metrics", 200, key=None, headers={"Accept-Encoding": "gzip"})
+        self.assertEqual(m.header("Content-Encoding"), "gzip")
+        self.assertIsNotNone(r.header("ETag"))
+
+    def test_unrouted_answers_are_json_errors(self):
+        error = validator({"$ref": "#/components/schemas/Error"})
+        for method, path, status in (("GET", "/api/nothing", 404),
+                                     ("DELETE", "/api/notifications", 405),
+                                     ("PUT", "/api/notifications/batch", 405)):
+            r = call(self.stack, method, path, key=self.key)
+            self.assertEqual(r.status, status, r)
+            self.assertEqual(list(error.iter_errors(r.json)), [])
+
+    def test_zz_every_operation_was_exercised(self):
+        operations = {(m.upper(), p) for p, item in SPEC["paths"].items() for m in item
+                      if m in ("get", "post", "put", "delete", "patch")}
+        seen = {(m, p) for m, p, _ in self.exercised}
+        self.assertEqual(operations - seen, set())
+
+    # -- the request schemas tell the truth --
+
+    def test_request_schemas_agree_with_the_server(self):
+        create = validator({"$ref": "./notification-create.schema.json"})
+        bodies = [email(), sms(), push(), push("apns", title="t"), webhook(), webhook(payload=[1]),
+                  sms(scheduledAt=LATER, priority="LOW", maxRetries=0),
+                  email(subject=None), sms(subject="s"), sms(recipient="+0123456789"),
+                  sms(message="m" * 1601), push(platform=None), push(data={"n": 1}),
+                  push("apns", recipient="xyz"), webhook(payload="s"), webhook(recipient="ftp://e.com"),
+                  webhook(message=None), {"type": "WEBHOOK", "recipient": "https://e.com/x"},
+                  email(colour=1), email(maxRetries=11), email(priority="NOW"), {"type": "FAX"}]
+        for body in bodies:
+            body = {k: v for k, v in body.items() if v is not None}
+            with self.subTest(body=body):
+                server_ok = post(self.stack, self.key, body).status == 201
+                schema_ok = create.is_valid(body)
+                self.assertEqual(schema_ok, server_ok, body)
+        batch = validator({"$ref": "./notification-batch.schema.json"})
+        self.assertTrue(batch.is_valid({"notifications": [sms()]}))
+        self.assertFalse(batch.is_valid({"notifications": []}))
+        self.assertFalse(batch.is_valid({"notifications": [sms()] * 1001}))
+        cancel = validator({"$ref": "./notification-cancel.schema.json"})
+        self.assertTrue(cancel.is_valid({}))
+        self.assertTrue(cancel.is_valid({"reason": "r"}))
+        self.assertFalse(cancel.is_valid({"reason": ""}))
+
+    def test_queue_messages_match_their_schema(self):
+        """Messages the API publishes, read back through RabbitMQ's HTTP API."""
+        purge_queues()
+        for body in (email(priority="HIGH"), sms(priority="LOW"), webhook(priority="CRITICAL")):
+            self.assertEqual(post(self.stack, self.key, body, headers={"X-Request-Id": "trace-1"}).status, 201)
+        port = os.environ.get("WAVECOM_RABBITMQ_MGMT_PORT", "15672")
+        creds = AMQP_URL.split("//", 1)[1].split("@", 1)[0]
+        auth = base64.b64encode(creds.encode()).decode()
+        schema = validator({"$ref": "./queue-message.schema.json"})
+        messages = []
+        for queue in ("high_priority", "notifications"):
+            vhost = urllib.request.quote(VHOST, safe="")
+            req = urllib.request.Request(
+                f"http://127.0.0.1:{port}/api/queues/{vhost}/{queue}/get",
+                data=json.dumps({"count": 10, "ackmode": "ack_requeue_false",
+                                 "encoding": "auto"}).encode(),
+                headers={"Authorization": f"Basic {auth}", "Content-Type": "application/json"},
+                method="POST")
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                messages += json.loads(resp.read())
+        self.assertEqual(len(messages), 3, messages)
+        for m in messages:
+            body = json.loads(m["payload"])
+            self.assertEqual(list(schema.iter_errors(body)), [], body)
+            self.assertEqual(m["properties"]["message_id"], body["notificationId"])
+            self.assertEqual(m["properties"]["delivery_mode"], 2)
+            self.assertEqual(body["correlationId"], "trace-1")
+        self.assertEqual(sorted(json.loads(m["payload"])["type"] for m in messages),
+                         ["EMAIL", "SMS", "WEBHOOK"])
+
+
+if __name__ == "__main__":
+    unittest.main()
