@@ -178,8 +178,8 @@ static json_object *batch_items(json_object *body, api_response_t *res)
 
 /* Validates item i into the submission, or records its errors. Returns
  * false only when memory runs out. */
-static bool add_item(api_context_t *ctx, api_submission_t *sub, batch_t *b, size_t i,
-                     json_object *item, const char *key, const wc_validation_options_t *opts)
+static bool add_item(api_submission_t *sub, batch_t *b, size_t i, json_object *item,
+                     const char *key, const wc_validation_options_t *opts)
 {
     wc_field_errors_t errs = {0};
     wc_notification_request_t nreq;
@@ -198,11 +198,7 @@ static bool add_item(api_context_t *ctx, api_submission_t *sub, batch_t *b, size
         }
     }
     b->sub_index[i] = (long)api_submission_count(sub);
-    if (api_submission_add(sub, &nreq, hash) != 0) {
-        (void)ctx;
-        return false;
-    }
-    return true;
+    return api_submission_add(sub, &nreq, hash) == 0;
 }
 
 API_HANDLER(api_handle_create_batch)
@@ -234,7 +230,7 @@ API_HANDLER(api_handle_create_batch)
     };
     bool ok = b != NULL && sub != NULL;
     for (size_t i = 0; ok && i < n; i++) {
-        ok = add_item(ctx, sub, b, i, json_object_array_get_idx(items, i), key, &opts);
+        ok = add_item(sub, b, i, json_object_array_get_idx(items, i), key, &opts);
     }
     json_object_put(body);
     if (!ok) {

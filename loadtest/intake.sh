@@ -17,7 +17,7 @@ set -euo pipefail
 
 ROOT=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${WAVECOM_PERF_BUILD_DIR:-$ROOT/build-perf}
-OUT=$ROOT/loadtest/out
+OUT=$ROOT/.wavecom/loadtest
 DURATION=${1:-30}
 shift || true
 CONNECTIONS=("$@")

@@ -11,6 +11,20 @@ import uuid
 APNS_TOKEN = "a1" * 32  # 64 hexadecimal digits
 
 
+def started(stack, worker=False):
+    """Starts the stack's API (and worker), stopping what started when a step
+    fails: a failed setUp never runs its tearDown, and a left-over API would
+    keep working on the shared services."""
+    try:
+        stack.start_api()
+        if worker:
+            stack.start_worker()
+    except BaseException:
+        stack.close()
+        raise
+    return stack
+
+
 def later(days=30):
     """An RFC 3339 instant `days` ahead, at a whole second."""
     t = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=days)

@@ -3,7 +3,7 @@ error, never a 5xx, and nothing is written to the database or the broker."""
 import json
 import unittest
 
-from api_support import call, email, sms
+from api_support import call, email, sms, started
 from harness import Stack, purge_queues, queue_depths, wait_until
 
 JSON = {"Content-Type": "application/json"}
@@ -39,9 +39,8 @@ class BadInputEverywhereTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         purge_queues()
-        cls.stack = Stack(workers=1, env={"WAVECOM_API_MAX_BODY_BYTES": "131072",
-                                          "WAVECOM_API_MAX_BATCH_BODY_BYTES": "262144"})
-        cls.stack.start_api()
+        cls.stack = started(Stack(workers=1, env={"WAVECOM_API_MAX_BODY_BYTES": "131072",
+                                                  "WAVECOM_API_MAX_BATCH_BODY_BYTES": "262144"}))
         cls.tenant, cls.key = cls.stack.new_tenant_key(role="sender")
         cls.count = 0
 

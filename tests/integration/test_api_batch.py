@@ -6,7 +6,7 @@ import uuid
 
 from bson import ObjectId
 
-from api_support import later, call, email, field_rules, post, push, sms, wait_for, webhook
+from api_support import started, later, call, email, field_rules, post, push, sms, wait_for, webhook
 from harness import Stack, mails_for
 
 LATER = later()
@@ -27,8 +27,7 @@ class BatchTest(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.stack = Stack(workers=1, env={"WAVECOM_API_MAX_BATCH_BODY_BYTES": "262144"})
-        cls.stack.start_api()
+        cls.stack = started(Stack(workers=1, env={"WAVECOM_API_MAX_BATCH_BODY_BYTES": "262144"}))
         cls.tenant, cls.key = cls.stack.new_tenant_key(role="sender")
 
     @classmethod
@@ -177,9 +176,7 @@ class BatchDeliveryTest(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.stack = Stack(workers=2)
-        cls.stack.start_api()
-        cls.stack.start_worker()
+        cls.stack = started(Stack(workers=2), worker=True)
         cls.tenant, cls.key = cls.stack.new_tenant_key(role="sender")
 
     @classmethod

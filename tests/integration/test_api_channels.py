@@ -4,7 +4,7 @@ import unittest
 
 from bson import ObjectId
 
-from api_support import APNS_TOKEN, email, field_rules, post, push, sms, webhook
+from api_support import started, APNS_TOKEN, email, field_rules, post, push, sms, webhook
 from harness import Stack
 
 # (description, body, field, rule): one line per rule and channel.
@@ -114,8 +114,7 @@ class ChannelsTest(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.stack = Stack(workers=1)
-        cls.stack.start_api()
+        cls.stack = started(Stack(workers=1))
         cls.tenant, cls.key = cls.stack.new_tenant_key(role="sender")
         cls.created = set()
 
@@ -219,8 +218,7 @@ class HttpWebhooksAllowedTest(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.stack = Stack(workers=1, env={"WAVECOM_WEBHOOK_ALLOW_HTTP": "1"})
-        cls.stack.start_api()
+        cls.stack = started(Stack(workers=1, env={"WAVECOM_WEBHOOK_ALLOW_HTTP": "1"}))
         cls.tenant, cls.key = cls.stack.new_tenant_key(role="sender")
 
     @classmethod

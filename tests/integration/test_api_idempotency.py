@@ -9,7 +9,7 @@ import uuid
 
 from bson import ObjectId
 
-from api_support import call, email, field_rules, post, sms, webhook
+from api_support import started, call, email, field_rules, post, sms, webhook
 from harness import Stack
 
 UTC = datetime.timezone.utc
@@ -18,8 +18,7 @@ UTC = datetime.timezone.utc
 class IdempotencyTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.stack = Stack(workers=1)
-        cls.stack.start_api()
+        cls.stack = started(Stack(workers=1))
         cls.tenant, cls.key = cls.stack.new_tenant_key(role="sender")
 
     @classmethod

@@ -14,7 +14,7 @@ import uuid
 import yaml
 from jsonschema import Draft202012Validator, FormatChecker, RefResolver
 
-from api_support import later, call, email, post, push, sms, webhook
+from api_support import started, later, call, email, post, push, sms, webhook
 from harness import AMQP_URL, Stack, VHOST, purge_queues
 
 LATER = later()
@@ -68,8 +68,7 @@ class OpenApiConformanceTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         purge_queues()
-        cls.stack = Stack(workers=1)
-        cls.stack.start_api()
+        cls.stack = started(Stack(workers=1))
         cls.tenant, cls.key = cls.stack.new_tenant_key(role="sender")
         _, cls.viewer = cls.stack.new_tenant_key(role="viewer")
 

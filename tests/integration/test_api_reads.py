@@ -5,11 +5,10 @@ import gzip
 import re
 import time
 import unittest
-import uuid
 
 from bson import ObjectId
 
-from api_support import call, email, field_rules, post, push, sms, wait_for, webhook
+from api_support import started, call, email, field_rules, post, push, sms, wait_for, webhook
 from harness import Stack
 
 UTC = datetime.timezone.utc
@@ -28,8 +27,7 @@ class ReadsTest(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.stack = Stack(workers=1, env={"WAVECOM_API_STATS_CACHE_SECONDS": "3"})
-        cls.stack.start_api()
+        cls.stack = started(Stack(workers=1, env={"WAVECOM_API_STATS_CACHE_SECONDS": "3"}))
         cls.tenant, cls.key = cls.stack.new_tenant_key(role="sender")
         cls.other_tenant, cls.other_key = cls.stack.new_tenant_key(role="admin")
         _, cls.viewer = cls.stack.new_tenant_key(role="viewer")

@@ -8,7 +8,7 @@ import uuid
 
 from bson import ObjectId
 
-from api_support import call, email, field_rules, post, sms, wait_for
+from api_support import started, call, email, field_rules, post, sms, wait_for
 from harness import Stack, mails_for, purge_queues, queue_depths
 
 UTC = datetime.timezone.utc
@@ -28,9 +28,7 @@ def cancel(stack, key, nid, body=None, raw=None, headers=None):
 class ScheduleAndCancelTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.stack = Stack(workers=2, env={"WAVECOM_SCHEDULER_INTERVAL_MS": "200"})
-        cls.stack.start_api()
-        cls.stack.start_worker()
+        cls.stack = started(Stack(workers=2, env={"WAVECOM_SCHEDULER_INTERVAL_MS": "200"}), worker=True)
         cls.tenant, cls.key = cls.stack.new_tenant_key(role="sender")
 
     @classmethod
@@ -136,8 +134,7 @@ class CancelQueuedTest(unittest.TestCase):
 
     def setUp(self):
         purge_queues()
-        self.stack = Stack(workers=1)
-        self.stack.start_api()
+        self.stack = started(Stack(workers=1))
         self.tenant, self.key = self.stack.new_tenant_key(role="sender")
 
     def tearDown(self):
@@ -179,7 +176,7 @@ class SchedulerInstancesTest(unittest.TestCase):
         self.b.db_name = self.a.db_name
         self.b.env["WAVECOM_MONGODB_DB"] = self.a.db_name
         self.b.db = self.a.db
-        self.a.start_api()
+        started(self.a)
         self.tenant, self.key = self.a.new_tenant_key(role="sender")
 
     def tearDown(self):
@@ -193,7 +190,11 @@ class SchedulerInstancesTest(unittest.TestCase):
                  body={"notifications": [sms(scheduledAt=due, metadata={"n": i}) for i in range(300)]})
         self.assertEqual(r.status, 201, r)
         ids = [x["id"] for x in r.json["data"]["results"]]
-        self.b.start_api()
+        try:
+            self.b.start_api()
+        except BaseException:
+            self.b.stop(self.b.api)
+            raise
         wait_for(lambda: self.a.db.notifications.count_documents({"status": "QUEUED"}) == 300,
                  120, interval=0.5, what="all 300 released")
         actors = set()
@@ -215,10 +216,9 @@ class SweeperTest(unittest.TestCase):
     again after WAVECOM_PENDING_REPUBLISH_SECONDS, and then delivered."""
 
     def setUp(self):
-        self.stack = Stack(workers=1, env={"WAVECOM_PENDING_REPUBLISH_SECONDS": "2",
-                                           "WAVECOM_SCHEDULER_INTERVAL_MS": "200"})
-        self.stack.start_api()
-        self.stack.start_worker()
+        self.stack = started(Stack(workers=1, env={"WAVECOM_PENDING_REPUBLISH_SECONDS": "2",
+                                                   "WAVECOM_SCHEDULER_INTERVAL_MS": "200"}),
+                             worker=True)
         self.tenant, self.key = self.stack.new_tenant_key(role="sender")
 
     def tearDown(self):
