@@ -173,110 +173,10 @@ static wc_broker_status_t broken(wc_broker_t *b, const char *why)
     return WC_BROKER_ERROR;
 }
 
-/* Reads frames until the broker confirms `tag`. A basic.return before the
- * ack means the message reached no queue. */
-static wc_broker_status_t wait_for_confirm(wc_broker_t *b, uint64_t tag)
-{
-    bool returned = false;
-    int64_t deadline = wc_time_monotonic_ms() + b->timeout_ms;
-    for (;;) {
-        int64_t left = deadline - wc_time_monotonic_ms();
-        if (left <= 0) {
-            return broken(b, "timed out waiting for a publisher confirm");
-        }
-        struct timeval tv = ms_to_timeval((int)left);
-        amqp_frame_t frame;
-        int rc = amqp_simple_wait_frame_noblock(b->conn, &frame, &tv);
-        if (rc == AMQP_STATUS_TIMEOUT) {
-            continue;
-        }
-        if (rc != AMQP_STATUS_OK) {
-            return broken(b, amqp_error_string2(rc));
-        }
-        if (frame.frame_type != AMQP_FRAME_METHOD) {
-            continue; /* heartbeats */
-        }
-        switch (frame.payload.method.id) {
-        case AMQP_BASIC_ACK_METHOD: {
-            const amqp_basic_ack_t *ack = frame.payload.method.decoded;
-            if (ack->delivery_tag == tag || (ack->multiple && ack->delivery_tag >= tag)) {
-                return returned ? WC_BROKER_UNROUTABLE : WC_BROKER_OK;
-            }
-            break;
-        }
-        case AMQP_BASIC_NACK_METHOD: {
-            const amqp_basic_nack_t *nack = frame.payload.method.decoded;
-            if (nack->delivery_tag == tag || (nack->multiple && nack->delivery_tag >= tag)) {
-                return WC_BROKER_NACKED;
-            }
-            break;
-        }
-        case AMQP_BASIC_RETURN_METHOD: {
-            /* The returned content follows; read it off the wire. */
-            amqp_message_t message;
-            amqp_rpc_reply_t reply = amqp_read_message(b->conn, frame.channel, &message, 0);
-            if (reply.reply_type != AMQP_RESPONSE_NORMAL) {
-                return broken(b, "reading a returned message");
-            }
-            amqp_destroy_message(&message);
-            returned = true;
-            break;
-        }
-        case AMQP_CHANNEL_CLOSE_METHOD:
-        case AMQP_CONNECTION_CLOSE_METHOD:
-            return broken(b, "closed by the broker while publishing");
-        default:
-            break; /* connection.blocked/unblocked: keep waiting until the deadline */
-        }
-    }
-}
-
 wc_broker_status_t wc_broker_publish(wc_broker_t *b, const wc_broker_message_t *msg)
 {
-    if (b->conn == NULL) {
-        return WC_BROKER_ERROR;
-    }
-    if (msg->header_count > MAX_HEADERS) {
-        return WC_BROKER_ERROR;
-    }
-    amqp_table_entry_t entries[MAX_HEADERS];
-    for (size_t i = 0; i < msg->header_count; i++) {
-        entries[i].key = amqp_cstring_bytes(msg->headers[i].key);
-        entries[i].value.kind = AMQP_FIELD_KIND_UTF8;
-        entries[i].value.value.bytes = amqp_cstring_bytes(msg->headers[i].value);
-    }
-
-    amqp_basic_properties_t props;
-    memset(&props, 0, sizeof(props));
-    props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG |
-                   AMQP_BASIC_TIMESTAMP_FLAG;
-    props.content_type = amqp_cstring_bytes("application/json");
-    props.delivery_mode = AMQP_DELIVERY_PERSISTENT;
-    props.timestamp = (uint64_t)(wc_time_now_ms() / 1000);
-    if (msg->message_id != NULL) {
-        props._flags |= AMQP_BASIC_MESSAGE_ID_FLAG;
-        props.message_id = amqp_cstring_bytes(msg->message_id);
-    }
-    if (msg->correlation_id != NULL && msg->correlation_id[0] != '\0') {
-        props._flags |= AMQP_BASIC_CORRELATION_ID_FLAG;
-        props.correlation_id = amqp_cstring_bytes(msg->correlation_id);
-    }
-    if (msg->header_count > 0) {
-        props._flags |= AMQP_BASIC_HEADERS_FLAG;
-        props.headers.num_entries = (int)msg->header_count;
-        props.headers.entries = entries;
-    }
-    amqp_bytes_t body = {.len = msg->body_len, .bytes = (void *)msg->body};
-
-    int rc = amqp_basic_publish(b->conn, CHANNEL, amqp_cstring_bytes(msg->exchange),
-                                amqp_cstring_bytes(msg->routing_key), 1, 0, &props, body);
-    if (rc != AMQP_STATUS_OK) {
-        return broken(b, amqp_error_string2(rc));
-    }
-    if (!b->confirms) {
-        return WC_BROKER_OK;
-    }
-    return wait_for_confirm(b, b->next_publish_tag++);
+    wc_broker_status_t status;
+    return wc_broker_publish_batch(b, msg, 1, &status);
 }
 
 int wc_broker_consume(wc_broker_t *b, const char *queue, int prefetch, char *err, size_t err_len)
@@ -389,8 +289,7 @@ long wc_broker_queue_depth(wc_broker_t *b, const char *queue)
 /* ---- Batched confirms (intake API) ---- */
 
 /* Publishes one persistent, mandatory message without waiting for its
- * confirm: the same properties as wc_broker_publish (kept apart from it so
- * that the single-message path stays as it was). Returns an AMQP status. */
+ * confirm. Returns an AMQP status. */
 static int publish_unconfirmed(wc_broker_t *b, const wc_broker_message_t *msg)
 {
     amqp_table_entry_t entries[MAX_HEADERS];
@@ -402,11 +301,14 @@ static int publish_unconfirmed(wc_broker_t *b, const wc_broker_message_t *msg)
     amqp_basic_properties_t props;
     memset(&props, 0, sizeof(props));
     props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG |
-                   AMQP_BASIC_TIMESTAMP_FLAG | AMQP_BASIC_MESSAGE_ID_FLAG;
+                   AMQP_BASIC_TIMESTAMP_FLAG;
     props.content_type = amqp_cstring_bytes("application/json");
     props.delivery_mode = AMQP_DELIVERY_PERSISTENT;
     props.timestamp = (uint64_t)(wc_time_now_ms() / 1000);
-    props.message_id = amqp_cstring_bytes(msg->message_id);
+    if (msg->message_id != NULL) {
+        props._flags |= AMQP_BASIC_MESSAGE_ID_FLAG;
+        props.message_id = amqp_cstring_bytes(msg->message_id);
+    }
     if (msg->correlation_id != NULL && msg->correlation_id[0] != '\0') {
         props._flags |= AMQP_BASIC_CORRELATION_ID_FLAG;
         props.correlation_id = amqp_cstring_bytes(msg->correlation_id);
@@ -465,7 +367,9 @@ static int note_returned(wc_broker_t *b, batch_state_t *st, amqp_channel_t chann
     if (reply.reply_type != AMQP_RESPONSE_NORMAL) {
         return -1;
     }
-    if (message.properties._flags & AMQP_BASIC_MESSAGE_ID_FLAG) {
+    if (st->n == 1) {
+        st->returned[0] = true; /* a batch of one needs no id to match */
+    } else if (message.properties._flags & AMQP_BASIC_MESSAGE_ID_FLAG) {
         amqp_bytes_t id = message.properties.message_id;
         for (size_t i = st->low; i < st->n; i++) {
             if (!st->settled[i] && strlen(st->msgs[i].message_id) == id.len &&
@@ -538,7 +442,7 @@ wc_broker_status_t wc_broker_publish_batch(wc_broker_t *b, const wc_broker_messa
         return WC_BROKER_ERROR;
     }
     for (size_t i = 0; i < n; i++) {
-        if (msgs[i].header_count > MAX_HEADERS || msgs[i].message_id == NULL) {
+        if (msgs[i].header_count > MAX_HEADERS || (msgs[i].message_id == NULL && n > 1)) {
             return WC_BROKER_ERROR;
         }
     }

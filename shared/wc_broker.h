@@ -95,8 +95,8 @@ long wc_broker_queue_depth(wc_broker_t *broker, const char *queue);
  * (a basic.return named its message_id), or ERROR when unsettled at the
  * deadline or when the connection failed (it is then closed, and the outcome
  * of those is unknown: republish them; a duplicate is harmless, the worker's
- * claim drops it). Every message must carry a message_id, which is how a
- * returned message is matched. Returns OK when every message is OK, else the
+ * claim drops it). In a batch of more than one, every message must carry a
+ * message_id, which is how a returned message is matched. Returns OK when every message is OK, else the
  * first non-OK status. */
 wc_broker_status_t wc_broker_publish_batch(wc_broker_t *broker, const wc_broker_message_t *msgs,
                                            size_t n, wc_broker_status_t *statuses);
