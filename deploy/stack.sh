@@ -327,12 +327,16 @@ build_doubles() {
     die "building the provider test doubles in $DOUBLES_SRC failed"
 }
 
-# Runs the doubles' own Go tests (a few seconds); their failure fails the test run.
-test_doubles() {
+# Runs the Go tests of the provider test doubles and of the FerretDB launcher (a few seconds);
+# their failure fails the test run.
+test_go_programs() {
+  local dir
   find_go
-  say "testing the provider test doubles (go test in ${DOUBLES_SRC#"$ROOT"/})"
-  (cd "$DOUBLES_SRC" && env "${GO_ENV[@]}" "$GO" test -timeout 60s ./...) ||
-    die "the Go tests of the provider test doubles failed (output above)"
+  for dir in "$DOUBLES_SRC" "$FERRETDB_SRC"; do
+    say "testing ${dir#"$ROOT"/} (go test)"
+    (cd "$dir" && env "${GO_ENV[@]}" "$GO" test -timeout 60s ./...) ||
+      die "the Go tests in ${dir#"$ROOT"/} failed (output above)"
+  done
 }
 
 # Every worker child signs its own APNs provider token, as separate servers sharing one key do; the
@@ -450,7 +454,7 @@ start_ferretdb() {
   local backend=()
   if [[ $FERRETDB_BACKEND == postgresql ]]; then
     # A bounded pool, well inside the server's max_connections (set in start_postgres).
-    backend=(-postgresql-url "postgres://postgres@$LOOPBACK:$POSTGRES_PORT/ferretdb?pool_max_conns=40")
+    backend=(-postgresql-url "postgres://postgres@$LOOPBACK:$POSTGRES_PORT/ferretdb?pool_max_conns=64")
   fi
   spawn ferretdb "$FERRETDB_BIN" -listen "$LOOPBACK:$FERRETDB_PORT" -data "$FERRETDB_DATA" "${backend[@]}"
 }
@@ -494,6 +498,10 @@ ensure_ferretdb_database() {
     as_postgres "$bin/createdb" -h "$LOOPBACK" -p "$POSTGRES_PORT" -U postgres ferretdb \
       >>"$LOG_DIR/postgres.log" 2>&1 || fail_start postgres "refused to create the ferretdb database"
   fi
+  # Indexes that let FerretDB find a document by _id without scanning its table (see the file).
+  as_postgres "$bin/psql" -h "$LOOPBACK" -p "$POSTGRES_PORT" -U postgres -v ON_ERROR_STOP=1 -q \
+    -f "$ROOT/deploy/ferretdb/postgresql.sql" ferretdb >>"$LOG_DIR/postgres.log" 2>&1 ||
+    fail_start postgres "refused deploy/ferretdb/postgresql.sql"
 }
 
 # The SMTP catcher is aiosmtpd's Mailbox handler: every message lands as one file in a Maildir,
@@ -835,7 +843,7 @@ cmd_test() {
   reset_test_vhost
   drop_old_test_databases
   export_doubles_env
-  test_doubles
+  test_go_programs
   cmake_build "$TEST_BUILD_DIR" -DCMAKE_BUILD_TYPE=Debug -DWAVECOM_SANITIZE=ON -DWAVECOM_WERROR=ON
 
   export WAVECOM_TEST_AMQP_URL=${USER_TEST_AMQP_URL:-amqp://guest:guest@$LOOPBACK:$RABBITMQ_PORT/wavecom_test}

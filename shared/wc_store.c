@@ -186,7 +186,17 @@ static bson_t *transition_update(const wc_transition_t *t, int64_t now_ms)
     bson_append_document_end(update, &set);
 
     BSON_APPEND_DOCUMENT_BEGIN(update, "$push", &push);
-    wc_audit_entry_append(&push, "logs", t->to, &t->audit, now_ms);
+    if (t->via_audit != NULL) {
+        bson_t each, entries;
+        BSON_APPEND_DOCUMENT_BEGIN(&push, "logs", &each);
+        BSON_APPEND_ARRAY_BEGIN(&each, "$each", &entries);
+        wc_audit_entry_append(&entries, "0", t->via, t->via_audit, now_ms);
+        wc_audit_entry_append(&entries, "1", t->to, &t->audit, now_ms);
+        bson_append_array_end(&each, &entries);
+        bson_append_document_end(&push, &each);
+    } else {
+        wc_audit_entry_append(&push, "logs", t->to, &t->audit, now_ms);
+    }
     bson_append_document_end(update, &push);
 
     if (t->unset_lease) {
@@ -268,7 +278,8 @@ bson_t *wc_store_lease_filter(const bson_oid_t *id, const char *owner)
 }
 
 static wc_store_status_t claim_from(wc_store_t *store, const bson_t *filter, const char *owner,
-                                    int64_t lease_ms, int64_t now_ms, bson_t **out)
+                                    int64_t lease_ms, int64_t now_ms, const wc_audit_t *queued,
+                                    bson_t **out)
 {
     bson_t *set = BCON_NEW("lease", "{", "owner", BCON_UTF8(owner), "until",
                            BCON_DATE_TIME(now_ms + lease_ms), "}");
@@ -276,6 +287,8 @@ static wc_store_status_t claim_from(wc_store_t *store, const bson_t *filter, con
         .to = WC_STATUS_PROCESSING,
         .audit = {.actor = owner, .message = "Worker started processing"},
         .set = set,
+        .via_audit = queued,
+        .via = WC_STATUS_QUEUED,
     };
     wc_store_status_t status = wc_store_transition(store, filter, &t, now_ms, out);
     bson_destroy(set);
@@ -293,31 +306,22 @@ static wc_claim_result_t claim_once(wc_store_t *store, const bson_oid_t *id, con
         "{", "status", "{", "$in", "[", BCON_UTF8("QUEUED"), BCON_UTF8("RETRYING"), "]", "}", "}",
         "{", "status", BCON_UTF8("PROCESSING"), "lease.until", "{", "$lt", BCON_DATE_TIME(now_ms),
         "}", "}", "]");
-    wc_store_status_t status = claim_from(store, claimable, owner, lease_ms, now_ms, out);
+    wc_store_status_t status = claim_from(store, claimable, owner, lease_ms, now_ms, NULL, out);
     bson_destroy(claimable);
     if (status != WC_STORE_NOT_FOUND) {
         return status == WC_STORE_OK ? WC_CLAIM_OK : WC_CLAIM_ERROR;
     }
 
     /* The message can arrive before the API has recorded QUEUED. Record it for
-     * the API, so the trail reads PENDING, QUEUED, PROCESSING, and claim. */
+     * the API in the claim itself, so the trail reads PENDING, QUEUED,
+     * PROCESSING; the API's own QUEUED write then finds nothing to do. */
     bson_t *pending = BCON_NEW("_id", BCON_OID(id), "status", BCON_UTF8("PENDING"));
-    const wc_transition_t queued = {
-        .to = WC_STATUS_QUEUED,
-        .audit = {.actor = owner, .message = "Added to queue (received before the API's record)"},
-    };
-    status = wc_store_transition(store, pending, &queued, now_ms, NULL);
+    const wc_audit_t queued = {.actor = owner,
+                               .message = "Added to queue (received before the API's record)"};
+    status = claim_from(store, pending, owner, lease_ms, now_ms, &queued, out);
     bson_destroy(pending);
-    if (status == WC_STORE_ERROR) {
-        return WC_CLAIM_ERROR;
-    }
-    if (status == WC_STORE_OK) {
-        bson_t *queued_filter = BCON_NEW("_id", BCON_OID(id), "status", BCON_UTF8("QUEUED"));
-        status = claim_from(store, queued_filter, owner, lease_ms, now_ms, out);
-        bson_destroy(queued_filter);
-        if (status != WC_STORE_NOT_FOUND) {
-            return status == WC_STORE_OK ? WC_CLAIM_OK : WC_CLAIM_ERROR;
-        }
+    if (status != WC_STORE_NOT_FOUND) {
+        return status == WC_STORE_OK ? WC_CLAIM_OK : WC_CLAIM_ERROR;
     }
 
     /* Not claimable now: find out whether someone holds it, it is finished,

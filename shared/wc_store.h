@@ -56,6 +56,10 @@ typedef struct {
     const bson_t *set;  /* further fields to $set, or NULL */
     bool unset_lease;   /* the holder's claim ends with this change */
     bool inc_retry;     /* retryCount += 1 */
+    /* When set, the trail records passing through `via` (with this entry)
+     * before `to`, in the same update. */
+    const wc_audit_t *via_audit;
+    wc_status_t via;
 } wc_transition_t;
 
 /* Applies `t` to the one notification matching `filter`, setting updatedAt.
@@ -129,9 +133,8 @@ wc_store_status_t wc_store_insert_notifications(wc_store_t *store, const bson_t 
                                                 size_t n, wc_store_status_t *statuses);
 
 /* PENDING -> QUEUED, with the audit entry "Added to queue" by `actor`, for
- * each of ids[0..n) still PENDING, with one updateMany per 500 (the entries
- * of one statement share their audit _id); one that a worker has already
- * moved on is left alone. Returns OK or ERROR. */
+ * each of ids[0..n) still PENDING, one updateOne each, a few to a command;
+ * one that a worker has already moved on is left alone. Returns OK or ERROR. */
 wc_store_status_t wc_store_mark_queued_many(wc_store_t *store, const bson_oid_t *ids, size_t n,
                                             const char *actor, int64_t now_ms);
 

@@ -137,50 +137,44 @@ wc_store_status_t wc_store_insert_idempotency_records(wc_store_t *store,
     return insert_many(store, WC_COLL_IDEMPOTENCY, records, n, statuses);
 }
 
-/* Notifications per update statement when recording QUEUED.
- *
- * One updateMany statement per chunk, {_id: {$in: chunk}, status: PENDING},
- * rather than one updateOne per notification: on the local FerretDB each
- * statement costs a scan of the collection (50 notifications: 0.3 s as one
- * updateMany, 3 s as 50 updateOnes, with 2,000 documents), and its update
- * handler keeps every statement's query open until the command ends, holding
- * one pooled connection per statement (a command of as many statements as the
- * pool has connections never returns, and takes the database with it). The
- * price: the QUEUED entries of one chunk share their audit _id (each trail
- * still has one entry per change, and ids stay unique within a trail). */
-#define MARK_CHUNK 500
+/* Statements per update command when recording QUEUED: one updateOne per
+ * notification, by _id, a few to a command. FerretDB finds a document by _id
+ * through an index (deploy/ferretdb/postgresql.sql) but not by _id $in, which
+ * scans the collection; and its update handler keeps each statement's query
+ * open until the command ends, holding one pooled connection per statement,
+ * so a command must stay far smaller than the pool. */
+#define MARK_STATEMENTS 4
 
 static wc_store_status_t mark_queued_chunk(mongoc_collection_t *coll, const bson_oid_t *ids,
                                            size_t n, const char *actor, int64_t now_ms)
 {
-    bson_t *filter = bson_new();
-    bson_t id_doc, in;
-    BSON_APPEND_DOCUMENT_BEGIN(filter, "_id", &id_doc);
-    BSON_APPEND_ARRAY_BEGIN(&id_doc, "$in", &in);
-    for (size_t i = 0; i < n; i++) {
-        char key[16];
-        const char *k;
-        size_t klen = bson_uint32_to_string((uint32_t)i, &k, key, sizeof(key));
-        bson_append_oid(&in, k, (int)klen, &ids[i]);
-    }
-    bson_append_array_end(&id_doc, &in);
-    bson_append_document_end(filter, &id_doc);
-    BSON_APPEND_UTF8(filter, "status", "PENDING");
-
+    bson_t *opts = BCON_NEW("ordered", BCON_BOOL(false));
+    mongoc_bulk_operation_t *bulk = mongoc_collection_create_bulk_operation_with_opts(coll, opts);
+    bson_destroy(opts);
     const wc_transition_t t = {
         .to = WC_STATUS_QUEUED,
         .audit = {.actor = actor, .message = "Added to queue"},
     };
-    bson_t *update = wc_store_transition_update_doc(&t, now_ms);
     bson_error_t error;
-    wc_store_status_t status = WC_STORE_OK;
-    if (!mongoc_collection_update_many(coll, filter, update, NULL, NULL, &error)) {
-        wc_log_error("recording QUEUED for %zu notifications failed: %s", n, error.message);
-        status = WC_STORE_ERROR;
+    bool ok = true;
+    for (size_t i = 0; i < n && ok; i++) {
+        bson_t *filter = BCON_NEW("_id", BCON_OID(&ids[i]), "status", BCON_UTF8("PENDING"));
+        bson_t *update = wc_store_transition_update_doc(&t, now_ms);
+        ok = mongoc_bulk_operation_update_one_with_opts(bulk, filter, update, NULL, &error);
+        bson_destroy(update);
+        bson_destroy(filter);
     }
-    bson_destroy(update);
-    bson_destroy(filter);
-    return status;
+    bson_t reply;
+    if (ok) {
+        ok = mongoc_bulk_operation_execute(bulk, &reply, &error) != 0;
+        bson_destroy(&reply);
+    }
+    mongoc_bulk_operation_destroy(bulk);
+    if (!ok) {
+        wc_log_error("recording QUEUED for %zu notifications failed: %s", n, error.message);
+        return WC_STORE_ERROR;
+    }
+    return WC_STORE_OK;
 }
 
 wc_store_status_t wc_store_mark_queued_many(wc_store_t *store, const bson_oid_t *ids, size_t n,
@@ -193,8 +187,8 @@ wc_store_status_t wc_store_mark_queued_many(wc_store_t *store, const bson_oid_t 
     mongoc_collection_t *coll =
         mongoc_client_get_collection(client, store->db, WC_COLL_NOTIFICATIONS);
     wc_store_status_t status = WC_STORE_OK;
-    for (size_t i = 0; i < n; i += MARK_CHUNK) {
-        size_t m = n - i < MARK_CHUNK ? n - i : MARK_CHUNK;
+    for (size_t i = 0; i < n; i += MARK_STATEMENTS) {
+        size_t m = n - i < MARK_STATEMENTS ? n - i : MARK_STATEMENTS;
         if (mark_queued_chunk(coll, ids + i, m, actor, now_ms) != WC_STORE_OK) {
             status = WC_STORE_ERROR;
         }

@@ -1,10 +1,10 @@
-// Command wavecom-ferretdb runs FerretDB 1.24 on its SQLite backend as the
+// Command wavecom-ferretdb runs FerretDB 1.24 on PostgreSQL (or SQLite) as the
 // MongoDB-protocol database of the local stack and of the tests. It exists
 // because a plain `go install` of FerretDB's own command builds a binary that
 // panics at start: its version file is produced only by FerretDB's release
 // build, while the embeddable package sets its own version. It also makes
-// findAndModify and update atomic, which FerretDB's SQLite handler is not
-// (see serialize.go).
+// findAndModify and update atomic per document, which FerretDB is not
+// (see ordering.go).
 package main
 
 import (
@@ -64,6 +64,7 @@ func main() {
 		SQLiteURL: "file:" + *dataDir + "/",
 	}
 	if *postgresURL != "" {
+		orderByDocument = true
 		config.Handler = "postgresql"
 		config.PostgreSQLURL = *postgresURL
 		config.SQLiteURL = ""

@@ -7,17 +7,10 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"sync"
 )
 
-// FerretDB 1.24's SQLite handler applies findAndModify and update as a read
-// followed by a whole-document overwrite, outside any transaction (FerretDB
-// issues #2168 and #3040). Two concurrent findAndModify calls on one document
-// can both "succeed", the last write silently replacing the first. WaveCom's
-// claim and every status change rely on findAndModify being atomic, as it is
-// in MongoDB, so the launcher puts a small proxy in front of FerretDB that
-// runs those commands, and the other writes, one at a time. Reads pass
-// through concurrently.
+// The launcher puts a small proxy in front of FerretDB that orders writes
+// (ordering.go) and bounds how many requests FerretDB works on at once.
 
 const (
 	opQuery      = 2004
@@ -26,26 +19,6 @@ const (
 	maxMessage   = 48 * 1024 * 1024 // MongoDB's own maximum message size
 	flagMoreNext = 1 << 1           // OP_MSG moreToCome
 )
-
-// serialized names the commands run one at a time: the read-modify-write ones
-// FerretDB does not apply atomically, and every other write, because SQLite
-// takes one writer at a time anyway and concurrent writers otherwise spend
-// their time asleep in SQLite's busy handler (measured: deliveries fell to a
-// few per second with the CPU idle).
-var serialized = map[string]bool{
-	"findAndModify": true,
-	"findandmodify": true,
-	"update":        true,
-	"insert":        true,
-	"delete":        true,
-	"createIndexes": true,
-	"dropIndexes":   true,
-	"create":        true,
-	"drop":          true,
-	"dropDatabase":  true,
-}
-
-var writeLock sync.Mutex
 
 // FerretDB's PostgreSQL backend takes a second pooled connection inside some
 // operations (creating or dropping a collection while others query it); with
@@ -96,7 +69,7 @@ func commandName(msg []byte) string {
 }
 
 // relay carries one client connection's requests to FerretDB and the answers
-// back, holding writeLock across a read-modify-write command's round trip.
+// back, holding what ordering.go asks of each write for its round trip.
 func relay(client net.Conn, logger *slog.Logger) {
 	defer client.Close()
 	backend, err := net.Dial("unix", *backendAddr.Load())
@@ -114,16 +87,13 @@ func relay(client net.Conn, logger *slog.Logger) {
 			}
 			return
 		}
-		serialize := serialized[commandName(req)]
+		// The write's locks come before a slot in FerretDB, so requests
+		// waiting for a document do not hold slots others could use.
+		release := planWrite(req).acquire()
 		active <- struct{}{}
-		if serialize {
-			writeLock.Lock()
-		}
 		err = exchange(client, backend, req)
-		if serialize {
-			writeLock.Unlock()
-		}
 		<-active
+		release()
 		if err != nil {
 			logger.Debug("relay ended", "error", err)
 			return
