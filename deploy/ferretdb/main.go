@@ -15,6 +15,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/FerretDB/FerretDB/ferretdb"
@@ -43,6 +44,13 @@ func main() {
 		os.Exit(2)
 	}
 	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+
+	// FerretDB converts every document between BSON, its own types and
+	// PostgreSQL's JSON; with Go's default GC target a quarter of its CPU went
+	// to collecting (measured: 0.58 ms per findAndModify, 0.45 ms at 400).
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
 
 	if *maxActive < 1 {
 		fmt.Fprintln(os.Stderr, "wavecom-ferretdb: -max-active must be at least 1")
