@@ -70,6 +70,8 @@ static const cfg_entry_t config_table[] = {
      "From address of every email."},
     {"WAVECOM_SMTP_TIMEOUT_SECONDS", "10", INT(smtp_timeout_seconds, 1, 600),
      "Timeout of each SMTP command."},
+    {"WAVECOM_SMTP_SESSIONS", "2", INT(smtp_sessions, 1, 16),
+     "SMTP sender threads per worker child; each sends the emails waiting over one connection."},
     /* Delivery providers */
     {"WAVECOM_WORKER_HIGH_ONLY", "0", INT(worker_high_only, 0, 1),
      "1: the workers consume only the high_priority queue (CRITICAL and HIGH)."},

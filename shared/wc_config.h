@@ -45,6 +45,7 @@ typedef struct {
     char smtp_password[256];
     char smtp_from[256];
     int smtp_timeout_seconds;
+    int smtp_sessions;
 
     /* Delivery providers (wavecom-worker) */
     int worker_high_only;

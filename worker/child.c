@@ -89,6 +89,30 @@ static void create_providers(delivery_context_t *ctx, const provider_env_t *env)
     ctx->providers[PROVIDER_WEBHOOK] = provider_webhook_new(env);
 }
 
+/* Waits up to `timeout_ms` for the transfers, the broker (`broker_fd`, -1
+ * for none) or a provider's own descriptor, then lets the providers that
+ * work on threads of their own report what they finished, on this thread. */
+static void run_io(delivery_context_t *ctx, http_client_t *http, int timeout_ms, int broker_fd)
+{
+    _Static_assert(1 + PROVIDER_COUNT <= HTTP_CLIENT_MAX_EXTRA_FDS, "too many descriptors to poll");
+    int fds[1 + PROVIDER_COUNT];
+    size_t n = 0;
+    fds[n++] = broker_fd;
+    for (int i = 0; i < PROVIDER_COUNT; i++) {
+        provider_t *p = ctx->providers[i];
+        if (p != NULL && p->ready_fd != NULL) {
+            fds[n++] = p->ready_fd(p);
+        }
+    }
+    http_client_run(http, timeout_ms, fds, n);
+    for (int i = 0; i < PROVIDER_COUNT; i++) {
+        provider_t *p = ctx->providers[i];
+        if (p != NULL && p->on_ready != NULL) {
+            p->on_ready(p);
+        }
+    }
+}
+
 static void destroy_providers(delivery_context_t *ctx)
 {
     for (int i = 0; i < PROVIDER_COUNT; i++) {
@@ -169,7 +193,7 @@ int worker_child_run(const wc_config_t *cfg, int slot, worker_breakers_t *breake
         }
         if (!stop_requested && !wc_broker_is_open(ctx.consumer)) {
             if (start_consuming(ctx.consumer, cfg) != 0) {
-                http_client_run(http, 0, -1);
+                run_io(&ctx, http, 0, -1);
                 sleep_while_running(backoff_ms);
                 backoff_ms = backoff_ms < 8000 ? backoff_ms * 2 : 8000;
                 continue;
@@ -192,7 +216,7 @@ int worker_child_run(const wc_config_t *cfg, int slot, worker_breakers_t *breake
         /* Sleep until a transfer or the broker has something, unless data
          * already waits in rabbitmq-c's buffer. */
         bool ready = may_take && wc_broker_has_buffered(ctx.consumer);
-        http_client_run(http, ready ? 0 : 100, may_take ? wc_broker_fd(ctx.consumer) : -1);
+        run_io(&ctx, http, ready ? 0 : 100, may_take ? wc_broker_fd(ctx.consumer) : -1);
     }
     /* Drained: every job in flight has been recorded and acked. Closing the
      * channel returns the prefetched, unacked messages to their queues. */

@@ -199,14 +199,22 @@ static void finish_done(http_client_t *c)
     }
 }
 
-int http_client_run(http_client_t *c, int timeout_ms, int extra_fd)
+int http_client_run(http_client_t *c, int timeout_ms, const int *extra_fds, size_t extra_count)
 {
-    struct curl_waitfd extra = {.fd = extra_fd, .events = CURL_WAIT_POLLIN};
+    struct curl_waitfd extra[HTTP_CLIENT_MAX_EXTRA_FDS];
+    unsigned n = 0;
+    for (size_t i = 0; i < extra_count && n < HTTP_CLIENT_MAX_EXTRA_FDS; i++) {
+        if (extra_fds[i] >= 0) {
+            extra[n++] = (struct curl_waitfd){.fd = extra_fds[i], .events = CURL_WAIT_POLLIN};
+        }
+    }
     int running = 0;
     curl_multi_perform(c->multi, &running);
     finish_done(c);
-    curl_multi_poll(c->multi, extra_fd >= 0 ? &extra : NULL, extra_fd >= 0 ? 1 : 0, timeout_ms,
-                    NULL);
+    CURLMcode rc = curl_multi_poll(c->multi, n > 0 ? extra : NULL, n, timeout_ms, NULL);
+    if (rc != CURLM_OK) {
+        wc_log_error("curl_multi_poll: %s", curl_multi_strerror(rc));
+    }
     curl_multi_perform(c->multi, &running);
     finish_done(c);
     return c->in_flight;

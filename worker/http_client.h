@@ -58,10 +58,16 @@ void http_call_free(http_call_t *call);
  * successfully or not. Returns 0, or -1 (and done is never called). */
 int http_client_start(http_client_t *client, http_call_t *call, http_done_fn done, void *arg);
 
-/* Waits up to `timeout_ms` for network activity on the transfers or on
- * `extra_fd` (-1 for none), advances the transfers and runs the done
- * callbacks of those that finished. Returns the number still in flight. */
-int http_client_run(http_client_t *client, int timeout_ms, int extra_fd);
+/* Most descriptors http_client_run waits on beside the transfers. */
+#define HTTP_CLIENT_MAX_EXTRA_FDS 8
+
+/* Waits up to `timeout_ms` for network activity on the transfers or for one
+ * of the `extra_count` descriptors of `extra_fds` to become readable
+ * (negative entries are skipped; at most HTTP_CLIENT_MAX_EXTRA_FDS are
+ * watched), advances the transfers and runs the done callbacks of those that
+ * finished. Returns the number still in flight. */
+int http_client_run(http_client_t *client, int timeout_ms, const int *extra_fds,
+                    size_t extra_count);
 
 int http_client_in_flight(const http_client_t *client);
 

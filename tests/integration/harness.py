@@ -36,6 +36,9 @@ MAILDIR = _required_env("WAVECOM_TEST_MAILDIR")
 SMTP_PORT = _required_env("WAVECOM_TEST_SMTP_PORT")
 RABBITMQCTL = _required_env("WAVECOM_TEST_RABBITMQCTL")
 VHOST = AMQP_URL.rsplit("/", 1)[1] or "/"
+# Each test's database is named with this prefix (deploy/stack.sh test removes old wc_test_ ones);
+# someone running tests beside another run picks a prefix of their own.
+DB_PREFIX = os.environ.get("WAVECOM_TEST_DB_PREFIX", "wc_test_")
 
 API_BIN = os.path.join(BUILD_DIR, "api", "wavecom-api")
 WORKER_BIN = os.path.join(BUILD_DIR, "worker", "wavecom-worker")
@@ -130,7 +133,7 @@ class Stack:
     """An API and a worker pool on a database of their own."""
 
     def __init__(self, workers=2, env=None):
-        self.db_name = "wc_test_" + uuid.uuid4().hex[:12]
+        self.db_name = DB_PREFIX + uuid.uuid4().hex[:12]
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.logdir = tempfile.mkdtemp(prefix="wavecom-test-")

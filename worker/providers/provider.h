@@ -2,8 +2,10 @@
  * One small interface for every delivery channel. A provider starts the
  * delivery of a claimed notification and later reports how it went, exactly
  * once, through delivery_job_complete — in terms the retry policy understands.
- * HTTP providers report from the worker's event loop when the response
- * arrives; SMTP reports before start returns.
+ * Every report happens on the worker's loop thread: HTTP providers report
+ * from http_client_run when the response arrives; SMTP, whose sessions run
+ * on threads of their own, reports from on_ready once its descriptor woke
+ * the loop.
  */
 #ifndef WORKER_PROVIDER_H
 #define WORKER_PROVIDER_H
@@ -46,6 +48,13 @@ struct provider {
     /* Starts delivering the job's document; never blocks longer than the
      * provider's configured timeouts. */
     void (*start)(provider_t *self, delivery_job_t *job);
+    /* Optional, NULL when unused: a descriptor the worker's loop polls for
+     * reading beside its transfers, and what the loop runs (on its own
+     * thread) after each wait, readable or not, so that a provider working
+     * on other threads can report its finished jobs. */
+    int (*ready_fd)(provider_t *self);
+    void (*on_ready)(provider_t *self);
+    /* Called only when no job of this provider is in flight. */
     void (*destroy)(provider_t *self);
     void *state;
 };

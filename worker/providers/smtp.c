@@ -4,31 +4,31 @@
  * recognise the duplicate that at-least-once delivery may produce), UTF-8
  * subjects as RFC 2047 encoded words, and a base64 body that keeps every
  * line short whatever the client sent.
+ *
+ * start() renders the email on the loop thread and hands it to the sender
+ * threads of smtp_pool.c, which send whatever has gathered over one
+ * connection; the outcome comes back through the pool's descriptor and is
+ * reported from on_ready, on the loop thread again.
  */
 #include <stddef.h> /* libesmtp.h uses size_t without including it */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include <auth-client.h>
 #include <libesmtp.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
 
 #include "provider.h"
+#include "smtp_pool.h"
 #include "wc_crypto.h"
 #include "wc_log.h"
 #include "wc_notification.h"
-#include "wc_time.h"
 
 typedef struct {
-    char server[272];      /* host:port */
     char from_header[256]; /* as configured, e.g. "WaveCom <n@example.com>" */
     char from_address[256];
-    enum starttls_option starttls;
-    char user[256];
-    char password[256];
-    long timeout_seconds;
+    smtp_pool_t *pool;
 } smtp_state_t;
 
 /* A message is at most 5,000 characters (20,000 bytes of UTF-8); base64 and
@@ -147,35 +147,12 @@ static int build_message(const smtp_state_t *st, const char *id, const char *to,
     return t->overflow ? -1 : 0;
 }
 
-/* libesmtp asks for the credentials through this callback. */
-static int auth_interact(auth_client_request_t request, char **result, int fields, void *arg)
+/* Renders the job's document into an item for the pool, copying everything
+ * the sender thread needs: it never sees the job or its document. Returns
+ * NULL with `result` set when the email cannot be sent. */
+static smtp_item_t *render(const smtp_state_t *st, delivery_job_t *job, delivery_result_t *result)
 {
-    smtp_state_t *st = arg;
-    for (int i = 0; i < fields; i++) {
-        if (request[i].flags & AUTH_USER) {
-            result[i] = st->user;
-        } else if (request[i].flags & AUTH_PASS) {
-            result[i] = st->password;
-        } else {
-            return 0;
-        }
-    }
-    return 1;
-}
-
-/* 5xx is permanent, anything else that is not 2xx may pass later. */
-static delivery_outcome_t classify_code(int code)
-{
-    if (code >= 200 && code < 300) {
-        return DELIVERY_OK;
-    }
-    return code >= 500 && code < 600 ? DELIVERY_PERMANENT : DELIVERY_TRANSIENT;
-}
-
-static void smtp_send(smtp_state_t *st, const bson_t *doc, delivery_result_t *result)
-{
-    result->outcome = DELIVERY_TRANSIENT;
-
+    const bson_t *doc = delivery_job_document(job);
     char id[25] = "";
     bson_iter_t iter;
     if (bson_iter_init_find(&iter, doc, "_id") && BSON_ITER_HOLDS_OID(&iter)) {
@@ -185,95 +162,72 @@ static void smtp_send(smtp_state_t *st, const bson_t *doc, delivery_result_t *re
     const char *subject = wc_doc_string(doc, "subject");
     const char *body = wc_doc_string(doc, "message");
     if (to == NULL || body == NULL || !wc_email_address_valid(to)) {
-        result->outcome = DELIVERY_PERMANENT;
-        snprintf(result->detail, sizeof(result->detail), "document lacks a valid recipient or message");
-        return;
+        provider_fail(result, DELIVERY_PERMANENT, "document lacks a valid recipient or message");
+        return NULL;
     }
 
     char *buf = malloc(MAX_EMAIL_BYTES);
     if (buf == NULL) {
-        snprintf(result->detail, sizeof(result->detail), "out of memory");
-        return;
+        provider_fail(result, DELIVERY_TRANSIENT, "out of memory");
+        return NULL;
     }
     text_t text = {.data = buf, .cap = MAX_EMAIL_BYTES};
     char message_id[320];
     if (build_message(st, id, to, subject, body, message_id, sizeof(message_id), &text) != 0) {
-        result->outcome = DELIVERY_PERMANENT;
-        snprintf(result->detail, sizeof(result->detail), "message too large to encode");
+        provider_fail(result, DELIVERY_PERMANENT, "message too large to encode");
         free(buf);
-        return;
+        return NULL;
     }
-
-    smtp_session_t session = smtp_create_session();
-    auth_context_t auth = NULL;
-    if (session == NULL) {
-        snprintf(result->detail, sizeof(result->detail), "cannot create an SMTP session");
+    /* Up to twice the prefetch of emails may wait for a session: keep only
+     * what each one needs. A failed shrink keeps the larger buffer. */
+    char *fitted = realloc(buf, text.len + 1);
+    if (fitted != NULL) {
+        buf = fitted;
+    }
+    smtp_item_t *item = smtp_item_new(buf, to, message_id, job);
+    if (item == NULL) {
+        provider_fail(result, DELIVERY_TRANSIENT, "out of memory");
         free(buf);
-        return;
     }
-    smtp_set_server(session, st->server);
-    long t = st->timeout_seconds * 1000;
-    int which[] = {Timeout_GREETING, Timeout_ENVELOPE, Timeout_DATA, Timeout_TRANSFER, Timeout_DATA2};
-    for (size_t i = 0; i < sizeof(which) / sizeof(which[0]); i++) {
-        smtp_set_timeout(session, which[i] | Timeout_OVERRIDE_RFC2822_MINIMUM, t);
-    }
-    smtp_starttls_enable(session, st->starttls);
-    if (st->user[0] != '\0') {
-        auth = auth_create_context();
-        auth_set_mechanism_flags(auth, AUTH_PLUGIN_PLAIN, 0);
-        auth_set_interact_cb(auth, auth_interact, st);
-        smtp_auth_set_context(session, auth);
-    }
-
-    smtp_message_t message = smtp_add_message(session);
-    smtp_set_reverse_path(message, st->from_address);
-    smtp_recipient_t rcpt = smtp_add_recipient(message, to);
-    smtp_set_message_str(message, buf);
-
-    if (!smtp_start_session(session)) {
-        char why[128];
-        smtp_strerror(smtp_errno(), why, sizeof(why));
-        snprintf(result->detail, sizeof(result->detail), "SMTP session to %s failed: %s",
-                 st->server, why);
-        goto out;
-    }
-    const smtp_status_t *rs = smtp_recipient_status(rcpt);
-    const smtp_status_t *ms = smtp_message_transfer_status(message);
-    if (rs != NULL && rs->code != 0 && classify_code(rs->code) != DELIVERY_OK) {
-        result->outcome = classify_code(rs->code);
-        snprintf(result->detail, sizeof(result->detail), "recipient refused: %d %s", rs->code,
-                 rs->text != NULL ? rs->text : "");
-        goto out;
-    }
-    if (ms == NULL || ms->code == 0) {
-        snprintf(result->detail, sizeof(result->detail), "no answer to the message transfer");
-        goto out;
-    }
-    result->outcome = classify_code(ms->code);
-    snprintf(result->detail, sizeof(result->detail), "%d %s", ms->code,
-             ms->text != NULL ? ms->text : "");
-    /* Trailing CR/LF from the server's reply stay out of the trail. */
-    result->detail[strcspn(result->detail, "\r\n")] = '\0';
-    if (result->outcome == DELIVERY_OK) {
-        snprintf(result->provider_message_id, sizeof(result->provider_message_id), "%s", message_id);
-    }
-
-out:
-    smtp_destroy_session(session);
-    if (auth != NULL) {
-        auth_destroy_context(auth);
-    }
-    free(buf);
+    return item;
 }
 
-/* libesmtp is blocking: the session runs to its end here, bounded by the
- * per-command timeouts, and the outcome is reported before start returns. */
+/* Hands the email to the sender threads; it is reported from smtp_on_ready
+ * once its session has ended. */
 static void smtp_start(provider_t *self, delivery_job_t *job)
 {
+    smtp_state_t *st = self->state;
     delivery_result_t result;
     memset(&result, 0, sizeof(result));
-    smtp_send(self->state, delivery_job_document(job), &result);
-    delivery_job_complete(job, &result);
+    smtp_item_t *item = render(st, job, &result);
+    if (item == NULL) {
+        delivery_job_complete(job, &result);
+        return;
+    }
+    if (smtp_pool_submit(st->pool, item) != 0) {
+        provider_fail(&result, DELIVERY_TRANSIENT, "the SMTP senders are stopping");
+        smtp_item_free(item);
+        delivery_job_complete(job, &result);
+    }
+}
+
+static int smtp_ready_fd(provider_t *self)
+{
+    const smtp_state_t *st = self->state;
+    return smtp_pool_fd(st->pool);
+}
+
+/* Reports every email whose session has ended, on the loop thread. */
+static void smtp_on_ready(provider_t *self)
+{
+    smtp_state_t *st = self->state;
+    smtp_item_t *item = smtp_pool_take_done(st->pool);
+    while (item != NULL) {
+        smtp_item_t *next = item->next;
+        delivery_job_complete(item->owner, &item->result);
+        smtp_item_free(item);
+        item = next;
+    }
 }
 
 static void smtp_destroy(provider_t *self)
@@ -281,8 +235,11 @@ static void smtp_destroy(provider_t *self)
     if (self == NULL) {
         return;
     }
-    free(self->state);
+    smtp_state_t *st = self->state;
+    smtp_pool_free(st->pool);
+    free(st);
     free(self);
+    /* After the senders are joined: it unloads the SASL plugins they used. */
     auth_client_exit();
 }
 
@@ -304,36 +261,55 @@ static int extract_address(const char *from, char *out, size_t out_len)
     return wc_email_address_valid(out) ? 0 : -1;
 }
 
-provider_t *provider_smtp_new(const provider_env_t *env)
+/* The pool's options from the configuration. Returns -1, after logging
+ * which variable is wrong, when the sender address is not an address. */
+static int pool_options(const wc_config_t *cfg, smtp_state_t *st, smtp_pool_options_t *o)
 {
-    const wc_config_t *cfg = env->cfg;
-    smtp_state_t *st = calloc(1, sizeof(*st));
-    provider_t *p = calloc(1, sizeof(*p));
-    if (st == NULL || p == NULL) {
-        free(st);
-        free(p);
-        return NULL;
-    }
     if (extract_address(cfg->smtp_from, st->from_address, sizeof(st->from_address)) != 0 ||
         strpbrk(cfg->smtp_from, "\r\n") != NULL) {
         wc_log_error("WAVECOM_SMTP_FROM: \"%s\" is not an address or \"Name <address>\"",
                      cfg->smtp_from);
-        free(st);
-        free(p);
-        return NULL;
+        return -1;
     }
     snprintf(st->from_header, sizeof(st->from_header), "%s", cfg->smtp_from);
-    snprintf(st->server, sizeof(st->server), "%s:%d", cfg->smtp_host, cfg->smtp_port);
-    snprintf(st->user, sizeof(st->user), "%s", cfg->smtp_user);
-    snprintf(st->password, sizeof(st->password), "%s", cfg->smtp_password);
-    st->timeout_seconds = cfg->smtp_timeout_seconds;
-    st->starttls = strcmp(cfg->smtp_starttls, "required") == 0 ? Starttls_REQUIRED
-                   : strcmp(cfg->smtp_starttls, "try") == 0    ? Starttls_ENABLED
-                                                               : Starttls_DISABLED;
+    memset(o, 0, sizeof(*o));
+    snprintf(o->envelope_from, sizeof(o->envelope_from), "%s", st->from_address);
+    snprintf(o->server, sizeof(o->server), "%s:%d", cfg->smtp_host, cfg->smtp_port);
+    snprintf(o->user, sizeof(o->user), "%s", cfg->smtp_user);
+    snprintf(o->password, sizeof(o->password), "%s", cfg->smtp_password);
+    o->timeout_seconds = cfg->smtp_timeout_seconds;
+    o->sessions = cfg->smtp_sessions;
+    o->starttls = strcmp(cfg->smtp_starttls, "required") == 0 ? Starttls_REQUIRED
+                  : strcmp(cfg->smtp_starttls, "try") == 0    ? Starttls_ENABLED
+                                                              : Starttls_DISABLED;
+    return 0;
+}
+
+provider_t *provider_smtp_new(const provider_env_t *env)
+{
+    smtp_state_t *st = calloc(1, sizeof(*st));
+    provider_t *p = calloc(1, sizeof(*p));
+    smtp_pool_options_t opts;
+    if (st == NULL || p == NULL || pool_options(env->cfg, st, &opts) != 0) {
+        goto fail;
+    }
+    /* Before any sender thread may ask for a SASL mechanism. */
     auth_client_init();
+    st->pool = smtp_pool_start(&opts);
+    if (st->pool == NULL) {
+        auth_client_exit();
+        goto fail;
+    }
     p->name = "smtp";
     p->start = smtp_start;
+    p->ready_fd = smtp_ready_fd;
+    p->on_ready = smtp_on_ready;
     p->destroy = smtp_destroy;
     p->state = st;
     return p;
+
+fail:
+    free(st);
+    free(p);
+    return NULL;
 }
