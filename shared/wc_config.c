@@ -56,6 +56,8 @@ static const cfg_entry_t config_table[] = {
      "Worker children the master forks; 0 means one per core."},
     {"WAVECOM_WORKER_PREFETCH", "50", INT(worker_prefetch, 1, 5000),
      "Unacknowledged deliveries a worker child may hold per queue."},
+    {"WAVECOM_WORKER_STORE_THREADS", "4", INT(worker_store_threads, 1, 64),
+     "Database threads per worker child: claims and outcome writes in flight at once."},
     {"WAVECOM_DRAIN_GRACE_SECONDS", "30", INT(drain_grace_seconds, 1, 3600),
      "On SIGTERM, how long children may finish their work before they are killed."},
     {"WAVECOM_LEASE_SECONDS", "60", INT(lease_seconds, 5, 3600),

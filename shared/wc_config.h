@@ -36,6 +36,7 @@ typedef struct {
     /* wavecom-worker */
     int worker_processes;
     int worker_prefetch;
+    int worker_store_threads;
     int drain_grace_seconds;
     int lease_seconds;
     char smtp_host[256];

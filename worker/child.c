@@ -90,14 +90,16 @@ static void create_providers(delivery_context_t *ctx, const provider_env_t *env)
 }
 
 /* Waits up to `timeout_ms` for the transfers, the broker (`broker_fd`, -1
- * for none) or a provider's own descriptor, then lets the providers that
- * work on threads of their own report what they finished, on this thread. */
+ * for none), the database steps or a provider's own descriptor, then runs
+ * what the database steps and the providers that work on threads of their
+ * own finished, on this thread. */
 static void run_io(delivery_context_t *ctx, http_client_t *http, int timeout_ms, int broker_fd)
 {
-    _Static_assert(1 + PROVIDER_COUNT <= HTTP_CLIENT_MAX_EXTRA_FDS, "too many descriptors to poll");
-    int fds[1 + PROVIDER_COUNT];
+    _Static_assert(2 + PROVIDER_COUNT <= HTTP_CLIENT_MAX_EXTRA_FDS, "too many descriptors to poll");
+    int fds[2 + PROVIDER_COUNT];
     size_t n = 0;
     fds[n++] = broker_fd;
+    fds[n++] = store_pool_fd(ctx->store_pool);
     for (int i = 0; i < PROVIDER_COUNT; i++) {
         provider_t *p = ctx->providers[i];
         if (p != NULL && p->ready_fd != NULL) {
@@ -105,6 +107,7 @@ static void run_io(delivery_context_t *ctx, http_client_t *http, int timeout_ms,
         }
     }
     http_client_run(http, timeout_ms, fds, n);
+    store_pool_dispatch(ctx->store_pool);
     for (int i = 0; i < PROVIDER_COUNT; i++) {
         provider_t *p = ctx->providers[i];
         if (p != NULL && p->on_ready != NULL) {
@@ -162,6 +165,11 @@ int worker_child_run(const wc_config_t *cfg, int slot, worker_breakers_t *breake
     create_providers(&ctx, &env);
     if (ctx.providers[PROVIDER_SMTP] == NULL || ctx.providers[PROVIDER_WEBHOOK] == NULL) {
         rc = CHILD_EXIT_FATAL;
+        goto out;
+    }
+    ctx.store_pool = store_pool_start(ctx.store, cfg->worker_store_threads);
+    if (ctx.store_pool == NULL) {
+        rc = 1;
         goto out;
     }
     const wc_broker_options_t consumer_opts = {
@@ -223,6 +231,7 @@ int worker_child_run(const wc_config_t *cfg, int slot, worker_breakers_t *breake
     wc_log_info("stopping: in-flight work finished, returning unacked deliveries");
 
 out:
+    store_pool_free(ctx.store_pool);
     wc_broker_free(ctx.consumer);
     wc_broker_free(ctx.publisher);
     destroy_providers(&ctx);

@@ -16,6 +16,12 @@
 /* After a dependency failed, new messages wait this long. */
 #define PAUSE_AFTER_FAILURE_MS 1000
 
+/* What a job does once its outcome is recorded (or the write gave up). */
+typedef enum {
+    SETTLE_ACK_IF_RECORDED, /* ack; requeue when the database kept failing */
+    SETTLE_ACK,             /* ack whatever the write did: a confirmed message covers it */
+} settle_t;
+
 struct delivery_job {
     delivery_context_t *ctx;
     uint64_t tag;
@@ -26,6 +32,16 @@ struct delivery_job {
     int64_t started_ms;
     int breaker; /* slot in ctx->breakers, -1 for none */
     const char *channel;
+
+    /* The database step in flight (store_pool.h): the claim, then the
+     * outcome. The loop leaves these alone until the step is done. */
+    store_op_t op;
+    wc_claim_result_t claim;
+    wc_transition_t transition;
+    bson_t *set;
+    char audit_message[700];
+    wc_store_status_t recorded;
+    settle_t settle;
 };
 
 const bson_t *delivery_job_document(const delivery_job_t *job) { return job->doc; }
@@ -97,15 +113,16 @@ static wc_broker_status_t publish_queue_message(delivery_context_t *ctx, const c
 }
 
 /* Applies a transition to a notification this worker holds, retrying while
- * the database is unreachable. Returns WC_STORE_OK, WC_STORE_NOT_FOUND (the
- * lease was lost to another worker) or WC_STORE_ERROR. */
-static wc_store_status_t record(delivery_context_t *ctx, const bson_oid_t *id,
+ * the database is unreachable; on a store pool thread. WC_STORE_OK,
+ * WC_STORE_NOT_FOUND (the lease was lost to another worker) or
+ * WC_STORE_ERROR. */
+static wc_store_status_t record(wc_store_t *store, const bson_oid_t *id, const char *owner,
                                 const wc_transition_t *t)
 {
-    bson_t *filter = wc_store_lease_filter(id, ctx->owner);
+    bson_t *filter = wc_store_lease_filter(id, owner);
     wc_store_status_t status = WC_STORE_ERROR;
     for (int i = 0; i < RECORD_RETRY_SECONDS; i++) {
-        status = wc_store_transition(ctx->store, filter, t, wc_time_now_ms(), NULL);
+        status = wc_store_transition(store, filter, t, wc_time_now_ms(), NULL);
         if (status != WC_STORE_ERROR) {
             break;
         }
@@ -115,29 +132,75 @@ static wc_store_status_t record(delivery_context_t *ctx, const bson_oid_t *id,
     return status;
 }
 
-static int record_sent(delivery_job_t *job, const delivery_result_t *result)
+static void job_free(delivery_job_t *job)
 {
+    bson_destroy(job->doc);
+    bson_destroy(job->set);
+    free(job);
+}
+
+/* The job is over: its message is settled one way or the other. */
+static void job_finish(delivery_job_t *job)
+{
+    job->ctx->in_flight--;
+    job_free(job);
+}
+
+static void run_record(store_op_t *op, wc_store_t *store)
+{
+    delivery_job_t *job = op->arg;
+    job->recorded = record(store, &job->oid, job->ctx->owner, &job->transition);
+}
+
+static void record_done(store_op_t *op)
+{
+    delivery_job_t *job = op->arg;
     delivery_context_t *ctx = job->ctx;
+    if (job->recorded == WC_STORE_NOT_FOUND && job->transition.to == WC_STATUS_SENT) {
+        wc_log_warn("notification %s was sent but its lease had passed to another worker",
+                    job->msg.notification_id);
+    }
+    if (job->recorded == WC_STORE_ERROR && job->settle == SETTLE_ACK_IF_RECORDED) {
+        /* The outcome is not durable: leave the message to the broker. The
+         * lease decides who delivers it next. */
+        requeue_later(ctx, job->tag, job->generation);
+    } else {
+        ack(ctx, job->tag, job->generation);
+    }
+    job_finish(job);
+}
+
+/* Records `to` with `set` (taken) and the audit message already written into
+ * job->audit_message, off the loop thread; the message is settled when the
+ * write is done. */
+static void record_then_settle(delivery_job_t *job, wc_status_t to, bson_t *set, bool inc_retry,
+                               settle_t settle)
+{
+    job->set = set;
+    job->settle = settle;
+    job->transition = (wc_transition_t){
+        .to = to,
+        .audit = {.actor = job->ctx->owner, .message = job->audit_message},
+        .set = set,
+        .unset_lease = true,
+        .inc_retry = inc_retry,
+    };
+    job->op = (store_op_t){.run = run_record, .done = record_done, .arg = job};
+    if (store_pool_submit(job->ctx->store_pool, &job->op) != 0) {
+        requeue_later(job->ctx, job->tag, job->generation);
+        job_finish(job);
+    }
+}
+
+static void record_sent(delivery_job_t *job, const delivery_result_t *result)
+{
     int64_t now = wc_time_now_ms();
     bson_t *set = BCON_NEW("sentAt", BCON_DATE_TIME(now), "processingTimeMs",
                            BCON_INT64(now - job->started_ms), "providerMessageId",
                            BCON_UTF8(result->provider_message_id));
-    char message[700];
-    snprintf(message, sizeof(message), "Successfully sent via %s provider: %s", job->channel,
-             result->detail);
-    const wc_transition_t t = {
-        .to = WC_STATUS_SENT,
-        .audit = {.actor = ctx->owner, .message = message},
-        .set = set,
-        .unset_lease = true,
-    };
-    wc_store_status_t status = record(ctx, &job->oid, &t);
-    bson_destroy(set);
-    if (status == WC_STORE_NOT_FOUND) {
-        wc_log_warn("notification %s was sent but its lease had passed to another worker",
-                    job->msg.notification_id);
-    }
-    return status == WC_STORE_ERROR ? -1 : 0;
+    snprintf(job->audit_message, sizeof(job->audit_message),
+             "Successfully sent via %s provider: %s", job->channel, result->detail);
+    record_then_settle(job, WC_STATUS_SENT, set, false, SETTLE_ACK_IF_RECORDED);
 }
 
 /* The first retry tier at least `min_ms` long, or the longest. */
@@ -153,7 +216,8 @@ static const wc_retry_tier_t *tier_at_least(size_t from, long min_ms)
 
 /* Schedules another attempt. A refusal by our own breaker spends no attempt:
  * the provider was never asked, and a long outage must not exhaust every
- * notification's retries while nothing was tried. */
+ * notification's retries while nothing was tried. Returns -1 when the retry
+ * could not be published (the job is untouched). */
 static int retry_later(delivery_job_t *job, const delivery_result_t *result)
 {
     delivery_context_t *ctx = job->ctx;
@@ -174,28 +238,23 @@ static int retry_later(delivery_job_t *job, const delivery_result_t *result)
     int64_t now = wc_time_now_ms();
     bson_t *set = BCON_NEW("error", BCON_UTF8(result->detail), "nextAttemptAt",
                            BCON_DATE_TIME(now + tier->seconds * 1000LL));
-    char message[700];
     if (result->not_attempted) {
-        snprintf(message, sizeof(message), "Not attempted (%s); retry in %d s, attempt not counted",
-                 result->detail, tier->seconds);
+        snprintf(job->audit_message, sizeof(job->audit_message),
+                 "Not attempted (%s); retry in %d s, attempt not counted", result->detail,
+                 tier->seconds);
     } else {
-        snprintf(message, sizeof(message), "Attempt failed, retry %d in %d s: %s", msg.retry_count,
-                 tier->seconds, result->detail);
+        snprintf(job->audit_message, sizeof(job->audit_message),
+                 "Attempt failed, retry %d in %d s: %s", msg.retry_count, tier->seconds,
+                 result->detail);
     }
-    const wc_transition_t t = {
-        .to = WC_STATUS_RETRYING,
-        .audit = {.actor = ctx->owner, .message = message},
-        .set = set,
-        .unset_lease = true,
-        .inc_retry = !result->not_attempted,
-    };
     /* Even if this write fails the retry message is confirmed: it will claim
      * the notification once the lease runs out. */
-    record(ctx, &job->oid, &t);
-    bson_destroy(set);
+    record_then_settle(job, WC_STATUS_RETRYING, set, !result->not_attempted, SETTLE_ACK);
     return 0;
 }
 
+/* Publishes to the DLQ and records FAILED; -1 when the publish failed (the
+ * job is untouched). */
 static int dead_letter(delivery_job_t *job, const char *reason)
 {
     delivery_context_t *ctx = job->ctx;
@@ -217,30 +276,15 @@ static int dead_letter(delivery_job_t *job, const char *reason)
         return -1;
     }
     bson_t *set = BCON_NEW("failedAt", BCON_DATE_TIME(now), "error", BCON_UTF8(reason));
-    char message[700];
-    snprintf(message, sizeof(message),
+    snprintf(job->audit_message, sizeof(job->audit_message),
              "Failed after %s attempt(s), moved to the dead-letter queue: %s", attempts, reason);
-    const wc_transition_t t = {
-        .to = WC_STATUS_FAILED,
-        .audit = {.actor = ctx->owner, .message = message},
-        .set = set,
-        .unset_lease = true,
-    };
-    wc_store_status_t status = record(ctx, &job->oid, &t);
-    bson_destroy(set);
-    return status == WC_STORE_ERROR ? -1 : 0;
-}
-
-static void job_free(delivery_job_t *job)
-{
-    bson_destroy(job->doc);
-    free(job);
+    record_then_settle(job, WC_STATUS_FAILED, set, false, SETTLE_ACK_IF_RECORDED);
+    return 0;
 }
 
 void delivery_job_complete(delivery_job_t *job, const delivery_result_t *result)
 {
     delivery_context_t *ctx = job->ctx;
-    ctx->in_flight--;
     int64_t now = wc_time_monotonic_ms();
     if (job->breaker >= 0 && !result->not_attempted) {
         /* A permanent refusal is a healthy provider answering. */
@@ -251,11 +295,11 @@ void delivery_job_complete(delivery_job_t *job, const delivery_result_t *result)
     const char *id = job->msg.notification_id;
     int retry_count = (int)wc_doc_int(job->doc, "retryCount", 0);
     int max_retries = (int)wc_doc_int(job->doc, "maxRetries", ctx->cfg->max_retries);
-    int rc;
+    int rc = 0;
     if (result->outcome == DELIVERY_OK) {
-        rc = record_sent(job, result);
         wc_log_info("notification %s sent via %s in %lld ms", id, job->channel,
                     (long long)(wc_time_now_ms() - job->started_ms));
+        record_sent(job, result);
     } else if (result->outcome == DELIVERY_TRANSIENT &&
                (result->not_attempted || retry_count < max_retries)) {
         wc_log_warn("notification %s: %s failure, will retry: %s", id,
@@ -266,13 +310,11 @@ void delivery_job_complete(delivery_job_t *job, const delivery_result_t *result)
         rc = dead_letter(job, result->detail);
     }
     if (rc != 0) {
-        /* The outcome is not durable: leave the message to the broker. The
+        /* Nothing durable happened: leave the message to the broker. The
          * lease decides who delivers it next. */
         requeue_later(ctx, job->tag, job->generation);
-    } else {
-        ack(ctx, job->tag, job->generation);
+        job_finish(job);
     }
-    job_free(job);
 }
 
 /* A message that cannot be understood goes to the DLQ as it came, with why. */
@@ -298,14 +340,15 @@ static void dead_letter_poison(delivery_context_t *ctx, const amqp_envelope_t *e
 
 /* Another worker holds a live lease (it may have died): look again after the
  * shortest retry tier instead of dropping the only copy of the message. */
-static void defer(delivery_context_t *ctx, const wc_queue_message_t *msg, uint64_t tag)
+static void defer(delivery_context_t *ctx, const wc_queue_message_t *msg, uint64_t tag,
+                  unsigned generation)
 {
     if (publish_queue_message(ctx, wc_retry_tiers[0].exchange,
                               wc_priority_routing_key(msg->priority), msg, NULL, 0) != WC_BROKER_OK) {
-        requeue_later(ctx, tag, ctx->consumer_generation);
+        requeue_later(ctx, tag, generation);
         return;
     }
-    ack(ctx, tag, ctx->consumer_generation);
+    ack(ctx, tag, generation);
 }
 
 /* The provider and breaker slot for a claimed document. */
@@ -344,7 +387,6 @@ static provider_t *route(delivery_context_t *ctx, delivery_job_t *job)
 static void start_job(delivery_job_t *job)
 {
     delivery_context_t *ctx = job->ctx;
-    ctx->in_flight++;
     delivery_result_t result;
     memset(&result, 0, sizeof(result));
     provider_t *provider = route(ctx, job);
@@ -366,6 +408,38 @@ static void start_job(delivery_job_t *job)
     provider->start(provider, job);
 }
 
+static void run_claim(store_op_t *op, wc_store_t *store)
+{
+    delivery_job_t *job = op->arg;
+    const delivery_context_t *ctx = job->ctx;
+    job->claim = wc_store_claim(store, &job->oid, ctx->owner, ctx->cfg->lease_seconds * 1000LL,
+                                wc_time_now_ms(), &job->doc);
+}
+
+static void claim_done(store_op_t *op)
+{
+    delivery_job_t *job = op->arg;
+    delivery_context_t *ctx = job->ctx;
+    switch (job->claim) {
+    case WC_CLAIM_OK:
+        job->started_ms = wc_time_now_ms();
+        start_job(job);
+        return;
+    case WC_CLAIM_GONE:
+        wc_log_debug("notification %s needs nothing more; dropping this copy",
+                     job->msg.notification_id);
+        ack(ctx, job->tag, job->generation);
+        break;
+    case WC_CLAIM_BUSY:
+        defer(ctx, &job->msg, job->tag, job->generation);
+        break;
+    case WC_CLAIM_ERROR:
+        requeue_later(ctx, job->tag, job->generation);
+        break;
+    }
+    job_finish(job);
+}
+
 void delivery_accept(delivery_context_t *ctx, const amqp_envelope_t *env)
 {
     wc_queue_message_t msg;
@@ -374,29 +448,8 @@ void delivery_accept(delivery_context_t *ctx, const amqp_envelope_t *env)
         dead_letter_poison(ctx, env, why);
         return;
     }
-    bson_oid_t oid;
-    bson_oid_init_from_string(&oid, msg.notification_id);
-
-    bson_t *doc = NULL;
-    switch (wc_store_claim(ctx->store, &oid, ctx->owner, ctx->cfg->lease_seconds * 1000LL,
-                           wc_time_now_ms(), &doc)) {
-    case WC_CLAIM_OK:
-        break;
-    case WC_CLAIM_GONE:
-        wc_log_debug("notification %s needs nothing more; dropping this copy", msg.notification_id);
-        ack(ctx, env->delivery_tag, ctx->consumer_generation);
-        return;
-    case WC_CLAIM_BUSY:
-        defer(ctx, &msg, env->delivery_tag);
-        return;
-    case WC_CLAIM_ERROR:
-        requeue_later(ctx, env->delivery_tag, ctx->consumer_generation);
-        return;
-    }
-
     delivery_job_t *job = calloc(1, sizeof(*job));
     if (job == NULL) {
-        bson_destroy(doc);
         requeue_later(ctx, env->delivery_tag, ctx->consumer_generation);
         return;
     }
@@ -404,12 +457,15 @@ void delivery_accept(delivery_context_t *ctx, const amqp_envelope_t *env)
         .ctx = ctx,
         .tag = env->delivery_tag,
         .generation = ctx->consumer_generation,
-        .oid = oid,
         .msg = msg,
-        .doc = doc,
-        .started_ms = wc_time_now_ms(),
         .breaker = -1,
         .channel = "unknown",
     };
-    start_job(job);
+    bson_oid_init_from_string(&job->oid, msg.notification_id);
+    job->op = (store_op_t){.run = run_claim, .done = claim_done, .arg = job};
+    ctx->in_flight++;
+    if (store_pool_submit(ctx->store_pool, &job->op) != 0) {
+        requeue_later(ctx, job->tag, job->generation);
+        job_finish(job);
+    }
 }

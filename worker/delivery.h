@@ -2,7 +2,8 @@
  * Handling of queue messages in a worker child: decode, claim, hand to the
  * channel's provider, and — when the provider reports — record the outcome
  * and only then acknowledge (DESIGN §4 invariants 2 and 3). Many jobs are in
- * flight at once; everything runs on the child's one thread.
+ * flight at once. Everything runs on the child's loop thread except the
+ * database steps, which store_pool.h runs on threads of their own.
  */
 #ifndef WORKER_DELIVERY_H
 #define WORKER_DELIVERY_H
@@ -12,6 +13,7 @@
 
 #include "breakers.h"
 #include "providers/provider.h"
+#include "store_pool.h"
 #include "wc_broker.h"
 #include "wc_config.h"
 #include "wc_store.h"
@@ -21,6 +23,7 @@ enum { PROVIDER_SMTP, PROVIDER_TWILIO, PROVIDER_FCM, PROVIDER_APNS, PROVIDER_WEB
 typedef struct {
     const wc_config_t *cfg;
     wc_store_t *store;
+    store_pool_t *store_pool; /* claims and outcomes, off the loop thread */
     wc_broker_t *consumer;  /* the channel messages come from; acks go here */
     wc_broker_t *publisher; /* confirming channel for retries and the DLQ */
     provider_t *providers[PROVIDER_COUNT]; /* NULL: channel not configured */
@@ -28,13 +31,14 @@ typedef struct {
     wc_breaker_policy_t breaker_policy;
     char owner[128];          /* "worker:<host>:<pid>", the lease holder's name */
     unsigned consumer_generation; /* bumped on every reconnect: older delivery tags are void */
-    int in_flight;            /* jobs started and not yet completed */
+    int in_flight;            /* messages taken and not yet settled */
     int64_t paused_until_ms;  /* a dependency failed: take no new messages until then */
 } delivery_context_t;
 
-/* Takes one delivery: claims its notification and starts the delivery, or
- * settles the message at once (duplicate, poison, busy). The envelope may be
- * destroyed when this returns. */
+/* Takes one delivery: queues the claim of its notification, after which the
+ * delivery starts or the message is settled (duplicate, busy); a poison
+ * message is settled at once. The envelope may be destroyed when this
+ * returns. */
 void delivery_accept(delivery_context_t *ctx, const amqp_envelope_t *env);
 
 #endif
