@@ -12,10 +12,16 @@
 # confirmed by the broker). It prints one line per run and writes the raw wrk outputs to
 # loadtest/out/. Environment knobs (all optional): WAVECOM_LOADTEST_TYPE (SMS or EMAIL),
 # WAVECOM_LOADTEST_WORKERS (worker children, default 2; 0 for none), WAVECOM_LOADTEST_PORT (5077),
-# and any WAVECOM_* variable of the API (e.g. WAVECOM_API_AUTH_CACHE_SECONDS, WAVECOM_API_COMMITTERS).
+# WAVECOM_LOADTEST_VHOST (wavecom_loadtest), WAVECOM_LOADTEST_DB (wc_loadtest_<time>),
+# WAVECOM_PERF_BUILD_DIR (build-perf), and any WAVECOM_* variable of the API (e.g.
+# WAVECOM_API_AUTH_CACHE_SECONDS, WAVECOM_API_COMMITTERS).
+# The end-to-end delivery benchmark is loadtest/e2e.sh; the shell both use is loadtest/lib.sh.
 set -euo pipefail
 
-ROOT=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=loadtest/lib.sh
+. "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
+
+ROOT=$LT_ROOT
 BUILD=${WAVECOM_PERF_BUILD_DIR:-$ROOT/build-perf}
 OUT=$ROOT/.wavecom/loadtest
 DURATION=${1:-30}
@@ -24,25 +30,16 @@ CONNECTIONS=("$@")
 ((${#CONNECTIONS[@]})) || CONNECTIONS=(16 64 256)
 PORT=${WAVECOM_LOADTEST_PORT:-5077}
 WORKERS=${WAVECOM_LOADTEST_WORKERS:-2}
-VHOST=wavecom_loadtest
-RABBITMQCTL=$ROOT/.wavecom/bin/rabbitmqctl
+VHOST=${WAVECOM_LOADTEST_VHOST:-wavecom_loadtest}
 MONGODB_URI=${WAVECOM_MONGODB_URI:-mongodb://127.0.0.1:27017}
-DB=wc_loadtest_$(date +%s)
-
-die() {
-  printf 'error: %s\n' "$*" >&2
-  exit 1
-}
+DB=${WAVECOM_LOADTEST_DB:-wc_loadtest_$(date +%s)}
 
 command -v wrk >/dev/null || die "wrk is not installed (apt-get install wrk)"
-[[ -x $RABBITMQCTL ]] || die "no $RABBITMQCTL: run deploy/stack.sh services first"
+[[ -x $LT_RABBITMQCTL ]] || die "no $LT_RABBITMQCTL: run deploy/stack.sh services first"
 
 mkdir -p "$OUT"
-cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DWAVECOM_SANITIZE=OFF >/dev/null
-cmake --build "$BUILD" -j"$(nproc)" --target wavecom-api wavecom-worker wavecomctl >/dev/null
-
-"$RABBITMQCTL" add_vhost "$VHOST" >/dev/null 2>&1 || true
-"$RABBITMQCTL" set_permissions -p "$VHOST" guest '.*' '.*' '.*' >/dev/null
+lt_build "$BUILD"
+lt_vhost_fresh "$VHOST"
 
 export WAVECOM_MONGODB_URI=$MONGODB_URI
 export WAVECOM_MONGODB_DB=$DB
@@ -51,38 +48,26 @@ export WAVECOM_API_PORT=$PORT
 export WAVECOM_API_PER_IP_LIMIT=${WAVECOM_API_PER_IP_LIMIT:-1024}
 export WAVECOM_LOG_LEVEL=${WAVECOM_LOG_LEVEL:-warn}
 export WAVECOM_WORKER_PROCESSES=$WORKERS
-export WAVECOM_TWILIO_URL=${WAVECOM_TWILIO_URL:-http://127.0.0.1:4010}
-export WAVECOM_TWILIO_ACCOUNT_SID=${WAVECOM_TWILIO_ACCOUNT_SID:-AC0123456789abcdef0123456789abcdef}
-export WAVECOM_TWILIO_AUTH_TOKEN=${WAVECOM_TWILIO_AUTH_TOKEN:-wavecom-dev-twilio-auth-token}
 export WAVECOM_TWILIO_FROM=${WAVECOM_TWILIO_FROM:-+14155550000}
+lt_export_provider_env
 
-API_PID=
-WORKER_PID=
 cleanup() {
-  [[ -n $WORKER_PID ]] && kill -TERM "$WORKER_PID" 2>/dev/null && wait "$WORKER_PID" 2>/dev/null
-  [[ -n $API_PID ]] && kill -TERM "$API_PID" 2>/dev/null && wait "$API_PID" 2>/dev/null
-  /usr/bin/python3 -c "import pymongo,sys; pymongo.MongoClient(sys.argv[1]).drop_database(sys.argv[2])" \
-    "$MONGODB_URI" "$DB" 2>/dev/null || true
-  "$RABBITMQCTL" delete_vhost "$VHOST" >/dev/null 2>&1 || true
+  lt_stop_services 60
+  lt_drop_database "$MONGODB_URI" "$DB"
+  lt_vhost_delete "$VHOST"
 }
 trap cleanup EXIT
 
-"$BUILD/api/wavecom-api" >>"$OUT/api.log" 2>&1 &
-API_PID=$!
-for _ in $(seq 1 120); do
-  curl -fsS "http://127.0.0.1:$PORT/api/health" >/dev/null 2>&1 && break
-  sleep 0.5
-done
-curl -fsS "http://127.0.0.1:$PORT/api/health" >/dev/null || die "the API did not come up (see $OUT/api.log)"
+lt_start_api "$BUILD" "$OUT/api.log"
 if ((WORKERS > 0)); then
-  "$BUILD/worker/wavecom-worker" >>"$OUT/worker.log" 2>&1 &
-  WORKER_PID=$!
+  lt_start_worker "$BUILD" "$OUT/worker.log"
 fi
-TENANT=$("$BUILD/worker/wavecomctl" tenant create --name loadtest)
-export WAVECOM_LOADTEST_KEY=$("$BUILD/worker/wavecomctl" apikey create --tenant "$TENANT" --role sender)
+lt_tenant_key "$BUILD" loadtest sender
+TENANT=$LT_TENANT
+export WAVECOM_LOADTEST_KEY=$LT_KEY
 
 count() { # count FILTER_JSON: notifications of the load-test tenant matching the filter
-  /usr/bin/python3 -c "import json,pymongo,sys; f=json.loads(sys.argv[3]); f['tenantId']=sys.argv[4]; \
+  "$LT_PYTHON" -c "import json,pymongo,sys; f=json.loads(sys.argv[3]); f['tenantId']=sys.argv[4]; \
 print(pymongo.MongoClient(sys.argv[1])[sys.argv[2]].notifications.count_documents(f))" \
     "$MONGODB_URI" "$DB" "$1" "$TENANT"
 }

@@ -50,6 +50,33 @@ static void set_state(master_t *m, master_state_t next, const char *why)
     m->state = next;
 }
 
+/* A child's start or exit as log fields besides the message, so that a log
+ * pipeline can count restarts and alert on crash loops without parsing text.
+ * Returns NULL when out of memory (the line then goes without them). */
+static json_object *child_fields(int index, pid_t pid, const slot_t *s)
+{
+    json_object *f = json_object_new_object();
+    if (f != NULL) {
+        json_object_object_add(f, "slot", json_object_new_int(index));
+        json_object_object_add(f, "childPid", json_object_new_int((int)pid));
+        json_object_object_add(f, "restarts", json_object_new_int(s->restarts));
+    }
+    return f;
+}
+
+static void add_exit_fields(json_object *f, int status, int64_t lived_ms)
+{
+    if (f == NULL) {
+        return;
+    }
+    if (WIFEXITED(status)) {
+        json_object_object_add(f, "exitCode", json_object_new_int(WEXITSTATUS(status)));
+    } else if (WIFSIGNALED(status)) {
+        json_object_object_add(f, "signal", json_object_new_int(WTERMSIG(status)));
+    }
+    json_object_object_add(f, "livedMs", json_object_new_int64(lived_ms));
+}
+
 static void spawn(master_t *m, int i)
 {
     slot_t *s = &m->slots[i];
@@ -66,7 +93,9 @@ static void spawn(master_t *m, int i)
     s->started_ms = wc_time_monotonic_ms();
     s->generation = m->generation;
     s->exiting = false;
-    wc_log_info("worker %d started, pid %d", i, (int)pid);
+    char msg[64];
+    snprintf(msg, sizeof(msg), "worker %d started, pid %d", i, (int)pid);
+    wc_log_fields(WC_LOG_INFO, msg, child_fields(i, pid, s));
 }
 
 static void describe_exit(int status, char *buf, size_t len)
@@ -85,6 +114,7 @@ static void on_child_exit(master_t *m, slot_t *s, int index, int status)
     char how[96];
     describe_exit(status, how, sizeof(how));
     int64_t now = wc_time_monotonic_ms();
+    int64_t lived = now - s->started_ms;
     bool asked = s->exiting;
     pid_t pid = s->pid;
     s->pid = 0;
@@ -96,7 +126,13 @@ static void on_child_exit(master_t *m, slot_t *s, int index, int status)
     }
     if (WIFEXITED(status) && WEXITSTATUS(status) == CHILD_EXIT_FATAL) {
         s->fatal = true;
-        wc_log_error("worker %d %s: its configuration cannot work; not restarting it", index, how);
+        char msg[192];
+        snprintf(msg, sizeof(msg),
+                 "worker %d (pid %d) %s: its configuration cannot work; not restarting it", index,
+                 (int)pid, how);
+        json_object *f = child_fields(index, pid, s);
+        add_exit_fields(f, status, lived);
+        wc_log_fields(WC_LOG_ERROR, msg, f);
         return;
     }
     if (asked) {
@@ -105,7 +141,7 @@ static void on_child_exit(master_t *m, slot_t *s, int index, int status)
         s->restart_at_ms = now;
         return;
     }
-    s->crash_streak = now - s->started_ms < HEALTHY_LIFETIME_MS ? s->crash_streak + 1 : 0;
+    s->crash_streak = lived < HEALTHY_LIFETIME_MS ? s->crash_streak + 1 : 0;
     int64_t delay = 0;
     if (s->crash_streak > 0) {
         delay = 1000LL << (s->crash_streak - 1 < 5 ? s->crash_streak - 1 : 5);
@@ -113,8 +149,18 @@ static void on_child_exit(master_t *m, slot_t *s, int index, int status)
     }
     s->restarts++;
     s->restart_at_ms = now + delay;
-    wc_log_warn("worker %d (pid %d) %s; restart %d in %lld ms", index, (int)pid, how, s->restarts,
-                (long long)delay);
+    /* How long it lived tells a crash loop (dying young, restarts spaced out)
+     * from a rare crash after a healthy run (restarted at once). */
+    char msg[256];
+    snprintf(msg, sizeof(msg), "worker %d (pid %d) %s after %.1f s; restart %d in %lld ms", index,
+             (int)pid, how, (double)lived / 1000.0, s->restarts, (long long)delay);
+    json_object *f = child_fields(index, pid, s);
+    add_exit_fields(f, status, lived);
+    if (f != NULL) {
+        json_object_object_add(f, "crashStreak", json_object_new_int(s->crash_streak));
+        json_object_object_add(f, "restartInMs", json_object_new_int64(delay));
+    }
+    wc_log_fields(WC_LOG_WARN, msg, f);
 }
 
 static void reap(master_t *m)

@@ -1,0 +1,390 @@
+#!/usr/bin/env bash
+# loadtest/e2e.sh: the end-to-end delivery benchmark: notifications delivered per second with every
+# provider answering in 200 ms, created→sent latency, reconciliation and memory per process.
+#
+#   loadtest/e2e.sh [--count N] [--rate R | --closed] [options]      (--help lists them)
+#
+# It builds a Release build in build-bench/ (no sanitizers), starts wavecom-api and a
+# wavecom-worker pool (WAVECOM_WORKER_PROCESSES children, default 2) against the running local
+# services (deploy/stack.sh services) on a fresh database (wc_bench_e2e_<time>) and a RabbitMQ
+# vhost of its own, sets every provider test double to 200 ms latency and 5 % transient failures
+# (restoring their previous behaviour at exit), creates a tenant and a key, and submits N
+# notifications (default 50,000; also bounded by --duration) through POST /api/notifications/batch
+# in a mix of SMS, FCM and APNs push, webhooks and email (to the real SMTP catcher), unique
+# recipients, in a closed loop (as fast as the intake allows) or an open loop (--rate R/s),
+# recording every id that got a 201 (loadtest/e2e_submit.py). It then waits, bounded, until every
+# one is SENT or FAILED, samples the memory of the API, the worker master and each child
+# (/proc/<pid>/status VmRSS and VmHWM, every second and at the end), and reports
+# (loadtest/e2e_report.py): ONE summary line on stdout, loadtest/results/e2e.json and
+# loadtest/results/e2e.md. Exit status: 0; 4 when the reconciliation failed (an accepted id lost or
+# not terminal); 5 when it held but someone else changed or reset the shared doubles during the run
+# (see below); 1 on any other error. Every process it started is stopped at exit.
+#
+# The provider doubles are shared with everything else that uses the local stack, and tests reset
+# and reconfigure them (tests/integration/providers.py): the script watches their settings during
+# the run, reports any change made by someone else (the figures of such a run are not to be
+# trusted), and restores a double only if it still has the benchmark's settings. --private-doubles
+# runs a doubles instance of the benchmark's own instead (ports 4100-4140, fresh credentials under
+# the run's log directory), which no one else touches.
+#
+# Every WAVECOM_* variable of the API and the worker that is set when the script starts is passed
+# on (e.g. WAVECOM_API_COMMITTERS, WAVECOM_WORKER_PREFETCH), except those it sets itself: the
+# database, the vhost, the API's address and the worker count.
+#
+# The database is left in place (dropping one while other clients work can stall FerretDB's
+# PostgreSQL backend); --drop-db drops it at exit. Logs and raw outputs: .wavecom/loadtest/e2e-<time>/.
+set -euo pipefail
+
+# shellcheck source=loadtest/lib.sh
+. "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
+
+ROOT=$LT_ROOT
+COUNT=50000
+RATE=0
+BATCH=0
+CONCURRENCY=0
+DURATION=600
+DRAIN_TIMEOUT=600
+WORKERS=${WAVECOM_WORKER_PROCESSES:-2}
+LATENCY_MS=200
+FAILURE_RATE=0.05
+PORT=${WAVECOM_E2E_PORT:-5078}
+MIX=sms=35,fcm=20,apns=10,webhook=15,email=20
+PRIORITIES=CRITICAL=2,HIGH=18,MEDIUM=50,LOW=30
+SAMPLE_INTERVAL=1
+DROP_DB=0
+PRIVATE_DOUBLES=0
+PRIVATE_DOUBLES_BASE=${WAVECOM_E2E_DOUBLES_PORT:-4100}
+DOUBLES_BIN=${WAVECOM_DOUBLES_BIN:-$ROOT/.wavecom/bin/wavecom-doubles}
+RESULTS=$ROOT/loadtest/results
+BUILD=${WAVECOM_BENCH_BUILD_DIR:-$ROOT/build-bench}
+CONTROL=${WAVECOM_DOUBLES_CONTROL:-http://127.0.0.1:4000}
+WEBHOOK_URL=${WAVECOM_DOUBLES_WEBHOOK:-http://127.0.0.1:4040}
+MAILDIR=${WAVECOM_MAILDIR:-$ROOT/.wavecom/maildir}
+MONGODB_URI=${WAVECOM_MONGODB_URI:-mongodb://127.0.0.1:27017}
+AMQP_BASE=${WAVECOM_LOADTEST_AMQP_BASE:-amqp://guest:guest@127.0.0.1:5672}
+COMMAND="loadtest/e2e.sh $*"
+
+usage() {
+  cat <<EOF
+Usage: loadtest/e2e.sh [options]
+
+  --count N            notifications to submit (default $COUNT)
+  --rate R             open loop: offer R notifications per second on a fixed schedule
+  --closed             closed loop (the default): as fast as the intake allows
+  --batch B            notifications per request, 1..1000 (default: 500 closed, R/10 open)
+  --concurrency C      requests in flight (default: 4 closed, at most 32 open)
+  --duration S         stop submitting after S seconds (default $DURATION)
+  --drain-timeout S    wait at most S seconds for every notification to be terminal (default $DRAIN_TIMEOUT)
+  --workers N          worker children (default \$WAVECOM_WORKER_PROCESSES or 2)
+  --latency-ms MS      latency of every provider double (default $LATENCY_MS)
+  --failure-rate F     transient failure rate of every provider double (default $FAILURE_RATE)
+  --mix SPEC           channel weights (default $MIX)
+  --priorities SPEC    priority weights (default $PRIORITIES)
+  --port P             port of the benchmark's API (default $PORT)
+  --results DIR        where e2e.json and e2e.md go (default loadtest/results)
+  --private-doubles    run provider doubles of the benchmark's own (control port $PRIVATE_DOUBLES_BASE, the
+                       providers on +10..+40) instead of the shared ones at $CONTROL
+  --drop-db            drop the benchmark's database at exit (default: leave it)
+  -h, --help           this text
+EOF
+}
+
+need_value() { [[ $# -ge 2 && -n $2 ]] || die "$1 needs a value (see --help)"; }
+while (($#)); do
+  case $1 in
+    --count) need_value "$@"; COUNT=$2; shift ;;
+    --rate) need_value "$@"; RATE=$2; shift ;;
+    --closed) RATE=0 ;;
+    --batch) need_value "$@"; BATCH=$2; shift ;;
+    --concurrency) need_value "$@"; CONCURRENCY=$2; shift ;;
+    --duration) need_value "$@"; DURATION=$2; shift ;;
+    --drain-timeout) need_value "$@"; DRAIN_TIMEOUT=$2; shift ;;
+    --workers) need_value "$@"; WORKERS=$2; shift ;;
+    --latency-ms) need_value "$@"; LATENCY_MS=$2; shift ;;
+    --failure-rate) need_value "$@"; FAILURE_RATE=$2; shift ;;
+    --mix) need_value "$@"; MIX=$2; shift ;;
+    --priorities) need_value "$@"; PRIORITIES=$2; shift ;;
+    --port) need_value "$@"; PORT=$2; shift ;;
+    --results) need_value "$@"; RESULTS=$2; shift ;;
+    --drop-db) DROP_DB=1 ;;
+    --private-doubles) PRIVATE_DOUBLES=1 ;;
+    -h | --help) usage; exit 0 ;;
+    *) usage >&2; die "unknown argument '$1'" ;;
+  esac
+  shift
+done
+for v in COUNT BATCH CONCURRENCY DURATION DRAIN_TIMEOUT WORKERS LATENCY_MS PORT; do
+  [[ ${!v} =~ ^[0-9]+$ ]] || die "${v,,} must be a whole number, not '${!v}'"
+done
+[[ $RATE =~ ^[0-9]+([.][0-9]+)?$ ]] || die "--rate must be a number, not '$RATE'"
+[[ $FAILURE_RATE =~ ^(0([.][0-9]+)?|1([.]0+)?)$ ]] || die "--failure-rate must be in 0..1"
+((COUNT >= 1 && WORKERS >= 1 && BATCH <= 1000)) || die "--count and --workers must be at least 1, --batch at most 1000"
+
+command -v curl >/dev/null || die "curl is not installed"
+[[ -x $LT_RABBITMQCTL ]] || die "no $LT_RABBITMQCTL: run deploy/stack.sh services first"
+if ((PRIVATE_DOUBLES)); then
+  [[ -x $DOUBLES_BIN ]] || die "no $DOUBLES_BIN: deploy/stack.sh install builds it"
+  for port in "$PRIVATE_DOUBLES_BASE" $((PRIVATE_DOUBLES_BASE + 10)) $((PRIVATE_DOUBLES_BASE + 20)) \
+    $((PRIVATE_DOUBLES_BASE + 30)) $((PRIVATE_DOUBLES_BASE + 40)); do
+    lt_port_free "$port" || die "port $port is in use (the private doubles need it)"
+  done
+else
+  curl -fsS -m 5 -o /dev/null "$CONTROL/_control/info" ||
+    die "the provider test doubles do not answer at $CONTROL (deploy/stack.sh services starts them)"
+fi
+"$LT_PYTHON" -c 'import pymongo' 2>/dev/null || die "$LT_PYTHON has no pymongo (apt-get install python3-pymongo)"
+
+lt_port_free "$PORT" || die "port $PORT is in use; choose another with --port"
+
+STAMP=$(date +%Y%m%d-%H%M%S)
+NAME=wc_bench_e2e_${STAMP//-/_}
+DB=$NAME
+VHOST=$NAME
+OUT=$ROOT/.wavecom/loadtest/e2e-$STAMP
+mkdir -p "$OUT" "$RESULTS"
+SINCE=$(date +%s)
+
+# --- everything this script changes is undone by cleanup, whatever happens from here on
+
+SAMPLER_PID=
+CHILD_PID=
+DOUBLES_PID=
+DOUBLES_SAVED=0
+declare -A DOUBLES_SET=() # provider -> the settings the benchmark gave it, as the double echoed them
+# shellcheck disable=SC2317 # reached through the EXIT trap
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  [[ -n $CHILD_PID ]] && lt_stop_pid "$CHILD_PID" 10
+  [[ -n $SAMPLER_PID ]] && lt_stop_pid "$SAMPLER_PID" 5
+  lt_stop_services 40
+  if [[ -n $DOUBLES_PID ]]; then
+    lt_stop_pid "$DOUBLES_PID" 10
+  elif ((DOUBLES_SAVED)); then
+    restore_doubles
+  fi
+  lt_vhost_delete "$VHOST"
+  if [[ -z $LT_API_PID ]]; then
+    : # nothing was written to the database
+  elif ((DROP_DB)); then
+    lt_drop_database "$MONGODB_URI" "$DB"
+  else
+    printf 'note: the database %s is left in place (--drop-db drops it)\n' "$DB" >&2
+  fi
+  exit "$rc"
+}
+# Puts each shared double back as it was, unless someone else changed it since the benchmark did:
+# their newer settings win.
+# shellcheck disable=SC2317 # reached through the EXIT trap
+restore_doubles() {
+  local p now
+  for p in twilio fcm apns webhook; do
+    [[ -n ${DOUBLES_SET[$p]:-} ]] || continue
+    now=$(curl -fsS -m 10 "$CONTROL/_control/$p/config") || now=
+    if [[ $now != "${DOUBLES_SET[$p]}" ]]; then
+      printf 'warning: the %s double was changed by someone else during the run; left as they set it\n' "$p" >&2
+      continue
+    fi
+    curl -fsS -m 10 -o /dev/null -X POST --data-binary "@$OUT/doubles-config-$p.json" \
+      "$CONTROL/_control/$p/config" ||
+      printf 'warning: could not restore the %s double; its saved settings: %s\n' "$p" \
+        "$OUT/doubles-config-$p.json" >&2
+  done
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+say() { printf '==> %s\n' "$*" >&2; }
+
+say "building $BUILD (Release, no sanitizers)"
+lt_build "$BUILD"
+say "vhost $VHOST, database $DB, logs in ${OUT#"$ROOT"/}"
+lt_vhost_fresh "$VHOST"
+
+export WAVECOM_MONGODB_URI=$MONGODB_URI
+export WAVECOM_MONGODB_DB=$DB
+export WAVECOM_AMQP_URL=$AMQP_BASE/$VHOST
+export WAVECOM_API_HOST=127.0.0.1
+export WAVECOM_API_PORT=$PORT
+export WAVECOM_API_PER_IP_LIMIT=${WAVECOM_API_PER_IP_LIMIT:-1024}
+# An open loop at a low rate leaves a connection idle between requests; keep it open.
+export WAVECOM_API_TIMEOUT_SECONDS=${WAVECOM_API_TIMEOUT_SECONDS:-300}
+export WAVECOM_LOG_LEVEL=${WAVECOM_LOG_LEVEL:-warn}
+export WAVECOM_WORKER_PROCESSES=$WORKERS
+export WAVECOM_DRAIN_GRACE_SECONDS=${WAVECOM_DRAIN_GRACE_SECONDS:-30}
+if ((PRIVATE_DOUBLES)); then
+  # Doubles of the benchmark's own, with credentials of their own (the shared service-account file
+  # must not be touched: a doubles instance rewrites its token_uri to its own address).
+  dd=$OUT/doubles
+  mkdir -p "$dd"
+  b=$PRIVATE_DOUBLES_BASE
+  "$DOUBLES_BIN" -control-addr "127.0.0.1:$b" -twilio-addr "127.0.0.1:$((b + 10))" \
+    -fcm-addr "127.0.0.1:$((b + 20))" -apns-addr "127.0.0.1:$((b + 30))" \
+    -webhook-addr "127.0.0.1:$((b + 40))" -fcm-service-account-out "$dd/fcm-service-account.json" \
+    -apns-key-out "$dd/apns-key.p8" -tls-cert-out "$dd/tls-cert.pem" \
+    -twilio-sid AC0123456789abcdef0123456789abcdef -twilio-token wavecom-dev-twilio-auth-token \
+    -apns-key-id ABC123DEFG -apns-team-id DEF123GHIJ -apns-max-token-updates 0 2>>"$OUT/doubles.log" &
+  DOUBLES_PID=$!
+  CONTROL=http://127.0.0.1:$b
+  WEBHOOK_URL=http://127.0.0.1:$((b + 40))
+  for ((i = 0; i < 100; i++)); do
+    curl -fsS -m 2 -o /dev/null "$CONTROL/_control/info" 2>/dev/null && break
+    kill -0 "$DOUBLES_PID" 2>/dev/null || die "the private doubles exited during start (see $OUT/doubles.log)"
+    sleep 0.2
+  done
+  curl -fsS -m 2 -o /dev/null "$CONTROL/_control/info" || die "the private doubles did not start"
+  export WAVECOM_TWILIO_URL=http://127.0.0.1:$((b + 10))
+  export WAVECOM_FCM_URL=http://127.0.0.1:$((b + 20))
+  export WAVECOM_FCM_SERVICE_ACCOUNT_FILE=$dd/fcm-service-account.json
+  export WAVECOM_APNS_URL=https://127.0.0.1:$((b + 30))
+  export WAVECOM_APNS_KEY_FILE=$dd/apns-key.p8
+  export WAVECOM_PROVIDER_CA_FILE=$dd/tls-cert.pem
+fi
+lt_export_provider_env
+
+# Shared doubles: save each one's behaviour, change only what the benchmark needs, put it back at
+# exit. Their counters are not reset (others may be counting); the report reads the per-id
+# records of this run's ids and the counters' deltas.
+say "provider doubles at $CONTROL: ${LATENCY_MS} ms latency, $FAILURE_RATE transient failures (503)"
+for p in twilio fcm apns webhook; do
+  curl -fsS -m 10 -o "$OUT/doubles-config-$p.json" "$CONTROL/_control/$p/config" ||
+    die "could not read the $p double's settings"
+done
+DOUBLES_SAVED=1
+for p in twilio fcm apns webhook; do
+  body="{\"latency_ms\":$LATENCY_MS,\"latency_jitter_ms\":0,\"failure_rate\":$FAILURE_RATE,"
+  body+="\"failure_kind\":\"503\",\"down\":false,\"fail_first_n\":0,\"retry_after_s\":1"
+  # A new worker signs a new APNs provider token per child: let the key introduce them.
+  [[ $p == apns ]] && body+=",\"max_token_updates\":0"
+  DOUBLES_SET[$p]=$(curl -fsS -m 10 -X POST --data-binary "$body}" "$CONTROL/_control/$p/config") ||
+    die "could not configure the $p double"
+done
+curl -fsS -m 30 -o "$OUT/doubles-stats-before.json" "$CONTROL/_control/stats" ||
+  die "could not read the doubles' counters"
+
+say "starting wavecom-api on port $PORT and wavecom-worker with $WORKERS children"
+lt_start_api "$BUILD" "$OUT/api.log"
+lt_start_worker "$BUILD" "$OUT/worker.log"
+# A pool whose children die at start (a broken build) would only make the drain wait in vain.
+for ((i = 0; i < 15; i++)); do
+  sleep 0.2
+  if grep -q '"worker-master".*"msg":"worker [0-9]* (pid [0-9]*) \(killed by signal\|exited with code\)' \
+    "$OUT/worker.log"; then
+    tail -n 5 "$OUT/worker.log" >&2
+    die "wavecom-worker children die at start (see $OUT/worker.log)"
+  fi
+done
+lt_tenant_key "$BUILD" e2e-bench sender
+TENANT=$LT_TENANT
+# The tenant's webhooks are signed with its secret: the webhook double needs it for their path.
+SECRET=$("$LT_PYTHON" -c "import pymongo,sys; print(pymongo.MongoClient(sys.argv[1])[sys.argv[2]].tenants.find_one({'_id': sys.argv[3]})['webhookSecret'])" \
+  "$MONGODB_URI" "$DB" "$TENANT") || die "could not read the tenant's webhook secret"
+curl -fsS -m 10 -o /dev/null -X POST "$CONTROL/_control/webhook/secrets" \
+  --data-binary "{\"prefix\":\"/e2e-$TENANT\",\"secret\":\"$SECRET\"}" ||
+  die "could not register the webhook secret with the double"
+
+# Memory: every SAMPLE_INTERVAL seconds, one line per process of the tree:
+# epoch role pid VmRSS_kB VmHWM_kB.
+RSS_FILE=$OUT/rss.txt
+sample_rss() {
+  local now pid role line
+  now=$(date +%s)
+  # shellcheck disable=SC2046 # one word per child pid
+  for pid in "$LT_API_PID" "$LT_WORKER_PID" $(lt_children "$LT_WORKER_PID"); do
+    case $pid in
+      "$LT_API_PID") role=api ;;
+      "$LT_WORKER_PID") role=worker-master ;;
+      *) role=worker-child ;;
+    esac
+    line=$(awk '/^VmRSS:/ { r = $2 } /^VmHWM:/ { h = $2 } END { if (r != "") print r, h }' \
+      "/proc/$pid/status" 2>/dev/null) || continue
+    [[ -n $line ]] && printf '%s %s %s %s\n' "$now" "$role" "$pid" "$line" >>"$RSS_FILE"
+  done
+  return 0
+}
+# The doubles' settings, every SAMPLE_INTERVAL seconds: each change from what the benchmark set
+# (by another client of shared doubles) is a line `epoch provider settings` for the report.
+DRIFT_FILE=$OUT/doubles-drift.txt
+: >"$DRIFT_FILE"
+watch_doubles() {
+  local p now
+  for p in twilio fcm apns webhook; do
+    now=$(curl -fsS -m 5 "$CONTROL/_control/$p/config" 2>/dev/null) || now=unreachable
+    if [[ $now != "${DOUBLES_SEEN[$p]}" ]]; then
+      DOUBLES_SEEN[$p]=$now
+      printf '%s %s %s\n' "$(date +%s)" "$p" "$now" >>"$DRIFT_FILE"
+    fi
+  done
+}
+(
+  trap - EXIT
+  declare -A DOUBLES_SEEN=()
+  for p in twilio fcm apns webhook; do DOUBLES_SEEN[$p]=${DOUBLES_SET[$p]}; done
+  while sleep "$SAMPLE_INTERVAL"; do
+    sample_rss
+    watch_doubles
+  done
+) &
+SAMPLER_PID=$!
+
+# The long steps run in the background and are waited for, so that a signal to this script is
+# acted on at once (bash runs a trap only after a foreground command has finished).
+run_child() { # COMMAND...: runs it as CHILD_PID, returns its exit status
+  "$@" &
+  CHILD_PID=$!
+  local rc=0
+  wait "$CHILD_PID" || rc=$?
+  CHILD_PID=
+  return "$rc"
+}
+
+if [[ $RATE == 0 ]]; then mode="closed loop"; else mode="open loop at $RATE/s"; fi
+say "submitting $COUNT notifications ($mode, at most ${DURATION} s)"
+submit_rc=0
+WAVECOM_E2E_KEY=$LT_KEY run_child "$LT_PYTHON" "$ROOT/loadtest/e2e_submit.py" \
+  --url "http://127.0.0.1:$PORT" --count "$COUNT" --rate "$RATE" --batch "$BATCH" \
+  --concurrency "$CONCURRENCY" --duration "$DURATION" --mix "$MIX" --priorities "$PRIORITIES" \
+  --webhook-base "$WEBHOOK_URL/e2e-$TENANT" --tag "$SINCE" \
+  --ids-out "$OUT/ids.txt" --stats-out "$OUT/submit.json" || submit_rc=$?
+((submit_rc == 0)) || die "the submitter failed (exit $submit_rc): no notification was accepted? see $OUT/api.log"
+accepted=$(wc -l <"$OUT/ids.txt")
+
+say "waiting for $accepted notifications to be SENT or FAILED (at most ${DRAIN_TIMEOUT} s)"
+quiescent=1
+# Each poll groups the tenant's documents by status: poll a big run less often.
+interval=2
+((accepted <= 10000)) || interval=5
+run_child "$LT_PYTHON" "$ROOT/loadtest/e2e_report.py" wait --mongodb-uri "$MONGODB_URI" --db "$DB" \
+  --tenant "$TENANT" --expected "$accepted" --timeout "$DRAIN_TIMEOUT" --interval "$interval" ||
+  quiescent=0
+kill -0 "$LT_WORKER_PID" 2>/dev/null || die "wavecom-worker died during the run (see $OUT/worker.log)"
+kill -0 "$LT_API_PID" 2>/dev/null || die "wavecom-api died during the run (see $OUT/api.log)"
+sample_rss # the end state, after the last delivery
+watch_doubles_final() { # the settings now, for changes the last sample missed
+  local p now
+  for p in twilio fcm apns webhook; do
+    now=$(curl -fsS -m 5 "$CONTROL/_control/$p/config" 2>/dev/null) || now=unreachable
+    [[ $now == "${DOUBLES_SET[$p]}" ]] || printf '%s %s %s\n' "$(date +%s)" "$p" "$now" >>"$DRIFT_FILE"
+  done
+}
+watch_doubles_final
+
+dirty=0
+[[ -z $(git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null) ]] || dirty=1
+report_rc=0
+"$LT_PYTHON" "$ROOT/loadtest/e2e_report.py" report --mongodb-uri "$MONGODB_URI" --db "$DB" \
+  --tenant "$TENANT" --ids "$OUT/ids.txt" --submit-stats "$OUT/submit.json" --rss "$RSS_FILE" \
+  --doubles "$CONTROL" --doubles-before "$OUT/doubles-stats-before.json" --maildir "$MAILDIR" \
+  --since "$SINCE" --quiescent "$quiescent" --doubles-drift "$DRIFT_FILE" --worker-log "$OUT/worker.log" \
+  --out-json "$RESULTS/e2e.json" --out-md "$RESULTS/e2e.md" \
+  --meta "command=$COMMAND" --meta "date=$(date -u +%Y-%m-%dT%H:%MZ)" --meta "cores=$(nproc)" \
+  --meta "workers=$WORKERS" --meta "latency_ms=$LATENCY_MS" --meta "failure_rate=$FAILURE_RATE" \
+  --meta "commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
+  --meta "dirty=$dirty" --meta "database=$DB" --meta "logs=${OUT#"$ROOT"/}" \
+  --meta "doubles=$( ((PRIVATE_DOUBLES)) && echo private || echo shared) $CONTROL" || report_rc=$?
+((report_rc == 0 || report_rc == 4 || report_rc == 5)) || die "the report failed (exit $report_rc)"
+cp "$RESULTS/e2e.json" "$RESULTS/e2e.md" "$OUT/" # the run's own copy, kept with its logs
+say "results: ${RESULTS#"$ROOT"/}/e2e.json, ${RESULTS#"$ROOT"/}/e2e.md"
+exit "$report_rc"

@@ -1,0 +1,135 @@
+# shellcheck shell=bash
+# loadtest/lib.sh: the shell the load-test scripts (intake.sh, e2e.sh) share. Source it from a
+# script that runs with `set -euo pipefail`; it defines paths and functions and starts nothing.
+#
+# The processes a script starts are remembered (LT_API_PID, LT_WORKER_PID) so that its EXIT trap
+# can stop exactly those, by pid, with lt_stop_services.
+
+LT_ROOT=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)
+LT_RABBITMQCTL=${WAVECOM_LOADTEST_RABBITMQCTL:-$LT_ROOT/.wavecom/bin/rabbitmqctl}
+LT_DOUBLES_DIR=$LT_ROOT/.wavecom/doubles
+LT_PYTHON=/usr/bin/python3
+LT_API_PID=
+LT_WORKER_PID=
+
+die() {
+  printf 'error: %s\n' "$*" >&2
+  exit 1
+}
+
+# Builds the three programs in DIR as a Release build without sanitizers (what is measured).
+lt_build() { # DIR
+  cmake -S "$LT_ROOT" -B "$1" -DCMAKE_BUILD_TYPE=Release -DWAVECOM_SANITIZE=OFF >/dev/null ||
+    die "cmake could not configure $1"
+  cmake --build "$1" -j"$(nproc)" --target wavecom-api wavecom-worker wavecomctl >/dev/null ||
+    die "the build in $1 failed (run: cmake --build $1)"
+}
+
+# A RabbitMQ virtual host of the script's own, empty: deleted first if an earlier run left it.
+lt_vhost_fresh() { # VHOST
+  [[ -x $LT_RABBITMQCTL ]] || die "no $LT_RABBITMQCTL: run deploy/stack.sh services first"
+  "$LT_RABBITMQCTL" -q delete_vhost "$1" >/dev/null 2>&1 || true
+  "$LT_RABBITMQCTL" -q add_vhost "$1" >/dev/null || die "rabbitmqctl add_vhost $1 failed"
+  "$LT_RABBITMQCTL" -q set_permissions -p "$1" guest '.*' '.*' '.*' >/dev/null ||
+    die "rabbitmqctl set_permissions -p $1 failed"
+}
+
+lt_vhost_delete() { # VHOST
+  "$LT_RABBITMQCTL" -q delete_vhost "$1" >/dev/null 2>&1 || true
+}
+
+# Drops DB; only ever called on a database the calling script created.
+lt_drop_database() { # URI DB
+  "$LT_PYTHON" -c "import pymongo,sys; pymongo.MongoClient(sys.argv[1]).drop_database(sys.argv[2])" \
+    "$1" "$2" 2>/dev/null || true
+}
+
+# Points the worker's providers at the loopback test doubles, as deploy/stack.sh up does, keeping
+# whatever the caller set already.
+lt_export_provider_env() {
+  : "${WAVECOM_SMTP_HOST:=127.0.0.1}"
+  : "${WAVECOM_SMTP_PORT:=${WAVECOM_SMTP_CATCHER_PORT:-1025}}"
+  : "${WAVECOM_TWILIO_URL:=http://127.0.0.1:4010}"
+  : "${WAVECOM_TWILIO_ACCOUNT_SID:=AC0123456789abcdef0123456789abcdef}"
+  : "${WAVECOM_TWILIO_AUTH_TOKEN:=wavecom-dev-twilio-auth-token}"
+  : "${WAVECOM_TWILIO_FROM:=+15005550006}"
+  : "${WAVECOM_FCM_URL:=http://127.0.0.1:4020}"
+  : "${WAVECOM_FCM_SERVICE_ACCOUNT_FILE:=$LT_DOUBLES_DIR/fcm-service-account.json}"
+  : "${WAVECOM_APNS_URL:=https://127.0.0.1:4030}"
+  : "${WAVECOM_APNS_KEY_FILE:=$LT_DOUBLES_DIR/apns-key.p8}"
+  : "${WAVECOM_APNS_KEY_ID:=ABC123DEFG}"
+  : "${WAVECOM_APNS_TEAM_ID:=DEF123GHIJ}"
+  : "${WAVECOM_APNS_TOPIC:=com.wavecom.dev}"
+  : "${WAVECOM_PROVIDER_CA_FILE:=$LT_DOUBLES_DIR/tls-cert.pem}"
+  : "${WAVECOM_WEBHOOK_ALLOW_HTTP:=1}"
+  export WAVECOM_SMTP_HOST WAVECOM_SMTP_PORT WAVECOM_TWILIO_URL WAVECOM_TWILIO_ACCOUNT_SID \
+    WAVECOM_TWILIO_AUTH_TOKEN WAVECOM_TWILIO_FROM WAVECOM_FCM_URL WAVECOM_FCM_SERVICE_ACCOUNT_FILE \
+    WAVECOM_APNS_URL WAVECOM_APNS_KEY_FILE WAVECOM_APNS_KEY_ID WAVECOM_APNS_TEAM_ID \
+    WAVECOM_APNS_TOPIC WAVECOM_PROVIDER_CA_FILE WAVECOM_WEBHOOK_ALLOW_HTTP
+}
+
+# Succeeds when nothing accepts connections on 127.0.0.1:PORT.
+lt_port_free() { # PORT
+  ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# Starts wavecom-api from BUILD (its configuration: the exported WAVECOM_* variables) and waits
+# until GET /api/health answers on WAVECOM_API_PORT.
+lt_start_api() { # BUILD LOG
+  "$1/api/wavecom-api" >>"$2" 2>&1 &
+  LT_API_PID=$!
+  local i
+  for ((i = 0; i < 120; i++)); do
+    curl -fsS -m 2 -o /dev/null "http://127.0.0.1:$WAVECOM_API_PORT/api/health" 2>/dev/null && return 0
+    kill -0 "$LT_API_PID" 2>/dev/null || die "wavecom-api exited during start (see $2)"
+    sleep 0.5
+  done
+  die "wavecom-api did not answer /api/health within 60 s (see $2)"
+}
+
+lt_start_worker() { # BUILD LOG
+  "$1/worker/wavecom-worker" >>"$2" 2>&1 &
+  LT_WORKER_PID=$!
+}
+
+# The pids of PID's children, one per line (none when it has gone).
+lt_children() { # PID
+  cat "/proc/$1/task/"*/children 2>/dev/null | tr ' ' '\n' | sed '/^$/d' || true
+}
+
+# Sends SIGTERM to PID (a child of this shell), waits up to SECONDS for it, then SIGKILLs it and
+# the children it had. Never fails.
+lt_stop_pid() { # PID SECONDS
+  local pid=$1 deadline=$((SECONDS + $2)) kids
+  [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 0
+  kids=$(lt_children "$pid")
+  kill -TERM "$pid" 2>/dev/null || true
+  while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do
+    sleep 0.2
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    printf 'warning: pid %s did not stop within %s s; killing it\n' "$pid" "$2" >&2
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  wait "$pid" 2>/dev/null || true
+  local kid
+  for kid in $kids; do
+    kill -0 "$kid" 2>/dev/null && kill -KILL "$kid" 2>/dev/null
+  done
+  return 0
+}
+
+# Stops the worker (drain first) and then the API, those this script started.
+lt_stop_services() { # DRAIN_SECONDS
+  lt_stop_pid "$LT_WORKER_PID" "$1"
+  lt_stop_pid "$LT_API_PID" 30
+}
+
+# Creates a tenant and a key with ROLE; sets LT_TENANT and LT_KEY.
+lt_tenant_key() { # BUILD NAME ROLE
+  LT_TENANT=$("$1/worker/wavecomctl" tenant create --name "$2" 2>/dev/null) ||
+    die "wavecomctl tenant create failed"
+  LT_KEY=$("$1/worker/wavecomctl" apikey create --tenant "$LT_TENANT" --role "$3" 2>/dev/null) ||
+    die "wavecomctl apikey create failed"
+  [[ $LT_TENANT =~ ^[[:alnum:]_-]+$ && -n $LT_KEY ]] || die "wavecomctl printed no usable tenant or key"
+}
