@@ -77,9 +77,10 @@ static bool round_add(round_t *r, bson_t *doc)
     return true;
 }
 
-/* Publishes the round and records QUEUED for what the broker confirmed; the
- * rest stays PENDING for the sweeper. */
-static void round_publish(api_context_t *ctx, round_t *r, const char *actor)
+/* Publishes the round and, for notifications that were PENDING
+ * (`mark_queued`), records QUEUED for what the broker confirmed; the rest is
+ * left for the next round of the sweeper. */
+static void round_publish(api_context_t *ctx, round_t *r, const char *actor, bool mark_queued)
 {
     if (r->n == 0) {
         return;
@@ -92,10 +93,12 @@ static void round_publish(api_context_t *ctx, round_t *r, const char *actor)
         }
     }
     if (confirmed < r->n) {
-        wc_log_warn("%s: %zu of %zu publishes not confirmed; they stay PENDING", actor,
+        wc_log_warn("%s: %zu of %zu publishes not confirmed; the sweeper tries again", actor,
                     r->n - confirmed, r->n);
     }
-    wc_store_mark_queued_many(ctx->store, r->confirmed, confirmed, actor, wc_time_now_ms());
+    if (mark_queued) {
+        wc_store_mark_queued_many(ctx->store, r->confirmed, confirmed, actor, wc_time_now_ms());
+    }
 }
 
 /* Releases due SCHEDULED notifications. Returns how many. Each take is one
@@ -114,7 +117,7 @@ static size_t release_due(api_scheduler_t *s, round_t *r)
     if (n > 0) {
         wc_log_info("scheduler: releasing %zu due notifications", n);
     }
-    round_publish(ctx, r, "api:scheduler");
+    round_publish(ctx, r, "api:scheduler", true);
     round_clear(r);
     return n;
 }
@@ -135,9 +138,40 @@ static size_t republish_stale(api_scheduler_t *s, round_t *r)
     if (n > 0) {
         wc_log_warn("sweeper: republishing %zu notifications left PENDING", n);
     }
-    round_publish(ctx, r, "api:sweeper");
+    round_publish(ctx, r, "api:sweeper", true);
     round_clear(r);
     return n;
+}
+
+/* Queues again the RETRYING and PROCESSING notifications whose message
+ * looks lost (DESIGN §11: dead-lettering out of a retry tier is at most once).
+ * A copy of a message that was not lost after all is harmless: the claim
+ * lets one delivery through. Returns how many. */
+static size_t requeue_overdue(api_scheduler_t *s, round_t *r)
+{
+    api_context_t *ctx = s->ctx;
+    static const wc_status_t swept[] = {WC_STATUS_RETRYING, WC_STATUS_PROCESSING};
+    size_t total = 0;
+    for (size_t k = 0; k < sizeof(swept) / sizeof(swept[0]); k++) {
+        int64_t now = wc_time_now_ms();
+        int64_t overdue_before = now - ctx->cfg->sweep_overdue_seconds * 1000LL;
+        while (r->n < ROUND_MAX && !stopping(s)) {
+            bson_t *doc = NULL;
+            if (wc_store_take_overdue(ctx->store, swept[k], overdue_before, now, &doc) !=
+                WC_STORE_OK) {
+                break;
+            }
+            round_add(r, doc);
+        }
+        if (r->n > 0) {
+            wc_log_warn("sweeper: queueing again %zu %s notifications whose message is overdue",
+                        r->n, wc_status_name(swept[k]));
+        }
+        total += r->n;
+        round_publish(ctx, r, "api:sweeper", false);
+        round_clear(r);
+    }
+    return total;
 }
 
 static void *scheduler_main(void *arg)
@@ -155,6 +189,7 @@ static void *scheduler_main(void *arg)
         pthread_mutex_unlock(&s->lock);
         size_t released = release_due(s, r);
         size_t republished = stopping(s) ? 0 : republish_stale(s, r);
+        size_t requeued = stopping(s) ? 0 : requeue_overdue(s, r);
         int64_t now = wc_time_now_ms();
         if (now >= next_purge && !stopping(s)) {
             int64_t deleted = 0;
@@ -168,7 +203,8 @@ static void *scheduler_main(void *arg)
         }
         pthread_mutex_lock(&s->lock);
         /* A full round means more are waiting: go again at once. */
-        if (!s->stopping && released < ROUND_MAX && republished < ROUND_MAX) {
+        if (!s->stopping && released < ROUND_MAX && republished < ROUND_MAX &&
+            requeued < ROUND_MAX) {
             struct timespec until;
             clock_gettime(CLOCK_REALTIME, &until);
             int64_t ns = until.tv_nsec + (int64_t)ctx->cfg->scheduler_interval_ms * 1000000LL;

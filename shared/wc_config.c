@@ -125,6 +125,9 @@ static const cfg_entry_t config_table[] = {
      "How often the scheduler looks for due scheduled notifications."},
     {"WAVECOM_PENDING_REPUBLISH_SECONDS", "60", INT(pending_republish_seconds, 1, 86400),
      "A notification PENDING this long (its publish never confirmed) is published again."},
+    {"WAVECOM_SWEEP_OVERDUE_SECONDS", "120", INT(sweep_overdue_seconds, 1, 86400),
+     "A RETRYING notification whose next attempt, or a PROCESSING one whose lease, ended this long "
+     "ago is queued again (its queue message was lost)."},
 };
 
 #define CONFIG_COUNT (sizeof(config_table) / sizeof(config_table[0]))

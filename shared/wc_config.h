@@ -77,6 +77,7 @@ typedef struct {
     int scheduler_enabled;
     int scheduler_interval_ms;
     int pending_republish_seconds;
+    int sweep_overdue_seconds;
 } wc_config_t;
 
 /* Fills `cfg` from the environment over the defaults. Returns 0, or -1 after

@@ -189,6 +189,16 @@ wc_store_status_t wc_store_release_due(wc_store_t *store, int64_t now_ms, bson_t
 wc_store_status_t wc_store_take_stale_pending(wc_store_t *store, int64_t stale_before_ms,
                                               int64_t now_ms, bson_t **out);
 
+/* Takes one notification whose queue message looks lost: RETRYING with
+ * nextAttemptAt, or PROCESSING with lease.until, before `overdue_before_ms`
+ * (a retry-tier message lost while dead-lettering, or a worker and its
+ * message both gone). Moves that time to `now_ms` and counts sweepCount
+ * atomically, so another instance passes it over; no status change and no
+ * audit entry: the worker's claim records what happens next. OK with *out;
+ * NOT_FOUND when none is overdue. */
+wc_store_status_t wc_store_take_overdue(wc_store_t *store, wc_status_t status,
+                                        int64_t overdue_before_ms, int64_t now_ms, bson_t **out);
+
 /* ---- Intake API: reads (wc_store_queries.c) ---- */
 
 typedef struct {

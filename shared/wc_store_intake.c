@@ -369,3 +369,32 @@ wc_store_status_t wc_store_take_stale_pending(wc_store_t *store, int64_t stale_b
     bson_destroy(filter);
     return status;
 }
+
+wc_store_status_t wc_store_take_overdue(wc_store_t *store, wc_status_t status,
+                                        int64_t overdue_before_ms, int64_t now_ms, bson_t **out)
+{
+    *out = NULL;
+    const char *field = status == WC_STATUS_RETRYING     ? "nextAttemptAt"
+                        : status == WC_STATUS_PROCESSING ? "lease.until"
+                                                         : NULL;
+    if (field == NULL) {
+        return WC_STORE_NOT_FOUND;
+    }
+    bson_t *filter = BCON_NEW("status", BCON_UTF8(wc_status_name(status)), field, "{", "$lt",
+                              BCON_DATE_TIME(overdue_before_ms), "}");
+    bson_t *sort = bson_new();
+    BSON_APPEND_INT32(sort, field, 1);
+    bson_t *update = bson_new();
+    bson_t set, inc;
+    BSON_APPEND_DOCUMENT_BEGIN(update, "$set", &set);
+    BSON_APPEND_DATE_TIME(&set, field, now_ms);
+    bson_append_document_end(update, &set);
+    BSON_APPEND_DOCUMENT_BEGIN(update, "$inc", &inc);
+    BSON_APPEND_INT32(&inc, "sweepCount", 1);
+    bson_append_document_end(update, &inc);
+    wc_store_status_t result = find_and_modify_sorted(store, filter, sort, update, out);
+    bson_destroy(update);
+    bson_destroy(sort);
+    bson_destroy(filter);
+    return result;
+}

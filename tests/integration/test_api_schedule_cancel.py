@@ -213,10 +213,14 @@ class SchedulerInstancesTest(unittest.TestCase):
 
 class SweeperTest(unittest.TestCase):
     """A notification left PENDING (its publish never confirmed) is published
-    again after WAVECOM_PENDING_REPUBLISH_SECONDS, and then delivered."""
+    again after WAVECOM_PENDING_REPUBLISH_SECONDS, and then delivered; one left
+    RETRYING or PROCESSING with no message anywhere (a retry-tier message lost
+    while dead-lettering, a worker gone with its message) is queued again
+    WAVECOM_SWEEP_OVERDUE_SECONDS after its attempt or lease was due."""
 
     def setUp(self):
         self.stack = started(Stack(workers=1, env={"WAVECOM_PENDING_REPUBLISH_SECONDS": "2",
+                                                   "WAVECOM_SWEEP_OVERDUE_SECONDS": "2",
                                                    "WAVECOM_SCHEDULER_INTERVAL_MS": "200"}),
                              worker=True)
         self.tenant, self.key = self.stack.new_tenant_key(role="sender")
@@ -245,6 +249,57 @@ class SweeperTest(unittest.TestCase):
         self.assertNotIn("republishCount", got["notification"])
         self.assertEqual(len(wait_for(lambda: mails_for([str(nid)]).get(str(nid)), 10,
                                       what="the mail")), 1)
+
+    def orphan(self, status, ago, **fields):
+        """Inserts a notification in `status` whose message exists nowhere, as
+        a lost queue message leaves it; `ago` seconds since it was due."""
+        now = datetime.datetime.now(UTC)
+        due = now - datetime.timedelta(seconds=ago)
+        nid = ObjectId()
+        trail = [("PENDING", "Notification created"), ("QUEUED", "Added to queue"),
+                 ("PROCESSING", "Worker started processing")]
+        if status == "RETRYING":
+            trail.append(("RETRYING", "Attempt failed, retry 1 in 5 s: HTTP 503"))
+        self.stack.db.notifications.insert_one({
+            "_id": nid, "tenantId": self.tenant, "type": "EMAIL",
+            "recipient": f"{status.lower()}@example.com", "subject": f"lost {status}",
+            "message": "m", "status": status, "priority": "HIGH", "maxRetries": 3,
+            "createdAt": due - datetime.timedelta(seconds=10), "updatedAt": due,
+            "logs": [{"_id": ObjectId(), "status": st, "message": m, "actor": "api",
+                      "timestamp": due - datetime.timedelta(seconds=10 - i)}
+                     for i, (st, m) in enumerate(trail)],
+            **fields})
+        return str(nid)
+
+    def test_overdue_retrying_and_expired_processing_are_queued_again(self):
+        now = datetime.datetime.now(UTC)
+        retrying = self.orphan("RETRYING", 30, retryCount=1, error="HTTP 503",
+                               nextAttemptAt=now - datetime.timedelta(seconds=30))
+        processing = self.orphan("PROCESSING", 30, retryCount=0,
+                                 lease={"owner": "worker:gone:1",
+                                        "until": now - datetime.timedelta(seconds=30)})
+        # Not overdue: a retry due in a minute and a live lease stay as they are.
+        waiting = self.orphan("RETRYING", 0, retryCount=1, error="HTTP 503",
+                              nextAttemptAt=now + datetime.timedelta(seconds=60))
+        held = self.orphan("PROCESSING", 0, retryCount=0,
+                           lease={"owner": "worker:busy:1",
+                                  "until": now + datetime.timedelta(seconds=60)})
+        for nid in (retrying, processing):
+            got = self.stack.wait_for_status(self.key, nid, "SENT", timeout=60).json["data"]
+            self.assertEqual(got["logs"][-2:][0]["status"], "PROCESSING")
+            self.assertEqual(got["logs"][-1]["status"], "SENT")
+            self.assertEqual(len(wait_for(lambda: mails_for([nid]).get(nid), 10,
+                                          what="the mail")), 1)
+            self.assertEqual(self.stack.db.notifications.find_one(
+                {"_id": ObjectId(nid)})["sweepCount"], 1)
+        self.assertEqual(self.stack.get(self.key, retrying).json["data"]["notification"]
+                         ["retryCount"], 1)
+        time.sleep(3)  # a few more sweeps
+        for nid, status in ((waiting, "RETRYING"), (held, "PROCESSING")):
+            doc = self.stack.db.notifications.find_one({"_id": ObjectId(nid)})
+            self.assertEqual(doc["status"], status)
+            self.assertNotIn("sweepCount", doc)
+        self.assertEqual(mails_for([waiting, held]), {})
 
 
 if __name__ == "__main__":
