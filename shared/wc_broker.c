@@ -286,6 +286,22 @@ long wc_broker_queue_depth(wc_broker_t *b, const char *queue)
     return (long)ok->message_count;
 }
 
+int wc_broker_queue_stats(wc_broker_t *b, const char *queue, long *messages, long *consumers)
+{
+    if (b->conn == NULL) {
+        return -1;
+    }
+    amqp_queue_declare_ok_t *ok = amqp_queue_declare(b->conn, CHANNEL, amqp_cstring_bytes(queue),
+                                                     1, 0, 0, 0, amqp_empty_table);
+    if (ok == NULL) {
+        broken(b, "passive declare failed");
+        return -1;
+    }
+    *messages = (long)ok->message_count;
+    *consumers = (long)ok->consumer_count;
+    return 0;
+}
+
 /* ---- Batched confirms (intake API) ---- */
 
 /* Publishes one persistent, mandatory message without waiting for its

@@ -87,6 +87,11 @@ bool wc_broker_has_buffered(const wc_broker_t *broker);
 /* Messages ready in `queue` (passive declare). Returns -1 when unknown. */
 long wc_broker_queue_depth(wc_broker_t *broker, const char *queue);
 
+/* Messages ready in `queue` and its consumers (passive declare). Returns 0,
+ * or -1 when the queue is missing or the connection failed (it is then
+ * closed). */
+int wc_broker_queue_stats(wc_broker_t *broker, const char *queue, long *messages, long *consumers);
+
 /* ---- Batched confirms (intake API) ---- */
 
 /* Publishes msgs[0..n) like wc_broker_publish, then reads acks and nacks

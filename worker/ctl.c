@@ -1,182 +1,310 @@
 /*
  * wavecomctl: the operator's command line. Settings come from the same
- * WAVECOM_* environment as the services. What a script needs (an id, a key)
- * goes to stdout alone; everything said to a person goes to stderr.
+ * WAVECOM_* environment as the services. This file dispatches to the command
+ * groups and holds what they share: option parsing, connections, output.
  *
  * Exit codes: 0 done, 1 the database or broker failed, 2 usage error,
- * 3 not found.
+ * 3 not found, 130 interrupted (SIGINT) between two items.
  */
+#include <ctype.h>
+#include <errno.h>
 #include <mongoc/mongoc.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-#include "wc_config.h"
+#include "ctl.h"
 #include "wc_log.h"
-#include "wc_store.h"
 #include "wc_topology.h"
-
-#define EXIT_INFRA 1
-#define EXIT_USAGE 2
-#define EXIT_NOT_FOUND 3
-
-static const char *const roles[] = {"admin", "operator", "sender", "viewer", NULL};
 
 static void usage(FILE *out)
 {
     fprintf(out,
-            "Usage:\n"
-            "  wavecomctl tenant create --name NAME\n"
-            "      Creates a tenant and prints its id.\n"
-            "  wavecomctl apikey create --tenant ID [--role ROLE] [--name NAME]\n"
-            "      Creates an API key and prints it. It is shown this once: only its\n"
-            "      SHA-256 is stored. ROLE is admin, operator, sender (default) or viewer.\n"
-            "  wavecomctl config-table\n"
-            "      Prints the WAVECOM_* configuration table as Markdown.\n"
-            "  wavecomctl topology [--vhost VHOST]\n"
-            "      Prints the RabbitMQ topology WaveCom declares, as a definitions file.\n\n");
+            "Usage: wavecomctl COMMAND [ARGS] [--json]   (each command takes --help)\n\n"
+            "  dlq list|show|replay|purge     the dead-letter queue\n"
+            "  notification show|cancel ID    one notification and its audit trail\n"
+            "  tenant create|list|disable     tenants\n"
+            "  apikey create|list|revoke      API keys (shown once, stored hashed)\n"
+            "  queues                         depth and consumers of every WaveCom queue\n"
+            "  config-table                   the WAVECOM_* configuration table as Markdown\n"
+            "  topology [--vhost VHOST]       the RabbitMQ topology as a definitions file\n\n"
+            "Exit codes: 0 done, 1 broker or database failure, 2 usage error, 3 not found,\n"
+            "130 interrupted.\n\n");
     wc_config_print_help(out);
 }
 
-/* Finds "--flag value" among argv[from..]; NULL when absent. Sets *bad when
- * the flag is given without a value or an unknown flag appears. */
-static const char *flag_value(int argc, char **argv, int from, const char *flag,
-                              const char *const *known, bool *bad)
+void ctl_error(const char *fmt, ...)
 {
-    const char *value = NULL;
-    for (int i = from; i < argc; i++) {
-        bool is_known = false;
-        for (const char *const *k = known; *k != NULL; k++) {
-            is_known = is_known || strcmp(argv[i], *k) == 0;
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    /* One line, whatever a server's message contained. */
+    for (char *p = line; *p != '\0'; p++) {
+        if (*p == '\n' || *p == '\r') {
+            *p = ' ';
         }
-        if (!is_known) {
-            fprintf(stderr, "wavecomctl: unknown argument \"%s\"\n", argv[i]);
-            *bad = true;
-            return NULL;
-        }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "wavecomctl: %s needs a value\n", argv[i]);
-            *bad = true;
-            return NULL;
-        }
-        if (strcmp(argv[i], flag) == 0) {
-            value = argv[i + 1];
-        }
-        i++;
     }
-    return value;
+    fprintf(stderr, "wavecomctl: %s\n", line);
 }
 
-static int tenant_create(wc_store_t *store, int argc, char **argv)
+ctl_opt_t *ctl_opt(ctl_opt_t *opts, size_t n, const char *name)
 {
-    static const char *const known[] = {"--name", NULL};
-    bool bad = false;
-    const char *name = flag_value(argc, argv, 3, "--name", known, &bad);
-    if (bad || name == NULL || name[0] == '\0' || strlen(name) > 200) {
-        fprintf(stderr, "wavecomctl: tenant create needs --name NAME (1 to 200 characters)\n");
-        return EXIT_USAGE;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(opts[i].name, name) == 0) {
+            return &opts[i];
+        }
     }
-    char id[25];
-    if (wc_store_create_tenant(store, name, id) != WC_STORE_OK) {
-        fprintf(stderr, "wavecomctl: could not create the tenant (is the database up?)\n");
-        return EXIT_INFRA;
+    return NULL;
+}
+
+int ctl_parse(int argc, char **argv, int from, ctl_opt_t *opts, size_t n_opts,
+              const char **positional, size_t max_pos, size_t *n_pos)
+{
+    *n_pos = 0;
+    for (int i = from; i < argc; i++) {
+        const char *word = argv[i];
+        if (strncmp(word, "--", 2) != 0 || strcmp(word, "--") == 0) {
+            if (*n_pos >= max_pos) {
+                ctl_error("unexpected argument \"%s\"", word);
+                return CTL_EXIT_USAGE;
+            }
+            positional[(*n_pos)++] = word;
+            continue;
+        }
+        ctl_opt_t *opt = ctl_opt(opts, n_opts, word);
+        if (opt == NULL) {
+            ctl_error("unknown option \"%s\"", word);
+            return CTL_EXIT_USAGE;
+        }
+        opt->present = true;
+        if (!opt->has_value) {
+            continue;
+        }
+        if (i + 1 >= argc) {
+            ctl_error("%s needs a value", word);
+            return CTL_EXIT_USAGE;
+        }
+        opt->value = argv[++i];
+        if (opt->count >= CTL_OPT_VALUES_MAX) {
+            ctl_error("%s given more than %d times", word, CTL_OPT_VALUES_MAX);
+            return CTL_EXIT_USAGE;
+        }
+        opt->values[opt->count++] = opt->value;
     }
-    printf("%s\n", id);
-    fprintf(stderr, "tenant \"%s\" created\n", name);
     return 0;
 }
 
-static int apikey_create(wc_store_t *store, int argc, char **argv)
+wc_store_t *ctl_store(ctl_t *ctl)
 {
-    static const char *const known[] = {"--tenant", "--role", "--name", NULL};
-    bool bad = false;
-    const char *tenant = flag_value(argc, argv, 3, "--tenant", known, &bad);
-    const char *role = bad ? NULL : flag_value(argc, argv, 3, "--role", known, &bad);
-    const char *name = bad ? NULL : flag_value(argc, argv, 3, "--name", known, &bad);
-    if (bad || tenant == NULL) {
-        fprintf(stderr, "wavecomctl: apikey create needs --tenant ID\n");
-        return EXIT_USAGE;
+    if (ctl->store != NULL) {
+        return ctl->store;
     }
-    role = role != NULL ? role : "sender";
-    bool role_ok = false;
-    for (const char *const *r = roles; *r != NULL; r++) {
-        role_ok = role_ok || strcmp(*r, role) == 0;
+    char err[512];
+    ctl->store = wc_store_open(ctl->cfg.mongodb_uri, ctl->cfg.mongodb_db, "wavecomctl", err,
+                               sizeof(err));
+    if (ctl->store == NULL) {
+        ctl_error("WAVECOM_MONGODB_URI: %s", err);
+        return NULL;
     }
-    if (!role_ok) {
-        fprintf(stderr, "wavecomctl: --role must be admin, operator, sender or viewer\n");
-        return EXIT_USAGE;
+    /* Ping first, so that a command fails before it has touched anything. */
+    if (!wc_store_ping(ctl->store)) {
+        ctl_error("the database at WAVECOM_MONGODB_URI does not answer");
+        wc_store_close(ctl->store);
+        ctl->store = NULL;
     }
-    char key[128];
-    switch (wc_store_create_api_key(store, tenant, role, name != NULL ? name : "", key,
-                                    sizeof(key))) {
-    case WC_STORE_OK:
-        printf("%s\n", key);
-        fprintf(stderr, "API key created for tenant %s with role %s; it is not shown again\n",
-                tenant, role);
+    return ctl->store;
+}
+
+wc_broker_t *ctl_broker(ctl_t *ctl, bool confirms)
+{
+    wc_broker_t **slot = confirms ? &ctl->publisher : &ctl->consumer;
+    if (*slot == NULL) {
+        const wc_broker_options_t opts = {
+            .url = ctl->cfg.amqp_url,
+            .queue_type = ctl->cfg.queue_type,
+            .name = confirms ? "wavecomctl publisher" : "wavecomctl reader",
+            .confirms = confirms,
+            .heartbeat_seconds = 0,
+            .timeout_ms = 10000,
+        };
+        *slot = wc_broker_new(&opts);
+        if (*slot == NULL) {
+            ctl_error("out of memory");
+            return NULL;
+        }
+    }
+    char err[512];
+    if (wc_broker_ensure_open(*slot, err, sizeof(err)) != 0) {
+        ctl_error("the broker at WAVECOM_AMQP_URL: %s", err);
+        return NULL;
+    }
+    return *slot;
+}
+
+void ctl_close(ctl_t *ctl)
+{
+    if (ctl->consumer != NULL) {
+        wc_broker_free(ctl->consumer);
+    }
+    if (ctl->publisher != NULL) {
+        wc_broker_free(ctl->publisher);
+    }
+    wc_store_close(ctl->store);
+    ctl->consumer = ctl->publisher = NULL;
+    ctl->store = NULL;
+}
+
+void ctl_print_json(json_object *value)
+{
+    printf("%s\n", json_object_to_json_string_ext(value, JSON_C_TO_STRING_PRETTY |
+                                                              JSON_C_TO_STRING_SPACED |
+                                                              JSON_C_TO_STRING_NOSLASHESCAPE));
+    json_object_put(value);
+}
+
+void ctl_mask_recipient(const char *recipient, char *out, size_t out_len)
+{
+    if (recipient == NULL || recipient[0] == '\0') {
+        snprintf(out, out_len, "-");
+        return;
+    }
+    size_t len = strlen(recipient);
+    const char *at = strchr(recipient, '@');
+    if (at != NULL && strstr(recipient, "://") == NULL) {
+        snprintf(out, out_len, "%c***%s", recipient[0], at);
+    } else if (recipient[0] == '+' && len > 4) {
+        snprintf(out, out_len, "+***%s", recipient + len - 4);
+    } else if (len > 12) {
+        /* A device token or URL: enough to tell two apart, not to use one. */
+        snprintf(out, out_len, "%.8s***%s", recipient, recipient + len - 4);
+    } else {
+        snprintf(out, out_len, "***");
+    }
+}
+
+bool ctl_parse_oid(const char *text, bson_oid_t *oid)
+{
+    if (text == NULL || strlen(text) != 24) {
+        return false;
+    }
+    for (const char *p = text; *p != '\0'; p++) {
+        if (!isxdigit((unsigned char)*p)) {
+            return false;
+        }
+    }
+    bson_oid_init_from_string(oid, text);
+    return true;
+}
+
+static void set_actor(ctl_t *ctl)
+{
+    const char *user = getenv("USER");
+    if (user == NULL || user[0] == '\0') {
+        const struct passwd *pw = getpwuid(getuid());
+        user = pw != NULL ? pw->pw_name : "unknown";
+    }
+    snprintf(ctl->actor, sizeof(ctl->actor), "wavecomctl:%s", user);
+}
+
+/* Commands that need no connection at all. Returns -1 when `cmd` is not one. */
+static int offline_command(int argc, char **argv)
+{
+    if (strcmp(argv[1], "config-table") == 0) {
+        wc_config_print_markdown(stdout);
         return 0;
-    case WC_STORE_NOT_FOUND:
-        fprintf(stderr, "wavecomctl: no enabled tenant with id \"%s\"\n", tenant);
-        return EXIT_NOT_FOUND;
-    default:
-        fprintf(stderr, "wavecomctl: could not create the API key (is the database up?)\n");
-        return EXIT_INFRA;
     }
+    if (strcmp(argv[1], "topology") != 0) {
+        return -1;
+    }
+    ctl_opt_t opts[] = {{.name = "--vhost", .has_value = true}, {.name = "--help"}};
+    const char *pos[1];
+    size_t n_pos = 0;
+    if (ctl_parse(argc, argv, 2, opts, 2, pos, 0, &n_pos) != 0) {
+        return CTL_EXIT_USAGE;
+    }
+    if (opts[1].present) {
+        printf("Usage: wavecomctl topology [--vhost VHOST]\n");
+        return 0;
+    }
+    wc_config_t cfg;
+    char err[512];
+    if (wc_config_load(&cfg, err, sizeof(err)) != 0) {
+        ctl_error("configuration error: %s", err);
+        return CTL_EXIT_USAGE;
+    }
+    ctl_print_json(wc_topology_definitions(cfg.queue_type, opts[0].value != NULL ? opts[0].value
+                                                                                 : "/"));
+    return 0;
+}
+
+typedef int (*group_fn)(ctl_t *ctl, int argc, char **argv);
+
+static group_fn find_group(const char *name)
+{
+    static const struct {
+        const char *name;
+        group_fn fn;
+    } groups[] = {
+        {"dlq", ctl_dlq_main},       {"notification", ctl_notification_main},
+        {"tenant", ctl_tenant_main}, {"apikey", ctl_apikey_main},
+        {"queues", ctl_queues_main},
+    };
+    for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++) {
+        if (strcmp(groups[i].name, name) == 0) {
+            return groups[i].fn;
+        }
+    }
+    return NULL;
 }
 
 int main(int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? EXIT_USAGE : 0;
+        return argc < 2 ? CTL_EXIT_USAGE : 0;
     }
-    if (strcmp(argv[1], "config-table") == 0) {
-        wc_config_print_markdown(stdout);
-        return 0;
+    int rc = offline_command(argc, argv);
+    if (rc >= 0) {
+        return rc;
     }
-    if (strcmp(argv[1], "topology") == 0) {
-        static const char *const known[] = {"--vhost", NULL};
-        bool bad = false;
-        const char *vhost = flag_value(argc, argv, 2, "--vhost", known, &bad);
-        wc_config_t cfg;
-        char err[512];
-        if (bad || wc_config_load(&cfg, err, sizeof(err)) != 0) {
-            if (!bad) {
-                fprintf(stderr, "wavecomctl: configuration error: %s\n", err);
-            }
-            return EXIT_USAGE;
-        }
-        json_object *defs = wc_topology_definitions(cfg.queue_type, vhost != NULL ? vhost : "/");
-        printf("%s\n", json_object_to_json_string_ext(defs, JSON_C_TO_STRING_PRETTY |
-                                                                JSON_C_TO_STRING_SPACED |
-                                                                JSON_C_TO_STRING_NOSLASHESCAPE));
-        json_object_put(defs);
-        return 0;
-    }
-    bool tenant_cmd = argc >= 3 && strcmp(argv[1], "tenant") == 0 && strcmp(argv[2], "create") == 0;
-    bool apikey_cmd = argc >= 3 && strcmp(argv[1], "apikey") == 0 && strcmp(argv[2], "create") == 0;
-    if (!tenant_cmd && !apikey_cmd) {
-        fprintf(stderr, "wavecomctl: unknown command \"%s%s%s\"; see wavecomctl --help\n", argv[1],
-                argc >= 3 ? " " : "", argc >= 3 ? argv[2] : "");
-        return EXIT_USAGE;
+    group_fn group = find_group(argv[1]);
+    if (group == NULL) {
+        ctl_error("unknown command \"%s\"; see wavecomctl --help", argv[1]);
+        return CTL_EXIT_USAGE;
     }
 
-    wc_config_t cfg;
+    ctl_t ctl;
+    memset(&ctl, 0, sizeof(ctl));
     char err[512];
-    if (wc_config_load(&cfg, err, sizeof(err)) != 0) {
-        fprintf(stderr, "wavecomctl: configuration error: %s\n", err);
-        return EXIT_USAGE;
+    if (wc_config_load(&ctl.cfg, err, sizeof(err)) != 0) {
+        ctl_error("configuration error: %s", err);
+        return CTL_EXIT_USAGE;
     }
-    wc_log_level_t level = WC_LOG_WARN;
-    wc_log_init("ctl", level);
+    set_actor(&ctl);
+    /* The services' JSON log lines would double every error this tool
+     * already reports in one line of its own. */
+    wc_log_init("ctl", (wc_log_level_t)(WC_LOG_ERROR + 1));
 
-    mongoc_init();
-    int rc = EXIT_INFRA;
-    wc_store_t *store = wc_store_open(cfg.mongodb_uri, cfg.mongodb_db, "wavecomctl", err, sizeof(err));
-    if (store == NULL) {
-        fprintf(stderr, "wavecomctl: WAVECOM_MONGODB_URI: %s\n", err);
-    } else {
-        rc = tenant_cmd ? tenant_create(store, argc, argv) : apikey_create(store, argc, argv);
+    /* SIGINT stays pending until a command looks for it between two items
+     * (dlq replay stops cleanly after the current message). It is blocked
+     * here, before libmongoc starts its monitoring threads, because a signal
+     * goes to any thread that does not block it. */
+    sigset_t sigint;
+    sigemptyset(&sigint);
+    sigaddset(&sigint, SIGINT);
+    if (sigprocmask(SIG_BLOCK, &sigint, NULL) != 0) {
+        ctl_error("sigprocmask: %s", strerror(errno));
+        return CTL_EXIT_INFRA;
     }
-    wc_store_close(store);
+    mongoc_init();
+    rc = group(&ctl, argc, argv);
+    ctl_close(&ctl);
     mongoc_cleanup();
     return rc;
 }

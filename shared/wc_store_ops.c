@@ -1,0 +1,168 @@
+/* Operator queries (wavecomctl); see wc_store_ops.h. */
+#include "wc_store_ops.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "wc_crypto.h"
+#include "wc_log.h"
+#include "wc_store_private.h"
+
+wc_store_status_t wc_store_find_notification(wc_store_t *store, const bson_oid_t *id, bson_t **out)
+{
+    /* Equality on _id alone: the one lookup every backend serves by index. */
+    bson_t *filter = BCON_NEW("_id", BCON_OID(id));
+    wc_store_status_t status = wc_store_find_one(store, WC_COLL_NOTIFICATIONS, filter, out);
+    bson_destroy(filter);
+    return status;
+}
+
+/* Copies up to WC_STORE_OPS_LIST_MAX matches of `filter` into a new array. */
+static wc_store_status_t find_many(wc_store_t *store, const char *coll_name, const bson_t *filter,
+                                   const bson_t *opts, bson_t ***docs_out, size_t *n_out)
+{
+    *docs_out = NULL;
+    *n_out = 0;
+    mongoc_client_t *client = mongoc_client_pool_pop(store->pool);
+    mongoc_collection_t *coll = mongoc_client_get_collection(client, store->db, coll_name);
+    mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(coll, filter, opts, NULL);
+    bson_t **docs = NULL;
+    size_t n = 0;
+    size_t cap = 0;
+    const bson_t *doc = NULL;
+    wc_store_status_t status = WC_STORE_OK;
+    while (n < WC_STORE_OPS_LIST_MAX && mongoc_cursor_next(cursor, &doc)) {
+        if (n == cap) {
+            size_t new_cap = cap == 0 ? 16 : cap * 2;
+            bson_t **grown = realloc(docs, new_cap * sizeof(*grown));
+            if (grown == NULL) {
+                status = WC_STORE_ERROR;
+                break;
+            }
+            docs = grown;
+            cap = new_cap;
+        }
+        docs[n++] = bson_copy(doc);
+    }
+    bson_error_t error;
+    if (status == WC_STORE_OK && mongoc_cursor_error(cursor, &error)) {
+        wc_log_error("find in %s failed: %s", coll_name, error.message);
+        status = WC_STORE_ERROR;
+    }
+    mongoc_cursor_destroy(cursor);
+    mongoc_collection_destroy(coll);
+    mongoc_client_pool_push(store->pool, client);
+    if (status != WC_STORE_OK) {
+        wc_store_docs_free(docs, n);
+        return status;
+    }
+    *docs_out = docs;
+    *n_out = n;
+    return WC_STORE_OK;
+}
+
+/* $set `set` on the one document matching `filter`; NOT_FOUND when none. */
+static wc_store_status_t update_one(wc_store_t *store, const char *coll_name, const bson_t *filter,
+                                    const bson_t *set)
+{
+    bson_t *update = BCON_NEW("$set", BCON_DOCUMENT(set));
+    mongoc_client_t *client = mongoc_client_pool_pop(store->pool);
+    mongoc_collection_t *coll = mongoc_client_get_collection(client, store->db, coll_name);
+    bson_t reply;
+    bson_error_t error;
+    wc_store_status_t status = WC_STORE_OK;
+    if (!mongoc_collection_update_one(coll, filter, update, NULL, &reply, &error)) {
+        wc_log_error("update in %s failed: %s", coll_name, error.message);
+        status = WC_STORE_ERROR;
+    } else {
+        bson_iter_t iter;
+        if (!bson_iter_init_find(&iter, &reply, "matchedCount") ||
+            bson_iter_as_int64(&iter) == 0) {
+            status = WC_STORE_NOT_FOUND;
+        }
+    }
+    bson_destroy(&reply);
+    mongoc_collection_destroy(coll);
+    mongoc_client_pool_push(store->pool, client);
+    bson_destroy(update);
+    return status;
+}
+
+wc_store_status_t wc_store_list_tenants(wc_store_t *store, bson_t ***docs, size_t *n)
+{
+    bson_t filter = BSON_INITIALIZER;
+    bson_t *opts = BCON_NEW("sort", "{", "createdAt", BCON_INT32(1), "}", "projection", "{",
+                            "webhookSecret", BCON_INT32(0), "}");
+    wc_store_status_t status = find_many(store, WC_COLL_TENANTS, &filter, opts, docs, n);
+    bson_destroy(opts);
+    bson_destroy(&filter);
+    return status;
+}
+
+wc_store_status_t wc_store_disable_tenant(wc_store_t *store, const char *tenant_id, int64_t now_ms)
+{
+    bson_t *filter = BCON_NEW("_id", BCON_UTF8(tenant_id));
+    bson_t *set = BCON_NEW("disabled", BCON_BOOL(true), "disabledAt", BCON_DATE_TIME(now_ms));
+    wc_store_status_t status = update_one(store, WC_COLL_TENANTS, filter, set);
+    bson_destroy(set);
+    bson_destroy(filter);
+    return status;
+}
+
+wc_store_status_t wc_store_list_api_keys(wc_store_t *store, const char *tenant_id, bson_t ***docs,
+                                         size_t *n)
+{
+    bson_t *filter = tenant_id != NULL ? BCON_NEW("tenantId", BCON_UTF8(tenant_id)) : bson_new();
+    bson_t *opts = BCON_NEW("sort", "{", "createdAt", BCON_INT32(1), "}", "projection", "{", "_id",
+                            BCON_INT32(0), "}");
+    wc_store_status_t status = find_many(store, WC_COLL_API_KEYS, filter, opts, docs, n);
+    bson_destroy(opts);
+    bson_destroy(filter);
+    return status;
+}
+
+/* The _id (hash) of the key `key_or_hint` names, into `hash`. */
+static wc_store_status_t resolve_key(wc_store_t *store, const char *key_or_hint,
+                                     char hash[WC_SHA256_HEX_LEN])
+{
+    if (strlen(key_or_hint) > 12) {
+        wc_sha256_hex(key_or_hint, strlen(key_or_hint), hash);
+        return WC_STORE_OK;
+    }
+    bson_t *filter = BCON_NEW("hint", BCON_UTF8(key_or_hint));
+    bson_t *opts = BCON_NEW("projection", "{", "_id", BCON_INT32(1), "}", "limit", BCON_INT64(2));
+    bson_t **docs = NULL;
+    size_t n = 0;
+    wc_store_status_t status = find_many(store, WC_COLL_API_KEYS, filter, opts, &docs, &n);
+    bson_destroy(opts);
+    bson_destroy(filter);
+    if (status == WC_STORE_OK && n != 1) {
+        status = n == 0 ? WC_STORE_NOT_FOUND : WC_STORE_CONFLICT;
+    }
+    if (status == WC_STORE_OK) {
+        const char *id = wc_doc_string(docs[0], "_id");
+        if (id == NULL || strlen(id) >= WC_SHA256_HEX_LEN) {
+            status = WC_STORE_ERROR;
+        } else {
+            memcpy(hash, id, strlen(id) + 1);
+        }
+    }
+    wc_store_docs_free(docs, n);
+    return status;
+}
+
+wc_store_status_t wc_store_revoke_api_key(wc_store_t *store, const char *key_or_hint,
+                                          int64_t now_ms)
+{
+    char hash[WC_SHA256_HEX_LEN];
+    wc_store_status_t status = resolve_key(store, key_or_hint, hash);
+    if (status != WC_STORE_OK) {
+        return status;
+    }
+    bson_t *filter = BCON_NEW("_id", BCON_UTF8(hash));
+    bson_t *set = BCON_NEW("revoked", BCON_BOOL(true), "revokedAt", BCON_DATE_TIME(now_ms));
+    status = update_one(store, WC_COLL_API_KEYS, filter, set);
+    bson_destroy(set);
+    bson_destroy(filter);
+    return status;
+}

@@ -1,0 +1,38 @@
+/*
+ * What operators need of the store beyond the services' own queries
+ * (wavecomctl): a notification by id across tenants, and the administration
+ * of tenants and API keys. None of these is on a hot path.
+ */
+#ifndef WC_STORE_OPS_H
+#define WC_STORE_OPS_H
+
+#include "wc_store.h"
+
+/* Finds notification `id` whatever its tenant (an operator's view). On
+ * WC_STORE_OK *out is a new document the caller destroys. */
+wc_store_status_t wc_store_find_notification(wc_store_t *store, const bson_oid_t *id, bson_t **out);
+
+/* The most a listing returns. */
+#define WC_STORE_OPS_LIST_MAX 10000
+
+/* Every tenant, oldest first, without its webhook secret. On OK *docs is an
+ * array of *n documents: free it with wc_store_docs_free. */
+wc_store_status_t wc_store_list_tenants(wc_store_t *store, bson_t ***docs, size_t *n);
+
+/* Marks tenant `tenant_id` disabled (its keys stop authenticating, and no key
+ * can be made for it). NOT_FOUND when there is no such tenant. */
+wc_store_status_t wc_store_disable_tenant(wc_store_t *store, const char *tenant_id, int64_t now_ms);
+
+/* The API keys of `tenant_id` (of every tenant when NULL), oldest first, as
+ * {hint, tenantId, role, name, revoked, createdAt[, revokedAt]}: never the
+ * hash. Free *docs with wc_store_docs_free. */
+wc_store_status_t wc_store_list_api_keys(wc_store_t *store, const char *tenant_id, bson_t ***docs,
+                                         size_t *n);
+
+/* Revokes the one API key named by `key_or_hint`: the whole key, or the hint
+ * listings show (its first 12 characters). NOT_FOUND when none matches,
+ * CONFLICT when a hint matches more than one key (give the whole key). */
+wc_store_status_t wc_store_revoke_api_key(wc_store_t *store, const char *key_or_hint,
+                                          int64_t now_ms);
+
+#endif

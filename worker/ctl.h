@@ -1,0 +1,91 @@
+/*
+ * wavecomctl's shared parts: exit codes, option parsing, connections and
+ * output helpers. Each command group lives in its own file (ctl_admin.c,
+ * ctl_dlq.c + ctl_dlq_replay.c, ctl_notification.c, ctl_queues.c); ctl.c
+ * dispatches to them.
+ *
+ * Conventions every command keeps: what a script needs goes to stdout (a
+ * table, or JSON with --json); everything said to a person goes to stderr,
+ * errors as one line starting "wavecomctl: ".
+ */
+#ifndef WAVECOM_CTL_H
+#define WAVECOM_CTL_H
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "wc_broker.h"
+#include "wc_config.h"
+#include "wc_store.h"
+
+#define CTL_EXIT_OK 0
+#define CTL_EXIT_INFRA 1       /* the broker or the database failed */
+#define CTL_EXIT_USAGE 2       /* bad arguments; nothing was done */
+#define CTL_EXIT_NOT_FOUND 3   /* the named thing does not exist */
+#define CTL_EXIT_INTERRUPTED 130 /* SIGINT: stopped cleanly between two items */
+
+/* One option a command accepts. `repeat` options collect every value. */
+#define CTL_OPT_VALUES_MAX 64
+
+typedef struct {
+    const char *name;  /* "--tenant" */
+    bool has_value;
+    bool present;
+    const char *value; /* the last value given */
+    const char *values[CTL_OPT_VALUES_MAX];
+    size_t count;
+} ctl_opt_t;
+
+/* Parses argv[from..) against `opts` (every command also takes --help and
+ * --json, which the caller lists). Words that are not options go to
+ * `positional` (at most `max_pos`). Returns 0, or prints one line and returns
+ * CTL_EXIT_USAGE. */
+int ctl_parse(int argc, char **argv, int from, ctl_opt_t *opts, size_t n_opts,
+              const char **positional, size_t max_pos, size_t *n_pos);
+
+/* The option named `name` among opts[0..n). Never NULL for a listed name. */
+ctl_opt_t *ctl_opt(ctl_opt_t *opts, size_t n, const char *name);
+
+/* Everything a command may need, opened on first use. */
+typedef struct {
+    wc_config_t cfg;
+    bool json;
+    char actor[96];        /* "wavecomctl:<user>", for audit entries */
+    wc_store_t *store;     /* NULL until ctl_store() */
+    wc_broker_t *consumer; /* no confirms: reads the DLQ with manual acks */
+    wc_broker_t *publisher; /* confirms: republishes */
+} ctl_t;
+
+/* The store, reachable (a ping answered); NULL after printing why. */
+wc_store_t *ctl_store(ctl_t *ctl);
+
+/* An open broker connection, with or without confirms; NULL after printing
+ * why. */
+wc_broker_t *ctl_broker(ctl_t *ctl, bool confirms);
+
+void ctl_close(ctl_t *ctl);
+
+/* Prints one line "wavecomctl: ..." on stderr. */
+void ctl_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Prints `value` on stdout as pretty JSON and drops the reference. */
+void ctl_print_json(json_object *value);
+
+/* Writes a masked form of `recipient` into `out`: an email keeps its first
+ * character and its domain, a phone number its last four digits, a token or
+ * URL its first and last few characters. Lists never show a whole recipient. */
+void ctl_mask_recipient(const char *recipient, char *out, size_t out_len);
+
+/* True when `text` is 24 hex digits; fills *oid. */
+bool ctl_parse_oid(const char *text, bson_oid_t *oid);
+
+/* Command groups: each gets argv from its group's word on. */
+int ctl_dlq_main(ctl_t *ctl, int argc, char **argv);
+int ctl_notification_main(ctl_t *ctl, int argc, char **argv);
+int ctl_tenant_main(ctl_t *ctl, int argc, char **argv);
+int ctl_apikey_main(ctl_t *ctl, int argc, char **argv);
+int ctl_queues_main(ctl_t *ctl, int argc, char **argv);
+
+#endif
