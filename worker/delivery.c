@@ -185,7 +185,8 @@ static void record_then_settle(delivery_job_t *job, wc_status_t to, bson_t *set,
         .unset_lease = true,
         .inc_retry = inc_retry,
     };
-    job->op = (store_op_t){.run = run_record, .done = record_done, .arg = job};
+    job->op = (store_op_t){.run = run_record, .done = record_done, .arg = job,
+                           .urgent = job->msg.priority >= WC_PRIORITY_HIGH};
     if (store_pool_submit(job->ctx->store_pool, &job->op) != 0) {
         requeue_later(job->ctx, job->tag, job->generation);
         job_finish(job);
@@ -462,7 +463,10 @@ void delivery_accept(delivery_context_t *ctx, const amqp_envelope_t *env)
         .channel = "unknown",
     };
     bson_oid_init_from_string(&job->oid, msg.notification_id);
-    job->op = (store_op_t){.run = run_claim, .done = claim_done, .arg = job};
+    /* CRITICAL and HIGH steps go before the standard queue's in the pool
+     * (store_pool.h): the claim and the outcome write alike. */
+    job->op = (store_op_t){.run = run_claim, .done = claim_done, .arg = job,
+                           .urgent = job->msg.priority >= WC_PRIORITY_HIGH};
     ctx->in_flight++;
     if (store_pool_submit(ctx->store_pool, &job->op) != 0) {
         requeue_later(ctx, job->tag, job->generation);

@@ -16,14 +16,31 @@ struct store_pool {
     wc_store_t *store;
     pthread_mutex_t lock;
     pthread_cond_t work;
-    store_op_t *queue_head, *queue_tail; /* waiting for a thread */
-    store_op_t *done_head, *done_tail;   /* waiting for the loop */
-    size_t pending;                      /* queued or running; under lock */
+    store_op_t *urgent_head, *urgent_tail; /* urgent steps waiting for a thread */
+    store_op_t *queue_head, *queue_tail;   /* the other steps waiting for a thread */
+    store_op_t *done_head, *done_tail;     /* waiting for the loop */
+    size_t pending;                        /* queued or running; under lock */
     bool stopping;
     int event_fd;
     int thread_count;
     pthread_t *threads;
 };
+
+/* The next step for a thread, urgent ones first; NULL when none waits. Under
+ * the lock. */
+static store_op_t *take_next(store_pool_t *pool)
+{
+    store_op_t **head = pool->urgent_head != NULL ? &pool->urgent_head : &pool->queue_head;
+    store_op_t **tail = pool->urgent_head != NULL ? &pool->urgent_tail : &pool->queue_tail;
+    store_op_t *op = *head;
+    if (op != NULL) {
+        *head = op->next;
+        if (*head == NULL) {
+            *tail = NULL;
+        }
+    }
+    return op;
+}
 
 /* A failing mutex or condition call means memory is corrupt: stop there. */
 static void must(int rc, const char *call)
@@ -50,17 +67,13 @@ static void *thread_main(void *arg)
     store_pool_t *pool = arg;
     for (;;) {
         must(pthread_mutex_lock(&pool->lock), "lock");
-        while (pool->queue_head == NULL && !pool->stopping) {
+        while (pool->urgent_head == NULL && pool->queue_head == NULL && !pool->stopping) {
             must(pthread_cond_wait(&pool->work, &pool->lock), "wait");
         }
-        store_op_t *op = pool->queue_head;
+        store_op_t *op = take_next(pool);
         if (op == NULL) { /* stopping, and nothing left */
             must(pthread_mutex_unlock(&pool->lock), "unlock");
             return NULL;
-        }
-        pool->queue_head = op->next;
-        if (pool->queue_head == NULL) {
-            pool->queue_tail = NULL;
         }
         must(pthread_mutex_unlock(&pool->lock), "unlock");
 
@@ -139,7 +152,11 @@ int store_pool_submit(store_pool_t *pool, store_op_t *op)
     must(pthread_mutex_lock(&pool->lock), "lock");
     bool accepted = !pool->stopping;
     if (accepted) {
-        append(&pool->queue_head, &pool->queue_tail, op);
+        if (op->urgent) {
+            append(&pool->urgent_head, &pool->urgent_tail, op);
+        } else {
+            append(&pool->queue_head, &pool->queue_tail, op);
+        }
         pool->pending++;
         must(pthread_cond_signal(&pool->work), "signal");
     }

@@ -11,6 +11,7 @@
 #ifndef WORKER_STORE_POOL_H
 #define WORKER_STORE_POOL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "wc_store.h"
@@ -19,11 +20,17 @@ typedef struct store_op store_op_t;
 
 /* A step: `run` on a pool thread (it may use `store` and what the op's owner
  * prepared, nothing the loop touches meanwhile), then `done` on the loop
- * thread. The op belongs to its owner; the pool only links it. */
+ * thread. The op belongs to its owner; the pool only links it.
+ *
+ * An `urgent` step (a high-priority notification's) is taken before every
+ * waiting step that is not: a flood of standard work keeps up to twice the
+ * prefetch of steps queued, and a CRITICAL claim must not wait behind them.
+ * Steps of the same kind run in the order they were submitted. */
 struct store_op {
     void (*run)(store_op_t *op, wc_store_t *store);
     void (*done)(store_op_t *op);
     void *arg;
+    bool urgent;
     store_op_t *next; /* the pool's */
 };
 
