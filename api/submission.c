@@ -179,6 +179,18 @@ static void set_error(sub_item_t *item, unsigned code, bool retry_after, const c
     snprintf(item->result.message, sizeof(item->result.message), "%s", message);
 }
 
+/* The first line of a notification's trail through the logs; the worker's
+ * lines for it carry the same correlationId. */
+static void log_accepted(const api_submission_t *sub, const sub_item_t *item)
+{
+    char msg[96];
+    snprintf(msg, sizeof(msg), "notification %s accepted (%s)", item->intake.id_hex,
+             item->intake.outcome == API_INTAKE_QUEUED ? "QUEUED" : "SCHEDULED");
+    wc_log_fields(WC_LOG_INFO, msg,
+                  wc_log_notification_fields(item->intake.id_hex, sub->principal.tenant_id,
+                                             sub->request_id));
+}
+
 /* The notification as a 201 shows it: the stored document, QUEUED once the
  * broker confirmed it (the bulk QUEUED write happened after the copy we
  * hold was built). */
@@ -252,6 +264,7 @@ static api_response_t submission_finish(api_deferral_t *self, api_context_t *ctx
             item->result.code = 201;
             item->result.notification = created_json(item);
             api_metrics_count_created(ctx->metrics, item->type);
+            log_accepted(sub, item);
             break;
         case API_INTAKE_KEY_TAKEN:
             resolve_taken_key(sub, item, deadline);

@@ -39,6 +39,8 @@ typedef struct {
     int worker_store_threads;
     int drain_grace_seconds;
     int lease_seconds;
+    char worker_metrics_host[64];
+    int worker_metrics_port;
     char smtp_host[256];
     int smtp_port;
     char smtp_starttls[16];

@@ -67,6 +67,25 @@ void wc_log_fields(wc_log_level_t level, const char *msg, json_object *fields)
     json_object_put(line);
 }
 
+static void add_if_set(json_object *fields, const char *key, const char *value)
+{
+    if (value != NULL && value[0] != '\0') {
+        json_object_object_add(fields, key, json_object_new_string(value));
+    }
+}
+
+json_object *wc_log_notification_fields(const char *notification_id, const char *tenant_id,
+                                        const char *correlation_id)
+{
+    json_object *fields = json_object_new_object();
+    if (fields != NULL) {
+        add_if_set(fields, "notificationId", notification_id);
+        add_if_set(fields, "tenantId", tenant_id);
+        add_if_set(fields, "correlationId", correlation_id);
+    }
+    return fields;
+}
+
 void wc_log(wc_log_level_t level, const char *fmt, ...)
 {
     if (level < log_min_level) {

@@ -30,6 +30,14 @@ int wc_log_level_parse(const char *name, wc_log_level_t *out);
  * Takes ownership of `fields`. */
 void wc_log_fields(wc_log_level_t level, const char *msg, json_object *fields);
 
+/* The fields that let one grep follow a notification from the API's request
+ * to the worker's delivery: notificationId, tenantId and correlationId (the
+ * request's X-Request-Id, carried in the queue message). NULL or empty
+ * values are left out. Returns a new object for wc_log_fields, or NULL when
+ * out of memory (the line then goes without them). */
+json_object *wc_log_notification_fields(const char *notification_id, const char *tenant_id,
+                                        const char *correlation_id);
+
 /* Writes one line whose message is formatted like printf. */
 void wc_log(wc_log_level_t level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -125,7 +125,8 @@ static void destroy_providers(delivery_context_t *ctx)
     }
 }
 
-int worker_child_run(const wc_config_t *cfg, int slot, worker_breakers_t *breakers)
+int worker_child_run(const wc_config_t *cfg, int slot, worker_breakers_t *breakers,
+                     worker_metrics_t *metrics)
 {
     pid_t master = getppid();
     wc_log_level_t level = WC_LOG_INFO;
@@ -140,6 +141,8 @@ int worker_child_run(const wc_config_t *cfg, int slot, worker_breakers_t *breake
     delivery_context_t ctx = {
         .cfg = cfg,
         .breakers = breakers,
+        .metrics = metrics,
+        .slot = slot,
         .breaker_policy = {.threshold = cfg->breaker_threshold,
                            .open_ms = cfg->breaker_open_seconds * 1000LL},
     };

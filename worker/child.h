@@ -8,6 +8,7 @@
 #define WORKER_CHILD_H
 
 #include "breakers.h"
+#include "metrics.h"
 #include "wc_config.h"
 
 /* Exit code of a child whose configuration can never work: the master does
@@ -15,7 +16,10 @@
 #define CHILD_EXIT_FATAL 2
 
 /* Runs in a freshly forked child until SIGTERM/SIGINT or the master's death;
- * returns the process's exit code. */
-int worker_child_run(const wc_config_t *cfg, int slot, worker_breakers_t *breakers);
+ * returns the process's exit code. `breakers` and `metrics` are the shared
+ * memory the master mapped; the child writes slot `slot` of the in-flight
+ * gauge. */
+int worker_child_run(const wc_config_t *cfg, int slot, worker_breakers_t *breakers,
+                     worker_metrics_t *metrics);
 
 #endif

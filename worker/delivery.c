@@ -1,5 +1,6 @@
 #include "delivery.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,9 @@ struct delivery_job {
     int64_t started_ms;
     int breaker; /* slot in ctx->breakers, -1 for none */
     const char *channel;
+    int provider_kind;           /* PROVIDER_*, -1 before routing */
+    int64_t provider_started_ms; /* monotonic; 0 until the provider is called */
+    size_t retry_tier;           /* index in wc_retry_tiers of a scheduled retry */
 
     /* The database step in flight (store_pool.h): the claim, then the
      * outcome. The loop leaves these alone until the step is done. */
@@ -46,6 +50,22 @@ struct delivery_job {
 
 const bson_t *delivery_job_document(const delivery_job_t *job) { return job->doc; }
 const char *delivery_job_id(const delivery_job_t *job) { return job->msg.notification_id; }
+
+/* A log line about a job's notification, with the fields that tie it to the
+ * API's request (wc_log_notification_fields). */
+__attribute__((format(printf, 3, 4))) static void log_job(wc_log_level_t level,
+                                                          const delivery_job_t *job,
+                                                          const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    wc_log_fields(level, msg,
+                  wc_log_notification_fields(job->msg.notification_id, job->msg.tenant_id,
+                                             job->msg.correlation_id));
+}
 
 static void sleep_ms(int ms)
 {
@@ -139,11 +159,35 @@ static void job_free(delivery_job_t *job)
     free(job);
 }
 
+_Static_assert(PROVIDER_COUNT == WORKER_METRICS_PROVIDERS, "provider labels out of step");
+
 /* The job is over: its message is settled one way or the other. */
 static void job_finish(delivery_job_t *job)
 {
     job->ctx->in_flight--;
+    worker_metrics_set_in_flight(job->ctx->metrics, job->ctx->slot, job->ctx->in_flight);
     job_free(job);
+}
+
+/* Counts an outcome once its status write is acknowledged, so that a write
+ * that failed, and the redelivery after it, is not counted twice. */
+static void count_outcome(const delivery_job_t *job)
+{
+    worker_metrics_t *m = job->ctx->metrics;
+    switch (job->transition.to) {
+    case WC_STATUS_SENT:
+        worker_metrics_count_sent(m, job->msg.type);
+        break;
+    case WC_STATUS_FAILED:
+        worker_metrics_count_failed(m, job->msg.type);
+        break;
+    case WC_STATUS_RETRYING:
+        worker_metrics_count_retry(m, job->retry_tier);
+        break;
+    default:
+        return;
+    }
+    worker_metrics_observe_processing(m, wc_time_now_ms() - job->started_ms);
 }
 
 static void run_record(store_op_t *op, wc_store_t *store)
@@ -156,9 +200,13 @@ static void record_done(store_op_t *op)
 {
     delivery_job_t *job = op->arg;
     delivery_context_t *ctx = job->ctx;
+    if (job->recorded == WC_STORE_OK) {
+        count_outcome(job);
+    }
     if (job->recorded == WC_STORE_NOT_FOUND && job->transition.to == WC_STATUS_SENT) {
-        wc_log_warn("notification %s was sent but its lease had passed to another worker",
-                    job->msg.notification_id);
+        log_job(WC_LOG_WARN, job,
+                "notification %s was sent but its lease had passed to another worker",
+                job->msg.notification_id);
     }
     if (job->recorded == WC_STORE_ERROR && job->settle == SETTLE_ACK_IF_RECORDED) {
         /* The outcome is not durable: leave the message to the broker. The
@@ -228,6 +276,7 @@ static int retry_later(delivery_job_t *job, const delivery_result_t *result)
                        ? 0
                        : wc_backoff_tier(msg.retry_count, wc_backoff_random_unit());
     const wc_retry_tier_t *tier = tier_at_least(drawn, result->retry_after_ms);
+    job->retry_tier = (size_t)(tier - wc_retry_tiers);
     if (!result->not_attempted) {
         msg.retry_count += 1;
     }
@@ -283,10 +332,28 @@ static int dead_letter(delivery_job_t *job, const char *reason)
     return 0;
 }
 
+static worker_provider_outcome_t provider_answer(delivery_outcome_t outcome)
+{
+    switch (outcome) {
+    case DELIVERY_OK:
+        return WORKER_PROVIDER_OK;
+    case DELIVERY_TRANSIENT:
+        return WORKER_PROVIDER_TRANSIENT;
+    case DELIVERY_PERMANENT:
+        break;
+    }
+    return WORKER_PROVIDER_PERMANENT;
+}
+
 void delivery_job_complete(delivery_job_t *job, const delivery_result_t *result)
 {
     delivery_context_t *ctx = job->ctx;
     int64_t now = wc_time_monotonic_ms();
+    if (job->provider_started_ms != 0 && !result->not_attempted) {
+        worker_metrics_observe_provider(ctx->metrics, job->provider_kind,
+                                        provider_answer(result->outcome),
+                                        now - job->provider_started_ms);
+    }
     if (job->breaker >= 0 && !result->not_attempted) {
         /* A permanent refusal is a healthy provider answering. */
         wc_breaker_record(&ctx->breakers->slots[job->breaker], &ctx->breaker_policy,
@@ -298,16 +365,16 @@ void delivery_job_complete(delivery_job_t *job, const delivery_result_t *result)
     int max_retries = (int)wc_doc_int(job->doc, "maxRetries", ctx->cfg->max_retries);
     int rc = 0;
     if (result->outcome == DELIVERY_OK) {
-        wc_log_info("notification %s sent via %s in %lld ms", id, job->channel,
-                    (long long)(wc_time_now_ms() - job->started_ms));
+        log_job(WC_LOG_INFO, job, "notification %s sent via %s in %lld ms", id, job->channel,
+                (long long)(wc_time_now_ms() - job->started_ms));
         record_sent(job, result);
     } else if (result->outcome == DELIVERY_TRANSIENT &&
                (result->not_attempted || retry_count < max_retries)) {
-        wc_log_warn("notification %s: %s failure, will retry: %s", id,
-                    result->not_attempted ? "local" : "transient", result->detail);
+        log_job(WC_LOG_WARN, job, "notification %s: %s failure, will retry: %s", id,
+                result->not_attempted ? "local" : "transient", result->detail);
         rc = retry_later(job, result);
     } else {
-        wc_log_warn("notification %s failed for good: %s", id, result->detail);
+        log_job(WC_LOG_WARN, job, "notification %s failed for good: %s", id, result->detail);
         rc = dead_letter(job, result->detail);
     }
     if (rc != 0) {
@@ -382,6 +449,7 @@ static provider_t *route(delivery_context_t *ctx, delivery_job_t *job)
         job->breaker = worker_breaker_for_webhook(url != NULL ? url : "");
         job->channel = "webhook";
     }
+    job->provider_kind = kind;
     return kind >= 0 ? ctx->providers[kind] : NULL;
 }
 
@@ -406,6 +474,7 @@ static void start_job(delivery_job_t *job)
         delivery_job_complete(job, &result);
         return;
     }
+    job->provider_started_ms = wc_time_monotonic_ms();
     provider->start(provider, job);
 }
 
@@ -427,8 +496,8 @@ static void claim_done(store_op_t *op)
         start_job(job);
         return;
     case WC_CLAIM_GONE:
-        wc_log_debug("notification %s needs nothing more; dropping this copy",
-                     job->msg.notification_id);
+        log_job(WC_LOG_DEBUG, job, "notification %s needs nothing more; dropping this copy",
+                job->msg.notification_id);
         ack(ctx, job->tag, job->generation);
         break;
     case WC_CLAIM_BUSY:
@@ -461,6 +530,7 @@ void delivery_accept(delivery_context_t *ctx, const amqp_envelope_t *env)
         .msg = msg,
         .breaker = -1,
         .channel = "unknown",
+        .provider_kind = -1,
     };
     bson_oid_init_from_string(&job->oid, msg.notification_id);
     /* CRITICAL and HIGH steps go before the standard queue's in the pool
@@ -468,6 +538,7 @@ void delivery_accept(delivery_context_t *ctx, const amqp_envelope_t *env)
     job->op = (store_op_t){.run = run_claim, .done = claim_done, .arg = job,
                            .urgent = job->msg.priority >= WC_PRIORITY_HIGH};
     ctx->in_flight++;
+    worker_metrics_set_in_flight(ctx->metrics, ctx->slot, ctx->in_flight);
     if (store_pool_submit(ctx->store_pool, &job->op) != 0) {
         requeue_later(ctx, job->tag, job->generation);
         job_finish(job);

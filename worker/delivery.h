@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "breakers.h"
+#include "metrics.h"
 #include "providers/provider.h"
 #include "store_pool.h"
 #include "wc_broker.h"
@@ -28,6 +29,8 @@ typedef struct {
     wc_broker_t *publisher; /* confirming channel for retries and the DLQ */
     provider_t *providers[PROVIDER_COUNT]; /* NULL: channel not configured */
     worker_breakers_t *breakers;
+    worker_metrics_t *metrics; /* shared with the master and the other children */
+    int slot;                  /* this child's slot, for its in-flight gauge */
     wc_breaker_policy_t breaker_policy;
     char owner[128];          /* "worker:<host>:<pid>", the lease holder's name */
     unsigned consumer_generation; /* bumped on every reconnect: older delivery tags are void */

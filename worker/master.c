@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include "child.h"
+#include "metrics.h"
+#include "metrics_server.h"
 #include "wc_log.h"
 #include "wc_time.h"
 
@@ -36,6 +38,9 @@ typedef struct {
 typedef struct {
     wc_config_t *cfg;
     worker_breakers_t *breakers; /* shared with every child */
+    worker_metrics_t *metrics;   /* shared with every child */
+    metrics_server_t *metrics_server; /* NULL when off or when it could not start */
+    int metrics_fd;                   /* its listening socket, -1 without one */
     slot_t *slots;
     int count;
     master_state_t state;
@@ -87,7 +92,12 @@ static void spawn(master_t *m, int i)
         return;
     }
     if (pid == 0) {
-        _exit(worker_child_run(m->cfg, i, m->breakers));
+        /* The metrics socket is the master's: a child that kept it would
+         * hold the port after the master is gone. */
+        if (m->metrics_fd >= 0) {
+            close(m->metrics_fd);
+        }
+        _exit(worker_child_run(m->cfg, i, m->breakers, m->metrics));
     }
     s->pid = pid;
     s->started_ms = wc_time_monotonic_ms();
@@ -119,6 +129,8 @@ static void on_child_exit(master_t *m, slot_t *s, int index, int status)
     pid_t pid = s->pid;
     s->pid = 0;
     s->exiting = false;
+    /* A child that died cannot clear its own gauge. */
+    worker_metrics_set_in_flight(m->metrics, index, 0);
 
     if (m->state != MASTER_RUNNING) {
         wc_log_info("worker %d %s while draining", index, how);
@@ -148,6 +160,7 @@ static void on_child_exit(master_t *m, slot_t *s, int index, int status)
         delay = delay > RESTART_DELAY_MAX_MS ? RESTART_DELAY_MAX_MS : delay;
     }
     s->restarts++;
+    worker_metrics_count_restart(m->metrics);
     s->restart_at_ms = now + delay;
     /* How long it lived tells a crash loop (dying young, restarts spaced out)
      * from a rare crash after a healthy run (restarted at once). */
@@ -219,6 +232,14 @@ static void reload(master_t *m)
                     m->cfg->worker_processes);
         next.worker_processes = m->cfg->worker_processes;
     }
+    if (next.worker_metrics_port != m->cfg->worker_metrics_port ||
+        strcmp(next.worker_metrics_host, m->cfg->worker_metrics_host) != 0) {
+        wc_log_warn("SIGHUP: the metrics endpoint's address changes only on restart; keeping "
+                    "%s:%d", m->cfg->worker_metrics_host, m->cfg->worker_metrics_port);
+        next.worker_metrics_port = m->cfg->worker_metrics_port;
+        memcpy(next.worker_metrics_host, m->cfg->worker_metrics_host,
+               sizeof(next.worker_metrics_host));
+    }
     *m->cfg = next;
     m->generation++;
     wc_log_info("SIGHUP: configuration reloaded; rolling restart of the workers");
@@ -275,23 +296,39 @@ int worker_master_run(wc_config_t *cfg)
     sigaddset(&set, SIGHUP);
     sigprocmask(SIG_BLOCK, &set, NULL);
 
-    master_t m = {.cfg = cfg, .count = cfg->worker_processes, .state = MASTER_RUNNING};
+    master_t m = {.cfg = cfg, .count = cfg->worker_processes, .state = MASTER_RUNNING,
+                  .metrics_fd = -1};
     m.slots = calloc((size_t)m.count, sizeof(slot_t));
     /* Mapped before any fork, so that every child, restarted ones too,
      * shares the same breakers. */
     m.breakers = worker_breakers_map();
-    if (m.slots == NULL || m.breakers == NULL) {
-        wc_log_error("out of memory for the worker slots or the shared breakers");
+    m.metrics = worker_metrics_map();
+    if (m.slots == NULL || m.breakers == NULL || m.metrics == NULL) {
+        wc_log_error("out of memory for the worker slots, the shared breakers or the metrics");
         free(m.slots);
         worker_breakers_unmap(m.breakers);
+        worker_metrics_unmap(m.metrics);
         return 1;
     }
+    /* Served from this loop, not from a thread: a fork copies the memory of
+     * every thread but runs only the caller, so a lock another thread held at
+     * that moment stays held in the child for good (seen: AddressSanitizer's
+     * allocator lock, which hung every thread the child started). Metrics
+     * that cannot be served are no reason to stop delivering: the failure is
+     * logged and the pool runs without them. */
+    if (cfg->worker_metrics_port > 0) {
+        m.metrics_server = metrics_server_start(cfg->worker_metrics_host, cfg->worker_metrics_port,
+                                                m.metrics, m.breakers);
+    }
+    m.metrics_fd = metrics_server_fd(m.metrics_server);
     wc_log_info("master starting %d workers", m.count);
     refill(&m);
 
     int rc = 0;
     while (m.state != MASTER_DONE) {
-        struct timespec tick = {.tv_sec = 0, .tv_nsec = 200 * 1000000L};
+        /* Short turns while the metrics endpoint is served from here. */
+        long tick_ms = m.metrics_server != NULL ? 20 : 200;
+        struct timespec tick = {.tv_sec = 0, .tv_nsec = tick_ms * 1000000L};
         siginfo_t info;
         int sig = sigtimedwait(&set, &info, &tick);
         if (sig == SIGCHLD) {
@@ -302,6 +339,7 @@ int worker_master_run(wc_config_t *cfg)
             reload(&m);
         }
         reap(&m); /* SIGCHLDs coalesce; never miss an exit */
+        metrics_server_run(m.metrics_server);
 
         if (m.state == MASTER_RUNNING) {
             roll_one(&m);
@@ -321,7 +359,9 @@ int worker_master_run(wc_config_t *cfg)
             }
         }
     }
+    metrics_server_stop(m.metrics_server);
     free(m.slots);
     worker_breakers_unmap(m.breakers);
+    worker_metrics_unmap(m.metrics);
     return rc;
 }

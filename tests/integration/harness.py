@@ -147,6 +147,8 @@ class Stack:
             "WAVECOM_SMTP_HOST": "127.0.0.1",
             "WAVECOM_SMTP_PORT": SMTP_PORT,
             "WAVECOM_WORKER_PROCESSES": str(workers),
+            # Each stack's worker master serves its metrics on a port of its own.
+            "WAVECOM_WORKER_METRICS_PORT": str(free_port()),
             "WAVECOM_LOG_LEVEL": "info",
             "WAVECOM_DRAIN_GRACE_SECONDS": "30",
             # A leak in a service fails its shutdown (exit code 23).

@@ -1,0 +1,118 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "metrics.h"
+
+/* Renders the series into a new string the caller frees. */
+static char *render(const worker_metrics_t *m, const worker_breakers_t *b)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    assert_non_null(out);
+    assert_int_equal(worker_metrics_render(m, b, out), 0);
+    assert_int_equal(fclose(out), 0);
+    return text;
+}
+
+static void assert_has_line(const char *text, const char *line)
+{
+    char wanted[256];
+    snprintf(wanted, sizeof(wanted), "\n%s\n", line);
+    if (strstr(text, wanted) == NULL) {
+        fail_msg("missing line %s in:\n%s", line, text);
+    }
+}
+
+static void label_values_are_escaped(void **state)
+{
+    (void)state;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    assert_non_null(out);
+    assert_int_equal(worker_metrics_write_label(out, "a\\b\"c\nd"), 0);
+    assert_int_equal(fclose(out), 0);
+    assert_string_equal(text, "a\\\\b\\\"c\\nd");
+    free(text);
+}
+
+static void histograms_are_cumulative_and_count_every_observation(void **state)
+{
+    (void)state;
+    worker_metrics_t *m = worker_metrics_map();
+    worker_breakers_t *b = worker_breakers_map();
+    assert_non_null(m);
+    assert_non_null(b);
+    worker_metrics_observe_processing(m, 5);      /* on the 0.005 bound: in that bucket */
+    worker_metrics_observe_processing(m, 300);    /* 0.5 */
+    worker_metrics_observe_processing(m, 120000); /* beyond the last bound: +Inf only */
+    worker_metrics_observe_provider(m, 1, WORKER_PROVIDER_TRANSIENT, 20);
+    char *text = render(m, b);
+    assert_has_line(text, "notification_processing_duration_seconds_bucket{le=\"0.005\"} 1");
+    assert_has_line(text, "notification_processing_duration_seconds_bucket{le=\"0.25\"} 1");
+    assert_has_line(text, "notification_processing_duration_seconds_bucket{le=\"0.5\"} 2");
+    assert_has_line(text, "notification_processing_duration_seconds_bucket{le=\"60\"} 2");
+    assert_has_line(text, "notification_processing_duration_seconds_bucket{le=\"+Inf\"} 3");
+    assert_has_line(text, "notification_processing_duration_seconds_count 3");
+    assert_has_line(text, "notification_processing_duration_seconds_sum 120.305000");
+    assert_has_line(text, "provider_request_duration_seconds_count{provider=\"twilio\"} 1");
+    assert_has_line(text, "provider_requests_total{provider=\"twilio\",outcome=\"transient\"} 1");
+    assert_has_line(text, "# TYPE notification_processing_duration_seconds histogram");
+    free(text);
+    worker_metrics_unmap(m);
+    worker_breakers_unmap(b);
+}
+
+/* What a child adds survives the child: the memory is the master's. */
+static void counts_of_a_dead_child_remain(void **state)
+{
+    (void)state;
+    worker_metrics_t *m = worker_metrics_map();
+    worker_breakers_t *b = worker_breakers_map();
+    assert_non_null(m);
+    assert_non_null(b);
+    worker_metrics_count_sent(m, WC_CHANNEL_SMS);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        worker_metrics_count_sent(m, WC_CHANNEL_SMS);
+        worker_metrics_count_failed(m, WC_CHANNEL_EMAIL);
+        worker_metrics_count_retry(m, 1);
+        worker_metrics_set_in_flight(m, 3, 7);
+        _exit(0);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    worker_metrics_count_restart(m);
+    worker_metrics_count_retry(m, WORKER_METRICS_MAX_TIERS); /* out of range: ignored */
+    char *text = render(m, b);
+    assert_has_line(text, "notifications_sent_total{type=\"SMS\"} 2");
+    assert_has_line(text, "notifications_failed_total{type=\"EMAIL\"} 1");
+    assert_has_line(text, "notification_retries_total{tier=\"25s\"} 1");
+    assert_has_line(text, "deliveries_in_flight 7");
+    assert_has_line(text, "worker_child_restarts_total 1");
+    assert_has_line(text, "circuit_breaker_state{provider=\"smtp\"} 0");
+    assert_null(strstr(text, "webhook:"));
+    free(text);
+    worker_metrics_unmap(m);
+    worker_breakers_unmap(b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(label_values_are_escaped),
+        cmocka_unit_test(histograms_are_cumulative_and_count_every_observation),
+        cmocka_unit_test(counts_of_a_dead_child_remain),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
