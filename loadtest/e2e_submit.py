@@ -130,11 +130,21 @@ class Recorder:
         self.lags = []  # open loop: seconds a request went out after it was due
         self.first_sent = None
         self.last_answer = None
+        # Per priority: offered, accepted and refused notifications; and whether each request
+        # with a refused item (or refused whole) carried Retry-After.
+        self.by_priority = {}
+        self.refused_requests = {"with_retry_after": 0, "without_retry_after": 0}
 
-    def record(self, n, due, sent, done, status, body, error):
+    def count_priority(self, priority, what):
+        p = self.by_priority.setdefault(priority, {"offered": 0, "accepted": 0, "refused": 0})
+        p[what] += 1
+
+    def record(self, n, due, sent, done, status, body, error, priorities=(), retry_after=None):
         with self.lock:
             self.requests += 1
             self.offered += n
+            for prio in priorities:
+                self.count_priority(prio, "offered")
             self.first_sent = sent if self.first_sent is None else min(self.first_sent, sent)
             self.last_answer = done if self.last_answer is None else max(self.last_answer, done)
             self.latencies.append(done - due)
@@ -151,18 +161,28 @@ class Recorder:
             if not isinstance(results, list) or len(results) != n:
                 # A request refused as a whole (401, 413, 415, 503 ...): nothing of it stored.
                 self.rejected[str(status)] = self.rejected.get(str(status), 0) + n
+                for prio in priorities:
+                    self.count_priority(prio, "refused")
+                self.refused_requests["with_retry_after" if retry_after else "without_retry_after"] += 1
                 return
-            for r in results:
+            refused_here = 0
+            for k, r in enumerate(results):
                 code = r.get("code")
+                prio = priorities[k] if k < len(priorities) else "?"
                 if code in (200, 201) and r.get("id"):
                     self.ids.write(r["id"] + "\n")
                     self.accepted += 1
+                    self.count_priority(prio, "accepted")
                     if code == 201:
                         self.created += 1
                     else:
                         self.replayed += 1
                 else:
                     self.rejected[str(code)] = self.rejected.get(str(code), 0) + 1
+                    self.count_priority(prio, "refused")
+                    refused_here += 1
+            if refused_here:
+                self.refused_requests["with_retry_after" if retry_after else "without_retry_after"] += 1
 
     def close(self):
         self.ids.close()
@@ -244,8 +264,9 @@ def main():
         status, body, extra = client.post(items)
         done = time.monotonic()
         error = extra if status is None else None
-        rec.record(len(items), due, sent, done, status, body, error)
         retry_after = extra if status is not None else None
+        rec.record(len(items), due, sent, done, status, body, error,
+                   [item["priority"] for item in items], retry_after)
         return status, retry_after
 
     def closed_worker():
@@ -339,6 +360,8 @@ def main():
         "created_201": rec.created,
         "replayed_200": rec.replayed,
         "refused_by_code": rec.rejected,
+        "by_priority": rec.by_priority,
+        "refused_requests": rec.refused_requests,
         "unknown_in_transit": rec.unknown,
         "transit_errors": rec.request_errors,
         "submit_seconds": round(span, 3),
