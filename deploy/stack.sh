@@ -79,6 +79,7 @@ DEBIAN_PACKAGES=(
   libjson-c-dev libcmocka-dev libmicrohttpd-dev zlib1g-dev
   rabbitmq-server python3-aiosmtpd python3-pymongo curl postgresql
   python3-jsonschema python3-yaml # the OpenAPI conformance test
+  python3-prometheus-client        # the metrics test parses both endpoints with it
   wrk                             # loadtest/intake.sh
   procps # ps and pgrep, which this script uses to find what it started
 )
@@ -393,9 +394,29 @@ doubles_state() {
 
 # --- end of provider test doubles
 
+# promtool, the Prometheus project's checker of alert rules, scrape configs and metrics text, from
+# Debian's prometheus package. Only the binary is unpacked into .wavecom/bin: installing the package
+# would also install a Prometheus server as a system service.
+install_promtool() {
+  [[ -x $BIN_DIR/promtool ]] && return 0
+  local tmp
+  tmp=$(mktemp -d)
+  if ! (cd "$tmp" && apt-get download -q prometheus >/dev/null 2>&1); then
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null ||
+      die "apt-get update failed"
+    (cd "$tmp" && apt-get download -q prometheus >/dev/null) ||
+      die "apt-get download prometheus failed (promtool comes from it)"
+  fi
+  dpkg-deb -x "$tmp"/prometheus_*.deb "$tmp/root" &&
+    install -m 755 "$tmp/root/usr/bin/promtool" "$BIN_DIR/promtool" ||
+    die "cannot unpack promtool from Debian's prometheus package"
+  rm -rf "$tmp"
+}
+
 cmd_install() {
   make_state_dirs
   apt_install "${DEBIAN_PACKAGES[@]}"
+  install_promtool
   build_ferretdb
   build_doubles
   # The SMTP catcher is aiosmtpd from Debian, importable only by Debian's own python3.
@@ -851,6 +872,7 @@ cmd_test() {
   export WAVECOM_TEST_MAILDIR=${WAVECOM_TEST_MAILDIR:-$MAILDIR}
   export WAVECOM_TEST_SMTP_PORT=${WAVECOM_TEST_SMTP_PORT:-$SMTP_CATCHER_PORT}
   export WAVECOM_TEST_RABBITMQCTL=${WAVECOM_TEST_RABBITMQCTL:-$BIN_DIR/rabbitmqctl}
+  export WAVECOM_TEST_PROMTOOL=${WAVECOM_TEST_PROMTOOL:-$BIN_DIR/promtool}
   export WAVECOM_BUILD_DIR=$TEST_BUILD_DIR
   # Undefined behaviour fails a test instead of scrolling past in its output.
   export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
