@@ -272,20 +272,6 @@ bool wc_broker_has_buffered(const wc_broker_t *b)
     return b->conn != NULL && (amqp_data_in_buffer(b->conn) || amqp_frames_enqueued(b->conn));
 }
 
-long wc_broker_queue_depth(wc_broker_t *b, const char *queue)
-{
-    if (b->conn == NULL) {
-        return -1;
-    }
-    amqp_queue_declare_ok_t *ok = amqp_queue_declare(b->conn, CHANNEL, amqp_cstring_bytes(queue),
-                                                     1, 0, 0, 0, amqp_empty_table);
-    if (ok == NULL) {
-        broken(b, "passive declare failed");
-        return -1;
-    }
-    return (long)ok->message_count;
-}
-
 int wc_broker_queue_stats(wc_broker_t *b, const char *queue, long *messages, long *consumers)
 {
     if (b->conn == NULL) {
@@ -300,6 +286,12 @@ int wc_broker_queue_stats(wc_broker_t *b, const char *queue, long *messages, lon
     *messages = (long)ok->message_count;
     *consumers = (long)ok->consumer_count;
     return 0;
+}
+
+long wc_broker_queue_depth(wc_broker_t *b, const char *queue)
+{
+    long messages = 0, consumers = 0;
+    return wc_broker_queue_stats(b, queue, &messages, &consumers) == 0 ? messages : -1;
 }
 
 /* ---- Batched confirms (intake API) ---- */
