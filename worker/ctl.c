@@ -53,6 +53,23 @@ void ctl_error(const char *fmt, ...)
     fprintf(stderr, "wavecomctl: %s\n", line);
 }
 
+int ctl_dispatch(ctl_t *ctl, int argc, char **argv, const char *group,
+                 const ctl_subcommand_t *subcommands, size_t n, void (*print_usage)(FILE *out))
+{
+    for (size_t i = 0; argc >= 3 && i < n; i++) {
+        if (strcmp(argv[2], subcommands[i].name) == 0) {
+            return subcommands[i].run(ctl, argc, argv);
+        }
+    }
+    if (argc >= 3 && strcmp(argv[2], "--help") == 0) {
+        print_usage(stdout);
+        return 0;
+    }
+    ctl_error("unknown command \"%s%s%s\"; see wavecomctl %s --help", group, argc >= 3 ? " " : "",
+              argc >= 3 ? argv[2] : "", group);
+    return CTL_EXIT_USAGE;
+}
+
 ctl_opt_t *ctl_opt(ctl_opt_t *opts, size_t n, const char *name)
 {
     for (size_t i = 0; i < n; i++) {

@@ -81,6 +81,18 @@ void ctl_mask_recipient(const char *recipient, char *out, size_t out_len);
 /* True when `text` is 24 hex digits; fills *oid. */
 bool ctl_parse_oid(const char *text, bson_oid_t *oid);
 
+/* A group's subcommand: its word and what runs it (with argv from the
+ * group's word on). */
+typedef struct {
+    const char *name;
+    int (*run)(ctl_t *ctl, int argc, char **argv);
+} ctl_subcommand_t;
+
+/* Runs the subcommand of `group` named by argv[2], prints its usage for
+ * --help (print_usage), or says the command is unknown (CTL_EXIT_USAGE). */
+int ctl_dispatch(ctl_t *ctl, int argc, char **argv, const char *group,
+                 const ctl_subcommand_t *subcommands, size_t n, void (*print_usage)(FILE *out));
+
 /* Command groups: each gets argv from its group's word on. */
 int ctl_dlq_main(ctl_t *ctl, int argc, char **argv);
 int ctl_notification_main(ctl_t *ctl, int argc, char **argv);

@@ -362,40 +362,16 @@ static int apikey_revoke(ctl_t *ctl, int argc, char **argv)
 
 int ctl_tenant_main(ctl_t *ctl, int argc, char **argv)
 {
-    if (argc >= 3 && strcmp(argv[2], "create") == 0) {
-        return tenant_create(ctl, argc, argv);
-    }
-    if (argc >= 3 && strcmp(argv[2], "list") == 0) {
-        return tenant_list(ctl, argc, argv);
-    }
-    if (argc >= 3 && strcmp(argv[2], "disable") == 0) {
-        return tenant_disable(ctl, argc, argv);
-    }
-    if (argc >= 3 && strcmp(argv[2], "--help") == 0) {
-        tenant_usage(stdout);
-        return 0;
-    }
-    ctl_error("unknown command \"tenant%s%s\"; see wavecomctl tenant --help", argc >= 3 ? " " : "",
-              argc >= 3 ? argv[2] : "");
-    return CTL_EXIT_USAGE;
+    static const ctl_subcommand_t subcommands[] = {
+        {"create", tenant_create}, {"list", tenant_list}, {"disable", tenant_disable}};
+    return ctl_dispatch(ctl, argc, argv, "tenant", subcommands,
+                        sizeof(subcommands) / sizeof(subcommands[0]), tenant_usage);
 }
 
 int ctl_apikey_main(ctl_t *ctl, int argc, char **argv)
 {
-    if (argc >= 3 && strcmp(argv[2], "create") == 0) {
-        return apikey_create(ctl, argc, argv);
-    }
-    if (argc >= 3 && strcmp(argv[2], "list") == 0) {
-        return apikey_list(ctl, argc, argv);
-    }
-    if (argc >= 3 && strcmp(argv[2], "revoke") == 0) {
-        return apikey_revoke(ctl, argc, argv);
-    }
-    if (argc >= 3 && strcmp(argv[2], "--help") == 0) {
-        apikey_usage(stdout);
-        return 0;
-    }
-    ctl_error("unknown command \"apikey%s%s\"; see wavecomctl apikey --help", argc >= 3 ? " " : "",
-              argc >= 3 ? argv[2] : "");
-    return CTL_EXIT_USAGE;
+    static const ctl_subcommand_t subcommands[] = {
+        {"create", apikey_create}, {"list", apikey_list}, {"revoke", apikey_revoke}};
+    return ctl_dispatch(ctl, argc, argv, "apikey", subcommands,
+                        sizeof(subcommands) / sizeof(subcommands[0]), apikey_usage);
 }
