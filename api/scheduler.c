@@ -101,77 +101,76 @@ static void round_publish(api_context_t *ctx, round_t *r, const char *actor, boo
     }
 }
 
-/* Releases due SCHEDULED notifications. Returns how many. Each take is one
- * round trip; a stop request is honoured between them. */
-static size_t release_due(api_scheduler_t *s, round_t *r)
+/* One kind of work the scheduler takes from the database, a notification per
+ * round trip: what takes one (NOT_FOUND when none is left), who publishes it,
+ * and whether it was PENDING and so gets QUEUED once confirmed. */
+typedef struct {
+    wc_store_status_t (*take)(const api_context_t *ctx, wc_status_t status, int64_t now,
+                              bson_t **out);
+    wc_status_t status; /* what `take` looks for */
+    const char *actor;
+    bool mark_queued;
+    wc_log_level_t level;
+    const char *what; /* for the log line: "<actor>: <n> <what>" */
+} step_t;
+
+static wc_store_status_t take_due(const api_context_t *ctx, wc_status_t status, int64_t now,
+                                  bson_t **out)
 {
-    api_context_t *ctx = s->ctx;
+    (void)status;
+    return wc_store_release_due(ctx->store, now, out);
+}
+
+static wc_store_status_t take_stale(const api_context_t *ctx, wc_status_t status, int64_t now,
+                                    bson_t **out)
+{
+    (void)status;
+    return wc_store_take_stale_pending(ctx->store,
+                                       now - ctx->cfg->pending_republish_seconds * 1000LL, now, out);
+}
+
+static wc_store_status_t take_overdue(const api_context_t *ctx, wc_status_t status, int64_t now,
+                                      bson_t **out)
+{
+    return wc_store_take_overdue(ctx->store, status, now - ctx->cfg->sweep_overdue_seconds * 1000LL,
+                                 now, out);
+}
+
+/* The steps of every turn. SCHEDULED notifications that are due are
+ * released; PENDING ones whose publish was never confirmed are published
+ * again; RETRYING and PROCESSING ones whose message looks lost (DESIGN §11:
+ * dead-lettering out of a retry tier is at most once) are queued again. A copy
+ * of a message that was not lost after all is harmless: the claim lets one
+ * delivery through. */
+static const step_t steps[] = {
+    {take_due, WC_STATUS_SCHEDULED, "api:scheduler", true, WC_LOG_INFO,
+     "due notifications released"},
+    {take_stale, WC_STATUS_PENDING, "api:sweeper", true, WC_LOG_WARN,
+     "notifications left PENDING published again"},
+    {take_overdue, WC_STATUS_RETRYING, "api:sweeper", false, WC_LOG_WARN,
+     "RETRYING notifications whose next attempt is overdue queued again"},
+    {take_overdue, WC_STATUS_PROCESSING, "api:sweeper", false, WC_LOG_WARN,
+     "PROCESSING notifications whose lease ended long ago queued again"},
+};
+
+/* Takes up to a round of one step's notifications and publishes them.
+ * Returns how many. A stop request is honoured between the takes. */
+static size_t run_step(api_scheduler_t *s, round_t *r, const step_t *step)
+{
     while (r->n < ROUND_MAX && !stopping(s)) {
         bson_t *doc = NULL;
-        if (wc_store_release_due(ctx->store, wc_time_now_ms(), &doc) != WC_STORE_OK) {
-            break; /* none due, or the database failed (logged) */
+        if (step->take(s->ctx, step->status, wc_time_now_ms(), &doc) != WC_STORE_OK) {
+            break; /* none left, or the database failed (logged) */
         }
         round_add(r, doc);
     }
     size_t n = r->n;
     if (n > 0) {
-        wc_log_info("scheduler: releasing %zu due notifications", n);
+        wc_log(step->level, "%s: %zu %s", step->actor, n, step->what);
     }
-    round_publish(ctx, r, "api:scheduler", true);
+    round_publish(s->ctx, r, step->actor, step->mark_queued);
     round_clear(r);
     return n;
-}
-
-static size_t republish_stale(api_scheduler_t *s, round_t *r)
-{
-    api_context_t *ctx = s->ctx;
-    int64_t now = wc_time_now_ms();
-    int64_t stale_before = now - ctx->cfg->pending_republish_seconds * 1000LL;
-    while (r->n < ROUND_MAX && !stopping(s)) {
-        bson_t *doc = NULL;
-        if (wc_store_take_stale_pending(ctx->store, stale_before, now, &doc) != WC_STORE_OK) {
-            break;
-        }
-        round_add(r, doc);
-    }
-    size_t n = r->n;
-    if (n > 0) {
-        wc_log_warn("sweeper: republishing %zu notifications left PENDING", n);
-    }
-    round_publish(ctx, r, "api:sweeper", true);
-    round_clear(r);
-    return n;
-}
-
-/* Queues again the RETRYING and PROCESSING notifications whose message
- * looks lost (DESIGN §11: dead-lettering out of a retry tier is at most once).
- * A copy of a message that was not lost after all is harmless: the claim
- * lets one delivery through. Returns how many. */
-static size_t requeue_overdue(api_scheduler_t *s, round_t *r)
-{
-    api_context_t *ctx = s->ctx;
-    static const wc_status_t swept[] = {WC_STATUS_RETRYING, WC_STATUS_PROCESSING};
-    size_t total = 0;
-    for (size_t k = 0; k < sizeof(swept) / sizeof(swept[0]); k++) {
-        int64_t now = wc_time_now_ms();
-        int64_t overdue_before = now - ctx->cfg->sweep_overdue_seconds * 1000LL;
-        while (r->n < ROUND_MAX && !stopping(s)) {
-            bson_t *doc = NULL;
-            if (wc_store_take_overdue(ctx->store, swept[k], overdue_before, now, &doc) !=
-                WC_STORE_OK) {
-                break;
-            }
-            round_add(r, doc);
-        }
-        if (r->n > 0) {
-            wc_log_warn("sweeper: queueing again %zu %s notifications whose message is overdue",
-                        r->n, wc_status_name(swept[k]));
-        }
-        total += r->n;
-        round_publish(ctx, r, "api:sweeper", false);
-        round_clear(r);
-    }
-    return total;
 }
 
 static void *scheduler_main(void *arg)
@@ -187,9 +186,11 @@ static void *scheduler_main(void *arg)
     pthread_mutex_lock(&s->lock);
     while (!s->stopping) {
         pthread_mutex_unlock(&s->lock);
-        size_t released = release_due(s, r);
-        size_t republished = stopping(s) ? 0 : republish_stale(s, r);
-        size_t requeued = stopping(s) ? 0 : requeue_overdue(s, r);
+        /* A full round means more are waiting: go again at once. */
+        bool full = false;
+        for (size_t k = 0; k < sizeof(steps) / sizeof(steps[0]) && !stopping(s); k++) {
+            full = run_step(s, r, &steps[k]) == ROUND_MAX || full;
+        }
         int64_t now = wc_time_now_ms();
         if (now >= next_purge && !stopping(s)) {
             int64_t deleted = 0;
@@ -202,9 +203,7 @@ static void *scheduler_main(void *arg)
             next_purge = now + PURGE_INTERVAL_MS;
         }
         pthread_mutex_lock(&s->lock);
-        /* A full round means more are waiting: go again at once. */
-        if (!s->stopping && released < ROUND_MAX && republished < ROUND_MAX &&
-            requeued < ROUND_MAX) {
+        if (!s->stopping && !full) {
             struct timespec until;
             clock_gettime(CLOCK_REALTIME, &until);
             int64_t ns = until.tv_nsec + (int64_t)ctx->cfg->scheduler_interval_ms * 1000000LL;
