@@ -143,12 +143,30 @@ static void render_intake(api_context_t *ctx, api_text_buf_t *out)
                     (unsigned long long)s.refused, s.waiting);
 }
 
+static void render_db_pool(api_context_t *ctx, api_text_buf_t *out)
+{
+    wc_store_pool_stats_t pool;
+    wc_store_pool_stats(ctx->store, &pool);
+    api_text_printf(out,
+                    "# HELP wavecom_db_pool_connections_in_use Database connections checked "
+                    "out now.\n# TYPE wavecom_db_pool_connections_in_use gauge\n"
+                    "wavecom_db_pool_connections_in_use %lld\n"
+                    "# HELP wavecom_db_pool_connections_max Database connections the pool may "
+                    "open.\n# TYPE wavecom_db_pool_connections_max gauge\n"
+                    "wavecom_db_pool_connections_max %lld\n"
+                    "# HELP wavecom_db_pool_waits_total Checkouts that found every database "
+                    "connection busy and waited.\n# TYPE wavecom_db_pool_waits_total counter\n"
+                    "wavecom_db_pool_waits_total %llu\n",
+                    (long long)pool.in_use, (long long)pool.max, (unsigned long long)pool.waits);
+}
+
 API_HANDLER(api_handle_metrics)
 {
     api_text_buf_t out;
     api_text_buf_init(&out, METRICS_MAX_BYTES);
     api_metrics_render(ctx->metrics, &out);
     render_intake(ctx, &out);
+    render_db_pool(ctx, &out);
 
     int64_t now = wc_time_now_ms();
     char *system = api_cache_get(ctx->stats_cache, DB_CACHE_KEY, now);

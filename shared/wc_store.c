@@ -5,6 +5,9 @@
 
 #include "wc_log.h"
 
+/* libmongoc's bound on a pool when the URI sets no maxPoolSize. */
+#define LIBMONGOC_DEFAULT_MAX_POOL_SIZE 100
+
 /* libmongoc's duplicate-key error code. */
 #define MONGO_DUPLICATE_KEY 11000
 
@@ -47,6 +50,8 @@ wc_store_t *wc_store_open(const char *uri_string, const char *db, const char *ap
     }
     mongoc_uri_set_appname(uri, app_name);
     mongoc_log_set_handler(on_mongoc_log, NULL);
+    int32_t pool_max = mongoc_uri_get_option_as_int32(uri, MONGOC_URI_MAXPOOLSIZE,
+                                                      LIBMONGOC_DEFAULT_MAX_POOL_SIZE);
 
     wc_store_t *store = calloc(1, sizeof(*store));
     if (store == NULL) {
@@ -63,7 +68,42 @@ wc_store_t *wc_store_open(const char *uri_string, const char *db, const char *ap
     }
     mongoc_client_pool_set_error_api(store->pool, MONGOC_ERROR_API_VERSION_2);
     snprintf(store->db, sizeof(store->db), "%s", db);
+    store->pool_max = pool_max;
+    store->in_use = &store->own_in_use;
+    store->waits = &store->own_waits;
     return store;
+}
+
+mongoc_client_t *wc_store_client_take(wc_store_t *store)
+{
+    mongoc_client_t *client = mongoc_client_pool_try_pop(store->pool);
+    if (client == NULL) {
+        /* Every connection is busy: this caller queues behind them. */
+        atomic_fetch_add_explicit(store->waits, 1, memory_order_relaxed);
+        client = mongoc_client_pool_pop(store->pool);
+    }
+    atomic_fetch_add_explicit(store->in_use, 1, memory_order_relaxed);
+    return client;
+}
+
+void wc_store_client_give(wc_store_t *store, mongoc_client_t *client)
+{
+    atomic_fetch_sub_explicit(store->in_use, 1, memory_order_relaxed);
+    mongoc_client_pool_push(store->pool, client);
+}
+
+void wc_store_pool_stats(wc_store_t *store, wc_store_pool_stats_t *out)
+{
+    out->in_use = atomic_load_explicit(store->in_use, memory_order_relaxed);
+    out->max = store->pool_max;
+    out->waits = atomic_load_explicit(store->waits, memory_order_relaxed);
+}
+
+void wc_store_count_pool_into(wc_store_t *store, _Atomic int64_t *in_use,
+                              _Atomic uint64_t *waits)
+{
+    store->in_use = in_use;
+    store->waits = waits;
 }
 
 void wc_store_close(wc_store_t *store)
@@ -77,12 +117,12 @@ void wc_store_close(wc_store_t *store)
 
 bool wc_store_ping(wc_store_t *store)
 {
-    mongoc_client_t *client = mongoc_client_pool_pop(store->pool);
+    mongoc_client_t *client = wc_store_client_take(store);
     bson_t *cmd = BCON_NEW("ping", BCON_INT32(1));
     bson_error_t error;
     bool ok = mongoc_client_command_simple(client, store->db, cmd, NULL, NULL, &error);
     bson_destroy(cmd);
-    mongoc_client_pool_push(store->pool, client);
+    wc_store_client_give(store, client);
     return ok;
 }
 
@@ -101,10 +141,10 @@ wc_store_status_t wc_store_ensure_indexes(wc_store_t *store)
         "{", "key", "{", "tenantId", BCON_INT32(1), "createdAt", BCON_INT32(-1), "}", "name",
         BCON_UTF8("tenant_created"), "}",
         "]");
-    mongoc_client_t *client = mongoc_client_pool_pop(store->pool);
+    mongoc_client_t *client = wc_store_client_take(store);
     bson_error_t error;
     bool ok = mongoc_client_write_command_with_opts(client, store->db, cmd, NULL, NULL, &error);
-    mongoc_client_pool_push(store->pool, client);
+    wc_store_client_give(store, client);
     bson_destroy(cmd);
     if (!ok) {
         wc_log_error("createIndexes failed: %s", error.message);
@@ -115,7 +155,7 @@ wc_store_status_t wc_store_ensure_indexes(wc_store_t *store)
 
 wc_store_status_t wc_store_insert(wc_store_t *store, const char *coll_name, const bson_t *doc)
 {
-    mongoc_client_t *client = mongoc_client_pool_pop(store->pool);
+    mongoc_client_t *client = wc_store_client_take(store);
     mongoc_collection_t *coll = mongoc_client_get_collection(client, store->db, coll_name);
     bson_error_t error;
     bson_t reply;
@@ -129,7 +169,7 @@ wc_store_status_t wc_store_insert(wc_store_t *store, const char *coll_name, cons
     }
     bson_destroy(&reply);
     mongoc_collection_destroy(coll);
-    mongoc_client_pool_push(store->pool, client);
+    wc_store_client_give(store, client);
     return status;
 }
 
@@ -137,7 +177,7 @@ wc_store_status_t wc_store_find_one(wc_store_t *store, const char *coll_name, co
                                     bson_t **out)
 {
     *out = NULL;
-    mongoc_client_t *client = mongoc_client_pool_pop(store->pool);
+    mongoc_client_t *client = wc_store_client_take(store);
     mongoc_collection_t *coll = mongoc_client_get_collection(client, store->db, coll_name);
     bson_t *opts = BCON_NEW("limit", BCON_INT64(1));
     mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(coll, filter, opts, NULL);
@@ -154,7 +194,7 @@ wc_store_status_t wc_store_find_one(wc_store_t *store, const char *coll_name, co
     mongoc_cursor_destroy(cursor);
     bson_destroy(opts);
     mongoc_collection_destroy(coll);
-    mongoc_client_pool_push(store->pool, client);
+    wc_store_client_give(store, client);
     return status;
 }
 
@@ -223,7 +263,7 @@ wc_store_status_t wc_store_transition(wc_store_t *store, const bson_t *filter,
     mongoc_find_and_modify_opts_set_update(opts, update);
     mongoc_find_and_modify_opts_set_flags(opts, MONGOC_FIND_AND_MODIFY_RETURN_NEW);
 
-    mongoc_client_t *client = mongoc_client_pool_pop(store->pool);
+    mongoc_client_t *client = wc_store_client_take(store);
     mongoc_collection_t *coll = mongoc_client_get_collection(client, store->db, WC_COLL_NOTIFICATIONS);
     bson_t reply;
     bson_error_t error;
@@ -245,7 +285,7 @@ wc_store_status_t wc_store_transition(wc_store_t *store, const bson_t *filter,
     }
     bson_destroy(&reply);
     mongoc_collection_destroy(coll);
-    mongoc_client_pool_push(store->pool, client);
+    wc_store_client_give(store, client);
     mongoc_find_and_modify_opts_destroy(opts);
     bson_destroy(update);
     return status;

@@ -35,6 +35,24 @@ wc_store_t *wc_store_open(const char *uri, const char *db, const char *app_name,
                           size_t err_len);
 void wc_store_close(wc_store_t *store);
 
+/* How the store's connection pool is used. A checkout that finds every
+ * connection busy waits, and is counted: a pool that keeps making callers wait
+ * is exhausted (the "database pool exhausted" alert). */
+typedef struct {
+    int64_t in_use; /* connections checked out now */
+    int64_t max;    /* the pool's bound (URI maxPoolSize, else libmongoc's 100) */
+    uint64_t waits; /* checkouts that had to wait, since the store opened */
+} wc_store_pool_stats_t;
+
+void wc_store_pool_stats(wc_store_t *store, wc_store_pool_stats_t *out);
+
+/* Makes the store count its checkouts into the caller's counters instead of
+ * its own, so that the worker's children add to totals in shared memory which
+ * outlive any one child. Call before the store is used; the counters must
+ * outlive the store. */
+void wc_store_count_pool_into(wc_store_t *store, _Atomic int64_t *in_use,
+                              _Atomic uint64_t *waits);
+
 /* True when the server answers a ping. */
 bool wc_store_ping(wc_store_t *store);
 

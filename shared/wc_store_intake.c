@@ -28,7 +28,7 @@ wc_store_status_t wc_store_ensure_intake_indexes(wc_store_t *store)
     bson_t *idempotency = BCON_NEW("createIndexes", BCON_UTF8(WC_COLL_IDEMPOTENCY), "indexes", "[",
                                    "{", "key", "{", "createdAt", BCON_INT32(1), "}", "name",
                                    BCON_UTF8("created"), "}", "]");
-    mongoc_client_t *client = mongoc_client_pool_pop(store->pool);
+    mongoc_client_t *client = wc_store_client_take(store);
     bson_error_t error;
     wc_store_status_t status = WC_STORE_OK;
     const bson_t *cmds[] = {notifications, idempotency};
@@ -40,7 +40,7 @@ wc_store_status_t wc_store_ensure_intake_indexes(wc_store_t *store)
             break;
         }
     }
-    mongoc_client_pool_push(store->pool, client);
+    wc_store_client_give(store, client);
     bson_destroy(notifications);
     bson_destroy(idempotency);
     return status;
@@ -89,7 +89,7 @@ static wc_store_status_t insert_many(wc_store_t *store, const char *coll_name,
     if (n == 0) {
         return WC_STORE_OK;
     }
-    mongoc_client_t *client = mongoc_client_pool_pop(store->pool);
+    mongoc_client_t *client = wc_store_client_take(store);
     mongoc_collection_t *coll = mongoc_client_get_collection(client, store->db, coll_name);
     bson_t *opts = BCON_NEW("ordered", BCON_BOOL(false));
     mongoc_bulk_operation_t *bulk = mongoc_collection_create_bulk_operation_with_opts(coll, opts);
@@ -120,7 +120,7 @@ static wc_store_status_t insert_many(wc_store_t *store, const char *coll_name,
     mongoc_bulk_operation_destroy(bulk);
     bson_destroy(opts);
     mongoc_collection_destroy(coll);
-    mongoc_client_pool_push(store->pool, client);
+    wc_store_client_give(store, client);
     return status;
 }
 
@@ -183,7 +183,7 @@ wc_store_status_t wc_store_mark_queued_many(wc_store_t *store, const bson_oid_t 
     if (n == 0) {
         return WC_STORE_OK;
     }
-    mongoc_client_t *client = mongoc_client_pool_pop(store->pool);
+    mongoc_client_t *client = wc_store_client_take(store);
     mongoc_collection_t *coll =
         mongoc_client_get_collection(client, store->db, WC_COLL_NOTIFICATIONS);
     wc_store_status_t status = WC_STORE_OK;
@@ -194,7 +194,7 @@ wc_store_status_t wc_store_mark_queued_many(wc_store_t *store, const bson_oid_t 
         }
     }
     mongoc_collection_destroy(coll);
-    mongoc_client_pool_push(store->pool, client);
+    wc_store_client_give(store, client);
     return status;
 }
 
@@ -248,7 +248,7 @@ wc_store_status_t wc_store_idempotency_get(wc_store_t *store, const char *tenant
 static wc_store_status_t delete_where(wc_store_t *store, const char *coll_name,
                                       const bson_t *filter, bool many, int64_t *deleted)
 {
-    mongoc_client_t *client = mongoc_client_pool_pop(store->pool);
+    mongoc_client_t *client = wc_store_client_take(store);
     mongoc_collection_t *coll = mongoc_client_get_collection(client, store->db, coll_name);
     bson_t reply;
     bson_error_t error;
@@ -270,7 +270,7 @@ static wc_store_status_t delete_where(wc_store_t *store, const char *coll_name,
     }
     bson_destroy(&reply);
     mongoc_collection_destroy(coll);
-    mongoc_client_pool_push(store->pool, client);
+    wc_store_client_give(store, client);
     return status;
 }
 
@@ -312,7 +312,7 @@ static wc_store_status_t find_and_modify_sorted(wc_store_t *store, const bson_t 
     mongoc_find_and_modify_opts_set_update(opts, update);
     mongoc_find_and_modify_opts_set_sort(opts, sort);
     mongoc_find_and_modify_opts_set_flags(opts, MONGOC_FIND_AND_MODIFY_RETURN_NEW);
-    mongoc_client_t *client = mongoc_client_pool_pop(store->pool);
+    mongoc_client_t *client = wc_store_client_take(store);
     mongoc_collection_t *coll =
         mongoc_client_get_collection(client, store->db, WC_COLL_NOTIFICATIONS);
     bson_t reply;
@@ -333,7 +333,7 @@ static wc_store_status_t find_and_modify_sorted(wc_store_t *store, const bson_t 
     }
     bson_destroy(&reply);
     mongoc_collection_destroy(coll);
-    mongoc_client_pool_push(store->pool, client);
+    wc_store_client_give(store, client);
     mongoc_find_and_modify_opts_destroy(opts);
     return status;
 }

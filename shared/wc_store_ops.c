@@ -23,7 +23,7 @@ static wc_store_status_t find_many(wc_store_t *store, const char *coll_name, con
 {
     *docs_out = NULL;
     *n_out = 0;
-    mongoc_client_t *client = mongoc_client_pool_pop(store->pool);
+    mongoc_client_t *client = wc_store_client_take(store);
     mongoc_collection_t *coll = mongoc_client_get_collection(client, store->db, coll_name);
     mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(coll, filter, opts, NULL);
     bson_t **docs = NULL;
@@ -51,7 +51,7 @@ static wc_store_status_t find_many(wc_store_t *store, const char *coll_name, con
     }
     mongoc_cursor_destroy(cursor);
     mongoc_collection_destroy(coll);
-    mongoc_client_pool_push(store->pool, client);
+    wc_store_client_give(store, client);
     if (status != WC_STORE_OK) {
         wc_store_docs_free(docs, n);
         return status;
@@ -66,7 +66,7 @@ static wc_store_status_t update_one(wc_store_t *store, const char *coll_name, co
                                     const bson_t *set)
 {
     bson_t *update = BCON_NEW("$set", BCON_DOCUMENT(set));
-    mongoc_client_t *client = mongoc_client_pool_pop(store->pool);
+    mongoc_client_t *client = wc_store_client_take(store);
     mongoc_collection_t *coll = mongoc_client_get_collection(client, store->db, coll_name);
     bson_t reply;
     bson_error_t error;
@@ -83,7 +83,7 @@ static wc_store_status_t update_one(wc_store_t *store, const char *coll_name, co
     }
     bson_destroy(&reply);
     mongoc_collection_destroy(coll);
-    mongoc_client_pool_push(store->pool, client);
+    wc_store_client_give(store, client);
     bson_destroy(update);
     return status;
 }

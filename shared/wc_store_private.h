@@ -3,13 +3,25 @@
 #define WC_STORE_PRIVATE_H
 
 #include <mongoc/mongoc.h>
+#include <stdatomic.h>
 
 #include "wc_store.h"
 
 struct wc_store {
     mongoc_client_pool_t *pool;
+    int64_t pool_max;
+    /* Point at own_* unless wc_store_count_pool_into redirected them. */
+    _Atomic int64_t *in_use;
+    _Atomic uint64_t *waits;
+    _Atomic int64_t own_in_use;
+    _Atomic uint64_t own_waits;
     char db[64];
 };
+
+/* Every use of the pool checks a client out with the first and back in with
+ * the second, so that the pool's occupancy is counted (wc_store_pool_stats). */
+mongoc_client_t *wc_store_client_take(wc_store_t *store);
+void wc_store_client_give(wc_store_t *store, mongoc_client_t *client);
 
 /* Names of the collections. */
 #define WC_COLL_NOTIFICATIONS "notifications"

@@ -62,7 +62,7 @@ wc_store_status_t wc_store_list_notifications(wc_store_t *store, const wc_list_q
                             "projection", "{", "logs", BCON_INT32(0), "lease", BCON_INT32(0),
                             "data", BCON_INT32(0), "payload", BCON_INT32(0), "}");
     bson_t **docs = calloc((size_t)(q->limit > 0 ? q->limit : 1), sizeof(*docs));
-    mongoc_client_t *client = mongoc_client_pool_pop(store->pool);
+    mongoc_client_t *client = wc_store_client_take(store);
     mongoc_collection_t *coll =
         mongoc_client_get_collection(client, store->db, WC_COLL_NOTIFICATIONS);
     wc_store_status_t status = WC_STORE_ERROR;
@@ -97,7 +97,7 @@ out:
         wc_store_docs_free(docs, n);
     }
     mongoc_collection_destroy(coll);
-    mongoc_client_pool_push(store->pool, client);
+    wc_store_client_give(store, client);
     bson_destroy(opts);
     bson_destroy(filter);
     return status;
@@ -107,7 +107,7 @@ out:
 static wc_store_status_t aggregate(wc_store_t *store, const bson_t *pipeline,
                                    void (*row)(const bson_t *doc, void *arg), void *arg)
 {
-    mongoc_client_t *client = mongoc_client_pool_pop(store->pool);
+    mongoc_client_t *client = wc_store_client_take(store);
     mongoc_collection_t *coll =
         mongoc_client_get_collection(client, store->db, WC_COLL_NOTIFICATIONS);
     mongoc_cursor_t *cursor =
@@ -124,7 +124,7 @@ static wc_store_status_t aggregate(wc_store_t *store, const bson_t *pipeline,
     }
     mongoc_cursor_destroy(cursor);
     mongoc_collection_destroy(coll);
-    mongoc_client_pool_push(store->pool, client);
+    wc_store_client_give(store, client);
     return status;
 }
 

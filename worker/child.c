@@ -165,6 +165,7 @@ int worker_child_run(const wc_config_t *cfg, int slot, worker_breakers_t *breake
         rc = CHILD_EXIT_FATAL;
         goto out;
     }
+    worker_metrics_track_store_pool(ctx.metrics, ctx.slot, ctx.store);
     create_providers(&ctx, &env);
     if (ctx.providers[PROVIDER_SMTP] == NULL || ctx.providers[PROVIDER_WEBHOOK] == NULL) {
         rc = CHILD_EXIT_FATAL;

@@ -129,8 +129,8 @@ static void on_child_exit(master_t *m, slot_t *s, int index, int status)
     pid_t pid = s->pid;
     s->pid = 0;
     s->exiting = false;
-    /* A child that died cannot clear its own gauge. */
-    worker_metrics_set_in_flight(m->metrics, index, 0);
+    /* A child that died cannot clear its own gauges. */
+    worker_metrics_clear_slot(m->metrics, index);
 
     if (m->state != MASTER_RUNNING) {
         wc_log_info("worker %d %s while draining", index, how);

@@ -83,6 +83,27 @@ void worker_metrics_set_in_flight(worker_metrics_t *m, int slot, int64_t jobs)
     }
 }
 
+void worker_metrics_track_store_pool(worker_metrics_t *m, int slot, wc_store_t *store)
+{
+    if (slot < 0 || slot >= WORKER_METRICS_MAX_SLOTS) {
+        return;
+    }
+    wc_store_pool_stats_t stats;
+    wc_store_pool_stats(store, &stats);
+    atomic_store_explicit(&m->db_pool_in_use[slot], 0, memory_order_relaxed);
+    atomic_store_explicit(&m->db_pool_max[slot], stats.max, memory_order_relaxed);
+    wc_store_count_pool_into(store, &m->db_pool_in_use[slot], &m->db_pool_waits);
+}
+
+void worker_metrics_clear_slot(worker_metrics_t *m, int slot)
+{
+    if (slot >= 0 && slot < WORKER_METRICS_MAX_SLOTS) {
+        atomic_store_explicit(&m->in_flight[slot], 0, memory_order_relaxed);
+        atomic_store_explicit(&m->db_pool_in_use[slot], 0, memory_order_relaxed);
+        atomic_store_explicit(&m->db_pool_max[slot], 0, memory_order_relaxed);
+    }
+}
+
 void worker_metrics_count_restart(worker_metrics_t *m)
 {
     atomic_fetch_add_explicit(&m->child_restarts, 1, memory_order_relaxed);
@@ -257,6 +278,23 @@ int worker_metrics_render(const worker_metrics_t *m, const worker_breakers_t *br
                  "Messages the worker children hold and have not settled yet (claiming, "
                  "delivering or recording).");
     fprintf(out, "deliveries_in_flight %lld\n", (long long)in_flight);
+
+    int64_t pool_in_use = 0;
+    int64_t pool_max = 0;
+    for (int s = 0; s < WORKER_METRICS_MAX_SLOTS; s++) {
+        pool_in_use += atomic_load_explicit(&m->db_pool_in_use[s], memory_order_relaxed);
+        pool_max += atomic_load_explicit(&m->db_pool_max[s], memory_order_relaxed);
+    }
+    write_header(out, "wavecom_db_pool_connections_in_use", "gauge",
+                 "Database connections the children have checked out now.");
+    fprintf(out, "wavecom_db_pool_connections_in_use %lld\n", (long long)pool_in_use);
+    write_header(out, "wavecom_db_pool_connections_max", "gauge",
+                 "Database connections the children's pools may open, together.");
+    fprintf(out, "wavecom_db_pool_connections_max %lld\n", (long long)pool_max);
+    write_header(out, "wavecom_db_pool_waits_total", "counter",
+                 "Checkouts that found every connection of a child's pool busy and waited.");
+    write_sample(out, "wavecom_db_pool_waits_total", NULL, NULL,
+                 atomic_load_explicit(&m->db_pool_waits, memory_order_relaxed));
 
     render_breakers(breakers, out);
 

@@ -18,6 +18,7 @@
 
 #include "breakers.h"
 #include "wc_notification.h"
+#include "wc_store.h"
 
 /* Upper bounds (seconds) of both duration histograms. */
 #define WORKER_METRICS_BUCKETS 13
@@ -55,6 +56,11 @@ typedef struct {
     /* Each child writes its own slot; the master zeroes a slot whose child
      * died, so a killed child's jobs do not stay "in flight" for ever. */
     _Atomic int64_t in_flight[WORKER_METRICS_MAX_SLOTS];
+    /* Each child's database connection pool, counted by its store itself
+     * (wc_store_count_pool_into); zeroed with in_flight when a child dies. */
+    _Atomic int64_t db_pool_in_use[WORKER_METRICS_MAX_SLOTS];
+    _Atomic int64_t db_pool_max[WORKER_METRICS_MAX_SLOTS];
+    _Atomic uint64_t db_pool_waits;
     _Atomic uint64_t child_restarts;
 } worker_metrics_t;
 
@@ -72,6 +78,12 @@ void worker_metrics_observe_processing(worker_metrics_t *m, int64_t ms);
 void worker_metrics_observe_provider(worker_metrics_t *m, int provider,
                                      worker_provider_outcome_t outcome, int64_t ms);
 void worker_metrics_set_in_flight(worker_metrics_t *m, int slot, int64_t jobs);
+
+/* A child: from now on `store` counts its pool's checkouts into `slot`. */
+void worker_metrics_track_store_pool(worker_metrics_t *m, int slot, wc_store_t *store);
+
+/* The master: the child of `slot` is gone, and with it what it held. */
+void worker_metrics_clear_slot(worker_metrics_t *m, int slot);
 
 /* The master: a child died unasked and is to be restarted. */
 void worker_metrics_count_restart(worker_metrics_t *m);

@@ -13,12 +13,13 @@ import re
 import shutil
 import signal
 import subprocess
+import threading
 import unittest
 import urllib.request
 import uuid
 
 import providers
-from harness import Stack, free_port, purge_queues, wait_until
+from harness import MONGODB_URI, Stack, free_port, purge_queues, wait_until
 
 # The reference checkers: Debian's python3-prometheus-client parser and promtool, which
 # deploy/stack.sh test installs and names in WAVECOM_TEST_PROMTOOL. Run by hand without them, the
@@ -271,6 +272,90 @@ class MetricsTest(unittest.TestCase):
         self.assertTrue(api_lines, "no API log line carries the correlation id")
         self.assertTrue(any(e["proc"] == "worker" and "sent via" in e["msg"] for e in worker_lines),
                         worker_lines)
+
+
+class DatabasePoolTest(unittest.TestCase):
+    """An API and a worker whose pools hold one connection each: concurrent work must queue for
+    it, and both endpoints count the waits the "database pool exhausted" alert fires on."""
+
+    @classmethod
+    def setUpClass(cls):
+        purge_queues()
+        cls.metrics_port = free_port()
+        env = providers.worker_env()
+        separator = "&" if "?" in MONGODB_URI else ("?" if MONGODB_URI.endswith("/") else "/?")
+        env.update({
+            "WAVECOM_MONGODB_URI": MONGODB_URI + separator + "maxPoolSize=1",
+            "WAVECOM_WORKER_METRICS_PORT": str(cls.metrics_port),
+            "WAVECOM_API_THREADS": "4",
+            "WAVECOM_WORKER_STORE_THREADS": "4",
+        })
+        cls.stack = Stack(workers=1, env=env)
+        cls.stack.start_api()
+        cls.stack.start_worker()
+        cls.tenant, cls.key = cls.stack.new_tenant_key()
+
+    @classmethod
+    def tearDownClass(cls):
+        codes = cls.stack.close()
+        assert codes == {"api": 0, "worker": 0}, (codes, cls.stack.log("worker"))
+
+    def scrape(self, url):
+        with urllib.request.urlopen(url, timeout=10) as resp:
+            return parse(resp.read().decode())[0]
+
+    def api_samples(self):
+        return self.scrape(f"{self.stack.url}/api/metrics")
+
+    def worker_samples(self):
+        return self.scrape(f"http://127.0.0.1:{self.metrics_port}/metrics")
+
+    def concurrent_lists(self, n):
+        def list_once(i):
+            r = self.stack.request("GET", f"/api/notifications?limit=5&page={i % 3 + 1}", key=self.key)
+            self.assertEqual(r.status, 200, r)
+        threads = [threading.Thread(target=list_once, args=(i,)) for i in range(n)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+    def test_both_processes_count_checkouts_that_waited(self):
+        api = self.api_samples()
+        self.assertEqual(value(api, "wavecom_db_pool_connections_max"), 1)
+        worker = self.worker_samples()
+        self.assertEqual(value(worker, "wavecom_db_pool_connections_max"), 1)
+        self.assertEqual(value(worker, "wavecom_db_pool_waits_total"), 0)
+
+        # Four request threads and the scheduler share one connection: rounds of concurrent
+        # reads make some of them wait. Bounded: the test fails if no round ever does.
+        for _ in range(20):
+            self.concurrent_lists(12)
+            if value(self.api_samples(), "wavecom_db_pool_waits_total") > 0:
+                break
+        api = self.api_samples()
+        self.assertGreater(value(api, "wavecom_db_pool_waits_total"), 0)
+        self.assertLessEqual(value(api, "wavecom_db_pool_connections_in_use"), 1)
+
+        # Four store threads of one child share one connection: claims and outcome writes of
+        # a burst of SMS queue for it.
+        sent = []
+        for round_ in range(5):
+            sent += [self.create_sms(round_ * 20 + i) for i in range(20)]
+            for nid in sent:
+                self.stack.wait_for_status(self.key, nid, "SENT")
+            if value(self.worker_samples(), "wavecom_db_pool_waits_total") > 0:
+                break
+        worker = self.worker_samples()
+        self.assertGreater(value(worker, "wavecom_db_pool_waits_total"), 0)
+        wait_until(lambda: value(self.worker_samples(), "wavecom_db_pool_connections_in_use") == 0,
+                   10, what="the child's connection back in its pool")
+
+    def create_sms(self, n):
+        r = self.stack.request("POST", "/api/notifications", key=self.key,
+                               body={"type": "SMS", "recipient": f"+1415555{3000 + n}", "message": "m"})
+        self.assertEqual(r.status, 201, r)
+        return r.json["data"]["_id"]
 
 
 if __name__ == "__main__":

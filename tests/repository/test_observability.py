@@ -56,12 +56,14 @@ class ObservabilityFilesTest(unittest.TestCase):
         self.assertIn("> 100", exprs["WaveComDeadLetterQueueHigh"])
         self.assertIn("> 0.20", exprs["WaveComProviderFailureRateHigh"])
         self.assertIn("> 0.05", exprs["WaveComApiErrorRate"])
+        self.assertIn("wavecom_db_pool_waits_total", exprs["WaveComDatabasePoolExhausted"])
 
     # deploy/stack.sh test installs promtool and names it in WAVECOM_TEST_PROMTOOL; only a run by
     # hand on a machine without it skips this.
     @unittest.skipIf(PROMTOOL is None, "promtool (Debian package prometheus) not installed")
     def test_promtool_accepts_the_rules_and_the_config(self):
-        for args in (["check", "rules", "alerts.yml"], ["check", "config", "prometheus.yml"]):
+        for args in (["check", "rules", "alerts.yml"], ["check", "config", "prometheus.yml"],
+                     ["test", "rules", "alerts_test.yml"]):
             result = subprocess.run([PROMTOOL, *args], cwd=PROMETHEUS, capture_output=True, text=True)
             self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
 
