@@ -81,6 +81,7 @@ DEBIAN_PACKAGES=(
   python3-jsonschema python3-yaml # the OpenAPI conformance test
   python3-prometheus-client        # the metrics test parses both endpoints with it
   wrk                             # loadtest/intake.sh
+  openjdk-17-jre-headless maven   # loadtest/rabbitmq_ceiling.sh runs RabbitMQ PerfTest
   procps # ps and pgrep, which this script uses to find what it started
 )
 

@@ -2,6 +2,7 @@
 """What one single-document write costs the local database, in CPU.
 
     /usr/bin/python3 loadtest/db_write_cost.py [--uri URI] [--docs N] [--threads T] [--writes W]
+                                               [--results DIR]
 
 Fills a scratch collection (database wc_bench_dbcost_<time>, left in place like every benchmark's)
 with N notification-like documents, then has T threads make W findAndModify calls each, by _id with
@@ -9,10 +10,19 @@ a status condition, $set and $push: the shape of a WaveCom claim or outcome writ
 calls per second and the CPU seconds the database processes spent per call, read from /proc before
 and after: the FerretDB launcher (wavecom-ferretdb) and PostgreSQL's processes (postgres). The
 client's own CPU is not counted. Loopback only; bounded by N, T and W.
+
+The fill itself is measured the same way (insert_many of 1,000 documents, one client): the cost of
+the API's group commit. With --results DIR it also writes DIR/db_ceiling.json and .md: the
+database's own ceiling for WaveCom, i.e. how many notifications per second both cores could carry
+if the database had them to itself, at one bulk-inserted document and two findAndModify per
+notification (DESIGN section 4: the claim and the outcome).
 """
 import argparse
 import datetime
+import json
 import os
+import subprocess
+import sys
 import threading
 import time
 
@@ -44,6 +54,7 @@ def main():
     parser.add_argument("--docs", type=int, default=20000)
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--writes", type=int, default=300, help="per thread")
+    parser.add_argument("--results", help="write db_ceiling.json and db_ceiling.md here")
     args = parser.parse_args()
     if args.threads * args.writes > args.docs:
         parser.error("--threads x --writes must not exceed --docs (one write per document)")
@@ -58,8 +69,13 @@ def main():
              "logs": [{"status": "PENDING", "message": "Notification created", "timestamp": now},
                       {"status": "QUEUED", "message": "Added to queue", "timestamp": now}]}
             for i in range(args.docs)]
+    names = {"ferretdb": {"wavecom-ferretd", "wavecom-ferretdb"}, "postgresql": {"postgres"}}
+    fill_before = {k: cpu_seconds(v) for k, v in names.items()}
+    fill_started = time.monotonic()
     for i in range(0, len(docs), 1000):
         coll.insert_many(docs[i:i + 1000])
+    fill_elapsed = time.monotonic() - fill_started
+    insert_ms = {k: (cpu_seconds(v) - fill_before[k]) / args.docs * 1000 for k, v in names.items()}
     ids = [d["_id"] for d in docs]
 
     def writer(k):
@@ -72,7 +88,6 @@ def main():
                               datetime.timezone.utc)}},
                  "$push": {"logs": {"status": "PROCESSING", "message": "bench"}}})
 
-    names = {"ferretdb": {"wavecom-ferretd", "wavecom-ferretdb"}, "postgresql": {"postgres"}}
     before = {k: cpu_seconds(v) for k, v in names.items()}
     started = time.monotonic()
     threads = [threading.Thread(target=writer, args=(k,)) for k in range(args.threads)]
@@ -87,6 +102,46 @@ def main():
           f"{args.threads} threads: {calls / elapsed:.0f}/s; CPU per call: "
           f"FerretDB {per_call['ferretdb']:.2f} ms + PostgreSQL {per_call['postgresql']:.2f} ms = "
           f"{sum(per_call.values()):.2f} ms (database {name})")
+    if args.results:
+        write_results(args, calls / elapsed, per_call, args.docs / fill_elapsed, insert_ms)
+
+
+def write_results(args, calls_per_s, per_call, inserts_per_s, insert_ms):
+    cpus = os.cpu_count()
+    write_ms = sum(per_call.values())
+    doc_ms = sum(insert_ms.values())
+    per_notification_ms = doc_ms + 2 * write_ms
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True).stdout.strip()
+    result = {
+        "benchmark": "db_ceiling",
+        "meta": {"time": time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime()), "commit": commit,
+                 "command": "/usr/bin/python3 loadtest/db_write_cost.py " + " ".join(sys.argv[1:]),
+                 "cpus": cpus},
+        "config": {"docs": args.docs, "threads": args.threads, "writes_per_thread": args.writes},
+        "find_and_modify_per_s": round(calls_per_s, 1),
+        "find_and_modify_cpu_ms": {k: round(v, 3) for k, v in per_call.items()},
+        "bulk_insert_docs_per_s": round(inserts_per_s, 1),
+        "bulk_insert_cpu_ms_per_doc": {k: round(v, 3) for k, v in insert_ms.items()},
+        "cpu_ms_per_notification": round(per_notification_ms, 3),
+        "ceiling_notifications_per_s": round(cpus * 1000 / per_notification_ms, 1),
+    }
+    os.makedirs(args.results, exist_ok=True)
+    with open(os.path.join(args.results, "db_ceiling.json"), "w") as f:
+        json.dump(result, f, indent=2)
+        f.write("\n")
+    md = [f"### The database alone: what one notification's writes cost, {result['meta']['time']}", "",
+          f"`{result['meta']['command']}` — FerretDB 1.24 on PostgreSQL 15, {cpus} cores, commit {commit}.", "",
+          "| figure | value |", "|---|---|",
+          f"| findAndModify by _id ({args.threads} clients) | {calls_per_s:,.0f}/s; CPU "
+          f"{per_call['ferretdb']:.2f} ms FerretDB + {per_call['postgresql']:.2f} ms PostgreSQL |",
+          f"| insert_many, 1,000 per call (1 client) | {inserts_per_s:,.0f} documents/s; CPU "
+          f"{insert_ms['ferretdb']:.2f} ms + {insert_ms['postgresql']:.2f} ms per document |",
+          f"| database CPU per notification (1 insert + 2 findAndModify) | {per_notification_ms:.2f} ms |",
+          f"| ceiling: notifications/s with all {cpus} cores given to the database | "
+          f"{result['ceiling_notifications_per_s']:,.0f}/s |", ""]
+    with open(os.path.join(args.results, "db_ceiling.md"), "w") as f:
+        f.write("\n".join(md))
 
 
 if __name__ == "__main__":

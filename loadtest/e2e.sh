@@ -340,6 +340,10 @@ run_child() { # COMMAND...: runs it as CHILD_PID, returns its exit status
   return "$rc"
 }
 
+# Memory at idle: the processes up, connected and waiting, before the first request.
+sleep 3
+RSS_FILE=$OUT/rss-idle.txt sample_rss
+
 if [[ $RATE == 0 ]]; then mode="closed loop"; else mode="open loop at $RATE/s"; fi
 say "submitting $COUNT notifications ($mode, at most ${DURATION} s)"
 submit_rc=0
@@ -375,7 +379,7 @@ dirty=0
 [[ -z $(git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null) ]] || dirty=1
 report_rc=0
 "$LT_PYTHON" "$ROOT/loadtest/e2e_report.py" report --mongodb-uri "$MONGODB_URI" --db "$DB" \
-  --tenant "$TENANT" --ids "$OUT/ids.txt" --submit-stats "$OUT/submit.json" --rss "$RSS_FILE" \
+  --tenant "$TENANT" --ids "$OUT/ids.txt" --submit-stats "$OUT/submit.json" --rss "$RSS_FILE" --rss-idle "$OUT/rss-idle.txt" \
   --doubles "$CONTROL" --doubles-before "$OUT/doubles-stats-before.json" --maildir "$MAILDIR" \
   --since "$SINCE" --quiescent "$quiescent" --doubles-drift "$DRIFT_FILE" --worker-log "$OUT/worker.log" \
   --out-json "$RESULTS/e2e.json" --out-md "$RESULTS/e2e.md" \

@@ -355,6 +355,9 @@ def cmd_report(args):
 
     deaths = child_deaths(args.worker_log)
     procs, samples = rss_peaks(args.rss)
+    idle, _ = rss_peaks(args.rss_idle)
+    for pid, p in procs.items():
+        p["idle_rss_kb"] = idle[pid]["last_rss_kb"] if pid in idle else None
     rss = {"samples": samples, "processes": sorted(procs.values(), key=lambda p: (p["role"], p["pid"]))}
 
     lost = len(missing)
@@ -468,10 +471,11 @@ def markdown(r):
         out.append(f"| {ch} | {p['notifications']:,} | {p['duplicates']} | {fmt_s(l.get('p50_ms'))} | "
                    f"{fmt_s(l.get('p99_ms'))} | {inj} |")
     out.append("")
-    out.append("| process | pid | peak RSS (VmHWM) | RSS at the end |")
-    out.append("|---|---|---|---|")
+    out.append("| process | pid | RSS at idle | peak RSS (VmHWM) | RSS at the end |")
+    out.append("|---|---|---|---|---|")
     for p in r["rss"]["processes"]:
-        out.append(f"| {p['role']} | {p['pid']} | {mb(p['peak_kb'])} | {mb(p['last_rss_kb'])} |")
+        idle = mb(p["idle_rss_kb"]) if p.get("idle_rss_kb") else "—"
+        out.append(f"| {p['role']} | {p['pid']} | {idle} | {mb(p['peak_kb'])} | {mb(p['last_rss_kb'])} |")
     out.append("")
     out.append("Delivered/s (whole run) is SENT over first createdAt → last sentAt, so the tail of "
                "retries counts against it; the steady state is 0.8·SENT over the 10th → 90th "
@@ -500,6 +504,7 @@ def main():
     r.add_argument("--ids", required=True)
     r.add_argument("--submit-stats", required=True)
     r.add_argument("--rss", required=True)
+    r.add_argument("--rss-idle", required=True, help="one sample per process before the load")
     r.add_argument("--doubles", required=True)
     r.add_argument("--doubles-before")
     r.add_argument("--maildir", required=True)

@@ -1,49 +1,82 @@
 #!/usr/bin/env bash
-# loadtest/intake.sh: the durable intake rate of wavecom-api (201s per second) and its latency
-# percentiles, on this machine.
+# loadtest/intake.sh: the durable intake rate of wavecom-api on this machine: 201s per second
+# through single requests and through the batch endpoint, latency percentiles, the API's peak RSS.
 #
-#   loadtest/intake.sh [SECONDS [CONNECTIONS...]]      default: 30 s at 16, 64 and 256 connections
+#   loadtest/intake.sh [--duration S] [--connections "16 64 256"] [--batch-duration S]
+#                      [--results DIR] [--workers N]
 #
 # It builds a Release build in build-perf/ (no sanitizers), starts wavecom-api and a wavecom-worker
-# pool (delivering the same SMS notifications to the Twilio test double) against the running local
-# services (deploy/stack.sh services) on a fresh database and a RabbitMQ vhost of its own, creates a
-# tenant and a key, and runs wrk (loadtest/intake.lua) once per connection count. After each run it
-# checks durability: every 201 is a document in the database, and none is left PENDING (each was
-# confirmed by the broker). It prints one line per run and writes the raw wrk outputs to
-# loadtest/out/. Environment knobs (all optional): WAVECOM_LOADTEST_TYPE (SMS or EMAIL),
-# WAVECOM_LOADTEST_WORKERS (worker children, default 2; 0 for none), WAVECOM_LOADTEST_PORT (5077),
-# WAVECOM_LOADTEST_VHOST (wavecom_loadtest), WAVECOM_LOADTEST_DB (wc_loadtest_<time>),
-# WAVECOM_PERF_BUILD_DIR (build-perf), and any WAVECOM_* variable of the API (e.g.
-# WAVECOM_API_AUTH_CACHE_SECONDS, WAVECOM_API_COMMITTERS).
-# The end-to-end delivery benchmark is loadtest/e2e.sh; the shell both use is loadtest/lib.sh.
+# pool (delivering the same SMS notifications to the Twilio test double, so the database and the
+# CPUs carry the whole system) against the running local services (deploy/stack.sh services) on a
+# fresh database and a RabbitMQ vhost of its own, creates a tenant and a key, and then:
+#   1. single requests: wrk (loadtest/intake.lua) once per connection count, closed loop, for
+#      --duration seconds (default 60), recording the id of every 201;
+#   2. paced: wrk at the best connection count, each connection pausing between requests so that
+#      at most half the best rate is offered, for the latency at 50 % load;
+#   3. batch: loadtest/e2e_submit.py, 500 notifications per request, 4 in flight, closed loop, for
+#      --batch-duration seconds (default 60; 0 skips it).
+# After each phase it reconciles in the database: every recorded id is stored and none is still
+# PENDING (each was confirmed by the broker before its 201); a phase that loses one fails the run.
+# Prints ONE summary line; writes loadtest/results/intake.json and intake.md (--results DIR
+# elsewhere); raw outputs go to .wavecom/loadtest/intake-<time>/. Environment knobs: any WAVECOM_*
+# variable of the API (e.g. WAVECOM_API_COMMITTERS), WAVECOM_LOADTEST_PORT (5077),
+# WAVECOM_PERF_BUILD_DIR (build-perf).
 set -euo pipefail
 
 # shellcheck source=loadtest/lib.sh
 . "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 
 ROOT=$LT_ROOT
-BUILD=${WAVECOM_PERF_BUILD_DIR:-$ROOT/build-perf}
-OUT=$ROOT/.wavecom/loadtest
-DURATION=${1:-30}
-shift || true
-CONNECTIONS=("$@")
-((${#CONNECTIONS[@]})) || CONNECTIONS=(16 64 256)
-PORT=${WAVECOM_LOADTEST_PORT:-5077}
+DURATION=60
+CONNECTIONS="16 64 256"
+BATCH_DURATION=60
 WORKERS=${WAVECOM_LOADTEST_WORKERS:-2}
-VHOST=${WAVECOM_LOADTEST_VHOST:-wavecom_loadtest}
+RESULTS=$ROOT/loadtest/results
+BUILD=${WAVECOM_PERF_BUILD_DIR:-$ROOT/build-perf}
+PORT=${WAVECOM_LOADTEST_PORT:-5077}
 MONGODB_URI=${WAVECOM_MONGODB_URI:-mongodb://127.0.0.1:27017}
-DB=${WAVECOM_LOADTEST_DB:-wc_loadtest_$(date +%s)}
+COMMAND="loadtest/intake.sh $*"
+
+while (($#)); do
+  case $1 in
+    --duration) DURATION=${2:?}; shift ;;
+    --connections) CONNECTIONS=${2:?}; shift ;;
+    --batch-duration) BATCH_DURATION=${2:?}; shift ;;
+    --results) RESULTS=${2:?}; shift ;;
+    --workers) WORKERS=${2:?}; shift ;;
+    -h | --help) sed -n '2,23p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) die "unknown argument '$1' (see --help)" ;;
+  esac
+  shift
+done
+for v in DURATION BATCH_DURATION WORKERS; do
+  [[ ${!v} =~ ^[0-9]+$ ]] || die "${v,,} must be a whole number, not '${!v}'"
+done
+((DURATION >= 1)) || die "--duration must be at least 1"
+read -r -a CONNS <<<"$CONNECTIONS"
+for c in "${CONNS[@]}"; do
+  [[ $c =~ ^[1-9][0-9]*$ ]] || die "--connections must be whole numbers, not '$c'"
+done
 
 command -v wrk >/dev/null || die "wrk is not installed (apt-get install wrk)"
 [[ -x $LT_RABBITMQCTL ]] || die "no $LT_RABBITMQCTL: run deploy/stack.sh services first"
+lt_port_free "$PORT" || die "port $PORT is in use (WAVECOM_LOADTEST_PORT chooses another)"
 
-mkdir -p "$OUT"
+STAMP=$(date +%Y%m%d-%H%M%S)
+DB=wc_bench_intake_${STAMP//-/_}
+VHOST=$DB
+OUT=$ROOT/.wavecom/loadtest/intake-$STAMP
+mkdir -p "$OUT" "$RESULTS"
+
+say() { printf '==> %s\n' "$*" >&2; }
+say "building $BUILD (Release, no sanitizers)"
 lt_build "$BUILD"
 lt_vhost_fresh "$VHOST"
 
 export WAVECOM_MONGODB_URI=$MONGODB_URI
 export WAVECOM_MONGODB_DB=$DB
 export WAVECOM_AMQP_URL=amqp://guest:guest@127.0.0.1:5672/$VHOST
+export WAVECOM_API_HOST=127.0.0.1
 export WAVECOM_API_PORT=$PORT
 export WAVECOM_API_PER_IP_LIMIT=${WAVECOM_API_PER_IP_LIMIT:-1024}
 export WAVECOM_LOG_LEVEL=${WAVECOM_LOG_LEVEL:-warn}
@@ -51,49 +84,102 @@ export WAVECOM_WORKER_PROCESSES=$WORKERS
 export WAVECOM_TWILIO_FROM=${WAVECOM_TWILIO_FROM:-+14155550000}
 lt_export_provider_env
 
+# shellcheck disable=SC2317 # reached through the EXIT trap
 cleanup() {
+  local rc=$?
+  trap - EXIT
   lt_stop_services 60
-  lt_drop_database "$MONGODB_URI" "$DB"
   lt_vhost_delete "$VHOST"
+  printf 'note: the database %s is left in place\n' "$DB" >&2
+  exit "$rc"
 }
 trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 lt_start_api "$BUILD" "$OUT/api.log"
 if ((WORKERS > 0)); then
   lt_start_worker "$BUILD" "$OUT/worker.log"
 fi
 lt_tenant_key "$BUILD" loadtest sender
-TENANT=$LT_TENANT
 export WAVECOM_LOADTEST_KEY=$LT_KEY
 
-count() { # count FILTER_JSON: notifications of the load-test tenant matching the filter
-  "$LT_PYTHON" -c "import json,pymongo,sys; f=json.loads(sys.argv[3]); f['tenantId']=sys.argv[4]; \
-print(pymongo.MongoClient(sys.argv[1])[sys.argv[2]].notifications.count_documents(f))" \
-    "$MONGODB_URI" "$DB" "$1" "$TENANT"
+# Checks that every id in the files FILE... is stored and none is PENDING; prints
+# "<ids> <stored> <pending>" and fails when one is missing.
+reconcile() {
+  "$LT_PYTHON" - "$MONGODB_URI" "$DB" "$@" <<'PY'
+import sys
+import bson
+import pymongo
+uri, db, files = sys.argv[1], sys.argv[2], sys.argv[3:]
+ids = []
+for name in files:
+    with open(name) as f:
+        ids += [line.strip() for line in f if line.strip()]
+bad = [i for i in ids if not bson.ObjectId.is_valid(i)]
+if bad:
+    sys.exit(f"error: {len(bad)} 201s carried no readable id (first: {bad[0]!r})")
+coll = pymongo.MongoClient(uri)[db].notifications
+stored = pending = 0
+for k in range(0, len(ids), 1000):
+    chunk = [bson.ObjectId(i) for i in ids[k:k + 1000]]
+    for doc in coll.find({"_id": {"$in": chunk}}, {"status": 1}):
+        stored += 1
+        pending += doc["status"] == "PENDING"
+print(len(ids), stored, pending)
+if stored != len(ids) or len(set(ids)) != len(ids):
+    sys.exit(f"error: {len(ids)} ids recorded, {stored} stored ({len(set(ids))} distinct)")
+PY
 }
 
-printf '%s, %s cores, %s worker children, API threads %s, committers %s, auth cache %ss\n' \
-  "$(date -u +%Y-%m-%dT%H:%MZ)" "$(nproc)" "$WORKERS" "${WAVECOM_API_THREADS:-4}" \
-  "${WAVECOM_API_COMMITTERS:-2}" "${WAVECOM_API_AUTH_CACHE_SECONDS:-0}"
-printf '%-6s %10s %8s %8s %8s %8s %9s %7s %9s\n' conns "201/s" p50_ms p90_ms p99_ms max_ms "201s" other stored
-total_before=0
-for c in "${CONNECTIONS[@]}"; do
-  result=$OUT/wrk-c$c-${DURATION}s.txt
-  printf '$ wrk -t2 -c%s -d%ss --latency -s loadtest/intake.lua http://127.0.0.1:%s/api/notifications\n' \
-    "$c" "$DURATION" "$PORT" >"$result"
-  wrk -t2 -c"$c" -d"${DURATION}s" --timeout 30s --latency -s "$ROOT/loadtest/intake.lua" \
-    "http://127.0.0.1:$PORT/api/notifications" >>"$result"
-  value() { awk -v k="$1" '$1 == k { print $2 }' "$result"; }
-  created=$(value created_201)
-  # Durable: every 201 is stored (the API answered after the insert), none is PENDING (each was
-  # confirmed by the broker before its 201). Requests cut off by wrk's end may add a few more.
-  stored=$(count '{}')
-  pending=$(count '{"status": "PENDING"}')
-  printf '%-6s %10s %8s %8s %8s %8s %9s %7s %9s\n' "$c" "$(value rate_201)" "$(value p50_ms)" \
-    "$(value p90_ms)" "$(value p99_ms)" "$(value max_ms)" "$created" "$(value other_answers)" \
-    "$((stored - total_before))"
-  ((stored - total_before >= created)) || die "only $((stored - total_before)) of $created 201s are stored"
-  ((pending == 0)) || printf '  note: %s notifications still PENDING\n' "$pending"
-  total_before=$stored
+value() { awk -v k="$1" '$1 == k { print $2 }' "$2"; }
+
+# One wrk run: NAME CONNECTIONS DELAY_MS; writes $OUT/NAME.txt and $OUT/NAME.ids/.
+run_wrk() {
+  local name=$1 conns=$2 pause=$3 ids=$OUT/$1.ids
+  mkdir -p "$ids"
+  printf '$ wrk -t2 -c%s -d%ss --timeout 30s --latency -s loadtest/intake.lua (delay %s ms) http://127.0.0.1:%s/api/notifications\n' \
+    "$conns" "$DURATION" "$pause" "$PORT" >"$OUT/$name.txt"
+  WAVECOM_LOADTEST_IDS_DIR=$ids WAVECOM_LOADTEST_DELAY_MS=$pause \
+    wrk -t2 -c"$conns" -d"${DURATION}s" --timeout 30s --latency -s "$ROOT/loadtest/intake.lua" \
+    "http://127.0.0.1:$PORT/api/notifications" >>"$OUT/$name.txt"
+  read -r recorded stored pending < <(reconcile "$ids"/*.txt) || die "reconciliation of $name failed"
+  [[ $recorded == "$(value created_201 "$OUT/$name.txt")" ]] ||
+    die "$name: wrk counted $(value created_201 "$OUT/$name.txt") 201s but recorded $recorded ids"
+  printf '%s %s %s\n' "$recorded" "$stored" "$pending" >"$OUT/$name.reconciled"
+  say "$name: $(value rate_201 "$OUT/$name.txt") 201/s, p99 $(value p99_ms "$OUT/$name.txt") ms; $recorded ids, all stored, $pending still PENDING"
   sleep 5
+}
+
+best=0 best_conns=${CONNS[0]}
+for c in "${CONNS[@]}"; do
+  say "single requests, $c connections, $DURATION s"
+  run_wrk "single-c$c" "$c" 0
+  rate=$(value rate_201 "$OUT/single-c$c.txt")
+  if awk -v a="$rate" -v b="$best" 'BEGIN { exit !(a > b) }'; then
+    best=$rate best_conns=$c
+  fi
 done
+
+# Each connection offers one request per (pause + latency); a pause of connections / (best / 2)
+# alone keeps the offered rate at or below half the best, whatever the latency. The report states
+# the fraction reached.
+pause=$(awk -v c="$best_conns" -v r="$best" 'BEGIN { p = c * 1000 / (r / 2); if (p < 1) p = 1; printf "%d", p }')
+say "paced: $best_conns connections, $pause ms between requests (at most half of $best/s)"
+run_wrk paced "$best_conns" "$pause"
+
+if ((BATCH_DURATION > 0)); then
+  say "batch endpoint: 500 per request, 4 in flight, $BATCH_DURATION s"
+  WAVECOM_E2E_KEY=$LT_KEY "$LT_PYTHON" "$ROOT/loadtest/e2e_submit.py" --url "http://127.0.0.1:$PORT" \
+    --count 100000000 --batch 500 --concurrency 4 --duration "$BATCH_DURATION" --mix sms=1 \
+    --webhook-base "http://127.0.0.1:4040" --ids-out "$OUT/batch.ids" --stats-out "$OUT/batch.json" \
+    2>"$OUT/batch.log" || die "the batch submitter failed (see $OUT/batch.log)"
+  read -r recorded stored pending < <(reconcile "$OUT/batch.ids") || die "reconciliation of the batch run failed"
+  printf '%s %s %s\n' "$recorded" "$stored" "$pending" >"$OUT/batch.reconciled"
+fi
+
+api_hwm_kb=$(awk '/^VmHWM:/ { print $2 }' "/proc/$LT_API_PID/status")
+
+"$LT_PYTHON" "$ROOT/loadtest/intake_report.py" --out "$OUT" --results "$RESULTS" --command "$COMMAND" \
+  --connections "${CONNS[*]}" --duration "$DURATION" --batch-duration "$BATCH_DURATION" \
+  --workers "$WORKERS" --api-hwm-kb "$api_hwm_kb"
