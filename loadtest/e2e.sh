@@ -343,6 +343,16 @@ run_child() { # COMMAND...: runs it as CHILD_PID, returns its exit status
 # Memory at idle: the processes up, connected and waiting, before the first request.
 sleep 3
 RSS_FILE=$OUT/rss-idle.txt sample_rss
+# CPU by part of the system (loadtest/cpu_snapshot.py), before the first request and after the
+# last delivery: where the machine's two cores went.
+cpu_snapshot() { # FILE
+  local smtp_pid=
+  [[ -f $ROOT/.wavecom/run/smtp-catcher.pid ]] && smtp_pid=$(<"$ROOT/.wavecom/run/smtp-catcher.pid")
+  "$LT_PYTHON" "$ROOT/loadtest/cpu_snapshot.py" --pid "api=$LT_API_PID" --pid "worker=$LT_WORKER_PID" \
+    ${DOUBLES_PID:+--pid "doubles=$DOUBLES_PID"} ${smtp_pid:+--pid "smtp-catcher=$smtp_pid"} >"$1" ||
+    printf '{}\n' >"$1"
+}
+cpu_snapshot "$OUT/cpu-before.json"
 
 if [[ $RATE == 0 ]]; then mode="closed loop"; else mode="open loop at $RATE/s"; fi
 say "submitting $COUNT notifications ($mode, at most ${DURATION} s)"
@@ -366,6 +376,7 @@ run_child "$LT_PYTHON" "$ROOT/loadtest/e2e_report.py" wait --mongodb-uri "$MONGO
 kill -0 "$LT_WORKER_PID" 2>/dev/null || die "wavecom-worker died during the run (see $OUT/worker.log)"
 kill -0 "$LT_API_PID" 2>/dev/null || die "wavecom-api died during the run (see $OUT/api.log)"
 sample_rss # the end state, after the last delivery
+cpu_snapshot "$OUT/cpu-after.json"
 watch_doubles_final() { # the settings now, for changes the last sample missed
   local p now
   for p in twilio fcm apns webhook; do
@@ -380,6 +391,7 @@ dirty=0
 report_rc=0
 "$LT_PYTHON" "$ROOT/loadtest/e2e_report.py" report --mongodb-uri "$MONGODB_URI" --db "$DB" \
   --tenant "$TENANT" --ids "$OUT/ids.txt" --submit-stats "$OUT/submit.json" --rss "$RSS_FILE" --rss-idle "$OUT/rss-idle.txt" \
+  --cpu-before "$OUT/cpu-before.json" --cpu-after "$OUT/cpu-after.json" \
   --doubles "$CONTROL" --doubles-before "$OUT/doubles-stats-before.json" --maildir "$MAILDIR" \
   --since "$SINCE" --quiescent "$quiescent" --doubles-drift "$DRIFT_FILE" --worker-log "$OUT/worker.log" \
   --out-json "$RESULTS/e2e.json" --out-md "$RESULTS/e2e.md" \

@@ -194,6 +194,23 @@ def rss_peaks(path):
     return procs, samples
 
 
+def cpu_by_part(before_path, after_path, notifications):
+    """CPU seconds each part of the system used between two cpu_snapshot.py outputs, and per
+    notification: where the cores went, i.e. what bounds the run."""
+    try:
+        with open(before_path) as f:
+            before = json.load(f)
+        with open(after_path) as f:
+            after = json.load(f)
+    except (OSError, ValueError):
+        return None
+    parts = {k: round(after[k] - before.get(k, 0.0), 2) for k in after}
+    total = sum(parts.values())
+    return {"seconds": parts, "total_seconds": round(total, 2),
+            "ms_per_notification": ({k: round(v * 1000 / notifications, 2) for k, v in parts.items()}
+                                    if notifications else None)}
+
+
 def fmt_s(value_ms):
     if value_ms is None:
         return "n/a"
@@ -359,6 +376,7 @@ def cmd_report(args):
     for pid, p in procs.items():
         p["idle_rss_kb"] = idle[pid]["last_rss_kb"] if pid in idle else None
     rss = {"samples": samples, "processes": sorted(procs.values(), key=lambda p: (p["role"], p["pid"]))}
+    cpu = cpu_by_part(args.cpu_before, args.cpu_after, len(accepted_set))
 
     lost = len(missing)
     ok = lost == 0 and not not_terminal and repeated_ids == 0
@@ -391,6 +409,7 @@ def cmd_report(args):
         "doubles_disturbed": disturbed,
         "doubles_drift": drift[:50],
         "rss": rss,
+        "cpu": cpu,
     }
     os.makedirs(os.path.dirname(os.path.abspath(args.out_json)), exist_ok=True)
     with open(args.out_json, "w") as f:
@@ -476,6 +495,15 @@ def markdown(r):
     for p in r["rss"]["processes"]:
         idle = mb(p["idle_rss_kb"]) if p.get("idle_rss_kb") else "—"
         out.append(f"| {p['role']} | {p['pid']} | {idle} | {mb(p['peak_kb'])} | {mb(p['last_rss_kb'])} |")
+    cpu = r.get("cpu")
+    if cpu and cpu["total_seconds"] > 0:
+        out.append("")
+        out.append("| part of the system | CPU seconds | share | CPU ms per notification |")
+        out.append("|---|---|---|---|")
+        for part, sec in sorted(cpu["seconds"].items(), key=lambda kv: -kv[1]):
+            per = (cpu["ms_per_notification"] or {}).get(part)
+            out.append(f"| {part} | {sec:.1f} | {sec / cpu['total_seconds']:.0%} | "
+                       f"{per if per is not None else '—'} |")
     out.append("")
     out.append("Delivered/s (whole run) is SENT over first createdAt → last sentAt, so the tail of "
                "retries counts against it; the steady state is 0.8·SENT over the 10th → 90th "
@@ -505,6 +533,8 @@ def main():
     r.add_argument("--submit-stats", required=True)
     r.add_argument("--rss", required=True)
     r.add_argument("--rss-idle", required=True, help="one sample per process before the load")
+    r.add_argument("--cpu-before", required=True, help="cpu_snapshot.py before the first request")
+    r.add_argument("--cpu-after", required=True, help="cpu_snapshot.py after the last delivery")
     r.add_argument("--doubles", required=True)
     r.add_argument("--doubles-before")
     r.add_argument("--maildir", required=True)
