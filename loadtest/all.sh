@@ -18,4 +18,5 @@ run loadtest/e2e.sh --count 20000 --private-doubles --drop-db
 run loadtest/priority.sh --drop-db
 run loadtest/overload.sh
 run loadtest/memory.sh
+run loadtest/profile.sh
 run /usr/bin/python3 loadtest/report.py

@@ -4,7 +4,7 @@
     /usr/bin/python3 loadtest/report.py [--results DIR] [--out FILE]
 
 Reads DIR/*.json (default loadtest/results: intake, e2e, priority, overload, memory,
-rabbitmq_ceiling, db_ceiling; a missing one is reported as not measured), states this machine,
+rabbitmq_ceiling, db_ceiling, profile; a missing one is reported as not measured), states this machine,
 sets each figure beside the seed's plan and our goal, and appends each scenario's own Markdown and
 loadtest/ANALYSIS.md (what bounds the figures, written by hand). It measures nothing itself:
 loadtest/all.sh reruns every scenario and then this.
@@ -17,7 +17,8 @@ import subprocess
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SCENARIOS = ("intake", "e2e", "priority", "overload", "memory", "rabbitmq_ceiling", "db_ceiling")
+SCENARIOS = ("intake", "e2e", "priority", "overload", "memory", "rabbitmq_ceiling", "db_ceiling",
+             "profile")
 COMMANDS = {
     "intake": "loadtest/intake.sh",
     "e2e": "loadtest/e2e.sh --count 20000 --private-doubles",
@@ -26,6 +27,7 @@ COMMANDS = {
     "memory": "loadtest/memory.sh",
     "rabbitmq_ceiling": "loadtest/rabbitmq_ceiling.sh",
     "db_ceiling": "/usr/bin/python3 loadtest/db_write_cost.py --results loadtest/results",
+    "profile": "loadtest/profile.sh",
 }
 
 

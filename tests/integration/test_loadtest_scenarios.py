@@ -4,7 +4,8 @@ The scripts run exactly as documented, on the sanitized test build (WAVECOM_LOAD
 and with their results written to a scratch directory, never to loadtest/results. Their figures
 are not checked (a sanitized build on a busy CI machine measures nothing); what is checked is that
 each scenario completes, writes its JSON and Markdown, and accounts for every notification it got
-a 201 for. loadtest/report.py then builds a report from those results.
+a 201 for. loadtest/report.py then builds a report from those results. loadtest/profile.sh is
+left out: perf needs privileges a CI machine may not grant.
 """
 import json
 import os
@@ -118,7 +119,9 @@ class LoadtestScenariosTest(unittest.TestCase):
         with open(out) as f:
             text = f.read()
         self.assertIn("## Against the seed's plan and our goals", text)
-        self.assertNotIn("Not measured yet", text)
+        # Every scenario above is in it; the perf profile (loadtest/profile.sh) is not run here.
+        missing = [line for line in text.splitlines() if line.startswith("Not measured yet")]
+        self.assertEqual(missing, ["Not measured yet: `loadtest/profile.sh`."], missing)
 
 
 if __name__ == "__main__":
