@@ -29,23 +29,12 @@ import time
 import bson
 import pymongo
 
+import cpu_snapshot
+
 
 def cpu_seconds(command_names):
     """CPU seconds (user + system) used so far by every process whose name is in command_names."""
-    total = 0
-    tick = os.sysconf("SC_CLK_TCK")
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                name, rest = f.read().rsplit(")", 1)
-        except OSError:
-            continue
-        if name.split("(", 1)[1] in command_names:
-            fields = rest.split()
-            total += int(fields[11]) + int(fields[12])
-    return total / tick
+    return sum(cpu for comm, _, cpu in cpu_snapshot.processes().values() if comm in command_names)
 
 
 def main():

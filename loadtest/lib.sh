@@ -17,6 +17,15 @@ die() {
   exit 1
 }
 
+# Installs the Debian packages PKG... with apt-get (through sudo unless root); for the tools only
+# a benchmark needs, which deploy/stack.sh does not install for everyone.
+lt_apt_install() { # PKG...
+  local sudo_cmd=()
+  ((EUID == 0)) || sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" >&2 ||
+    die "could not install $* with apt-get"
+}
+
 # Builds the three programs in DIR as a Release build without sanitizers (what is measured).
 # WAVECOM_LOADTEST_PREBUILT=1 uses DIR as it is instead (the scenario tests run the scripts small
 # on the sanitized test build; their figures mean nothing, their reconciliation does).

@@ -34,12 +34,7 @@ done
 [[ $COUNT =~ ^[1-9][0-9]*$ && $SECONDS_TO_RECORD =~ ^[1-9][0-9]*$ ]] ||
   die "--count and --seconds must be positive whole numbers"
 
-if ! command -v perf >/dev/null; then
-  sudo_cmd=()
-  ((EUID == 0)) || sudo_cmd=(sudo)
-  "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q linux-perf >&2 ||
-    die "could not install linux-perf with apt-get"
-fi
+command -v perf >/dev/null || lt_apt_install linux-perf
 
 RUN=$ROOT/.wavecom/loadtest/profile-$(date +%Y%m%d-%H%M%S)
 mkdir -p "$RUN" "$RESULTS"

@@ -42,10 +42,7 @@ for v in DURATION PRODUCERS SIZE CONFIRMS; do
 done
 
 if ! command -v java >/dev/null || ! command -v mvn >/dev/null; then
-  sudo_cmd=()
-  ((EUID == 0)) || sudo_cmd=(sudo)
-  "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q openjdk-17-jre-headless maven >&2 ||
-    die "could not install Java and Maven with apt-get"
+  lt_apt_install openjdk-17-jre-headless maven
 fi
 if ! compgen -G "$LIB/perf-test-*.jar" >/dev/null; then
   printf '==> resolving RabbitMQ PerfTest from Maven Central into %s\n' "${LIB#"$ROOT"/}" >&2
