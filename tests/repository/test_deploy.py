@@ -341,6 +341,26 @@ class QueuesTest(unittest.TestCase):
                              on_file["queues"][0]["arguments"]["x-queue-type"])
 
 
+class CapacityGuideTest(unittest.TestCase):
+    """The README's capacity guide quotes measured figures, and KEDA's targets follow from it."""
+
+    def test_figures_are_the_measured_ones(self):
+        guide = read("README.md").split("### Capacity guide", 1)[1].split("\n## ", 1)[0]
+        rows = re.findall(r"^\| [^|]*`(loadtest/results/[a-z0-9_]+\.md)` \| \**([0-9.]+/s)", guide, re.M)
+        self.assertEqual(len(rows), 3, guide)
+        for path, figure in rows:
+            number = figure[:-2]
+            self.assertRegex(read(path), rf"(?<![\d.]){re.escape(number)}(?![\d])",
+                             f"{figure} is not in {path}")
+        planned = int(re.search(r"\*\*(\d+)/s per worker pod", guide).group(1))
+        self.assertLessEqual(planned, min(float(f[:-2]) for _, f in rows))
+        _, docs = load_manifests()
+        triggers = {t["metadata"]["queueName"]: int(t["metadata"]["value"])
+                    for t in find(docs, "ScaledObject", "wavecom-worker")["spec"]["triggers"]}
+        # About ten seconds of one pod's work for the standard queue, one for the high one.
+        self.assertEqual(triggers, {"notifications": 10 * planned, "high_priority": planned})
+
+
 class FilesAndBuildTest(unittest.TestCase):
     """Every file a deployment file names exists; the image is built as CI builds."""
 
