@@ -8,7 +8,9 @@
 #   deploy/build-deps.sh packages            print the Debian build packages, one a line
 #   deploy/build-deps.sh runtime-packages    print the Debian runtime libraries the binaries need
 #   deploy/build-deps.sh install             apt-get install the build packages (a fresh image)
-#   deploy/build-deps.sh install-runtime     apt-get install the runtime libraries (a fresh image)
+#   deploy/build-deps.sh install-runtime [PKG..]
+#                                            apt-get install the runtime libraries, and PKG..
+#                                            (a fresh image)
 #   deploy/build-deps.sh build DIR [ARGS..]  configure the source tree into DIR with ARGS, build it
 #
 # Sourced, it only defines WAVECOM_BUILD_PACKAGES, WAVECOM_RUNTIME_PACKAGES and
@@ -56,14 +58,14 @@ if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
     packages) printf '%s\n' "${WAVECOM_BUILD_PACKAGES[@]}" ;;
     runtime-packages) printf '%s\n' "${WAVECOM_RUNTIME_PACKAGES[@]}" ;;
     install) wavecom_apt_install_fresh "${WAVECOM_BUILD_PACKAGES[@]}" ;;
-    install-runtime) wavecom_apt_install_fresh "${WAVECOM_RUNTIME_PACKAGES[@]}" ;;
+    install-runtime) wavecom_apt_install_fresh "${WAVECOM_RUNTIME_PACKAGES[@]}" "${@:2}" ;;
     build)
       shift
       (($#)) || { echo "usage: $0 build DIR [CMAKE-ARGS..]" >&2; exit 2; }
       wavecom_cmake_build "$@"
       ;;
     *)
-      sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+      sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
       exit 2
       ;;
   esac
