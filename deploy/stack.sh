@@ -53,6 +53,10 @@ DOUBLES_APNS_KEY_ID=ABC123DEFG
 DOUBLES_APNS_TEAM_ID=DEF123GHIJ
 # --- end of provider test doubles
 
+# The offline checker of docker-compose.yml and deploy/k8s (tests/repository/test_deploy.py).
+DEPLOY_VALIDATE_SRC=$ROOT/deploy/validate
+DEPLOY_VALIDATE_BIN=$BIN_DIR/wavecom-deploy-validate
+
 LOOPBACK=127.0.0.1
 RABBITMQ_PORT=${WAVECOM_RABBITMQ_PORT:-5672}
 RABBITMQ_MGMT_PORT=${WAVECOM_RABBITMQ_MGMT_PORT:-15672}
@@ -73,10 +77,12 @@ SMTP_CATCHER_PORT=${WAVECOM_SMTP_CATCHER_PORT:-1025}
 START_TIMEOUT=60 # seconds a service gets to answer on its port
 STOP_TIMEOUT=35  # the worker drains in-flight deliveries on SIGTERM; give it time before SIGKILL
 
+# The build packages and the build steps are shared with deploy/Dockerfile's build stage.
+# shellcheck source=deploy/build-deps.sh
+. "$ROOT/deploy/build-deps.sh"
+
 DEBIAN_PACKAGES=(
-  build-essential cmake pkg-config
-  librabbitmq-dev libmongoc-dev libbson-dev libesmtp-dev libcurl4-openssl-dev libssl-dev
-  libjson-c-dev libcmocka-dev libmicrohttpd-dev zlib1g-dev
+  "${WAVECOM_BUILD_PACKAGES[@]}"
   rabbitmq-server python3-aiosmtpd python3-pymongo curl postgresql
   python3-jsonschema python3-yaml # the OpenAPI conformance test
   python3-prometheus-client        # the metrics test parses both endpoints with it
@@ -313,6 +319,20 @@ build_ferretdb() {
     die "building the FerretDB launcher in $FERRETDB_SRC failed"
 }
 
+# Builds the deployment file checker when it is missing or older than its sources.
+build_deploy_validate() {
+  local src stale=""
+  [[ -x $DEPLOY_VALIDATE_BIN ]] || stale=1
+  for src in "$DEPLOY_VALIDATE_SRC"/*.go "$DEPLOY_VALIDATE_SRC"/go.mod "$DEPLOY_VALIDATE_SRC"/go.sum; do
+    if [[ $src -nt $DEPLOY_VALIDATE_BIN ]]; then stale=1; fi
+  done
+  [[ -n $stale ]] || return 0
+  find_go
+  say "building the deployment file checker (a minute or two the first time)"
+  (cd "$DEPLOY_VALIDATE_SRC" && env "${GO_ENV[@]}" "$GO" build -o "$DEPLOY_VALIDATE_BIN" .) ||
+    die "building the deployment file checker in $DEPLOY_VALIDATE_SRC failed"
+}
+
 # --- provider test doubles: build, start, test, environment
 
 # Builds the provider test doubles when missing or older than their sources (tests excluded).
@@ -420,6 +440,7 @@ cmd_install() {
   install_promtool
   build_ferretdb
   build_doubles
+  build_deploy_validate
   # The SMTP catcher is aiosmtpd from Debian, importable only by Debian's own python3.
   /usr/bin/python3 -c 'import aiosmtpd.handlers' 2>/dev/null ||
     die "/usr/bin/python3 cannot import aiosmtpd (package python3-aiosmtpd)"
@@ -678,7 +699,7 @@ cmake_build() { # build-dir cmake-args...
   shift
   [[ -f $ROOT/CMakeLists.txt ]] || die "no CMakeLists.txt in $ROOT: there is no C code to build yet"
   say "building in ${dir#"$ROOT"/}"
-  if ! cmake -S "$ROOT" -B "$dir" "$@" || ! cmake --build "$dir" -j2; then
+  if ! wavecom_cmake_build "$dir" "$@"; then
     die "the C build in ${dir#"$ROOT"/} failed (compiler output above). The services keep running; fix the code and rerun, or stop them with: deploy/stack.sh down"
   fi
 }
@@ -874,6 +895,7 @@ cmd_test() {
   export WAVECOM_TEST_SMTP_PORT=${WAVECOM_TEST_SMTP_PORT:-$SMTP_CATCHER_PORT}
   export WAVECOM_TEST_RABBITMQCTL=${WAVECOM_TEST_RABBITMQCTL:-$BIN_DIR/rabbitmqctl}
   export WAVECOM_TEST_PROMTOOL=${WAVECOM_TEST_PROMTOOL:-$BIN_DIR/promtool}
+  export WAVECOM_TEST_DEPLOY_VALIDATE=${WAVECOM_TEST_DEPLOY_VALIDATE:-$DEPLOY_VALIDATE_BIN}
   export WAVECOM_BUILD_DIR=$TEST_BUILD_DIR
   # Undefined behaviour fails a test instead of scrolling past in its output.
   export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
