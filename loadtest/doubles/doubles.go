@@ -34,6 +34,10 @@ type options struct {
 
 	tlsCertOut, tlsKeyOut string
 
+	// The host name clients reach the doubles by when it is not the listen address (a container
+	// network): FCM's token_uri names it and the APNs certificate covers it.
+	publicHost string
+
 	webhookSecretsFile string
 
 	base        behaviour         // every provider's behaviour at start
@@ -158,7 +162,7 @@ func start(opts options, log *slog.Logger) (d *doubles, err error) {
 	d.twilio = &twilioDouble{sid: opts.twilioSID, token: opts.twilioToken, unsubscribedPrefix: opts.twilioUnsubscribedPrefix}
 	d.providers["twilio"].proto = d.twilio
 
-	tokenURI := "http://" + d.addrs["fcm"] + "/token"
+	tokenURI := "http://" + publicAddr(d.addrs["fcm"], opts.publicHost) + "/token"
 	sa, fcmKey, wrote, err := loadOrCreateServiceAccount(opts.fcmServiceAccountOut, opts.fcmProject, tokenURI)
 	if err != nil {
 		return nil, fmt.Errorf("FCM service account: %v", err)
@@ -187,7 +191,7 @@ func start(opts options, log *slog.Logger) (d *doubles, err error) {
 	}
 	d.providers["apns"].proto = d.apns
 
-	cert, certPEM, created, err := loadOrCreateTLS(opts.tlsCertOut, opts.tlsKeyOut)
+	cert, certPEM, created, err := loadOrCreateTLS(opts.tlsCertOut, opts.tlsKeyOut, opts.publicHost)
 	if err != nil {
 		return nil, fmt.Errorf("TLS certificate: %v", err)
 	}
@@ -287,4 +291,17 @@ func (d *doubles) shutdown(ctx context.Context) error {
 	wg.Wait()
 	d.serveWG.Wait()
 	return errors.Join(errs...)
+}
+
+// publicAddr is addr (a listen address) as clients reach it: its port on publicHost, or addr
+// itself when publicHost is empty.
+func publicAddr(addr, publicHost string) string {
+	if publicHost == "" {
+		return addr
+	}
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	return net.JoinHostPort(publicHost, port)
 }

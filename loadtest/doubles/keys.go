@@ -229,14 +229,14 @@ func loadOrCreateAPNsKey(path string) (key *ecdsa.PrivateKey, created bool, err 
 	return key, true, writeFileAtomic(path, keyPEM)
 }
 
-// tlsHosts are the names the APNs certificate is valid for.
+// tlsHosts are the names the APNs certificate is always valid for; -public-host adds one.
 var tlsHosts = []string{"127.0.0.1", "::1", "localhost"}
 
 // loadOrCreateTLS returns the APNs server certificate and its PEM (what clients trust). The pair
-// in certPath and keyPath is reused while it covers tlsHosts and stays valid for another 30 days;
-// otherwise a new self-signed certificate is made and written (to neither file when certPath is
-// empty).
-func loadOrCreateTLS(certPath, keyPath string) (cert tls.Certificate, certPEM []byte, created bool, err error) {
+// in certPath and keyPath is reused while it covers tlsHosts and publicHost (when not empty) and
+// stays valid for another 30 days; otherwise a new self-signed certificate is made and written (to
+// neither file when certPath is empty).
+func loadOrCreateTLS(certPath, keyPath, publicHost string) (cert tls.Certificate, certPEM []byte, created bool, err error) {
 	certPEM, err = readIfExists(certPath)
 	if err != nil {
 		return cert, nil, false, err
@@ -246,7 +246,7 @@ func loadOrCreateTLS(certPath, keyPath string) (cert tls.Certificate, certPEM []
 		return cert, nil, false, err
 	}
 	if certPEM != nil && keyPEM != nil {
-		if c, err := tls.X509KeyPair(certPEM, keyPEM); err == nil && usableCert(c.Leaf) {
+		if c, err := tls.X509KeyPair(certPEM, keyPEM); err == nil && usableCert(c.Leaf, publicHost) {
 			return c, certPEM, false, nil
 		}
 	}
@@ -273,6 +273,11 @@ func loadOrCreateTLS(certPath, keyPath string) (cert tls.Certificate, certPEM []
 		DNSNames:    []string{"localhost"},
 		IPAddresses: []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("::1")},
 	}
+	if ip := net.ParseIP(publicHost); ip != nil {
+		tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
+	} else if publicHost != "" {
+		tmpl.DNSNames = append(tmpl.DNSNames, publicHost)
+	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
 		return cert, nil, false, err
@@ -296,11 +301,15 @@ func loadOrCreateTLS(certPath, keyPath string) (cert tls.Certificate, certPEM []
 	return cert, certPEM, true, nil
 }
 
-func usableCert(c *x509.Certificate) bool {
+func usableCert(c *x509.Certificate, publicHost string) bool {
 	if c == nil || time.Until(c.NotAfter) < 30*24*time.Hour {
 		return false
 	}
-	for _, h := range tlsHosts {
+	hosts := tlsHosts
+	if publicHost != "" {
+		hosts = append(append([]string{}, tlsHosts...), publicHost)
+	}
+	for _, h := range hosts {
 		if c.VerifyHostname(h) != nil {
 			return false
 		}

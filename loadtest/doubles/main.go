@@ -52,6 +52,8 @@ func parseFlags(args []string, stderr io.Writer) (options, bool, error) {
 	fs.StringVar(&o.tlsCertOut, "tls-cert-out", "", "`path` where the APNs TLS certificate (self-signed, the CA to trust) is written; reused with its key if valid")
 	fs.StringVar(&o.tlsKeyOut, "tls-key-out", "", "`path` of the APNs TLS private key (default: next to -tls-cert-out, named tls-key.pem)")
 
+	fs.StringVar(&o.publicHost, "public-host", "", "`host` clients reach the doubles by, when not the listen address (e.g. a container's service name): FCM's token_uri names it and the APNs certificate covers it")
+
 	fs.StringVar(&o.webhookSecretsFile, "webhook-secrets", "", "`file` with a JSON object of webhook path prefix (or \"*\") to whsec_ secret")
 
 	fs.IntVar(&o.base.LatencyMS, "latency-ms", o.base.LatencyMS, "every provider's answer delay at start, in milliseconds")
