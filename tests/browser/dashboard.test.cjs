@@ -25,7 +25,42 @@ function step(name) {
   console.log(`-- ${name}`);
 }
 
+// Text whose contrast with its background is below WCAG AA's 4.5:1, on the page as it is now.
+async function lowContrastText(page) {
+  return page.evaluate(() => {
+    const parse = (c) => {
+      const p = c.match(/rgba?\(([^)]+)\)/)[1].split(',').map(Number);
+      return { r: p[0], g: p[1], b: p[2], a: p.length > 3 ? p[3] : 1 };
+    };
+    const channel = (v) => {
+      const x = v / 255;
+      return x <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4;
+    };
+    const lum = (c) => 0.2126 * channel(c.r) + 0.7152 * channel(c.g) + 0.0722 * channel(c.b);
+    const background = (el) => {
+      for (let e = el; e !== null; e = e.parentElement) {
+        const c = parse(getComputedStyle(e).backgroundColor);
+        if (c.a > 0) return c;
+      }
+      return { r: 255, g: 255, b: 255, a: 1 };
+    };
+    const low = [];
+    for (const el of document.querySelectorAll('body *')) {
+      const shown = el.getClientRects().length > 0 && getComputedStyle(el).visibility !== 'hidden';
+      const text = [...el.childNodes].some((n) => n.nodeType === Node.TEXT_NODE && n.textContent.trim() !== '');
+      if (!shown || !text || el.closest('.visually-hidden, svg, [disabled]')) continue;
+      const a = lum(parse(getComputedStyle(el).color));
+      const b = lum(background(el));
+      const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+      if (ratio < 4.5) low.push(`${el.tagName} "${el.textContent.trim().slice(0, 30)}": ${ratio.toFixed(2)}:1`);
+    }
+    return low;
+  });
+}
+
+// A screenshot of the whole page, after checking its text contrast.
 async function shot(page, name) {
+  assert.deepEqual(await lowContrastText(page), [], `text contrast on ${name}`);
   await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
 }
 
@@ -251,7 +286,7 @@ async function main() {
     assert.deepEqual(consoleErrors, [], 'the page logged no errors');
     console.log('dashboard: all checks passed');
   } catch (err) {
-    await shot(page, '99-failure').catch(() => {});
+    await page.screenshot({ path: path.join(SHOTS, '99-failure.png'), fullPage: true }).catch(() => {});
     throw err;
   } finally {
     await browser.close();
