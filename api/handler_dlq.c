@@ -150,7 +150,7 @@ static bool parse_replay(const api_request_t *req, replay_request_t *out, api_re
                     repeated = strcmp(out->id_text[j], s) == 0;
                 }
                 if (repeated) {
-                    wc_field_errors_add(&errs, field, "unique", "%s repeats an earlier id", field);
+                    wc_field_errors_add(&errs, field, "duplicate", "%s repeats an earlier id", field);
                     continue;
                 }
                 bson_oid_init_from_string(&out->ids[out->n], s);
