@@ -36,11 +36,12 @@ export function whenSignedOut(callback) {
   onSignedOut = callback;
 }
 
-export function signOut() {
+// Forgets the key; `reason` tells the sign-in page why.
+export function signOut(reason) {
   apiKey = null;
   whoami = null;
   sessionStorage.removeItem(STORAGE_KEY);
-  onSignedOut();
+  onSignedOut(reason);
 }
 
 // Checks `key` against the API (GET /api/me) and keeps it when it is valid.
@@ -89,7 +90,7 @@ export async function api(method, path, body) {
     json = null;
   }
   if (res.status === 401 && whoami !== null) {
-    signOut();
+    signOut('The API no longer accepts this key (revoked, or its tenant disabled). Sign in again.');
   }
   if (!res.ok || json === null || json.success !== true) {
     throw new ApiError(res.status, json);

@@ -34,12 +34,13 @@ function parseRoute() {
   return { page: name, nav: name, params, title: PAGES[name].title };
 }
 
-function showSignIn(message) {
+function showSignIn(message, kind) {
   nav.hidden = true;
   who.hidden = true;
   document.title = 'Sign in · WaveCom dashboard';
   const input = h('input', { id: 'api-key', name: 'apiKey', type: 'password', autocomplete: 'off', required: true, 'aria-describedby': 'api-key-hint' });
-  const status = h('div', { id: 'signin-status' }, message ? h('div', { class: 'notice error', role: 'alert' }, message) : null);
+  const status = h('div', { id: 'signin-status' },
+    message ? h('div', { class: `notice ${kind}`, role: kind === 'error' ? 'alert' : 'status' }, message) : null);
   const form = h('form', { class: 'signin', novalidate: true, 'aria-labelledby': 'h-signin' },
     h('h1', { id: 'h-signin' }, 'Sign in'),
     status,
@@ -100,12 +101,16 @@ document.getElementById('skip-link').addEventListener('click', (ev) => {
   main.focus();
 });
 document.getElementById('sign-out').addEventListener('click', () => signOut());
-whenSignedOut(() => {
+whenSignedOut((reason) => {
   if (stopPage) {
     stopPage();
     stopPage = null;
   }
-  showSignIn('Signed out.');
+  if (reason) {
+    showSignIn(reason, 'error');
+  } else {
+    showSignIn('Signed out; the key is forgotten.', 'ok');
+  }
 });
 window.addEventListener('hashchange', route);
 
@@ -114,7 +119,7 @@ window.addEventListener('hashchange', route);
     try {
       await resume();
     } catch (err) {
-      signOut();
+      signOut(`Not signed in: ${describeError(err)}`);
       return;
     }
   }
