@@ -806,6 +806,8 @@ Send a notification:
 
 Then follow it (use the _id from the answer above):
   curl -sS "$API_URL/api/notifications/<_id>" -H "Authorization: Bearer $DEV_KEY"
+
+Or watch it in the dashboard: $API_URL/  (sign in with the API key $DEV_KEY)
 EOF
 }
 
