@@ -174,7 +174,9 @@ async function main() {
       recipient: `dash-${RUN}@example.com`, subject: 'Dashboard test', message: 'Sent from the dashboard', priority: 'HIGH',
     });
     await waitStatus(page, 'SENT');
-    await page.locator('#timeline li').nth(3).waitFor();
+    // The trail ends with SENT (QUEUED may be missing: a worker can claim before the API's write).
+    await page.locator('#timeline li').last().filter({ hasText: 'SENT' }).waitFor();
+    assert.ok(await page.locator('#timeline li').count() >= 3);
     assert.notEqual((await page.locator('#provider-message-id').textContent()).trim(), '');
     await shot(page, '04-detail-email-sent');
     created.SMS = await createThroughForm(page, 'SMS', { recipient: '+14155550123', message: 'Your code is 1234' });
@@ -225,6 +227,19 @@ async function main() {
     await page.locator('#throughput-chart svg polyline.sent').waitFor();
     assert.notEqual(await overviewValue(page, 'p95-time'), '—');
     await shot(page, '09-overview-after');
+
+    step('a scheduled notification is cancelled from its detail page');
+    const tomorrow = new Date(Date.now() + 24 * 3600 * 1000);
+    const pad = (n) => String(n).padStart(2, '0');
+    const local = `${tomorrow.getFullYear()}-${pad(tomorrow.getMonth() + 1)}-${pad(tomorrow.getDate())}T10:30`;
+    const scheduledId = await createThroughForm(page, 'SMS', { recipient: '+14155550123', message: 'Later', scheduledAt: local });
+    await waitStatus(page, 'SCHEDULED');
+    await page.getByLabel('Reason (optional)').fill('changed my mind');
+    await page.getByRole('button', { name: 'Cancel notification' }).click();
+    await waitStatus(page, 'CANCELLED');
+    await page.getByText('Cancelled via API: changed my mind').waitFor();
+    assert.equal(await page.getByRole('button', { name: 'Cancel notification' }).count(), 0);
+    await shot(page, '09b-detail-cancelled');
 
     step('the list filters by status and type, and links to the detail page');
     await page.goto(URL + '/#/notifications');

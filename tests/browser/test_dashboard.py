@@ -71,12 +71,15 @@ class DashboardBrowserTest(unittest.TestCase):
                          f"browser test failed:\n{result.stdout}\n{result.stderr}\n"
                          f"api log:\n{self.stack.log('api')}\nworker log:\n{self.stack.log('worker')}")
 
-        # What the pages did, as the database has it: five notifications of the tenant, all SENT,
-        # one of them replayed from the DLQ by the dashboard.
+        # What the pages did, as the database has it: five notifications of the tenant SENT, one
+        # of them replayed from the DLQ by the dashboard, and a scheduled one cancelled.
         docs = list(self.stack.db.notifications.find({"tenantId": tenant}))
-        self.assertEqual(sorted(d["type"] for d in docs), ["EMAIL", "PUSH", "SMS", "WEBHOOK", "WEBHOOK"])
-        self.assertEqual({d["status"] for d in docs}, {"SENT"})
-        replayed = [d for d in docs if "replayedAt" in d]
+        sent = [d for d in docs if d["status"] == "SENT"]
+        self.assertEqual(sorted(d["type"] for d in sent), ["EMAIL", "PUSH", "SMS", "WEBHOOK", "WEBHOOK"])
+        cancelled = [d for d in docs if d["status"] == "CANCELLED"]
+        self.assertEqual([(d["type"], "scheduledAt" in d) for d in cancelled], [("SMS", True)])
+        self.assertEqual(len(docs), 6)
+        replayed = [d for d in sent if "replayedAt" in d]
         self.assertEqual(len(replayed), 1)
         trail = [e["status"] for e in replayed[0]["logs"]]
         self.assertIn("FAILED", trail)
