@@ -75,7 +75,7 @@ export function render(main, params, id) {
       ['Processing time', n.processingTimeMs !== undefined && n.processingTimeMs !== null ? formatMs(n.processingTimeMs) : null],
       ['Sent', n.sentAt && formatDate(n.sentAt)],
       ['Failed', n.failedAt && formatDate(n.failedAt)],
-    ]), ...(n.providerMessageId || n.error ? [] : [h('p', { class: 'muted' }, 'No provider answer yet.')]));
+    ]), ...(n.providerMessageId || n.error ? [] : [h('p', { class: 'muted' }, SETTLED.includes(n.status) ? 'No provider was asked.' : 'No provider answer yet.')]));
     trail.replaceChildren(trail.firstChild, h('ol', { class: 'timeline', id: 'timeline' }, logs.map((e) => h('li', {},
       h('div', {}, badge(e.status), ' ', e.message || ''),
       h('div', { class: 'when' }, h('time', { datetime: e.timestamp || e.createdAt }, formatDate(e.timestamp || e.createdAt)),
