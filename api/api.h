@@ -49,7 +49,7 @@ typedef struct {
     const char *content_type; /* ... of this type */
     struct {
         const char *name;
-        char value[128];
+        char value[256]; /* room for a Content-Security-Policy */
     } headers[API_MAX_RESPONSE_HEADERS];
     int header_count;
     /* Set by a handler that must wait for the group commit: the server

@@ -5,11 +5,13 @@
 #include <string.h>
 
 #include "auth.h"
+#include "dashboard.h"
 #include "handlers.h"
 #include "response.h"
 
 static const char *const roles_read[] = {"admin", "operator", "sender", "viewer", NULL};
 static const char *const roles_write[] = {"admin", "operator", "sender", NULL};
+static const char *const roles_operate[] = {"admin", "operator", NULL};
 
 typedef struct {
     const char *method;
@@ -28,6 +30,13 @@ static const route_t routes[] = {
     {"POST", "/api/notifications", roles_write, api_handle_create_notification},
     {"GET", "/api/notifications", roles_read, api_handle_list_notifications},
     {"GET", "/api/notifications/:id", roles_read, api_handle_get_notification},
+    /* The operator dashboard (dashboard.h): its page and files, then what its pages read. */
+    {"GET", "/", NULL, api_handle_dashboard_index},
+    {"GET", "/assets/:file", NULL, api_handle_dashboard_asset},
+    {"GET", "/api/me", roles_read, api_handle_me},
+    {"GET", "/api/notifications/stats/throughput", roles_read, api_handle_throughput},
+    {"GET", "/api/dlq", roles_read, api_handle_dlq_list},
+    {"POST", "/api/dlq/replay", roles_operate, api_handle_dlq_replay},
 };
 
 #define MAX_PARAM 128

@@ -89,6 +89,7 @@ DEBIAN_PACKAGES=(
   wrk                             # loadtest/intake.sh
   openjdk-17-jre-headless maven   # loadtest/rabbitmq_ceiling.sh runs RabbitMQ PerfTest
   procps # ps and pgrep, which this script uses to find what it started
+  chromium nodejs npm # the dashboard's browser test (tests/browser)
 )
 
 # Decided before any defaults are filled in: a user who points us at a real MongoDB gets no FerretDB.
@@ -434,6 +435,22 @@ install_promtool() {
   rm -rf "$tmp"
 }
 
+# playwright-core for the dashboard's browser test, at the version tests/browser/package-lock.json
+# pins, into .wavecom/browser (the test finds it there); it drives Debian's chromium, so no browser
+# is downloaded. npm ci runs again only when the lock file changed.
+install_browser_test_modules() {
+  local dir=$STATE/browser
+  if [[ -d $dir/node_modules/playwright-core ]] &&
+    cmp -s "$ROOT/tests/browser/package-lock.json" "$dir/package-lock.json"; then
+    return 0
+  fi
+  mkdir -p "$dir"
+  cp "$ROOT/tests/browser/package.json" "$ROOT/tests/browser/package-lock.json" "$dir/"
+  say "installing playwright-core for the browser test (npm ci)"
+  (cd "$dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error) ||
+    die "npm ci of tests/browser's packages failed"
+}
+
 cmd_install() {
   make_state_dirs
   apt_install "${DEBIAN_PACKAGES[@]}"
@@ -441,6 +458,7 @@ cmd_install() {
   build_ferretdb
   build_doubles
   build_deploy_validate
+  install_browser_test_modules
   # The SMTP catcher is aiosmtpd from Debian, importable only by Debian's own python3.
   /usr/bin/python3 -c 'import aiosmtpd.handlers' 2>/dev/null ||
     die "/usr/bin/python3 cannot import aiosmtpd (package python3-aiosmtpd)"
@@ -810,6 +828,8 @@ Send a notification:
 
 Then follow it (use the _id from the answer above):
   curl -sS "$API_URL/api/notifications/<_id>" -H "Authorization: Bearer $DEV_KEY"
+
+Or watch it in the dashboard: $API_URL/  (sign in with the API key $DEV_KEY)
 EOF
 }
 

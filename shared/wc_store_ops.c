@@ -166,3 +166,29 @@ wc_store_status_t wc_store_revoke_api_key(wc_store_t *store, const char *key_or_
     bson_destroy(filter);
     return status;
 }
+
+wc_store_status_t wc_store_requeue_failed(wc_store_t *store, const char *tenant_id,
+                                          const bson_oid_t *id, const char *actor,
+                                          bool keep_attempts, int64_t now_ms, bson_t **out)
+{
+    bson_t *filter = BCON_NEW("_id", BCON_OID(id), "status", BCON_UTF8("FAILED"));
+    if (tenant_id != NULL) {
+        BSON_APPEND_UTF8(filter, "tenantId", tenant_id);
+    }
+    bson_t *set = keep_attempts ? BCON_NEW("replayedAt", BCON_DATE_TIME(now_ms))
+                                : BCON_NEW("replayedAt", BCON_DATE_TIME(now_ms), "retryCount",
+                                           BCON_INT32(0));
+    const wc_transition_t t = {
+        .to = WC_STATUS_QUEUED,
+        .audit = {.actor = actor,
+                  .message = keep_attempts
+                                 ? "Replayed from the dead-letter queue by operator (attempts kept)"
+                                 : "Replayed from the dead-letter queue by operator (attempts reset)"},
+        .set = set,
+        .unset_lease = true,
+    };
+    wc_store_status_t status = wc_store_transition(store, filter, &t, now_ms, out);
+    bson_destroy(set);
+    bson_destroy(filter);
+    return status;
+}

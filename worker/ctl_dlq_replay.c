@@ -20,6 +20,7 @@
 
 #include "ctl_dlq.h"
 #include "wc_time.h"
+#include "wc_store_ops.h"
 #include "wc_topology.h"
 
 #define DLQ_POLL_MS 200 /* how often a --rate wait looks at SIGINT */
@@ -124,24 +125,8 @@ static int republish(ctl_t *ctl, const bson_t *doc)
 static wc_store_status_t requeue_document(ctl_t *ctl, const act_state_t *st,
                                           const dlq_item_t *item, bson_t **doc)
 {
-    bson_t *filter = BCON_NEW("_id", BCON_OID(&item->oid), "status", BCON_UTF8("FAILED"));
-    int64_t now = wc_time_now_ms();
-    bson_t *set = st->keep_attempts ? BCON_NEW("replayedAt", BCON_DATE_TIME(now))
-                                    : BCON_NEW("replayedAt", BCON_DATE_TIME(now), "retryCount",
-                                               BCON_INT32(0));
-    const wc_transition_t t = {
-        .to = WC_STATUS_QUEUED,
-        .audit = {.actor = ctl->actor,
-                  .message = st->keep_attempts
-                                 ? "Replayed from the dead-letter queue by operator (attempts kept)"
-                                 : "Replayed from the dead-letter queue by operator (attempts reset)"},
-        .set = set,
-        .unset_lease = true,
-    };
-    wc_store_status_t s = wc_store_transition(ctl->store, filter, &t, now, doc);
-    bson_destroy(set);
-    bson_destroy(filter);
-    return s;
+    return wc_store_requeue_failed(ctl->store, NULL, &item->oid, ctl->actor, st->keep_attempts,
+                                   wc_time_now_ms(), doc);
 }
 
 /* The document as it stands; its status in *status ("" when there is none). */

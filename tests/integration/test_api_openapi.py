@@ -199,6 +199,21 @@ class OpenApiConformanceTest(unittest.TestCase):
             self.assertEqual(r.status, status, r)
             self.assertEqual(list(error.iter_errors(r.json)), [])
 
+    def test_dashboard_routes(self):
+        # The operator dashboard's routes (test_api_dashboard.py tests what they do).
+        _, admin = self.stack.new_tenant_key(role="admin")
+        self.check("GET", "/api/me", 200)
+        self.check("GET", "/api/me", 401, key=None)
+        self.check("GET", "/api/notifications/stats/throughput", 200)
+        self.check("GET", "/api/notifications/stats/throughput?x=1", 400)
+        self.check("GET", "/api/dlq", 200)
+        self.check("GET", "/api/dlq?limit=0", 400)
+        self.check("POST", "/api/dlq/replay", 200, body={"ids": ["0" * 24]}, key=admin)
+        self.check("POST", "/api/dlq/replay", 400, body={"ids": []}, key=admin)
+        self.check("POST", "/api/dlq/replay", 403, body={"ids": ["0" * 24]})
+        self.check("POST", "/api/dlq/replay", 415, raw=b"{}", key=admin,
+                   headers={"Content-Type": "text/plain"})
+
     def test_zz_every_operation_was_exercised(self):
         operations = {(m.upper(), p) for p, item in SPEC["paths"].items() for m in item
                       if m in ("get", "post", "put", "delete", "patch")}

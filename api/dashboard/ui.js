@@ -1,0 +1,95 @@
+// Small DOM helpers. Text always goes in as text (never as HTML), so no value
+// from a notification can become markup.
+
+export function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs || {})) {
+    if (value === false || value === null || value === undefined) {
+      continue;
+    }
+    if (name.startsWith('on') && typeof value === 'function') {
+      el.addEventListener(name.slice(2), value);
+    } else if (name === 'class') {
+      el.className = value;
+    } else {
+      el.setAttribute(name, value === true ? '' : String(value));
+    }
+  }
+  append(el, children);
+  return el;
+}
+
+function append(el, children) {
+  for (const child of children) {
+    if (child === null || child === undefined || child === false) {
+      continue;
+    }
+    if (Array.isArray(child)) {
+      append(el, child);
+    } else if (child instanceof Node) {
+      el.appendChild(child);
+    } else {
+      el.appendChild(document.createTextNode(String(child)));
+    }
+  }
+}
+
+export function clear(el) {
+  while (el.firstChild) {
+    el.removeChild(el.firstChild);
+  }
+}
+
+// Tells screen-reader users what just happened.
+export function announce(text) {
+  const region = document.getElementById('announcer');
+  region.textContent = '';
+  window.setTimeout(() => { region.textContent = text; }, 50);
+}
+
+export function formatDate(iso) {
+  if (!iso) {
+    return '—';
+  }
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? String(iso) : d.toLocaleString();
+}
+
+export function formatNumber(n) {
+  return n === null || n === undefined ? '—' : Number(n).toLocaleString();
+}
+
+export function formatMs(ms) {
+  if (ms === null || ms === undefined) {
+    return '—';
+  }
+  return ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms} ms`;
+}
+
+export function badge(status) {
+  return h('span', { class: `badge ${status}` }, status);
+}
+
+export function notice(text, kind) {
+  return h('div', { class: `notice ${kind || ''}`, role: kind === 'error' ? 'alert' : null }, text);
+}
+
+// A message for an ApiError or any other failure.
+export function describeError(err) {
+  if (err && err.status === 403) {
+    return `Not allowed: ${err.message}`;
+  }
+  if (err && err.status === 503) {
+    return `The service is unavailable right now (${err.message}). It will be retried.`;
+  }
+  return err && err.message ? err.message : String(err);
+}
+
+// A horizontally scrollable region for a wide table, reachable by keyboard.
+export function tableWrap(label, table) {
+  return h('div', { class: 'table-wrap', role: 'region', 'aria-label': label, tabindex: '0' }, table);
+}
+
+export const STATUSES = ['SCHEDULED', 'PENDING', 'QUEUED', 'PROCESSING', 'RETRYING', 'SENT', 'FAILED', 'CANCELLED'];
+export const TYPES = ['EMAIL', 'SMS', 'PUSH', 'WEBHOOK'];
+export const PRIORITIES = ['LOW', 'MEDIUM', 'HIGH', 'CRITICAL'];

@@ -1,0 +1,314 @@
+// Drives the WaveCom dashboard in Debian's Chromium (playwright-core) against
+// a real local stack that test_dashboard.py started. Exits non-zero on the
+// first failed check. Every step is bounded by a Playwright timeout.
+'use strict';
+const assert = require('node:assert/strict');
+const path = require('node:path');
+const { chromium } = require('playwright-core');
+
+const env = (name) => {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is not set (run through test_dashboard.py)`);
+  return v;
+};
+const URL = env('DASHBOARD_URL');
+const ADMIN_KEY = env('DASHBOARD_ADMIN_KEY');
+const VIEWER_KEY = env('DASHBOARD_VIEWER_KEY');
+const WEBHOOK_URL = env('DASHBOARD_WEBHOOK_URL');
+const WEBHOOK_SECRET = env('DASHBOARD_WEBHOOK_SECRET');
+const CONTROL = env('DASHBOARD_DOUBLES_CONTROL');
+const SHOTS = env('DASHBOARD_SCREENSHOT_DIR');
+const RUN = env('DASHBOARD_RUN_ID');
+const DELIVERY_TIMEOUT = 60000;
+
+function step(name) {
+  console.log(`-- ${name}`);
+}
+
+// Text whose contrast with its background is below WCAG AA's 4.5:1, on the page as it is now.
+async function lowContrastText(page) {
+  return page.evaluate(() => {
+    const parse = (c) => {
+      const p = c.match(/rgba?\(([^)]+)\)/)[1].split(',').map(Number);
+      return { r: p[0], g: p[1], b: p[2], a: p.length > 3 ? p[3] : 1 };
+    };
+    const channel = (v) => {
+      const x = v / 255;
+      return x <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4;
+    };
+    const lum = (c) => 0.2126 * channel(c.r) + 0.7152 * channel(c.g) + 0.0722 * channel(c.b);
+    const background = (el) => {
+      for (let e = el; e !== null; e = e.parentElement) {
+        const c = parse(getComputedStyle(e).backgroundColor);
+        if (c.a > 0) return c;
+      }
+      return { r: 255, g: 255, b: 255, a: 1 };
+    };
+    const low = [];
+    for (const el of document.querySelectorAll('body *')) {
+      const shown = el.getClientRects().length > 0 && getComputedStyle(el).visibility !== 'hidden';
+      const text = [...el.childNodes].some((n) => n.nodeType === Node.TEXT_NODE && n.textContent.trim() !== '');
+      if (!shown || !text || el.closest('.visually-hidden, svg, [disabled]')) continue;
+      const a = lum(parse(getComputedStyle(el).color));
+      const b = lum(background(el));
+      const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+      if (ratio < 4.5) low.push(`${el.tagName} "${el.textContent.trim().slice(0, 30)}": ${ratio.toFixed(2)}:1`);
+    }
+    return low;
+  });
+}
+
+// A screenshot of the whole page, after checking its text contrast.
+async function shot(page, name) {
+  assert.deepEqual(await lowContrastText(page), [], `text contrast on ${name}`);
+  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+// Registers the tenant's signing secret for webhook paths under `prefix` at the receiver double.
+async function registerWebhookSecret(prefix) {
+  const res = await fetch(`${CONTROL}/_control/webhook/secrets`, {
+    method: 'POST', headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ prefix, secret: WEBHOOK_SECRET }),
+  });
+  assert.ok(res.ok, `registering the webhook secret answered ${res.status}`);
+}
+
+async function signIn(page, key) {
+  await page.goto(URL + '/');
+  await page.getByLabel('API key').fill(key);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
+}
+
+async function overviewValue(page, id) {
+  return (await page.locator(`#${id}`).textContent()).trim();
+}
+
+// Waits until the overview shows `expected` in cell `id` (the statistics are cached a few seconds).
+async function waitOverview(page, id, expected) {
+  await page.waitForFunction(([cell, want]) => {
+    const el = document.getElementById(cell);
+    return el !== null && el.textContent.trim() === want;
+  }, [id, expected], { timeout: 45000 });
+}
+
+// Fills the create form for `channel` and submits it; returns the new notification's id.
+async function createThroughForm(page, channel, fields) {
+  await page.goto(URL + '/#/create');
+  await page.getByRole('heading', { name: 'Create a notification' }).waitFor();
+  await page.locator(`#channel-${channel}`).check();
+  for (const [name, value] of Object.entries(fields)) {
+    const control = page.locator(`#f-${name}`);
+    if ((await control.evaluate((el) => el.tagName)) === 'SELECT') {
+      await control.selectOption(value);
+    } else {
+      await control.fill(value);
+    }
+  }
+  await page.getByRole('button', { name: 'Create notification' }).click();
+  await page.waitForURL(/#\/notifications\/[0-9a-f]{24}$/);
+  return page.url().split('/').pop();
+}
+
+async function waitStatus(page, status) {
+  await page.locator(`#detail-status[data-status="${status}"]`).waitFor({ timeout: DELIVERY_TIMEOUT });
+}
+
+async function main() {
+  const browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
+    timeout: 60000,
+  });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  context.setDefaultTimeout(20000);
+  const page = await context.newPage();
+  const consoleErrors = [];
+  page.on('console', (msg) => {
+    // The API's 4xx answers the test provokes (a wrong key, invalid input) are logged as failed
+    // resources; those are expected.
+    if (msg.type() === 'error' && !/status of 4[0-9][0-9]/.test(msg.text())) consoleErrors.push(msg.text());
+  });
+  page.on('pageerror', (err) => consoleErrors.push(String(err)));
+
+  try {
+    step('the page is served with its security headers');
+    const res = await page.goto(URL + '/');
+    const headers = res.headers();
+    assert.match(headers['content-security-policy'], /script-src 'self'/);
+    assert.match(headers['content-type'], /^text\/html/);
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    await shot(page, '01-sign-in');
+
+    step('a wrong key is refused with the API\'s message');
+    await page.getByLabel('API key').fill('wc_not_a_real_key');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByText('Not signed in: invalid API key').waitFor();
+
+    step('sign in; the key stays in sessionStorage, never in localStorage or a cookie');
+    await page.getByLabel('API key').fill(ADMIN_KEY);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
+    const storage = await page.evaluate(() => ({
+      local: localStorage.length, cookie: document.cookie, session: sessionStorage.length,
+    }));
+    assert.deepEqual(storage, { local: 0, cookie: '', session: 1 });
+    await waitOverview(page, 'total-all', '0');
+    await shot(page, '02-overview-empty');
+
+    step('the API\'s validation messages appear beside their fields');
+    await page.goto(URL + '/#/create');
+    await page.locator('#channel-EMAIL').check();
+    await page.locator('#f-recipient').fill('not-an-address');
+    await page.getByRole('button', { name: 'Create notification' }).click();
+    await page.locator('#create-summary [role="alert"]').waitFor();
+    assert.notEqual((await page.locator('#f-recipient-error').textContent()).trim(), '');
+    assert.notEqual((await page.locator('#f-subject-error').textContent()).trim(), '');
+    assert.equal(await page.locator('#f-recipient').getAttribute('aria-invalid'), 'true');
+    await shot(page, '03-create-validation');
+
+    step('each channel through the form, watched to SENT on its detail page');
+    await registerWebhookSecret(`/dash-ok-${RUN}`);
+    const created = {};
+    created.EMAIL = await createThroughForm(page, 'EMAIL', {
+      recipient: `dash-${RUN}@example.com`, subject: 'Dashboard test', message: 'Sent from the dashboard', priority: 'HIGH',
+    });
+    await waitStatus(page, 'SENT');
+    // The trail ends with SENT (QUEUED may be missing: a worker can claim before the API's write).
+    await page.locator('#timeline li').last().filter({ hasText: 'SENT' }).waitFor();
+    assert.ok(await page.locator('#timeline li').count() >= 3);
+    assert.notEqual((await page.locator('#provider-message-id').textContent()).trim(), '');
+    await shot(page, '04-detail-email-sent');
+    created.SMS = await createThroughForm(page, 'SMS', { recipient: '+14155550123', message: 'Your code is 1234' });
+    await waitStatus(page, 'SENT');
+    created.PUSH = await createThroughForm(page, 'PUSH', {
+      platform: 'fcm', recipient: `fcm-token-${RUN}`, title: 'Hello', message: 'Push from the dashboard', data: '{"k": "v"}',
+    });
+    await waitStatus(page, 'SENT');
+    created.WEBHOOK = await createThroughForm(page, 'WEBHOOK', {
+      recipient: `${WEBHOOK_URL}/dash-ok-${RUN}/orders`, message: 'order paid', payload: '{"event": "order.paid"}',
+    });
+    await waitStatus(page, 'SENT');
+
+    step('a webhook whose receiver refuses it ends FAILED with the provider\'s reason');
+    const deadPrefix = `/dash-dlq-${RUN}`;
+    const deadId = await createThroughForm(page, 'WEBHOOK', {
+      recipient: `${WEBHOOK_URL}${deadPrefix}/0`, payload: '{"n": 1}', maxRetries: '0',
+    });
+    await waitStatus(page, 'FAILED');
+    assert.notEqual((await page.locator('#provider-error').textContent()).trim(), '');
+    await shot(page, '05-detail-failed');
+
+    step('it is listed on the DLQ page with its reason; a viewer may not replay');
+    await page.goto(URL + '/#/dlq');
+    const row = page.locator(`tr[data-id="${deadId}"]`);
+    await row.waitFor();
+    assert.notEqual((await row.locator('td.reason').textContent()).trim(), '—');
+    await shot(page, '06-dlq');
+
+    step('the receiver is fixed, and the notification replayed from the DLQ page');
+    await registerWebhookSecret(deadPrefix);
+    await page.getByLabel(new RegExp(`Select WEBHOOK .*${deadId}`)).check();
+    await page.getByRole('button', { name: 'Replay selected' }).click();
+    await page.locator('#replay-outcome').getByText('Replayed 1 of 1.').waitFor();
+    await shot(page, '07-dlq-replayed');
+    await page.goto(`${URL}/#/notifications/${deadId}`);
+    await waitStatus(page, 'SENT');
+    await page.getByText('Replayed from the dead-letter queue').waitFor();
+    await shot(page, '08-detail-replayed-sent');
+
+    step('the overview counters moved');
+    await page.goto(URL + '/#/overview');
+    await waitOverview(page, 'total-all', '5');
+    await waitOverview(page, 'status-SENT', '5');
+    await waitOverview(page, 'status-FAILED', '0');
+    await waitOverview(page, 'type-WEBHOOK', '2');
+    await waitOverview(page, 'success-rate', '100 %');
+    await page.locator('#throughput-chart svg polyline.sent').waitFor();
+    assert.notEqual(await overviewValue(page, 'p95-time'), '—');
+    await shot(page, '09-overview-after');
+
+    step('a scheduled notification is cancelled from its detail page');
+    const tomorrow = new Date(Date.now() + 24 * 3600 * 1000);
+    const pad = (n) => String(n).padStart(2, '0');
+    const local = `${tomorrow.getFullYear()}-${pad(tomorrow.getMonth() + 1)}-${pad(tomorrow.getDate())}T10:30`;
+    const scheduledId = await createThroughForm(page, 'SMS', { recipient: '+14155550123', message: 'Later', scheduledAt: local });
+    await waitStatus(page, 'SCHEDULED');
+    await page.getByLabel('Reason (optional)').fill('changed my mind');
+    await page.getByRole('button', { name: 'Cancel notification' }).click();
+    await waitStatus(page, 'CANCELLED');
+    await page.getByText('Cancelled via API: changed my mind').waitFor();
+    assert.equal(await page.getByRole('button', { name: 'Cancel notification' }).count(), 0);
+    await shot(page, '09b-detail-cancelled');
+
+    step('the list filters by status and type, and links to the detail page');
+    await page.goto(URL + '/#/notifications');
+    await page.getByLabel('Status').selectOption('SENT');
+    await page.getByLabel('Type').selectOption('EMAIL');
+    await page.getByRole('button', { name: 'Apply filters' }).click();
+    await page.locator('#page-summary').getByText('1 notifications').waitFor();
+    await shot(page, '10-notifications-filtered');
+    await page.getByRole('link', { name: created.EMAIL }).click();
+    await waitStatus(page, 'SENT');
+
+    step('keyboard: skip link, navigation, channel choice by arrow keys, visible focus');
+    await page.goto(URL + '/#/overview');
+    await page.reload();
+    await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate(() => document.activeElement.id), 'skip-link');
+    await page.keyboard.press('Enter');
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate(() => document.activeElement.id), 'pause-refresh');
+    await page.keyboard.press('Shift+Tab');
+    assert.equal(await page.evaluate(() => document.activeElement.id), 'sign-out');
+    for (let i = 0; i < 4; i++) await page.keyboard.press('Shift+Tab');
+    assert.equal(await page.evaluate(() => document.activeElement.textContent), 'Overview');
+    const outline = await page.evaluate(() => getComputedStyle(document.activeElement).outlineStyle);
+    assert.notEqual(outline, 'none', 'a focused link shows its focus');
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate(() => document.activeElement.textContent), 'Create');
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'Create a notification' }).waitFor();
+    await page.locator('#channel-EMAIL').focus();
+    await page.keyboard.press('ArrowRight');
+    assert.equal(await page.locator('#channel-SMS').isChecked(), true);
+    assert.equal(await page.locator('#f-subject').isVisible(), false);
+
+    step('phone width: nothing wider than the screen, navigation reachable');
+    await page.setViewportSize({ width: 375, height: 740 });
+    for (const [route, name] of [['#/overview', '11-phone-overview'], ['#/notifications', '12-phone-notifications'],
+      [`#/notifications/${created.EMAIL}`, '13-phone-detail'], ['#/create', '14-phone-create'], ['#/dlq', '15-phone-dlq']]) {
+      await page.goto(`${URL}/${route}`);
+      await page.locator('main h1').waitFor();
+      await page.waitForTimeout(300);
+      const width = await page.evaluate(() => document.documentElement.scrollWidth);
+      assert.ok(width <= 375, `${route} is ${width}px wide at phone width`);
+      assert.ok(await page.getByRole('link', { name: 'Dead letters' }).isVisible());
+      await shot(page, name);
+    }
+    await page.setViewportSize({ width: 1280, height: 900 });
+
+    step('a viewer key reads but may not create');
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    assert.equal(await page.evaluate(() => sessionStorage.length), 0);
+    await signIn(page, VIEWER_KEY);
+    await page.goto(URL + '/#/create');
+    assert.equal(await page.getByRole('button', { name: 'Create notification' }).isDisabled(), true);
+
+    assert.deepEqual(consoleErrors, [], 'the page logged no errors');
+    console.log('dashboard: all checks passed');
+  } catch (err) {
+    await page.screenshot({ path: path.join(SHOTS, '99-failure.png'), fullPage: true }).catch(() => {});
+    throw err;
+  } finally {
+    await browser.close();
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

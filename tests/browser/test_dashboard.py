@@ -1,0 +1,94 @@
+"""The dashboard end to end in a real browser: Debian's Chromium driven by playwright-core
+(dashboard.test.cjs) against a real API and worker pool on the local services.
+
+This wrapper starts the stack (tests/integration/harness.py), makes an admin and a viewer key of
+one tenant, runs the browser script, and checks in the database what the script did through the
+pages. Screenshots of every page go to <build>/dashboard-screenshots/.
+"""
+import os
+import shutil
+import subprocess
+import sys
+import unittest
+import uuid
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+
+import providers  # noqa: E402
+from harness import BUILD_DIR, Stack, purge_queues  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+# deploy/stack.sh install puts playwright-core (tests/browser/package-lock.json) here.
+NODE_MODULES = os.environ.get("WAVECOM_BROWSER_NODE_MODULES",
+                              os.path.join(REPO, ".wavecom", "browser", "node_modules"))
+CHROMIUM = "/usr/bin/chromium"
+SCRIPT_TIMEOUT_S = 420
+
+
+class DashboardBrowserTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        for need in (CHROMIUM, os.path.join(NODE_MODULES, "playwright-core")):
+            if not os.path.exists(need):
+                raise AssertionError(f"{need} is missing: run deploy/stack.sh install")
+        purge_queues()
+        env = providers.worker_env()
+        # The statistics cache is kept short so the overview's counters move within the test.
+        env.update({"WAVECOM_API_STATS_CACHE_SECONDS": "1"})
+        cls.stack = Stack(workers=2, env=env)
+        cls.stack.start_api()
+        cls.stack.start_worker()
+
+    @classmethod
+    def tearDownClass(cls):
+        codes = cls.stack.close()
+        assert codes == {"api": 0, "worker": 0}, (codes, cls.stack.log("api"), cls.stack.log("worker"))
+
+    def test_dashboard_in_chromium(self):
+        tenant, admin_key = self.stack.new_tenant_key(role="admin")
+        viewer_key = self.stack.ctl("apikey", "create", "--tenant", tenant, "--role", "viewer").stdout.strip()
+        secret = self.stack.db.tenants.find_one({"_id": tenant})["webhookSecret"]
+        shots = os.path.join(BUILD_DIR, "dashboard-screenshots")
+        shutil.rmtree(shots, ignore_errors=True)
+        os.makedirs(shots)
+        run_id = uuid.uuid4().hex[:10]
+        env = dict(os.environ)
+        env.update({
+            "NODE_PATH": NODE_MODULES,
+            "DASHBOARD_URL": self.stack.url,
+            "DASHBOARD_ADMIN_KEY": admin_key,
+            "DASHBOARD_VIEWER_KEY": viewer_key,
+            "DASHBOARD_WEBHOOK_URL": providers.WEBHOOK_URL,
+            "DASHBOARD_WEBHOOK_SECRET": secret,
+            "DASHBOARD_DOUBLES_CONTROL": providers.CONTROL,
+            "DASHBOARD_SCREENSHOT_DIR": shots,
+            "DASHBOARD_RUN_ID": run_id,
+        })
+        result = subprocess.run(["node", os.path.join(HERE, "dashboard.test.cjs")], env=env,
+                                capture_output=True, text=True, timeout=SCRIPT_TIMEOUT_S)
+        self.assertEqual(result.returncode, 0,
+                         f"browser test failed:\n{result.stdout}\n{result.stderr}\n"
+                         f"api log:\n{self.stack.log('api')}\nworker log:\n{self.stack.log('worker')}")
+
+        # What the pages did, as the database has it: five notifications of the tenant SENT, one
+        # of them replayed from the DLQ by the dashboard, and a scheduled one cancelled.
+        docs = list(self.stack.db.notifications.find({"tenantId": tenant}))
+        sent = [d for d in docs if d["status"] == "SENT"]
+        self.assertEqual(sorted(d["type"] for d in sent), ["EMAIL", "PUSH", "SMS", "WEBHOOK", "WEBHOOK"])
+        cancelled = [d for d in docs if d["status"] == "CANCELLED"]
+        self.assertEqual([(d["type"], "scheduledAt" in d) for d in cancelled], [("SMS", True)])
+        self.assertEqual(len(docs), 6)
+        replayed = [d for d in sent if "replayedAt" in d]
+        self.assertEqual(len(replayed), 1)
+        trail = [e["status"] for e in replayed[0]["logs"]]
+        self.assertIn("FAILED", trail)
+        self.assertEqual(trail[-1], "SENT")
+        self.assertTrue(any(e["actor"] == "api:dashboard:admin" for e in replayed[0]["logs"]))
+        for name in ("01-sign-in", "02-overview-empty", "04-detail-email-sent", "06-dlq",
+                     "09-overview-after", "10-notifications-filtered", "11-phone-overview"):
+            self.assertGreater(os.path.getsize(os.path.join(shots, name + ".png")), 1000, name)
+
+
+if __name__ == "__main__":
+    unittest.main()
