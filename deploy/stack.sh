@@ -89,7 +89,7 @@ DEBIAN_PACKAGES=(
   wrk                             # loadtest/intake.sh
   openjdk-17-jre-headless maven   # loadtest/rabbitmq_ceiling.sh runs RabbitMQ PerfTest
   procps # ps and pgrep, which this script uses to find what it started
-  chromium nodejs npm # the dashboard's browser test (tests/browser)
+  chromium nodejs     # the dashboard's browser test (tests/browser); npm: install_browser_test_modules
 )
 
 # Decided before any defaults are filled in: a user who points us at a real MongoDB gets no FerretDB.
@@ -444,6 +444,9 @@ install_browser_test_modules() {
     cmp -s "$ROOT/tests/browser/package-lock.json" "$dir/package-lock.json"; then
     return 0
   fi
+  # Debian's nodejs comes without npm; a nodejs from elsewhere (NodeSource) carries its own and
+  # conflicts with Debian's npm package, so install it only when no npm is there.
+  command -v npm >/dev/null || apt_install npm
   mkdir -p "$dir"
   cp "$ROOT/tests/browser/package.json" "$ROOT/tests/browser/package-lock.json" "$dir/"
   say "installing playwright-core for the browser test (npm ci)"
