@@ -1,10 +1,38 @@
 #include "publisher.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 
 #include "wc_log.h"
+#include "wc_time.h"
 #include "wc_topology.h"
+
+/* A block notice counts this long after the last one, unless a publish
+ * succeeds before (an alarm that cleared with no publish since would
+ * otherwise be reported for ever). */
+#define BLOCKED_REPORT_MS 10000
+
+/* When any publisher of this process last met a blocked connection; 0 when
+ * a publish has succeeded since. One value for the process: the alarm is the
+ * broker's, not a connection's. */
+static _Atomic int64_t last_blocked_ms;
+
+/* Notes what the broker said about a publish for api_publisher_blocked(). */
+static void note_outcome(wc_broker_status_t status)
+{
+    if (status == WC_BROKER_BLOCKED) {
+        atomic_store(&last_blocked_ms, wc_time_monotonic_ms());
+    } else if (status == WC_BROKER_OK) {
+        atomic_store(&last_blocked_ms, 0);
+    }
+}
+
+bool api_publisher_blocked(void)
+{
+    int64_t at = atomic_load(&last_blocked_ms);
+    return at != 0 && wc_time_monotonic_ms() - at < BLOCKED_REPORT_MS;
+}
 
 struct api_publisher {
     pthread_mutex_t lock;
@@ -66,6 +94,7 @@ wc_broker_status_t api_publisher_publish(api_publisher_t *p, const wc_broker_mes
         status = wc_broker_publish(p->broker, msg);
     }
     pthread_mutex_unlock(&p->lock);
+    note_outcome(status);
     return status;
 }
 
@@ -113,6 +142,7 @@ wc_broker_status_t api_publisher_publish_batch(api_publisher_t *p, const wc_brok
     for (size_t i = 0; i < n && result == WC_BROKER_OK; i++) {
         result = statuses[i];
     }
+    note_outcome(result);
     return result;
 }
 

@@ -130,11 +130,20 @@ int wc_broker_ensure_open(wc_broker_t *b, char *err, size_t err_len)
     amqp_set_handshake_timeout(b->conn, &timeout);
     amqp_set_rpc_timeout(b->conn, &timeout);
 
-    amqp_table_entry_t props[1] = {
+    /* Asking for connection.blocked lets a publisher fail at once when a
+     * memory or disk alarm stops publishes, instead of at the confirm timeout. */
+    amqp_table_entry_t capabilities[1] = {
+        {.key = amqp_cstring_bytes("connection.blocked"),
+         .value = {.kind = AMQP_FIELD_KIND_BOOLEAN, .value.boolean = 1}},
+    };
+    amqp_table_entry_t props[2] = {
         {.key = amqp_cstring_bytes("connection_name"),
          .value = {.kind = AMQP_FIELD_KIND_UTF8, .value.bytes = amqp_cstring_bytes(b->name)}},
+        {.key = amqp_cstring_bytes("capabilities"),
+         .value = {.kind = AMQP_FIELD_KIND_TABLE,
+                   .value.table = {.num_entries = 1, .entries = capabilities}}},
     };
-    amqp_table_t client_props = {.num_entries = 1, .entries = props};
+    amqp_table_t client_props = {.num_entries = 2, .entries = props};
     amqp_rpc_reply_t reply =
         amqp_login_with_properties(b->conn, vhost, 0, 131072, b->heartbeat_seconds, &client_props,
                                    AMQP_SASL_METHOD_PLAIN, info.user, info.password);
@@ -427,6 +436,11 @@ static wc_broker_status_t await_batch(wc_broker_t *b, batch_state_t *st)
                 return broken(b, "reading a returned message");
             }
             break;
+        case AMQP_CONNECTION_BLOCKED_METHOD:
+            /* The broker stopped reading our publishes. Waiting out the
+             * alarm would hold the caller; the unsettled stay unknown. */
+            broken(b, "publishes blocked by the broker (memory or disk alarm)");
+            return WC_BROKER_BLOCKED;
         case AMQP_CHANNEL_CLOSE_METHOD:
         case AMQP_CONNECTION_CLOSE_METHOD:
             return broken(b, "closed by the broker while publishing");
@@ -477,8 +491,15 @@ wc_broker_status_t wc_broker_publish_batch(wc_broker_t *b, const wc_broker_messa
         result = WC_BROKER_OK;
         goto out;
     }
-    if (await_batch(b, &st) != WC_BROKER_OK) {
-        goto out; /* the unsettled stay ERROR */
+    wc_broker_status_t settled = await_batch(b, &st);
+    if (settled != WC_BROKER_OK) {
+        for (size_t i = 0; i < n; i++) {
+            if (!st.settled[i]) {
+                statuses[i] = settled; /* ERROR or BLOCKED: the outcome is unknown */
+            }
+        }
+        result = settled;
+        goto out;
     }
     result = WC_BROKER_OK;
     for (size_t i = 0; i < n && result == WC_BROKER_OK; i++) {

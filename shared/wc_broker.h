@@ -21,6 +21,8 @@ typedef enum {
     WC_BROKER_NACKED,     /* the broker refused the message (e.g. a queue's overflow) */
     WC_BROKER_UNROUTABLE, /* no queue is bound for the routing key */
     WC_BROKER_ERROR,      /* connection lost or timed out; the outcome is unknown */
+    WC_BROKER_BLOCKED,    /* the broker blocked publishes (resource alarm); connection closed,
+                             the outcome is unknown and retrying now would block again */
 } wc_broker_status_t;
 
 typedef struct {
