@@ -34,9 +34,15 @@ bool api_publisher_blocked(void)
     return at != 0 && wc_time_monotonic_ms() - at < BLOCKED_REPORT_MS;
 }
 
+/* Bounds of the pause between attempts to reach an unreachable broker. */
+#define OPEN_BACKOFF_MIN_MS 250
+#define OPEN_BACKOFF_MAX_MS 5000
+
 struct api_publisher {
     pthread_mutex_t lock;
     wc_broker_t *broker;
+    int backoff_ms;      /* 0 while the broker is reachable */
+    int64_t retry_at_ms; /* monotonic; no connection attempt before */
 };
 
 api_publisher_t *api_publisher_new(const wc_config_t *cfg, const char *name)
@@ -72,14 +78,34 @@ void api_publisher_free(api_publisher_t *p)
     free(p);
 }
 
-/* Called with the lock held. */
+/* Called with the lock held. While the broker is unreachable, attempts are
+ * spaced out (doubling up to OPEN_BACKOFF_MAX_MS) and calls in between fail
+ * at once: a request then hears 503 without first waiting for a connect
+ * timeout, and the broker is not hammered by every request as it restarts. */
 static bool open_locked(api_publisher_t *p)
 {
-    char err[256];
-    if (wc_broker_ensure_open(p->broker, err, sizeof(err)) != 0) {
-        wc_log_warn("RabbitMQ unavailable: %s", err);
+    if (wc_broker_is_open(p->broker)) {
+        return true;
+    }
+    int64_t now = wc_time_monotonic_ms();
+    if (now < p->retry_at_ms) {
         return false;
     }
+    char err[256];
+    if (wc_broker_ensure_open(p->broker, err, sizeof(err)) != 0) {
+        p->backoff_ms = p->backoff_ms == 0 ? OPEN_BACKOFF_MIN_MS : p->backoff_ms * 2;
+        if (p->backoff_ms > OPEN_BACKOFF_MAX_MS) {
+            p->backoff_ms = OPEN_BACKOFF_MAX_MS;
+        }
+        p->retry_at_ms = wc_time_monotonic_ms() + p->backoff_ms;
+        wc_log_warn("RabbitMQ unavailable (next attempt in %d ms): %s", p->backoff_ms, err);
+        return false;
+    }
+    if (p->backoff_ms != 0) {
+        wc_log_info("RabbitMQ connection restored");
+    }
+    p->backoff_ms = 0;
+    p->retry_at_ms = 0;
     return true;
 }
 

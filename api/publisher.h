@@ -18,6 +18,10 @@ typedef struct api_publisher api_publisher_t;
 api_publisher_t *api_publisher_new(const wc_config_t *cfg, const char *name);
 void api_publisher_free(api_publisher_t *publisher);
 
+/* Every call first (re)opens the connection if needed; while the broker is
+ * unreachable the attempts back off (250 ms doubling to 5 s) and calls in
+ * between fail at once with WC_BROKER_ERROR. */
+
 /* Publishes and waits for the broker's confirm. A lost connection is
  * reopened once and the publish repeated (not a blocked one: it would block
  * again): a duplicate is harmless (the

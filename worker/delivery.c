@@ -413,8 +413,11 @@ static void dead_letter_unclaimable(delivery_job_t *job, const char *why)
     delivery_context_t *ctx = job->ctx;
     log_job(WC_LOG_ERROR, job, "notification %s: %s; dead-lettering its message",
             job->msg.notification_id, why);
+    char failed_at[WC_ISO8601_LEN];
+    wc_time_format_iso8601(wc_time_now_ms(), failed_at, sizeof(failed_at));
     const wc_broker_header_t headers[] = {
         {"x-wavecom-reason", why},
+        {"x-wavecom-failed-at", failed_at},
         {"x-wavecom-tenant", job->msg.tenant_id},
     };
     if (publish_queue_message(ctx, WC_EXCHANGE, WC_QUEUE_DLQ, &job->msg, headers,

@@ -73,7 +73,6 @@ class BrokerAlarmTest(unittest.TestCase):
                    what="/api/health healthy once the alarm cleared")
         reconcile(self, self.stack, load,
                   deliveries=lambda ids: {k: len(v) for k, v in mails_for(ids).items()},
-                  dlq_depth=lambda: self.rabbit.queue_depths().get("notifications_dlq", 0),
                   label="RabbitMQ memory alarm")
 
 
