@@ -18,14 +18,14 @@ typedef struct api_publisher api_publisher_t;
 api_publisher_t *api_publisher_new(const wc_config_t *cfg, const char *name);
 void api_publisher_free(api_publisher_t *publisher);
 
-/* Every call first (re)opens the connection if needed; while the broker is
- * unreachable the attempts back off (250 ms doubling to 5 s) and calls in
- * between fail at once with WC_BROKER_ERROR. */
+/* Every call below first opens the connection if it is closed. While the
+ * broker is unreachable the attempts back off (250 ms doubling to 5 s) and
+ * calls in between fail at once with WC_BROKER_ERROR. */
 
 /* Publishes and waits for the broker's confirm. A lost connection is
  * reopened once and the publish repeated (not a blocked one: it would block
- * again): a duplicate is harmless (the
- * worker's claim drops it), a message never confirmed is not. */
+ * again): a duplicate is harmless (the worker's claim drops it), a message
+ * never confirmed is not. */
 wc_broker_status_t api_publisher_publish(api_publisher_t *publisher, const wc_broker_message_t *msg);
 
 /* Publishes msgs[0..n) with one confirm round trip (wc_broker_publish_batch).
