@@ -26,6 +26,11 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 FERRETDB_BIN = os.environ.get("WAVECOM_TEST_FERRETDB_BIN") or os.path.join(
     os.path.dirname(RABBITMQCTL), "wavecom-ferretdb")
 
+# A test killed before its cleanup (a ctest timeout) must not leave a broker or database behind:
+# each process gets a signal when the test process dies (util-linux setpriv sets it after any
+# change of user, which would clear it).
+DIE_WITH_TEST = ["setpriv", "--pdeathsig", "SIGKILL", "--"]
+
 START_TIMEOUT = 90
 STOP_TIMEOUT = 30
 
@@ -90,11 +95,15 @@ class PrivateRabbitMQ:
             "RABBITMQ_LOG_BASE": os.path.join(self.dir, "log"),
             "RABBITMQ_PID_FILE": os.path.join(self.dir, "node.pid"),
             "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": "-kernel inet_dist_use_interface {127,0,0,1}",
+            # The script then execs the VM instead of forking it, so the node is the process
+            # we started and dies with the test (DIE_WITH_TEST).
+            "RUNNING_UNDER_SYSTEMD": "1",
         }
 
     def start(self):
         with open(os.path.join(self.dir, "server.out"), "ab") as out:
-            self.proc = subprocess.Popen([os.path.join(RABBITMQ_LIBEXEC, "rabbitmq-server")],
+            self.proc = subprocess.Popen([*DIE_WITH_TEST,
+                                          os.path.join(RABBITMQ_LIBEXEC, "rabbitmq-server")],
                                          env=self.env, stdout=out, stderr=subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL, start_new_session=True)
 
@@ -167,13 +176,16 @@ class PrivateDatabase:
         self.postgres = None
         self.ferretdb = None
         # PostgreSQL refuses to run as root: as root, the cluster belongs to the postgres user.
-        self.as_postgres = []
+        self.as_postgres = ["setpriv"]
         if os.geteuid() == 0:
             shutil.chown(self.dir, "postgres", "postgres")
-            self.as_postgres = ["setpriv", "--reuid=postgres", "--regid=postgres",
-                                "--init-groups", "--"]
-        self._run(os.path.join(self.bin, "initdb"), "-D", self.data, "-A", "trust",
-                  "-U", "postgres", "-E", "UTF8", "--no-sync")
+            self.as_postgres += ["--reuid=postgres", "--regid=postgres", "--init-groups"]
+        try:
+            self._run(os.path.join(self.bin, "initdb"), "-D", self.data, "-A", "trust",
+                      "-U", "postgres", "-E", "UTF8", "--no-sync")
+        except BaseException:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            raise
 
     @property
     def data(self):
@@ -181,7 +193,7 @@ class PrivateDatabase:
 
     def _run(self, *cmd):
         with open(os.path.join(self.dir, "setup.log"), "ab") as out:
-            subprocess.run([*self.as_postgres, *cmd], check=True, stdout=out,
+            subprocess.run([*self.as_postgres, "--", *cmd], check=True, stdout=out,
                            stderr=subprocess.STDOUT, timeout=120)
 
     def _spawn(self, name, cmd):
@@ -198,8 +210,10 @@ class PrivateDatabase:
         wait_until(up, START_TIMEOUT, interval=0.2, what=f"the private {name}")
 
     def start(self, first=True):
+        # SIGQUIT: an immediate shutdown, whose backends exit with the postmaster.
         self.postgres = self._spawn("postgres", [
-            *self.as_postgres, os.path.join(self.bin, "postgres"), "-D", self.data,
+            *self.as_postgres, "--pdeathsig", "SIGQUIT", "--",
+            os.path.join(self.bin, "postgres"), "-D", self.data,
             "-h", "127.0.0.1", "-p", str(self.pg_port), "-k", self.dir,
             "-c", "max_connections=100"])
         self._wait_port(self.postgres, self.pg_port, "postgres")
@@ -215,7 +229,7 @@ class PrivateDatabase:
                       "-U", "postgres", "-v", "ON_ERROR_STOP=1", "-q", "-f",
                       os.path.join(ROOT, "deploy", "ferretdb", "postgresql.sql"), "ferretdb")
         self.ferretdb = self._spawn("ferretdb", [
-            FERRETDB_BIN, "-listen", f"127.0.0.1:{self.port}",
+            *DIE_WITH_TEST, FERRETDB_BIN, "-listen", f"127.0.0.1:{self.port}",
             "-data", os.path.join(self.dir, "ferretdb"),
             "-postgresql-url",
             f"postgres://postgres@127.0.0.1:{self.pg_port}/ferretdb?pool_max_conns=32"])
