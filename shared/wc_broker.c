@@ -3,6 +3,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 
 #include <amqp_framing.h>
@@ -79,6 +82,20 @@ static struct timeval ms_to_timeval(int ms)
     return tv;
 }
 
+/* rabbitmq-c writes a publish with no deadline: a broker that stops reading
+ * (a resource alarm blocks the connection) would hold the writer for ever
+ * once the socket buffers fill. The kernel ends such a connection instead
+ * when sent data stays unacknowledged, or unsent behind a zero window, for
+ * twice the broker timeout; the write then fails like any lost connection. */
+static void bound_unacknowledged_data(int fd, int timeout_ms)
+{
+    unsigned int user_timeout_ms = (unsigned int)timeout_ms * 2;
+    if (fd < 0 ||
+        setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout_ms, sizeof(user_timeout_ms)) != 0) {
+        wc_log_warn("cannot bound the AMQP socket's unacknowledged data (TCP_USER_TIMEOUT)");
+    }
+}
+
 static int fail_open(wc_broker_t *b, char *err, size_t err_len, const char *what,
                      amqp_rpc_reply_t reply)
 {
@@ -129,6 +146,7 @@ int wc_broker_ensure_open(wc_broker_t *b, char *err, size_t err_len)
     }
     amqp_set_handshake_timeout(b->conn, &timeout);
     amqp_set_rpc_timeout(b->conn, &timeout);
+    bound_unacknowledged_data(amqp_get_sockfd(b->conn), b->timeout_ms);
 
     /* Asking for connection.blocked lets a publisher fail at once when a
      * memory or disk alarm stops publishes, instead of at the confirm timeout. */

@@ -6,6 +6,10 @@
  * thread at a time (the API guards its publisher with a mutex). rabbitmq-c has
  * no recovery of its own; after WC_BROKER_ERROR the connection is closed and
  * wc_broker_ensure_open() opens a new one, declaring the topology again.
+ * Nothing waits without bound: connecting, RPCs and confirm waits end at
+ * timeout_ms, and a write the broker stopped reading at twice that (the
+ * kernel's TCP_USER_TIMEOUT). A connection asks for connection.blocked, so a
+ * resource alarm fails a confirm wait at once (WC_BROKER_BLOCKED).
  */
 #ifndef WC_BROKER_H
 #define WC_BROKER_H

@@ -7,13 +7,22 @@ with Retry-After at once rather than holding each request to the confirm
 timeout, and /api/health reports RabbitMQ "blocked". No request started once
 the alarm is in force gets a 201: nothing is confirmed then. When the alarm
 clears the API accepts again, and every 201 is delivered once.
+
+A publish too large for the socket buffers meets a broker that stopped
+reading before any connection.blocked can be read: the write itself stalls.
+The kernel ends that connection (TCP_USER_TIMEOUT, twice the 10 s broker
+timeout), so the publisher fails in bounded time instead of hanging.
 """
+import os
+import subprocess
 import time
 import unittest
 
 from fault_support import Load, reconcile
-from harness import Stack, mails_for, wait_until
+from harness import BUILD_DIR, Stack, mails_for, wait_until
 from private_services import PrivateRabbitMQ
+
+PUBLISH_RAW = os.path.join(BUILD_DIR, "tests", "publish_raw")
 
 BEFORE = 80
 AFTER = 80
@@ -25,6 +34,10 @@ class BrokerAlarmTest(unittest.TestCase):
         self.rabbit = PrivateRabbitMQ()
         self.addCleanup(self.rabbit.close)
         self.rabbit.start()
+        self.addCleanup(lambda: self.rabbit.proc.poll() is None and
+                        self.rabbit.set_memory_alarm(False))
+
+    def start_stack(self):
         self.stack = Stack(workers=2, amqp_url=self.rabbit.url,
                            env={"WAVECOM_PENDING_REPUBLISH_SECONDS": "3",
                                 "WAVECOM_SCHEDULER_INTERVAL_MS": "500"})
@@ -38,12 +51,11 @@ class BrokerAlarmTest(unittest.TestCase):
         return r.status, r.json["services"]["rabbitmq"]
 
     def test_memory_alarm_blocks_publishes(self):
+        self.start_stack()
         load = Load(self.stack, self.key, lambda n, i: {
             "type": "EMAIL", "recipient": f"alarm-{n}-{i}@example.com",
             "subject": f"memory alarm {n}-{i}", "message": "body"})
         self.addCleanup(load.stopping.set)
-        self.addCleanup(lambda: self.rabbit.proc.poll() is None and
-                        self.rabbit.set_memory_alarm(False))
         load.start()
         load.wait_accepted(BEFORE)
 
@@ -74,6 +86,21 @@ class BrokerAlarmTest(unittest.TestCase):
         reconcile(self, self.stack, load,
                   deliveries=lambda ids: {k: len(v) for k, v in mails_for(ids).items()},
                   label="RabbitMQ memory alarm")
+
+
+    def test_publish_stalled_by_a_blocked_broker_fails_in_bounded_time(self):
+        env = dict(os.environ, WAVECOM_AMQP_URL=self.rabbit.url)
+        self.rabbit.set_memory_alarm(True)
+        started = time.monotonic()
+        try:
+            result = subprocess.run([PUBLISH_RAW, "notifications", "-"], env=env,
+                                    input=b"x" * (64 << 20), capture_output=True, timeout=90)
+        except subprocess.TimeoutExpired:
+            self.fail("a publish to a broker that stopped reading hung")
+        took = time.monotonic() - started
+        self.assertNotEqual(result.returncode, 0, "a blocked publish was reported confirmed")
+        self.assertIn(b"not confirmed", result.stderr)
+        print(f"\nblocked 64 MiB publish failed after {took:.1f} s", flush=True)
 
 
 if __name__ == "__main__":
