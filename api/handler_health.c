@@ -7,7 +7,9 @@ api_response_t api_handle_health(api_context_t *ctx, const api_request_t *req,
                                  const wc_principal_t *principal, const char *param)
 {
     bool mongo_ok = wc_store_ping(ctx->store);
-    bool rabbit_ok = api_publisher_probe(ctx->publisher);
+    bool rabbit_up = api_publisher_probe(ctx->publisher);
+    bool rabbit_blocked = rabbit_up && api_publisher_blocked();
+    bool rabbit_ok = rabbit_up && !rabbit_blocked;
     int64_t now = wc_time_now_ms();
 
     char ts[WC_ISO8601_LEN];
@@ -15,8 +17,11 @@ api_response_t api_handle_health(api_context_t *ctx, const api_request_t *req,
     json_object *services = json_object_new_object();
     json_object_object_add(services, "mongodb",
                            json_object_new_string(mongo_ok ? "connected" : "disconnected"));
+    /* "blocked": connected, but refusing publishes (a memory or disk alarm). */
     json_object_object_add(services, "rabbitmq",
-                           json_object_new_string(rabbit_ok ? "connected" : "disconnected"));
+                           json_object_new_string(rabbit_blocked ? "blocked"
+                                                  : rabbit_up    ? "connected"
+                                                                 : "disconnected"));
 
     api_response_t res = {.status = mongo_ok && rabbit_ok ? 200 : 503,
                           .body = json_object_new_object()};

@@ -1,14 +1,48 @@
 #include "publisher.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 
 #include "wc_log.h"
+#include "wc_time.h"
 #include "wc_topology.h"
+
+/* A block notice counts this long after the last one, unless a publish
+ * succeeds before (an alarm that cleared with no publish since would
+ * otherwise be reported for ever). */
+#define BLOCKED_REPORT_MS 10000
+
+/* When any publisher of this process last met a blocked connection; 0 when
+ * a publish has succeeded since. One value for the process: the alarm is the
+ * broker's, not a connection's. */
+static _Atomic int64_t last_blocked_ms;
+
+/* Notes what the broker said about a publish for api_publisher_blocked(). */
+static void note_outcome(wc_broker_status_t status)
+{
+    if (status == WC_BROKER_BLOCKED) {
+        atomic_store(&last_blocked_ms, wc_time_monotonic_ms());
+    } else if (status == WC_BROKER_OK) {
+        atomic_store(&last_blocked_ms, 0);
+    }
+}
+
+bool api_publisher_blocked(void)
+{
+    int64_t at = atomic_load(&last_blocked_ms);
+    return at != 0 && wc_time_monotonic_ms() - at < BLOCKED_REPORT_MS;
+}
+
+/* Bounds of the pause between attempts to reach an unreachable broker. */
+#define OPEN_BACKOFF_MIN_MS 250
+#define OPEN_BACKOFF_MAX_MS 5000
 
 struct api_publisher {
     pthread_mutex_t lock;
     wc_broker_t *broker;
+    int backoff_ms;      /* 0 while the broker is reachable */
+    int64_t retry_at_ms; /* monotonic; no connection attempt before */
 };
 
 api_publisher_t *api_publisher_new(const wc_config_t *cfg, const char *name)
@@ -44,14 +78,34 @@ void api_publisher_free(api_publisher_t *p)
     free(p);
 }
 
-/* Called with the lock held. */
+/* Called with the lock held. While the broker is unreachable, attempts are
+ * spaced out (doubling up to OPEN_BACKOFF_MAX_MS) and calls in between fail
+ * at once: a request then hears 503 without first waiting for a connect
+ * timeout, and the broker is not hammered by every request as it restarts. */
 static bool open_locked(api_publisher_t *p)
 {
-    char err[256];
-    if (wc_broker_ensure_open(p->broker, err, sizeof(err)) != 0) {
-        wc_log_warn("RabbitMQ unavailable: %s", err);
+    if (wc_broker_is_open(p->broker)) {
+        return true;
+    }
+    int64_t now = wc_time_monotonic_ms();
+    if (now < p->retry_at_ms) {
         return false;
     }
+    char err[256];
+    if (wc_broker_ensure_open(p->broker, err, sizeof(err)) != 0) {
+        p->backoff_ms = p->backoff_ms == 0 ? OPEN_BACKOFF_MIN_MS : p->backoff_ms * 2;
+        if (p->backoff_ms > OPEN_BACKOFF_MAX_MS) {
+            p->backoff_ms = OPEN_BACKOFF_MAX_MS;
+        }
+        p->retry_at_ms = wc_time_monotonic_ms() + p->backoff_ms;
+        wc_log_warn("RabbitMQ unavailable (next attempt in %d ms): %s", p->backoff_ms, err);
+        return false;
+    }
+    if (p->backoff_ms != 0) {
+        wc_log_info("RabbitMQ connection restored");
+    }
+    p->backoff_ms = 0;
+    p->retry_at_ms = 0;
     return true;
 }
 
@@ -66,6 +120,7 @@ wc_broker_status_t api_publisher_publish(api_publisher_t *p, const wc_broker_mes
         status = wc_broker_publish(p->broker, msg);
     }
     pthread_mutex_unlock(&p->lock);
+    note_outcome(status);
     return status;
 }
 
@@ -113,6 +168,7 @@ wc_broker_status_t api_publisher_publish_batch(api_publisher_t *p, const wc_brok
     for (size_t i = 0; i < n && result == WC_BROKER_OK; i++) {
         result = statuses[i];
     }
+    note_outcome(result);
     return result;
 }
 

@@ -18,9 +18,14 @@ typedef struct api_publisher api_publisher_t;
 api_publisher_t *api_publisher_new(const wc_config_t *cfg, const char *name);
 void api_publisher_free(api_publisher_t *publisher);
 
+/* Every call below first opens the connection if it is closed. While the
+ * broker is unreachable the attempts back off (250 ms doubling to 5 s) and
+ * calls in between fail at once with WC_BROKER_ERROR. */
+
 /* Publishes and waits for the broker's confirm. A lost connection is
- * reopened once and the publish repeated: a duplicate is harmless (the
- * worker's claim drops it), a message never confirmed is not. */
+ * reopened once and the publish repeated (not a blocked one: it would block
+ * again): a duplicate is harmless (the worker's claim drops it), a message
+ * never confirmed is not. */
 wc_broker_status_t api_publisher_publish(api_publisher_t *publisher, const wc_broker_message_t *msg);
 
 /* Publishes msgs[0..n) with one confirm round trip (wc_broker_publish_batch).
@@ -29,6 +34,11 @@ wc_broker_status_t api_publisher_publish(api_publisher_t *publisher, const wc_br
 wc_broker_status_t api_publisher_publish_batch(api_publisher_t *publisher,
                                                const wc_broker_message_t *msgs, size_t n,
                                                wc_broker_status_t *statuses);
+
+/* True when a publish of this process met a broker blocking publishes
+ * (memory or disk alarm) in the last seconds, and none succeeded since. The
+ * broker still answers other calls then, so the probe alone cannot tell. */
+bool api_publisher_blocked(void);
 
 /* True when the broker answers a round trip now. */
 bool api_publisher_probe(api_publisher_t *publisher);

@@ -3,6 +3,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 
 #include <amqp_framing.h>
@@ -79,6 +82,20 @@ static struct timeval ms_to_timeval(int ms)
     return tv;
 }
 
+/* rabbitmq-c writes a publish with no deadline: a broker that stops reading
+ * (a resource alarm blocks the connection) would hold the writer for ever
+ * once the socket buffers fill. The kernel ends such a connection instead
+ * when sent data stays unacknowledged, or unsent behind a zero window, for
+ * twice the broker timeout; the write then fails like any lost connection. */
+static void bound_unacknowledged_data(int fd, int timeout_ms)
+{
+    unsigned int user_timeout_ms = (unsigned int)timeout_ms * 2;
+    if (fd < 0 ||
+        setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout_ms, sizeof(user_timeout_ms)) != 0) {
+        wc_log_warn("cannot bound the AMQP socket's unacknowledged data (TCP_USER_TIMEOUT)");
+    }
+}
+
 static int fail_open(wc_broker_t *b, char *err, size_t err_len, const char *what,
                      amqp_rpc_reply_t reply)
 {
@@ -129,12 +146,22 @@ int wc_broker_ensure_open(wc_broker_t *b, char *err, size_t err_len)
     }
     amqp_set_handshake_timeout(b->conn, &timeout);
     amqp_set_rpc_timeout(b->conn, &timeout);
+    bound_unacknowledged_data(amqp_get_sockfd(b->conn), b->timeout_ms);
 
-    amqp_table_entry_t props[1] = {
+    /* Asking for connection.blocked lets a publisher fail at once when a
+     * memory or disk alarm stops publishes, instead of at the confirm timeout. */
+    amqp_table_entry_t capabilities[1] = {
+        {.key = amqp_cstring_bytes("connection.blocked"),
+         .value = {.kind = AMQP_FIELD_KIND_BOOLEAN, .value.boolean = 1}},
+    };
+    amqp_table_entry_t props[2] = {
         {.key = amqp_cstring_bytes("connection_name"),
          .value = {.kind = AMQP_FIELD_KIND_UTF8, .value.bytes = amqp_cstring_bytes(b->name)}},
+        {.key = amqp_cstring_bytes("capabilities"),
+         .value = {.kind = AMQP_FIELD_KIND_TABLE,
+                   .value.table = {.num_entries = 1, .entries = capabilities}}},
     };
-    amqp_table_t client_props = {.num_entries = 1, .entries = props};
+    amqp_table_t client_props = {.num_entries = 2, .entries = props};
     amqp_rpc_reply_t reply =
         amqp_login_with_properties(b->conn, vhost, 0, 131072, b->heartbeat_seconds, &client_props,
                                    AMQP_SASL_METHOD_PLAIN, info.user, info.password);
@@ -427,6 +454,11 @@ static wc_broker_status_t await_batch(wc_broker_t *b, batch_state_t *st)
                 return broken(b, "reading a returned message");
             }
             break;
+        case AMQP_CONNECTION_BLOCKED_METHOD:
+            /* The broker stopped reading our publishes. Waiting out the
+             * alarm would hold the caller; the unsettled stay unknown. */
+            broken(b, "publishes blocked by the broker (memory or disk alarm)");
+            return WC_BROKER_BLOCKED;
         case AMQP_CHANNEL_CLOSE_METHOD:
         case AMQP_CONNECTION_CLOSE_METHOD:
             return broken(b, "closed by the broker while publishing");
@@ -477,8 +509,15 @@ wc_broker_status_t wc_broker_publish_batch(wc_broker_t *b, const wc_broker_messa
         result = WC_BROKER_OK;
         goto out;
     }
-    if (await_batch(b, &st) != WC_BROKER_OK) {
-        goto out; /* the unsettled stay ERROR */
+    wc_broker_status_t settled = await_batch(b, &st);
+    if (settled != WC_BROKER_OK) {
+        for (size_t i = 0; i < n; i++) {
+            if (!st.settled[i]) {
+                statuses[i] = settled; /* ERROR or BLOCKED: the outcome is unknown */
+            }
+        }
+        result = settled;
+        goto out;
     }
     result = WC_BROKER_OK;
     for (size_t i = 0; i < n && result == WC_BROKER_OK; i++) {

@@ -6,6 +6,10 @@
  * thread at a time (the API guards its publisher with a mutex). rabbitmq-c has
  * no recovery of its own; after WC_BROKER_ERROR the connection is closed and
  * wc_broker_ensure_open() opens a new one, declaring the topology again.
+ * Nothing waits without bound: connecting, RPCs and confirm waits end at
+ * timeout_ms, and a write the broker stopped reading at twice that (the
+ * kernel's TCP_USER_TIMEOUT). A connection asks for connection.blocked, so a
+ * resource alarm fails a confirm wait at once (WC_BROKER_BLOCKED).
  */
 #ifndef WC_BROKER_H
 #define WC_BROKER_H
@@ -21,6 +25,8 @@ typedef enum {
     WC_BROKER_NACKED,     /* the broker refused the message (e.g. a queue's overflow) */
     WC_BROKER_UNROUTABLE, /* no queue is bound for the routing key */
     WC_BROKER_ERROR,      /* connection lost or timed out; the outcome is unknown */
+    WC_BROKER_BLOCKED,    /* the broker blocked publishes (resource alarm); connection closed,
+                             the outcome is unknown and retrying now would block again */
 } wc_broker_status_t;
 
 typedef struct {

@@ -374,7 +374,7 @@ static wc_claim_result_t claim_once(wc_store_t *store, const bson_oid_t *id, con
         return WC_CLAIM_ERROR;
     }
     const char *current = doc != NULL ? wc_doc_string(doc, "status") : NULL;
-    wc_claim_result_t result = WC_CLAIM_GONE;
+    wc_claim_result_t result = doc == NULL ? WC_CLAIM_MISSING : WC_CLAIM_GONE;
     if (current != NULL && strcmp(current, "PROCESSING") == 0) {
         result = WC_CLAIM_BUSY;
     } else if (current != NULL && (strcmp(current, "PENDING") == 0 ||

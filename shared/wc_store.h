@@ -95,7 +95,8 @@ wc_store_status_t wc_store_mark_queued(wc_store_t *store, const bson_oid_t *id, 
 typedef enum {
     WC_CLAIM_OK,    /* the caller holds the lease and may deliver */
     WC_CLAIM_BUSY,  /* held under another worker's live lease, or still changing: look later */
-    WC_CLAIM_GONE,  /* deleted, delivered, failed or cancelled: nothing to do */
+    WC_CLAIM_GONE,  /* delivered, failed or cancelled: nothing to do */
+    WC_CLAIM_MISSING, /* no such document: the message can never be delivered */
     WC_CLAIM_ERROR, /* the database failed; the message must not be acked */
 } wc_claim_result_t;
 

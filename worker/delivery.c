@@ -406,6 +406,28 @@ static void dead_letter_poison(delivery_context_t *ctx, const amqp_envelope_t *e
     ack(ctx, env->delivery_tag, ctx->consumer_generation);
 }
 
+/* A decoded message whose notification does not exist goes to the DLQ as it
+ * came, with why; nothing is recorded (there is no document to record on). */
+static void dead_letter_unclaimable(delivery_job_t *job, const char *why)
+{
+    delivery_context_t *ctx = job->ctx;
+    log_job(WC_LOG_ERROR, job, "notification %s: %s; dead-lettering its message",
+            job->msg.notification_id, why);
+    char failed_at[WC_ISO8601_LEN];
+    wc_time_format_iso8601(wc_time_now_ms(), failed_at, sizeof(failed_at));
+    const wc_broker_header_t headers[] = {
+        {"x-wavecom-reason", why},
+        {"x-wavecom-failed-at", failed_at},
+        {"x-wavecom-tenant", job->msg.tenant_id},
+    };
+    if (publish_queue_message(ctx, WC_EXCHANGE, WC_QUEUE_DLQ, &job->msg, headers,
+                              sizeof(headers) / sizeof(headers[0])) != WC_BROKER_OK) {
+        requeue_later(ctx, job->tag, job->generation);
+        return;
+    }
+    ack(ctx, job->tag, job->generation);
+}
+
 /* Another worker holds a live lease (it may have died): look again after the
  * shortest retry tier instead of dropping the only copy of the message. */
 static void defer(delivery_context_t *ctx, const wc_queue_message_t *msg, uint64_t tag,
@@ -499,6 +521,11 @@ static void claim_done(store_op_t *op)
         log_job(WC_LOG_DEBUG, job, "notification %s needs nothing more; dropping this copy",
                 job->msg.notification_id);
         ack(ctx, job->tag, job->generation);
+        break;
+    case WC_CLAIM_MISSING:
+        /* Redelivering it would find nothing again: a loop. The DLQ keeps it
+         * for an operator, with why. */
+        dead_letter_unclaimable(job, "notification document not found in the database");
         break;
     case WC_CLAIM_BUSY:
         defer(ctx, &job->msg, job->tag, job->generation);

@@ -132,16 +132,17 @@ class Response:
 class Stack:
     """An API and a worker pool on a database of their own."""
 
-    def __init__(self, workers=2, env=None):
+    def __init__(self, workers=2, env=None, mongodb_uri=MONGODB_URI, amqp_url=AMQP_URL):
+        """mongodb_uri and amqp_url name a private database or broker (private_services.py)."""
         self.db_name = DB_PREFIX + uuid.uuid4().hex[:12]
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.logdir = tempfile.mkdtemp(prefix="wavecom-test-")
         self.env = dict(os.environ)
         self.env.update({
-            "WAVECOM_MONGODB_URI": MONGODB_URI,
+            "WAVECOM_MONGODB_URI": mongodb_uri,
             "WAVECOM_MONGODB_DB": self.db_name,
-            "WAVECOM_AMQP_URL": AMQP_URL,
+            "WAVECOM_AMQP_URL": amqp_url,
             "WAVECOM_API_HOST": "127.0.0.1",
             "WAVECOM_API_PORT": str(self.port),
             "WAVECOM_SMTP_HOST": "127.0.0.1",
@@ -157,7 +158,7 @@ class Stack:
         self.env.update(env or {})
         self.api = None
         self.worker = None
-        self.mongo = pymongo.MongoClient(MONGODB_URI, serverSelectionTimeoutMS=10000)
+        self.mongo = pymongo.MongoClient(mongodb_uri, serverSelectionTimeoutMS=10000)
         self.db = self.mongo[self.db_name]
 
     # -- processes --

@@ -1,0 +1,107 @@
+"""A RabbitMQ memory alarm (publishes blocked) mid-load: 503 instead of 201, then recovery.
+
+The test raises the memory alarm of its own RabbitMQ node (private_services.py)
+by dropping the memory high watermark far below what the node uses. The broker
+then stops reading publishes; the API hears connection.blocked and answers 503
+with Retry-After at once rather than holding each request to the confirm
+timeout, and /api/health reports RabbitMQ "blocked". No request started once
+the alarm is in force gets a 201: nothing is confirmed then. When the alarm
+clears the API accepts again, and every 201 is delivered once.
+
+A publish too large for the socket buffers meets a broker that stopped
+reading before any connection.blocked can be read: the write itself stalls.
+The kernel ends that connection (TCP_USER_TIMEOUT, twice the 10 s broker
+timeout), so the publisher fails in bounded time instead of hanging.
+"""
+import os
+import subprocess
+import time
+import unittest
+
+from fault_support import Load, reconcile
+from harness import BUILD_DIR, Stack, mails_for, wait_until
+from private_services import PrivateRabbitMQ
+
+PUBLISH_RAW = os.path.join(BUILD_DIR, "tests", "publish_raw")
+
+BEFORE = 80
+AFTER = 80
+ALARM_SECONDS = 8
+
+
+class BrokerAlarmTest(unittest.TestCase):
+    def setUp(self):
+        self.rabbit = PrivateRabbitMQ()
+        self.addCleanup(self.rabbit.close)
+        self.rabbit.start()
+        self.addCleanup(lambda: self.rabbit.proc.poll() is None and
+                        self.rabbit.set_memory_alarm(False))
+
+    def start_stack(self):
+        self.stack = Stack(workers=2, amqp_url=self.rabbit.url,
+                           env={"WAVECOM_PENDING_REPUBLISH_SECONDS": "3",
+                                "WAVECOM_SCHEDULER_INTERVAL_MS": "500"})
+        self.addCleanup(self.stack.close)
+        self.stack.start_api()
+        self.stack.start_worker()
+        self.tenant, self.key = self.stack.new_tenant_key()
+
+    def health(self):
+        r = self.stack.request("GET", "/api/health", timeout=30)
+        return r.status, r.json["services"]["rabbitmq"]
+
+    def test_memory_alarm_blocks_publishes(self):
+        self.start_stack()
+        load = Load(self.stack, self.key, lambda n, i: {
+            "type": "EMAIL", "recipient": f"alarm-{n}-{i}@example.com",
+            "subject": f"memory alarm {n}-{i}", "message": "body"})
+        self.addCleanup(load.stopping.set)
+        load.start()
+        load.wait_accepted(BEFORE)
+
+        self.rabbit.set_memory_alarm(True)
+        alarm_on = time.monotonic()
+        refused_before = load.refused_count()
+        wait_until(lambda: load.refused_count() > refused_before, 30,
+                   what="a 503 once publishes are blocked")
+        first_refusal = time.monotonic()
+        wait_until(lambda: self.health() == (503, "blocked"), 10, interval=0.2,
+                   what="/api/health to report RabbitMQ blocked")
+        time.sleep(max(0.0, ALARM_SECONDS - (time.monotonic() - alarm_on)))
+        alarm_off = time.monotonic()
+        self.rabbit.set_memory_alarm(False)
+
+        # Nothing started once the API was refusing, and answered before the
+        # alarm cleared, got a 201.
+        with load.lock:
+            during = [nid for nid, started, ended in load.accepted
+                      if started > first_refusal and ended < alarm_off]
+        self.assertEqual(during, [], "201 while publishes were blocked")
+        self.assertGreater(load.refused_count(), refused_before)
+
+        load.wait_accepted(AFTER, timeout=60)
+        load.stop()
+        wait_until(lambda: self.health()[0] == 200, 30, interval=0.5,
+                   what="/api/health healthy once the alarm cleared")
+        reconcile(self, self.stack, load,
+                  deliveries=lambda ids: {k: len(v) for k, v in mails_for(ids).items()},
+                  label="RabbitMQ memory alarm")
+
+
+    def test_publish_stalled_by_a_blocked_broker_fails_in_bounded_time(self):
+        env = dict(os.environ, WAVECOM_AMQP_URL=self.rabbit.url)
+        self.rabbit.set_memory_alarm(True)
+        started = time.monotonic()
+        try:
+            result = subprocess.run([PUBLISH_RAW, "notifications", "-"], env=env,
+                                    input=b"x" * (64 << 20), capture_output=True, timeout=90)
+        except subprocess.TimeoutExpired:
+            self.fail("a publish to a broker that stopped reading hung")
+        took = time.monotonic() - started
+        self.assertNotEqual(result.returncode, 0, "a blocked publish was reported confirmed")
+        self.assertIn(b"not confirmed", result.stderr)
+        print(f"\nblocked 64 MiB publish failed after {took:.1f} s", flush=True)
+
+
+if __name__ == "__main__":
+    unittest.main()
