@@ -66,12 +66,29 @@ static bool scratch_alloc(commit_scratch_t *s, size_t n)
            s->broker_status != NULL && s->ids != NULL && s->index != NULL;
 }
 
+/* Step 0: while the broker is known to be down (the publisher is backing
+ * off, or the broker blocks publishes), immediate work is refused before
+ * anything is written, so its 503 means "not stored, will not be sent" and
+ * a client's retry cannot make a second copy. Scheduled work needs no broker
+ * now and goes on. */
+static void refuse_while_broker_down(committer_t *c, commit_scratch_t *s, size_t n)
+{
+    if (api_publisher_ready(c->publisher)) {
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!s->items[i]->scheduled) {
+            s->items[i]->outcome = API_INTAKE_BROKER_DOWN;
+        }
+    }
+}
+
 /* Step 1: claims the idempotency keys. An item whose key was taken stops. */
 static void claim_keys(committer_t *c, commit_scratch_t *s, size_t n)
 {
     size_t m = 0;
     for (size_t i = 0; i < n; i++) {
-        if (s->items[i]->idempotency_record != NULL) {
+        if (s->items[i]->outcome == API_INTAKE_WAITING && s->items[i]->idempotency_record != NULL) {
             s->docs[m] = s->items[i]->idempotency_record;
             s->index[m++] = i;
         }
@@ -180,6 +197,7 @@ static void commit(committer_t *c, api_intake_job_t *jobs, size_t n)
     }
     if (ok) {
         int64_t t0 = wc_time_monotonic_ms();
+        refuse_while_broker_down(c, &s, k);
         claim_keys(c, &s, n);
         int64_t t1 = wc_time_monotonic_ms();
         store_documents(c, &s, n);

@@ -35,6 +35,8 @@ typedef enum {
     API_INTAKE_KEY_TAKEN,      /* its idempotency key belongs to an earlier request */
     API_INTAKE_DB_FAILED,      /* not stored (or the outcome is unknown) */
     API_INTAKE_PUBLISH_FAILED, /* stored PENDING, never confirmed: the sweeper republishes it */
+    API_INTAKE_BROKER_DOWN,    /* nothing written: the broker was known to be unreachable or
+                                * blocking publishes when the commit began */
 } api_intake_outcome_t;
 
 typedef struct {

@@ -109,6 +109,17 @@ static bool open_locked(api_publisher_t *p)
     return true;
 }
 
+bool api_publisher_ready(api_publisher_t *p)
+{
+    if (api_publisher_blocked()) {
+        return false;
+    }
+    pthread_mutex_lock(&p->lock);
+    bool ready = wc_broker_is_open(p->broker) || wc_time_monotonic_ms() >= p->retry_at_ms;
+    pthread_mutex_unlock(&p->lock);
+    return ready;
+}
+
 wc_broker_status_t api_publisher_publish(api_publisher_t *p, const wc_broker_message_t *msg)
 {
     pthread_mutex_lock(&p->lock);

@@ -40,6 +40,11 @@ wc_broker_status_t api_publisher_publish_batch(api_publisher_t *publisher,
  * broker still answers other calls then, so the probe alone cannot tell. */
 bool api_publisher_blocked(void);
 
+/* False when a publish now would fail without trying: the broker is
+ * unreachable and the next connection attempt is not due yet, or it is
+ * blocking publishes (api_publisher_blocked). Costs no round trip. */
+bool api_publisher_ready(api_publisher_t *publisher);
+
 /* True when the broker answers a round trip now. */
 bool api_publisher_probe(api_publisher_t *publisher);
 

@@ -277,6 +277,10 @@ static api_response_t submission_finish(api_deferral_t *self, api_context_t *ctx
         case API_INTAKE_PUBLISH_FAILED:
             set_error(item, 503, true, "the message broker is unavailable; retry later");
             break;
+        case API_INTAKE_BROKER_DOWN:
+            set_error(item, 503, true,
+                      "the message broker is unavailable; nothing was stored; retry later");
+            break;
         }
     }
     if (again) {
