@@ -21,12 +21,16 @@ static bool cached_principal(api_context_t *ctx, const char *hash, wc_principal_
     if (value == NULL) {
         return false;
     }
-    char tenant[25], role[16];
-    bool ok = sscanf(value, "%24s %15s", tenant, role) == 2;
+    char tenant[25], role[16], key_id[17];
+    wc_tenant_limits_t l;
+    bool ok = sscanf(value, "%24s %15s %16s %d %d %d", tenant, role, key_id, &l.requests_per_second,
+                     &l.notifications_per_second, &l.max_in_flight) == 6;
     if (ok) {
         memset(out, 0, sizeof(*out));
         snprintf(out->tenant_id, sizeof(out->tenant_id), "%s", tenant);
         snprintf(out->role, sizeof(out->role), "%s", role);
+        snprintf(out->key_id, sizeof(out->key_id), "%s", key_id);
+        out->limits = l;
     }
     free(value);
     return ok;
@@ -61,8 +65,10 @@ api_auth_result_t api_authenticate(api_context_t *ctx, const api_request_t *req,
     switch (wc_store_authenticate(ctx->store, key, out)) {
     case WC_STORE_OK:
         if (caching) {
-            char value[48];
-            snprintf(value, sizeof(value), "%s %s", out->tenant_id, out->role);
+            char value[128];
+            snprintf(value, sizeof(value), "%s %s %s %d %d %d", out->tenant_id, out->role,
+                     out->key_id, out->limits.requests_per_second,
+                     out->limits.notifications_per_second, out->limits.max_in_flight);
             api_cache_put(ctx->auth_cache, hash, value,
                           wc_time_now_ms() + ctx->cfg->api_auth_cache_seconds * 1000LL);
         }

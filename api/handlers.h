@@ -20,6 +20,14 @@ API_HANDLER(api_handle_create_batch);                /* handler_batch.c */
 API_HANDLER(api_handle_list_notifications);          /* handler_list.c */
 API_HANDLER(api_handle_stats);                       /* handler_stats.c */
 API_HANDLER(api_handle_cancel_notification);         /* handler_cancel.c */
+API_HANDLER(api_handle_replay_notification);         /* handler_replay.c */
+API_HANDLER(api_handle_audit);                       /* handler_audit.c */
+
+/* Records an administrative action of `principal` on `target` in the audit
+ * trail (handler_audit.c); a failure is logged, not returned: the action
+ * itself has happened. */
+void api_audit(api_context_t *ctx, const wc_principal_t *principal, const char *action,
+               const char *target, const char *detail);
 
 /* Parses a path id; on failure returns false with the 400 in *res. */
 bool api_parse_id(const char *param, bson_oid_t *id, api_response_t *res);

@@ -123,6 +123,26 @@ static const cfg_entry_t config_table[] = {
      "How long the API trusts a looked-up API key; 0 looks up every request."},
     {"WAVECOM_API_STATS_CACHE_SECONDS", "5", INT(api_stats_cache_seconds, 0, 300),
      "How long statistics and database-derived metrics are served from memory."},
+    /* Tenants' limits and hostile input (wavecom-api, webhook delivery) */
+    {"WAVECOM_RATE_TENANT_RPS", "0", INT(rate_tenant_rps, 0, 1000000),
+     "Requests per second a tenant may make (token bucket, burst of one second); 0: no limit. "
+     "A tenant's own `requestsPerSecond` overrides it."},
+    {"WAVECOM_RATE_TENANT_NPS", "0", INT(rate_tenant_nps, 0, 1000000),
+     "Notifications per second a tenant may submit; 0: no limit. A tenant's own "
+     "`notificationsPerSecond` overrides it."},
+    {"WAVECOM_RATE_KEY_RPS", "0", INT(rate_key_rps, 0, 1000000),
+     "Requests per second one API key may make; 0: no limit."},
+    {"WAVECOM_RATE_KEY_NPS", "0", INT(rate_key_nps, 0, 1000000),
+     "Notifications per second one API key may submit; 0: no limit."},
+    {"WAVECOM_RATE_GLOBAL_NPS", "0", INT(rate_global_nps, 0, 10000000),
+     "Ceiling of notifications per second over all tenants, per API instance; past it "
+     "non-CRITICAL ones get 503 while CRITICAL ones are still taken. 0: no ceiling."},
+    {"WAVECOM_TENANT_MAX_IN_FLIGHT", "0", INT(tenant_max_in_flight, 0, 100000000),
+     "Most notifications of one tenant on their way (pending, queued, processing, retrying) "
+     "before new ones get 429; 0: no quota. A tenant's own `maxInFlight` overrides it."},
+    {"WAVECOM_WEBHOOK_ALLOW_PRIVATE", "0", INT(webhook_allow_private, 0, 1),
+     "1: webhooks may target loopback, private and link-local addresses (test doubles on "
+     "loopback); otherwise such targets fail permanently."},
     {"WAVECOM_SCHEDULER_ENABLED", "1", INT(scheduler_enabled, 0, 1),
      "1: this API instance releases due scheduled notifications and republishes stale ones."},
     {"WAVECOM_SCHEDULER_INTERVAL_MS", "1000", INT(scheduler_interval_ms, 50, 60000),

@@ -16,6 +16,7 @@ struct wc_store {
 #define WC_COLL_TENANTS "tenants"
 #define WC_COLL_API_KEYS "api_keys"
 #define WC_COLL_IDEMPOTENCY "idempotency_keys"
+#define WC_COLL_AUDIT "audit"
 
 /* Runs `filter` against `coll` and copies the first match into *out.
  * NOT_FOUND when there is none. */

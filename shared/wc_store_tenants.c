@@ -136,8 +136,19 @@ wc_store_status_t wc_store_authenticate(wc_store_t *store, const char *key, wc_p
         bson_destroy(doc);
         return WC_STORE_ERROR;
     }
+    memset(out, 0, sizeof(*out));
     snprintf(out->tenant_id, sizeof(out->tenant_id), "%s", tenant);
     snprintf(out->role, sizeof(out->role), "%s", role);
+    snprintf(out->key_id, sizeof(out->key_id), "%.16s", hash);
     bson_destroy(doc);
-    return find_enabled_tenant(store, out->tenant_id);
+
+    filter = BCON_NEW("_id", BCON_UTF8(out->tenant_id), "disabled", BCON_BOOL(false));
+    doc = NULL;
+    status = wc_store_find_one(store, WC_COLL_TENANTS, filter, &doc);
+    bson_destroy(filter);
+    if (status == WC_STORE_OK) {
+        wc_store_tenant_limits_from_doc(doc, &out->limits);
+    }
+    bson_destroy(doc);
+    return status;
 }

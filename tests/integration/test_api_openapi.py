@@ -69,7 +69,7 @@ class OpenApiConformanceTest(unittest.TestCase):
     def setUpClass(cls):
         purge_queues()
         cls.stack = started(Stack(workers=1))
-        cls.tenant, cls.key = cls.stack.new_tenant_key(role="sender")
+        cls.tenant, cls.key = cls.stack.new_tenant_key(role="operator")
         _, cls.viewer = cls.stack.new_tenant_key(role="viewer")
 
     @classmethod
