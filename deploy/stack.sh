@@ -81,6 +81,8 @@ DEBIAN_PACKAGES=(
   python3-jsonschema python3-yaml # the OpenAPI conformance test
   python3-prometheus-client        # the metrics test parses both endpoints with it
   wrk                             # loadtest/intake.sh
+  clang libclang-rt-14-dev        # the libFuzzer harnesses (tests/fuzz)
+  python3-venv                    # the venv of schemathesis, the API-level fuzzer
   procps # ps and pgrep, which this script uses to find what it started
 )
 
