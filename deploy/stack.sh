@@ -415,10 +415,22 @@ install_promtool() {
   rm -rf "$tmp"
 }
 
+# schemathesis, the OpenAPI-driven fuzzer of tests/integration/test_api_fuzz.py, from PyPI into a
+# venv of its own; hypothesis is pinned to a release hypothesis-jsonschema still works with.
+install_schemathesis() {
+  local venv=$STATE/venv-schemathesis
+  [[ -x $venv/bin/schemathesis ]] && return 0
+  say "installing schemathesis into $venv"
+  /usr/bin/python3 -m venv "$venv" &&
+    "$venv/bin/pip" install -q 'schemathesis==3.39.16' 'hypothesis==6.112.5' ||
+    die "cannot install schemathesis from PyPI"
+}
+
 cmd_install() {
   make_state_dirs
   apt_install "${DEBIAN_PACKAGES[@]}"
   install_promtool
+  install_schemathesis
   build_ferretdb
   build_doubles
   # The SMTP catcher is aiosmtpd from Debian, importable only by Debian's own python3.
