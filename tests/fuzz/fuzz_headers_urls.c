@@ -4,7 +4,7 @@
  * NUL-terminated input:
  *   0 Accept-Encoding, 1 If-None-Match, 2 webhook URL rules, 3 the URL's host
  *   and port (libcurl's parser, as the SSRF guard uses it), 4 RFC 3339 times,
- *   5 email address, 6 E.164 number, 7 push token.
+ *   5 email address, 6 E.164 number, 7 push token, 8 log masking.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "encoding.h"
+#include "wc_log_redact.h"
 #include "wc_netguard.h"
 #include "wc_recipient.h"
 #include "wc_time.h"
@@ -29,7 +30,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     memcpy(text, data + 1, size - 1);
     text[size - 1] = '\0'; /* headers arrive NUL-terminated from libmicrohttpd */
-    switch (data[0] % 8) {
+    switch (data[0] % 9) {
     case 0:
         (void)api_accepts_gzip(text);
         break;
@@ -68,6 +69,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case 6:
         (void)wc_e164_valid(text);
         break;
+    case 8: {
+        char masked[512];
+        wc_log_redact(text, masked, sizeof(masked));
+        if (strlen(masked) >= sizeof(masked)) {
+            abort();
+        }
+        break;
+    }
     default:
         (void)wc_push_token_valid(text, WC_PUSH_FCM);
         (void)wc_push_token_valid(text, WC_PUSH_APNS);
