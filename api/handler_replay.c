@@ -1,13 +1,15 @@
 /*
  * POST /api/notifications/:id/replay: a FAILED notification of the caller's
- * tenant goes back to its priority queue, attempts reset, like
- * `wavecomctl dlq replay` does for one id:
- *   1. FAILED -> QUEUED in one findAndModify with its audit entry;
- *   2. the message published to its own priority queue, confirmed.
- * Its stale copy stays in the dead-letter queue until an operator's next
- * `wavecomctl dlq replay` or `purge` finds it settled and acks it. If the
- * publish fails the document is QUEUED without a message; the sweeper
- * queues it again (WAVECOM_SWEEP_OVERDUE_SECONDS), so nothing is lost.
+ * tenant goes back to its priority queue, attempts reset, the way a new
+ * notification goes in (DESIGN §4 invariant 1):
+ *   1. FAILED -> PENDING in one findAndModify with its audit entry;
+ *   2. the message published to its own priority queue, confirmed;
+ *   3. PENDING -> QUEUED.
+ * If the publish fails, the notification stays PENDING and the scheduler's
+ * sweep publishes it again (WAVECOM_PENDING_REPUBLISH_SECONDS): nothing is
+ * lost, and the answer says so. Its stale copy stays in the dead-letter
+ * queue until an operator's next `wavecomctl dlq replay` or `purge` finds
+ * it settled and acks it.
  * Another tenant's id, or none, is 404; any other status is 409.
  */
 #include <stdio.h>
@@ -57,7 +59,7 @@ API_HANDLER(api_handle_replay_notification)
     snprintf(actor, sizeof(actor), "api:key:%s", principal->key_id);
     bson_t *set = BCON_NEW("replayedAt", BCON_DATE_TIME(now), "retryCount", BCON_INT32(0));
     const wc_transition_t t = {
-        .to = WC_STATUS_QUEUED,
+        .to = WC_STATUS_PENDING,
         .audit = {.actor = actor, .message = "Replayed via API (attempts reset)"},
         .set = set,
         .unset_lease = true,
@@ -72,12 +74,21 @@ API_HANDLER(api_handle_replay_notification)
         return api_unavailable("the database");
     }
     if (status == WC_STORE_OK) {
-        if (!publish_again(ctx, doc)) {
-            wc_log_warn("replayed %s is QUEUED but its publish failed; the sweeper will queue it",
-                        param);
-        }
         api_audit(ctx, principal, "notification.replay", param, NULL);
-        res = api_ok(200, wc_notification_to_api_json(doc), "Notification replayed");
+        const char *message = "Notification replayed";
+        bson_t *queued = NULL;
+        if (!publish_again(ctx, doc)) {
+            wc_log_warn("replayed %s stays PENDING: its publish failed; the sweep publishes it",
+                        param);
+            message = "Notification replayed; it is queued once the broker confirms it";
+        } else {
+            (void)wc_store_mark_queued(ctx->store, &id, wc_time_now_ms(), &queued);
+            if (queued != NULL) { /* as it now stands, QUEUED or taken by a worker already */
+                bson_destroy(doc);
+                doc = queued;
+            }
+        }
+        res = api_ok(200, wc_notification_to_api_json(doc), message);
         bson_destroy(doc);
         return res;
     }

@@ -25,7 +25,8 @@ typedef struct {
 /* Variables holding secrets, which may instead come from the file named by
  * <NAME>_FILE (Kubernetes secret volumes). */
 static const char *const secret_vars[] = {"WAVECOM_MONGODB_URI", "WAVECOM_AMQP_URL",
-                                          "WAVECOM_SMTP_PASSWORD", "WAVECOM_TWILIO_AUTH_TOKEN", NULL};
+                                          "WAVECOM_SMTP_PASSWORD", "WAVECOM_TWILIO_AUTH_TOKEN",
+                                          "WAVECOM_SECRETS_KEY", NULL};
 
 static bool is_secret(const char *name)
 {
@@ -162,6 +163,9 @@ static const cfg_entry_t config_table[] = {
     {"WAVECOM_WEBHOOK_ALLOW_PRIVATE", "0", INT(webhook_allow_private, 0, 1),
      "1: webhooks may target loopback, private and link-local addresses (test doubles on "
      "loopback); otherwise such targets fail permanently."},
+    {"WAVECOM_SECRETS_KEY", "", STR(secrets_key, NULL),
+     "64 hex digits: the AES-256 key that encrypts tenants' webhook secrets at rest; empty stores "
+     "them as they are. Secret: or from the file named by WAVECOM_SECRETS_KEY_FILE."},
     {"WAVECOM_SCHEDULER_ENABLED", "1", INT(scheduler_enabled, 0, 1),
      "1: this API instance releases due scheduled notifications and republishes stale ones."},
     {"WAVECOM_SCHEDULER_INTERVAL_MS", "1000", INT(scheduler_interval_ms, 50, 60000),
@@ -225,6 +229,11 @@ static int check_whole(const wc_config_t *cfg, char *err, size_t err_len)
     }
     if (strncmp(cfg->amqp_url, "amqp://", 7) != 0 && strncmp(cfg->amqp_url, "amqps://", 8) != 0) {
         snprintf(err, err_len, "WAVECOM_AMQP_URL: must start with amqp:// or amqps://");
+        return -1;
+    }
+    size_t key_len = strlen(cfg->secrets_key);
+    if (key_len != 0 && (key_len != 64 || strspn(cfg->secrets_key, "0123456789abcdefABCDEF") != 64)) {
+        snprintf(err, err_len, "WAVECOM_SECRETS_KEY: must be empty or 64 hexadecimal digits");
         return -1;
     }
     if (cfg->mongodb_db[0] == '\0' || strpbrk(cfg->mongodb_db, "/\\. \"$") != NULL) {

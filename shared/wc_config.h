@@ -83,6 +83,7 @@ typedef struct {
     int rate_global_nps;
     int tenant_max_in_flight;
     int webhook_allow_private;
+    char secrets_key[65];
     int scheduler_enabled;
     int scheduler_interval_ms;
     int pending_republish_seconds;

@@ -111,6 +111,11 @@ typedef struct {
     wc_tenant_limits_t limits;
 } wc_principal_t;
 
+/* The key (WAVECOM_SECRETS_KEY, 64 hex digits) that seals the webhook secrets
+ * this store writes and opens those it reads; empty or NULL: stored as they
+ * are. Returns 0, or -1 for a malformed key. Call before sharing the store. */
+int wc_store_set_secrets_key(wc_store_t *store, const char *hex);
+
 /* Creates a tenant; writes its id (24 hex digits) into `id_out`. */
 wc_store_status_t wc_store_create_tenant(wc_store_t *store, const char *name, char id_out[25]);
 

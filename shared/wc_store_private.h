@@ -9,6 +9,8 @@
 struct wc_store {
     mongoc_client_pool_t *pool;
     char db[64];
+    bool has_secrets_key; /* webhook secrets are sealed with it (wc_secretbox.h) */
+    unsigned char secrets_key[32];
 };
 
 /* Names of the collections. */

@@ -2,6 +2,7 @@
  * wavecomctl tenant ... and apikey ...: the tenants and their API keys. A key
  * is printed once, at creation; only its SHA-256 is stored.
  */
+#include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,7 +25,11 @@ static void tenant_usage(FILE *out)
                  "  wavecomctl tenant limits ID [--rps N] [--nps N] [--in-flight N] [--json]\n"
                  "      Sets the tenant's own requests/s, notifications/s and in-flight quota\n"
                  "      (0: unlimited; a limit not given returns to its WAVECOM_* default).\n"
-                 "Every change is recorded in the audit trail (GET /api/audit).\n");
+                 "  wavecomctl tenant secret ID\n"
+                 "      Prints the tenant's webhook signing secret (whsec_...), to hand to the\n"
+                 "      tenant; decrypted with WAVECOM_SECRETS_KEY when it is stored sealed.\n"
+                 "Every change, and every secret shown, is recorded in the audit trail\n"
+                 "(GET /api/audit).\n");
 }
 
 /* Records a change made from the command line in the audit trail. */
@@ -384,6 +389,44 @@ static int apikey_revoke(ctl_t *ctl, int argc, char **argv)
     return 0;
 }
 
+static int tenant_secret(ctl_t *ctl, int argc, char **argv)
+{
+    bool json = false;
+    const char *pos[1];
+    int rc = simple_parse(argc, argv, NULL, pos, 1, NULL, &json, tenant_usage,
+                          "tenant secret takes one tenant id");
+    if (rc != 0) {
+        return rc < 0 ? 0 : rc;
+    }
+    if (ctl_store(ctl) == NULL) {
+        return CTL_EXIT_INFRA;
+    }
+    char secret[256];
+    switch (wc_store_tenant_webhook_secret(ctl->store, pos[0], secret, sizeof(secret))) {
+    case WC_STORE_OK:
+        break;
+    case WC_STORE_NOT_FOUND:
+        ctl_error("no tenant with id \"%s\", or its secret cannot be opened with "
+                  "WAVECOM_SECRETS_KEY",
+                  pos[0]);
+        return CTL_EXIT_NOT_FOUND;
+    default:
+        ctl_error("the database failed while reading the secret of %s", pos[0]);
+        return CTL_EXIT_INFRA;
+    }
+    audit(ctl, "tenant.secret.show", pos[0], pos[0], NULL);
+    if (json) {
+        json_object *out = json_object_new_object();
+        json_object_object_add(out, "id", json_object_new_string(pos[0]));
+        json_object_object_add(out, "webhookSecret", json_object_new_string(secret));
+        ctl_print_json(out);
+    } else {
+        printf("%s\n", secret);
+    }
+    OPENSSL_cleanse(secret, sizeof(secret));
+    return 0;
+}
+
 /* Parses a limit option: -1 when absent, else 0..1e9. */
 static int limit_value(const ctl_opt_t *opt, int *out)
 {
@@ -463,7 +506,8 @@ int ctl_tenant_main(ctl_t *ctl, int argc, char **argv)
     static const ctl_subcommand_t subcommands[] = {{"create", tenant_create},
                                                    {"list", tenant_list},
                                                    {"disable", tenant_disable},
-                                                   {"limits", tenant_limits}};
+                                                   {"limits", tenant_limits},
+                                                   {"secret", tenant_secret}};
     return ctl_dispatch(ctl, argc, argv, "tenant", subcommands,
                         sizeof(subcommands) / sizeof(subcommands[0]), tenant_usage);
 }
