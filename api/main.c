@@ -39,7 +39,8 @@ static void ensure_indexes(wc_store_t *store)
     int64_t deadline = wc_time_monotonic_ms() + INDEX_RETRY_SECONDS * 1000LL;
     while (wc_time_monotonic_ms() < deadline) {
         if (wc_store_ensure_indexes(store) == WC_STORE_OK &&
-            wc_store_ensure_intake_indexes(store) == WC_STORE_OK) {
+            wc_store_ensure_intake_indexes(store) == WC_STORE_OK &&
+            wc_store_ensure_audit_indexes(store) == WC_STORE_OK) {
             return;
         }
         sleep(1);

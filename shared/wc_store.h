@@ -162,6 +162,9 @@ typedef struct {
     const char *detail;
 } wc_audit_event_t;
 
+/* The index GET /api/audit reads by (tenantId, at); idempotent. */
+wc_store_status_t wc_store_ensure_audit_indexes(wc_store_t *store);
+
 /* Appends the event with the current time to the audit collection. */
 wc_store_status_t wc_store_audit_append(wc_store_t *store, const wc_audit_event_t *event);
 
