@@ -17,11 +17,20 @@
 
 static const char *const audit_args[] = {"page", "limit", NULL};
 
+void api_actor(const wc_principal_t *principal, char *out, size_t out_len)
+{
+    if (principal->jwt_subject[0] != '\0') {
+        snprintf(out, out_len, "api:jwt:%s:%s", principal->tenant_id, principal->jwt_subject);
+    } else {
+        snprintf(out, out_len, "api:key:%s", principal->key_id);
+    }
+}
+
 void api_audit(api_context_t *ctx, const wc_principal_t *principal, const char *action,
                const char *target, const char *detail)
 {
-    char actor[64];
-    snprintf(actor, sizeof(actor), "api:key:%s", principal->key_id);
+    char actor[128];
+    api_actor(principal, actor, sizeof(actor));
     const wc_audit_event_t event = {
         .actor = actor,
         .action = action,

@@ -88,8 +88,8 @@ API_HANDLER(api_handle_cancel_notification)
         return res;
     }
     int64_t now = wc_time_now_ms();
-    char actor[64];
-    snprintf(actor, sizeof(actor), "api:key:%s", principal->key_id);
+    char actor[128];
+    api_actor(principal, actor, sizeof(actor));
     char message[sizeof(reason) + 32];
     snprintf(message, sizeof(message), "Cancelled via API%s%s", reason[0] != '\0' ? ": " : "",
              reason);

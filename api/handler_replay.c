@@ -55,8 +55,8 @@ API_HANDLER(api_handle_replay_notification)
         return api_field_error("body", "empty", "replay takes no body");
     }
     int64_t now = wc_time_now_ms();
-    char actor[64];
-    snprintf(actor, sizeof(actor), "api:key:%s", principal->key_id);
+    char actor[128];
+    api_actor(principal, actor, sizeof(actor));
     bson_t *set = BCON_NEW("replayedAt", BCON_DATE_TIME(now), "retryCount", BCON_INT32(0));
     const wc_transition_t t = {
         .to = WC_STATUS_PENDING,

@@ -23,6 +23,10 @@ API_HANDLER(api_handle_cancel_notification);         /* handler_cancel.c */
 API_HANDLER(api_handle_replay_notification);         /* handler_replay.c */
 API_HANDLER(api_handle_audit);                       /* handler_audit.c */
 
+/* Who a principal is in audit entries: "api:key:<key id>", or
+ * "api:jwt:<tenant>:<subject>" for a dashboard user. */
+void api_actor(const wc_principal_t *principal, char *out, size_t out_len);
+
 /* Records an administrative action of `principal` on `target` in the audit
  * trail (handler_audit.c); a failure is logged, not returned: the action
  * itself has happened. */

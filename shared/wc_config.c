@@ -26,7 +26,7 @@ typedef struct {
  * <NAME>_FILE (Kubernetes secret volumes). */
 static const char *const secret_vars[] = {"WAVECOM_MONGODB_URI", "WAVECOM_AMQP_URL",
                                           "WAVECOM_SMTP_PASSWORD", "WAVECOM_TWILIO_AUTH_TOKEN",
-                                          "WAVECOM_SECRETS_KEY", NULL};
+                                          "WAVECOM_SECRETS_KEY", "WAVECOM_JWT_SECRET", NULL};
 
 static bool is_secret(const char *name)
 {
@@ -166,6 +166,10 @@ static const cfg_entry_t config_table[] = {
     {"WAVECOM_SECRETS_KEY", "", STR(secrets_key, NULL),
      "64 hex digits: the AES-256 key that encrypts tenants' webhook secrets at rest; empty stores "
      "them as they are. Secret: or from the file named by WAVECOM_SECRETS_KEY_FILE."},
+    {"WAVECOM_JWT_SECRET", "", STR(jwt_secret, NULL),
+     "HS256 secret (32 characters or more) of dashboard users' JWTs, which carry a tenant and a "
+     "role like an API key; empty: JWTs are refused. Secret: or from the file named by "
+     "WAVECOM_JWT_SECRET_FILE."},
     {"WAVECOM_SCHEDULER_ENABLED", "1", INT(scheduler_enabled, 0, 1),
      "1: this API instance releases due scheduled notifications and republishes stale ones."},
     {"WAVECOM_SCHEDULER_INTERVAL_MS", "1000", INT(scheduler_interval_ms, 50, 60000),
@@ -229,6 +233,11 @@ static int check_whole(const wc_config_t *cfg, char *err, size_t err_len)
     }
     if (strncmp(cfg->amqp_url, "amqp://", 7) != 0 && strncmp(cfg->amqp_url, "amqps://", 8) != 0) {
         snprintf(err, err_len, "WAVECOM_AMQP_URL: must start with amqp:// or amqps://");
+        return -1;
+    }
+    size_t jwt_len = strlen(cfg->jwt_secret);
+    if (jwt_len != 0 && jwt_len < 32) {
+        snprintf(err, err_len, "WAVECOM_JWT_SECRET: must be empty or at least 32 characters");
         return -1;
     }
     size_t key_len = strlen(cfg->secrets_key);

@@ -84,6 +84,7 @@ typedef struct {
     int tenant_max_in_flight;
     int webhook_allow_private;
     char secrets_key[65];
+    char jwt_secret[256];
     int scheduler_enabled;
     int scheduler_interval_ms;
     int pending_republish_seconds;

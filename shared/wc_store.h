@@ -109,12 +109,20 @@ typedef struct {
      * limits and the audit trail without revealing it. */
     char key_id[17];
     wc_tenant_limits_t limits;
+    /* Set when a dashboard user's JWT authenticated the request (its "sub"
+     * claim, or "-"); empty for an API key. */
+    char jwt_subject[65];
 } wc_principal_t;
 
 /* The key (WAVECOM_SECRETS_KEY, 64 hex digits) that seals the webhook secrets
  * this store writes and opens those it reads; empty or NULL: stored as they
  * are. Returns 0, or -1 for a malformed key. Call before sharing the store. */
 int wc_store_set_secrets_key(wc_store_t *store, const char *hex);
+
+/* The limits of an enabled tenant. NOT_FOUND when it does not exist or is
+ * disabled. */
+wc_store_status_t wc_store_enabled_tenant_limits(wc_store_t *store, const char *tenant_id,
+                                                 wc_tenant_limits_t *out);
 
 /* Creates a tenant; writes its id (24 hex digits) into `id_out`. */
 wc_store_status_t wc_store_create_tenant(wc_store_t *store, const char *name, char id_out[25]);

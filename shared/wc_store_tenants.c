@@ -139,6 +139,20 @@ wc_store_status_t wc_store_create_api_key(wc_store_t *store, const char *tenant_
     return status;
 }
 
+wc_store_status_t wc_store_enabled_tenant_limits(wc_store_t *store, const char *tenant_id,
+                                                 wc_tenant_limits_t *out)
+{
+    bson_t *filter = BCON_NEW("_id", BCON_UTF8(tenant_id), "disabled", BCON_BOOL(false));
+    bson_t *doc = NULL;
+    wc_store_status_t status = wc_store_find_one(store, WC_COLL_TENANTS, filter, &doc);
+    bson_destroy(filter);
+    if (status == WC_STORE_OK) {
+        wc_store_tenant_limits_from_doc(doc, out);
+    }
+    bson_destroy(doc);
+    return status;
+}
+
 wc_store_status_t wc_store_authenticate(wc_store_t *store, const char *key, wc_principal_t *out)
 {
     char hash[WC_SHA256_HEX_LEN];

@@ -4,7 +4,8 @@
  * NUL-terminated input:
  *   0 Accept-Encoding, 1 If-None-Match, 2 webhook URL rules, 3 the URL's host
  *   and port (libcurl's parser, as the SSRF guard uses it), 4 RFC 3339 times,
- *   5 email address, 6 E.164 number, 7 push token, 8 log masking.
+ *   5 email address, 6 E.164 number, 7 push token, 8 log masking, 9 a
+ *   dashboard user's JWT.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -12,6 +13,7 @@
 #include <string.h>
 
 #include "encoding.h"
+#include "wc_jwt_verify.h"
 #include "wc_log_redact.h"
 #include "wc_netguard.h"
 #include "wc_recipient.h"
@@ -30,7 +32,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     memcpy(text, data + 1, size - 1);
     text[size - 1] = '\0'; /* headers arrive NUL-terminated from libmicrohttpd */
-    switch (data[0] % 9) {
+    switch (data[0] % 10) {
     case 0:
         (void)api_accepts_gzip(text);
         break;
@@ -75,6 +77,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (strlen(masked) >= sizeof(masked)) {
             abort();
         }
+        break;
+    }
+    case 9: {
+        wc_jwt_claims_t claims;
+        const char *why = NULL;
+        static const char secret[] = "0123456789abcdef0123456789abcdef";
+        (void)wc_jwt_verify_hs256(text, secret, sizeof(secret) - 1, 1700000000, &claims, &why);
         break;
     }
     default:
