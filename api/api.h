@@ -15,6 +15,7 @@
 typedef struct api_intake api_intake_t;
 typedef struct api_metrics api_metrics_t;
 typedef struct api_cache api_cache_t;
+typedef struct api_limits api_limits_t;
 
 typedef struct {
     const wc_config_t *cfg;
@@ -24,6 +25,7 @@ typedef struct {
     api_metrics_t *metrics;
     api_cache_t *stats_cache; /* statistics per tenant, database-derived metrics */
     api_cache_t *auth_cache;  /* API key -> principal, when WAVECOM_API_AUTH_CACHE_SECONDS > 0 */
+    api_limits_t *limits;     /* rate limits and in-flight quotas */
     int64_t started_ms;
 } api_context_t;
 

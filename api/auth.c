@@ -7,10 +7,13 @@
 
 #include "cache.h"
 #include "wc_crypto.h"
+#include "wc_jwt_verify.h"
+#include "wc_log.h"
 #include "wc_time.h"
 
 /* Longer values are not keys we issued; refusing them early bounds the work. */
 #define MAX_KEY_LEN 128
+#define MAX_JWT_LEN 4096
 
 /* With WAVECOM_API_AUTH_CACHE_SECONDS > 0 a key's principal is remembered that
  * long (by the key's hash, never the key), trading that much delay in a
@@ -21,15 +24,54 @@ static bool cached_principal(api_context_t *ctx, const char *hash, wc_principal_
     if (value == NULL) {
         return false;
     }
-    char tenant[25], role[16];
-    bool ok = sscanf(value, "%24s %15s", tenant, role) == 2;
+    char tenant[25], role[16], key_id[17];
+    wc_tenant_limits_t l;
+    bool ok = sscanf(value, "%24s %15s %16s %d %d %d", tenant, role, key_id, &l.requests_per_second,
+                     &l.notifications_per_second, &l.max_in_flight) == 6;
     if (ok) {
         memset(out, 0, sizeof(*out));
         snprintf(out->tenant_id, sizeof(out->tenant_id), "%s", tenant);
         snprintf(out->role, sizeof(out->role), "%s", role);
+        snprintf(out->key_id, sizeof(out->key_id), "%s", key_id);
+        out->limits = l;
     }
     free(value);
     return ok;
+}
+
+/* A dashboard user's HS256 JWT (WAVECOM_JWT_SECRET), for an enabled tenant. */
+static api_auth_result_t jwt_principal(api_context_t *ctx, const char *token, wc_principal_t *out)
+{
+    const char *secret = ctx->cfg->jwt_secret;
+    if (secret[0] == '\0' || strlen(token) > MAX_JWT_LEN) {
+        return API_AUTH_INVALID;
+    }
+    wc_jwt_claims_t claims;
+    const char *why = NULL;
+    if (wc_jwt_verify_hs256(token, secret, strlen(secret), wc_time_now_ms() / 1000, &claims, &why) !=
+        0) {
+        wc_log_debug("JWT refused: %s", why);
+        return API_AUTH_INVALID;
+    }
+    memset(out, 0, sizeof(*out));
+    snprintf(out->tenant_id, sizeof(out->tenant_id), "%s", claims.tenant_id);
+    snprintf(out->role, sizeof(out->role), "%s", claims.role);
+    snprintf(out->jwt_subject, sizeof(out->jwt_subject), "%s",
+             claims.subject[0] != '\0' ? claims.subject : "-");
+    /* Rate limits per "key" apply per user: a bucket named by the subject's hash. */
+    char subject_hash[WC_SHA256_HEX_LEN];
+    char name[96];
+    snprintf(name, sizeof(name), "jwt:%s:%s", out->tenant_id, out->jwt_subject);
+    wc_sha256_hex(name, strlen(name), subject_hash);
+    snprintf(out->key_id, sizeof(out->key_id), "%.16s", subject_hash);
+    switch (wc_store_enabled_tenant_limits(ctx->store, out->tenant_id, &out->limits)) {
+    case WC_STORE_OK:
+        return API_AUTH_OK;
+    case WC_STORE_ERROR:
+        return API_AUTH_UNAVAILABLE;
+    default:
+        return API_AUTH_INVALID;
+    }
 }
 
 api_auth_result_t api_authenticate(api_context_t *ctx, const api_request_t *req,
@@ -47,6 +89,9 @@ api_auth_result_t api_authenticate(api_context_t *ctx, const api_request_t *req,
     if (len == 0) {
         return API_AUTH_MISSING;
     }
+    if (strncmp(key, "wck_", 4) != 0 && strchr(key, '.') != NULL) {
+        return jwt_principal(ctx, key, out);
+    }
     if (len > MAX_KEY_LEN) {
         return API_AUTH_INVALID;
     }
@@ -61,8 +106,10 @@ api_auth_result_t api_authenticate(api_context_t *ctx, const api_request_t *req,
     switch (wc_store_authenticate(ctx->store, key, out)) {
     case WC_STORE_OK:
         if (caching) {
-            char value[48];
-            snprintf(value, sizeof(value), "%s %s", out->tenant_id, out->role);
+            char value[128];
+            snprintf(value, sizeof(value), "%s %s %s %d %d %d", out->tenant_id, out->role,
+                     out->key_id, out->limits.requests_per_second,
+                     out->limits.notifications_per_second, out->limits.max_in_flight);
             api_cache_put(ctx->auth_cache, hash, value,
                           wc_time_now_ms() + ctx->cfg->api_auth_cache_seconds * 1000LL);
         }

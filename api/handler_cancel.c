@@ -88,13 +88,15 @@ API_HANDLER(api_handle_cancel_notification)
         return res;
     }
     int64_t now = wc_time_now_ms();
+    char actor[128];
+    api_actor(principal, actor, sizeof(actor));
     char message[sizeof(reason) + 32];
     snprintf(message, sizeof(message), "Cancelled via API%s%s", reason[0] != '\0' ? ": " : "",
              reason);
     bson_t *set = BCON_NEW("cancelledAt", BCON_DATE_TIME(now));
     const wc_transition_t t = {
         .to = WC_STATUS_CANCELLED,
-        .audit = {.actor = "api", .message = message},
+        .audit = {.actor = actor, .message = message},
         .set = set,
     };
     bson_t *filter = BCON_NEW("_id", BCON_OID(&id), "tenantId", BCON_UTF8(principal->tenant_id),
@@ -106,6 +108,7 @@ API_HANDLER(api_handle_cancel_notification)
     bson_destroy(filter);
     bson_destroy(set);
     if (status == WC_STORE_OK) {
+        api_audit(ctx, principal, "notification.cancel", param, reason[0] != '\0' ? reason : NULL);
         return cancelled(doc, "Notification cancelled");
     }
     if (status == WC_STORE_ERROR) {

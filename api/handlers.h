@@ -20,6 +20,18 @@ API_HANDLER(api_handle_create_batch);                /* handler_batch.c */
 API_HANDLER(api_handle_list_notifications);          /* handler_list.c */
 API_HANDLER(api_handle_stats);                       /* handler_stats.c */
 API_HANDLER(api_handle_cancel_notification);         /* handler_cancel.c */
+API_HANDLER(api_handle_replay_notification);         /* handler_replay.c */
+API_HANDLER(api_handle_audit);                       /* handler_audit.c */
+
+/* Who a principal is in audit entries: "api:key:<key id>", or
+ * "api:jwt:<tenant>:<subject>" for a dashboard user. */
+void api_actor(const wc_principal_t *principal, char *out, size_t out_len);
+
+/* Records an administrative action of `principal` on `target` in the audit
+ * trail (handler_audit.c); a failure is logged, not returned: the action
+ * itself has happened. */
+void api_audit(api_context_t *ctx, const wc_principal_t *principal, const char *action,
+               const char *target, const char *detail);
 
 /* Parses a path id; on failure returns false with the 400 in *res. */
 bool api_parse_id(const char *param, bson_oid_t *id, api_response_t *res);

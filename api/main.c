@@ -11,6 +11,7 @@
 #include "api.h"
 #include "cache.h"
 #include "intake.h"
+#include "rate_limits.h"
 #include "metrics.h"
 #include "scheduler.h"
 #include "server.h"
@@ -38,7 +39,8 @@ static void ensure_indexes(wc_store_t *store)
     int64_t deadline = wc_time_monotonic_ms() + INDEX_RETRY_SECONDS * 1000LL;
     while (wc_time_monotonic_ms() < deadline) {
         if (wc_store_ensure_indexes(store) == WC_STORE_OK &&
-            wc_store_ensure_intake_indexes(store) == WC_STORE_OK) {
+            wc_store_ensure_intake_indexes(store) == WC_STORE_OK &&
+            wc_store_ensure_audit_indexes(store) == WC_STORE_OK) {
             return;
         }
         sleep(1);
@@ -89,8 +91,9 @@ int main(int argc, char **argv)
     ctx.metrics = api_metrics_new();
     ctx.stats_cache = api_cache_new(STATS_CACHE_ENTRIES);
     ctx.auth_cache = api_cache_new(AUTH_CACHE_ENTRIES);
+    ctx.limits = api_limits_new(&cfg, ctx.store);
     if (ctx.publisher == NULL || ctx.metrics == NULL || ctx.stats_cache == NULL ||
-        ctx.auth_cache == NULL) {
+        ctx.auth_cache == NULL || ctx.limits == NULL) {
         wc_log_error("cannot set up the API (out of memory)");
         goto out;
     }
@@ -127,6 +130,7 @@ out:
     api_server_stop(server);
     api_intake_free(ctx.intake);
     api_cache_free(ctx.auth_cache);
+    api_limits_free(ctx.limits);
     api_cache_free(ctx.stats_cache);
     api_metrics_free(ctx.metrics);
     api_publisher_free(ctx.publisher);

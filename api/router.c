@@ -7,36 +7,62 @@
 #include "auth.h"
 #include "dashboard.h"
 #include "handlers.h"
+#include "rate_limits.h"
 #include "response.h"
 
-static const char *const roles_read[] = {"admin", "operator", "sender", "viewer", NULL};
-static const char *const roles_write[] = {"admin", "operator", "sender", NULL};
-static const char *const roles_operate[] = {"admin", "operator", NULL};
+/*
+ * What each role may do. A route names the one permission it needs; a role
+ * either has it or not. Adding a route is one row in `routes`; adding a role
+ * is one row here. The README's route x role table is this table.
+ */
+typedef enum {
+    PERM_PUBLIC,  /* no API key */
+    PERM_READ,    /* read the tenant's notifications and statistics */
+    PERM_SEND,    /* create notifications */
+    PERM_OPERATE, /* cancel, replay */
+    PERM_ADMIN,   /* keys, the audit trail */
+} permission_t;
+
+typedef struct {
+    const char *role;
+    unsigned permissions; /* bits of 1u << permission_t */
+} role_grant_t;
+
+#define P(x) (1u << (x))
+
+static const role_grant_t grants[] = {
+    {"admin", P(PERM_READ) | P(PERM_SEND) | P(PERM_OPERATE) | P(PERM_ADMIN)},
+    {"operator", P(PERM_READ) | P(PERM_SEND) | P(PERM_OPERATE)},
+    {"sender", P(PERM_READ) | P(PERM_SEND)},
+    {"viewer", P(PERM_READ)},
+};
 
 typedef struct {
     const char *method;
     const char *pattern; /* a segment ":name" matches one path segment */
-    const char *const *roles; /* NULL: no API key needed */
+    permission_t permission;
     api_handler_t handler;
 } route_t;
 
 /* Fixed paths before the ":id" patterns that would also match them. */
 static const route_t routes[] = {
-    {"GET", "/api/health", NULL, api_handle_health},
-    {"GET", "/api/metrics", NULL, api_handle_metrics},
-    {"POST", "/api/notifications/batch", roles_write, api_handle_create_batch},
-    {"GET", "/api/notifications/stats/system", roles_read, api_handle_stats},
-    {"POST", "/api/notifications/:id/cancel", roles_write, api_handle_cancel_notification},
-    {"POST", "/api/notifications", roles_write, api_handle_create_notification},
-    {"GET", "/api/notifications", roles_read, api_handle_list_notifications},
-    {"GET", "/api/notifications/:id", roles_read, api_handle_get_notification},
+    {"GET", "/api/health", PERM_PUBLIC, api_handle_health},
+    {"GET", "/api/metrics", PERM_PUBLIC, api_handle_metrics},
+    {"POST", "/api/notifications/batch", PERM_SEND, api_handle_create_batch},
+    {"GET", "/api/notifications/stats/system", PERM_READ, api_handle_stats},
+    {"POST", "/api/notifications/:id/cancel", PERM_OPERATE, api_handle_cancel_notification},
+    {"POST", "/api/notifications/:id/replay", PERM_OPERATE, api_handle_replay_notification},
+    {"POST", "/api/notifications", PERM_SEND, api_handle_create_notification},
+    {"GET", "/api/notifications", PERM_READ, api_handle_list_notifications},
+    {"GET", "/api/notifications/:id", PERM_READ, api_handle_get_notification},
+    {"GET", "/api/audit", PERM_ADMIN, api_handle_audit},
     /* The operator dashboard (dashboard.h): its page and files, then what its pages read. */
-    {"GET", "/", NULL, api_handle_dashboard_index},
-    {"GET", "/assets/:file", NULL, api_handle_dashboard_asset},
-    {"GET", "/api/me", roles_read, api_handle_me},
-    {"GET", "/api/notifications/stats/throughput", roles_read, api_handle_throughput},
-    {"GET", "/api/dlq", roles_read, api_handle_dlq_list},
-    {"POST", "/api/dlq/replay", roles_operate, api_handle_dlq_replay},
+    {"GET", "/", PERM_PUBLIC, api_handle_dashboard_index},
+    {"GET", "/assets/:file", PERM_PUBLIC, api_handle_dashboard_asset},
+    {"GET", "/api/me", PERM_READ, api_handle_me},
+    {"GET", "/api/notifications/stats/throughput", PERM_READ, api_handle_throughput},
+    {"GET", "/api/dlq", PERM_READ, api_handle_dlq_list},
+    {"POST", "/api/dlq/replay", PERM_OPERATE, api_handle_dlq_replay},
 };
 
 #define MAX_PARAM 128
@@ -70,11 +96,11 @@ static bool path_matches(const char *pattern, const char *path, char *param, siz
     return *pattern == '\0' && *path == '\0';
 }
 
-static bool role_allowed(const char *const *roles, const char *role)
+static bool role_has(const char *role, permission_t permission)
 {
-    for (const char *const *r = roles; *r != NULL; r++) {
-        if (strcmp(*r, role) == 0) {
-            return true;
+    for (size_t i = 0; i < sizeof(grants) / sizeof(grants[0]); i++) {
+        if (strcmp(grants[i].role, role) == 0) {
+            return (grants[i].permissions & P(permission)) != 0;
         }
     }
     return false;
@@ -96,7 +122,7 @@ api_response_t api_route(api_context_t *ctx, const api_request_t *req, const cha
                      route->method);
             continue;
         }
-        if (route->roles == NULL) {
+        if (route->permission == PERM_PUBLIC) {
             return route->handler(ctx, req, NULL, param[0] != '\0' ? param : NULL);
         }
         wc_principal_t principal;
@@ -116,8 +142,12 @@ api_response_t api_route(api_context_t *ctx, const api_request_t *req, const cha
         case API_AUTH_UNAVAILABLE:
             return api_unavailable("the database");
         }
-        if (!role_allowed(route->roles, principal.role)) {
+        if (!role_has(principal.role, route->permission)) {
             return api_error(403, "this API key's role may not call this endpoint");
+        }
+        api_response_t limited;
+        if (!api_limits_take_request(ctx->limits, &principal, &limited)) {
+            return limited;
         }
         return route->handler(ctx, req, &principal, param[0] != '\0' ? param : NULL);
     }

@@ -6,6 +6,7 @@
 
 #include "idempotency.h"
 #include "intake.h"
+#include "rate_limits.h"
 #include "metrics.h"
 #include "response.h"
 #include "wc_log.h"
@@ -20,6 +21,7 @@
 typedef struct {
     api_intake_item_t intake;
     wc_channel_t type;
+    wc_priority_t priority;
     char *key;         /* its Idempotency-Key (with a batch, "<key>#<index>"), or NULL */
     char hash[65];     /* the hash of its request, with a key */
     bool resolved;     /* `result` is final */
@@ -104,6 +106,7 @@ int api_submission_add(api_submission_t *sub, const wc_notification_request_t *n
     bson_oid_init(&id, NULL);
     bson_oid_to_string(&id, item->intake.id_hex);
     item->type = nreq->type;
+    item->priority = nreq->priority;
     item->intake.doc = wc_notification_new_document(nreq, &id, sub->principal.tenant_id,
                                                     sub->ctx->cfg->max_retries, sub->request_id,
                                                     now);
@@ -308,6 +311,16 @@ api_response_t api_submission_defer(api_submission_t *sub, api_submission_respon
     sub->respond = respond;
     sub->respond_arg = arg;
     sub->free_arg = free_arg;
+    /* Rate limits and quotas count what is about to be written: every
+     * notification of the request, or none of them. */
+    size_t critical = 0;
+    for (size_t i = 0; i < sub->n; i++) {
+        critical += sub->items[i].priority == WC_PRIORITY_CRITICAL;
+    }
     api_response_t res = {.defer = &sub->deferral};
+    if (!api_limits_take_notifications(sub->ctx->limits, &sub->principal, sub->n, critical, &res)) {
+        api_submission_free(sub);
+        return res;
+    }
     return res;
 }

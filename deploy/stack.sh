@@ -88,6 +88,8 @@ DEBIAN_PACKAGES=(
   python3-prometheus-client        # the metrics test parses both endpoints with it
   wrk                             # loadtest/intake.sh
   openjdk-17-jre-headless maven   # loadtest/rabbitmq_ceiling.sh runs RabbitMQ PerfTest
+  clang libclang-rt-14-dev        # the libFuzzer harnesses (tests/fuzz)
+  python3-venv                    # the venv of schemathesis, the API-level fuzzer
   procps # ps and pgrep, which this script uses to find what it started
   chromium nodejs     # the dashboard's browser test (tests/browser); npm: install_browser_test_modules
 )
@@ -454,10 +456,22 @@ install_browser_test_modules() {
     die "npm ci of tests/browser's packages failed"
 }
 
+# schemathesis, the OpenAPI-driven fuzzer of tests/integration/test_api_fuzz.py, from PyPI into a
+# venv of its own; hypothesis is pinned to a release hypothesis-jsonschema still works with.
+install_schemathesis() {
+  local venv=$STATE/venv-schemathesis
+  [[ -x $venv/bin/schemathesis ]] && return 0
+  say "installing schemathesis into $venv"
+  /usr/bin/python3 -m venv "$venv" &&
+    "$venv/bin/pip" install -q 'schemathesis==3.39.16' 'hypothesis==6.112.5' ||
+    die "cannot install schemathesis from PyPI"
+}
+
 cmd_install() {
   make_state_dirs
   apt_install "${DEBIAN_PACKAGES[@]}"
   install_promtool
+  install_schemathesis
   build_ferretdb
   build_doubles
   build_deploy_validate
@@ -748,11 +762,13 @@ export_app_env() {
   : "${WAVECOM_APNS_TOPIC:=com.wavecom.dev}"
   : "${WAVECOM_PROVIDER_CA_FILE:=$DOUBLES_DIR/tls-cert.pem}"
   : "${WAVECOM_WEBHOOK_ALLOW_HTTP:=1}"
+  # The provider doubles listen on loopback, which webhooks may not target elsewhere (SSRF).
+  : "${WAVECOM_WEBHOOK_ALLOW_PRIVATE:=1}"
   export WAVECOM_MONGODB_URI WAVECOM_MONGODB_DB WAVECOM_AMQP_URL WAVECOM_SMTP_HOST WAVECOM_SMTP_PORT \
     WAVECOM_API_HOST WAVECOM_API_PORT WAVECOM_TWILIO_URL WAVECOM_TWILIO_ACCOUNT_SID \
     WAVECOM_TWILIO_AUTH_TOKEN WAVECOM_TWILIO_FROM WAVECOM_FCM_URL WAVECOM_FCM_SERVICE_ACCOUNT_FILE \
     WAVECOM_APNS_URL WAVECOM_APNS_KEY_FILE WAVECOM_APNS_KEY_ID WAVECOM_APNS_TEAM_ID WAVECOM_APNS_TOPIC \
-    WAVECOM_PROVIDER_CA_FILE WAVECOM_WEBHOOK_ALLOW_HTTP
+    WAVECOM_PROVIDER_CA_FILE WAVECOM_WEBHOOK_ALLOW_HTTP WAVECOM_WEBHOOK_ALLOW_PRIVATE
   API_URL="http://$WAVECOM_API_HOST:$WAVECOM_API_PORT"
 }
 

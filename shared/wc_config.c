@@ -1,6 +1,7 @@
 #include "wc_config.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,22 @@ typedef struct {
     const char *help;
 } cfg_entry_t;
 
+/* Variables holding secrets, which may instead come from the file named by
+ * <NAME>_FILE (Kubernetes secret volumes). */
+static const char *const secret_vars[] = {"WAVECOM_MONGODB_URI", "WAVECOM_AMQP_URL",
+                                          "WAVECOM_SMTP_PASSWORD", "WAVECOM_TWILIO_AUTH_TOKEN",
+                                          "WAVECOM_SECRETS_KEY", "WAVECOM_JWT_SECRET", NULL};
+
+static bool is_secret(const char *name)
+{
+    for (const char *const *v = secret_vars; *v != NULL; v++) {
+        if (strcmp(*v, name) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
 static const char *const queue_types[] = {"quorum", "classic", NULL};
 static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
 static const char *const starttls_modes[] = {"off", "try", "required", NULL};
@@ -31,10 +48,11 @@ static const char *const starttls_modes[] = {"off", "try", "required", NULL};
 
 static const cfg_entry_t config_table[] = {
     {"WAVECOM_MONGODB_URI", "mongodb://127.0.0.1:27017", STR(mongodb_uri, NULL),
-     "MongoDB connection string (MongoDB 6/7 or FerretDB 1.24)."},
+     "MongoDB connection string (MongoDB 6/7 or FerretDB 1.24). Secret: or from the file named "
+     "by WAVECOM_MONGODB_URI_FILE."},
     {"WAVECOM_MONGODB_DB", "wavecom", STR(mongodb_db, NULL), "Database name."},
     {"WAVECOM_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/", STR(amqp_url, NULL),
-     "RabbitMQ URL, vhost included."},
+     "RabbitMQ URL, vhost included. Secret: or from the file named by WAVECOM_AMQP_URL_FILE."},
     {"WAVECOM_QUEUE_TYPE", "quorum", STR(queue_type, queue_types),
      "Type of the queues WaveCom declares: quorum or classic."},
     {"WAVECOM_LOG_LEVEL", "info", STR(log_level, log_levels),
@@ -71,7 +89,8 @@ static const cfg_entry_t config_table[] = {
     {"WAVECOM_SMTP_STARTTLS", "off", STR(smtp_starttls, starttls_modes),
      "STARTTLS: off, try (when offered) or required."},
     {"WAVECOM_SMTP_USER", "", STR(smtp_user, NULL), "SMTP AUTH user; empty disables AUTH."},
-    {"WAVECOM_SMTP_PASSWORD", "", STR(smtp_password, NULL), "SMTP AUTH password."},
+    {"WAVECOM_SMTP_PASSWORD", "", STR(smtp_password, NULL),
+     "SMTP AUTH password. Secret: or from the file named by WAVECOM_SMTP_PASSWORD_FILE."},
     {"WAVECOM_SMTP_FROM", "WaveCom <notifications@wavecom.local>", STR(smtp_from, NULL),
      "From address of every email."},
     {"WAVECOM_SMTP_TIMEOUT_SECONDS", "10", INT(smtp_timeout_seconds, 1, 600),
@@ -93,7 +112,8 @@ static const cfg_entry_t config_table[] = {
      "Base URL of the Twilio-compatible SMS API."},
     {"WAVECOM_TWILIO_ACCOUNT_SID", "", STR(twilio_account_sid, NULL),
      "Twilio account SID; empty disables SMS delivery."},
-    {"WAVECOM_TWILIO_AUTH_TOKEN", "", STR(twilio_auth_token, NULL), "Twilio auth token."},
+    {"WAVECOM_TWILIO_AUTH_TOKEN", "", STR(twilio_auth_token, NULL),
+     "Twilio auth token. Secret: or from the file named by WAVECOM_TWILIO_AUTH_TOKEN_FILE."},
     {"WAVECOM_TWILIO_FROM", "", STR(twilio_from, NULL),
      "Sender: an E.164 number, or a messaging service SID (MG...)."},
     {"WAVECOM_FCM_URL", "https://fcm.googleapis.com", STR(fcm_url, NULL),
@@ -123,6 +143,33 @@ static const cfg_entry_t config_table[] = {
      "How long the API trusts a looked-up API key; 0 looks up every request."},
     {"WAVECOM_API_STATS_CACHE_SECONDS", "5", INT(api_stats_cache_seconds, 0, 300),
      "How long statistics and database-derived metrics are served from memory."},
+    /* Tenants' limits and hostile input (wavecom-api, webhook delivery) */
+    {"WAVECOM_RATE_TENANT_RPS", "0", INT(rate_tenant_rps, 0, 1000000),
+     "Requests per second a tenant may make (token bucket, burst of one second); 0: no limit. "
+     "A tenant's own `requestsPerSecond` overrides it."},
+    {"WAVECOM_RATE_TENANT_NPS", "0", INT(rate_tenant_nps, 0, 1000000),
+     "Notifications per second a tenant may submit; 0: no limit. A tenant's own "
+     "`notificationsPerSecond` overrides it."},
+    {"WAVECOM_RATE_KEY_RPS", "0", INT(rate_key_rps, 0, 1000000),
+     "Requests per second one API key may make; 0: no limit."},
+    {"WAVECOM_RATE_KEY_NPS", "0", INT(rate_key_nps, 0, 1000000),
+     "Notifications per second one API key may submit; 0: no limit."},
+    {"WAVECOM_RATE_GLOBAL_NPS", "0", INT(rate_global_nps, 0, 10000000),
+     "Ceiling of notifications per second over all tenants, per API instance; past it "
+     "non-CRITICAL ones get 503 while CRITICAL ones are still taken. 0: no ceiling."},
+    {"WAVECOM_TENANT_MAX_IN_FLIGHT", "0", INT(tenant_max_in_flight, 0, 100000000),
+     "Most notifications of one tenant on their way (pending, queued, processing, retrying) "
+     "before new ones get 429; 0: no quota. A tenant's own `maxInFlight` overrides it."},
+    {"WAVECOM_WEBHOOK_ALLOW_PRIVATE", "0", INT(webhook_allow_private, 0, 1),
+     "1: webhooks may target loopback, private and link-local addresses (test doubles on "
+     "loopback); otherwise such targets fail permanently."},
+    {"WAVECOM_SECRETS_KEY", "", STR(secrets_key, NULL),
+     "64 hex digits: the AES-256 key that encrypts tenants' webhook secrets at rest; empty stores "
+     "them as they are. Secret: or from the file named by WAVECOM_SECRETS_KEY_FILE."},
+    {"WAVECOM_JWT_SECRET", "", STR(jwt_secret, NULL),
+     "HS256 secret (32 characters or more) of dashboard users' JWTs, which carry a tenant and a "
+     "role like an API key; empty: JWTs are refused. Secret: or from the file named by "
+     "WAVECOM_JWT_SECRET_FILE."},
     {"WAVECOM_SCHEDULER_ENABLED", "1", INT(scheduler_enabled, 0, 1),
      "1: this API instance releases due scheduled notifications and republishes stale ones."},
     {"WAVECOM_SCHEDULER_INTERVAL_MS", "1000", INT(scheduler_interval_ms, 50, 60000),
@@ -188,11 +235,52 @@ static int check_whole(const wc_config_t *cfg, char *err, size_t err_len)
         snprintf(err, err_len, "WAVECOM_AMQP_URL: must start with amqp:// or amqps://");
         return -1;
     }
+    size_t jwt_len = strlen(cfg->jwt_secret);
+    if (jwt_len != 0 && jwt_len < 32) {
+        snprintf(err, err_len, "WAVECOM_JWT_SECRET: must be empty or at least 32 characters");
+        return -1;
+    }
+    size_t key_len = strlen(cfg->secrets_key);
+    if (key_len != 0 && (key_len != 64 || strspn(cfg->secrets_key, "0123456789abcdefABCDEF") != 64)) {
+        snprintf(err, err_len, "WAVECOM_SECRETS_KEY: must be empty or 64 hexadecimal digits");
+        return -1;
+    }
     if (cfg->mongodb_db[0] == '\0' || strpbrk(cfg->mongodb_db, "/\\. \"$") != NULL) {
         snprintf(err, err_len, "WAVECOM_MONGODB_DB: empty or contains a character MongoDB forbids");
         return -1;
     }
     return 0;
+}
+
+/* Reads a secret from the file `path` names (a Kubernetes secret volume):
+ * the whole file, without its trailing line break. Returns a new string the
+ * caller frees, or NULL after writing why into `err`. */
+static char *read_secret_file(const char *var, const char *path, size_t max, char *err,
+                              size_t err_len)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        snprintf(err, err_len, "%s_FILE: cannot open %s: %s", var, path, strerror(errno));
+        return NULL;
+    }
+    char *value = calloc(1, max + 1);
+    size_t n = value != NULL ? fread(value, 1, max + 1, f) : 0;
+    bool failed = value == NULL || ferror(f);
+    fclose(f);
+    if (failed || n > max) {
+        snprintf(err, err_len, "%s_FILE: %s is unreadable or longer than %zu bytes", var, path, max);
+        free(value);
+        return NULL;
+    }
+    while (n > 0 && (value[n - 1] == '\n' || value[n - 1] == '\r')) {
+        value[--n] = '\0';
+    }
+    if (strlen(value) != n) {
+        snprintf(err, err_len, "%s_FILE: %s contains a NUL byte", var, path);
+        free(value);
+        return NULL;
+    }
+    return value;
 }
 
 int wc_config_load(wc_config_t *cfg, char *err, size_t err_len)
@@ -203,10 +291,29 @@ int wc_config_load(wc_config_t *cfg, char *err, size_t err_len)
     for (size_t i = 0; i < CONFIG_COUNT; i++) {
         const cfg_entry_t *e = &config_table[i];
         const char *value = getenv(e->name);
+        char *from_file = NULL;
+        if (is_secret(e->name)) {
+            char file_var[96];
+            snprintf(file_var, sizeof(file_var), "%s_FILE", e->name);
+            const char *path = getenv(file_var);
+            if (path != NULL && value != NULL) {
+                snprintf(err, err_len, "%s and %s are both set; set one", e->name, file_var);
+                return -1;
+            }
+            if (path != NULL) {
+                from_file = read_secret_file(e->name, path, e->size, err, err_len);
+                if (from_file == NULL) {
+                    return -1;
+                }
+                value = from_file;
+            }
+        }
         if (value == NULL) {
             value = e->default_value;
         }
-        if (set_entry(&next, e, value, err, err_len) != 0) {
+        int rc = set_entry(&next, e, value, err, err_len);
+        free(from_file);
+        if (rc != 0) {
             return -1;
         }
     }

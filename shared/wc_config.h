@@ -76,6 +76,15 @@ typedef struct {
     int api_intake_queue_limit;
     int api_auth_cache_seconds;
     int api_stats_cache_seconds;
+    int rate_tenant_rps;
+    int rate_tenant_nps;
+    int rate_key_rps;
+    int rate_key_nps;
+    int rate_global_nps;
+    int tenant_max_in_flight;
+    int webhook_allow_private;
+    char secrets_key[65];
+    char jwt_secret[256];
     int scheduler_enabled;
     int scheduler_interval_ms;
     int pending_republish_seconds;

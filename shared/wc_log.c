@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "wc_log_redact.h"
 #include "wc_time.h"
 
 static char log_role[32] = "wavecom";
@@ -44,7 +45,11 @@ void wc_log_fields(wc_log_level_t level, const char *msg, json_object *fields)
     json_object_object_add(line, "level", json_object_new_string(level_names[level]));
     json_object_object_add(line, "proc", json_object_new_string(log_role));
     json_object_object_add(line, "pid", json_object_new_int((int)getpid()));
-    json_object_object_add(line, "msg", json_object_new_string(msg));
+    /* Whatever a message quotes (a provider's answer, a URL) is masked here,
+     * once for every line: see wc_log_redact.h. */
+    char masked[4096];
+    wc_log_redact(msg, masked, sizeof(masked));
+    json_object_object_add(line, "msg", json_object_new_string(masked));
     if (fields != NULL) {
         json_object_object_foreach(fields, key, value)
         {

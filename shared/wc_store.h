@@ -114,10 +114,34 @@ bson_t *wc_store_lease_filter(const bson_oid_t *id, const char *owner);
 
 /* Tenants and API keys (wc_store_tenants.c). */
 
+/* A tenant's own limits; -1 in a field means the WAVECOM_* default. */
+typedef struct {
+    int requests_per_second;
+    int notifications_per_second;
+    int max_in_flight;
+} wc_tenant_limits_t;
+
 typedef struct {
     char tenant_id[25];
     char role[16];
+    /* The first 16 hex digits of the key's SHA-256: names the key in rate
+     * limits and the audit trail without revealing it. */
+    char key_id[17];
+    wc_tenant_limits_t limits;
+    /* Set when a dashboard user's JWT authenticated the request (its "sub"
+     * claim, or "-"); empty for an API key. */
+    char jwt_subject[65];
 } wc_principal_t;
+
+/* The key (WAVECOM_SECRETS_KEY, 64 hex digits) that seals the webhook secrets
+ * this store writes and opens those it reads; empty or NULL: stored as they
+ * are. Returns 0, or -1 for a malformed key. Call before sharing the store. */
+int wc_store_set_secrets_key(wc_store_t *store, const char *hex);
+
+/* The limits of an enabled tenant. NOT_FOUND when it does not exist or is
+ * disabled. */
+wc_store_status_t wc_store_enabled_tenant_limits(wc_store_t *store, const char *tenant_id,
+                                                 wc_tenant_limits_t *out);
 
 /* Creates a tenant; writes its id (24 hex digits) into `id_out`. */
 wc_store_status_t wc_store_create_tenant(wc_store_t *store, const char *name, char id_out[25]);
@@ -137,6 +161,45 @@ wc_store_status_t wc_store_tenant_webhook_secret(wc_store_t *store, const char *
 /* Looks up the principal of an API key. NOT_FOUND for an unknown or revoked
  * key, or a disabled tenant. */
 wc_store_status_t wc_store_authenticate(wc_store_t *store, const char *key, wc_principal_t *out);
+
+/* ---- Tenant limits and the administrative audit trail (wc_store_audit.c) ---- */
+
+/* Sets a tenant's limits (-1 fields are removed: the defaults apply).
+ * NOT_FOUND when the tenant does not exist. */
+wc_store_status_t wc_store_set_tenant_limits(wc_store_t *store, const char *tenant_id,
+                                             const wc_tenant_limits_t *limits);
+
+/* Reads the "limits" subdocument of a tenant document into *out (-1 where
+ * unset or malformed). */
+void wc_store_tenant_limits_from_doc(const bson_t *tenant_doc, wc_tenant_limits_t *out);
+
+/* How many of a tenant's notifications are on their way (PENDING, QUEUED,
+ * PROCESSING, RETRYING). */
+wc_store_status_t wc_store_count_in_flight(wc_store_t *store, const char *tenant_id,
+                                           int64_t *out);
+
+/* One administrative action: who (`actor`: "api:key:<key id>" or
+ * "cli:<user>@<host>"), what (`action`, e.g. "apikey.create"), on what
+ * (`target`), for which tenant (NULL for none), and an optional detail. */
+typedef struct {
+    const char *actor;
+    const char *action;
+    const char *target;
+    const char *tenant_id;
+    const char *detail;
+} wc_audit_event_t;
+
+/* The index GET /api/audit reads by (tenantId, at); idempotent. */
+wc_store_status_t wc_store_ensure_audit_indexes(wc_store_t *store);
+
+/* Appends the event with the current time to the audit collection. */
+wc_store_status_t wc_store_audit_append(wc_store_t *store, const wc_audit_event_t *event);
+
+/* A tenant's audit events, newest first: up to `limit` after skipping
+ * `skip`, as an array of new documents the caller frees with
+ * wc_store_docs_free. */
+wc_store_status_t wc_store_audit_list(wc_store_t *store, const char *tenant_id, int64_t skip,
+                                      int64_t limit, bson_t ***docs_out, size_t *n_out);
 
 /* ---- Intake API: bulk writes, idempotency, scheduling (wc_store_intake.c) ---- */
 

@@ -16,6 +16,8 @@ struct wc_store {
     _Atomic int64_t own_in_use;
     _Atomic uint64_t own_waits;
     char db[64];
+    bool has_secrets_key; /* webhook secrets are sealed with it (wc_secretbox.h) */
+    unsigned char secrets_key[32];
 };
 
 /* Every use of the pool checks a client out with the first and back in with
@@ -28,6 +30,7 @@ void wc_store_client_give(wc_store_t *store, mongoc_client_t *client);
 #define WC_COLL_TENANTS "tenants"
 #define WC_COLL_API_KEYS "api_keys"
 #define WC_COLL_IDEMPOTENCY "idempotency_keys"
+#define WC_COLL_AUDIT "audit"
 
 /* Runs `filter` against `coll` and copies the first match into *out.
  * NOT_FOUND when there is none. */

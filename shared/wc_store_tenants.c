@@ -5,6 +5,7 @@
 
 #include "wc_crypto.h"
 #include "wc_log.h"
+#include "wc_secretbox.h"
 #include "wc_store_private.h"
 #include "wc_time.h"
 
@@ -17,6 +18,19 @@
  * base64 of 24 random bytes. */
 #define WEBHOOK_SECRET_BYTES 24
 #define WEBHOOK_SECRET_LEN (6 + 4 * ((WEBHOOK_SECRET_BYTES + 2) / 3) + 1)
+
+int wc_store_set_secrets_key(wc_store_t *store, const char *hex)
+{
+    store->has_secrets_key = false;
+    if (hex == NULL || hex[0] == '\0') {
+        return 0;
+    }
+    if (wc_secretbox_key_parse(hex, store->secrets_key) != 0) {
+        return -1;
+    }
+    store->has_secrets_key = true;
+    return 0;
+}
 
 static int new_webhook_secret(char out[WEBHOOK_SECRET_LEN])
 {
@@ -41,10 +55,13 @@ wc_store_status_t wc_store_tenant_webhook_secret(wc_store_t *store, const char *
         return status;
     }
     const char *secret = wc_doc_string(doc, "webhookSecret");
-    if (secret == NULL || strlen(secret) >= out_len) {
+    if (secret == NULL) {
         status = WC_STORE_NOT_FOUND;
-    } else {
-        snprintf(out, out_len, "%s", secret);
+    } else if (wc_secretbox_open(store->has_secrets_key ? store->secrets_key : NULL, secret, out,
+                                 out_len) != 0) {
+        wc_log_error("the webhook secret of tenant %s cannot be opened (WAVECOM_SECRETS_KEY)",
+                     tenant_id);
+        status = WC_STORE_NOT_FOUND;
     }
     bson_destroy(doc);
     return status;
@@ -59,14 +76,19 @@ wc_store_status_t wc_store_create_tenant(wc_store_t *store, const char *name, ch
     char hex[25];
     bson_oid_to_string(&id, hex);
     char secret[WEBHOOK_SECRET_LEN];
-    if (new_webhook_secret(secret) != 0) {
+    char sealed[256];
+    if (new_webhook_secret(secret) != 0 ||
+        (store->has_secrets_key &&
+         wc_secretbox_seal(store->secrets_key, secret, sealed, sizeof(sealed)) != 0)) {
         return WC_STORE_ERROR;
     }
     bson_t *doc = BCON_NEW("_id", BCON_UTF8(hex), "name", BCON_UTF8(name), "disabled",
-                           BCON_BOOL(false), "webhookSecret", BCON_UTF8(secret), "createdAt",
+                           BCON_BOOL(false), "webhookSecret",
+                           BCON_UTF8(store->has_secrets_key ? sealed : secret), "createdAt",
                            BCON_DATE_TIME(wc_time_now_ms()));
     wc_store_status_t status = wc_store_insert(store, WC_COLL_TENANTS, doc);
     bson_destroy(doc);
+    OPENSSL_cleanse(secret, sizeof(secret));
     if (status == WC_STORE_OK) {
         memcpy(id_out, hex, sizeof(hex));
     }
@@ -117,6 +139,20 @@ wc_store_status_t wc_store_create_api_key(wc_store_t *store, const char *tenant_
     return status;
 }
 
+wc_store_status_t wc_store_enabled_tenant_limits(wc_store_t *store, const char *tenant_id,
+                                                 wc_tenant_limits_t *out)
+{
+    bson_t *filter = BCON_NEW("_id", BCON_UTF8(tenant_id), "disabled", BCON_BOOL(false));
+    bson_t *doc = NULL;
+    wc_store_status_t status = wc_store_find_one(store, WC_COLL_TENANTS, filter, &doc);
+    bson_destroy(filter);
+    if (status == WC_STORE_OK) {
+        wc_store_tenant_limits_from_doc(doc, out);
+    }
+    bson_destroy(doc);
+    return status;
+}
+
 wc_store_status_t wc_store_authenticate(wc_store_t *store, const char *key, wc_principal_t *out)
 {
     char hash[WC_SHA256_HEX_LEN];
@@ -136,8 +172,19 @@ wc_store_status_t wc_store_authenticate(wc_store_t *store, const char *key, wc_p
         bson_destroy(doc);
         return WC_STORE_ERROR;
     }
+    memset(out, 0, sizeof(*out));
     snprintf(out->tenant_id, sizeof(out->tenant_id), "%s", tenant);
     snprintf(out->role, sizeof(out->role), "%s", role);
+    snprintf(out->key_id, sizeof(out->key_id), "%.16s", hash);
     bson_destroy(doc);
-    return find_enabled_tenant(store, out->tenant_id);
+
+    filter = BCON_NEW("_id", BCON_UTF8(out->tenant_id), "disabled", BCON_BOOL(false));
+    doc = NULL;
+    status = wc_store_find_one(store, WC_COLL_TENANTS, filter, &doc);
+    bson_destroy(filter);
+    if (status == WC_STORE_OK) {
+        wc_store_tenant_limits_from_doc(doc, &out->limits);
+    }
+    bson_destroy(doc);
+    return status;
 }

@@ -159,6 +159,9 @@ int worker_child_run(const wc_config_t *cfg, int slot, worker_breakers_t *breake
     };
     http_client_t *http = http_client_new(&http_opts);
     ctx.store = wc_store_open(cfg->mongodb_uri, cfg->mongodb_db, "wavecom-worker", err, sizeof(err));
+    if (ctx.store != NULL) {
+        (void)wc_store_set_secrets_key(ctx.store, cfg->secrets_key); /* checked by the config */
+    }
     provider_env_t env = {.cfg = cfg, .http = http, .store = ctx.store};
     if (ctx.store == NULL || http == NULL) {
         wc_log_error("cannot start: %s", ctx.store == NULL ? err : "no HTTP client");

@@ -129,6 +129,7 @@ wc_store_t *ctl_store(ctl_t *ctl)
         ctl_error("WAVECOM_MONGODB_URI: %s", err);
         return NULL;
     }
+    (void)wc_store_set_secrets_key(ctl->store, ctl->cfg.secrets_key); /* checked by the config */
     /* Ping first, so that a command fails before it has touched anything. */
     if (!wc_store_ping(ctl->store)) {
         ctl_error("the database at WAVECOM_MONGODB_URI does not answer");

@@ -2,6 +2,8 @@
  * wavecomctl tenant ... and apikey ...: the tenants and their API keys. A key
  * is printed once, at creation; only its SHA-256 is stored.
  */
+#include <openssl/crypto.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ctl.h"
@@ -19,7 +21,26 @@ static void tenant_usage(FILE *out)
                  "      Every tenant: id, name, enabled or disabled, created at.\n"
                  "  wavecomctl tenant disable ID [--json]\n"
                  "      Disables a tenant: its API keys stop working (within the API's\n"
-                 "      WAVECOM_API_AUTH_CACHE_SECONDS). Its notifications are kept.\n");
+                 "      WAVECOM_API_AUTH_CACHE_SECONDS). Its notifications are kept.\n"
+                 "  wavecomctl tenant limits ID [--rps N] [--nps N] [--in-flight N] [--json]\n"
+                 "      Sets the tenant's own requests/s, notifications/s and in-flight quota\n"
+                 "      (0: unlimited; a limit not given returns to its WAVECOM_* default).\n"
+                 "  wavecomctl tenant secret ID\n"
+                 "      Prints the tenant's webhook signing secret (whsec_...), to hand to the\n"
+                 "      tenant; decrypted with WAVECOM_SECRETS_KEY when it is stored sealed.\n"
+                 "Every change, and every secret shown, is recorded in the audit trail\n"
+                 "(GET /api/audit).\n");
+}
+
+/* Records a change made from the command line in the audit trail. */
+static void audit(ctl_t *ctl, const char *action, const char *target, const char *tenant,
+                  const char *detail)
+{
+    const wc_audit_event_t event = {
+        .actor = ctl->actor, .action = action, .target = target, .tenant_id = tenant, .detail = detail};
+    if (wc_store_audit_append(ctl->store, &event) != WC_STORE_OK) {
+        ctl_error("warning: %s on %s done, but not recorded in the audit trail", action, target);
+    }
 }
 
 static void apikey_usage(FILE *out)
@@ -68,6 +89,7 @@ static int tenant_create(ctl_t *ctl, int argc, char **argv)
     } else {
         printf("%s\n", id);
     }
+    audit(ctl, "tenant.create", id, id, name);
     fprintf(stderr, "tenant \"%s\" created\n", name);
     return 0;
 }
@@ -133,6 +155,9 @@ static int apikey_create(ctl_t *ctl, int argc, char **argv)
     } else {
         printf("%s\n", key);
     }
+    char hint[13];
+    snprintf(hint, sizeof(hint), "%.12s", key);
+    audit(ctl, "apikey.create", hint, tenant, role);
     fprintf(stderr, "API key created for tenant %s with role %s; it is not shown again\n", tenant,
             role);
     return 0;
@@ -269,6 +294,7 @@ static int tenant_disable(ctl_t *ctl, int argc, char **argv)
     } else {
         printf("%s disabled\n", pos[0]);
     }
+    audit(ctl, "tenant.disable", pos[0], pos[0], NULL);
     return 0;
 }
 
@@ -357,13 +383,131 @@ static int apikey_revoke(ctl_t *ctl, int argc, char **argv)
         /* Echo only the hint: the command line may hold the whole key. */
         printf("%.12s revoked\n", pos[0]);
     }
+    char hint[13];
+    snprintf(hint, sizeof(hint), "%.12s", pos[0]);
+    audit(ctl, "apikey.revoke", hint, NULL, NULL);
+    return 0;
+}
+
+static int tenant_secret(ctl_t *ctl, int argc, char **argv)
+{
+    bool json = false;
+    const char *pos[1];
+    int rc = simple_parse(argc, argv, NULL, pos, 1, NULL, &json, tenant_usage,
+                          "tenant secret takes one tenant id");
+    if (rc != 0) {
+        return rc < 0 ? 0 : rc;
+    }
+    if (ctl_store(ctl) == NULL) {
+        return CTL_EXIT_INFRA;
+    }
+    char secret[256];
+    switch (wc_store_tenant_webhook_secret(ctl->store, pos[0], secret, sizeof(secret))) {
+    case WC_STORE_OK:
+        break;
+    case WC_STORE_NOT_FOUND:
+        ctl_error("no tenant with id \"%s\", or its secret cannot be opened with "
+                  "WAVECOM_SECRETS_KEY",
+                  pos[0]);
+        return CTL_EXIT_NOT_FOUND;
+    default:
+        ctl_error("the database failed while reading the secret of %s", pos[0]);
+        return CTL_EXIT_INFRA;
+    }
+    audit(ctl, "tenant.secret.show", pos[0], pos[0], NULL);
+    if (json) {
+        json_object *out = json_object_new_object();
+        json_object_object_add(out, "id", json_object_new_string(pos[0]));
+        json_object_object_add(out, "webhookSecret", json_object_new_string(secret));
+        ctl_print_json(out);
+    } else {
+        printf("%s\n", secret);
+    }
+    OPENSSL_cleanse(secret, sizeof(secret));
+    return 0;
+}
+
+/* Parses a limit option: -1 when absent, else 0..1e9. */
+static int limit_value(const ctl_opt_t *opt, int *out)
+{
+    *out = -1;
+    if (!opt->present) {
+        return 0;
+    }
+    char *end = NULL;
+    long v = strtol(opt->value, &end, 10);
+    if (end == opt->value || *end != '\0' || v < 0 || v > 1000000000) {
+        ctl_error("%s must be a whole number from 0 to 1000000000", opt->name);
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
+}
+
+static int tenant_limits(ctl_t *ctl, int argc, char **argv)
+{
+    ctl_opt_t opts[] = {{.name = "--rps", .has_value = true},
+                        {.name = "--nps", .has_value = true},
+                        {.name = "--in-flight", .has_value = true},
+                        {.name = "--json"},
+                        {.name = "--help"}};
+    const char *pos[1];
+    size_t n_pos = 0;
+    if (ctl_parse(argc, argv, 3, opts, 5, pos, 1, &n_pos) != 0) {
+        return CTL_EXIT_USAGE;
+    }
+    if (opts[4].present) {
+        tenant_usage(stdout);
+        return 0;
+    }
+    wc_tenant_limits_t l;
+    if (n_pos != 1) {
+        ctl_error("tenant limits takes one tenant id");
+        return CTL_EXIT_USAGE;
+    }
+    if (limit_value(&opts[0], &l.requests_per_second) != 0 ||
+        limit_value(&opts[1], &l.notifications_per_second) != 0 ||
+        limit_value(&opts[2], &l.max_in_flight) != 0) {
+        return CTL_EXIT_USAGE;
+    }
+    if (ctl_store(ctl) == NULL) {
+        return CTL_EXIT_INFRA;
+    }
+    switch (wc_store_set_tenant_limits(ctl->store, pos[0], &l)) {
+    case WC_STORE_OK:
+        break;
+    case WC_STORE_NOT_FOUND:
+        ctl_error("no tenant with id \"%s\"", pos[0]);
+        return CTL_EXIT_NOT_FOUND;
+    default:
+        ctl_error("the database failed while setting the limits of %s", pos[0]);
+        return CTL_EXIT_INFRA;
+    }
+    char detail[96];
+    snprintf(detail, sizeof(detail), "rps=%d nps=%d inFlight=%d", l.requests_per_second,
+             l.notifications_per_second, l.max_in_flight);
+    audit(ctl, "tenant.limits", pos[0], pos[0], detail);
+    if (opts[3].present) {
+        json_object *out = json_object_new_object();
+        json_object_object_add(out, "id", json_object_new_string(pos[0]));
+        json_object_object_add(out, "requestsPerSecond", json_object_new_int(l.requests_per_second));
+        json_object_object_add(out, "notificationsPerSecond",
+                               json_object_new_int(l.notifications_per_second));
+        json_object_object_add(out, "maxInFlight", json_object_new_int(l.max_in_flight));
+        ctl_print_json(out);
+    } else {
+        printf("%s limits: %s (-1: the default)\n", pos[0], detail);
+    }
     return 0;
 }
 
 int ctl_tenant_main(ctl_t *ctl, int argc, char **argv)
 {
-    static const ctl_subcommand_t subcommands[] = {
-        {"create", tenant_create}, {"list", tenant_list}, {"disable", tenant_disable}};
+    static const ctl_subcommand_t subcommands[] = {{"create", tenant_create},
+                                                   {"list", tenant_list},
+                                                   {"disable", tenant_disable},
+                                                   {"limits", tenant_limits},
+                                                   {"secret", tenant_secret}};
     return ctl_dispatch(ctl, argc, argv, "tenant", subcommands,
                         sizeof(subcommands) / sizeof(subcommands[0]), tenant_usage);
 }

@@ -73,6 +73,15 @@ static void record(ctl_t *ctl, act_state_t *st, outcome_t out, const dlq_item_t 
     json_object_object_add(entry, "id", json_object_new_string(id));
     json_object_object_add(entry, "detail", json_object_new_string(detail));
     json_object_array_add(st->results[out], entry);
+    if ((out == OUT_DONE || out == OUT_AGAIN) && item->decoded) {
+        /* Each replay and purge is an administrative action on the tenant. */
+        const wc_audit_event_t event = {.actor = ctl->actor,
+                                        .action = st->purge ? "dlq.purge" : "dlq.replay",
+                                        .target = id,
+                                        .tenant_id = item->msg.tenant_id,
+                                        .detail = detail};
+        (void)wc_store_audit_append(ctl->store, &event);
+    }
     if (!ctl->json) {
         printf("%-11s %s  %s\n", outcome_names[out], id, detail);
         fflush(stdout);

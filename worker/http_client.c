@@ -145,6 +145,16 @@ void http_call_want_http2(http_call_t *call)
     curl_easy_setopt(call->easy, CURLOPT_PIPEWAIT, 1L);
 }
 
+int http_call_pin(http_call_t *call, const char *entry)
+{
+    struct curl_slist *next = curl_slist_append(call->resolve, entry);
+    if (next == NULL) {
+        return -1;
+    }
+    call->resolve = next;
+    return curl_easy_setopt(call->easy, CURLOPT_RESOLVE, call->resolve) == CURLE_OK ? 0 : -1;
+}
+
 void http_call_basic_auth(http_call_t *call, const char *user, const char *password)
 {
     curl_easy_setopt(call->easy, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
@@ -161,6 +171,7 @@ void http_call_free(http_call_t *call)
         curl_easy_cleanup(call->easy);
     }
     curl_slist_free_all(call->headers);
+    curl_slist_free_all(call->resolve);
     free(call->request_body);
     free(call->response);
     free(call);

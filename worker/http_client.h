@@ -20,6 +20,7 @@ typedef void (*http_done_fn)(http_call_t *call, void *arg);
 struct http_call {
     CURL *easy;
     struct curl_slist *headers;
+    struct curl_slist *resolve; /* the pinned address (http_call_pin), or NULL */
     char *request_body;
     char *response;          /* NUL-terminated, at most HTTP_RESPONSE_MAX bytes */
     size_t response_len;
@@ -50,6 +51,9 @@ http_call_t *http_call_new(const http_client_t *client, const char *url, const c
 int http_call_header(http_call_t *call, const char *header_line);
 /* Asks for HTTP/2 (APNs requires it). */
 void http_call_want_http2(http_call_t *call);
+/* Connects to the address checked in advance: `entry` is a CURLOPT_RESOLVE
+ * line "host:port:address" (wc_guard_webhook_url). Returns 0 or -1. */
+int http_call_pin(http_call_t *call, const char *entry);
 /* HTTP basic authentication (Twilio). */
 void http_call_basic_auth(http_call_t *call, const char *user, const char *password);
 void http_call_free(http_call_t *call);

@@ -41,7 +41,7 @@ class BadInputEverywhereTest(unittest.TestCase):
         purge_queues()
         cls.stack = started(Stack(workers=1, env={"WAVECOM_API_MAX_BODY_BYTES": "131072",
                                                   "WAVECOM_API_MAX_BATCH_BODY_BYTES": "262144"}))
-        cls.tenant, cls.key = cls.stack.new_tenant_key(role="sender")
+        cls.tenant, cls.key = cls.stack.new_tenant_key(role="operator")
         cls.count = 0
 
     @classmethod

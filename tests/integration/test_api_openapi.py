@@ -4,6 +4,7 @@ must be documented for its operation and status, and its body must validate
 against the documented schema; the request-body schemas must agree with the
 server about which bodies are valid; queue messages match their schema."""
 import base64
+import datetime
 import json
 import os
 import re
@@ -69,8 +70,10 @@ class OpenApiConformanceTest(unittest.TestCase):
     def setUpClass(cls):
         purge_queues()
         cls.stack = started(Stack(workers=1))
-        cls.tenant, cls.key = cls.stack.new_tenant_key(role="sender")
+        cls.tenant, cls.key = cls.stack.new_tenant_key(role="operator")
         _, cls.viewer = cls.stack.new_tenant_key(role="viewer")
+        cls.admin = cls.stack.ctl("apikey", "create", "--tenant", cls.tenant,
+                                  "--role", "admin").stdout.strip()
 
     @classmethod
     def tearDownClass(cls):
@@ -170,6 +173,24 @@ class OpenApiConformanceTest(unittest.TestCase):
         sent = self.stack.db.notifications.insert_one({"tenantId": self.tenant, "status": "SENT"})
         self.check("POST", f"/api/notifications/{sent.inserted_id}/cancel", 409)
 
+    def test_replay_and_audit(self):
+        failed = self.stack.db.notifications.insert_one(
+            {"tenantId": self.tenant, "status": "FAILED", "type": "EMAIL", "recipient": "a@b.example",
+             "subject": "s", "message": "m", "priority": "HIGH", "retryCount": 3, "maxRetries": 3,
+             "createdAt": datetime.datetime.now(datetime.timezone.utc),
+             "updatedAt": datetime.datetime.now(datetime.timezone.utc)})
+        replay = f"/api/notifications/{failed.inserted_id}/replay"
+        self.check("POST", replay, 403, key=self.viewer)
+        self.check("POST", replay, 200)
+        self.check("POST", replay, 409)
+        self.check("POST", "/api/notifications/" + "0" * 24 + "/replay", 404)
+        self.check("POST", "/api/notifications/xyz/replay", 400)
+        r = self.check("GET", "/api/audit", 200, key=self.admin)
+        self.assertTrue(r.json["data"]["events"])
+        self.check("GET", "/api/audit?limit=0", 400, key=self.admin)
+        self.check("GET", "/api/audit", 403)
+        self.check("GET", "/api/audit", 401, key=None)
+
     def test_list_and_stats(self):
         post(self.stack, self.key, sms())
         r = self.check("GET", "/api/notifications?limit=5&type=SMS", 200)
@@ -210,7 +231,7 @@ class OpenApiConformanceTest(unittest.TestCase):
         self.check("GET", "/api/dlq?limit=0", 400)
         self.check("POST", "/api/dlq/replay", 200, body={"ids": ["0" * 24]}, key=admin)
         self.check("POST", "/api/dlq/replay", 400, body={"ids": []}, key=admin)
-        self.check("POST", "/api/dlq/replay", 403, body={"ids": ["0" * 24]})
+        self.check("POST", "/api/dlq/replay", 403, body={"ids": ["0" * 24]}, key=self.viewer)
         self.check("POST", "/api/dlq/replay", 415, raw=b"{}", key=admin,
                    headers={"Content-Type": "text/plain"})
 

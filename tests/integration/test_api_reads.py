@@ -28,7 +28,7 @@ class ReadsTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.stack = started(Stack(workers=1, env={"WAVECOM_API_STATS_CACHE_SECONDS": "3"}))
-        cls.tenant, cls.key = cls.stack.new_tenant_key(role="sender")
+        cls.tenant, cls.key = cls.stack.new_tenant_key(role="operator")
         cls.other_tenant, cls.other_key = cls.stack.new_tenant_key(role="admin")
         _, cls.viewer = cls.stack.new_tenant_key(role="viewer")
         # 25 notifications, one at a time so that createdAt orders them.

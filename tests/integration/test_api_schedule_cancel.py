@@ -29,7 +29,7 @@ class ScheduleAndCancelTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.stack = started(Stack(workers=2, env={"WAVECOM_SCHEDULER_INTERVAL_MS": "200"}), worker=True)
-        cls.tenant, cls.key = cls.stack.new_tenant_key(role="sender")
+        cls.tenant, cls.key = cls.stack.new_tenant_key(role="operator")
 
     @classmethod
     def tearDownClass(cls):
@@ -135,7 +135,7 @@ class CancelQueuedTest(unittest.TestCase):
     def setUp(self):
         purge_queues()
         self.stack = started(Stack(workers=1))
-        self.tenant, self.key = self.stack.new_tenant_key(role="sender")
+        self.tenant, self.key = self.stack.new_tenant_key(role="operator")
 
     def tearDown(self):
         self.stack.close()
@@ -177,7 +177,7 @@ class SchedulerInstancesTest(unittest.TestCase):
         self.b.env["WAVECOM_MONGODB_DB"] = self.a.db_name
         self.b.db = self.a.db
         started(self.a)
-        self.tenant, self.key = self.a.new_tenant_key(role="sender")
+        self.tenant, self.key = self.a.new_tenant_key(role="operator")
 
     def tearDown(self):
         codes_b = self.b.stop(self.b.api)
@@ -223,7 +223,7 @@ class SweeperTest(unittest.TestCase):
                                                    "WAVECOM_SWEEP_OVERDUE_SECONDS": "2",
                                                    "WAVECOM_SCHEDULER_INTERVAL_MS": "200"}),
                              worker=True)
-        self.tenant, self.key = self.stack.new_tenant_key(role="sender")
+        self.tenant, self.key = self.stack.new_tenant_key(role="operator")
 
     def tearDown(self):
         self.stack.close()

@@ -5,6 +5,7 @@
 #include <cmocka.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "wc_config.h"
 
@@ -69,12 +70,39 @@ static void bad_values_are_rejected_by_name(void **state)
     expect_rejected("WAVECOM_MONGODB_DB", "a/b");
 }
 
+static void secrets_come_from_files(void **state)
+{
+    char path[] = "/tmp/wavecom-secret-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    const char text[] = "s3cret-token\n";
+    assert_int_equal(write(fd, text, sizeof(text) - 1), (ssize_t)(sizeof(text) - 1));
+    close(fd);
+    setenv("WAVECOM_TWILIO_AUTH_TOKEN_FILE", path, 1);
+    wc_config_t cfg;
+    char err[256] = "";
+    assert_int_equal(wc_config_load(&cfg, err, sizeof(err)), 0);
+    assert_string_equal(cfg.twilio_auth_token, "s3cret-token"); /* without its line break */
+
+    setenv("WAVECOM_TWILIO_AUTH_TOKEN", "also", 1);
+    assert_int_equal(wc_config_load(&cfg, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "WAVECOM_TWILIO_AUTH_TOKEN_FILE"));
+    unsetenv("WAVECOM_TWILIO_AUTH_TOKEN");
+
+    setenv("WAVECOM_TWILIO_AUTH_TOKEN_FILE", "/nonexistent/secret", 1);
+    assert_int_equal(wc_config_load(&cfg, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "WAVECOM_TWILIO_AUTH_TOKEN_FILE"));
+    unsetenv("WAVECOM_TWILIO_AUTH_TOKEN_FILE");
+    unlink(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(defaults_apply_without_environment, clear_env),
         cmocka_unit_test_setup_teardown(environment_overrides_defaults, clear_env, clear_env),
         cmocka_unit_test_setup(bad_values_are_rejected_by_name, clear_env),
+        cmocka_unit_test_setup(secrets_come_from_files, clear_env),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,6 +5,9 @@
  * webhook-timestamp, and webhook-signature "v1,<base64 HMAC-SHA256 of
  * id.timestamp.body>". 2xx is success and 410 means the endpoint is gone for
  * good; anything else, redirects included (they are not followed), is retried.
+ * Unless WAVECOM_WEBHOOK_ALLOW_PRIVATE=1, the target's name is resolved once,
+ * refused (permanently) when any address is internal (wc_netguard.h), and the
+ * transfer pinned to the checked address.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +18,7 @@
 #include "wc_crypto.h"
 #include "wc_json.h"
 #include "wc_log.h"
+#include "wc_netguard.h"
 #include "wc_notification.h"
 
 /* Secrets are cached per tenant for a minute: a rotated secret applies soon,
@@ -114,6 +118,22 @@ static void webhook_start(provider_t *self, delivery_job_t *job)
         delivery_job_complete(job, &result);
         return;
     }
+    char pin[512] = "";
+    if (!w->env->cfg->webhook_allow_private) {
+        char why[256];
+        switch (wc_guard_webhook_url(url, pin, sizeof(pin), why, sizeof(why))) {
+        case WC_GUARD_OK:
+            break;
+        case WC_GUARD_UNRESOLVED:
+            provider_fail(&result, DELIVERY_TRANSIENT, "%s", why);
+            delivery_job_complete(job, &result);
+            return;
+        default:
+            provider_fail(&result, DELIVERY_PERMANENT, "%s", why);
+            delivery_job_complete(job, &result);
+            return;
+        }
+    }
     const char *secret = tenant_secret(w, tenant);
     if (secret == NULL) {
         provider_fail(&result, DELIVERY_TRANSIENT, "no webhook signing secret for tenant %s", tenant);
@@ -153,7 +173,7 @@ static void webhook_start(provider_t *self, delivery_job_t *job)
     snprintf(h_sig, sizeof(h_sig), "webhook-signature: %s", signature);
     if (call == NULL || http_call_header(call, "Content-Type: application/json") != 0 ||
         http_call_header(call, h_id) != 0 || http_call_header(call, h_ts) != 0 ||
-        http_call_header(call, h_sig) != 0 ||
+        http_call_header(call, h_sig) != 0 || (pin[0] != '\0' && http_call_pin(call, pin) != 0) ||
         http_client_start(w->env->http, call, on_done, job) != 0) {
         http_call_free(call);
         provider_fail(&result, DELIVERY_TRANSIENT, "cannot start the HTTP request");

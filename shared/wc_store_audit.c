@@ -1,0 +1,185 @@
+/*
+ * Tenant limits, the in-flight count the API's quota reads, and the audit
+ * trail of administrative actions (collection "audit"): who did what to
+ * what, and when. Notification state changes have their own trail inside
+ * each notification document; this one records the actions of people and
+ * keys: tenants, keys, replays, purges and cancels.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "wc_log.h"
+#include "wc_notification.h"
+#include "wc_store_private.h"
+#include "wc_time.h"
+
+static const char *const limit_fields[] = {"requestsPerSecond", "notificationsPerSecond",
+                                           "maxInFlight"};
+
+static int *limit_slot(wc_tenant_limits_t *l, size_t i)
+{
+    return i == 0 ? &l->requests_per_second
+                  : i == 1 ? &l->notifications_per_second : &l->max_in_flight;
+}
+
+void wc_store_tenant_limits_from_doc(const bson_t *tenant_doc, wc_tenant_limits_t *out)
+{
+    *out = (wc_tenant_limits_t){-1, -1, -1};
+    bson_iter_t it, sub;
+    if (!bson_iter_init_find(&it, tenant_doc, "limits") || !BSON_ITER_HOLDS_DOCUMENT(&it) ||
+        !bson_iter_recurse(&it, &sub)) {
+        return;
+    }
+    while (bson_iter_next(&sub)) {
+        for (size_t i = 0; i < 3; i++) {
+            if (strcmp(bson_iter_key(&sub), limit_fields[i]) != 0 ||
+                !(BSON_ITER_HOLDS_INT32(&sub) || BSON_ITER_HOLDS_INT64(&sub))) {
+                continue;
+            }
+            int64_t v = bson_iter_as_int64(&sub);
+            if (v >= 0 && v <= 1000000000) {
+                *limit_slot(out, i) = (int)v;
+            }
+        }
+    }
+}
+
+wc_store_status_t wc_store_set_tenant_limits(wc_store_t *store, const char *tenant_id,
+                                             const wc_tenant_limits_t *limits)
+{
+    bson_t set = BSON_INITIALIZER, unset = BSON_INITIALIZER, update = BSON_INITIALIZER;
+    wc_tenant_limits_t l = *limits;
+    for (size_t i = 0; i < 3; i++) {
+        char path[64];
+        snprintf(path, sizeof(path), "limits.%s", limit_fields[i]);
+        int v = *limit_slot(&l, i);
+        if (v >= 0) {
+            BSON_APPEND_INT32(&set, path, v);
+        } else {
+            BSON_APPEND_UTF8(&unset, path, "");
+        }
+    }
+    BSON_APPEND_DATE_TIME(&set, "updatedAt", wc_time_now_ms());
+    BSON_APPEND_DOCUMENT(&update, "$set", &set);
+    if (!bson_empty(&unset)) {
+        BSON_APPEND_DOCUMENT(&update, "$unset", &unset);
+    }
+    bson_t *filter = BCON_NEW("_id", BCON_UTF8(tenant_id));
+    mongoc_client_t *client = mongoc_client_pool_pop(store->pool);
+    mongoc_collection_t *coll = mongoc_client_get_collection(client, store->db, WC_COLL_TENANTS);
+    bson_t reply;
+    bson_error_t error;
+    wc_store_status_t status = WC_STORE_ERROR;
+    if (mongoc_collection_update_one(coll, filter, &update, NULL, &reply, &error)) {
+        bson_iter_t it;
+        bool matched = bson_iter_init_find(&it, &reply, "matchedCount") && bson_iter_as_int64(&it) > 0;
+        status = matched ? WC_STORE_OK : WC_STORE_NOT_FOUND;
+    } else {
+        wc_log_error("setting tenant limits failed: %s", error.message);
+    }
+    bson_destroy(&reply);
+    mongoc_collection_destroy(coll);
+    mongoc_client_pool_push(store->pool, client);
+    bson_destroy(filter);
+    bson_destroy(&set);
+    bson_destroy(&unset);
+    bson_destroy(&update);
+    return status;
+}
+
+wc_store_status_t wc_store_count_in_flight(wc_store_t *store, const char *tenant_id, int64_t *out)
+{
+    bson_t *filter = BCON_NEW("tenantId", BCON_UTF8(tenant_id), "status", "{", "$in", "[",
+                              BCON_UTF8("PENDING"), BCON_UTF8("QUEUED"), BCON_UTF8("PROCESSING"),
+                              BCON_UTF8("RETRYING"), "]", "}");
+    mongoc_client_t *client = mongoc_client_pool_pop(store->pool);
+    mongoc_collection_t *coll =
+        mongoc_client_get_collection(client, store->db, WC_COLL_NOTIFICATIONS);
+    bson_error_t error;
+    int64_t count = mongoc_collection_count_documents(coll, filter, NULL, NULL, NULL, &error);
+    mongoc_collection_destroy(coll);
+    mongoc_client_pool_push(store->pool, client);
+    bson_destroy(filter);
+    if (count < 0) {
+        wc_log_error("counting in-flight notifications failed: %s", error.message);
+        return WC_STORE_ERROR;
+    }
+    *out = count;
+    return WC_STORE_OK;
+}
+
+wc_store_status_t wc_store_ensure_audit_indexes(wc_store_t *store)
+{
+    bson_t *cmd = BCON_NEW("createIndexes", BCON_UTF8(WC_COLL_AUDIT), "indexes", "[", "{", "key",
+                           "{", "tenantId", BCON_INT32(1), "at", BCON_INT32(-1), "}", "name",
+                           BCON_UTF8("tenant_at"), "}", "]");
+    mongoc_client_t *client = mongoc_client_pool_pop(store->pool);
+    bson_error_t error;
+    bool ok = mongoc_client_write_command_with_opts(client, store->db, cmd, NULL, NULL, &error);
+    mongoc_client_pool_push(store->pool, client);
+    bson_destroy(cmd);
+    if (!ok) {
+        wc_log_error("createIndexes (audit) failed: %s", error.message);
+        return WC_STORE_ERROR;
+    }
+    return WC_STORE_OK;
+}
+
+wc_store_status_t wc_store_audit_append(wc_store_t *store, const wc_audit_event_t *event)
+{
+    bson_oid_t id;
+    bson_oid_init(&id, NULL);
+    bson_t *doc = BCON_NEW("_id", BCON_OID(&id), "at", BCON_DATE_TIME(wc_time_now_ms()), "actor",
+                           BCON_UTF8(event->actor), "action", BCON_UTF8(event->action), "target",
+                           BCON_UTF8(event->target != NULL ? event->target : ""));
+    if (event->tenant_id != NULL) {
+        BSON_APPEND_UTF8(doc, "tenantId", event->tenant_id);
+    }
+    if (event->detail != NULL) {
+        BSON_APPEND_UTF8(doc, "detail", event->detail);
+    }
+    wc_store_status_t status = wc_store_insert(store, WC_COLL_AUDIT, doc);
+    bson_destroy(doc);
+    if (status != WC_STORE_OK) {
+        wc_log_error("could not record the audit event %s on %s", event->action,
+                     event->target != NULL ? event->target : "");
+    }
+    return status;
+}
+
+wc_store_status_t wc_store_audit_list(wc_store_t *store, const char *tenant_id, int64_t skip,
+                                      int64_t limit, bson_t ***docs_out, size_t *n_out)
+{
+    *docs_out = NULL;
+    *n_out = 0;
+    bson_t **docs = calloc((size_t)(limit > 0 ? limit : 1), sizeof(*docs));
+    if (docs == NULL) {
+        return WC_STORE_ERROR;
+    }
+    bson_t *filter = BCON_NEW("tenantId", BCON_UTF8(tenant_id));
+    bson_t *opts = BCON_NEW("sort", "{", "at", BCON_INT32(-1), "_id", BCON_INT32(-1), "}", "skip",
+                            BCON_INT64(skip), "limit", BCON_INT64(limit));
+    mongoc_client_t *client = mongoc_client_pool_pop(store->pool);
+    mongoc_collection_t *coll = mongoc_client_get_collection(client, store->db, WC_COLL_AUDIT);
+    mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(coll, filter, opts, NULL);
+    const bson_t *doc = NULL;
+    size_t n = 0;
+    while (n < (size_t)limit && mongoc_cursor_next(cursor, &doc)) {
+        docs[n++] = bson_copy(doc);
+    }
+    bson_error_t error;
+    bool failed = mongoc_cursor_error(cursor, &error);
+    mongoc_cursor_destroy(cursor);
+    mongoc_collection_destroy(coll);
+    mongoc_client_pool_push(store->pool, client);
+    bson_destroy(filter);
+    bson_destroy(opts);
+    if (failed) {
+        wc_log_error("listing audit events failed: %s", error.message);
+        wc_store_docs_free(docs, n);
+        return WC_STORE_ERROR;
+    }
+    *docs_out = docs;
+    *n_out = n;
+    return WC_STORE_OK;
+}

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer harnesses with clang in their own build directory and
+# runs each for a bounded time over its committed seed corpus (the corpus in
+# the repository is only read; new inputs go to a scratch copy). Fails on any
+# crash, leak, undefined behaviour or timeout, and prints the executions of each.
+#   run_fuzzers.sh SOURCE_DIR BUILD_DIR SECONDS_EACH
+set -euo pipefail
+src=$(realpath "$1") build=$(realpath -m "$2") seconds=${3:-15}
+cc=$(command -v clang || true)
+[[ -n $cc ]] || { echo "clang is not installed (deploy/stack.sh install installs it)" >&2; exit 1; }
+cmake -S "$src" -B "$build" -DCMAKE_C_COMPILER="$cc" -DCMAKE_BUILD_TYPE=Debug -DWAVECOM_FUZZ=ON \
+  -DWAVECOM_WERROR=ON >"$build.configure.log" 2>&1 || { cat "$build.configure.log"; exit 1; }
+cmake --build "$build" -j2 --target fuzzers >"$build.build.log" 2>&1 || { tail -50 "$build.build.log"; exit 1; }
+
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+status=0
+for harness in fuzz_notification fuzz_queue_message fuzz_headers_urls; do
+  mkdir -p "$scratch/$harness"
+  log="$scratch/$harness.log"
+  # -max_total_time bounds the run; -timeout flags one slow input; leaks are
+  # findings (detect_leaks); halt on the first UBSan report.
+  if ! (cd "$scratch" && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+        "$build/tests/fuzz/$harness" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+        -max_len=65536 -print_final_stats=1 "$scratch/$harness" "$src/tests/fuzz/corpus/$harness" \
+        >"$log" 2>&1); then
+    echo "== $harness FAILED"; tail -60 "$log"; status=1
+    continue
+  fi
+  runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
+  corpus=$(ls "$scratch/$harness" | wc -l)
+  echo "== $harness: ${runs:-?} executions in ${seconds}s, 0 crashes, $corpus new corpus inputs"
+done
+exit $status
