@@ -37,6 +37,7 @@ static const route_t routes[] = {
     {"GET", "/api/notifications/stats/throughput", roles_read, api_handle_throughput},
     {"GET", "/api/dlq", roles_read, api_handle_dlq_list},
     {"POST", "/api/dlq/replay", roles_operate, api_handle_dlq_replay},
+    {"GET", "/api/workers", roles_read, api_handle_workers},
 };
 
 #define MAX_PARAM 128
