@@ -27,5 +27,6 @@ API_HANDLER(api_handle_me);                    /* GET /api/me */
 API_HANDLER(api_handle_throughput);            /* GET /api/notifications/stats/throughput */
 API_HANDLER(api_handle_dlq_list);              /* GET /api/dlq (handler_dlq.c) */
 API_HANDLER(api_handle_dlq_replay);            /* POST /api/dlq/replay */
+API_HANDLER(api_handle_workers);               /* GET /api/workers (handler_workers.c) */
 
 #endif

@@ -63,6 +63,7 @@ static const route_t routes[] = {
     {"GET", "/api/notifications/stats/throughput", PERM_READ, api_handle_throughput},
     {"GET", "/api/dlq", PERM_READ, api_handle_dlq_list},
     {"POST", "/api/dlq/replay", PERM_OPERATE, api_handle_dlq_replay},
+    {"GET", "/api/workers", PERM_READ, api_handle_workers},
 };
 
 #define MAX_PARAM 128

@@ -84,6 +84,11 @@ static const cfg_entry_t config_table[] = {
      "Address the worker master serves its Prometheus metrics on."},
     {"WAVECOM_WORKER_METRICS_PORT", "9101", INT(worker_metrics_port, 0, 65535),
      "Port of the worker master's GET /metrics; 0 turns the endpoint off."},
+    {"WAVECOM_WORKER_ID", "", STR(worker_id, NULL),
+     "Name this worker host reports its circuit breakers under; empty means the host name."},
+    {"WAVECOM_WORKER_REPORT_SECONDS", "5", INT(worker_report_seconds, 1, 3600),
+     "How often a worker host writes its circuit breaker states to the database (worker_hosts); "
+     "the API shows a host silent for 3 intervals as stale."},
     {"WAVECOM_SMTP_HOST", "127.0.0.1", STR(smtp_host, NULL), "SMTP server host."},
     {"WAVECOM_SMTP_PORT", "1025", INT(smtp_port, 1, 65535), "SMTP server port."},
     {"WAVECOM_SMTP_STARTTLS", "off", STR(smtp_starttls, starttls_modes),

@@ -41,6 +41,8 @@ typedef struct {
     int lease_seconds;
     char worker_metrics_host[64];
     int worker_metrics_port;
+    char worker_id[128];
+    int worker_report_seconds;
     char smtp_host[256];
     int smtp_port;
     char smtp_starttls[16];

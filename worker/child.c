@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "delivery.h"
+#include "host_report.h"
 #include "http_client.h"
 #include "wc_log.h"
 #include "wc_time.h"
@@ -152,6 +153,7 @@ int worker_child_run(const wc_config_t *cfg, int slot, worker_breakers_t *breake
     curl_global_init(CURL_GLOBAL_DEFAULT);
     int rc = 0;
     char err[512];
+    host_report_t *report = NULL;
     const http_client_options_t http_opts = {
         .ca_file = cfg->provider_ca_file,
         .timeout_ms = cfg->provider_timeout_ms,
@@ -179,6 +181,14 @@ int worker_child_run(const wc_config_t *cfg, int slot, worker_breakers_t *breake
         rc = 1;
         goto out;
     }
+    /* The breakers are the host's, not the child's: one child reports them. */
+    if (slot == 0) {
+        report = host_report_new(cfg, breakers);
+        if (report == NULL) {
+            rc = 1;
+            goto out;
+        }
+    }
     const wc_broker_options_t consumer_opts = {
         .url = cfg->amqp_url, .queue_type = cfg->queue_type, .name = ctx.owner,
         .confirms = false, .heartbeat_seconds = 60, .timeout_ms = 10000,
@@ -205,6 +215,9 @@ int worker_child_run(const wc_config_t *cfg, int slot, worker_breakers_t *breake
         if (stop_requested && !draining_logged) {
             wc_log_info("draining: %d deliveries in flight", ctx.in_flight);
             draining_logged = true;
+        }
+        if (report != NULL) {
+            host_report_tick(report, ctx.store_pool, wc_time_monotonic_ms());
         }
         if (!stop_requested && !wc_broker_is_open(ctx.consumer)) {
             if (start_consuming(ctx.consumer, cfg) != 0) {
@@ -239,6 +252,7 @@ int worker_child_run(const wc_config_t *cfg, int slot, worker_breakers_t *breake
 
 out:
     store_pool_free(ctx.store_pool);
+    host_report_free(report); /* after the pool, which may have held it */
     wc_broker_free(ctx.consumer);
     wc_broker_free(ctx.publisher);
     destroy_providers(&ctx);

@@ -1,9 +1,10 @@
 // Overview: totals by status, type and priority, the last hour's throughput,
-// success rate, processing times and queue depths, refreshed every few
-// seconds (pausable, for readers who need the page to hold still).
+// success rate, processing times, queue depths and each worker host's circuit
+// breakers, refreshed every few seconds (pausable, for readers who need the
+// page to hold still).
 import { api } from './api.js';
 import { throughputChart } from './chart.js';
-import { h, clear, formatMs, formatNumber, describeError, tableWrap, STATUSES, TYPES, PRIORITIES } from './ui.js';
+import { h, clear, formatDate, formatMs, formatNumber, describeError, tableWrap, STATUSES, TYPES, PRIORITIES } from './ui.js';
 
 const REFRESH_MS = 5000;
 
@@ -27,6 +28,32 @@ function countTable(caption, prefix, names) {
       h('th', { scope: 'row' }, label), h('td', { class: 'num', id: `${prefix}-${key}` }, '…'))))));
 }
 
+const BREAKER_STATES = {
+  closed: 'Closed (calls go through)',
+  open: 'Open (calls refused)',
+  'half-open': 'Half-open (one probe allowed)',
+};
+
+function ago(ms) {
+  return ms < 1000 ? 'just now' : `${formatNumber(Math.round(ms / 1000))} s ago`;
+}
+
+// One table per worker host: each provider's breaker state in words (the
+// badge's colour only repeats it), and whether the host's report is fresh.
+function breakerTable(host) {
+  const caption = host.stale
+    ? `Host ${host.id}: STALE, last report ${ago(host.ageMs)} (its states may no longer hold)`
+    : `Host ${host.id}: reported ${ago(host.ageMs)}`;
+  return tableWrap(`Circuit breakers of ${host.id}`, h('table', { class: host.stale ? 'stale' : null, 'data-host': host.id },
+    h('caption', {}, caption),
+    h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Provider'), h('th', { scope: 'col' }, 'State'),
+      h('th', { scope: 'col' }, 'Since'))),
+    h('tbody', {}, host.breakers.map((b) => h('tr', { 'data-breaker': b.name },
+      h('th', { scope: 'row' }, b.name),
+      h('td', {}, h('span', { class: `badge breaker-${b.state}` }, BREAKER_STATES[b.state] || b.state)),
+      h('td', {}, b.since ? formatDate(b.since) : '—'))))));
+}
+
 function set(id, text) {
   const el = document.getElementById(id);
   if (el !== null) {
@@ -40,6 +67,7 @@ export function render(main) {
   const status = h('p', { class: 'muted', id: 'overview-updated' }, 'Loading…');
   const error = h('div', {});
   const chart = h('div', { class: 'chart', id: 'throughput-chart' });
+  const breakers = h('div', { id: 'breakers' });
   const pause = h('button', { type: 'button', class: 'secondary', id: 'pause-refresh', 'aria-pressed': 'false' }, 'Pause auto-refresh');
   pause.addEventListener('click', () => {
     paused = !paused;
@@ -78,17 +106,22 @@ export function render(main) {
         countTable('By priority', 'priority', PRIORITIES.map((p) => [p, p])))),
     h('section', { 'aria-labelledby': 'h-queues' },
       h('h2', { id: 'h-queues' }, 'Queues'),
-      countTable('Messages waiting per queue', 'queue', QUEUES),
-      h('p', { class: 'hint' }, 'Circuit breaker states are kept by each worker host and exported on the worker\'s /metrics (circuit_breaker_state); the API does not see them.')));
+      countTable('Messages waiting per queue', 'queue', QUEUES)),
+    h('section', { 'aria-labelledby': 'h-breakers' },
+      h('h2', { id: 'h-breakers' }, 'Circuit breakers'),
+      h('p', { class: 'hint' }, 'Per worker host, as each host last reported them. Webhook breakers (one per hashed target host) are listed only while not closed.'),
+      breakers));
 
   async function refresh() {
     window.clearTimeout(timer);
     try {
-      const [stats, tp] = await Promise.all([
+      const [stats, tp, workers] = await Promise.all([
         api('GET', '/api/notifications/stats/system'),
         api('GET', '/api/notifications/stats/throughput'),
+        api('GET', '/api/workers'),
       ]);
       show(stats.data, tp.data);
+      showBreakers(workers.data);
       clear(error);
       status.textContent = `Updated ${new Date().toLocaleTimeString()}`;
     } catch (err) {
@@ -115,6 +148,17 @@ export function render(main) {
     chart.append(throughputChart(tp));
     if (tp.truncated) {
       chart.append(h('p', { class: 'hint' }, 'More notifications changed this hour than the chart reads; it shows a part.'));
+    }
+  }
+
+  function showBreakers(data) {
+    clear(breakers);
+    if (data.hosts.length === 0) {
+      breakers.append(h('p', { class: 'muted' }, 'No worker host has reported its breakers yet.'));
+      return;
+    }
+    for (const host of data.hosts) {
+      breakers.append(breakerTable(host));
     }
   }
 

@@ -154,6 +154,11 @@ async function main() {
     }));
     assert.deepEqual(storage, { local: 0, cookie: '', session: 1 });
     await waitOverview(page, 'total-all', '0');
+    step('the worker host\'s circuit breakers, each state in words, the host\'s report fresh');
+    const twilioBreaker = page.locator('#breakers tr[data-breaker="twilio"]').first();
+    await twilioBreaker.waitFor({ timeout: 45000 });
+    assert.match(await twilioBreaker.textContent(), /Closed \(calls go through\)/);
+    assert.doesNotMatch(await page.locator('#breakers caption').first().textContent(), /STALE/);
     await shot(page, '02-overview-empty');
 
     step('the API\'s validation messages appear beside their fields');
