@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "dashboard.h"
+#include "replay.h"
 #include "query.h"
 #include "response.h"
 #include "wc_json.h"
@@ -167,31 +168,6 @@ static bool parse_replay(const api_request_t *req, replay_request_t *out, api_re
     return true;
 }
 
-/* Publishes the replayed document's message, confirmed. */
-static bool publish(api_context_t *ctx, const bson_t *doc)
-{
-    wc_queue_message_t msg;
-    if (wc_queue_message_from_document(doc, &msg) != 0) {
-        return false;
-    }
-    size_t len = 0;
-    char *body = wc_queue_message_encode(&msg, &len);
-    if (body == NULL) {
-        return false;
-    }
-    const wc_broker_message_t m = {
-        .exchange = WC_EXCHANGE,
-        .routing_key = wc_priority_routing_key(msg.priority),
-        .body = body,
-        .body_len = len,
-        .message_id = msg.notification_id,
-        .correlation_id = msg.correlation_id,
-    };
-    wc_broker_status_t s = api_publisher_publish(ctx->publisher, &m);
-    free(body);
-    return s == WC_BROKER_OK;
-}
-
 static void add_result(json_object *results, const char *id, const char *outcome,
                        const char *status)
 {
@@ -213,49 +189,44 @@ API_HANDLER(api_handle_dlq_replay)
         free(rq);
         return res;
     }
-    char actor[64];
-    snprintf(actor, sizeof(actor), "api:dashboard:%s", principal->role);
+    char actor[128];
+    api_actor(principal, actor, sizeof(actor));
     json_object *results = json_object_new_array();
     int64_t replayed = 0;
     for (size_t i = 0; i < rq->n; i++) {
         const char *id = rq->id_text[i];
         bson_t *doc = NULL;
-        const char *outcome = "replayed";
-        wc_store_status_t s = wc_store_requeue_failed(ctx->store, principal->tenant_id,
-                                                      &rq->ids[i], actor, rq->keep_attempts,
-                                                      wc_time_now_ms(), &doc);
-        if (s == WC_STORE_NOT_FOUND) {
-            s = wc_store_get_notification(ctx->store, principal->tenant_id, &rq->ids[i], &doc);
-            if (s == WC_STORE_NOT_FOUND) {
-                add_result(results, id, "not_found", NULL);
-                continue;
-            }
-            const char *status = s == WC_STORE_OK ? wc_doc_string(doc, "status") : NULL;
-            bool interrupted = status != NULL && strcmp(status, "QUEUED") == 0 &&
-                               bson_has_field(doc, "replayedAt");
-            if (s == WC_STORE_OK && !interrupted) {
-                add_result(results, id, "not_failed", status);
+        api_replay_result_t r =
+            api_replay_notification(ctx, principal->tenant_id, &rq->ids[i], actor,
+                                    rq->keep_attempts, &doc);
+        const char *status = doc != NULL ? wc_doc_string(doc, "status") : NULL;
+        switch (r) {
+        case API_REPLAY_QUEUED:
+        case API_REPLAY_PENDING:
+            /* The state the replay left it in (a worker may have moved on
+             * since): QUEUED, or PENDING when its publish failed and the
+             * sweep will send it. */
+            api_audit(ctx, principal, "notification.replay", id, NULL);
+            add_result(results, id, "replayed", r == API_REPLAY_QUEUED ? "QUEUED" : "PENDING");
+            replayed++;
+            break;
+        case API_REPLAY_NOT_FAILED:
+            add_result(results, id, "not_failed", status);
+            break;
+        case API_REPLAY_NOT_FOUND:
+            add_result(results, id, "not_found", NULL);
+            break;
+        case API_REPLAY_DB_ERROR:
+            if (doc != NULL) {
                 bson_destroy(doc);
-                continue;
             }
-            outcome = "republished";
-        }
-        if (s != WC_STORE_OK) {
-            bson_destroy(doc);
             json_object_put(results);
             free(rq);
             return api_unavailable("the database");
         }
-        bool published = publish(ctx, doc);
-        bson_destroy(doc);
-        if (!published) {
-            /* It is QUEUED now: the same replay again publishes it. */
-            json_object_put(results);
-            free(rq);
-            return api_unavailable("the broker");
+        if (doc != NULL) {
+            bson_destroy(doc);
         }
-        add_result(results, id, outcome, "QUEUED");
-        replayed++;
     }
     free(rq);
     json_object *data = json_object_new_object();

@@ -80,7 +80,7 @@ static api_idem_outcome_t publish_pending(api_context_t *ctx, bson_t **doc)
     bson_oid_t id;
     bson_oid_init_from_string(&id, qmsg.notification_id);
     bson_t *after = NULL;
-    if (wc_store_mark_queued(ctx->store, &id, wc_time_now_ms(), &after) == WC_STORE_OK &&
+    if (wc_store_mark_queued(ctx->store, &id, "api", wc_time_now_ms(), &after) == WC_STORE_OK &&
         after != NULL) {
         bson_destroy(*doc);
         *doc = after;

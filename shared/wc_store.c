@@ -291,13 +291,13 @@ wc_store_status_t wc_store_transition(wc_store_t *store, const bson_t *filter,
     return status;
 }
 
-wc_store_status_t wc_store_mark_queued(wc_store_t *store, const bson_oid_t *id, int64_t now_ms,
-                                       bson_t **out)
+wc_store_status_t wc_store_mark_queued(wc_store_t *store, const bson_oid_t *id, const char *actor,
+                                       int64_t now_ms, bson_t **out)
 {
     bson_t *filter = BCON_NEW("_id", BCON_OID(id), "status", BCON_UTF8("PENDING"));
     const wc_transition_t t = {
         .to = WC_STATUS_QUEUED,
-        .audit = {.actor = "api", .message = "Added to queue"},
+        .audit = {.actor = actor, .message = "Added to queue"},
     };
     wc_store_status_t status = wc_store_transition(store, filter, &t, now_ms, out);
     bson_destroy(filter);

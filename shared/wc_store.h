@@ -86,11 +86,11 @@ typedef struct {
 wc_store_status_t wc_store_transition(wc_store_t *store, const bson_t *filter,
                                       const wc_transition_t *t, int64_t now_ms, bson_t **out);
 
-/* The API's step after a confirmed publish: PENDING -> QUEUED. When a worker
+/* The step after a confirmed publish: PENDING -> QUEUED, by `actor`. When a worker
  * got there first, leaves the document as it is. *out is the document as it
  * now stands (the caller destroys it). */
-wc_store_status_t wc_store_mark_queued(wc_store_t *store, const bson_oid_t *id, int64_t now_ms,
-                                       bson_t **out);
+wc_store_status_t wc_store_mark_queued(wc_store_t *store, const bson_oid_t *id, const char *actor,
+                                       int64_t now_ms, bson_t **out);
 
 typedef enum {
     WC_CLAIM_OK,    /* the caller holds the lease and may deliver */

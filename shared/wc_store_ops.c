@@ -167,9 +167,9 @@ wc_store_status_t wc_store_revoke_api_key(wc_store_t *store, const char *key_or_
     return status;
 }
 
-wc_store_status_t wc_store_requeue_failed(wc_store_t *store, const char *tenant_id,
-                                          const bson_oid_t *id, const char *actor,
-                                          bool keep_attempts, int64_t now_ms, bson_t **out)
+wc_store_status_t wc_store_reopen_failed(wc_store_t *store, const char *tenant_id,
+                                         const bson_oid_t *id, const char *actor,
+                                         bool keep_attempts, int64_t now_ms, bson_t **out)
 {
     bson_t *filter = BCON_NEW("_id", BCON_OID(id), "status", BCON_UTF8("FAILED"));
     if (tenant_id != NULL) {
@@ -179,11 +179,10 @@ wc_store_status_t wc_store_requeue_failed(wc_store_t *store, const char *tenant_
                                 : BCON_NEW("replayedAt", BCON_DATE_TIME(now_ms), "retryCount",
                                            BCON_INT32(0));
     const wc_transition_t t = {
-        .to = WC_STATUS_QUEUED,
+        .to = WC_STATUS_PENDING,
         .audit = {.actor = actor,
-                  .message = keep_attempts
-                                 ? "Replayed from the dead-letter queue by operator (attempts kept)"
-                                 : "Replayed from the dead-letter queue by operator (attempts reset)"},
+                  .message = keep_attempts ? "Replayed from the dead-letter queue (attempts kept)"
+                                           : "Replayed from the dead-letter queue (attempts reset)"},
         .set = set,
         .unset_lease = true,
     };

@@ -35,14 +35,17 @@ wc_store_status_t wc_store_list_api_keys(wc_store_t *store, const char *tenant_i
 wc_store_status_t wc_store_revoke_api_key(wc_store_t *store, const char *key_or_hint,
                                           int64_t now_ms);
 
-/* A replay's first step: FAILED -> QUEUED in one update with its audit entry
+/* A replay's first step: FAILED -> PENDING in one update with its audit entry
  * by `actor`, the lease cleared, replayedAt set and, unless `keep_attempts`,
- * retryCount reset. Only a notification of `tenant_id` (of any tenant when
- * NULL) that is FAILED now. NOT_FOUND when none is: the caller looks at what
- * it is instead. On OK and a non-NULL `out`, *out is the document after the
- * change (the caller destroys it); the caller then publishes it. */
-wc_store_status_t wc_store_requeue_failed(wc_store_t *store, const char *tenant_id,
-                                          const bson_oid_t *id, const char *actor,
-                                          bool keep_attempts, int64_t now_ms, bson_t **out);
+ * retryCount reset. The caller then publishes it and records QUEUED, as the
+ * intake does for a new notification, so a publish that fails leaves it
+ * PENDING for the sweeper (invariant 1) rather than QUEUED with no message.
+ * Only a notification of `tenant_id` (of any tenant when NULL) that is FAILED
+ * now. NOT_FOUND when none is: the caller looks at what it is instead. On OK
+ * and a non-NULL `out`, *out is the document after the change (the caller
+ * destroys it). */
+wc_store_status_t wc_store_reopen_failed(wc_store_t *store, const char *tenant_id,
+                                         const bson_oid_t *id, const char *actor,
+                                         bool keep_attempts, int64_t now_ms, bson_t **out);
 
 #endif

@@ -130,12 +130,14 @@ static int republish(ctl_t *ctl, const bson_t *doc)
     return s == WC_BROKER_OK ? 0 : -1;
 }
 
-/* Step 1: FAILED -> QUEUED with the operator's audit entry. */
-static wc_store_status_t requeue_document(ctl_t *ctl, const act_state_t *st,
-                                          const dlq_item_t *item, bson_t **doc)
+/* Step 1: FAILED -> PENDING with the operator's audit entry; after the
+ * confirmed publish, step 3 records QUEUED (a failed publish leaves it PENDING
+ * for the API's sweep, never QUEUED without a message). */
+static wc_store_status_t reopen_document(ctl_t *ctl, const act_state_t *st,
+                                         const dlq_item_t *item, bson_t **doc)
 {
-    return wc_store_requeue_failed(ctl->store, NULL, &item->oid, ctl->actor, st->keep_attempts,
-                                   wc_time_now_ms(), doc);
+    return wc_store_reopen_failed(ctl->store, NULL, &item->oid, ctl->actor, st->keep_attempts,
+                                  wc_time_now_ms(), doc);
 }
 
 /* The document as it stands; its status in *status ("" when there is none). */
@@ -155,7 +157,7 @@ static visit_t replay_one(ctl_t *ctl, act_state_t *st, const dlq_item_t *item)
 {
     bson_t *doc = NULL;
     char status[32];
-    wc_store_status_t s = requeue_document(ctl, st, item, &doc);
+    wc_store_status_t s = reopen_document(ctl, st, item, &doc);
     outcome_t out = OUT_DONE;
     if (s == WC_STORE_NOT_FOUND) {
         s = current_status(ctl, item, &doc, status, sizeof(status));
@@ -163,15 +165,17 @@ static visit_t replay_one(ctl_t *ctl, act_state_t *st, const dlq_item_t *item)
             record(ctl, st, OUT_LEFT, item, "no such document; left in the DLQ");
             return VISIT_KEEP;
         }
-        if (s == WC_STORE_OK && strcmp(status, "QUEUED") != 0) {
+        bool interrupted = s == WC_STORE_OK && strcmp(status, "PENDING") == 0 &&
+                           bson_has_field(doc, "replayedAt");
+        if (s == WC_STORE_OK && !interrupted) {
             char detail[96];
             snprintf(detail, sizeof(detail), "already %s; stale DLQ copy removed", status);
             record(ctl, st, OUT_SETTLED, item, detail);
             bson_destroy(doc);
             return VISIT_ACK;
         }
-        /* QUEUED: an earlier replay stopped after step 1; the publish may
-         * not have happened, so it happens again. */
+        /* PENDING after a replay: an earlier one stopped after step 1; the
+         * publish may not have happened, so it happens again. */
         out = OUT_AGAIN;
     }
     if (s != WC_STORE_OK) {
@@ -183,13 +187,23 @@ static visit_t replay_one(ctl_t *ctl, act_state_t *st, const dlq_item_t *item)
     int pub = republish(ctl, doc);
     bson_destroy(doc);
     if (pub != 0) {
-        ctl_error("the publish of %s was not confirmed; stopped. It is QUEUED and still in the "
-                  "DLQ: run the replay again",
+        ctl_error("the publish of %s was not confirmed; stopped. It is PENDING (the API's sweep "
+                  "publishes it) and still in the DLQ: run the replay again to be sure",
                   item->msg.notification_id);
         return VISIT_FAIL;
     }
-    record(ctl, st, out, item, out == OUT_AGAIN ? "was QUEUED; published again"
-                                                : "FAILED -> QUEUED, republished");
+    bson_t *queued = NULL;
+    if (wc_store_mark_queued(ctl->store, &item->oid, ctl->actor, wc_time_now_ms(), &queued) !=
+        WC_STORE_OK) {
+        /* Published and confirmed: the promise holds; the worker records its
+         * own progress from PENDING as well. */
+        ctl_error("warning: %s is published but recording QUEUED failed", item->msg.notification_id);
+    }
+    if (queued != NULL) {
+        bson_destroy(queued);
+    }
+    record(ctl, st, out, item, out == OUT_AGAIN ? "was PENDING after a replay; published again"
+                                                : "FAILED -> PENDING, republished, QUEUED");
     return VISIT_ACK;
 }
 

@@ -157,7 +157,12 @@ class DashboardRoutesTest(unittest.TestCase):
         done = self.stack.wait_for_status(self.admin, nid, "SENT", timeout=60).json["data"]
         self.assertEqual(done["notification"]["retryCount"], 0)
         trail = [(e["status"], e["actor"]) for e in done["logs"]]
-        self.assertIn(("QUEUED", "api:dashboard:operator"), trail)
+        # After the failure: reopened by the operator's key (FAILED -> PENDING), then queued.
+        failed_at = [s for s, _ in trail].index("FAILED")
+        after = trail[failed_at + 1:]
+        self.assertEqual(after[0][0], "PENDING", trail)
+        self.assertTrue(after[0][1].startswith("api:key:"), trail)
+        self.assertIn("QUEUED", [s for s, _ in after])
         self.assertEqual([s for s, _ in trail][-1], "SENT")
         # A second replay changes nothing.
         again = self.replay({"ids": [nid]})

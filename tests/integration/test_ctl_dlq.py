@@ -137,8 +137,8 @@ class CtlDlqTest(unittest.TestCase):
         self.assertEqual(dlq_depth(), 0)
         for doc in self.docs(ids).values():
             statuses = [e["status"] for e in doc["logs"]]
-            self.assertEqual(statuses[-5:], ["PROCESSING", "FAILED", "QUEUED", "PROCESSING", "SENT"])
-            replay = doc["logs"][-3]
+            self.assertEqual(statuses[-5:], ["FAILED", "PENDING", "QUEUED", "PROCESSING", "SENT"])
+            replay = doc["logs"][-4]  # FAILED -> PENDING by the operator
             self.assertTrue(replay["actor"].startswith("wavecomctl:"), replay)
             self.assertIn("Replayed from the dead-letter queue", replay["message"])
             self.assertEqual(doc["retryCount"], 0)
@@ -194,8 +194,12 @@ class CtlDlqTest(unittest.TestCase):
         depth = self.wait_dlq(3)
         providers.register_webhook_secret(prefix, secret)
         oid = __import__("bson").ObjectId
-        # ids[0]: step 1 done (QUEUED), the publish lost; ids[2]: settled meanwhile (CANCELLED).
-        self.stack.db.notifications.update_one({"_id": oid(ids[0])}, {"$set": {"status": "QUEUED"}})
+        # ids[0]: step 1 done (PENDING, replayedAt set), the publish lost; ids[2]: settled
+        # meanwhile (CANCELLED).
+        self.stack.db.notifications.update_one(
+            {"_id": oid(ids[0])},
+            {"$set": {"status": "PENDING", "replayedAt": __import__("datetime").datetime.now(
+                __import__("datetime").timezone.utc)}})
         self.stack.db.notifications.update_one({"_id": oid(ids[2])}, {"$set": {"status": "CANCELLED"}})
 
         r = self.ctl("dlq", "replay", "--all", "--json")
