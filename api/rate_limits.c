@@ -227,7 +227,7 @@ static void refresh_in_flight(api_limits_t *l, const wc_principal_t *p, int64_t 
 }
 
 bool api_limits_take_notifications(api_limits_t *l, const wc_principal_t *p, size_t total,
-                                   size_t critical, api_response_t *res)
+                                   size_t critical, bool *critical_only, api_response_t *res)
 {
     if (l == NULL || total == 0) {
         return true;
@@ -260,10 +260,15 @@ bool api_limits_take_notifications(api_limits_t *l, const wc_principal_t *p, siz
     if (cfg->rate_global_nps > 0) {
         refill(&l->global, cfg->rate_global_nps, now);
         if (standard > 0 && !fits(&l->global, (double)standard)) {
-            *res = limited(503, "the service is at its ceiling: only CRITICAL notifications are "
-                                "taken now",
-                           &l->global, (double)standard);
-            goto out;
+            if (critical == 0 || critical_only == NULL) {
+                *res = limited(503, "the service is at its ceiling: only CRITICAL notifications "
+                                    "are taken now",
+                               &l->global, (double)standard);
+                goto out;
+            }
+            /* Shed the others, keep the CRITICAL ones (counted below). */
+            *critical_only = true;
+            total = critical;
         }
     }
     int tenant_rate = effective(p->limits.notifications_per_second, cfg->rate_tenant_nps);

@@ -35,8 +35,12 @@ bool api_limits_take_request(api_limits_t *limits, const wc_principal_t *p, api_
 
 /* Admits `total` new notifications of `p`, `critical` of them CRITICAL.
  * False with the 429 (tenant or key over its rate or in-flight quota) or
- * 503 (global ceiling, for non-CRITICAL work) in *res. */
+ * 503 (global ceiling, for non-CRITICAL work) in *res. When the ceiling has
+ * no room for the non-CRITICAL ones but `critical` > 0 and `critical_only` is
+ * not NULL, admits the CRITICAL ones alone and sets *critical_only: the
+ * caller refuses the others one by one (a batch), so that CRITICAL work is
+ * never shed with them. */
 bool api_limits_take_notifications(api_limits_t *limits, const wc_principal_t *p, size_t total,
-                                   size_t critical, api_response_t *res);
+                                   size_t critical, bool *critical_only, api_response_t *res);
 
 #endif

@@ -318,9 +318,22 @@ api_response_t api_submission_defer(api_submission_t *sub, api_submission_respon
         critical += sub->items[i].priority == WC_PRIORITY_CRITICAL;
     }
     api_response_t res = {.defer = &sub->deferral};
-    if (!api_limits_take_notifications(sub->ctx->limits, &sub->principal, sub->n, critical, &res)) {
+    bool critical_only = false;
+    if (!api_limits_take_notifications(sub->ctx->limits, &sub->principal, sub->n, critical,
+                                       &critical_only, &res)) {
         api_submission_free(sub);
         return res;
+    }
+    if (critical_only) {
+        /* At the global ceiling: a batch's CRITICAL items go on, the others
+         * are refused each with its own 503. */
+        for (size_t i = 0; i < sub->n; i++) {
+            if (sub->items[i].priority != WC_PRIORITY_CRITICAL) {
+                set_error(&sub->items[i], 503, true,
+                          "the service is at its ceiling: only CRITICAL notifications are taken "
+                          "now; retry later");
+            }
+        }
     }
     return res;
 }

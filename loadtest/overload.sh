@@ -12,9 +12,11 @@
 # doubles of its own (--private-doubles; 200 ms, 5 % transient failures), in an open loop at
 # FACTOR x capacity for S seconds (default 60), its results kept under the run's log directory;
 # loadtest/overload_report.py turns them into ONE summary line and loadtest/results/overload.json
-# + overload.md. It measures the API as it is: it changes no admission setting (the only refusal
-# the API has today is the intake queue's 503, WAVECOM_API_INTAKE_QUEUE_LIMIT). Exit status: that
-# of e2e.sh (0; 4 when an accepted notification was lost or not terminal; 1 on other errors).
+# + overload.md. The API runs with its global ceiling (WAVECOM_RATE_GLOBAL_NPS) at the measured
+# capacity, as an operator would set it, unless that variable is already set (0 turns it off): over
+# the ceiling it sheds non-CRITICAL work with 503 + Retry-After and still takes CRITICAL work. Exit
+# status: that of e2e.sh (0; 4 when an accepted notification was lost or not terminal; 1 on other
+# errors).
 set -euo pipefail
 
 # shellcheck source=loadtest/lib.sh
@@ -75,6 +77,10 @@ done
 for v in DURATION BATCH DRAIN_TIMEOUT; do
   [[ ${!v} =~ ^[0-9]+$ ]] || die "--${v,,} must be a whole number, not '${!v}'"
 done
+# The ceiling the API sheds at: the capacity, unless the caller chose one.
+CEILING=${WAVECOM_RATE_GLOBAL_NPS:-$(printf '%.0f' "$CAPACITY")}
+[[ $CEILING =~ ^[0-9]+$ ]] || die "WAVECOM_RATE_GLOBAL_NPS must be a whole number, not '$CEILING'"
+export WAVECOM_RATE_GLOBAL_NPS=$CEILING
 RATE=$("$LT_PYTHON" -c 'import sys; print(round(float(sys.argv[1]) * float(sys.argv[2]), 1))' "$CAPACITY" "$FACTOR")
 COUNT=$("$LT_PYTHON" -c 'import math,sys; print(math.ceil(float(sys.argv[1]) * int(sys.argv[2])))' "$RATE" "$DURATION")
 
@@ -91,7 +97,7 @@ rc=0
 cat "$RUN/e2e-summary.txt" >&2
 [[ -f $RUN/e2e.json ]] || die "loadtest/e2e.sh produced no result (exit $rc)"
 "$LT_PYTHON" "$ROOT/loadtest/overload_report.py" --e2e "$RUN/e2e.json" --capacity "$CAPACITY" \
-  --factor "$FACTOR" --command "$COMMAND" --out-json "$RESULTS/overload.json" --out-md "$RESULTS/overload.md" ||
+  --factor "$FACTOR" --ceiling "$CEILING" --command "$COMMAND" --out-json "$RESULTS/overload.json" --out-md "$RESULTS/overload.md" ||
   die "the overload report failed"
 cp "$RESULTS/overload.json" "$RESULTS/overload.md" "$RUN/"
 printf '==> results: %s, %s (raw: %s)\n' "${RESULTS#"$ROOT"/}/overload.json" \

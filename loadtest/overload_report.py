@@ -21,6 +21,7 @@ def main():
     ap.add_argument("--e2e", required=True)
     ap.add_argument("--capacity", type=float, required=True)
     ap.add_argument("--factor", type=float, required=True)
+    ap.add_argument("--ceiling", type=int, required=True, help="WAVECOM_RATE_GLOBAL_NPS of the run")
     ap.add_argument("--command", default="loadtest/overload.sh")
     ap.add_argument("--out-json", required=True)
     ap.add_argument("--out-md", required=True)
@@ -43,23 +44,22 @@ def main():
     refused_total = sum((s.get("refused_by_code") or {}).values())
     lag = s.get("open_loop_lag_ms") or {}
     delivered = (e.get("delivered") or {}).get("steady_middle_80") or {}
-    needs = []
+    # What the run shows about admission, stated from its own figures.
+    findings = []
+    refused_503 = (s.get("refused_by_code") or {}).get("503", 0)
+    if args.ceiling > 0:
+        findings.append(f"the global ceiling ({args.ceiling}/s) refused {refused_503:,} notifications "
+                        f"with 503; {with_ra} refused requests carried Retry-After, {without_ra} did not")
+    else:
+        findings.append("no global ceiling (WAVECOM_RATE_GLOBAL_NPS=0): nothing sheds the excess, "
+                        "which waits in the client and in RabbitMQ instead")
+    if crit.get("refused"):
+        findings.append(f"{crit['refused']} CRITICAL notifications were refused")
+    else:
+        findings.append(f"no CRITICAL notification was refused ({crit.get('accepted', 0)} accepted)")
     if not codes.get("429"):
-        needs.append("no 429 at all: the API has no per-tenant rate limit (DESIGN §7 asks for one, "
-                     "429 + Retry-After)")
-    if refused_total == 0:
-        needs.append("nothing was refused: the only admission control, the intake queue's 503 "
-                     "(WAVECOM_API_INTAKE_QUEUE_LIMIT, notifications waiting for a group commit), "
-                     "never filled; the excess waited in the client's queue and in RabbitMQ instead "
-                     "(open-loop lag, queue depth), so latency, not refusals, absorbed the overload")
-    if refused_total and crit.get("refused"):
-        needs.append("CRITICAL notifications were refused like the others: the 503 does not look at "
-                     "priority; load shedding by priority (refuse MEDIUM/LOW first when queues are deep) "
-                     "is not implemented")
-    if refused_total and without_ra:
-        needs.append(f"{without_ra} refused requests had no Retry-After")
-    needs.append("the API does not look at queue depth (RabbitMQ) when admitting: with the worker "
-                 "slower than the intake, the backlog grows without bound while every request gets 201")
+        findings.append("no 429: per-tenant and per-key limits are off by default "
+                        "(WAVECOM_RATE_TENANT_NPS, WAVECOM_RATE_KEY_NPS) and this scenario has one tenant")
     result = {
         "benchmark": "overload",
         "ok": rec["lost"] == 0 and not rec["not_terminal"],
@@ -68,6 +68,7 @@ def main():
         "commit": e["meta"].get("commit"),
         "dirty": e["meta"].get("dirty"),
         "capacity_per_s": args.capacity,
+        "global_ceiling_per_s": args.ceiling,
         "factor": args.factor,
         "offered_per_s": s.get("rate_target"),
         "offered": s.get("offered"),
@@ -84,7 +85,7 @@ def main():
         "api_peak_rss_kb": api_peak,
         "reconciliation": {k: rec[k] for k in ("accepted", "sent", "failed", "lost", "not_terminal",
                                                "accepted_equals_sent_plus_failed", "duplicates")},
-        "what_the_api_would_need": needs,
+        "findings": findings,
         "e2e_result": args.e2e,
     }
     with open(args.out_json, "w") as f:
@@ -92,7 +93,8 @@ def main():
     codes_text = ", ".join(f"{k}: {v:,}" for k, v in codes.items())
     md = [f"### Overload: {args.factor:g}x capacity, {result['date']}\n",
           f"`{args.command}` — commit {result['commit']}{' (with local changes)' if result['dirty'] == '1' else ''}; "
-          f"capacity {args.capacity:g}/s (end to end), offered {s.get('rate_target')}/s open loop for "
+          f"capacity {args.capacity:g}/s (end to end), global ceiling "
+          f"{args.ceiling}/s (WAVECOM_RATE_GLOBAL_NPS), offered {s.get('rate_target')}/s open loop for "
           f"{s.get('duration_limit_s')} s, {s.get('batch')} per request; loadtest/e2e.sh underneath "
           f"(private doubles, 200 ms, 5 % transient failures).\n",
           "| figure | value |", "|---|---|",
@@ -116,8 +118,8 @@ def main():
           f"| API peak RSS | {mb(api_peak) if api_peak else 'n/a'} |",
           f"| accepted = SENT + FAILED; lost; duplicates | {rec['accepted']:,} = {rec['sent']:,} + {rec['failed']:,} "
           f"({'yes' if rec['accepted_equals_sent_plus_failed'] else 'NO'}); {rec['lost']}; {rec['duplicates']} |",
-          "", "What the API would need to shed load as issue 6 asks (not changed by this scenario):", ""]
-    md += [f"- {n}" for n in needs]
+          "", "Findings:", ""]
+    md += [f"- {n}" for n in findings]
     md.append("")
     with open(args.out_md, "w") as f:
         f.write("\n".join(md))

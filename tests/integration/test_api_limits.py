@@ -120,6 +120,13 @@ class GlobalCeilingTest(unittest.TestCase):
         for _ in range(3):
             self.assertEqual(post(self.stack, self.key, email(priority="CRITICAL")).status, 201)
         self.assertEqual(post(self.stack, self.key, email(priority="HIGH")).status, 503)
+        # A batch at the ceiling: its CRITICAL items are taken, the others refused one by one.
+        mixed = self.stack.request("POST", "/api/notifications/batch", key=self.key, body={
+            "notifications": [email(priority="CRITICAL"), email(priority="LOW"),
+                              email(priority="CRITICAL")]})
+        self.assertEqual(mixed.status, 207, mixed)
+        self.assertEqual([r["code"] for r in mixed.json["data"]["results"]], [201, 503, 201])
+        self.assertGreaterEqual(int(mixed.headers["Retry-After"]), 1)
         time.sleep(2.5)
         self.assertEqual(post(self.stack, self.key, email(priority="MEDIUM")).status, 201)
 
