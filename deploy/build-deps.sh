@@ -13,8 +13,8 @@
 #                                            (a fresh image)
 #   deploy/build-deps.sh build DIR [ARGS..]  configure the source tree into DIR with ARGS, build it
 #
-# Sourced, it only defines WAVECOM_BUILD_PACKAGES, WAVECOM_RUNTIME_PACKAGES and
-# wavecom_cmake_build; deploy/stack.sh installs the packages with its own apt_install, which skips
+# Sourced, it only defines WAVECOM_BUILD_PACKAGES, WAVECOM_FUZZ_PACKAGES, WAVECOM_RUNTIME_PACKAGES
+# and wavecom_cmake_build; deploy/stack.sh installs the packages with its own apt_install, which skips
 # what is already there.
 
 # The compiler, CMake, and the -dev package of every library CMakeLists.txt links (cmocka for the
@@ -24,6 +24,10 @@ WAVECOM_BUILD_PACKAGES=(
   librabbitmq-dev libmongoc-dev libbson-dev libesmtp-dev libcurl4-openssl-dev libssl-dev
   libjson-c-dev libcmocka-dev libmicrohttpd-dev zlib1g-dev
 )
+
+# The libFuzzer build of tests/fuzz (CMake option WAVECOM_FUZZ): clang and its fuzzer runtime.
+# deploy/stack.sh installs them for the test run; the image does not need them.
+WAVECOM_FUZZ_PACKAGES=(clang libclang-rt-14-dev)
 
 # The shared libraries wavecom-api, wavecom-worker and wavecomctl link directly, by their Debian 12
 # package (the libraries those pull in come as their dependencies). tests/repository checks this

@@ -88,7 +88,7 @@ DEBIAN_PACKAGES=(
   python3-prometheus-client        # the metrics test parses both endpoints with it
   wrk                             # loadtest/intake.sh
   openjdk-17-jre-headless maven   # loadtest/rabbitmq_ceiling.sh runs RabbitMQ PerfTest
-  clang libclang-rt-14-dev        # the libFuzzer harnesses (tests/fuzz)
+  "${WAVECOM_FUZZ_PACKAGES[@]}"   # the libFuzzer harnesses (tests/fuzz)
   python3-venv                    # the venv of schemathesis, the API-level fuzzer
   procps # ps and pgrep, which this script uses to find what it started
   chromium nodejs     # the dashboard's browser test (tests/browser); npm: install_browser_test_modules
