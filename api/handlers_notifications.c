@@ -10,6 +10,7 @@
 #include "submission.h"
 #include "wc_log.h"
 #include "wc_notification.h"
+#include "wc_store_trail.h"
 #include "wc_time.h"
 
 bool api_parse_id(const char *param, bson_oid_t *id, api_response_t *res)
@@ -130,9 +131,14 @@ API_HANDLER(api_handle_get_notification)
     case WC_STORE_ERROR:
         return api_unavailable("the database");
     }
+    json_object *logs = wc_store_trail_read(ctx->store, doc);
+    if (logs == NULL) {
+        bson_destroy(doc);
+        return api_unavailable("the database");
+    }
     json_object *data = json_object_new_object();
     json_object_object_add(data, "notification", wc_notification_to_api_json(doc));
-    json_object_object_add(data, "logs", wc_notification_logs_to_api_json(doc));
+    json_object_object_add(data, "logs", logs);
     bson_destroy(doc);
     return api_ok(200, data, NULL);
 }

@@ -345,8 +345,8 @@ def cmd_report(args):
     dup_trails = {}
     for p in providers.values():
         for i in p["duplicate_ids"]:
-            d = coll.find_one({"_id": ObjectId(i)}, {"logs": 1})
-            owners = [e.get("actor") for e in (d or {}).get("logs", []) if e.get("status") == "PROCESSING"]
+            trail = coll.database.notification_logs.find({"notificationId": ObjectId(i)})
+            owners = [e.get("actor") for e in trail if e.get("status") == "PROCESSING"]
             dup_trails[i] = owners
 
     # Another client of shared doubles may have changed their settings or reset their counters

@@ -11,15 +11,34 @@
 
 ALTER DATABASE ferretdb SET plan_cache_mode = force_custom_plan;
 
+-- The fields each collection is looked up by. FerretDB names a collection's table after it with a
+-- suffix of eight hex digits. The audit trail is read by notificationId only (its entries are
+-- never looked up by _id), so it gets no _id index of ours.
+CREATE OR REPLACE FUNCTION wavecom_lookup_fields(tbl regclass) RETURNS text[]
+LANGUAGE sql IMMUTABLE AS $fn$
+  SELECT CASE
+    WHEN (parse_ident(tbl::text))[2] ~ '^notifications_[0-9a-f]{8}$' THEN ARRAY['_id', 'status']
+    WHEN (parse_ident(tbl::text))[2] ~ '^notification_logs_[0-9a-f]{8}$' THEN ARRAY['notificationId']
+    ELSE ARRAY['_id']
+  END
+$fn$;
+
+-- fastupdate is off: with it on, every insert of a new entry lands in the index's pending list,
+-- which each lookup then scans linearly until a vacuum merges it. On the write path that list
+-- cost PostgreSQL more than half of its time per findAndModify (measured: 0.82-0.92 ms of
+-- database CPU per call without it, 1.48-1.63 ms with it).
 CREATE OR REPLACE FUNCTION wavecom_index_document_ids(tbl regclass) RETURNS void
 LANGUAGE plpgsql AS $fn$
 DECLARE
   field text;
+  idx text;
 BEGIN
-  FOREACH field IN ARRAY ARRAY['_id', 'status'] LOOP
-    EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON %s USING gin ((_jsonb -> %L) jsonb_path_ops)',
-                   left((parse_ident(tbl::text))[2], 40) || '_' || trim(leading '_' from field) || '_gin',
-                   tbl, field);
+  FOREACH field IN ARRAY wavecom_lookup_fields(tbl) LOOP
+    idx := left((parse_ident(tbl::text))[2], 40) || '_' || trim(leading '_' from field) || '_gin';
+    EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON %s USING gin ((_jsonb -> %L) jsonb_path_ops) '
+                   'WITH (fastupdate = off)', idx, tbl, field);
+    EXECUTE format('ALTER INDEX %I.%I SET (fastupdate = off)', (parse_ident(tbl::text))[1], idx);
+    PERFORM gin_clean_pending_list(format('%I.%I', (parse_ident(tbl::text))[1], idx)::regclass);
   END LOOP;
 END
 $fn$;

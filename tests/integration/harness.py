@@ -45,6 +45,17 @@ WORKER_BIN = os.path.join(BUILD_DIR, "worker", "wavecom-worker")
 CTL_BIN = os.path.join(BUILD_DIR, "worker", "wavecomctl")
 
 
+def trail(db, doc):
+    """The audit trail of notification `doc` (a document read from `db`) as the API shows it:
+    its entries in notification_logs oldest first, completed from the document's `last` when
+    the newest change's entry is not written yet (docs/ARCHITECTURE.md §3.2)."""
+    entries = list(db.notification_logs.find({"notificationId": doc["_id"]}).sort("seq", 1))
+    newest = entries[-1]["seq"] if entries else 0
+    if doc.get("last") and doc.get("seq", 0) > newest:
+        entries.append(dict(doc["last"], seq=doc["seq"]))
+    return entries
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
