@@ -1,5 +1,6 @@
 /*
- * The group commit of new notifications (DESIGN §4 invariant 1 at volume).
+ * The group commit of new notifications (docs/ARCHITECTURE.md §4,
+ * invariant 1, at volume).
  *
  * A client hears 201 only after its notification is in the database and the
  * broker has confirmed its message. Doing that per request costs three round

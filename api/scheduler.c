@@ -138,10 +138,10 @@ static wc_store_status_t take_overdue(const api_context_t *ctx, wc_status_t stat
 
 /* The steps of every turn. SCHEDULED notifications that are due are
  * released; PENDING ones whose publish was never confirmed are published
- * again; RETRYING and PROCESSING ones whose message looks lost (DESIGN §11:
- * dead-lettering out of a retry tier is at most once) are queued again. A copy
- * of a message that was not lost after all is harmless: the claim lets one
- * delivery through. */
+ * again; RETRYING and PROCESSING ones whose message looks lost (RabbitMQ
+ * 3.10 dead-letters out of a retry tier at most once; docs/ARCHITECTURE.md
+ * §5) are queued again. A copy of a message that was not lost after all is
+ * harmless: the claim lets one delivery through. */
 static const step_t steps[] = {
     {take_due, WC_STATUS_SCHEDULED, "api:scheduler", true, WC_LOG_INFO,
      "due notifications released"},

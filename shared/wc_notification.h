@@ -156,8 +156,9 @@ json_object *wc_notification_to_api_json(const bson_t *doc);
 /* The status a new document starts in. */
 wc_status_t wc_notification_initial_status(const wc_notification_request_t *req, int64_t now_ms);
 
-/* The audit trail as the API shows it: the seed's `logs` list, oldest first,
- * each entry with its notificationId. New reference. */
+/* The audit trail as the API shows it: the `logs` list of the WaveCom
+ * specification, oldest first, each entry with its notificationId. New
+ * reference. */
 json_object *wc_notification_logs_to_api_json(const bson_t *doc);
 
 /* The message put on the queues. The document stays the source of truth: the

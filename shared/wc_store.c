@@ -128,7 +128,8 @@ bool wc_store_ping(wc_store_t *store)
 
 wc_store_status_t wc_store_ensure_indexes(wc_store_t *store)
 {
-    /* The seed's compound indexes, each scoped by tenant first. */
+    /* The compound indexes the WaveCom specification lists, each scoped by
+     * tenant first (docs/ARCHITECTURE.md §3). */
     bson_t *cmd = BCON_NEW(
         "createIndexes", BCON_UTF8(WC_COLL_NOTIFICATIONS), "indexes", "[",
         "{", "key", "{", "tenantId", BCON_INT32(1), "type", BCON_INT32(1), "status", BCON_INT32(1),

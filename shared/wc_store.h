@@ -100,8 +100,9 @@ typedef enum {
     WC_CLAIM_ERROR, /* the database failed; the message must not be acked */
 } wc_claim_result_t;
 
-/* Claims a notification for delivery (DESIGN §4 invariant 2): an atomic
- * change to PROCESSING with a lease held by `owner` until now+lease_ms, from
+/* Claims a notification for delivery (docs/ARCHITECTURE.md §4, invariant
+ * 2): an atomic change to PROCESSING with a lease held by `owner` until
+ * now+lease_ms, from
  * QUEUED, RETRYING, PENDING (the queue message outran the API's QUEUED write)
  * or PROCESSING whose lease expired. On WC_CLAIM_OK *out is the claimed
  * document (the caller destroys it). */
