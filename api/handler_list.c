@@ -1,6 +1,7 @@
 /*
  * GET /api/notifications: a page of the tenant's notifications, newest first,
- * with the seed's pagination object. Query arguments: page (1..1,000,000,
+ * with the pagination object the WaveCom specification defines (see
+ * docs/ARCHITECTURE.md §7). Query arguments: page (1..1,000,000,
  * default 1), limit (1..100, default 20), status, type, priority, and a
  * createdAt range: from (inclusive) and to (exclusive), RFC 3339.
  */

@@ -3,7 +3,7 @@
  * type and priority, the depth of each queue, the average processing time
  * and the success rate. The counts come from one $group/$sum aggregation,
  * the average from a second (sums, since FerretDB has no $avg); the answer is
- * kept WAVECOM_API_STATS_CACHE_SECONDS (the seed's dashboards poll every 5 s,
+ * kept WAVECOM_API_STATS_CACHE_SECONDS (the dashboards poll every 5 s,
  * and each poll would otherwise scan the tenant's notifications).
  */
 #include <math.h>

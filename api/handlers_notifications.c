@@ -80,7 +80,8 @@ static api_response_t respond_single(api_submission_t *sub, void *arg)
 }
 
 /* Validates, then hands the notification to the group commit; the answer
- * comes once it is stored and confirmed by the broker (DESIGN §4 invariant 1). */
+ * comes once it is stored and confirmed by the broker (docs/ARCHITECTURE.md §4,
+ * invariant 1). */
 API_HANDLER(api_handle_create_notification)
 {
     api_response_t res;

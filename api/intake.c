@@ -115,7 +115,7 @@ static void claim_keys(committer_t *c, commit_scratch_t *s, size_t n)
 
 /* Step 2: opens the commit's outbox record, naming the items to publish
  * now; they are stored QUEUED, and the record is what tells the sweeper to
- * publish them should this commit not finish (docs/ARCHITECTURE.md §4.1). */
+ * publish them should this commit not finish (docs/ARCHITECTURE.md §3.2). */
 static void open_outbox(committer_t *c, commit_scratch_t *s, size_t n)
 {
     size_t m = 0;

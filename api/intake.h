@@ -1,6 +1,6 @@
 /*
- * The group commit of new notifications (docs/ARCHITECTURE.md §4.1: invariant
- * 1 at volume).
+ * The group commit of new notifications (docs/ARCHITECTURE.md §3.2: invariant
+ * 1 of §4 at volume).
  *
  * A client hears 201 only after its notification is in the database and the
  * broker has confirmed its message. Doing that per request costs three round

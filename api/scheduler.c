@@ -208,7 +208,7 @@ static bool outbox_add(api_context_t *ctx, round_t *r, const bson_oid_t *id)
 }
 
 /* Publishes again what open outbox records older than the republish
- * threshold name (docs/ARCHITECTURE.md §4.1) and closes each record once all
+ * threshold name (docs/ARCHITECTURE.md §3.2) and closes each record once all
  * of it is confirmed; a record not fully confirmed stays for a later turn.
  * Returns how many notifications were published. */
 static size_t sweep_outbox(api_scheduler_t *s, round_t *r)

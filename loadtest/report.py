@@ -5,7 +5,7 @@
 
 Reads DIR/*.json (default loadtest/results: intake, e2e, priority, overload, memory,
 rabbitmq_ceiling, db_ceiling, profile; a missing one is reported as not measured), states this machine,
-sets each figure beside the seed's plan and our goal, and appends each scenario's own Markdown and
+sets each figure beside the WaveCom specification's plan and our goal, and appends each scenario's own Markdown and
 loadtest/ANALYSIS.md (what bounds the figures, written by hand). It measures nothing itself:
 loadtest/all.sh reruns every scenario and then this.
 """
@@ -84,7 +84,7 @@ def verdict(value, goal, higher_is_better=True):
 
 
 def figures(r):
-    """Rows: figure, seed's plan, our goal, measured, met?, scenario."""
+    """Rows: figure, the specification's plan, our goal, measured, met?, scenario."""
     intake, e2e, prio = r.get("intake"), r.get("e2e"), r.get("priority")
     over, mem = r.get("overload"), r.get("memory")
     ceiling = (r.get("rabbitmq_ceiling") or {}).get("published_per_s")
@@ -157,8 +157,8 @@ def main():
            "queues, publisher confirms), the MongoDB-protocol database (FerretDB 1.24 on "
            "PostgreSQL 15; MongoDB itself is not installable here), the SMTP catcher and the "
            "provider test doubles (200 ms per call, 5 % transient failures unless stated).", "",
-           "## Against the seed's plan and our goals", "",
-           "| figure | seed's plan | our goal | measured | goal | scenario |",
+           "## Against the WaveCom specification's plan and our goals", "",
+           "| figure | specification's plan | our goal | measured | goal | scenario |",
            "|---|---|---|---|---|---|"]
     for row in figures(r):
         out.append("| " + " | ".join(row) + " |")

@@ -148,7 +148,7 @@ bson_t *wc_notification_new_document(const wc_notification_request_t *req, const
     ok = ok && BSON_APPEND_DATE_TIME(doc, "updatedAt", now_ms);
 
     /* A notification sent now is stored QUEUED with its commit's outbox
-     * record (docs/ARCHITECTURE.md §4.1): its creation is changes 1 (PENDING)
+     * record (docs/ARCHITECTURE.md §3.2): its creation is changes 1 (PENDING)
      * and 2 (QUEUED); a scheduled one's is change 1 (SCHEDULED). */
     char message[80];
     if (status == WC_STATUS_SCHEDULED) {

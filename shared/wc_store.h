@@ -279,7 +279,7 @@ wc_store_status_t wc_store_insert_notifications(wc_store_t *store, const bson_t 
 wc_store_status_t wc_store_mark_queued_many(wc_store_t *store, const bson_oid_t *ids, size_t n,
                                             const char *actor, int64_t now_ms);
 
-/* The outbox of the group commit (docs/ARCHITECTURE.md §4.1): a commit
+/* The outbox of the group commit (docs/ARCHITECTURE.md §3.2): a commit
  * inserts its documents already QUEUED, so before it writes them it opens
  * one record naming them, and it closes the record once the broker has
  * confirmed every publish. A record left open (the API died, or a publish

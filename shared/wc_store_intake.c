@@ -160,7 +160,7 @@ wc_store_status_t wc_store_mark_queued_many(wc_store_t *store, const bson_oid_t 
     return status;
 }
 
-/* ---- the outbox: one record per group commit (docs/ARCHITECTURE.md §4.1) ---- */
+/* ---- the outbox: one record per group commit (docs/ARCHITECTURE.md §3.2) ---- */
 
 wc_store_status_t wc_store_outbox_open(wc_store_t *store, const bson_oid_t *ids, size_t n,
                                        int64_t now_ms, bson_oid_t *record_id)

@@ -1,8 +1,8 @@
 /*
  * Handling of queue messages in a worker child: decode, claim, hand to the
  * channel's provider, and — when the provider reports — record the outcome
- * and only then acknowledge (docs/ARCHITECTURE.md §4, invariants 2 and 3). Many jobs are in
- * flight at once. Everything runs on the child's loop thread except the
+ * and only then acknowledge (docs/ARCHITECTURE.md §4, invariants 2 and 3).
+ * Many jobs are in flight at once. Everything runs on the child's loop thread except the
  * database steps, which store_pool.h runs on threads of their own.
  */
 #ifndef WORKER_DELIVERY_H
