@@ -6,7 +6,6 @@
 
 #include "publisher.h"
 #include "wc_log.h"
-#include "wc_store_trail.h"
 #include "wc_time.h"
 #include "wc_topology.h"
 
@@ -41,7 +40,6 @@ typedef struct {
     wc_broker_status_t *broker_status;
     bson_oid_t *ids;
     size_t *index;
-    wc_trail_entry_t *trail; /* two per item */
     bson_oid_t outbox;       /* the commit's outbox record */
     bool outbox_open;
 } commit_scratch_t;
@@ -55,7 +53,6 @@ static void scratch_free(commit_scratch_t *s)
     free(s->broker_status);
     free(s->ids);
     free(s->index);
-    free(s->trail);
 }
 
 static bool scratch_alloc(commit_scratch_t *s, size_t n)
@@ -67,9 +64,8 @@ static bool scratch_alloc(commit_scratch_t *s, size_t n)
     s->broker_status = calloc(n, sizeof(*s->broker_status));
     s->ids = calloc(n, sizeof(*s->ids));
     s->index = calloc(n, sizeof(*s->index));
-    s->trail = calloc(2 * n, sizeof(*s->trail));
     return s->items != NULL && s->docs != NULL && s->store_status != NULL && s->msgs != NULL &&
-           s->broker_status != NULL && s->ids != NULL && s->index != NULL && s->trail != NULL;
+           s->broker_status != NULL && s->ids != NULL && s->index != NULL;
 }
 
 /* Step 0: while the broker is known to be down (the publisher is backing
@@ -140,8 +136,8 @@ static void open_outbox(committer_t *c, commit_scratch_t *s, size_t n)
     s->outbox_open = true;
 }
 
-/* Step 3: stores the documents of the items still going, then their first
- * trail entries. */
+/* Step 3: stores the documents of the items still going. Their creation's
+ * trail entries follow from the documents (wc_trail_entries_of_new). */
 static void store_documents(committer_t *c, commit_scratch_t *s, size_t n)
 {
     size_t m = 0;
@@ -155,7 +151,6 @@ static void store_documents(committer_t *c, commit_scratch_t *s, size_t n)
         return;
     }
     wc_store_insert_notifications(c->intake->store, s->docs, m, s->store_status);
-    size_t entries = 0;
     for (size_t k = 0; k < m; k++) {
         api_intake_item_t *item = s->items[s->index[k]];
         if (s->store_status[k] != WC_STORE_OK) {
@@ -168,10 +163,7 @@ static void store_documents(committer_t *c, commit_scratch_t *s, size_t n)
         if (item->scheduled) {
             item->outcome = API_INTAKE_SCHEDULED;
         }
-        entries += wc_trail_entries_of_new(item->doc, &s->trail[entries]);
     }
-    /* Until they are written, each document's `last` shows its status. */
-    (void)wc_store_trail_append(c->intake->store, s->trail, entries);
 }
 
 /* Step 4: publishes the stored QUEUED items with one confirm round trip, then

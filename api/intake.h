@@ -12,8 +12,8 @@
  *   1. one unordered bulk insert of the idempotency records (a duplicate key
  *      means the key belongs to an earlier request: that item stops here);
  *   2. one outbox record naming the notifications to publish now;
- *   3. one unordered bulk insert of the documents (QUEUED, or SCHEDULED),
- *      then one of their first audit trail entries;
+ *   3. one unordered bulk insert of the documents (QUEUED, or SCHEDULED;
+ *      the trail entries of their creation follow from them);
  *   4. one batch publish of the QUEUED ones, with one confirm round trip,
  *      and the outbox record deleted once every publish is confirmed;
  *

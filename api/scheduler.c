@@ -6,7 +6,6 @@
 
 #include "wc_log.h"
 #include "wc_store_ops.h"
-#include "wc_store_trail.h"
 #include "wc_time.h"
 #include "wc_topology.h"
 
@@ -181,9 +180,7 @@ static size_t run_step(api_scheduler_t *s, round_t *r, const step_t *step)
 
 /* Adds to the round the notification `id` of an open outbox record if it is
  * still QUEUED (not yet claimed: its message may never have reached the
- * broker), and writes its creation's trail entries again in case the commit
- * died before writing them (a stored entry is not written twice). Returns
- * false when the database failed. */
+ * broker). Returns false when the database failed. */
 static bool outbox_add(api_context_t *ctx, round_t *r, const bson_oid_t *id)
 {
     bson_t *doc = NULL;
@@ -195,13 +192,6 @@ static bool outbox_add(api_context_t *ctx, round_t *r, const bson_oid_t *id)
     if (status == NULL || strcmp(status, "QUEUED") != 0) {
         bson_destroy(doc);
         return true;
-    }
-    wc_trail_entry_t created[2];
-    if (wc_doc_int(doc, "seq", 0) == 2 &&
-        wc_store_trail_append(ctx->store, created, wc_trail_entries_of_new(doc, created)) !=
-            WC_STORE_OK) {
-        bson_destroy(doc);
-        return false;
     }
     round_add(r, doc); /* an unusable one is logged and left */
     return true;

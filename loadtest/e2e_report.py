@@ -61,15 +61,30 @@ def by_status(coll, tenant):
     return {d["_id"]: d["n"] for d in coll.aggregate(pipeline)}
 
 
+# What a notification can be in before it is final.
+OPEN = ("SCHEDULED", "PENDING", "QUEUED", "PROCESSING", "RETRYING")
+
+
+def open_by_status(coll, tenant):
+    """The tenant's notifications not yet final, by status: one equality count per status, which
+    the database answers from its status index by reading only those documents. (Grouping every
+    document by status on each poll made the benchmark's own polling a visible part of the
+    database's work, growing with the run.)"""
+    counts = {s: coll.count_documents({"tenantId": tenant, "status": s}) for s in OPEN}
+    return {s: n for s, n in counts.items() if n}
+
+
 def cmd_wait(args):
     coll = pymongo.MongoClient(args.mongodb_uri, serverSelectionTimeoutMS=10000)[args.db].notifications
     start = time.monotonic()
     last_print = 0.0
     last_counts, last_change = None, start
     while True:
-        counts = by_status(coll, args.tenant)
-        total = sum(counts.values())
-        open_ = total - sum(counts.get(s, 0) for s in TERMINAL)
+        counts = open_by_status(coll, args.tenant)
+        open_ = sum(counts.values())
+        if open_ == 0:
+            counts = by_status(coll, args.tenant)  # once, at the end: is every one there?
+        total = sum(counts.values()) if open_ == 0 else args.expected
         now = time.monotonic()
         done = total >= args.expected and open_ == 0
         if done or now - last_print >= 10:

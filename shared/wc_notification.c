@@ -149,7 +149,9 @@ bson_t *wc_notification_new_document(const wc_notification_request_t *req, const
 
     /* A notification sent now is stored QUEUED with its commit's outbox
      * record (docs/ARCHITECTURE.md §3.2): its creation is changes 1 (PENDING)
-     * and 2 (QUEUED); a scheduled one's is change 1 (SCHEDULED). */
+     * and 2 (QUEUED); a scheduled one's is change 1 (SCHEDULED). Those
+     * entries follow from the document (createdSeq, createdAt, scheduledAt),
+     * so they are not written to the trail: readers derive them. */
     char message[80];
     if (status == WC_STATUS_SCHEDULED) {
         char when[WC_ISO8601_LEN];
@@ -160,6 +162,7 @@ bson_t *wc_notification_new_document(const wc_notification_request_t *req, const
     }
     bson_t last;
     ok = ok && BSON_APPEND_INT32(doc, "seq", status == WC_STATUS_SCHEDULED ? 1 : 2);
+    ok = ok && BSON_APPEND_INT32(doc, "createdSeq", status == WC_STATUS_SCHEDULED ? 1 : 2);
     ok = ok && BSON_APPEND_DOCUMENT_BEGIN(doc, "last", &last);
     ok = ok && BSON_APPEND_UTF8(&last, "status", wc_status_name(status));
     ok = ok && BSON_APPEND_UTF8(&last, "message", message);
@@ -175,8 +178,8 @@ bson_t *wc_notification_new_document(const wc_notification_request_t *req, const
 }
 
 /* Fields that stay inside WaveCom. */
-static const char *const internal_fields[] = {"logs", "lease", "republishCount", "seq", "last",
-                                              NULL};
+static const char *const internal_fields[] = {"logs",       "lease", "republishCount", "seq",
+                                              "createdSeq", "last",  NULL};
 
 json_object *wc_notification_to_api_json(const bson_t *doc)
 {

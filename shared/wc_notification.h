@@ -142,8 +142,9 @@ typedef struct {
 /* Builds the document to insert: status QUEUED (SCHEDULED when scheduledAt
  * lies after `now_ms`), retryCount 0, timestamps, the tenant, the channel's
  * own fields (platform, title, data; payload), idempotencyKey when set, and
- * the number (`seq`) and entry (`last`) of its latest trail change; the
- * intake writes its trail entries (docs/ARCHITECTURE.md §3.2). Returns a new
+ * the number (`seq`) and entry (`last`) of its latest trail change, and the
+ * number of changes its creation made (`createdSeq`), whose trail entries
+ * readers derive from it (docs/ARCHITECTURE.md §3.2). Returns a new
  * document the caller destroys, or NULL if a JSON value cannot be stored as
  * BSON. */
 bson_t *wc_notification_new_document(const wc_notification_request_t *req, const bson_oid_t *id,

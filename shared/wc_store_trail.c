@@ -6,6 +6,7 @@
 #include "wc_json.h"
 #include "wc_log.h"
 #include "wc_store_private.h"
+#include "wc_time.h"
 
 #define MONGO_DUPLICATE_KEY 11000
 
@@ -45,28 +46,31 @@ int wc_trail_entry_init(wc_trail_entry_t *e, const bson_t *doc, int32_t seq, int
 
 size_t wc_trail_entries_of_new(const bson_t *doc, wc_trail_entry_t out[2])
 {
-    const char *status = wc_doc_string(doc, "status");
-    bson_iter_t iter, last;
-    if (status == NULL || !bson_iter_init_find(&iter, doc, "last") ||
-        !BSON_ITER_HOLDS_DOCUMENT(&iter) || !bson_iter_recurse(&iter, &last) ||
-        !bson_iter_find(&last, "message") || !BSON_ITER_HOLDS_UTF8(&last)) {
-        return 0;
-    }
-    const wc_audit_t final_step = {.actor = "api", .message = bson_iter_utf8(&last, NULL)};
+    int64_t created_seq = wc_doc_int(doc, "createdSeq", 0);
+    bson_iter_t iter;
     int64_t created = bson_iter_init_find(&iter, doc, "createdAt") &&
                               BSON_ITER_HOLDS_DATE_TIME(&iter)
                           ? bson_iter_date_time(&iter)
                           : 0;
-    if (strcmp(status, "SCHEDULED") == 0) {
-        return wc_trail_entry_init(&out[0], doc, 1, -1, WC_STATUS_SCHEDULED, &final_step,
-                                   created) == 0
+    int64_t scheduled = bson_iter_init_find(&iter, doc, "scheduledAt") &&
+                                BSON_ITER_HOLDS_DATE_TIME(&iter)
+                            ? bson_iter_date_time(&iter)
+                            : -1;
+    if (created_seq == 1) {
+        char message[80];
+        char when[WC_ISO8601_LEN];
+        wc_time_format_iso8601(scheduled, when, sizeof(when));
+        snprintf(message, sizeof(message), "Notification scheduled for %s", when);
+        const wc_audit_t step = {.actor = "api", .message = message};
+        return wc_trail_entry_init(&out[0], doc, 1, -1, WC_STATUS_SCHEDULED, &step, created) == 0
                    ? 1
                    : 0;
     }
     const wc_audit_t created_step = {.actor = "api", .message = WC_MESSAGE_CREATED};
-    if (strcmp(status, "QUEUED") != 0 ||
+    const wc_audit_t queued_step = {.actor = "api", .message = WC_MESSAGE_QUEUED};
+    if (created_seq != 2 ||
         wc_trail_entry_init(&out[0], doc, 1, -1, WC_STATUS_PENDING, &created_step, created) != 0 ||
-        wc_trail_entry_init(&out[1], doc, 2, WC_STATUS_PENDING, WC_STATUS_QUEUED, &final_step,
+        wc_trail_entry_init(&out[1], doc, 2, WC_STATUS_PENDING, WC_STATUS_QUEUED, &queued_step,
                             created) != 0) {
         return 0;
     }
@@ -96,18 +100,16 @@ bson_t *wc_trail_entry_document(const wc_trail_entry_t *e)
 {
     char id[40];
     entry_id(&e->notification_id, e->seq, id);
+    /* Only what a reader shows: every field costs FerretDB a conversion per
+     * entry, and the entries are the bulk of what WaveCom inserts. */
     bson_t *doc = BCON_NEW("_id", BCON_UTF8(id), "notificationId", BCON_OID(&e->notification_id),
-                           "tenantId", BCON_UTF8(e->tenant_id), "seq", BCON_INT32(e->seq),
-                           "status", BCON_UTF8(wc_status_name(e->to)));
+                           "seq", BCON_INT32(e->seq), "status", BCON_UTF8(wc_status_name(e->to)));
     if (e->from >= 0) {
         BSON_APPEND_UTF8(doc, "from", wc_status_name((wc_status_t)e->from));
     }
     BSON_APPEND_UTF8(doc, "message", e->message);
     BSON_APPEND_UTF8(doc, "actor", e->actor);
     BSON_APPEND_DATE_TIME(doc, "timestamp", e->at_ms);
-    BSON_APPEND_UTF8(doc, "type", wc_channel_name(e->type));
-    BSON_APPEND_UTF8(doc, "priority", wc_priority_name(e->priority));
-    BSON_APPEND_DATE_TIME(doc, "createdAt", e->created_at_ms);
     return doc;
 }
 
@@ -185,6 +187,17 @@ static json_object *entry_json(const bson_t *entry, const char *notification_hex
     return out;
 }
 
+/* An entry in memory as the API shows it. */
+static json_object *memory_entry_json(const wc_trail_entry_t *e)
+{
+    bson_t *doc = wc_trail_entry_document(e);
+    char hex[25];
+    bson_oid_to_string(&e->notification_id, hex);
+    json_object *out = entry_json(doc, hex, e->seq);
+    bson_destroy(doc);
+    return out;
+}
+
 json_object *wc_store_trail_read(wc_store_t *store, const bson_t *doc)
 {
     bson_iter_t iter;
@@ -202,12 +215,24 @@ json_object *wc_store_trail_read(wc_store_t *store, const bson_t *doc)
     mongoc_collection_t *coll = mongoc_client_get_collection(client, store->db, WC_COLL_TRAIL);
     mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(coll, filter, opts, NULL);
     json_object *logs = json_object_new_array();
+
+    /* The creation's entries are derived from the document (never written),
+     * then come the stored ones in order; an entry stored twice (repaired)
+     * shows once. */
+    wc_trail_entry_t created[2];
+    size_t n_created = wc_trail_entries_of_new(doc, created);
     int32_t newest = 0;
+    for (size_t i = 0; i < n_created; i++) {
+        json_object_array_add(logs, memory_entry_json(&created[i]));
+        newest = created[i].seq;
+    }
     const bson_t *entry;
     while (mongoc_cursor_next(cursor, &entry)) {
         int32_t seq = (int32_t)wc_doc_int(entry, "seq", 0);
-        json_object_array_add(logs, entry_json(entry, hex, seq));
-        newest = seq > newest ? seq : newest;
+        if (seq > newest) {
+            json_object_array_add(logs, entry_json(entry, hex, seq));
+            newest = seq;
+        }
     }
     bson_error_t error;
     bool failed = mongoc_cursor_error(cursor, &error);
@@ -222,18 +247,17 @@ json_object *wc_store_trail_read(wc_store_t *store, const bson_t *doc)
         return NULL;
     }
 
-    /* The latest change may be recorded in the document before its entry is
-     * written; the document's copy stands in for it. */
+    /* The latest change is in the document before its entry is written; the
+     * document's copy stands in for it. */
+    int32_t seq = (int32_t)wc_doc_int(doc, "seq", 0);
     bson_t last;
     uint32_t len = 0;
     const uint8_t *data = NULL;
-    if (bson_iter_init_find(&iter, doc, "last") && BSON_ITER_HOLDS_DOCUMENT(&iter)) {
+    if (seq > newest && bson_iter_init_find(&iter, doc, "last") &&
+        BSON_ITER_HOLDS_DOCUMENT(&iter)) {
         bson_iter_document(&iter, &len, &data);
         if (bson_init_static(&last, data, len)) {
-            int32_t seq = (int32_t)wc_doc_int(&last, "seq", 0);
-            if (seq > newest) {
-                json_object_array_add(logs, entry_json(&last, hex, seq));
-            }
+            json_object_array_add(logs, entry_json(&last, hex, seq));
         }
     }
     return logs;

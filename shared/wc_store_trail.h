@@ -10,7 +10,8 @@
  * written after the status change they record, often many in one command;
  * until one arrives, readers take it from the document's `last`
  * (wc_store_trail_read), so the trail a reader sees always ends with the
- * document's status.
+ * document's status. The changes of its creation follow from the document
+ * and are never written (wc_trail_entries_of_new).
  */
 #ifndef WC_STORE_TRAIL_H
 #define WC_STORE_TRAIL_H
@@ -30,9 +31,11 @@
 int wc_trail_entry_init(wc_trail_entry_t *e, const bson_t *doc, int32_t seq, int from,
                         wc_status_t to, const wc_audit_t *audit, int64_t at_ms);
 
-/* The entries of a new document's creation (as wc_notification_new_document
- * built it): PENDING and QUEUED, or SCHEDULED. Returns how many (0 when `doc`
- * is not a new document). */
+/* The entries of a document's creation, derived from it (createdSeq,
+ * createdAt, scheduledAt; wc_notification_new_document): PENDING and QUEUED,
+ * or SCHEDULED. They are never written to the trail: readers and the stats
+ * counters take them from here. Returns how many (0 for a document without
+ * createdSeq). */
 size_t wc_trail_entries_of_new(const bson_t *doc, wc_trail_entry_t out[2]);
 
 /* Appends the entry as the document `last` ({seq, status, message, actor,

@@ -46,12 +46,18 @@ CTL_BIN = os.path.join(BUILD_DIR, "worker", "wavecomctl")
 
 
 def trail(db, doc):
-    """The audit trail of notification `doc` (a document read from `db`) as the API shows it:
-    its entries in notification_logs oldest first, completed from the document's `last` when
-    the newest change's entry is not written yet (docs/ARCHITECTURE.md §3.2)."""
-    entries = list(db.notification_logs.find({"notificationId": doc["_id"]}).sort("seq", 1))
-    newest = entries[-1]["seq"] if entries else 0
-    if doc.get("last") and doc.get("seq", 0) > newest:
+    """The audit trail of notification `doc` (a document read from `db`) as the API shows it
+    (docs/ARCHITECTURE.md §3.2): the changes of its creation, which follow from the document,
+    then its entries in notification_logs oldest first (one per change), completed from the
+    document's `last` when the newest change's entry is not written yet."""
+    created = {2: [("PENDING", "Notification created"), ("QUEUED", "Added to queue")],
+               1: [("SCHEDULED", "Notification scheduled")]}.get(doc.get("createdSeq"), [])
+    entries = [{"seq": i, "status": s, "message": m, "actor": "api", "timestamp": doc["createdAt"]}
+               for i, (s, m) in enumerate(created, start=1)]
+    for e in db.notification_logs.find({"notificationId": doc["_id"]}).sort("seq", 1):
+        if e["seq"] > (entries[-1]["seq"] if entries else 0):
+            entries.append(e)
+    if doc.get("last") and doc.get("seq", 0) > (entries[-1]["seq"] if entries else 0):
         entries.append(dict(doc["last"], seq=doc["seq"]))
     return entries
 
