@@ -314,7 +314,8 @@ static int trail_entry_from_last(wc_trail_entry_t *e, const bson_t *doc, int32_t
 
 wc_store_status_t wc_store_transition_deferred(wc_store_t *store, const bson_t *filter,
                                                const wc_transition_t *t, int64_t now_ms,
-                                               bson_t **before, wc_trail_entry_t entries[WC_TRANSITION_ENTRIES_MAX],
+                                               bson_t **before,
+                                               wc_trail_entry_t entries[WC_TRANSITION_ENTRIES_MAX],
                                                size_t *n_entries)
 {
     return wc_store_transition_sorted(store, filter, NULL, t, now_ms, before, entries, n_entries);
@@ -323,7 +324,8 @@ wc_store_status_t wc_store_transition_deferred(wc_store_t *store, const bson_t *
 wc_store_status_t wc_store_transition_sorted(wc_store_t *store, const bson_t *filter,
                                              const bson_t *sort, const wc_transition_t *t,
                                              int64_t now_ms, bson_t **before,
-                                             wc_trail_entry_t entries[WC_TRANSITION_ENTRIES_MAX], size_t *n_entries)
+                                             wc_trail_entry_t entries[WC_TRANSITION_ENTRIES_MAX],
+                                             size_t *n_entries)
 {
     *before = NULL;
     *n_entries = 0;
@@ -375,8 +377,8 @@ wc_store_status_t wc_store_transition_sorted(wc_store_t *store, const bson_t *fi
         (*n_entries)++;
     }
     if (t->via_audit != NULL) {
-        if (wc_trail_entry_init(&entries[0], *before, ++seq, from, t->via, t->via_audit,
-                                now_ms) == 0) {
+        if (wc_trail_entry_init(&entries[*n_entries], *before, ++seq, from, t->via,
+                                t->via_audit, now_ms) == 0) {
             from = (int)t->via;
             (*n_entries)++;
         }

@@ -81,7 +81,6 @@ bool wc_trail_entry_append_last(bson_t *parent, const wc_trail_entry_t *e)
 {
     bson_t last;
     bool ok = BSON_APPEND_DOCUMENT_BEGIN(parent, "last", &last);
-    ok = ok && BSON_APPEND_INT32(&last, "seq", e->seq);
     ok = ok && BSON_APPEND_UTF8(&last, "status", wc_status_name(e->to));
     ok = ok && BSON_APPEND_UTF8(&last, "message", e->message);
     ok = ok && BSON_APPEND_UTF8(&last, "actor", e->actor);

@@ -38,8 +38,9 @@ int wc_trail_entry_init(wc_trail_entry_t *e, const bson_t *doc, int32_t seq, int
  * createdSeq). */
 size_t wc_trail_entries_of_new(const bson_t *doc, wc_trail_entry_t out[2]);
 
-/* Appends the entry as the document `last` ({seq, status, message, actor,
- * timestamp}) to `parent`, e.g. the $set of an update. */
+/* Appends the entry as the document `last` ({status, message, actor,
+ * timestamp}; its number is the document's `seq`) to `parent`, e.g. the $set
+ * of an update. */
 bool wc_trail_entry_append_last(bson_t *parent, const wc_trail_entry_t *e);
 
 /* The entry as stored in notification_logs. The caller destroys it. */
