@@ -304,6 +304,24 @@ sample_rss() {
   done
   return 0
 }
+# CPU by part of the system (loadtest/cpu_snapshot.py), before the first request and after the
+# last delivery: where the machine's two cores went.
+cpu_snapshot() { # FILE
+  local smtp_pid=
+  [[ -f $ROOT/.wavecom/run/smtp-catcher.pid ]] && smtp_pid=$(<"$ROOT/.wavecom/run/smtp-catcher.pid")
+  "$LT_PYTHON" "$ROOT/loadtest/cpu_snapshot.py" --pid "api=$LT_API_PID" --pid "worker=$LT_WORKER_PID" \
+    ${DOUBLES_PID:+--pid "doubles=$DOUBLES_PID"} ${smtp_pid:+--pid "smtp-catcher=$smtp_pid"} >"$1" ||
+    printf '{}\n' >"$1"
+}
+# CPU snapshots every SAMPLE_INTERVAL seconds, one JSON line each with its time: the report takes
+# the CPU spent between the 10th and the 90th percentile of sentAt, so that the figure per
+# notification is the steady state's, not diluted by the idle tail of the last retries.
+CPU_SAMPLES=$OUT/cpu-samples.jsonl
+: >"$CPU_SAMPLES"
+cpu_sample() {
+  cpu_snapshot "$OUT/cpu-sample.json"
+  printf '{"t": %s, "cpu": %s}\n' "$(date +%s%3N)" "$(<"$OUT/cpu-sample.json")" >>"$CPU_SAMPLES"
+}
 # The doubles' settings, every SAMPLE_INTERVAL seconds: each change from what the benchmark set
 # (by another client of shared doubles) is a line `epoch provider settings` for the report.
 DRIFT_FILE=$OUT/doubles-drift.txt
@@ -325,6 +343,7 @@ watch_doubles() {
   while sleep "$SAMPLE_INTERVAL"; do
     sample_rss
     watch_doubles
+    cpu_sample
   done
 ) &
 SAMPLER_PID=$!
@@ -343,15 +362,6 @@ run_child() { # COMMAND...: runs it as CHILD_PID, returns its exit status
 # Memory at idle: the processes up, connected and waiting, before the first request.
 sleep 3
 RSS_FILE=$OUT/rss-idle.txt sample_rss
-# CPU by part of the system (loadtest/cpu_snapshot.py), before the first request and after the
-# last delivery: where the machine's two cores went.
-cpu_snapshot() { # FILE
-  local smtp_pid=
-  [[ -f $ROOT/.wavecom/run/smtp-catcher.pid ]] && smtp_pid=$(<"$ROOT/.wavecom/run/smtp-catcher.pid")
-  "$LT_PYTHON" "$ROOT/loadtest/cpu_snapshot.py" --pid "api=$LT_API_PID" --pid "worker=$LT_WORKER_PID" \
-    ${DOUBLES_PID:+--pid "doubles=$DOUBLES_PID"} ${smtp_pid:+--pid "smtp-catcher=$smtp_pid"} >"$1" ||
-    printf '{}\n' >"$1"
-}
 cpu_snapshot "$OUT/cpu-before.json"
 # What the database engine wrote (loadtest/db_writes.py): only on our own FerretDB+PostgreSQL.
 db_snapshot() { # FILE
@@ -401,7 +411,7 @@ dirty=0
 report_rc=0
 "$LT_PYTHON" "$ROOT/loadtest/e2e_report.py" report --mongodb-uri "$MONGODB_URI" --db "$DB" \
   --tenant "$TENANT" --ids "$OUT/ids.txt" --submit-stats "$OUT/submit.json" --rss "$RSS_FILE" --rss-idle "$OUT/rss-idle.txt" \
-  --cpu-before "$OUT/cpu-before.json" --cpu-after "$OUT/cpu-after.json" \
+  --cpu-before "$OUT/cpu-before.json" --cpu-after "$OUT/cpu-after.json" --cpu-samples "$CPU_SAMPLES" \
   ${DB_WRITES_ARGS[@]+"${DB_WRITES_ARGS[@]}"} \
   --doubles "$CONTROL" --doubles-before "$OUT/doubles-stats-before.json" --maildir "$MAILDIR" \
   --since "$SINCE" --quiescent "$quiescent" --doubles-drift "$DRIFT_FILE" --worker-log "$OUT/worker.log" \

@@ -226,6 +226,29 @@ def cpu_by_part(before_path, after_path, notifications):
                                     if notifications else None)}
 
 
+def cpu_in_window(samples_path, lo_ms, hi_ms, notifications):
+    """CPU ms per notification of each part between two instants (epoch ms), from the run's
+    periodic CPU samples: the samples nearest to either end bound the window, and the
+    notifications delivered in it are scaled to the window the samples actually cover."""
+    try:
+        with open(samples_path) as f:
+            samples = [json.loads(line) for line in f if line.strip()]
+    except (OSError, ValueError, TypeError):
+        return None
+    samples = [s for s in samples if s.get("cpu")]
+    if len(samples) < 2 or hi_ms <= lo_ms:
+        return None
+    first = min(samples, key=lambda s: abs(s["t"] - lo_ms))
+    last = min(samples, key=lambda s: abs(s["t"] - hi_ms))
+    if last["t"] <= first["t"]:
+        return None
+    covered = notifications * (last["t"] - first["t"]) / (hi_ms - lo_ms)
+    parts = {k: last["cpu"][k] - first["cpu"].get(k, 0.0) for k in last["cpu"]}
+    return {"window_s": round((last["t"] - first["t"]) / 1000.0, 1),
+            "notifications": round(covered),
+            "ms_per_notification": {k: round(v * 1000 / covered, 2) for k, v in parts.items()}}
+
+
 def db_writes(before_path, after_path, notifications):
     """What the database engine wrote between two db_writes.py snapshots, per collection and per
     notification: rows inserted, rows updated (each a single-document read-modify-write), rows
@@ -421,6 +444,10 @@ def cmd_report(args):
     rss = {"samples": samples, "processes": sorted(procs.values(), key=lambda p: (p["role"], p["pid"]))}
     cpu = cpu_by_part(args.cpu_before, args.cpu_after, len(accepted_set))
     writes = db_writes(args.db_before, args.db_after, len(accepted_set)) if args.db_before else None
+    steady_cpu = None
+    if args.cpu_samples and steady:
+        lo, hi = percentile(sent_at, 10), percentile(sent_at, 90)
+        steady_cpu = cpu_in_window(args.cpu_samples, lo, hi, 0.8 * len(sent_at))
 
     lost = len(missing)
     ok = lost == 0 and not not_terminal and repeated_ids == 0
@@ -454,6 +481,7 @@ def cmd_report(args):
         "doubles_drift": drift[:50],
         "rss": rss,
         "cpu": cpu,
+        "cpu_steady": steady_cpu,
         "db_writes": writes,
     }
     os.makedirs(os.path.dirname(os.path.abspath(args.out_json)), exist_ok=True)
@@ -549,6 +577,16 @@ def markdown(r):
             per = (cpu["ms_per_notification"] or {}).get(part)
             out.append(f"| {part} | {sec:.1f} | {sec / cpu['total_seconds']:.0%} | "
                        f"{per if per is not None else '—'} |")
+    sc = r.get("cpu_steady")
+    if sc:
+        per = sc["ms_per_notification"]
+        db = sum(v for k, v in per.items() if k in ("postgresql", "ferretdb"))
+        out.append("")
+        out.append(f"In the steady state (the {sc['window_s']} s between the 10th and 90th "
+                   f"percentile of sentAt, about {sc['notifications']:,} deliveries): "
+                   + ", ".join(f"{k} {v}" for k, v in sorted(per.items(), key=lambda kv: -kv[1]))
+                   + f" CPU ms per notification; the database {db:.2f} ms, everything else "
+                   f"{sum(per.values()) - db:.2f} ms.")
     writes = r.get("db_writes")
     if writes:
         per = writes["per_notification"]
@@ -592,6 +630,7 @@ def main():
     r.add_argument("--rss-idle", required=True, help="one sample per process before the load")
     r.add_argument("--cpu-before", required=True, help="cpu_snapshot.py before the first request")
     r.add_argument("--cpu-after", required=True, help="cpu_snapshot.py after the last delivery")
+    r.add_argument("--cpu-samples", help="the run's periodic CPU snapshots (JSON lines)")
     r.add_argument("--db-before", help="db_writes.py before the first request")
     r.add_argument("--db-after", help="db_writes.py after the last delivery")
     r.add_argument("--doubles", required=True)
