@@ -110,6 +110,9 @@ static size_t round_publish(api_context_t *ctx, round_t *r, const char *actor, b
 typedef struct {
     wc_store_status_t (*take)(const api_context_t *ctx, wc_status_t status, int64_t now,
                               bson_t **out);
+    /* How often the step runs: its own threshold over SWEEPS_PER_THRESHOLD,
+     * or every turn (NULL). */
+    int (*threshold_seconds)(const wc_config_t *cfg);
     wc_status_t status; /* what `take` looks for */
     const char *actor;
     bool mark_queued;
@@ -139,6 +142,15 @@ static wc_store_status_t take_overdue(const api_context_t *ctx, wc_status_t stat
                                  now, out);
 }
 
+static int pending_threshold(const wc_config_t *cfg) { return cfg->pending_republish_seconds; }
+static int overdue_threshold(const wc_config_t *cfg) { return cfg->sweep_overdue_seconds; }
+
+/* A sweep looks for what has been stuck longer than its threshold, so it
+ * need not look every turn: each such search reads every RETRYING or
+ * PROCESSING notification on FerretDB (the only index is on the status), a
+ * visible share of the database's work under load when done every second. */
+#define SWEEPS_PER_THRESHOLD 4
+
 /* The steps of every turn. SCHEDULED notifications that are due are
  * released; PENDING ones whose publish was never confirmed are published
  * again; RETRYING and PROCESSING ones whose message looks lost
@@ -148,15 +160,17 @@ static wc_store_status_t take_overdue(const api_context_t *ctx, wc_status_t stat
  * of a message that was not lost after all is harmless: the claim lets one
  * delivery through. */
 static const step_t steps[] = {
-    {take_due, WC_STATUS_SCHEDULED, "api:scheduler", true, WC_LOG_INFO,
+    {take_due, NULL, WC_STATUS_SCHEDULED, "api:scheduler", true, WC_LOG_INFO,
      "due notifications released"},
-    {take_stale, WC_STATUS_PENDING, "api:sweeper", true, WC_LOG_WARN,
+    {take_stale, pending_threshold, WC_STATUS_PENDING, "api:sweeper", true, WC_LOG_WARN,
      "notifications left PENDING published again"},
-    {take_overdue, WC_STATUS_RETRYING, "api:sweeper", false, WC_LOG_WARN,
+    {take_overdue, overdue_threshold, WC_STATUS_RETRYING, "api:sweeper", false, WC_LOG_WARN,
      "RETRYING notifications whose next attempt is overdue queued again"},
-    {take_overdue, WC_STATUS_PROCESSING, "api:sweeper", false, WC_LOG_WARN,
+    {take_overdue, overdue_threshold, WC_STATUS_PROCESSING, "api:sweeper", false, WC_LOG_WARN,
      "PROCESSING notifications whose lease ended long ago queued again"},
 };
+
+#define STEPS (sizeof(steps) / sizeof(steps[0]))
 
 /* Takes up to a round of one step's notifications and publishes them.
  * Returns how many. A stop request is honoured between the takes. */
@@ -255,15 +269,30 @@ static void *scheduler_main(void *arg)
         return NULL;
     }
     int64_t next_purge = 0;
+    int64_t next_run[STEPS] = {0};
+    int64_t next_outbox_sweep = 0;
     pthread_mutex_lock(&s->lock);
     while (!s->stopping) {
         pthread_mutex_unlock(&s->lock);
         /* A full round means more are waiting: go again at once. */
         bool full = false;
-        for (size_t k = 0; k < sizeof(steps) / sizeof(steps[0]) && !stopping(s); k++) {
-            full = run_step(s, r, &steps[k]) == ROUND_MAX || full;
+        for (size_t k = 0; k < STEPS && !stopping(s); k++) {
+            int64_t turn = wc_time_now_ms();
+            if (turn < next_run[k]) {
+                continue;
+            }
+            bool step_full = run_step(s, r, &steps[k]) == ROUND_MAX;
+            full = step_full || full;
+            if (!step_full && steps[k].threshold_seconds != NULL) {
+                next_run[k] = turn + steps[k].threshold_seconds(ctx->cfg) * 1000LL /
+                                         SWEEPS_PER_THRESHOLD;
+            }
         }
-        sweep_outbox(s, r);
+        if (wc_time_now_ms() >= next_outbox_sweep && !stopping(s)) {
+            sweep_outbox(s, r);
+            next_outbox_sweep = wc_time_now_ms() +
+                                ctx->cfg->pending_republish_seconds * 1000LL / SWEEPS_PER_THRESHOLD;
+        }
         int64_t now = wc_time_now_ms();
         if (now >= next_purge && !stopping(s)) {
             int64_t deleted = 0;
