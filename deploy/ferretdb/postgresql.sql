@@ -8,6 +8,10 @@
 --
 -- The same holds for the status: the scheduler and the sweepers look for the few SCHEDULED,
 -- PENDING or overdue notifications once a second, which scanned every notification without it.
+--
+-- The list and the statistics read by equality too (docs/READS.md): a page of notifications by
+-- listBucket (tenant and minute), the counters by scope. FerretDB names a collection's table
+-- "<collection>_<8 hex digits>", which is how the function below tells them apart.
 
 ALTER DATABASE ferretdb SET plan_cache_mode = force_custom_plan;
 
@@ -15,10 +19,17 @@ CREATE OR REPLACE FUNCTION wavecom_index_document_ids(tbl regclass) RETURNS void
 LANGUAGE plpgsql AS $fn$
 DECLARE
   field text;
+  fields text[] := ARRAY['_id', 'status'];
+  relname text := (parse_ident(tbl::text))[2];
 BEGIN
-  FOREACH field IN ARRAY ARRAY['_id', 'status'] LOOP
+  IF relname ~ '^notifications_[0-9a-f]{8}$' THEN
+    fields := fields || 'listBucket';
+  ELSIF relname ~ '^notification_counters_[0-9a-f]{8}$' THEN
+    fields := ARRAY['_id', 'scope'];
+  END IF;
+  FOREACH field IN ARRAY fields LOOP
     EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON %s USING gin ((_jsonb -> %L) jsonb_path_ops)',
-                   left((parse_ident(tbl::text))[2], 40) || '_' || trim(leading '_' from field) || '_gin',
+                   left(relname, 40) || '_' || trim(leading '_' from lower(field)) || '_gin',
                    tbl, field);
   END LOOP;
 END
