@@ -248,6 +248,31 @@ class ReadsScaleTest(unittest.TestCase):
             self.assertEqual(int(float(value.split()[-1])),
                              sum(v for k, v in all_sent.items() if k[0] == "SENT" and k[1] == t))
 
+    def test_statistics_may_be_kept_as_long_as_the_server_keeps_them(self):
+        _, own_key = self.stack.new_tenant_key(role="viewer")
+        stack = started(Stack(workers=0, env={"WAVECOM_API_STATS_CACHE_SECONDS": "4",
+                                              "WAVECOM_SCHEDULER_ENABLED": "0"}))
+        try:
+            tenant, key = stack.new_tenant_key(role="viewer")
+            for path in ("/api/notifications/stats/system", "/api/notifications/stats/throughput"):
+                r = call(stack, "GET", path, key=key)
+                self.assertEqual(r.status, 200, r)
+                self.assertEqual(r.header("Cache-Control"), "private, max-age=4", path)
+                self.assertTrue(r.header("ETag"))
+                again = call(stack, "GET", path, key=key, headers={"If-None-Match": r.header("ETag")})
+                self.assertEqual(again.status, 304, path)
+            # Everything else is revalidated every time; errors are never kept.
+            r = call(stack, "GET", "/api/notifications", key=key)
+            self.assertEqual(r.header("Cache-Control"), "private, no-cache")
+            r = call(stack, "GET", "/api/notifications?before=x", key=key)
+            self.assertEqual(r.header("Cache-Control"), "no-store")
+        finally:
+            self.assertEqual(stack.close(), {"api": 0})
+        # With no server-side cache there is nothing to keep.
+        r = call(self.stack, "GET", "/api/notifications/stats/system", key=own_key)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.header("Cache-Control"), "private, no-cache")
+
     def test_reconciliation_repairs_counters_left_short_by_a_killed_flusher(self):
         tenant, key = self.stack.new_tenant_key(role="operator")
         self.fill(tenant, 50, 2 * HOUR)
