@@ -10,6 +10,7 @@
 #include "submission.h"
 #include "wc_log.h"
 #include "wc_notification.h"
+#include "wc_store_trail.h"
 #include "wc_time.h"
 
 bool api_parse_id(const char *param, bson_oid_t *id, api_response_t *res)
@@ -79,7 +80,8 @@ static api_response_t respond_single(api_submission_t *sub, void *arg)
 }
 
 /* Validates, then hands the notification to the group commit; the answer
- * comes once it is stored and confirmed by the broker (DESIGN §4 invariant 1). */
+ * comes once it is stored and confirmed by the broker (docs/ARCHITECTURE.md §4,
+ * invariant 1). */
 API_HANDLER(api_handle_create_notification)
 {
     api_response_t res;
@@ -130,9 +132,14 @@ API_HANDLER(api_handle_get_notification)
     case WC_STORE_ERROR:
         return api_unavailable("the database");
     }
+    json_object *logs = wc_store_trail_read(ctx->store, doc);
+    if (logs == NULL) {
+        bson_destroy(doc);
+        return api_unavailable("the database");
+    }
     json_object *data = json_object_new_object();
     json_object_object_add(data, "notification", wc_notification_to_api_json(doc));
-    json_object_object_add(data, "logs", wc_notification_logs_to_api_json(doc));
+    json_object_object_add(data, "logs", logs);
     bson_destroy(doc);
     return api_ok(200, data, NULL);
 }

@@ -3,9 +3,9 @@
  * with the notification the first request created, and creates nothing.
  *
  * The key is claimed by inserting a record with _id "<tenant>:<key>" (a
- * unique key, DESIGN §3) in the group commit, before the notification itself.
- * A request that loses that insert comes here, after its commit, to find out
- * what the winner made of the key.
+ * unique key, docs/ARCHITECTURE.md §3) in the group commit, before the
+ * notification itself. A request that loses that insert comes here, after
+ * its commit, to find out what the winner made of the key.
  */
 #ifndef API_IDEMPOTENCY_H
 #define API_IDEMPOTENCY_H

@@ -40,6 +40,8 @@ typedef struct {
     wc_broker_status_t *broker_status;
     bson_oid_t *ids;
     size_t *index;
+    bson_oid_t outbox;       /* the commit's outbox record */
+    bool outbox_open;
 } commit_scratch_t;
 
 static void scratch_free(commit_scratch_t *s)
@@ -107,7 +109,35 @@ static void claim_keys(committer_t *c, commit_scratch_t *s, size_t n)
     }
 }
 
-/* Step 2: stores the documents of the items still going. */
+/* Step 2: opens the commit's outbox record, naming the items to publish
+ * now; they are stored QUEUED, and the record is what tells the sweeper to
+ * publish them should this commit not finish (docs/ARCHITECTURE.md §3.2). */
+static void open_outbox(committer_t *c, commit_scratch_t *s, size_t n)
+{
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        api_intake_item_t *item = s->items[i];
+        if (item->outcome == API_INTAKE_WAITING && !item->scheduled) {
+            bson_oid_init_from_string(&s->ids[m++], item->id_hex);
+        }
+    }
+    if (m == 0) {
+        return;
+    }
+    if (wc_store_outbox_open(c->intake->store, s->ids, m, wc_time_now_ms(), &s->outbox) !=
+        WC_STORE_OK) {
+        for (size_t i = 0; i < n; i++) {
+            if (s->items[i]->outcome == API_INTAKE_WAITING && !s->items[i]->scheduled) {
+                s->items[i]->outcome = API_INTAKE_DB_FAILED;
+            }
+        }
+        return;
+    }
+    s->outbox_open = true;
+}
+
+/* Step 3: stores the documents of the items still going. Their creation's
+ * trail entries follow from the documents (wc_trail_entries_of_new). */
 static void store_documents(committer_t *c, commit_scratch_t *s, size_t n)
 {
     size_t m = 0;
@@ -128,15 +158,18 @@ static void store_documents(committer_t *c, commit_scratch_t *s, size_t n)
              * lost connection), and a retry must not create a second one. The
              * replay path reclaims a key whose notification never appeared. */
             item->outcome = API_INTAKE_DB_FAILED;
-        } else if (item->scheduled) {
+            continue;
+        }
+        if (item->scheduled) {
             item->outcome = API_INTAKE_SCHEDULED;
         }
     }
 }
 
-/* Steps 3 and 4: publishes the stored PENDING items with one confirm round
- * trip, then records QUEUED for the confirmed ones in one bulk write. */
-static void publish_and_mark(committer_t *c, commit_scratch_t *s, size_t n)
+/* Step 4: publishes the stored QUEUED items with one confirm round trip, then
+ * closes the outbox record, or narrows it to what the broker did not
+ * confirm. */
+static void publish(committer_t *c, commit_scratch_t *s, size_t n)
 {
     size_t m = 0;
     for (size_t i = 0; i < n; i++) {
@@ -154,31 +187,34 @@ static void publish_and_mark(committer_t *c, commit_scratch_t *s, size_t n)
         };
         s->index[m++] = i;
     }
-    if (m == 0) {
-        return;
+    if (m > 0) {
+        int64_t started = wc_time_monotonic_ms();
+        api_publisher_publish_batch(c->publisher, s->msgs, m, s->broker_status);
+        wc_log_debug("publish of %zu: %lld ms", m,
+                     (long long)(wc_time_monotonic_ms() - started));
     }
-    int64_t started = wc_time_monotonic_ms();
-    api_publisher_publish_batch(c->publisher, s->msgs, m, s->broker_status);
-    size_t confirmed = 0;
+    size_t unconfirmed = 0;
     for (size_t k = 0; k < m; k++) {
         api_intake_item_t *item = s->items[s->index[k]];
         if (s->broker_status[k] == WC_BROKER_OK) {
             item->outcome = API_INTAKE_QUEUED;
-            bson_oid_init_from_string(&s->ids[confirmed++], item->id_hex);
         } else {
-            /* Stays PENDING; the sweeper republishes it. */
+            /* Stored QUEUED, named by the open outbox record: the sweeper
+             * publishes it again. */
             item->outcome = API_INTAKE_PUBLISH_FAILED;
-            wc_log_warn("publish of %s failed (%d); left PENDING", item->id_hex,
+            bson_oid_init_from_string(&s->ids[unconfirmed++], item->id_hex);
+            wc_log_warn("publish of %s failed (%d); its outbox record stays open", item->id_hex,
                         (int)s->broker_status[k]);
         }
     }
-    wc_log_debug("publish of %zu: %lld ms", m, (long long)(wc_time_monotonic_ms() - started));
-    if (confirmed > 0 && wc_store_mark_queued_many(c->intake->store, s->ids, confirmed, "api",
-                                                   wc_time_now_ms()) != WC_STORE_OK) {
-        /* Stored and queued: the promise holds; the worker records its own
-         * progress from PENDING as well. */
-        wc_log_warn("recording QUEUED for %zu notifications failed; they are queued nonetheless",
-                    confirmed);
+    if (!s->outbox_open) {
+        return;
+    }
+    /* A record that cannot be closed only costs a republish later. */
+    if (unconfirmed == 0) {
+        (void)wc_store_outbox_close(c->intake->store, &s->outbox);
+    } else if (unconfirmed < m) {
+        (void)wc_store_outbox_keep(c->intake->store, &s->outbox, s->ids, unconfirmed);
     }
 }
 
@@ -199,11 +235,12 @@ static void commit(committer_t *c, api_intake_job_t *jobs, size_t n)
         int64_t t0 = wc_time_monotonic_ms();
         refuse_while_broker_down(c, &s, k);
         claim_keys(c, &s, n);
+        open_outbox(c, &s, n);
         int64_t t1 = wc_time_monotonic_ms();
         store_documents(c, &s, n);
         int64_t t2 = wc_time_monotonic_ms();
-        publish_and_mark(c, &s, n);
-        wc_log_debug("group commit of %zu: keys %lld ms, insert %lld ms, publish and QUEUED %lld ms",
+        publish(c, &s, n);
+        wc_log_debug("group commit of %zu: keys and outbox %lld ms, insert %lld ms, publish %lld ms",
                      n, (long long)(t1 - t0), (long long)(t2 - t1),
                      (long long)(wc_time_monotonic_ms() - t2));
     } else {

@@ -1,5 +1,6 @@
 /*
- * The group commit of new notifications (DESIGN §4 invariant 1 at volume).
+ * The group commit of new notifications (docs/ARCHITECTURE.md §3.2: invariant
+ * 1 of §4 at volume).
  *
  * A client hears 201 only after its notification is in the database and the
  * broker has confirmed its message. Doing that per request costs three round
@@ -10,9 +11,11 @@
  *
  *   1. one unordered bulk insert of the idempotency records (a duplicate key
  *      means the key belongs to an earlier request: that item stops here);
- *   2. one unordered bulk insert of the documents (PENDING, or SCHEDULED);
- *   3. one batch publish of the PENDING ones, with one confirm round trip;
- *   4. one bulk update PENDING -> QUEUED of the confirmed ones;
+ *   2. one outbox record naming the notifications to publish now;
+ *   3. one unordered bulk insert of the documents (QUEUED, or SCHEDULED;
+ *      the trail entries of their creation follow from them);
+ *   4. one batch publish of the QUEUED ones, with one confirm round trip,
+ *      and the outbox record deleted once every publish is confirmed;
  *
  * then call every job's `done`. No timer holds a batch back: while one commit
  * runs, new requests gather for the next, so batches grow with the load and
@@ -30,11 +33,11 @@
 
 typedef enum {
     API_INTAKE_WAITING,        /* not committed yet */
-    API_INTAKE_QUEUED,         /* stored, confirmed by the broker; QUEUED recorded (or tried) */
+    API_INTAKE_QUEUED,         /* stored QUEUED, confirmed by the broker */
     API_INTAKE_SCHEDULED,      /* stored SCHEDULED: the scheduler publishes it when due */
     API_INTAKE_KEY_TAKEN,      /* its idempotency key belongs to an earlier request */
     API_INTAKE_DB_FAILED,      /* not stored (or the outcome is unknown) */
-    API_INTAKE_PUBLISH_FAILED, /* stored PENDING, never confirmed: the sweeper republishes it */
+    API_INTAKE_PUBLISH_FAILED, /* stored QUEUED, never confirmed: the sweeper republishes it */
     API_INTAKE_BROKER_DOWN,    /* nothing written: the broker was known to be unreachable or
                                 * blocking publishes when the commit began */
 } api_intake_outcome_t;

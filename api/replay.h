@@ -1,7 +1,7 @@
 /*
  * Replaying a FAILED notification from the API, one way for both routes that
  * do it (POST /api/notifications/:id/replay and POST /api/dlq/replay), the way
- * a new notification goes in (DESIGN §4 invariant 1):
+ * a new notification goes in (docs/ARCHITECTURE.md §4, invariant 1):
  *   1. FAILED -> PENDING with its audit entry (wc_store_reopen_failed);
  *   2. its message published to its priority queue and confirmed;
  *   3. PENDING -> QUEUED.

@@ -1,4 +1,5 @@
-/* The seed's response envelope: {"success": .., "data": .., "message": ..}. */
+/* The response envelope of the WaveCom specification:
+ * {"success": .., "data": .., "message": ..}. */
 #ifndef API_RESPONSE_H
 #define API_RESPONSE_H
 

@@ -13,7 +13,7 @@
 /*
  * What each role may do. A route names the one permission it needs; a role
  * either has it or not. Adding a route is one row in `routes`; adding a role
- * is one row here. The README's route x role table is this table.
+ * is one row here. The route x role table in docs/API.md is this table.
  */
 typedef enum {
     PERM_PUBLIC,  /* no API key */

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "wc_log.h"
+#include "wc_store_ops.h"
 #include "wc_time.h"
 #include "wc_topology.h"
 
@@ -79,11 +80,12 @@ static bool round_add(round_t *r, bson_t *doc)
 
 /* Publishes the round and, for notifications that were PENDING
  * (`mark_queued`), records QUEUED for what the broker confirmed; the rest is
- * left for the next round of the sweeper. */
-static void round_publish(api_context_t *ctx, round_t *r, const char *actor, bool mark_queued)
+ * left for the next round of the sweeper. Returns how many were not
+ * confirmed. */
+static size_t round_publish(api_context_t *ctx, round_t *r, const char *actor, bool mark_queued)
 {
     if (r->n == 0) {
-        return;
+        return 0;
     }
     api_publisher_publish_batch(ctx->publisher, r->msgs, r->n, r->statuses);
     size_t confirmed = 0;
@@ -99,6 +101,7 @@ static void round_publish(api_context_t *ctx, round_t *r, const char *actor, boo
     if (mark_queued) {
         wc_store_mark_queued_many(ctx->store, r->confirmed, confirmed, actor, wc_time_now_ms());
     }
+    return r->n - confirmed;
 }
 
 /* One kind of work the scheduler takes from the database, a notification per
@@ -138,8 +141,10 @@ static wc_store_status_t take_overdue(const api_context_t *ctx, wc_status_t stat
 
 /* The steps of every turn. SCHEDULED notifications that are due are
  * released; PENDING ones whose publish was never confirmed are published
- * again; RETRYING and PROCESSING ones whose message looks lost (DESIGN §11:
- * dead-lettering out of a retry tier is at most once) are queued again. A copy
+ * again; RETRYING and PROCESSING ones whose message looks lost
+ * (docs/ARCHITECTURE.md §5: dead-lettering out of a retry tier can lose a
+ * message) are queued again. sweep_outbox does the same for the group
+ * commits that never closed their outbox record. A copy
  * of a message that was not lost after all is harmless: the claim lets one
  * delivery through. */
 static const step_t steps[] = {
@@ -173,6 +178,73 @@ static size_t run_step(api_scheduler_t *s, round_t *r, const step_t *step)
     return n;
 }
 
+/* Adds to the round the notification `id` of an open outbox record if it is
+ * still QUEUED (not yet claimed: its message may never have reached the
+ * broker). Returns false when the database failed. */
+static bool outbox_add(api_context_t *ctx, round_t *r, const bson_oid_t *id)
+{
+    bson_t *doc = NULL;
+    wc_store_status_t found = wc_store_find_notification(ctx->store, id, &doc);
+    if (found != WC_STORE_OK) {
+        return found == WC_STORE_NOT_FOUND; /* never stored: nothing to publish */
+    }
+    const char *status = wc_doc_string(doc, "status");
+    if (status == NULL || strcmp(status, "QUEUED") != 0) {
+        bson_destroy(doc);
+        return true;
+    }
+    round_add(r, doc); /* an unusable one is logged and left */
+    return true;
+}
+
+/* Publishes again what open outbox records older than the republish
+ * threshold name (docs/ARCHITECTURE.md §3.2) and closes each record once all
+ * of it is confirmed; a record not fully confirmed stays for a later turn.
+ * Returns how many notifications were published. */
+static size_t sweep_outbox(api_scheduler_t *s, round_t *r)
+{
+    api_context_t *ctx = s->ctx;
+    size_t published = 0;
+    while (!stopping(s)) {
+        int64_t now = wc_time_now_ms();
+        bson_t *record = NULL;
+        if (wc_store_outbox_take_stale(ctx->store,
+                                       now - ctx->cfg->pending_republish_seconds * 1000LL, now,
+                                       &record) != WC_STORE_OK) {
+            break; /* none left, or the database failed (logged) */
+        }
+        bson_iter_t iter, ids;
+        bson_oid_t record_id;
+        bool ok = bson_iter_init_find(&iter, record, "_id") && BSON_ITER_HOLDS_OID(&iter);
+        if (ok) {
+            bson_oid_copy(bson_iter_oid(&iter), &record_id);
+        }
+        ok = ok && bson_iter_init_find(&iter, record, "ids") && BSON_ITER_HOLDS_ARRAY(&iter) &&
+             bson_iter_recurse(&iter, &ids);
+        size_t unconfirmed = 0;
+        bool more = ok;
+        while (more) {
+            while (r->n < ROUND_MAX && (more = bson_iter_next(&ids))) {
+                if (BSON_ITER_HOLDS_OID(&ids) && !outbox_add(ctx, r, bson_iter_oid(&ids))) {
+                    ok = false;
+                }
+            }
+            published += r->n;
+            unconfirmed += round_publish(ctx, r, "api:sweeper", false);
+            round_clear(r);
+        }
+        if (ok && unconfirmed == 0) {
+            (void)wc_store_outbox_close(ctx->store, &record_id);
+        }
+        bson_destroy(record);
+    }
+    if (published > 0) {
+        wc_log_warn("api:sweeper: %zu notifications of unfinished commits published again",
+                    published);
+    }
+    return published;
+}
+
 static void *scheduler_main(void *arg)
 {
     api_scheduler_t *s = arg;
@@ -191,6 +263,7 @@ static void *scheduler_main(void *arg)
         for (size_t k = 0; k < sizeof(steps) / sizeof(steps[0]) && !stopping(s); k++) {
             full = run_step(s, r, &steps[k]) == ROUND_MAX || full;
         }
+        sweep_outbox(s, r);
         int64_t now = wc_time_now_ms();
         if (now >= next_purge && !stopping(s)) {
             int64_t deleted = 0;

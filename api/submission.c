@@ -194,22 +194,6 @@ static void log_accepted(const api_submission_t *sub, const sub_item_t *item)
                                              sub->request_id));
 }
 
-/* The notification as a 201 shows it: the stored document, QUEUED once the
- * broker confirmed it (the bulk QUEUED write happened after the copy we
- * hold was built). */
-static json_object *created_json(const sub_item_t *item)
-{
-    json_object *json = wc_notification_to_api_json(item->intake.doc);
-    if (item->intake.outcome == API_INTAKE_QUEUED) {
-        char ts[WC_ISO8601_LEN];
-        json_object_object_add(json, "status", json_object_new_string("QUEUED"));
-        if (wc_time_format_iso8601(item->intake.committed_at_ms, ts, sizeof(ts)) == 0) {
-            json_object_object_add(json, "updatedAt", json_object_new_string(ts));
-        }
-    }
-    return json;
-}
-
 static void resolve_taken_key(api_submission_t *sub, sub_item_t *item, int64_t deadline_ms)
 {
     bson_t *doc = NULL;
@@ -265,7 +249,7 @@ static api_response_t submission_finish(api_deferral_t *self, api_context_t *ctx
         case API_INTAKE_SCHEDULED:
             item->resolved = true;
             item->result.code = 201;
-            item->result.notification = created_json(item);
+            item->result.notification = wc_notification_to_api_json(item->intake.doc);
             api_metrics_count_created(ctx->metrics, item->type);
             log_accepted(sub, item);
             break;

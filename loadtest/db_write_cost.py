@@ -15,7 +15,7 @@ The fill itself is measured the same way (insert_many of 1,000 documents, one cl
 the API's group commit. With --results DIR it also writes DIR/db_ceiling.json and .md: the
 database's own ceiling for WaveCom, i.e. how many notifications per second both cores could carry
 if the database had them to itself, at one bulk-inserted document and two findAndModify per
-notification (DESIGN section 4: the claim and the outcome).
+notification (docs/ARCHITECTURE.md §4: the claim and the outcome).
 """
 import argparse
 import datetime

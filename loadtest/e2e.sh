@@ -353,6 +353,11 @@ cpu_snapshot() { # FILE
     printf '{}\n' >"$1"
 }
 cpu_snapshot "$OUT/cpu-before.json"
+# What the database engine wrote (loadtest/db_writes.py): only on our own FerretDB+PostgreSQL.
+db_snapshot() { # FILE
+  "$LT_PYTHON" "$ROOT/loadtest/db_writes.py" --db "$DB" >"$1" 2>>"$OUT/db_writes.err" || rm -f "$1"
+}
+db_snapshot "$OUT/db-before.json"
 
 if [[ $RATE == 0 ]]; then mode="closed loop"; else mode="open loop at $RATE/s"; fi
 say "submitting $COUNT notifications ($mode, at most ${DURATION} s)"
@@ -377,6 +382,8 @@ kill -0 "$LT_WORKER_PID" 2>/dev/null || die "wavecom-worker died during the run 
 kill -0 "$LT_API_PID" 2>/dev/null || die "wavecom-api died during the run (see $OUT/api.log)"
 sample_rss # the end state, after the last delivery
 cpu_snapshot "$OUT/cpu-after.json"
+sleep 1 # PostgreSQL's statistics reach its view within a second
+db_snapshot "$OUT/db-after.json"
 watch_doubles_final() { # the settings now, for changes the last sample missed
   local p now
   for p in twilio fcm apns webhook; do
@@ -386,12 +393,16 @@ watch_doubles_final() { # the settings now, for changes the last sample missed
 }
 watch_doubles_final
 
+DB_WRITES_ARGS=()
+[[ -f $OUT/db-before.json && -f $OUT/db-after.json ]] &&
+  DB_WRITES_ARGS=(--db-before "$OUT/db-before.json" --db-after "$OUT/db-after.json")
 dirty=0
 [[ -z $(git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null) ]] || dirty=1
 report_rc=0
 "$LT_PYTHON" "$ROOT/loadtest/e2e_report.py" report --mongodb-uri "$MONGODB_URI" --db "$DB" \
   --tenant "$TENANT" --ids "$OUT/ids.txt" --submit-stats "$OUT/submit.json" --rss "$RSS_FILE" --rss-idle "$OUT/rss-idle.txt" \
   --cpu-before "$OUT/cpu-before.json" --cpu-after "$OUT/cpu-after.json" \
+  ${DB_WRITES_ARGS[@]+"${DB_WRITES_ARGS[@]}"} \
   --doubles "$CONTROL" --doubles-before "$OUT/doubles-stats-before.json" --maildir "$MAILDIR" \
   --since "$SINCE" --quiescent "$quiescent" --doubles-drift "$DRIFT_FILE" --worker-log "$OUT/worker.log" \
   --out-json "$RESULTS/e2e.json" --out-md "$RESULTS/e2e.md" \

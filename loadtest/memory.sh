@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # loadtest/memory.sh: the resident memory of the API, the worker master and each worker child at
-# idle and under the end-to-end load, against the seed's plan of 100 MB per worker.
+# idle and under the end-to-end load, against the WaveCom specification's plan of 100 MB per worker.
 #
 #   loadtest/memory.sh [--count N] [--results DIR]        (default 10,000 notifications)
 #
@@ -49,7 +49,7 @@ worst = {role: max((r["peak_mb"] for r in rows if r["role"] == role), default=No
 result = {"benchmark": "memory", "meta": {**e2e["meta"], "command": command.strip()},
           "under_load": f"{e2e['reconciliation']['accepted']} notifications end to end",
           "processes": rows, "peak_mb_by_role": worst,
-          "targets_mb": {"api": 50, "worker": 30}, "seed_plan_mb_per_worker": 100}
+          "targets_mb": {"api": 50, "worker": 30}, "specification_plan_mb_per_worker": 100}
 with open(os.path.join(results, "memory.json"), "w") as f:
     json.dump(result, f, indent=2)
     f.write("\n")
@@ -59,7 +59,7 @@ md = [f"### Memory at idle and under load, {e2e['meta'].get('date', '')}", "",
       "| process | idle | peak under load | at the end |", "|---|---|---|---|"]
 for r in rows:
     md.append(f"| {r['role']} (pid {r['pid']}) | {r['idle_mb']} MB | {r['peak_mb']} MB | {r['end_mb']} MB |")
-md += ["", "Targets: API ≤ 50 MB, each worker process ≤ 30 MB; the seed plans 100 MB per worker.", ""]
+md += ["", "Targets: API ≤ 50 MB, each worker process ≤ 30 MB; the WaveCom specification plans 100 MB per worker.", ""]
 with open(os.path.join(results, "memory.md"), "w") as f:
     f.write("\n".join(md))
 print(f"memory: peak API {worst['api']} MB, worker master {worst['worker-master']} MB, "

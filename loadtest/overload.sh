@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# loadtest/overload.sh: what WaveCom does when offered more than it can carry (issue 6, scenario
+# loadtest/overload.sh: what WaveCom does when offered more than it can carry (scenario
 # `overload`): an open loop at FACTOR (default 3) times the measured capacity, then the answers
 # counted by code (201 / 429 / 503 / other), whether every refusal carried Retry-After, how
 # CRITICAL notifications fared (accepted, delivered, created->sent), the API's RSS, and the

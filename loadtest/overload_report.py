@@ -5,7 +5,7 @@ Reads the e2e.json of the overload run (loadtest/e2e.sh in an open loop above ca
 prints ONE summary line; writes --out-json and --out-md. The figures: answers by code (per
 notification), whether each refused request carried Retry-After, CRITICAL acceptance and
 delivery, the API's peak RSS, the reconciliation (nothing accepted lost), and what the API would
-need so that it sheds or rate-limits the way issue 6 asks (429/503 + Retry-After, CRITICAL kept).
+need so that it sheds or rate-limits the way docs/ARCHITECTURE.md §7 describes (429/503 + Retry-After, CRITICAL kept).
 """
 import argparse
 import json

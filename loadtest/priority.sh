@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # loadtest/priority.sh: how long CRITICAL notifications take to be SENT while a flood of LOW ones
-# is queued ahead of them (issue 6, scenario `priority`; seed SLA < 5 s, our target p99 < 1 s).
+# is queued ahead of them (scenario `priority`; the WaveCom specification's SLA is < 5 s, our target p99 < 1 s).
 #
 #   loadtest/priority.sh [--low N] [--critical N] [options]      (--help lists them)
 #

@@ -162,7 +162,7 @@ def cmd_report(args):
     print(f"priority {verdict}: {len(crit_sent)}/{len(crit_ids)} CRITICAL SENT behind {len(low_ids)} LOW; "
           f"CRITICAL created->sent p50 {fmt_s(lat.get('p50_ms'))} p95 {fmt_s(lat.get('p95_ms'))} "
           f"p99 {fmt_s(lat.get('p99_ms'))} max {fmt_s(lat.get('max_ms'))} (target p99 < {fmt_s(target_ms)}, "
-          f"seed SLA 5 s); LOW still waiting when the last CRITICAL was sent: {low_waiting}; "
+          f"the specification's SLA: 5 s); LOW still waiting when the last CRITICAL was sent: {low_waiting}; "
           f"LOW delivered {low_rate}/s; lost {len(missing)}, not terminal {sum(not_terminal.values())}")
     return 0 if ok else 4
 
@@ -190,7 +190,7 @@ def markdown(r):
                                 f"createdAt spread {c['submit_span_s']} s"),
         ("**CRITICAL createdAt → sentAt p50 / p95 / p99 / max**",
          " / ".join(fmt_s(lat.get(k)) for k in ("p50_ms", "p95_ms", "p99_ms", "max_ms"))),
-        ("target (p99 < 1 s; seed SLA 5 s)", "met" if r["target_met"] else "**missed**"),
+        ("target (p99 < 1 s; the specification's SLA: 5 s)", "met" if r["target_met"] else "**missed**"),
         ("LOW still waiting when the last CRITICAL was sent", f"{lo['still_waiting_when_last_critical_sent']}"),
         ("LOW delivered/s (middle 80 % by sentAt)", f"{lo['delivered_per_s_middle_80']}"),
         ("lost / not terminal", f"{rec['lost']} / {sum(rec['not_terminal'].values())}"),

@@ -5,7 +5,7 @@
 
 Reads DIR/*.json (default loadtest/results: intake, e2e, priority, overload, memory,
 rabbitmq_ceiling, db_ceiling, profile, reads; a missing one is reported as not measured), states this machine,
-sets each figure beside the seed's plan and our goal, and appends each scenario's own Markdown and
+sets each figure beside the WaveCom specification's plan and our goal, and appends each scenario's own Markdown and
 loadtest/ANALYSIS.md (what bounds the figures, written by hand). It measures nothing itself:
 loadtest/all.sh reruns every scenario and then this.
 """
@@ -85,7 +85,7 @@ def verdict(value, goal, higher_is_better=True):
 
 
 def figures(r):
-    """Rows: figure, seed's plan, our goal, measured, met?, scenario."""
+    """Rows: figure, the specification's plan, our goal, measured, met?, scenario."""
     intake, e2e, prio = r.get("intake"), r.get("e2e"), r.get("priority")
     over, mem = r.get("overload"), r.get("memory")
     ceiling = (r.get("rabbitmq_ceiling") or {}).get("published_per_s")
@@ -147,6 +147,62 @@ def figures(r):
     return rows
 
 
+DATABASE_PARTS = ("postgresql", "ferretdb")
+
+
+def cost_of(run):
+    """CPU ms per notification (database, the rest, all) and the engine's writes per notification
+    of one e2e run's results (None for what it did not measure)."""
+    cpu = (run.get("cpu") or {}).get("ms_per_notification") or {}
+    db = sum(v for k, v in cpu.items() if k in DATABASE_PARTS) if cpu else None
+    rest = sum(v for k, v in cpu.items() if k not in DATABASE_PARTS) if cpu else None
+    writes = (run.get("db_writes") or {}).get("per_notification")
+    return {"db_ms": db, "rest_ms": rest, "writes": writes,
+            "steady": run["delivered"]["steady_middle_80"]["per_s"],
+            "commit": commit_of(run)}
+
+
+def cost_section(r, results):
+    """What one delivered notification costs, before and after the write path of
+    docs/ARCHITECTURE.md §3.2, and the physical ceiling it implies on this machine."""
+    e2e = r.get("e2e")
+    if not e2e:
+        return []
+    before_path = os.path.join(results, "e2e_before_write_path.json")
+    before = None
+    if os.path.exists(before_path):
+        with open(before_path) as f:
+            before = json.load(f)
+    runs = ([("before", cost_of(before))] if before else []) + [("now", cost_of(e2e))]
+    out = ["## What one notification costs (e2e runs)", "",
+           "Database CPU from the e2e run's CPU table (PostgreSQL + FerretDB); writes from "
+           "PostgreSQL's own row counters for the run's database (`loadtest/db_writes.py`): a row "
+           "updated is one single-document read-modify-write (a findAndModify or an update), a "
+           "row inserted is one document of a bulk insert (notifications, trail entries, outbox "
+           "records). The counts do not depend on the engine: MongoDB would do the same writes.",
+           "", "| run | commit | database CPU ms | everything else CPU ms | read-modify-writes "
+           "| documents inserted | rows deleted | WAL bytes | steady delivered/s |",
+           "|---|---|---|---|---|---|---|---|---|"]
+    for label, c in runs:
+        w = c["writes"] or {}
+        out.append(f"| {label} | {c['commit']} | {fmt(c['db_ms'], '', 2)} | "
+                   f"{fmt(c['rest_ms'], '', 2)} | {w.get('updated', 'n/a')} | "
+                   f"{w.get('inserted', 'n/a')} | {w.get('deleted', 'n/a')} | "
+                   f"{fmt(w.get('wal_bytes'))} | {fmt(c['steady'], '', 1)} |")
+    now = runs[-1][1]
+    if now["db_ms"] and now["rest_ms"]:
+        cores_ms = (os.cpu_count() or 2) * 1000
+        out += ["", f"On {os.cpu_count()} cores a notification that costs "
+                f"{now['db_ms'] + now['rest_ms']:.2f} ms of CPU in all can be delivered at most "
+                f"{cores_ms / (now['db_ms'] + now['rest_ms']):,.0f} times a second, and "
+                f"{cores_ms / now['rest_ms']:,.0f} times a second if the database cost nothing: "
+                "WaveCom, RabbitMQ, the provider doubles and the load generator alone "
+                f"({now['rest_ms']:.2f} ms). The steady rate measured is "
+                f"{now['steady'] / (cores_ms / (now['db_ms'] + now['rest_ms'])):.0%} of the "
+                "first figure."]
+    return out + [""]
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--results", default=os.path.join(ROOT, "loadtest", "results"))
@@ -166,8 +222,8 @@ def main():
            "queues, publisher confirms), the MongoDB-protocol database (FerretDB 1.24 on "
            "PostgreSQL 15; MongoDB itself is not installable here), the SMTP catcher and the "
            "provider test doubles (200 ms per call, 5 % transient failures unless stated).", "",
-           "## Against the seed's plan and our goals", "",
-           "| figure | seed's plan | our goal | measured | goal | scenario |",
+           "## Against the WaveCom specification's plan and our goals", "",
+           "| figure | specification's plan | our goal | measured | goal | scenario |",
            "|---|---|---|---|---|---|"]
     for row in figures(r):
         out.append("| " + " | ".join(row) + " |")
@@ -194,6 +250,8 @@ def main():
                    "ceiling, with the API, RabbitMQ, the worker and the doubles sharing the same "
                    "two cores.")
     out.append("")
+
+    out += cost_section(r, args.results)
 
     out += ["## Each scenario", ""]
     for name in SCENARIOS:

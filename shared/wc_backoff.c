@@ -7,7 +7,8 @@
 
 #include "wc_topology.h"
 
-/* The seed's schedule: 5 s, then ×5 up to 125 s. */
+/* The schedule the WaveCom specification asks for: 5 s, then ×5 up to
+ * 125 s (docs/ARCHITECTURE.md §6). */
 #define BACKOFF_BASE_SECONDS 5.0
 #define BACKOFF_FACTOR 5.0
 

@@ -2,9 +2,10 @@
  * Configuration from WAVECOM_* environment variables.
  *
  * One table (wc_config.c) names every variable with its type, default, bounds
- * and meaning; parsing, validation, --help and the README's table all come from
- * it. A bad value is rejected at start with a message naming the variable, and
- * a configuration is applied whole or not at all.
+ * and meaning; parsing, validation, --help and the table in
+ * docs/CONFIGURATION.md all come from it. A bad value is rejected at start
+ * with a message naming the variable, and a configuration is applied whole or
+ * not at all.
  */
 #ifndef WC_CONFIG_H
 #define WC_CONFIG_H
@@ -100,7 +101,7 @@ int wc_config_load(wc_config_t *cfg, char *err, size_t err_len);
 /* Prints every variable with its default and meaning, for --help. */
 void wc_config_print_help(FILE *out);
 
-/* Prints the table as Markdown, for the README. */
+/* Prints the table as Markdown, for docs/CONFIGURATION.md. */
 void wc_config_print_markdown(FILE *out);
 
 #endif

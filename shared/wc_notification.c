@@ -94,24 +94,9 @@ json_object *wc_field_errors_to_json(const wc_field_errors_t *errs)
 
 /* ---- documents ---- */
 
-bool wc_audit_entry_append(bson_t *parent, const char *key, wc_status_t status,
-                           const wc_audit_t *audit, int64_t now_ms)
-{
-    bson_t entry;
-    bson_oid_t id;
-    bson_oid_init(&id, NULL);
-    bool ok = bson_append_document_begin(parent, key, -1, &entry);
-    ok = ok && BSON_APPEND_OID(&entry, "_id", &id);
-    ok = ok && BSON_APPEND_UTF8(&entry, "status", wc_status_name(status));
-    ok = ok && BSON_APPEND_UTF8(&entry, "message", audit->message);
-    ok = ok && BSON_APPEND_UTF8(&entry, "actor", audit->actor);
-    ok = ok && BSON_APPEND_DATE_TIME(&entry, "timestamp", now_ms);
-    return bson_append_document_end(parent, &entry) && ok;
-}
-
 wc_status_t wc_notification_initial_status(const wc_notification_request_t *req, int64_t now_ms)
 {
-    return req->scheduled_at_ms > now_ms ? WC_STATUS_SCHEDULED : WC_STATUS_PENDING;
+    return req->scheduled_at_ms > now_ms ? WC_STATUS_SCHEDULED : WC_STATUS_QUEUED;
 }
 
 int wc_notification_list_bucket(char *out, size_t len, const char *tenant_id, int64_t created_ms)
@@ -177,19 +162,28 @@ bson_t *wc_notification_new_document(const wc_notification_request_t *req, const
     ok = ok && wc_notification_list_bucket(bucket, sizeof(bucket), tenant_id, now_ms) == 0;
     ok = ok && BSON_APPEND_UTF8(doc, "listBucket", bucket);
 
-    bson_t logs;
+    /* A notification sent now is stored QUEUED with its commit's outbox
+     * record (docs/ARCHITECTURE.md §3.2): its creation is changes 1 (PENDING)
+     * and 2 (QUEUED); a scheduled one's is change 1 (SCHEDULED). Those
+     * entries follow from the document (createdSeq, createdAt, scheduledAt),
+     * so they are not written to the trail: readers derive them. */
     char message[80];
     if (status == WC_STATUS_SCHEDULED) {
         char when[WC_ISO8601_LEN];
         wc_time_format_iso8601(req->scheduled_at_ms, when, sizeof(when));
         snprintf(message, sizeof(message), "Notification scheduled for %s", when);
     } else {
-        snprintf(message, sizeof(message), "Notification created");
+        snprintf(message, sizeof(message), "%s", WC_MESSAGE_QUEUED);
     }
-    ok = ok && BSON_APPEND_ARRAY_BEGIN(doc, "logs", &logs);
-    const wc_audit_t created = {.actor = "api", .message = message};
-    ok = ok && wc_audit_entry_append(&logs, "0", status, &created, now_ms);
-    ok = ok && bson_append_array_end(doc, &logs);
+    bson_t last;
+    ok = ok && BSON_APPEND_INT32(doc, "seq", status == WC_STATUS_SCHEDULED ? 1 : 2);
+    ok = ok && BSON_APPEND_INT32(doc, "createdSeq", status == WC_STATUS_SCHEDULED ? 1 : 2);
+    ok = ok && BSON_APPEND_DOCUMENT_BEGIN(doc, "last", &last);
+    ok = ok && BSON_APPEND_UTF8(&last, "status", wc_status_name(status));
+    ok = ok && BSON_APPEND_UTF8(&last, "message", message);
+    ok = ok && BSON_APPEND_UTF8(&last, "actor", "api");
+    ok = ok && BSON_APPEND_DATE_TIME(&last, "timestamp", now_ms);
+    ok = ok && bson_append_document_end(doc, &last);
 
     if (!ok) {
         bson_destroy(doc);
@@ -199,8 +193,8 @@ bson_t *wc_notification_new_document(const wc_notification_request_t *req, const
 }
 
 /* Fields that stay inside WaveCom. */
-static const char *const internal_fields[] = {"logs", "lease", "republishCount", "listBucket",
-                                              NULL};
+static const char *const internal_fields[] = {"logs", "lease",      "republishCount", "seq",
+                                              "createdSeq", "last", "listBucket",     NULL};
 
 json_object *wc_notification_to_api_json(const bson_t *doc)
 {
@@ -220,30 +214,6 @@ json_object *wc_notification_to_api_json(const bson_t *doc)
         }
     }
     return obj;
-}
-
-json_object *wc_notification_logs_to_api_json(const bson_t *doc)
-{
-    json_object *logs = json_object_new_array();
-    char id_hex[25] = "";
-    bson_iter_t iter;
-    if (bson_iter_init_find(&iter, doc, "_id") && BSON_ITER_HOLDS_OID(&iter)) {
-        bson_oid_to_string(bson_iter_oid(&iter), id_hex);
-    }
-    bson_iter_t arr;
-    if (!bson_iter_init_find(&iter, doc, "logs") || !BSON_ITER_HOLDS_ARRAY(&iter) ||
-        !bson_iter_recurse(&iter, &arr)) {
-        return logs;
-    }
-    while (bson_iter_next(&arr)) {
-        json_object *entry = wc_json_from_bson_value(&arr);
-        if (entry == NULL) {
-            continue;
-        }
-        json_object_object_add(entry, "notificationId", json_object_new_string(id_hex));
-        json_object_array_add(logs, entry);
-    }
-    return logs;
 }
 
 /* ---- queue messages ---- */

@@ -134,16 +134,19 @@ typedef struct {
     const char *message;
 } wc_audit_t;
 
-/* Appends one audit entry document {_id, status, message, actor, timestamp}
- * under `key` of `parent` (an array being built, or a $push document). */
-bool wc_audit_entry_append(bson_t *parent, const char *key, wc_status_t status,
-                           const wc_audit_t *audit, int64_t now_ms);
 
-/* Builds the document to insert: status PENDING (SCHEDULED when scheduledAt
+/* What the trail says of a notification's first two changes. */
+#define WC_MESSAGE_CREATED "Notification created"
+#define WC_MESSAGE_QUEUED "Added to queue"
+
+/* Builds the document to insert: status QUEUED (SCHEDULED when scheduledAt
  * lies after `now_ms`), retryCount 0, timestamps, the tenant, the channel's
  * own fields (platform, title, data; payload), idempotencyKey when set, and
- * the first audit entry. Returns a new document the caller destroys, or NULL
- * if a JSON value cannot be stored as BSON. */
+ * the number (`seq`) and entry (`last`) of its latest trail change, and the
+ * number of changes its creation made (`createdSeq`), whose trail entries
+ * readers derive from it (docs/ARCHITECTURE.md §3.2). Returns a new
+ * document the caller destroys, or NULL if a JSON value cannot be stored as
+ * BSON. */
 bson_t *wc_notification_new_document(const wc_notification_request_t *req, const bson_oid_t *id,
                                      const char *tenant_id, int default_max_retries,
                                      const char *correlation_id, int64_t now_ms);
@@ -164,9 +167,6 @@ json_object *wc_notification_to_api_json(const bson_t *doc);
 /* The status a new document starts in. */
 wc_status_t wc_notification_initial_status(const wc_notification_request_t *req, int64_t now_ms);
 
-/* The audit trail as the API shows it: the seed's `logs` list, oldest first,
- * each entry with its notificationId. New reference. */
-json_object *wc_notification_logs_to_api_json(const bson_t *doc);
 
 /* The message put on the queues. The document stays the source of truth: the
  * message names it and carries what routing and logging need. */

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "wc_log.h"
+#include "wc_store_trail.h"
 
 /* libmongoc's bound on a pool when the URI sets no maxPoolSize. */
 #define LIBMONGOC_DEFAULT_MAX_POOL_SIZE 100
@@ -126,9 +127,38 @@ bool wc_store_ping(wc_store_t *store)
     return ok;
 }
 
+bool wc_store_is_ferretdb(wc_store_t *store)
+{
+    int kind = atomic_load(&store->server_kind);
+    if (kind != 0) {
+        return kind == 2;
+    }
+    mongoc_client_t *client = wc_store_client_take(store);
+    bson_t *cmd = BCON_NEW("buildInfo", BCON_INT32(1));
+    bson_t reply;
+    bson_error_t error;
+    if (mongoc_client_command_simple(client, "admin", cmd, NULL, &reply, &error)) {
+        bson_iter_t iter;
+        kind = bson_iter_init_find(&iter, &reply, "ferretdbVersion") ? 2 : 1;
+        atomic_store(&store->server_kind, kind);
+    } else {
+        wc_log_warn("buildInfo failed (%s); taking the server for MongoDB", error.message);
+    }
+    bson_destroy(&reply);
+    bson_destroy(cmd);
+    wc_store_client_give(store, client);
+    return kind == 2;
+}
+
 wc_store_status_t wc_store_ensure_indexes(wc_store_t *store)
 {
-    /* The seed's compound indexes, each scoped by tenant first. */
+    /* FerretDB filters with `@>` over JSON, which these btree indexes cannot
+     * serve; they would only make every status change slower there.
+     * deploy/ferretdb/postgresql.sql gives it the indexes it can use. */
+    if (wc_store_is_ferretdb(store)) {
+        return wc_store_ensure_trail_indexes(store);
+    }
+    /* The WaveCom specification's compound indexes, each scoped by tenant first. */
     bson_t *cmd = BCON_NEW(
         "createIndexes", BCON_UTF8(WC_COLL_NOTIFICATIONS), "indexes", "[",
         "{", "key", "{", "tenantId", BCON_INT32(1), "type", BCON_INT32(1), "status", BCON_INT32(1),
@@ -150,7 +180,7 @@ wc_store_status_t wc_store_ensure_indexes(wc_store_t *store)
         wc_log_error("createIndexes failed: %s", error.message);
         return WC_STORE_ERROR;
     }
-    return WC_STORE_OK;
+    return wc_store_ensure_trail_indexes(store);
 }
 
 wc_store_status_t wc_store_insert(wc_store_t *store, const char *coll_name, const bson_t *doc)
@@ -212,56 +242,105 @@ wc_store_status_t wc_store_get_notification(wc_store_t *store, const char *tenan
     return status;
 }
 
-static bson_t *transition_update(const wc_transition_t *t, int64_t now_ms)
+/* The update that applies `t` to a document whose previous change was number
+ * `seq - 1`: the new status, the entry of this change as `last`, seq + 1 (+ 2
+ * when the change passes through `via`), and the caller's own fields. */
+static bson_t *transition_update(const wc_transition_t *t, const wc_trail_entry_t *entry,
+                                 int64_t now_ms)
 {
     bson_t *update = bson_new();
-    bson_t set, push, unset, inc;
+    bson_t set, unset, inc;
 
     BSON_APPEND_DOCUMENT_BEGIN(update, "$set", &set);
     BSON_APPEND_UTF8(&set, "status", wc_status_name(t->to));
     BSON_APPEND_DATE_TIME(&set, "updatedAt", now_ms);
+    wc_trail_entry_append_last(&set, entry);
     if (t->set != NULL) {
         bson_concat(&set, t->set);
     }
     bson_append_document_end(update, &set);
-
-    BSON_APPEND_DOCUMENT_BEGIN(update, "$push", &push);
-    if (t->via_audit != NULL) {
-        bson_t each, entries;
-        BSON_APPEND_DOCUMENT_BEGIN(&push, "logs", &each);
-        BSON_APPEND_ARRAY_BEGIN(&each, "$each", &entries);
-        wc_audit_entry_append(&entries, "0", t->via, t->via_audit, now_ms);
-        wc_audit_entry_append(&entries, "1", t->to, &t->audit, now_ms);
-        bson_append_array_end(&each, &entries);
-        bson_append_document_end(&push, &each);
-    } else {
-        wc_audit_entry_append(&push, "logs", t->to, &t->audit, now_ms);
-    }
-    bson_append_document_end(update, &push);
 
     if (t->unset_lease) {
         BSON_APPEND_DOCUMENT_BEGIN(update, "$unset", &unset);
         BSON_APPEND_UTF8(&unset, "lease", "");
         bson_append_document_end(update, &unset);
     }
+    BSON_APPEND_DOCUMENT_BEGIN(update, "$inc", &inc);
+    BSON_APPEND_INT32(&inc, "seq", t->via_audit != NULL ? 2 : 1);
     if (t->inc_retry) {
-        BSON_APPEND_DOCUMENT_BEGIN(update, "$inc", &inc);
         BSON_APPEND_INT32(&inc, "retryCount", 1);
-        bson_append_document_end(update, &inc);
     }
+    bson_append_document_end(update, &inc);
     return update;
 }
 
-wc_store_status_t wc_store_transition(wc_store_t *store, const bson_t *filter,
-                                      const wc_transition_t *t, int64_t now_ms, bson_t **out)
+/* The status a document is in, or -1. */
+static int doc_status(const bson_t *doc)
 {
-    if (out != NULL) {
-        *out = NULL;
+    const char *name = wc_doc_string(doc, "status");
+    wc_status_t status;
+    return name != NULL && wc_status_parse(name, &status) == 0 ? (int)status : -1;
+}
+
+/* The entry of change `seq` as the document's `last` holds it. */
+static int trail_entry_from_last(wc_trail_entry_t *e, const bson_t *doc, int32_t seq)
+{
+    bson_iter_t iter, last;
+    if (!bson_iter_init_find(&iter, doc, "last") || !BSON_ITER_HOLDS_DOCUMENT(&iter) ||
+        !bson_iter_recurse(&iter, &last)) {
+        return -1;
     }
-    bson_t *update = transition_update(t, now_ms);
+    const char *status = NULL, *actor = NULL, *message = NULL;
+    int64_t at = 0;
+    while (bson_iter_next(&last)) {
+        const char *key = bson_iter_key(&last);
+        if (BSON_ITER_HOLDS_UTF8(&last) && strcmp(key, "status") == 0) {
+            status = bson_iter_utf8(&last, NULL);
+        } else if (BSON_ITER_HOLDS_UTF8(&last) && strcmp(key, "actor") == 0) {
+            actor = bson_iter_utf8(&last, NULL);
+        } else if (BSON_ITER_HOLDS_UTF8(&last) && strcmp(key, "message") == 0) {
+            message = bson_iter_utf8(&last, NULL);
+        } else if (BSON_ITER_HOLDS_DATE_TIME(&last) && strcmp(key, "timestamp") == 0) {
+            at = bson_iter_date_time(&last);
+        }
+    }
+    wc_status_t to;
+    if (status == NULL || actor == NULL || message == NULL || wc_status_parse(status, &to) != 0) {
+        return -1;
+    }
+    const wc_audit_t audit = {.actor = actor, .message = message};
+    return wc_trail_entry_init(e, doc, seq, WC_TRAIL_FROM_UNKNOWN, to, &audit, at);
+}
+
+wc_store_status_t wc_store_transition_deferred(wc_store_t *store, const bson_t *filter,
+                                               const wc_transition_t *t, int64_t now_ms,
+                                               bson_t **before,
+                                               wc_trail_entry_t entries[WC_TRANSITION_ENTRIES_MAX],
+                                               size_t *n_entries)
+{
+    return wc_store_transition_sorted(store, filter, NULL, t, now_ms, before, entries, n_entries);
+}
+
+wc_store_status_t wc_store_transition_sorted(wc_store_t *store, const bson_t *filter,
+                                             const bson_t *sort, const wc_transition_t *t,
+                                             int64_t now_ms, bson_t **before,
+                                             wc_trail_entry_t entries[WC_TRANSITION_ENTRIES_MAX],
+                                             size_t *n_entries)
+{
+    *before = NULL;
+    *n_entries = 0;
+    /* `last` needs only what the change says; its number comes from the
+     * document before the change, which findAndModify returns. */
+    wc_trail_entry_t last = {.to = t->to, .at_ms = now_ms};
+    snprintf(last.actor, sizeof(last.actor), "%s", t->audit.actor);
+    snprintf(last.message, sizeof(last.message), "%s", t->audit.message);
+    bson_t *update = transition_update(t, &last, now_ms);
     mongoc_find_and_modify_opts_t *opts = mongoc_find_and_modify_opts_new();
     mongoc_find_and_modify_opts_set_update(opts, update);
-    mongoc_find_and_modify_opts_set_flags(opts, MONGOC_FIND_AND_MODIFY_RETURN_NEW);
+    mongoc_find_and_modify_opts_set_flags(opts, MONGOC_FIND_AND_MODIFY_NONE);
+    if (sort != NULL) {
+        mongoc_find_and_modify_opts_set_sort(opts, sort);
+    }
 
     mongoc_client_t *client = wc_store_client_take(store);
     mongoc_collection_t *coll = mongoc_client_get_collection(client, store->db, WC_COLL_NOTIFICATIONS);
@@ -274,13 +353,11 @@ wc_store_status_t wc_store_transition(wc_store_t *store, const bson_t *filter,
     } else {
         bson_iter_t iter;
         if (bson_iter_init_find(&iter, &reply, "value") && BSON_ITER_HOLDS_DOCUMENT(&iter)) {
-            status = WC_STORE_OK;
-            if (out != NULL) {
-                uint32_t len = 0;
-                const uint8_t *data = NULL;
-                bson_iter_document(&iter, &len, &data);
-                *out = bson_new_from_data(data, len);
-            }
+            uint32_t len = 0;
+            const uint8_t *data = NULL;
+            bson_iter_document(&iter, &len, &data);
+            *before = bson_new_from_data(data, len);
+            status = *before != NULL ? WC_STORE_OK : WC_STORE_ERROR;
         }
     }
     bson_destroy(&reply);
@@ -288,6 +365,56 @@ wc_store_status_t wc_store_transition(wc_store_t *store, const bson_t *filter,
     wc_store_client_give(store, client);
     mongoc_find_and_modify_opts_destroy(opts);
     bson_destroy(update);
+    if (status != WC_STORE_OK) {
+        return status;
+    }
+
+    int32_t seq = (int32_t)wc_doc_int(*before, "seq", 0);
+    int from = doc_status(*before);
+    bool taken_over = from == WC_STATUS_PROCESSING && t->to == WC_STATUS_PROCESSING;
+    if ((t->repair_previous || taken_over) && seq > 0 &&
+        trail_entry_from_last(&entries[*n_entries], *before, seq) == 0) {
+        (*n_entries)++;
+    }
+    if (t->via_audit != NULL) {
+        if (wc_trail_entry_init(&entries[*n_entries], *before, ++seq, from, t->via,
+                                t->via_audit, now_ms) == 0) {
+            from = (int)t->via;
+            (*n_entries)++;
+        }
+    }
+    if (wc_trail_entry_init(&entries[*n_entries], *before, ++seq, from, t->to, &t->audit,
+                            now_ms) == 0) {
+        (*n_entries)++;
+    }
+    return WC_STORE_OK;
+}
+
+wc_store_status_t wc_store_transition(wc_store_t *store, const bson_t *filter,
+                                      const wc_transition_t *t, int64_t now_ms, bson_t **out)
+{
+    if (out != NULL) {
+        *out = NULL;
+    }
+    bson_t *before = NULL;
+    wc_trail_entry_t entries[WC_TRANSITION_ENTRIES_MAX];
+    size_t n = 0;
+    wc_store_status_t status =
+        wc_store_transition_deferred(store, filter, t, now_ms, &before, entries, &n);
+    if (status != WC_STORE_OK) {
+        return status;
+    }
+    /* The change stands whether or not its entry is written now: the
+     * document's `last` shows it until then. */
+    (void)wc_store_trail_append(store, entries, n);
+    bson_iter_t iter;
+    if (out != NULL && bson_iter_init_find(&iter, before, "_id")) {
+        bson_t by_id = BSON_INITIALIZER;
+        bson_append_iter(&by_id, "_id", -1, &iter);
+        status = wc_store_find_one(store, WC_COLL_NOTIFICATIONS, &by_id, out);
+        bson_destroy(&by_id);
+    }
+    bson_destroy(before);
     return status;
 }
 
@@ -319,7 +446,7 @@ bson_t *wc_store_lease_filter(const bson_oid_t *id, const char *owner)
 
 static wc_store_status_t claim_from(wc_store_t *store, const bson_t *filter, const char *owner,
                                     int64_t lease_ms, int64_t now_ms, const wc_audit_t *queued,
-                                    bson_t **out)
+                                    bool repair, wc_claim_t *out)
 {
     bson_t *set = BCON_NEW("lease", "{", "owner", BCON_UTF8(owner), "until",
                            BCON_DATE_TIME(now_ms + lease_ms), "}");
@@ -329,8 +456,10 @@ static wc_store_status_t claim_from(wc_store_t *store, const bson_t *filter, con
         .set = set,
         .via_audit = queued,
         .via = WC_STATUS_QUEUED,
+        .repair_previous = repair,
     };
-    wc_store_status_t status = wc_store_transition(store, filter, &t, now_ms, out);
+    wc_store_status_t status = wc_store_transition_deferred(store, filter, &t, now_ms, &out->doc,
+                                                            out->trail, &out->trail_n);
     bson_destroy(set);
     return status;
 }
@@ -338,7 +467,8 @@ static wc_store_status_t claim_from(wc_store_t *store, const bson_t *filter, con
 /* One round of claiming; WC_CLAIM_BUSY with *raced set when the document
  * changed state between the attempts and another round may succeed. */
 static wc_claim_result_t claim_once(wc_store_t *store, const bson_oid_t *id, const char *owner,
-                                    int64_t lease_ms, int64_t now_ms, bson_t **out, bool *raced)
+                                    int64_t lease_ms, int64_t now_ms, bool repair,
+                                    wc_claim_t *out, bool *raced)
 {
     *raced = false;
     bson_t *claimable = BCON_NEW(
@@ -346,19 +476,20 @@ static wc_claim_result_t claim_once(wc_store_t *store, const bson_oid_t *id, con
         "{", "status", "{", "$in", "[", BCON_UTF8("QUEUED"), BCON_UTF8("RETRYING"), "]", "}", "}",
         "{", "status", BCON_UTF8("PROCESSING"), "lease.until", "{", "$lt", BCON_DATE_TIME(now_ms),
         "}", "}", "]");
-    wc_store_status_t status = claim_from(store, claimable, owner, lease_ms, now_ms, NULL, out);
+    wc_store_status_t status = claim_from(store, claimable, owner, lease_ms, now_ms, NULL, repair, out);
     bson_destroy(claimable);
     if (status != WC_STORE_NOT_FOUND) {
         return status == WC_STORE_OK ? WC_CLAIM_OK : WC_CLAIM_ERROR;
     }
 
-    /* The message can arrive before the API has recorded QUEUED. Record it for
-     * the API in the claim itself, so the trail reads PENDING, QUEUED,
-     * PROCESSING; the API's own QUEUED write then finds nothing to do. */
+    /* A message published by the scheduler or a replay can arrive before
+     * QUEUED is recorded. Record it for them in the claim itself, so the
+     * trail reads PENDING, QUEUED, PROCESSING; their own QUEUED write then
+     * finds nothing to do. */
     bson_t *pending = BCON_NEW("_id", BCON_OID(id), "status", BCON_UTF8("PENDING"));
     const wc_audit_t queued = {.actor = owner,
                                .message = "Added to queue (received before the API's record)"};
-    status = claim_from(store, pending, owner, lease_ms, now_ms, &queued, out);
+    status = claim_from(store, pending, owner, lease_ms, now_ms, &queued, repair, out);
     bson_destroy(pending);
     if (status != WC_STORE_NOT_FOUND) {
         return status == WC_STORE_OK ? WC_CLAIM_OK : WC_CLAIM_ERROR;
@@ -373,13 +504,12 @@ static wc_claim_result_t claim_once(wc_store_t *store, const bson_oid_t *id, con
     if (status == WC_STORE_ERROR) {
         return WC_CLAIM_ERROR;
     }
-    const char *current = doc != NULL ? wc_doc_string(doc, "status") : NULL;
+    int current = doc != NULL ? doc_status(doc) : -1;
     wc_claim_result_t result = doc == NULL ? WC_CLAIM_MISSING : WC_CLAIM_GONE;
-    if (current != NULL && strcmp(current, "PROCESSING") == 0) {
+    if (current == WC_STATUS_PROCESSING) {
         result = WC_CLAIM_BUSY;
-    } else if (current != NULL && (strcmp(current, "PENDING") == 0 ||
-                                   strcmp(current, "QUEUED") == 0 ||
-                                   strcmp(current, "RETRYING") == 0)) {
+    } else if (current == WC_STATUS_PENDING || current == WC_STATUS_QUEUED ||
+               current == WC_STATUS_RETRYING) {
         result = WC_CLAIM_BUSY;
         *raced = true;
     }
@@ -391,19 +521,17 @@ static wc_claim_result_t claim_once(wc_store_t *store, const bson_oid_t *id, con
 #define CLAIM_ROUNDS 3
 
 wc_claim_result_t wc_store_claim(wc_store_t *store, const bson_oid_t *id, const char *owner,
-                                 int64_t lease_ms, int64_t now_ms, bson_t **out)
+                                 int64_t lease_ms, int64_t now_ms, bool redelivered,
+                                 wc_claim_t *out)
 {
-    *out = NULL;
+    *out = (wc_claim_t){0};
     wc_claim_result_t result = WC_CLAIM_BUSY;
     bool raced = true;
     for (int round = 0; round < CLAIM_ROUNDS && raced; round++) {
-        result = claim_once(store, id, owner, lease_ms, now_ms, out, &raced);
+        result = claim_once(store, id, owner, lease_ms, now_ms, redelivered, out, &raced);
     }
     /* Still racing after every round: BUSY defers the message, never drops it. */
     return result;
 }
 
-bson_t *wc_store_transition_update_doc(const wc_transition_t *t, int64_t now_ms)
-{
-    return transition_update(t, now_ms);
-}
+

@@ -5,9 +5,11 @@
  * a wc_store_t may be shared by the threads of one process. Open a store only
  * after fork: connections never cross a fork.
  *
- * Every status change of a notification goes through wc_store_transition,
- * which sets the new status and appends its audit entry in one atomic update:
- * the status and the trail cannot disagree.
+ * Every status change of a notification goes through
+ * wc_store_transition[_deferred]: one atomic update sets the new status, the
+ * change's number (`seq`) and its audit entry as `last`; the entry itself is
+ * then appended to the insert-only trail (wc_store_trail.h,
+ * docs/ARCHITECTURE.md §3.2).
  */
 #ifndef WC_STORE_H
 #define WC_STORE_H
@@ -78,11 +80,55 @@ typedef struct {
      * before `to`, in the same update. */
     const wc_audit_t *via_audit;
     wc_status_t via;
+    /* Write again the entry of the change this one replaces in `last` (see
+     * wc_store_transition_deferred). */
+    bool repair_previous;
 } wc_transition_t;
 
-/* Applies `t` to the one notification matching `filter`, setting updatedAt.
- * WC_STORE_NOT_FOUND when nothing matches. On WC_STORE_OK and a non-NULL
- * `out`, *out is the document after the change (the caller destroys it). */
+/* The most trail entries one change makes: the change replaced (a repair),
+ * `via`, and `to`. */
+#define WC_TRANSITION_ENTRIES_MAX 3
+
+/* `from` of an entry written again from a document's `last`, which does not
+ * say what it left. */
+#define WC_TRAIL_FROM_UNKNOWN (-2)
+
+/* One entry of the audit trail, in memory: what changed, and what the stats
+ * counters fold (tenant, channel, priority, createdAt). */
+typedef struct {
+    bson_oid_t notification_id;
+    char tenant_id[25];
+    int32_t seq;       /* this change's number in the document (1 = created) */
+    int from;          /* the wc_status_t left; -1 when the notification was created,
+                        * WC_TRAIL_FROM_UNKNOWN for a repaired entry */
+    wc_status_t to;
+    wc_channel_t type;
+    wc_priority_t priority;
+    int64_t created_at_ms; /* the notification's createdAt */
+    int64_t at_ms;         /* when the change happened */
+    char actor[96];
+    char message[256];
+} wc_trail_entry_t;
+
+/* Applies `t` to the one notification matching `filter` (one findAndModify),
+ * without writing its trail entries: on OK, *before is the document as it
+ * was before the change (the caller destroys it) and entries[0..*n_entries)
+ * are the entries to append with wc_store_trail_append once the caller
+ * chooses (the worker writes many at once). NOT_FOUND when nothing matches.
+ *
+ * The change replaces the document's `last`. When the process that made
+ * that previous change may have died before writing its entry (a lease taken
+ * over, or `t->repair_previous`: a redelivered message), the previous entry
+ * is among the entries too; written twice, it is stored once. */
+wc_store_status_t wc_store_transition_deferred(wc_store_t *store, const bson_t *filter,
+                                               const wc_transition_t *t, int64_t now_ms,
+                                               bson_t **before,
+                                               wc_trail_entry_t entries[WC_TRANSITION_ENTRIES_MAX],
+                                               size_t *n_entries);
+
+/* The same, then appends its trail entries at once. On WC_STORE_OK and a
+ * non-NULL `out`, *out is the document after the change, read again (the
+ * caller destroys it). */
 wc_store_status_t wc_store_transition(wc_store_t *store, const bson_t *filter,
                                       const wc_transition_t *t, int64_t now_ms, bson_t **out);
 
@@ -100,13 +146,25 @@ typedef enum {
     WC_CLAIM_ERROR, /* the database failed; the message must not be acked */
 } wc_claim_result_t;
 
-/* Claims a notification for delivery (DESIGN §4 invariant 2): an atomic
- * change to PROCESSING with a lease held by `owner` until now+lease_ms, from
- * QUEUED, RETRYING, PENDING (the queue message outran the API's QUEUED write)
- * or PROCESSING whose lease expired. On WC_CLAIM_OK *out is the claimed
- * document (the caller destroys it). */
+/* A claim's result: the document as it was before the claim (its content is
+ * what the worker delivers; the caller destroys it) and the trail entries
+ * the claim made, which the caller appends. */
+typedef struct {
+    bson_t *doc;
+    wc_trail_entry_t trail[WC_TRANSITION_ENTRIES_MAX];
+    size_t trail_n;
+} wc_claim_t;
+
+/* Claims a notification for delivery (docs/ARCHITECTURE.md §4, invariant 2):
+ * an atomic change to PROCESSING with a lease held by `owner` until
+ * now+lease_ms, from QUEUED, RETRYING, PENDING (a scheduler's or replay's
+ * message outran its QUEUED write) or PROCESSING whose lease expired. On
+ * WC_CLAIM_OK *out holds the claimed document and the claim's trail entries.
+ * `redelivered`: the message came back from a consumer that may have died
+ * before writing the trail entry of its last change. */
 wc_claim_result_t wc_store_claim(wc_store_t *store, const bson_oid_t *id, const char *owner,
-                                 int64_t lease_ms, int64_t now_ms, bson_t **out);
+                                 int64_t lease_ms, int64_t now_ms, bool redelivered,
+                                 wc_claim_t *out);
 
 /* A filter matching notification `id` only while `owner` holds its lease. The
  * caller destroys it. */
@@ -215,10 +273,35 @@ wc_store_status_t wc_store_insert_notifications(wc_store_t *store, const bson_t 
                                                 size_t n, wc_store_status_t *statuses);
 
 /* PENDING -> QUEUED, with the audit entry "Added to queue" by `actor`, for
- * each of ids[0..n) still PENDING, one updateOne each, a few to a command;
- * one that a worker has already moved on is left alone. Returns OK or ERROR. */
+ * each of ids[0..n) still PENDING (the scheduler's and the sweeper's
+ * publishes; one findAndModify each); one that a worker has already moved on
+ * is left alone. Returns OK or ERROR. */
 wc_store_status_t wc_store_mark_queued_many(wc_store_t *store, const bson_oid_t *ids, size_t n,
                                             const char *actor, int64_t now_ms);
+
+/* The outbox of the group commit (docs/ARCHITECTURE.md §3.2): a commit
+ * inserts its documents already QUEUED, so before it writes them it opens
+ * one record naming them, and it closes the record once the broker has
+ * confirmed every publish. A record left open (the API died, or a publish
+ * failed) is taken by the sweeper, which publishes again those of its
+ * notifications still QUEUED. */
+
+/* Opens a record naming ids[0..n); writes its id into *record_id. */
+wc_store_status_t wc_store_outbox_open(wc_store_t *store, const bson_oid_t *ids, size_t n,
+                                       int64_t now_ms, bson_oid_t *record_id);
+
+/* Deletes the record: every publish of its commit was confirmed. */
+wc_store_status_t wc_store_outbox_close(wc_store_t *store, const bson_oid_t *record_id);
+
+/* Narrows the record to ids[0..n), the publishes not confirmed. */
+wc_store_status_t wc_store_outbox_keep(wc_store_t *store, const bson_oid_t *record_id,
+                                       const bson_oid_t *ids, size_t n);
+
+/* Takes a record open since before `stale_before_ms` for the sweeper (moves
+ * its createdAt to `now_ms`, so other instances pass it over). OK with *out
+ * (the caller destroys it); NOT_FOUND when none is. */
+wc_store_status_t wc_store_outbox_take_stale(wc_store_t *store, int64_t stale_before_ms,
+                                             int64_t now_ms, bson_t **out);
 
 /* Idempotency records: collection idempotency_keys, _id "<tenant>:<key>", the
  * unique key that makes a repeated Idempotency-Key safe under concurrency. A
@@ -259,8 +342,8 @@ wc_store_status_t wc_store_idempotency_purge(wc_store_t *store, int64_t before_m
 /* Releases the SCHEDULED notification that has been due longest (scheduledAt
  * <= now_ms): SCHEDULED -> PENDING in one findAndModify with its audit entry,
  * so that two API instances never release the same one. OK with *out the
- * document after the change (the caller destroys it); NOT_FOUND when none is
- * due. */
+ * document as it was before (its content is what gets published; the caller
+ * destroys it); NOT_FOUND when none is due. */
 wc_store_status_t wc_store_release_due(wc_store_t *store, int64_t now_ms, bson_t **out);
 
 /* Takes one PENDING notification last updated before `stale_before_ms` (its

@@ -9,11 +9,16 @@
 
 #include "wc_log.h"
 #include "wc_store_private.h"
+#include "wc_store_trail.h"
 
 #define MONGO_DUPLICATE_KEY 11000
 
 wc_store_status_t wc_store_ensure_intake_indexes(wc_store_t *store)
 {
+    /* On FerretDB these serve nothing (wc_store_ensure_indexes says why). */
+    if (wc_store_is_ferretdb(store)) {
+        return WC_STORE_OK;
+    }
     /* The scheduler and the sweeper look across tenants by status, so these
      * two are not tenant-first; the idempotency clean-up deletes by age. */
     bson_t *notifications = BCON_NEW(
@@ -137,65 +142,81 @@ wc_store_status_t wc_store_insert_idempotency_records(wc_store_t *store,
     return insert_many(store, WC_COLL_IDEMPOTENCY, records, n, statuses);
 }
 
-/* Statements per update command when recording QUEUED: one updateOne per
- * notification, by _id, a few to a command. FerretDB finds a document by _id
- * through an index (deploy/ferretdb/postgresql.sql) but not by _id $in, which
- * scans the collection; and its update handler keeps each statement's query
- * open until the command ends, holding one pooled connection per statement,
- * so a command must stay far smaller than the pool. */
-#define MARK_STATEMENTS 4
-
-static wc_store_status_t mark_queued_chunk(mongoc_collection_t *coll, const bson_oid_t *ids,
-                                           size_t n, const char *actor, int64_t now_ms)
+wc_store_status_t wc_store_mark_queued_many(wc_store_t *store, const bson_oid_t *ids, size_t n,
+                                            const char *actor, int64_t now_ms)
 {
-    bson_t *opts = BCON_NEW("ordered", BCON_BOOL(false));
-    mongoc_bulk_operation_t *bulk = mongoc_collection_create_bulk_operation_with_opts(coll, opts);
-    bson_destroy(opts);
     const wc_transition_t t = {
         .to = WC_STATUS_QUEUED,
         .audit = {.actor = actor, .message = "Added to queue"},
     };
-    bson_error_t error;
-    bool ok = true;
-    for (size_t i = 0; i < n && ok; i++) {
-        bson_t *filter = BCON_NEW("_id", BCON_OID(&ids[i]), "status", BCON_UTF8("PENDING"));
-        bson_t *update = wc_store_transition_update_doc(&t, now_ms);
-        ok = mongoc_bulk_operation_update_one_with_opts(bulk, filter, update, NULL, &error);
-        bson_destroy(update);
-        bson_destroy(filter);
-    }
-    bson_t reply;
-    if (ok) {
-        ok = mongoc_bulk_operation_execute(bulk, &reply, &error) != 0;
-        bson_destroy(&reply);
-    }
-    mongoc_bulk_operation_destroy(bulk);
-    if (!ok) {
-        wc_log_error("recording QUEUED for %zu notifications failed: %s", n, error.message);
-        return WC_STORE_ERROR;
-    }
-    return WC_STORE_OK;
-}
-
-wc_store_status_t wc_store_mark_queued_many(wc_store_t *store, const bson_oid_t *ids, size_t n,
-                                            const char *actor, int64_t now_ms)
-{
-    if (n == 0) {
-        return WC_STORE_OK;
-    }
-    mongoc_client_t *client = wc_store_client_take(store);
-    mongoc_collection_t *coll =
-        mongoc_client_get_collection(client, store->db, WC_COLL_NOTIFICATIONS);
     wc_store_status_t status = WC_STORE_OK;
-    for (size_t i = 0; i < n; i += MARK_STATEMENTS) {
-        size_t m = n - i < MARK_STATEMENTS ? n - i : MARK_STATEMENTS;
-        if (mark_queued_chunk(coll, ids + i, m, actor, now_ms) != WC_STORE_OK) {
+    for (size_t i = 0; i < n; i++) {
+        bson_t *filter = BCON_NEW("_id", BCON_OID(&ids[i]), "status", BCON_UTF8("PENDING"));
+        if (wc_store_transition(store, filter, &t, now_ms, NULL) == WC_STORE_ERROR) {
             status = WC_STORE_ERROR;
         }
+        bson_destroy(filter);
+    }
+    return status;
+}
+
+/* ---- the outbox: one record per group commit (docs/ARCHITECTURE.md §3.2) ---- */
+
+wc_store_status_t wc_store_outbox_open(wc_store_t *store, const bson_oid_t *ids, size_t n,
+                                       int64_t now_ms, bson_oid_t *record_id)
+{
+    bson_oid_init(record_id, NULL);
+    bson_t *doc = BCON_NEW("_id", BCON_OID(record_id), "createdAt", BCON_DATE_TIME(now_ms));
+    bson_t list;
+    BSON_APPEND_ARRAY_BEGIN(doc, "ids", &list);
+    for (size_t i = 0; i < n; i++) {
+        char key[16];
+        const char *k = NULL;
+        bson_uint32_to_string((uint32_t)i, &k, key, sizeof(key));
+        BSON_APPEND_OID(&list, k, &ids[i]);
+    }
+    bson_append_array_end(doc, &list);
+    wc_store_status_t status = wc_store_insert(store, WC_COLL_OUTBOX, doc);
+    bson_destroy(doc);
+    return status;
+}
+
+wc_store_status_t wc_store_outbox_close(wc_store_t *store, const bson_oid_t *record_id)
+{
+    bson_t *filter = BCON_NEW("_id", BCON_OID(record_id));
+    wc_store_status_t status = wc_store_delete(store, WC_COLL_OUTBOX, filter, false, NULL);
+    bson_destroy(filter);
+    return status == WC_STORE_NOT_FOUND ? WC_STORE_OK : status;
+}
+
+wc_store_status_t wc_store_outbox_keep(wc_store_t *store, const bson_oid_t *record_id,
+                                       const bson_oid_t *ids, size_t n)
+{
+    bson_t *update = bson_new();
+    bson_t set, list;
+    BSON_APPEND_DOCUMENT_BEGIN(update, "$set", &set);
+    BSON_APPEND_ARRAY_BEGIN(&set, "ids", &list);
+    for (size_t i = 0; i < n; i++) {
+        char key[16];
+        const char *k = NULL;
+        bson_uint32_to_string((uint32_t)i, &k, key, sizeof(key));
+        BSON_APPEND_OID(&list, k, &ids[i]);
+    }
+    bson_append_array_end(&set, &list);
+    bson_append_document_end(update, &set);
+    bson_t *filter = BCON_NEW("_id", BCON_OID(record_id));
+    mongoc_client_t *client = wc_store_client_take(store);
+    mongoc_collection_t *coll = mongoc_client_get_collection(client, store->db, WC_COLL_OUTBOX);
+    bson_error_t error;
+    bool ok = mongoc_collection_update_one(coll, filter, update, NULL, NULL, &error);
+    if (!ok) {
+        wc_log_error("narrowing outbox record failed: %s", error.message);
     }
     mongoc_collection_destroy(coll);
     wc_store_client_give(store, client);
-    return status;
+    bson_destroy(filter);
+    bson_destroy(update);
+    return ok ? WC_STORE_OK : WC_STORE_ERROR;
 }
 
 /* ---- idempotency ---- */
@@ -245,7 +266,7 @@ wc_store_status_t wc_store_idempotency_get(wc_store_t *store, const char *tenant
     return WC_STORE_OK;
 }
 
-static wc_store_status_t delete_where(wc_store_t *store, const char *coll_name,
+wc_store_status_t wc_store_delete(wc_store_t *store, const char *coll_name,
                                       const bson_t *filter, bool many, int64_t *deleted)
 {
     mongoc_client_t *client = wc_store_client_take(store);
@@ -285,7 +306,7 @@ wc_store_status_t wc_store_idempotency_release(wc_store_t *store, const char *te
     bson_oid_t oid;
     bson_oid_init_from_string(&oid, notification_id);
     bson_t *filter = BCON_NEW("_id", BCON_UTF8(id), "notificationId", BCON_OID(&oid));
-    wc_store_status_t status = delete_where(store, WC_COLL_IDEMPOTENCY, filter, false, NULL);
+    wc_store_status_t status = wc_store_delete(store, WC_COLL_IDEMPOTENCY, filter, false, NULL);
     bson_destroy(filter);
     return status;
 }
@@ -295,17 +316,17 @@ wc_store_status_t wc_store_idempotency_purge(wc_store_t *store, int64_t before_m
 {
     *deleted = 0;
     bson_t *filter = BCON_NEW("createdAt", "{", "$lt", BCON_DATE_TIME(before_ms), "}");
-    wc_store_status_t status = delete_where(store, WC_COLL_IDEMPOTENCY, filter, true, deleted);
+    wc_store_status_t status = wc_store_delete(store, WC_COLL_IDEMPOTENCY, filter, true, deleted);
     bson_destroy(filter);
     return status == WC_STORE_NOT_FOUND ? WC_STORE_OK : status;
 }
 
 /* ---- scheduler and sweeper ---- */
 
-/* findAndModify on notifications with a sort, returning the new document. */
-static wc_store_status_t find_and_modify_sorted(wc_store_t *store, const bson_t *filter,
-                                                const bson_t *sort, const bson_t *update,
-                                                bson_t **out)
+/* findAndModify on `coll_name` with a sort, returning the new document. */
+static wc_store_status_t find_and_modify_in(wc_store_t *store, const char *coll_name,
+                                            const bson_t *filter, const bson_t *sort,
+                                            const bson_t *update, bson_t **out)
 {
     *out = NULL;
     mongoc_find_and_modify_opts_t *opts = mongoc_find_and_modify_opts_new();
@@ -313,13 +334,12 @@ static wc_store_status_t find_and_modify_sorted(wc_store_t *store, const bson_t 
     mongoc_find_and_modify_opts_set_sort(opts, sort);
     mongoc_find_and_modify_opts_set_flags(opts, MONGOC_FIND_AND_MODIFY_RETURN_NEW);
     mongoc_client_t *client = wc_store_client_take(store);
-    mongoc_collection_t *coll =
-        mongoc_client_get_collection(client, store->db, WC_COLL_NOTIFICATIONS);
+    mongoc_collection_t *coll = mongoc_client_get_collection(client, store->db, coll_name);
     bson_t reply;
     bson_error_t error;
     wc_store_status_t status = WC_STORE_NOT_FOUND;
     if (!mongoc_collection_find_and_modify_with_opts(coll, filter, opts, &reply, &error)) {
-        wc_log_error("findAndModify on notifications failed: %s", error.message);
+        wc_log_error("findAndModify on %s failed: %s", coll_name, error.message);
         status = WC_STORE_ERROR;
     } else {
         bson_iter_t iter;
@@ -347,8 +367,33 @@ wc_store_status_t wc_store_release_due(wc_store_t *store, int64_t now_ms, bson_t
         .to = WC_STATUS_PENDING,
         .audit = {.actor = "api:scheduler", .message = "Scheduled time reached; releasing"},
     };
-    bson_t *update = wc_store_transition_update_doc(&t, now_ms);
-    wc_store_status_t status = find_and_modify_sorted(store, filter, sort, update, out);
+    wc_trail_entry_t entries[WC_TRANSITION_ENTRIES_MAX];
+    size_t n = 0;
+    wc_store_status_t status =
+        wc_store_transition_sorted(store, filter, sort, &t, now_ms, out, entries, &n);
+    if (status == WC_STORE_OK) {
+        (void)wc_store_trail_append(store, entries, n);
+    }
+    bson_destroy(sort);
+    bson_destroy(filter);
+    return status;
+}
+
+/* Takes the outbox record of a group commit that has stayed open since
+ * before `stale_before_ms` (its API instance died, or the broker failed
+ * during its publish): moves its createdAt to `now_ms` and counts
+ * sweepCount atomically, so another instance passes it over for the same
+ * period. OK with *out; NOT_FOUND when none is stale. The outbox holds only
+ * open commits, so its scan is short on every database. */
+wc_store_status_t wc_store_outbox_take_stale(wc_store_t *store, int64_t stale_before_ms,
+                                             int64_t now_ms, bson_t **out)
+{
+    *out = NULL;
+    bson_t *filter = BCON_NEW("createdAt", "{", "$lt", BCON_DATE_TIME(stale_before_ms), "}");
+    bson_t *sort = BCON_NEW("createdAt", BCON_INT32(1));
+    bson_t *update = BCON_NEW("$set", "{", "createdAt", BCON_DATE_TIME(now_ms), "}", "$inc", "{",
+                              "sweepCount", BCON_INT32(1), "}");
+    wc_store_status_t status = find_and_modify_in(store, WC_COLL_OUTBOX, filter, sort, update, out);
     bson_destroy(update);
     bson_destroy(sort);
     bson_destroy(filter);
@@ -363,7 +408,7 @@ wc_store_status_t wc_store_take_stale_pending(wc_store_t *store, int64_t stale_b
     bson_t *sort = BCON_NEW("updatedAt", BCON_INT32(1));
     bson_t *update = BCON_NEW("$set", "{", "updatedAt", BCON_DATE_TIME(now_ms), "}", "$inc", "{",
                               "republishCount", BCON_INT32(1), "}");
-    wc_store_status_t status = find_and_modify_sorted(store, filter, sort, update, out);
+    wc_store_status_t status = find_and_modify_in(store, WC_COLL_NOTIFICATIONS, filter, sort, update, out);
     bson_destroy(update);
     bson_destroy(sort);
     bson_destroy(filter);
@@ -392,7 +437,7 @@ wc_store_status_t wc_store_take_overdue(wc_store_t *store, wc_status_t status,
     BSON_APPEND_DOCUMENT_BEGIN(update, "$inc", &inc);
     BSON_APPEND_INT32(&inc, "sweepCount", 1);
     bson_append_document_end(update, &inc);
-    wc_store_status_t result = find_and_modify_sorted(store, filter, sort, update, out);
+    wc_store_status_t result = find_and_modify_in(store, WC_COLL_NOTIFICATIONS, filter, sort, update, out);
     bson_destroy(update);
     bson_destroy(sort);
     bson_destroy(filter);

@@ -16,6 +16,7 @@ struct wc_store {
     _Atomic int64_t own_in_use;
     _Atomic uint64_t own_waits;
     char db[64];
+    _Atomic int server_kind; /* 0 not asked yet, 1 MongoDB, 2 FerretDB */
     bool has_secrets_key; /* webhook secrets are sealed with it (wc_secretbox.h) */
     unsigned char secrets_key[32];
 };
@@ -31,18 +32,32 @@ void wc_store_client_give(wc_store_t *store, mongoc_client_t *client);
 #define WC_COLL_API_KEYS "api_keys"
 #define WC_COLL_IDEMPOTENCY "idempotency_keys"
 #define WC_COLL_AUDIT "audit"
+#define WC_COLL_OUTBOX "outbox"
 
 /* Runs `filter` against `coll` and copies the first match into *out.
  * NOT_FOUND when there is none. */
 wc_store_status_t wc_store_find_one(wc_store_t *store, const char *coll, const bson_t *filter,
                                     bson_t **out);
 
+/* Deletes the first (or, with `many`, every) document of `coll` matching
+ * `filter`; *deleted (when not NULL) counts them. NOT_FOUND when none did. */
+wc_store_status_t wc_store_delete(wc_store_t *store, const char *coll, const bson_t *filter,
+                                  bool many, int64_t *deleted);
+
 /* Inserts `doc` into `coll`; CONFLICT on a duplicate key. */
 wc_store_status_t wc_store_insert(wc_store_t *store, const char *coll, const bson_t *doc);
 
-/* The update document of a transition ($set status and updatedAt, $push the
- * audit entry, ...), exactly as wc_store_transition applies it, for the bulk
- * and sorted variants in wc_store_intake.c. The caller destroys it. */
-bson_t *wc_store_transition_update_doc(const wc_transition_t *t, int64_t now_ms);
+/* wc_store_transition_deferred applied to the first document matching
+ * `filter` in the order of `sort` (NULL: any), for the scheduler's takes. */
+wc_store_status_t wc_store_transition_sorted(wc_store_t *store, const bson_t *filter,
+                                             const bson_t *sort, const wc_transition_t *t,
+                                             int64_t now_ms, bson_t **before,
+                                             wc_trail_entry_t entries[WC_TRANSITION_ENTRIES_MAX],
+                                             size_t *n_entries);
+
+/* True when the server is FerretDB (its buildInfo says so), asked once. On
+ * FerretDB the MongoDB indexes of collections that are updated often cost
+ * every write and serve no query (docs/ARCHITECTURE.md §3.4). */
+bool wc_store_is_ferretdb(wc_store_t *store);
 
 #endif

@@ -5,7 +5,8 @@
 
 #include <amqp_framing.h>
 
-/* The seed's backoff: 5 s, 25 s, 125 s. */
+/* The backoff of the WaveCom specification: 5 s, 25 s, 125 s
+ * (docs/ARCHITECTURE.md §5). */
 const wc_retry_tier_t wc_retry_tiers[] = {
     {5, "wavecom.retry.5s", "retry.5s"},
     {25, "wavecom.retry.25s", "retry.25s"},

@@ -1,5 +1,5 @@
 /*
- * The RabbitMQ topology every WaveCom process declares at start (DESIGN §5).
+ * The RabbitMQ topology every WaveCom process declares at start (docs/ARCHITECTURE.md §5).
  *
  *   exchange "wavecom" (direct)
  *     -> "high_priority"      routing key "high_priority" (CRITICAL, HIGH)

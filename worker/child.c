@@ -177,7 +177,8 @@ int worker_child_run(const wc_config_t *cfg, int slot, worker_breakers_t *breake
         goto out;
     }
     ctx.store_pool = store_pool_start(ctx.store, cfg->worker_store_threads);
-    if (ctx.store_pool == NULL) {
+    ctx.trail = ctx.store_pool != NULL ? trail_batch_new(ctx.store_pool) : NULL;
+    if (ctx.trail == NULL) {
         rc = 1;
         goto out;
     }
@@ -252,6 +253,7 @@ int worker_child_run(const wc_config_t *cfg, int slot, worker_breakers_t *breake
 
 out:
     store_pool_free(ctx.store_pool);
+    trail_batch_free(ctx.trail); /* after the pool, whose last write may use it */
     host_report_free(report); /* after the pool, which may have held it */
     wc_broker_free(ctx.consumer);
     wc_broker_free(ctx.publisher);

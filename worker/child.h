@@ -2,7 +2,7 @@
  * A worker child: consumes both priority queues and keeps many deliveries in
  * flight on one thread — an event loop over the AMQP socket and libcurl's
  * multi handle. Each message is claimed, delivered, recorded, and acked only
- * once its outcome is durable (DESIGN §4 invariant 3).
+ * once its outcome is durable (docs/ARCHITECTURE.md §4, invariant 3).
  */
 #ifndef WORKER_CHILD_H
 #define WORKER_CHILD_H

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "ctl_dlq.h"
+#include "wc_store_trail.h"
 #include "wc_time.h"
 #include "wc_topology.h"
 
@@ -402,7 +403,7 @@ static visit_t show_visit(ctl_t *ctl, const dlq_item_t *item, void *arg)
         return VISIT_FAIL;
     }
     json_object_object_add(out, "document", doc != NULL ? wc_notification_to_api_json(doc) : NULL);
-    json_object_object_add(out, "trail", doc != NULL ? wc_notification_logs_to_api_json(doc) : NULL);
+    json_object_object_add(out, "trail", doc != NULL ? wc_store_trail_read(ctl->store, doc) : NULL);
     bson_destroy(doc);
     st->found = out;
     return VISIT_STOP;

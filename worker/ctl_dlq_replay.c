@@ -1,7 +1,7 @@
 /*
  * wavecomctl dlq replay and dlq purge.
  *
- * Replay of one message, in this order (README, "Operating: wavecomctl"):
+ * Replay of one message, in this order (docs/OPERATIONS.md, "Operating: wavecomctl"):
  *   1. the document FAILED -> QUEUED, in one findAndModify with its audit
  *      entry (retryCount reset unless --keep-attempts);
  *   2. the message published to its own priority queue, confirmed;

@@ -6,6 +6,7 @@
 
 #include "ctl.h"
 #include "wc_store_ops.h"
+#include "wc_store_trail.h"
 #include "wc_time.h"
 
 static void usage(FILE *out)
@@ -18,15 +19,27 @@ static void usage(FILE *out)
                  "      QUEUED or RETRYING), with an audit entry naming the operator.\n");
 }
 
-static json_object *document_json(const bson_t *doc)
+/* The trail as the API shows it; an empty one when the database failed
+ * (said on stderr). */
+static json_object *trail_json(ctl_t *ctl, const bson_t *doc)
+{
+    json_object *logs = wc_store_trail_read(ctl->store, doc);
+    if (logs == NULL) {
+        fprintf(stderr, "wavecomctl: the audit trail could not be read\n");
+        logs = json_object_new_array();
+    }
+    return logs;
+}
+
+static json_object *document_json(ctl_t *ctl, const bson_t *doc)
 {
     json_object *out = json_object_new_object();
     json_object_object_add(out, "notification", wc_notification_to_api_json(doc));
-    json_object_object_add(out, "logs", wc_notification_logs_to_api_json(doc));
+    json_object_object_add(out, "logs", trail_json(ctl, doc));
     return out;
 }
 
-static void print_text(const bson_t *doc)
+static void print_text(ctl_t *ctl, const bson_t *doc)
 {
     json_object *api = wc_notification_to_api_json(doc);
     json_object_object_foreach(api, key, value)
@@ -34,7 +47,7 @@ static void print_text(const bson_t *doc)
         printf("%-18s %s\n", key, value != NULL ? json_object_get_string(value) : "-");
     }
     json_object_put(api);
-    json_object *logs = wc_notification_logs_to_api_json(doc);
+    json_object *logs = trail_json(ctl, doc);
     printf("\nAudit trail:\n");
     for (size_t i = 0; i < json_object_array_length(logs); i++) {
         json_object *e = json_object_array_get_idx(logs, i);
@@ -65,9 +78,9 @@ static int show(ctl_t *ctl, const bson_oid_t *id, const char *text)
         return CTL_EXIT_INFRA;
     }
     if (ctl->json) {
-        ctl_print_json(document_json(doc));
+        ctl_print_json(document_json(ctl, doc));
     } else {
-        print_text(doc);
+        print_text(ctl, doc);
     }
     bson_destroy(doc);
     return 0;
@@ -123,7 +136,7 @@ static int cancel(ctl_t *ctl, const bson_oid_t *id, const char *text, const char
         fprintf(stderr, "%s cancelled\n", text);
     }
     if (ctl->json) {
-        ctl_print_json(document_json(doc));
+        ctl_print_json(document_json(ctl, doc));
     } else {
         printf("%s CANCELLED\n", text);
     }

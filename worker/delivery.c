@@ -9,6 +9,7 @@
 #include "wc_backoff.h"
 #include "wc_log.h"
 #include "wc_notification.h"
+#include "trail_batch.h"
 #include "wc_time.h"
 #include "wc_topology.h"
 
@@ -41,7 +42,13 @@ struct delivery_job {
      * outcome. The loop leaves these alone until the step is done. */
     store_op_t op;
     wc_claim_result_t claim;
+    wc_claim_t claimed;
+    bool redelivered; /* the broker says an earlier consumer had this message */
     wc_transition_t transition;
+    /* The trail entries of the claim and the outcome, written through the
+     * child's trail batch before the message is settled. */
+    wc_trail_entry_t trail[2 * WC_TRANSITION_ENTRIES_MAX];
+    size_t trail_n;
     bson_t *set;
     char audit_message[700];
     wc_store_status_t recorded;
@@ -132,17 +139,25 @@ static wc_broker_status_t publish_queue_message(delivery_context_t *ctx, const c
     return status;
 }
 
-/* Applies a transition to a notification this worker holds, retrying while
- * the database is unreachable; on a store pool thread. WC_STORE_OK,
- * WC_STORE_NOT_FOUND (the lease was lost to another worker) or
- * WC_STORE_ERROR. */
-static wc_store_status_t record(wc_store_t *store, const bson_oid_t *id, const char *owner,
-                                const wc_transition_t *t)
+/* Applies the job's transition to the notification this worker holds,
+ * retrying while the database is unreachable, and adds its trail entry to the
+ * job's; on a store pool thread. WC_STORE_OK, WC_STORE_NOT_FOUND (the lease
+ * was lost to another worker) or WC_STORE_ERROR. */
+static wc_store_status_t record(wc_store_t *store, delivery_job_t *job)
 {
-    bson_t *filter = wc_store_lease_filter(id, owner);
+    bson_t *filter = wc_store_lease_filter(&job->oid, job->ctx->owner);
     wc_store_status_t status = WC_STORE_ERROR;
     for (int i = 0; i < RECORD_RETRY_SECONDS; i++) {
-        status = wc_store_transition(store, filter, t, wc_time_now_ms(), NULL);
+        bson_t *before = NULL;
+        wc_trail_entry_t entries[WC_TRANSITION_ENTRIES_MAX];
+        size_t n = 0;
+        status = wc_store_transition_deferred(store, filter, &job->transition, wc_time_now_ms(),
+                                              &before, entries, &n);
+        bson_destroy(before);
+        for (size_t k = 0; k < n && job->trail_n < sizeof(job->trail) / sizeof(job->trail[0]);
+             k++) {
+            job->trail[job->trail_n++] = entries[k];
+        }
         if (status != WC_STORE_ERROR) {
             break;
         }
@@ -193,21 +208,15 @@ static void count_outcome(const delivery_job_t *job)
 static void run_record(store_op_t *op, wc_store_t *store)
 {
     delivery_job_t *job = op->arg;
-    job->recorded = record(store, &job->oid, job->ctx->owner, &job->transition);
+    job->recorded = record(store, job);
 }
 
-static void record_done(store_op_t *op)
+/* Settles the message once the job's trail entries are written. */
+static void settle(void *arg, bool trail_written)
 {
-    delivery_job_t *job = op->arg;
+    delivery_job_t *job = arg;
     delivery_context_t *ctx = job->ctx;
-    if (job->recorded == WC_STORE_OK) {
-        count_outcome(job);
-    }
-    if (job->recorded == WC_STORE_NOT_FOUND && job->transition.to == WC_STATUS_SENT) {
-        log_job(WC_LOG_WARN, job,
-                "notification %s was sent but its lease had passed to another worker",
-                job->msg.notification_id);
-    }
+    (void)trail_written; /* the document's `last` shows the outcome either way */
     if (job->recorded == WC_STORE_ERROR && job->settle == SETTLE_ACK_IF_RECORDED) {
         /* The outcome is not durable: leave the message to the broker. The
          * lease decides who delivers it next. */
@@ -216,6 +225,29 @@ static void record_done(store_op_t *op)
         ack(ctx, job->tag, job->generation);
     }
     job_finish(job);
+}
+
+/* Writes the job's trail entries (with other jobs'), then settles. */
+static void settle_after_trail(delivery_job_t *job)
+{
+    if (job->trail_n == 0 ||
+        trail_batch_add(job->ctx->trail, job->trail, job->trail_n, settle, job) != 0) {
+        settle(job, false);
+    }
+}
+
+static void record_done(store_op_t *op)
+{
+    delivery_job_t *job = op->arg;
+    if (job->recorded == WC_STORE_OK) {
+        count_outcome(job);
+    }
+    if (job->recorded == WC_STORE_NOT_FOUND && job->transition.to == WC_STATUS_SENT) {
+        log_job(WC_LOG_WARN, job,
+                "notification %s was sent but its lease had passed to another worker",
+                job->msg.notification_id);
+    }
+    settle_after_trail(job);
 }
 
 /* Records `to` with `set` (taken) and the audit message already written into
@@ -378,10 +410,12 @@ void delivery_job_complete(delivery_job_t *job, const delivery_result_t *result)
         rc = dead_letter(job, result->detail);
     }
     if (rc != 0) {
-        /* Nothing durable happened: leave the message to the broker. The
-         * lease decides who delivers it next. */
-        requeue_later(ctx, job->tag, job->generation);
-        job_finish(job);
+        /* Nothing durable happened but the claim: leave the message to the
+         * broker once the claim's trail entries are written. The lease
+         * decides who delivers it next. */
+        job->recorded = WC_STORE_ERROR;
+        job->settle = SETTLE_ACK_IF_RECORDED;
+        settle_after_trail(job);
     }
 }
 
@@ -505,13 +539,17 @@ static void run_claim(store_op_t *op, wc_store_t *store)
     delivery_job_t *job = op->arg;
     const delivery_context_t *ctx = job->ctx;
     job->claim = wc_store_claim(store, &job->oid, ctx->owner, ctx->cfg->lease_seconds * 1000LL,
-                                wc_time_now_ms(), &job->doc);
+                                wc_time_now_ms(), job->redelivered, &job->claimed);
 }
 
 static void claim_done(store_op_t *op)
 {
     delivery_job_t *job = op->arg;
     delivery_context_t *ctx = job->ctx;
+    job->doc = job->claimed.doc;
+    job->claimed.doc = NULL;
+    memcpy(job->trail, job->claimed.trail, job->claimed.trail_n * sizeof(job->trail[0]));
+    job->trail_n = job->claimed.trail_n;
     switch (job->claim) {
     case WC_CLAIM_OK:
         job->started_ms = wc_time_now_ms();
@@ -555,6 +593,7 @@ void delivery_accept(delivery_context_t *ctx, const amqp_envelope_t *env)
         .tag = env->delivery_tag,
         .generation = ctx->consumer_generation,
         .msg = msg,
+        .redelivered = env->redelivered != 0,
         .breaker = -1,
         .channel = "unknown",
         .provider_kind = -1,

@@ -1,8 +1,8 @@
 /*
  * Handling of queue messages in a worker child: decode, claim, hand to the
  * channel's provider, and — when the provider reports — record the outcome
- * and only then acknowledge (DESIGN §4 invariants 2 and 3). Many jobs are in
- * flight at once. Everything runs on the child's loop thread except the
+ * and only then acknowledge (docs/ARCHITECTURE.md §4, invariants 2 and 3).
+ * Many jobs are in flight at once. Everything runs on the child's loop thread except the
  * database steps, which store_pool.h runs on threads of their own.
  */
 #ifndef WORKER_DELIVERY_H
@@ -15,6 +15,7 @@
 #include "metrics.h"
 #include "providers/provider.h"
 #include "store_pool.h"
+#include "trail_batch.h"
 #include "wc_broker.h"
 #include "wc_config.h"
 #include "wc_store.h"
@@ -25,6 +26,7 @@ typedef struct {
     const wc_config_t *cfg;
     wc_store_t *store;
     store_pool_t *store_pool; /* claims and outcomes, off the loop thread */
+    trail_batch_t *trail;     /* their audit trail entries, many to a write */
     wc_broker_t *consumer;  /* the channel messages come from; acks go here */
     wc_broker_t *publisher; /* confirming channel for retries and the DLQ */
     provider_t *providers[PROVIDER_COUNT]; /* NULL: channel not configured */

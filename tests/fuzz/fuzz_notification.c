@@ -11,6 +11,7 @@
 
 #include "wc_json.h"
 #include "wc_notification.h"
+#include "wc_store_trail.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -38,7 +39,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     bson_t *doc = wc_notification_new_document(&req, &id, "tenant", 3, "corr", opts.now_ms);
     if (doc != NULL) {
         json_object_put(wc_notification_to_api_json(doc));
-        json_object_put(wc_notification_logs_to_api_json(doc));
+        wc_trail_entry_t created[2];
+        size_t n = wc_trail_entries_of_new(doc, created);
+        if (n == 0) {
+            abort(); /* every new document carries its creation's trail */
+        }
+        bson_destroy(wc_trail_entry_document(&created[n - 1]));
         wc_queue_message_t msg, back;
         if (wc_queue_message_from_document(doc, &msg) == 0) {
             size_t len = 0;

@@ -45,6 +45,23 @@ WORKER_BIN = os.path.join(BUILD_DIR, "worker", "wavecom-worker")
 CTL_BIN = os.path.join(BUILD_DIR, "worker", "wavecomctl")
 
 
+def trail(db, doc):
+    """The audit trail of notification `doc` (a document read from `db`) as the API shows it
+    (docs/ARCHITECTURE.md §3.2): the changes of its creation, which follow from the document,
+    then its entries in notification_logs oldest first (one per change), completed from the
+    document's `last` when the newest change's entry is not written yet."""
+    created = {2: [("PENDING", "Notification created"), ("QUEUED", "Added to queue")],
+               1: [("SCHEDULED", "Notification scheduled")]}.get(doc.get("createdSeq"), [])
+    entries = [{"seq": i, "status": s, "message": m, "actor": "api", "timestamp": doc["createdAt"]}
+               for i, (s, m) in enumerate(created, start=1)]
+    for e in db.notification_logs.find({"notificationId": doc["_id"]}).sort("seq", 1):
+        if e["seq"] > (entries[-1]["seq"] if entries else 0):
+            entries.append(e)
+    if doc.get("last") and doc.get("seq", 0) > (entries[-1]["seq"] if entries else 0):
+        entries.append(dict(doc["last"], seq=doc["seq"]))
+    return entries
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

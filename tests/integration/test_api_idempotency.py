@@ -10,7 +10,7 @@ import uuid
 from bson import ObjectId
 
 from api_support import started, call, email, field_rules, post, sms, webhook
-from harness import Stack
+from harness import Stack, trail
 
 UTC = datetime.timezone.utc
 
@@ -145,7 +145,8 @@ class IdempotencyTest(unittest.TestCase):
         self.assertEqual(again.json["data"]["status"], "QUEUED")
         doc = self.stack.db.notifications.find_one({"_id": ObjectId(nid)})
         self.assertEqual(doc["status"], "QUEUED")
-        self.assertEqual([e["status"] for e in doc["logs"]], ["PENDING", "QUEUED", "QUEUED"])
+        self.assertEqual([e["status"] for e in trail(self.stack.db, doc)],
+                         ["PENDING", "QUEUED", "QUEUED"])
 
     def test_an_invalid_request_does_not_take_the_key(self):
         idem = "typo-" + uuid.uuid4().hex

@@ -240,11 +240,11 @@ class ReadsTest(unittest.TestCase):
             self.assertIsNotNone(m, f"not a sample line: {line!r}")
             samples[m.group(1) + (m.group(2) or "")] = float(m.group(3))
         names = {k.split("{")[0] for k in samples}
-        for seed_name in ("notifications_created_total", "notifications_sent_total",
+        for spec_name in ("notifications_created_total", "notifications_sent_total",
                           "notifications_failed_total", "queue_depth", "http_requests_total",
                           "notification_processing_duration_seconds_bucket",
                           "http_request_duration_seconds_bucket"):
-            self.assertIn(seed_name, names)
+            self.assertIn(spec_name, names)
         created = {b["type"]: 0 for b in self.bodies}
         for b in self.bodies:
             created[b["type"]] += 1

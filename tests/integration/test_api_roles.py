@@ -1,4 +1,4 @@
-"""Every route x role cell of the README's permission table, checked against
+"""Every route x role cell of the permission table in docs/API.md, checked against
 the running API; cross-tenant reads, cancels and replays answer exactly like a
 missing id (404); administrative actions land in the audit trail."""
 import base64
@@ -25,12 +25,12 @@ def jwt(claims, secret=JWT_SECRET, alg="HS256"):
     body = b64(json.dumps(claims).encode())
     sig = hmac.new(secret.encode(), f"{head}.{body}".encode(), hashlib.sha256).digest()
     return f"{head}.{body}.{b64(sig)}"
-README = os.path.join(os.path.dirname(__file__), "..", "..", "README.md")
+API_DOC = os.path.join(os.path.dirname(__file__), "..", "..", "docs", "API.md")
 
 
-def readme_matrix():
-    """{(method, path): {role: allowed}} from the README's "Roles" table."""
-    with open(README, encoding="utf-8") as f:
+def role_table():
+    """{(method, path): {role: allowed}} from the "Roles" table of docs/API.md."""
+    with open(API_DOC, encoding="utf-8") as f:
         text = f.read()
     section = text.split("### Roles and permissions", 1)[1].split("\n#", 1)[0]
     matrix = {}
@@ -74,9 +74,9 @@ class RoleMatrixTest(unittest.TestCase):
             body = {"notifications": [email(subject="roles batch")]}
         return self.stack.request(method, path, body=body, key=key)
 
-    def test_every_cell_of_the_readme_table(self):
-        matrix = readme_matrix()
-        self.assertGreaterEqual(len(matrix), 10, "the README's Roles table is missing or short")
+    def test_every_cell_of_the_documented_table(self):
+        matrix = role_table()
+        self.assertGreaterEqual(len(matrix), 10, "the Roles table of docs/API.md is missing or short")
         for (method, template), allowed in sorted(matrix.items()):
             for role, may in allowed.items():
                 with self.subTest(route=f"{method} {template}", role=role):
@@ -91,7 +91,7 @@ class RoleMatrixTest(unittest.TestCase):
                         self.assertEqual(r.status, 403, r)
 
     def test_dashboard_jwts_map_to_the_same_roles(self):
-        matrix = readme_matrix()
+        matrix = role_table()
         exp = int(time.time()) + 600
         for role in ROLES:
             token = jwt({"tenant": self.tenant, "role": role, "sub": f"user-{role}", "exp": exp})
@@ -123,11 +123,11 @@ class RoleMatrixTest(unittest.TestCase):
 
     def test_the_table_covers_every_documented_operation(self):
         import yaml
-        with open(os.path.join(os.path.dirname(README), "schemas", "openapi.yaml")) as f:
+        with open(os.path.join(os.path.dirname(__file__), "..", "..", "schemas", "openapi.yaml")) as f:
             spec = yaml.safe_load(f)
         documented = {(m.upper(), p) for p, item in spec["paths"].items() for m in item
                       if m in ("get", "post")}
-        self.assertEqual(documented, set(readme_matrix()))
+        self.assertEqual(documented, set(role_table()))
 
     def test_other_tenants_ids_look_missing(self):
         mine = self.new_id()

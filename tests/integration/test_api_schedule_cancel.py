@@ -9,7 +9,7 @@ import uuid
 from bson import ObjectId
 
 from api_support import started, call, email, field_rules, post, sms, wait_for
-from harness import Stack, mails_for, purge_queues, queue_depths
+from harness import Stack, mails_for, purge_queues, queue_depths, trail
 
 UTC = datetime.timezone.utc
 
@@ -199,9 +199,10 @@ class SchedulerInstancesTest(unittest.TestCase):
                  120, interval=0.5, what="all 300 released")
         actors = set()
         for doc in self.a.db.notifications.find({"_id": {"$in": [ObjectId(i) for i in ids]}}):
-            statuses = [e["status"] for e in doc["logs"]]
-            self.assertEqual(statuses, ["SCHEDULED", "PENDING", "QUEUED"], doc["_id"])
-            actors.add(doc["logs"][1]["actor"])
+            logs = trail(self.a.db, doc)
+            self.assertEqual([e["status"] for e in logs], ["SCHEDULED", "PENDING", "QUEUED"],
+                             doc["_id"])
+            actors.add(logs[1]["actor"])
         self.assertEqual(actors, {"api:scheduler"})
         # Exactly one message per notification reached the queue.
         wait_for(lambda: queue_depths().get("notifications") == 300, 30, interval=1,
@@ -228,27 +229,62 @@ class SweeperTest(unittest.TestCase):
     def tearDown(self):
         self.stack.close()
 
-    def test_stale_pending_is_republished_and_delivered(self):
-        now = datetime.datetime.now(UTC)
-        nid = ObjectId()
-        # As the API leaves it when it dies between the insert and the publish.
+    def insert_as_left(self, nid, status, seq, last_message, ago, entries=(), **fields):
+        """Inserts a notification as a process that died mid-way leaves it: in `status`, its
+        change number `seq` in `last`, and only `entries` (status, message) of its trail."""
+        at = datetime.datetime.now(UTC) - datetime.timedelta(seconds=ago)
         self.stack.db.notifications.insert_one({
             "_id": nid, "tenantId": self.tenant, "type": "EMAIL",
             "recipient": "sweeper@example.com", "subject": "left behind", "message": "m",
-            "status": "PENDING", "priority": "LOW", "retryCount": 0, "maxRetries": 3,
-            "createdAt": now - datetime.timedelta(seconds=30),
-            "updatedAt": now - datetime.timedelta(seconds=30),
-            "logs": [{"_id": ObjectId(), "status": "PENDING", "message": "Notification created",
-                      "actor": "api", "timestamp": now - datetime.timedelta(seconds=30)}]})
+            "status": status, "priority": "LOW", "retryCount": 0, "maxRetries": 3,
+            "createdAt": at, "updatedAt": at, "seq": seq,
+            "last": {"status": status, "message": last_message, "actor": "api", "timestamp": at},
+            **fields})
+        for i, (st, message) in enumerate(entries, start=1):
+            self.stack.db.notification_logs.insert_one({
+                "_id": f"{nid}:{i}", "notificationId": nid, "tenantId": self.tenant, "seq": i,
+                "status": st, "message": message, "actor": "api", "timestamp": at})
+
+    def test_stale_pending_is_republished_and_delivered(self):
+        nid = ObjectId()
+        # As the scheduler or a replay leaves it when it dies between its PENDING write and the
+        # publish.
+        self.insert_as_left(nid, "PENDING", 1, "Notification created", 30,
+                            [("PENDING", "Notification created")])
         got = self.stack.wait_for_status(self.key, str(nid), "SENT", timeout=60).json["data"]
         self.assertEqual([e["status"] for e in got["logs"]],
                          ["PENDING", "QUEUED", "PROCESSING", "SENT"])
+        self.assertEqual([e["_id"] for e in got["logs"]], [f"{nid}:{i}" for i in range(1, 5)])
         # The sweeper took it (QUEUED itself may be recorded by the sweeper or,
         # when the message outruns that write, by the worker).
         self.assertEqual(self.stack.db.notifications.find_one({"_id": nid})["republishCount"], 1)
         self.assertNotIn("republishCount", got["notification"])
         self.assertEqual(len(wait_for(lambda: mails_for([str(nid)]).get(str(nid)), 10,
                                       what="the mail")), 1)
+
+    def test_open_outbox_record_is_published_again(self):
+        """The API died after its group commit stored the documents (QUEUED) and before it
+        published them: only the commit's outbox record says so."""
+        nids = [ObjectId(), ObjectId()]
+        for nid in nids:
+            self.insert_as_left(nid, "QUEUED", 2, "Added to queue", 30, createdSeq=2)
+        # A third, already delivered by the time the sweeper looks, is left alone.
+        done = ObjectId()
+        self.insert_as_left(done, "SENT", 4, "Successfully sent", 30, createdSeq=2)
+        record = ObjectId()
+        self.stack.db.outbox.insert_one({
+            "_id": record, "ids": nids + [done],
+            "createdAt": datetime.datetime.now(UTC) - datetime.timedelta(seconds=30)})
+        for nid in nids:
+            got = self.stack.wait_for_status(self.key, str(nid), "SENT", timeout=60).json["data"]
+            self.assertEqual([e["status"] for e in got["logs"]],
+                             ["PENDING", "QUEUED", "PROCESSING", "SENT"])
+            self.assertEqual(len(wait_for(lambda: mails_for([str(nid)]).get(str(nid)), 10,
+                                          what="the mail")), 1)
+        wait_for(lambda: self.stack.db.outbox.find_one({"_id": record}) is None, 10,
+                 what="the outbox record closed")
+        self.assertEqual(mails_for([str(done)]).get(str(done)), None)
+        self.assertEqual(self.stack.db.notifications.find_one({"_id": done})["status"], "SENT")
 
     def orphan(self, status, ago, **fields):
         """Inserts a notification in `status` whose message exists nowhere, as

@@ -14,7 +14,7 @@ import unittest
 import uuid
 
 import providers
-from harness import AMQP_URL, CTL_BIN, Stack, purge_queues, wait_until
+from harness import AMQP_URL, CTL_BIN, Stack, purge_queues, trail, wait_until
 
 DLQ = "notifications_dlq"
 _ENV = {"PATH": "/usr/bin:/bin", "WAVECOM_AMQP_URL": AMQP_URL}
@@ -83,8 +83,12 @@ class CtlDlqTest(unittest.TestCase):
                           what=f"{n} messages in the DLQ")
 
     def docs(self, ids):
-        return {nid: self.stack.db.notifications.find_one({"_id": __import__("bson").ObjectId(nid)})
+        """The documents of `ids`, each with its audit trail as `logs`."""
+        docs = {nid: self.stack.db.notifications.find_one({"_id": __import__("bson").ObjectId(nid)})
                 for nid in ids}
+        for doc in docs.values():
+            doc["logs"] = trail(self.stack.db, doc)
+        return docs
 
     def statuses(self, ids):
         return [d["status"] for d in self.docs(ids).values()]

@@ -118,7 +118,7 @@ class LoadtestScenariosTest(unittest.TestCase):
                           "--out", out)
         with open(out) as f:
             text = f.read()
-        self.assertIn("## Against the seed's plan and our goals", text)
+        self.assertIn("## Against the WaveCom specification's plan and our goals", text)
         # Every scenario above is in it; the perf profile (loadtest/profile.sh) is not run here.
         missing = [line for line in text.splitlines() if line.startswith("Not measured yet")]
         self.assertEqual(missing, ["Not measured yet: `loadtest/profile.sh`."], missing)

@@ -14,7 +14,7 @@ import unittest
 
 import bson
 
-from harness import Stack, mails_for, purge_queues, wait_until
+from harness import Stack, mails_for, purge_queues, trail, wait_until
 
 TOTAL = 2000
 
@@ -67,9 +67,10 @@ class WorkerKillTest(unittest.TestCase):
         duplicates = {nid: len(m) for nid, m in mails.items() if len(m) > 1}
         for nid in duplicates:
             doc = self.stack.db.notifications.find_one({"_id": bson.ObjectId(nid)})
-            owners = [e["actor"] for e in doc["logs"] if e["status"] == "PROCESSING"]
+            logs = trail(self.stack.db, doc)
+            owners = [e["actor"] for e in logs if e["status"] == "PROCESSING"]
             self.assertGreaterEqual(len(set(owners)), 2,
-                                    f"{nid} was sent twice without a lease takeover: {doc['logs']}")
+                                    f"{nid} was sent twice without a lease takeover: {logs}")
         print(f"\nreconciliation: submitted={TOTAL} sent={len(mails)} failed=0 "
               f"duplicates={len(duplicates)} (each a lease takeover after kill -9) lost=0")
 

@@ -342,10 +342,11 @@ class QueuesTest(unittest.TestCase):
 
 
 class CapacityGuideTest(unittest.TestCase):
-    """The README's capacity guide quotes measured figures, and KEDA's targets follow from it."""
+    """The capacity guide (docs/OPERATIONS.md) quotes measured figures, and KEDA's targets follow
+    from it."""
 
     def test_figures_are_the_measured_ones(self):
-        guide = read("README.md").split("### Capacity guide", 1)[1].split("\n## ", 1)[0]
+        guide = read("docs/OPERATIONS.md").split("### Capacity guide", 1)[1].split("\n## ", 1)[0]
         rows = re.findall(r"^\| [^|]*`(loadtest/results/[a-z0-9_]+\.md)` \| \**([0-9.]+/s)", guide, re.M)
         self.assertEqual(len(rows), 3, guide)
         for path, figure in rows:

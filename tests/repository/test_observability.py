@@ -45,7 +45,7 @@ class ObservabilityFilesTest(unittest.TestCase):
         for name in series_in(expr):
             self.assertIn(name, self.exported, f"{where}: {name} is not exported by the code")
 
-    def test_alert_rules_cover_the_seed_thresholds(self):
+    def test_alert_rules_cover_the_specification_thresholds(self):
         with open(os.path.join(PROMETHEUS, "alerts.yml"), encoding="utf-8") as f:
             rules = [r for g in yaml.safe_load(f)["groups"] for r in g["rules"]]
         exprs = {r["alert"]: " ".join(r["expr"].split()) for r in rules}

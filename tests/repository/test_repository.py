@@ -30,10 +30,10 @@ class RepositoryTest(unittest.TestCase):
                  if l.strip() and not l.strip().startswith("#")]
         self.assertIn("deploy/stack.sh test", " ".join(lines))
 
-    def test_readme_configuration_table_is_the_code_table(self):
+    def test_documented_configuration_table_is_the_code_table(self):
         table = ctl("config-table").strip()
-        self.assertIn(table, read("README.md"),
-                      "README's configuration table differs from `wavecomctl config-table`")
+        self.assertIn(table, read("docs/CONFIGURATION.md"),
+                      "docs/CONFIGURATION.md's table differs from `wavecomctl config-table`")
 
     def test_rabbitmq_definitions_match_the_declared_topology(self):
         declared = json.loads(ctl("topology"))

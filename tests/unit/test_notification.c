@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "wc_json.h"
+#include "wc_store_trail.h"
 #include "wc_notification.h"
 #include "wc_recipient.h"
 
@@ -171,7 +172,7 @@ static void email_addresses(void **state)
     assert_false(wc_email_address_valid(longest));
 }
 
-static void new_document_is_pending_with_its_first_audit_entry(void **state)
+static void new_document_is_queued_with_its_creation_trail(void **state)
 {
     json_object *obj = parse("{\"type\":\"EMAIL\",\"recipient\":\"a@b.com\",\"subject\":\"s\","
                              "\"message\":\"m\",\"priority\":\"CRITICAL\","
@@ -184,7 +185,8 @@ static void new_document_is_pending_with_its_first_audit_entry(void **state)
     bson_t *doc = wc_notification_new_document(&req, &id, "tenant-1", 3, "req-1", 1733913000000);
     assert_non_null(doc);
 
-    assert_string_equal(wc_doc_string(doc, "status"), "PENDING");
+    assert_string_equal(wc_doc_string(doc, "status"), "QUEUED");
+    assert_int_equal(wc_doc_int(doc, "seq", -1), 2);
     assert_string_equal(wc_doc_string(doc, "tenantId"), "tenant-1");
     assert_string_equal(wc_doc_string(doc, "priority"), "CRITICAL");
     assert_int_equal(wc_doc_int(doc, "maxRetries", -1), 3);
@@ -201,16 +203,29 @@ static void new_document_is_pending_with_its_first_audit_entry(void **state)
                         "{\"userId\":\"42\",\"tags\":[1,\"x\"]}");
     assert_false(json_object_object_get_ex(api, "logs", NULL));
     assert_false(json_object_object_get_ex(api, "lease", NULL));
+    assert_false(json_object_object_get_ex(api, "seq", NULL));
+    assert_false(json_object_object_get_ex(api, "last", NULL));
 
-    json_object *logs = wc_notification_logs_to_api_json(doc);
-    assert_int_equal(json_object_array_length(logs), 1);
-    json_object *first = json_object_array_get_idx(logs, 0);
-    assert_true(json_object_object_get_ex(first, "status", &v));
-    assert_string_equal(json_object_get_string(v), "PENDING");
-    assert_true(json_object_object_get_ex(first, "notificationId", &v));
-    assert_string_equal(json_object_get_string(v), "507f1f77bcf86cd799439011");
+    /* Its creation is two trail changes, the second the document's `last`. */
+    wc_trail_entry_t created[2];
+    assert_int_equal(wc_trail_entries_of_new(doc, created), 2);
+    assert_int_equal(created[0].seq, 1);
+    assert_int_equal(created[0].from, -1);
+    assert_int_equal(created[0].to, WC_STATUS_PENDING);
+    assert_string_equal(created[0].message, WC_MESSAGE_CREATED);
+    assert_int_equal(created[1].seq, 2);
+    assert_int_equal(created[1].from, WC_STATUS_PENDING);
+    assert_int_equal(created[1].to, WC_STATUS_QUEUED);
+    assert_string_equal(created[1].message, WC_MESSAGE_QUEUED);
+    assert_string_equal(created[1].tenant_id, "tenant-1");
+    assert_int_equal(created[1].type, WC_CHANNEL_EMAIL);
+    assert_int_equal(created[1].priority, WC_PRIORITY_CRITICAL);
+    assert_int_equal(created[1].created_at_ms, 1733913000000);
+    bson_t *entry = wc_trail_entry_document(&created[1]);
+    assert_string_equal(wc_doc_string(entry, "_id"), "507f1f77bcf86cd799439011:2");
+    assert_string_equal(wc_doc_string(entry, "from"), "PENDING");
+    bson_destroy(entry);
 
-    json_object_put(logs);
     json_object_put(api);
     bson_destroy(doc);
     json_object_put(obj);
@@ -569,18 +584,14 @@ static void future_schedule_starts_scheduled(void **state)
     /* Created before the time: SCHEDULED, with a first entry saying when. */
     bson_t *doc = wc_notification_new_document(&req, &id, "t", 3, NULL, 1733913000000);
     assert_string_equal(wc_doc_string(doc, "status"), "SCHEDULED");
-    json_object *logs = wc_notification_logs_to_api_json(doc);
-    json_object *first = json_object_array_get_idx(logs, 0);
-    json_object *v = NULL;
-    assert_true(json_object_object_get_ex(first, "status", &v));
-    assert_string_equal(json_object_get_string(v), "SCHEDULED");
-    assert_true(json_object_object_get_ex(first, "message", &v));
-    assert_non_null(strstr(json_object_get_string(v), "2024-12-11T11:00:00.000Z"));
-    json_object_put(logs);
+    wc_trail_entry_t created[2];
+    assert_int_equal(wc_trail_entries_of_new(doc, created), 1);
+    assert_int_equal(created[0].to, WC_STATUS_SCHEDULED);
+    assert_non_null(strstr(created[0].message, "2024-12-11T11:00:00.000Z"));
     bson_destroy(doc);
-    /* Created at or after the time: PENDING, sent at once. */
+    /* Created at or after the time: QUEUED, sent at once. */
     doc = wc_notification_new_document(&req, &id, "t", 3, NULL, 1733914800000);
-    assert_string_equal(wc_doc_string(doc, "status"), "PENDING");
+    assert_string_equal(wc_doc_string(doc, "status"), "QUEUED");
     bson_iter_t it;
     assert_true(bson_iter_init_find(&it, doc, "scheduledAt") && BSON_ITER_HOLDS_DATE_TIME(&it));
     bson_destroy(doc);
@@ -595,7 +606,7 @@ int main(void)
         cmocka_unit_test(all_violations_are_reported_at_once),
         cmocka_unit_test(message_length_counts_characters_not_bytes),
         cmocka_unit_test(email_addresses),
-        cmocka_unit_test(new_document_is_pending_with_its_first_audit_entry),
+        cmocka_unit_test(new_document_is_queued_with_its_creation_trail),
         cmocka_unit_test(queue_message_round_trip),
         cmocka_unit_test(queue_message_rejects_poison),
         cmocka_unit_test(priorities_route_to_their_class),

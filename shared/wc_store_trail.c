@@ -1,0 +1,285 @@
+#include "wc_store_trail.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "wc_json.h"
+#include "wc_log.h"
+#include "wc_store_private.h"
+#include "wc_time.h"
+
+#define MONGO_DUPLICATE_KEY 11000
+
+/* A trail longer than this is cut when read: a notification passes through
+ * a few states per attempt, and attempts are bounded by maxRetries. */
+#define TRAIL_READ_MAX 200
+
+int wc_trail_entry_init(wc_trail_entry_t *e, const bson_t *doc, int32_t seq, int from,
+                        wc_status_t to, const wc_audit_t *audit, int64_t at_ms)
+{
+    memset(e, 0, sizeof(*e));
+    bson_iter_t iter;
+    if (!bson_iter_init_find(&iter, doc, "_id") || !BSON_ITER_HOLDS_OID(&iter)) {
+        return -1;
+    }
+    bson_oid_copy(bson_iter_oid(&iter), &e->notification_id);
+    const char *tenant = wc_doc_string(doc, "tenantId");
+    const char *type = wc_doc_string(doc, "type");
+    const char *priority = wc_doc_string(doc, "priority");
+    if (tenant == NULL || type == NULL || priority == NULL ||
+        wc_channel_parse(type, &e->type) != 0 || wc_priority_parse(priority, &e->priority) != 0) {
+        return -1;
+    }
+    snprintf(e->tenant_id, sizeof(e->tenant_id), "%s", tenant);
+    e->created_at_ms = bson_iter_init_find(&iter, doc, "createdAt") &&
+                               BSON_ITER_HOLDS_DATE_TIME(&iter)
+                           ? bson_iter_date_time(&iter)
+                           : at_ms;
+    e->seq = seq;
+    e->from = from;
+    e->to = to;
+    e->at_ms = at_ms;
+    snprintf(e->actor, sizeof(e->actor), "%s", audit->actor);
+    snprintf(e->message, sizeof(e->message), "%s", audit->message);
+    return 0;
+}
+
+size_t wc_trail_entries_of_new(const bson_t *doc, wc_trail_entry_t out[2])
+{
+    int64_t created_seq = wc_doc_int(doc, "createdSeq", 0);
+    bson_iter_t iter;
+    int64_t created = bson_iter_init_find(&iter, doc, "createdAt") &&
+                              BSON_ITER_HOLDS_DATE_TIME(&iter)
+                          ? bson_iter_date_time(&iter)
+                          : 0;
+    int64_t scheduled = bson_iter_init_find(&iter, doc, "scheduledAt") &&
+                                BSON_ITER_HOLDS_DATE_TIME(&iter)
+                            ? bson_iter_date_time(&iter)
+                            : -1;
+    if (created_seq == 1) {
+        char message[80];
+        char when[WC_ISO8601_LEN];
+        wc_time_format_iso8601(scheduled, when, sizeof(when));
+        snprintf(message, sizeof(message), "Notification scheduled for %s", when);
+        const wc_audit_t step = {.actor = "api", .message = message};
+        return wc_trail_entry_init(&out[0], doc, 1, -1, WC_STATUS_SCHEDULED, &step, created) == 0
+                   ? 1
+                   : 0;
+    }
+    const wc_audit_t created_step = {.actor = "api", .message = WC_MESSAGE_CREATED};
+    const wc_audit_t queued_step = {.actor = "api", .message = WC_MESSAGE_QUEUED};
+    if (created_seq != 2 ||
+        wc_trail_entry_init(&out[0], doc, 1, -1, WC_STATUS_PENDING, &created_step, created) != 0 ||
+        wc_trail_entry_init(&out[1], doc, 2, WC_STATUS_PENDING, WC_STATUS_QUEUED, &queued_step,
+                            created) != 0) {
+        return 0;
+    }
+    return 2;
+}
+
+bool wc_trail_entry_append_last(bson_t *parent, const wc_trail_entry_t *e)
+{
+    bson_t last;
+    bool ok = BSON_APPEND_DOCUMENT_BEGIN(parent, "last", &last);
+    ok = ok && BSON_APPEND_UTF8(&last, "status", wc_status_name(e->to));
+    ok = ok && BSON_APPEND_UTF8(&last, "message", e->message);
+    ok = ok && BSON_APPEND_UTF8(&last, "actor", e->actor);
+    ok = ok && BSON_APPEND_DATE_TIME(&last, "timestamp", e->at_ms);
+    return bson_append_document_end(parent, &last) && ok;
+}
+
+static void entry_id(const bson_oid_t *notification_id, int32_t seq, char out[40])
+{
+    char hex[25];
+    bson_oid_to_string(notification_id, hex);
+    snprintf(out, 40, "%s:%d", hex, (int)seq);
+}
+
+bson_t *wc_trail_entry_document(const wc_trail_entry_t *e)
+{
+    char id[40];
+    entry_id(&e->notification_id, e->seq, id);
+    /* Only what a reader shows: every field costs FerretDB a conversion per
+     * entry, and the entries are the bulk of what WaveCom inserts. */
+    bson_t *doc = BCON_NEW("_id", BCON_UTF8(id), "notificationId", BCON_OID(&e->notification_id),
+                           "seq", BCON_INT32(e->seq), "status", BCON_UTF8(wc_status_name(e->to)));
+    if (e->from >= 0) {
+        BSON_APPEND_UTF8(doc, "from", wc_status_name((wc_status_t)e->from));
+    }
+    BSON_APPEND_UTF8(doc, "message", e->message);
+    BSON_APPEND_UTF8(doc, "actor", e->actor);
+    BSON_APPEND_DATE_TIME(doc, "timestamp", e->at_ms);
+    return doc;
+}
+
+/* True when every write error of a bulk reply is a duplicate key: those
+ * entries are stored already. */
+static bool only_duplicates(const bson_t *reply)
+{
+    bson_iter_t iter, errors;
+    if (!bson_iter_init_find(&iter, reply, "writeErrors") || !BSON_ITER_HOLDS_ARRAY(&iter) ||
+        !bson_iter_recurse(&iter, &errors)) {
+        return false;
+    }
+    bool any = false;
+    while (bson_iter_next(&errors)) {
+        bson_iter_t code;
+        if (!BSON_ITER_HOLDS_DOCUMENT(&errors) || !bson_iter_recurse(&errors, &code) ||
+            !bson_iter_find(&code, "code") || bson_iter_as_int64(&code) != MONGO_DUPLICATE_KEY) {
+            return false;
+        }
+        any = true;
+    }
+    return any;
+}
+
+wc_store_status_t wc_store_trail_append(wc_store_t *store, const wc_trail_entry_t *entries,
+                                        size_t n)
+{
+    if (n == 0) {
+        return WC_STORE_OK;
+    }
+    mongoc_client_t *client = wc_store_client_take(store);
+    mongoc_collection_t *coll = mongoc_client_get_collection(client, store->db, WC_COLL_TRAIL);
+    bson_t *opts = BCON_NEW("ordered", BCON_BOOL(false));
+    mongoc_bulk_operation_t *bulk = mongoc_collection_create_bulk_operation_with_opts(coll, opts);
+    bson_error_t error;
+    bool ok = true;
+    for (size_t i = 0; i < n && ok; i++) {
+        bson_t *doc = wc_trail_entry_document(&entries[i]);
+        ok = mongoc_bulk_operation_insert_with_opts(bulk, doc, NULL, &error);
+        bson_destroy(doc);
+    }
+    bson_t reply = BSON_INITIALIZER;
+    if (ok && mongoc_bulk_operation_execute(bulk, &reply, &error) == 0) {
+        ok = only_duplicates(&reply);
+    }
+    if (!ok) {
+        wc_log_error("writing %zu audit trail entries failed: %s", n, error.message);
+    }
+    bson_destroy(&reply);
+    mongoc_bulk_operation_destroy(bulk);
+    bson_destroy(opts);
+    mongoc_collection_destroy(coll);
+    wc_store_client_give(store, client);
+    return ok ? WC_STORE_OK : WC_STORE_ERROR;
+}
+
+/* The API's form of a trail entry (stored, or the document's `last`). */
+static json_object *entry_json(const bson_t *entry, const char *notification_hex,
+                               int32_t seq)
+{
+    json_object *out = json_object_new_object();
+    char id[40];
+    bson_oid_t oid;
+    bson_oid_init_from_string(&oid, notification_hex);
+    entry_id(&oid, seq, id);
+    json_object_object_add(out, "_id", json_object_new_string(id));
+    json_object_object_add(out, "notificationId", json_object_new_string(notification_hex));
+    static const char *const fields[] = {"status", "message", "actor", "timestamp", NULL};
+    for (const char *const *f = fields; *f != NULL; f++) {
+        bson_iter_t iter;
+        if (bson_iter_init_find(&iter, entry, *f)) {
+            json_object_object_add(out, *f, wc_json_from_bson_value(&iter));
+        }
+    }
+    return out;
+}
+
+/* An entry in memory as the API shows it. */
+static json_object *memory_entry_json(const wc_trail_entry_t *e)
+{
+    bson_t *doc = wc_trail_entry_document(e);
+    char hex[25];
+    bson_oid_to_string(&e->notification_id, hex);
+    json_object *out = entry_json(doc, hex, e->seq);
+    bson_destroy(doc);
+    return out;
+}
+
+json_object *wc_store_trail_read(wc_store_t *store, const bson_t *doc)
+{
+    bson_iter_t iter;
+    if (!bson_iter_init_find(&iter, doc, "_id") || !BSON_ITER_HOLDS_OID(&iter)) {
+        return json_object_new_array();
+    }
+    const bson_oid_t *oid = bson_iter_oid(&iter);
+    char hex[25];
+    bson_oid_to_string(oid, hex);
+
+    bson_t *filter = BCON_NEW("notificationId", BCON_OID(oid));
+    bson_t *opts = BCON_NEW("sort", "{", "seq", BCON_INT32(1), "}", "limit",
+                            BCON_INT64(TRAIL_READ_MAX));
+    mongoc_client_t *client = wc_store_client_take(store);
+    mongoc_collection_t *coll = mongoc_client_get_collection(client, store->db, WC_COLL_TRAIL);
+    mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(coll, filter, opts, NULL);
+    json_object *logs = json_object_new_array();
+
+    /* The creation's entries are derived from the document (never written),
+     * then come the stored ones in order; an entry stored twice (repaired)
+     * shows once. */
+    wc_trail_entry_t created[2];
+    size_t n_created = wc_trail_entries_of_new(doc, created);
+    int32_t newest = 0;
+    for (size_t i = 0; i < n_created; i++) {
+        json_object_array_add(logs, memory_entry_json(&created[i]));
+        newest = created[i].seq;
+    }
+    const bson_t *entry;
+    while (mongoc_cursor_next(cursor, &entry)) {
+        int32_t seq = (int32_t)wc_doc_int(entry, "seq", 0);
+        if (seq > newest) {
+            json_object_array_add(logs, entry_json(entry, hex, seq));
+            newest = seq;
+        }
+    }
+    bson_error_t error;
+    bool failed = mongoc_cursor_error(cursor, &error);
+    mongoc_cursor_destroy(cursor);
+    mongoc_collection_destroy(coll);
+    wc_store_client_give(store, client);
+    bson_destroy(opts);
+    bson_destroy(filter);
+    if (failed) {
+        wc_log_error("reading the audit trail of %s failed: %s", hex, error.message);
+        json_object_put(logs);
+        return NULL;
+    }
+
+    /* The latest change is in the document before its entry is written; the
+     * document's copy stands in for it. */
+    int32_t seq = (int32_t)wc_doc_int(doc, "seq", 0);
+    bson_t last;
+    uint32_t len = 0;
+    const uint8_t *data = NULL;
+    if (seq > newest && bson_iter_init_find(&iter, doc, "last") &&
+        BSON_ITER_HOLDS_DOCUMENT(&iter)) {
+        bson_iter_document(&iter, &len, &data);
+        if (bson_init_static(&last, data, len)) {
+            json_object_array_add(logs, entry_json(&last, hex, seq));
+        }
+    }
+    return logs;
+}
+
+wc_store_status_t wc_store_ensure_trail_indexes(wc_store_t *store)
+{
+    /* On FerretDB, postgresql.sql indexes notificationId the way its `@>`
+     * lookups can use. */
+    if (wc_store_is_ferretdb(store)) {
+        return WC_STORE_OK;
+    }
+    bson_t *cmd = BCON_NEW("createIndexes", BCON_UTF8(WC_COLL_TRAIL), "indexes", "[", "{", "key",
+                           "{", "notificationId", BCON_INT32(1), "seq", BCON_INT32(1), "}", "name",
+                           BCON_UTF8("notification_seq"), "}", "]");
+    mongoc_client_t *client = wc_store_client_take(store);
+    bson_error_t error;
+    bool ok = mongoc_client_write_command_with_opts(client, store->db, cmd, NULL, NULL, &error);
+    wc_store_client_give(store, client);
+    bson_destroy(cmd);
+    if (!ok) {
+        wc_log_error("createIndexes on %s failed: %s", WC_COLL_TRAIL, error.message);
+        return WC_STORE_ERROR;
+    }
+    return WC_STORE_OK;
+}
