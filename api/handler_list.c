@@ -1,8 +1,9 @@
 /*
  * GET /api/notifications: a page of the tenant's notifications, newest first,
  * with the pagination object the WaveCom specification defines (see
- * docs/ARCHITECTURE.md §7). Query arguments: page (1..1,000,000, default 1), limit (1..100, default 20), status, type,
- * priority, a createdAt range: from (inclusive) and to (exclusive), RFC 3339;
+ * docs/ARCHITECTURE.md §7). Query arguments: page (1..1,000,000, default 1),
+ * limit (1..100, default 20), status, type, priority, a createdAt range: from
+ * (inclusive) and to (exclusive), RFC 3339;
  * and the keyset cursors `before` / `after` (a nextCursor / prevCursor of an
  * earlier answer), which replace page.
  *

@@ -40,6 +40,9 @@ def main():
     ap.add_argument("--write-rate", type=int, required=True)
     ap.add_argument("--duration", type=int, required=True)
     ap.add_argument("--command", required=True)
+    ap.add_argument("--before", help="lines 'STATUS SECONDS PATH': the same reads, one each, "
+                                     "by the API before the counters, on the same database")
+    ap.add_argument("--before-command", default="")
     args = ap.parse_args()
     d = args.out_dir
     fill = load(os.path.join(d, "fill.json"), {})
@@ -78,6 +81,15 @@ def main():
         "cpu_cores_added_by_readers": added,
         "readers_share_of_machine": round(readers_cores / cores, 3),
     }
+    before = []
+    if args.before:
+        with open(args.before) as f:
+            for line in f:
+                parts = line.split(None, 2)
+                if len(parts) == 3:
+                    before.append({"path": parts[2].strip(), "status": parts[0],
+                                   "ms": round(float(parts[1]) * 1000, 1)})
+    result["before"] = {"requests": before, "command": args.before_command} if before else None
     os.makedirs(args.results, exist_ok=True)
     with open(os.path.join(args.results, "reads.json"), "w") as f:
         json.dump(result, f, indent=1)
@@ -112,6 +124,15 @@ def main():
            f"**{result['readers_share_of_machine']:.1%} of the machine** (goal < 10 %: "
            f"{'met' if result['readers_share_of_machine'] < GOAL_CPU_SHARE else '**not met**'}).",
            ""]
+    if before:
+        md += ["**Before** (the API at the base commit, listing and counting with sorted finds and "
+               "`$group` over the documents, on the same database, nothing else running, one "
+               f"request each, tenant 3; `{args.before_command}`):", "",
+               "| request | answer | time |", "|---|---|---|"]
+        for b in before:
+            status = "timed out" if b["status"] == "000" else b["status"]
+            md.append(f"| `GET {b['path']}` | {status} | {b['ms']:,.0f} ms |")
+        md.append("")
     with open(os.path.join(args.results, "reads.md"), "w") as f:
         f.write("\n".join(md))
     print(f"reads: worst p99 {worst} ms; dashboards cost {result['readers_share_of_machine']:.1%} "

@@ -290,8 +290,8 @@ wc_store_status_t wc_store_counters_apply(wc_store_t *store, const wc_counter_de
     }
     for (size_t i = 0; i < n; i++) {
         if (!valid_delta(&deltas[i])) {
-            wc_log_error("counters: delta %zu is out of range (from %d, to %d, type %d, priority %d); "
-                         "skipped",
+            wc_log_error("counters: delta %zu is out of range (from %d, to %d, type %d, "
+                         "priority %d); skipped",
                          i, deltas[i].from, deltas[i].to, deltas[i].type, deltas[i].priority);
             continue;
         }
@@ -616,7 +616,8 @@ wc_store_status_t wc_store_ensure_list_indexes(wc_store_t *store)
 {
     mongoc_client_t *client = wc_store_client_take(store);
     bool ok = is_ferretdb(client) ||
-              (create_index(client, store->db, WC_COLL_NOTIFICATIONS, "listBucket", "list_bucket") &&
+              (create_index(client, store->db, WC_COLL_NOTIFICATIONS, "listBucket",
+                            "list_bucket") &&
                create_index(client, store->db, WC_COLL_COUNTERS, "scope", "scope"));
     wc_store_client_give(store, client);
     return ok ? WC_STORE_OK : WC_STORE_ERROR;

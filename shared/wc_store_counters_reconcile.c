@@ -6,7 +6,8 @@
  * (S1), recount the notifications with one $group by listBucket, status,
  * type and priority (E), read the stored counters again (S2). All tenants go
  * in one pass because FerretDB cannot find one tenant's documents without
- * scanning the collection: per tenant, the cost would be one scan each. A counter document that differs between S1 and S2 was
+ * scanning the collection: per tenant, the cost would be one scan each. A
+ * counter document that differs between S1 and S2 was
  * written during the recount: its writer is active, so E may already be stale
  * for it, and it is left for the next run. Every other document gets E - S2.
  * What remains: a status write whose counter write comes after S2 but whose
@@ -428,7 +429,8 @@ static wc_store_status_t repair(wc_store_t *store, table_t *table,
     mongoc_client_t *client = wc_store_client_take(store);
     mongoc_collection_t *coll = mongoc_client_get_collection(client, store->db, WC_COLL_COUNTERS);
     bson_t *bulk_opts = BCON_NEW("ordered", BCON_BOOL(false));
-    mongoc_bulk_operation_t *bulk = mongoc_collection_create_bulk_operation_with_opts(coll, bulk_opts);
+    mongoc_bulk_operation_t *bulk =
+        mongoc_collection_create_bulk_operation_with_opts(coll, bulk_opts);
     wc_store_status_t status = WC_STORE_OK;
     size_t queued = 0;
     bson_error_t error;

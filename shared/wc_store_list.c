@@ -86,7 +86,8 @@ static int64_t bucket_matches(const walk_t *w, const wc_counter_bucket_t *b)
     for (int s = 0; s < WC_STATUS_COUNT; s++) {
         for (int t = 0; t < WC_CHANNEL_COUNT; t++) {
             for (int p = 0; p < WC_PRIORITY_COUNT; p++) {
-                if ((w->q->status < 0 || w->q->status == s) && (w->q->type < 0 || w->q->type == t) &&
+                if ((w->q->status < 0 || w->q->status == s) &&
+                    (w->q->type < 0 || w->q->type == t) &&
                     (w->q->priority < 0 || w->q->priority == p)) {
                     n += b->counts[s][t][p];
                 }
