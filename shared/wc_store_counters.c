@@ -582,22 +582,6 @@ wc_store_status_t wc_store_counters_throughput(wc_store_t *store, const char *te
     return WC_STORE_OK;
 }
 
-/* True when the server is FerretDB (its buildInfo says so). */
-static bool is_ferretdb(mongoc_client_t *client)
-{
-    bson_t *cmd = BCON_NEW("buildInfo", BCON_INT32(1));
-    bson_t reply;
-    bson_error_t error;
-    bool ferret = false;
-    if (mongoc_client_command_simple(client, "admin", cmd, NULL, &reply, &error)) {
-        bson_iter_t iter;
-        ferret = bson_iter_init_find(&iter, &reply, "ferretdb");
-    }
-    bson_destroy(&reply);
-    bson_destroy(cmd);
-    return ferret;
-}
-
 static bool create_index(mongoc_client_t *client, const char *db, const char *coll,
                          const char *field, const char *name)
 {
@@ -614,11 +598,13 @@ static bool create_index(mongoc_client_t *client, const char *db, const char *co
 
 wc_store_status_t wc_store_ensure_list_indexes(wc_store_t *store)
 {
+    if (wc_store_is_ferretdb(store)) {
+        return WC_STORE_OK;
+    }
     mongoc_client_t *client = wc_store_client_take(store);
-    bool ok = is_ferretdb(client) ||
-              (create_index(client, store->db, WC_COLL_NOTIFICATIONS, "listBucket",
-                            "list_bucket") &&
-               create_index(client, store->db, WC_COLL_COUNTERS, "scope", "scope"));
+    bool ok =
+        create_index(client, store->db, WC_COLL_NOTIFICATIONS, "listBucket", "list_bucket") &&
+        create_index(client, store->db, WC_COLL_COUNTERS, "scope", "scope");
     wc_store_client_give(store, client);
     return ok ? WC_STORE_OK : WC_STORE_ERROR;
 }
