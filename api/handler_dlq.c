@@ -61,17 +61,16 @@ API_HANDLER(api_handle_dlq_list)
         .skip = (page - 1) * limit,
         .limit = limit,
     };
-    bson_t **docs = NULL;
-    size_t n = 0;
-    int64_t total = 0;
-    if (wc_store_list_notifications(ctx->store, &query, &docs, &n, &total) != WC_STORE_OK) {
+    wc_list_page_t result;
+    if (wc_store_list_notifications(ctx->store, &query, &result) != WC_STORE_OK) {
         return api_unavailable("the database");
     }
-    json_object *items = json_object_new_array_ext((int)n);
-    for (size_t i = 0; i < n; i++) {
-        json_object_array_add(items, wc_notification_to_api_json(docs[i]));
+    json_object *items = json_object_new_array_ext((int)result.n);
+    for (size_t i = 0; i < result.n; i++) {
+        json_object_array_add(items, wc_notification_to_api_json(result.docs[i]));
     }
-    wc_store_docs_free(docs, n);
+    int64_t total = result.total;
+    wc_list_page_free(&result);
     api_queue_depths_t depths;
     api_publisher_queue_depths(ctx->publisher, &depths);
 

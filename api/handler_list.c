@@ -1,9 +1,17 @@
 /*
  * GET /api/notifications: a page of the tenant's notifications, newest first,
  * with the pagination object the WaveCom specification defines (see
- * docs/ARCHITECTURE.md §7). Query arguments: page (1..1,000,000,
- * default 1), limit (1..100, default 20), status, type, priority, and a
- * createdAt range: from (inclusive) and to (exclusive), RFC 3339.
+ * docs/ARCHITECTURE.md §7). Query arguments: page (1..1,000,000, default 1),
+ * limit (1..100, default 20), status, type, priority, a createdAt range: from
+ * (inclusive) and to (exclusive), RFC 3339;
+ * and the keyset cursors `before` / `after` (a nextCursor / prevCursor of an
+ * earlier answer), which replace page.
+ *
+ * A page number is a position: while notifications arrive, page 2 shifts
+ * and shows again what page 1 showed. A cursor is a place: `before` answers
+ * the items just older than the item it names, whatever arrived since, so
+ * following nextCursor visits every item exactly once. Both cost the same
+ * (the list skips whole counter buckets, wc_store_list.c).
  */
 #include <string.h>
 
@@ -16,8 +24,41 @@
 #define LIMIT_MAX 100
 #define LIMIT_DEFAULT 20
 
-static const char *const list_args[] = {"page", "limit", "status", "type", "priority",
-                                        "from", "to",    NULL};
+static const char *const list_args[] = {"page", "limit", "status", "type",   "priority",
+                                        "from", "to",    "before", "after", NULL};
+
+/* Reads the `before` or `after` cursor into the query; false when absent. */
+static bool cursor_arg(const api_query_t *q, const char *name, wc_list_mode_t mode,
+                       wc_list_query_t *query, wc_field_errors_t *errs)
+{
+    const char *text = api_query_get(q, name);
+    if (text == NULL) {
+        return false;
+    }
+    if (wc_list_cursor_parse(text, &query->cursor_ms, &query->cursor_id) != 0) {
+        wc_field_errors_add(errs, name, "format",
+                            "%s must be a cursor from pagination.nextCursor or prevCursor", name);
+        return false;
+    }
+    query->mode = mode;
+    return true;
+}
+
+static json_object *cursor_json(const bson_t *doc)
+{
+    bson_iter_t it;
+    int64_t ms = 0;
+    if (!bson_iter_init_find(&it, doc, "createdAt") || !BSON_ITER_HOLDS_DATE_TIME(&it)) {
+        return NULL;
+    }
+    ms = bson_iter_date_time(&it);
+    if (!bson_iter_init_find(&it, doc, "_id") || !BSON_ITER_HOLDS_OID(&it)) {
+        return NULL;
+    }
+    char text[WC_LIST_CURSOR_LEN];
+    wc_list_cursor_format(ms, bson_iter_oid(&it), text);
+    return json_object_new_string(text);
+}
 
 /* Parses an enum argument; -1 when absent. */
 static int enum_arg(const api_query_t *q, const char *name, int (*parse)(const char *, int *),
@@ -90,6 +131,14 @@ API_HANDLER(api_handle_list_notifications)
         .skip = (page - 1) * limit,
         .limit = limit,
     };
+    bool before = cursor_arg(&q, "before", WC_LIST_BEFORE, &query, &errs);
+    bool after = cursor_arg(&q, "after", WC_LIST_AFTER, &query, &errs);
+    if (before && after) {
+        wc_field_errors_add(&errs, "after", "exclusive", "give before or after, not both");
+    }
+    if ((before || after) && api_query_get(&q, "page") != NULL) {
+        wc_field_errors_add(&errs, "page", "exclusive", "a cursor replaces page; give one");
+    }
     if (query.created_from_ms >= 0 && query.created_to_ms >= 0 &&
         query.created_from_ms >= query.created_to_ms) {
         wc_field_errors_add(&errs, "to", "range", "to must be later than from");
@@ -98,24 +147,32 @@ API_HANDLER(api_handle_list_notifications)
         return api_validation_error(&errs);
     }
 
-    bson_t **docs = NULL;
-    size_t n = 0;
-    int64_t total = 0;
-    if (wc_store_list_notifications(ctx->store, &query, &docs, &n, &total) != WC_STORE_OK) {
+    wc_list_page_t result;
+    if (wc_store_list_notifications(ctx->store, &query, &result) != WC_STORE_OK) {
         return api_unavailable("the database");
     }
-    json_object *items = json_object_new_array_ext((int)n);
-    for (size_t i = 0; i < n; i++) {
-        json_object_array_add(items, wc_notification_to_api_json(docs[i]));
+    json_object *items = json_object_new_array_ext((int)result.n);
+    for (size_t i = 0; i < result.n; i++) {
+        json_object_array_add(items, wc_notification_to_api_json(result.docs[i]));
     }
-    wc_store_docs_free(docs, n);
+    /* nextCursor reads on towards older items, prevCursor towards newer. */
+    bool older = query.mode == WC_LIST_AFTER ? true : result.more;
+    bool newer = query.mode == WC_LIST_AFTER ? result.more
+                                             : (query.mode == WC_LIST_BEFORE || page > 1);
+    json_object *next = result.n > 0 && older ? cursor_json(result.docs[result.n - 1]) : NULL;
+    json_object *prev = result.n > 0 && newer ? cursor_json(result.docs[0]) : NULL;
+    int64_t total = result.total;
+    wc_list_page_free(&result);
 
     json_object *pagination = json_object_new_object();
-    json_object_object_add(pagination, "currentPage", json_object_new_int64(page));
+    json_object_object_add(pagination, "currentPage",
+                           query.mode == WC_LIST_PAGE ? json_object_new_int64(page) : NULL);
     json_object_object_add(pagination, "totalPages",
                            json_object_new_int64((total + limit - 1) / limit));
     json_object_object_add(pagination, "totalItems", json_object_new_int64(total));
     json_object_object_add(pagination, "itemsPerPage", json_object_new_int64(limit));
+    json_object_object_add(pagination, "nextCursor", next);
+    json_object_object_add(pagination, "prevCursor", prev);
     json_object *data = json_object_new_object();
     json_object_object_add(data, "notifications", items);
     json_object_object_add(data, "pagination", pagination);

@@ -21,6 +21,7 @@
 #include "intake.h"
 #include "metrics.h"
 #include "response.h"
+#include "wc_store_counters.h"
 #include "wc_time.h"
 
 #define METRICS_MAX_BYTES (1024 * 1024)
@@ -59,7 +60,7 @@ static bool render_system(api_context_t *ctx, api_text_buf_t *out)
 {
     wc_store_counts_t counts;
     processing_histogram_t hist = {0};
-    if (wc_store_count_notifications(ctx->store, NULL, &counts) != WC_STORE_OK ||
+    if (wc_store_counters_totals(ctx->store, NULL, &counts) != WC_STORE_OK ||
         wc_store_processing_times(ctx->store, NULL, add_processing_time, &hist) != WC_STORE_OK) {
         return false;
     }

@@ -1,10 +1,11 @@
 /*
  * GET /api/notifications/stats/system: the tenant's notifications by status,
  * type and priority, the depth of each queue, the average processing time
- * and the success rate. The counts come from one $group/$sum aggregation,
- * the average from a second (sums, since FerretDB has no $avg); the answer is
- * kept WAVECOM_API_STATS_CACHE_SECONDS (the dashboards poll every 5 s,
- * and each poll would otherwise scan the tenant's notifications).
+ * and the success rate. The counts are the tenant's counter document (one
+ * read by _id, wc_store_counters.h), the average is over the newest SENT
+ * notifications (a few minute buckets, wc_store_recent_processing_times): no
+ * read grows with the collection. The answer is still kept
+ * WAVECOM_API_STATS_CACHE_SECONDS, since dashboards poll every 5 s.
  */
 #include <math.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include "cache.h"
 #include "handlers.h"
 #include "response.h"
+#include "wc_store_counters.h"
 #include "wc_time.h"
 
 typedef struct {
@@ -38,8 +40,9 @@ static json_object *compute_stats(api_context_t *ctx, const char *tenant_id)
 {
     wc_store_counts_t counts;
     time_sums_t times = {0};
-    if (wc_store_count_notifications(ctx->store, tenant_id, &counts) != WC_STORE_OK ||
-        wc_store_processing_times(ctx->store, tenant_id, add_time, &times) != WC_STORE_OK) {
+    if (wc_store_counters_totals(ctx->store, tenant_id, &counts) != WC_STORE_OK ||
+        wc_store_recent_processing_times(ctx->store, tenant_id, add_time, &times) !=
+            WC_STORE_OK) {
         return NULL;
     }
     int64_t by_status[WC_STATUS_COUNT] = {0};
@@ -103,6 +106,19 @@ static json_object *compute_stats(api_context_t *ctx, const char *tenant_id)
     return data;
 }
 
+/* The answer is the same for WAVECOM_API_STATS_CACHE_SECONDS (it is cached
+ * here), so a browser may keep it that long before it revalidates. */
+static api_response_t with_max_age(api_context_t *ctx, api_response_t res)
+{
+    if (ctx->cfg->api_stats_cache_seconds > 0) {
+        char value[48];
+        snprintf(value, sizeof(value), "private, max-age=%d",
+                 (int)ctx->cfg->api_stats_cache_seconds);
+        api_response_header(&res, "Cache-Control", value);
+    }
+    return res;
+}
+
 API_HANDLER(api_handle_stats)
 {
     api_response_t res;
@@ -117,7 +133,7 @@ API_HANDLER(api_handle_stats)
         json_object *data = json_tokener_parse(cached);
         free(cached);
         if (data != NULL) {
-            return api_ok(200, data, NULL);
+            return with_max_age(ctx, api_ok(200, data, NULL));
         }
     }
     json_object *data = compute_stats(ctx, principal->tenant_id);
@@ -129,5 +145,5 @@ API_HANDLER(api_handle_stats)
                       json_object_to_json_string_ext(data, JSON_C_TO_STRING_PLAIN),
                       now + ctx->cfg->api_stats_cache_seconds * 1000LL);
     }
-    return api_ok(200, data, NULL);
+    return with_max_age(ctx, api_ok(200, data, NULL));
 }

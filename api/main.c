@@ -16,6 +16,7 @@
 #include "scheduler.h"
 #include "server.h"
 #include "wc_log.h"
+#include "wc_store_counters.h"
 #include "wc_time.h"
 
 /* The database may still be starting; indexes are retried this long. */
@@ -40,7 +41,8 @@ static void ensure_indexes(wc_store_t *store)
     while (wc_time_monotonic_ms() < deadline) {
         if (wc_store_ensure_indexes(store) == WC_STORE_OK &&
             wc_store_ensure_intake_indexes(store) == WC_STORE_OK &&
-            wc_store_ensure_audit_indexes(store) == WC_STORE_OK) {
+            wc_store_ensure_audit_indexes(store) == WC_STORE_OK &&
+            wc_store_ensure_list_indexes(store) == WC_STORE_OK) {
             return;
         }
         sleep(1);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -104,10 +105,19 @@ static enum MHD_Result send_response(request_state_t *st, const char *method, ap
     }
     MHD_add_response_header(response, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
     MHD_add_response_header(response, "X-Content-Type-Options", "nosniff");
+    /* A handler that knows how long its answer holds (the cached statistics)
+     * says so itself; only a 200 to a GET may be kept. */
+    bool own_cache_control = false;
+    for (int i = 0; i < res->header_count && tagged; i++) {
+        own_cache_control =
+            own_cache_control || strcasecmp(res->headers[i].name, "Cache-Control") == 0;
+    }
     if (tagged) {
-        /* Caches may keep it but must revalidate: statuses change. */
         MHD_add_response_header(response, MHD_HTTP_HEADER_ETAG, etag);
-        MHD_add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL, "private, no-cache");
+        if (!own_cache_control) {
+            /* Caches may keep it but must revalidate: statuses change. */
+            MHD_add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL, "private, no-cache");
+        }
     } else {
         MHD_add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     }
@@ -115,6 +125,9 @@ static enum MHD_Result send_response(request_state_t *st, const char *method, ap
         MHD_add_response_header(response, "X-Request-Id", st->request_id);
     }
     for (int i = 0; i < res->header_count; i++) {
+        if (!tagged && strcasecmp(res->headers[i].name, "Cache-Control") == 0) {
+            continue; /* an error or a 304-less write is never cached */
+        }
         MHD_add_response_header(response, res->headers[i].name, res->headers[i].value);
     }
     enum MHD_Result ret = MHD_queue_response(conn, status, response);

@@ -4,7 +4,7 @@
     /usr/bin/python3 loadtest/report.py [--results DIR] [--out FILE]
 
 Reads DIR/*.json (default loadtest/results: intake, e2e, priority, overload, memory,
-rabbitmq_ceiling, db_ceiling, profile; a missing one is reported as not measured), states this machine,
+rabbitmq_ceiling, db_ceiling, profile, reads; a missing one is reported as not measured), states this machine,
 sets each figure beside the WaveCom specification's plan and our goal, and appends each scenario's own Markdown and
 loadtest/ANALYSIS.md (what bounds the figures, written by hand). It measures nothing itself:
 loadtest/all.sh reruns every scenario and then this.
@@ -18,7 +18,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCENARIOS = ("intake", "e2e", "priority", "overload", "memory", "rabbitmq_ceiling", "db_ceiling",
-             "profile")
+             "profile", "reads")
 COMMANDS = {
     "intake": "loadtest/intake.sh",
     "e2e": "loadtest/e2e.sh --count 20000 --private-doubles",
@@ -28,6 +28,7 @@ COMMANDS = {
     "rabbitmq_ceiling": "loadtest/rabbitmq_ceiling.sh",
     "db_ceiling": "/usr/bin/python3 loadtest/db_write_cost.py --results loadtest/results",
     "profile": "loadtest/profile.sh",
+    "reads": "loadtest/reads.sh",
 }
 
 
@@ -127,6 +128,14 @@ def figures(r):
                      f"{crit_over.get('offered', 0):,} accepted; lost {over['reconciliation']['lost']}",
                      "met" if refused and over["reconciliation"]["lost"] == 0 else "**not met**",
                      "overload"))
+    reads = r.get("reads")
+    worst = reads["worst_p99_ms"] if reads else None
+    at = f" at {reads['notifications']:,} notifications" if reads else ""
+    rows.append(("status endpoints, worst p99 over every endpoint", "—", "< 100 ms",
+                 fmt(worst, " ms", 1) + at, verdict(worst, 100, False), "reads"))
+    share = reads["readers_share_of_machine"] * 100 if reads else None
+    rows.append(("50 dashboards polling every 5 s", "—", "< 10 % of the machine's CPU",
+                 fmt(share, " %", 1), verdict(share, 10, False), "reads"))
     lost = []
     for name in ("intake", "e2e", "priority", "overload"):
         if name in r:

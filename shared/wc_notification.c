@@ -99,6 +99,18 @@ wc_status_t wc_notification_initial_status(const wc_notification_request_t *req,
     return req->scheduled_at_ms > now_ms ? WC_STATUS_SCHEDULED : WC_STATUS_QUEUED;
 }
 
+int wc_notification_list_bucket(char *out, size_t len, const char *tenant_id, int64_t created_ms)
+{
+    /* Floored, so that an instant before 1970 still lands in the bucket that
+     * starts at or before it. */
+    int64_t start = created_ms / WC_LIST_BUCKET_MS * WC_LIST_BUCKET_MS;
+    if (start > created_ms) {
+        start -= WC_LIST_BUCKET_MS;
+    }
+    int n = snprintf(out, len, "%s:%lld", tenant_id, (long long)start);
+    return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
 bson_t *wc_notification_new_document(const wc_notification_request_t *req, const bson_oid_t *id,
                                      const char *tenant_id, int default_max_retries,
                                      const char *correlation_id, int64_t now_ms)
@@ -146,6 +158,9 @@ bson_t *wc_notification_new_document(const wc_notification_request_t *req, const
     }
     ok = ok && BSON_APPEND_DATE_TIME(doc, "createdAt", now_ms);
     ok = ok && BSON_APPEND_DATE_TIME(doc, "updatedAt", now_ms);
+    char bucket[WC_LIST_BUCKET_LEN];
+    ok = ok && wc_notification_list_bucket(bucket, sizeof(bucket), tenant_id, now_ms) == 0;
+    ok = ok && BSON_APPEND_UTF8(doc, "listBucket", bucket);
 
     /* A notification sent now is stored QUEUED with its commit's outbox
      * record (docs/ARCHITECTURE.md §3.2): its creation is changes 1 (PENDING)
@@ -178,8 +193,8 @@ bson_t *wc_notification_new_document(const wc_notification_request_t *req, const
 }
 
 /* Fields that stay inside WaveCom. */
-static const char *const internal_fields[] = {"logs",       "lease", "republishCount", "seq",
-                                              "createdSeq", "last",  NULL};
+static const char *const internal_fields[] = {"logs", "lease",      "republishCount", "seq",
+                                              "createdSeq", "last", "listBucket",     NULL};
 
 json_object *wc_notification_to_api_json(const bson_t *doc)
 {

@@ -151,6 +151,14 @@ bson_t *wc_notification_new_document(const wc_notification_request_t *req, const
                                      const char *tenant_id, int default_max_retries,
                                      const char *correlation_id, int64_t now_ms);
 
+/* The list bucket of a notification: "<tenantId>:<createdAt floored to the
+ * minute, in ms>", stored as field listBucket. The list reads a page by
+ * equality on it (see wc_store_counters.h). Returns 0, or -1 when `out` is too
+ * small. */
+#define WC_LIST_BUCKET_MS 60000LL
+#define WC_LIST_BUCKET_LEN 64
+int wc_notification_list_bucket(char *out, size_t len, const char *tenant_id, int64_t created_ms);
+
 /* The notification as the API shows it: `_id` as hex, dates ISO 8601, and
  * without internal fields (the lease, the audit trail, the sweeper's
  * counter). New reference. */

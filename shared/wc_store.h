@@ -366,6 +366,14 @@ wc_store_status_t wc_store_take_overdue(wc_store_t *store, wc_status_t status,
 
 /* ---- Intake API: reads (wc_store_queries.c) ---- */
 
+/* How a list query chooses its page: by number (skip), or by keyset, relative
+ * to a cursor (createdAt, _id) of an item the client already has. */
+typedef enum {
+    WC_LIST_PAGE,   /* newest first, after skipping `skip` */
+    WC_LIST_BEFORE, /* the `limit` items just older than the cursor, newest first */
+    WC_LIST_AFTER,  /* the `limit` items just newer than the cursor, newest first */
+} wc_list_mode_t;
+
 typedef struct {
     const char *tenant_id;
     int status;          /* a wc_status_t, or -1 for any */
@@ -373,16 +381,55 @@ typedef struct {
     int priority;        /* a wc_priority_t, or -1 */
     int64_t created_from_ms; /* inclusive; -1 for no bound */
     int64_t created_to_ms;   /* exclusive; -1 for no bound */
-    int64_t skip;
+    int64_t skip;            /* WC_LIST_PAGE only */
     int64_t limit;
+    wc_list_mode_t mode;
+    int64_t cursor_ms;   /* WC_LIST_BEFORE/AFTER: the cursor's createdAt */
+    bson_oid_t cursor_id; /* ... and _id */
+    /* At most this many list buckets are read (0: no limit); the page may then
+     * be short. For samples such as the latest processing times. */
+    int max_bucket_reads;
 } wc_list_query_t;
 
+typedef struct {
+    bson_t **docs; /* newest first; free with wc_list_page_free */
+    size_t n;
+    int64_t total; /* items matching the filters and the from/to range, cursor aside */
+    bool more;     /* items exist beyond the page in the direction read */
+    int queries;   /* database round trips the page cost */
+} wc_list_page_t;
+
 /* One page of a tenant's notifications, newest first (createdAt, then _id),
- * without the audit trail, the lease, the push data or the webhook payload;
- * and the number matching the filter. On OK *docs is an array of *n new
- * documents: free it with wc_store_docs_free. */
+ * without the audit trail, the lease, the push data or the webhook payload.
+ * Reads through the counters (wc_store_counters.h): whole buckets are skipped
+ * by their counts and only the minute buckets holding the page are read, each
+ * by equality on listBucket (and status, type, priority when filtered). On OK
+ * the caller frees `out` with wc_list_page_free; on error it holds nothing. */
 wc_store_status_t wc_store_list_notifications(wc_store_t *store, const wc_list_query_t *query,
-                                              bson_t ***docs, size_t *n, int64_t *total);
+                                              wc_list_page_t *out);
+void wc_list_page_free(wc_list_page_t *page);
+
+/* The keyset order of the list: newest first. Negative when (a_ms, a) comes
+ * before (b_ms, b) in the list, i.e. is newer. */
+int wc_list_order(int64_t a_ms, const bson_oid_t *a, int64_t b_ms, const bson_oid_t *b);
+
+/* Calls `each` (ms, 1) for the processing time of each of the tenant's
+ * newest SENT notifications: at most WC_RECENT_TIMES_MAX of them, read from at
+ * most WC_RECENT_TIMES_BUCKETS minute buckets, so the cost does not grow with
+ * the collection. What the statistics and the chart show as processing time. */
+#define WC_RECENT_TIMES_MAX 500
+#define WC_RECENT_TIMES_BUCKETS 8
+wc_store_status_t wc_store_recent_processing_times(wc_store_t *store, const char *tenant_id,
+                                                   void (*each)(int64_t ms, int64_t count,
+                                                                void *arg),
+                                                   void *arg);
+
+/* A cursor as the API shows it, "<createdAt ms>.<24 hex _id>", and its
+ * parser (0, or -1 for anything else). */
+#define WC_LIST_CURSOR_LEN 48
+void wc_list_cursor_format(int64_t ms, const bson_oid_t *id, char out[WC_LIST_CURSOR_LEN]);
+int wc_list_cursor_parse(const char *text, int64_t *ms, bson_oid_t *id);
+
 void wc_store_docs_free(bson_t **docs, size_t n);
 
 typedef struct {

@@ -1,6 +1,8 @@
 /*
- * The API's reads beyond one document: a page of a tenant's notifications,
- * counts by status/type/priority, and processing times. Aggregations use only
+ * The API's reads beyond one document that aggregate: counts by
+ * status/type/priority, and processing times. They scan every notification
+ * of a tenant and are kept for the reconciliation of the counters and for
+ * tools; the API reads wc_store_counters.h and wc_store_list.c instead. Aggregations use only
  * $match, $group and $sum (FerretDB 1.24 has no $facet and no $avg: averages
  * are computed by the caller from sums).
  */
@@ -9,33 +11,6 @@
 
 #include "wc_log.h"
 #include "wc_store_private.h"
-
-/* The filter of a list query; the caller destroys it. */
-static bson_t *list_filter(const wc_list_query_t *q)
-{
-    bson_t *filter = BCON_NEW("tenantId", BCON_UTF8(q->tenant_id));
-    if (q->status >= 0) {
-        BSON_APPEND_UTF8(filter, "status", wc_status_name((wc_status_t)q->status));
-    }
-    if (q->type >= 0) {
-        BSON_APPEND_UTF8(filter, "type", wc_channel_name((wc_channel_t)q->type));
-    }
-    if (q->priority >= 0) {
-        BSON_APPEND_UTF8(filter, "priority", wc_priority_name((wc_priority_t)q->priority));
-    }
-    if (q->created_from_ms >= 0 || q->created_to_ms >= 0) {
-        bson_t range;
-        BSON_APPEND_DOCUMENT_BEGIN(filter, "createdAt", &range);
-        if (q->created_from_ms >= 0) {
-            BSON_APPEND_DATE_TIME(&range, "$gte", q->created_from_ms);
-        }
-        if (q->created_to_ms >= 0) {
-            BSON_APPEND_DATE_TIME(&range, "$lt", q->created_to_ms);
-        }
-        bson_append_document_end(filter, &range);
-    }
-    return filter;
-}
 
 void wc_store_docs_free(bson_t **docs, size_t n)
 {
@@ -46,61 +21,6 @@ void wc_store_docs_free(bson_t **docs, size_t n)
         bson_destroy(docs[i]);
     }
     free(docs);
-}
-
-wc_store_status_t wc_store_list_notifications(wc_store_t *store, const wc_list_query_t *q,
-                                              bson_t ***docs_out, size_t *n_out, int64_t *total)
-{
-    *docs_out = NULL;
-    *n_out = 0;
-    *total = 0;
-    bson_t *filter = list_filter(q);
-    /* The trail and the channel blobs can be large; a page shows summaries
-     * and GET /api/notifications/:id the whole document. */
-    bson_t *opts = BCON_NEW("sort", "{", "createdAt", BCON_INT32(-1), "_id", BCON_INT32(-1), "}",
-                            "skip", BCON_INT64(q->skip), "limit", BCON_INT64(q->limit),
-                            "projection", "{", "logs", BCON_INT32(0), "lease", BCON_INT32(0),
-                            "data", BCON_INT32(0), "payload", BCON_INT32(0), "}");
-    bson_t **docs = calloc((size_t)(q->limit > 0 ? q->limit : 1), sizeof(*docs));
-    mongoc_client_t *client = wc_store_client_take(store);
-    mongoc_collection_t *coll =
-        mongoc_client_get_collection(client, store->db, WC_COLL_NOTIFICATIONS);
-    wc_store_status_t status = WC_STORE_ERROR;
-    size_t n = 0;
-    bson_error_t error;
-    if (docs == NULL) {
-        goto out;
-    }
-    int64_t count = mongoc_collection_count_documents(coll, filter, NULL, NULL, NULL, &error);
-    if (count < 0) {
-        wc_log_error("counting notifications failed: %s", error.message);
-        goto out;
-    }
-    mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(coll, filter, opts, NULL);
-    const bson_t *doc = NULL;
-    while (n < (size_t)q->limit && mongoc_cursor_next(cursor, &doc)) {
-        docs[n++] = bson_copy(doc);
-    }
-    bool failed = mongoc_cursor_error(cursor, &error);
-    mongoc_cursor_destroy(cursor);
-    if (failed) {
-        wc_log_error("listing notifications failed: %s", error.message);
-        goto out;
-    }
-    *total = count;
-    status = WC_STORE_OK;
-out:
-    if (status == WC_STORE_OK) {
-        *docs_out = docs;
-        *n_out = n;
-    } else {
-        wc_store_docs_free(docs, n);
-    }
-    mongoc_collection_destroy(coll);
-    wc_store_client_give(store, client);
-    bson_destroy(opts);
-    bson_destroy(filter);
-    return status;
 }
 
 /* Runs `pipeline` on notifications and calls `row` for each result. */

@@ -99,5 +99,6 @@ int ctl_notification_main(ctl_t *ctl, int argc, char **argv);
 int ctl_tenant_main(ctl_t *ctl, int argc, char **argv);
 int ctl_apikey_main(ctl_t *ctl, int argc, char **argv);
 int ctl_queues_main(ctl_t *ctl, int argc, char **argv);
+int ctl_counters_main(ctl_t *ctl, int argc, char **argv);
 
 #endif

@@ -67,12 +67,16 @@ export async function resume() {
 }
 
 // One API call: resolves to the response envelope, or throws ApiError.
-export async function api(method, path, body) {
+// Every GET revalidates with the server (If-None-Match: an unchanged answer is
+// a 304 without a body), unless `maxAge` is set: then an answer the server
+// marked with Cache-Control max-age (the statistics) is reused until it
+// expires, without asking at all.
+export async function api(method, path, body, { maxAge = false } = {}) {
   const headers = { Accept: 'application/json' };
   if (apiKey !== null) {
     headers.Authorization = `Bearer ${apiKey}`;
   }
-  const init = { method, headers, cache: 'no-cache', credentials: 'omit' };
+  const init = { method, headers, cache: maxAge ? 'default' : 'no-cache', credentials: 'omit' };
   if (body !== undefined) {
     headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(body);

@@ -116,8 +116,8 @@ export function render(main) {
     window.clearTimeout(timer);
     try {
       const [stats, tp, workers] = await Promise.all([
-        api('GET', '/api/notifications/stats/system'),
-        api('GET', '/api/notifications/stats/throughput'),
+        api('GET', '/api/notifications/stats/system', undefined, { maxAge: true }),
+        api('GET', '/api/notifications/stats/throughput', undefined, { maxAge: true }),
         api('GET', '/api/workers'),
       ]);
       show(stats.data, tp.data);

@@ -8,6 +8,9 @@
 --
 -- The same holds for the status: the scheduler and the sweepers look for the few SCHEDULED,
 -- PENDING or overdue notifications once a second, which scanned every notification without it.
+--
+-- The list and the statistics read by equality too (docs/READS.md): a page of notifications by
+-- listBucket (tenant and minute), the counters by scope.
 
 ALTER DATABASE ferretdb SET plan_cache_mode = force_custom_plan;
 
@@ -17,7 +20,9 @@ ALTER DATABASE ferretdb SET plan_cache_mode = force_custom_plan;
 CREATE OR REPLACE FUNCTION wavecom_lookup_fields(tbl regclass) RETURNS text[]
 LANGUAGE sql IMMUTABLE AS $fn$
   SELECT CASE
-    WHEN (parse_ident(tbl::text))[2] ~ '^notifications_[0-9a-f]{8}$' THEN ARRAY['_id', 'status']
+    WHEN (parse_ident(tbl::text))[2] ~ '^notifications_[0-9a-f]{8}$'
+      THEN ARRAY['_id', 'status', 'listBucket']
+    WHEN (parse_ident(tbl::text))[2] ~ '^notification_counters_[0-9a-f]{8}$' THEN ARRAY['_id', 'scope']
     WHEN (parse_ident(tbl::text))[2] ~ '^notification_logs_[0-9a-f]{8}$' THEN ARRAY['notificationId']
     ELSE ARRAY['_id']
   END

@@ -1,0 +1,181 @@
+#!/usr/bin/env bash
+# loadtest/reads.sh: the reads-at-scale benchmark: every status endpoint's latency, and the CPU
+# that polling dashboards cost, with N notifications in the database and a write load running.
+#
+#   loadtest/reads.sh [--count N] [--pollers P] [--duration S] [--write-rate R] [--reuse-db DB]
+#
+# It builds a Release build in build-bench/ (no sanitizers), starts wavecom-api (and, for the write
+# load, a wavecom-worker pool) against the running local services (deploy/stack.sh services) on a
+# database of its own (wc_bench_reads_<time>) and a RabbitMQ vhost of its own, and then:
+#   1. fills N notifications (default 1,000,000; loadtest/reads_fill.py: 10 tenants, a realistic
+#      mix of statuses, channels and priorities, ages over 30 days, and the counters that match
+#      them) with insert_many, timed; on FerretDB adds the GIN indexes of
+#      deploy/ferretdb/postgresql.sql to the new tables (built after the load, which is faster);
+#   2. phase "write": submits notifications at R/s (default 110/s, half the measured end-to-end
+#      capacity; loadtest/e2e_submit.py, open loop) for S seconds (default 120), CPU measured;
+#   3. phase "read": the same write load plus P dashboards (default 50; loadtest/reads_poll.py)
+#      polling every 5 s for S seconds, with ETags, each also clicking through a deep page, every
+#      filter, the next page by cursor, one notification, the DLQ and the audit list;
+#   4. reports (loadtest/reads_report.py): p50/p95/p99 per endpoint, the CPU of each process in
+#      both phases and what the readers added, as loadtest/results/reads.json and reads.md, which
+#      loadtest/report.py puts into RESULTS.md.
+#
+# --reuse-db DB skips the fill and reads DB again (its tenants are in
+# .wavecom/loadtest/reads-DB.json from the run that filled it). The database is left in place
+# (dropping one while other clients work can stall FerretDB's PostgreSQL backend). On a machine
+# shared with other benchmarks, run it under the same lock they take (flock LOCKFILE loadtest/reads.sh).
+# Every process it started is stopped at exit. Logs: .wavecom/loadtest/reads-<time>/.
+set -euo pipefail
+# shellcheck source=loadtest/lib.sh
+. "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
+ROOT=$LT_ROOT
+COUNT=1000000
+POLLERS=50
+DURATION=120
+WRITE_RATE=110
+REUSE_DB=
+WORKERS=${WAVECOM_WORKER_PROCESSES:-2}
+PORT=${WAVECOM_LOADTEST_PORT:-5180}
+MONGODB_URI=${WAVECOM_LOADTEST_MONGODB_URI:-mongodb://127.0.0.1:27017}
+PSQL=${WAVECOM_LOADTEST_PSQL:-/usr/lib/postgresql/15/bin/psql}
+PG_PORT=${WAVECOM_POSTGRES_PORT:-5433}
+BUILD=${WAVECOM_LOADTEST_BUILD:-$ROOT/build-bench}
+RESULTS=${WAVECOM_LOADTEST_RESULTS:-$ROOT/loadtest/results}
+
+usage() { sed -n '2,30p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+while (($#)); do
+  case $1 in
+  --count) COUNT=$2; shift ;;
+  --pollers) POLLERS=$2; shift ;;
+  --duration) DURATION=$2; shift ;;
+  --write-rate) WRITE_RATE=$2; shift ;;
+  --reuse-db) REUSE_DB=$2; shift ;;
+  -h | --help) usage; exit 0 ;;
+  *) die "unknown argument $1 (see --help)" ;;
+  esac
+  shift
+done
+for v in COUNT POLLERS DURATION WRITE_RATE WORKERS PORT; do
+  [[ ${!v} =~ ^[0-9]+$ ]] || die "${v,,} must be a whole number, not '${!v}'"
+done
+((DURATION >= 10 && DURATION <= 1800)) || die "--duration must be 10 to 1800 seconds"
+((COUNT <= 5000000)) || die "--count is at most 5,000,000"
+[[ -z $REUSE_DB || $REUSE_DB =~ ^wc_bench_reads_[0-9_]+$ ]] || die "--reuse-db takes a wc_bench_reads_* name"
+[[ -x $LT_RABBITMQCTL ]] || die "no $LT_RABBITMQCTL: run deploy/stack.sh services first"
+lt_port_free "$PORT" || die "port $PORT is in use (WAVECOM_LOADTEST_PORT chooses another)"
+
+STAMP=$(date +%Y%m%d-%H%M%S)
+DB=${REUSE_DB:-wc_bench_reads_${STAMP//-/_}}
+VHOST=wc_bench_reads_${STAMP//-/_}
+OUT=$ROOT/.wavecom/loadtest/reads-$STAMP
+TENANTS=$ROOT/.wavecom/loadtest/reads-$DB.json
+mkdir -p "$OUT" "$RESULTS"
+say() { printf '==> %s\n' "$*" >&2; }
+
+say "building $BUILD (Release, no sanitizers)"
+lt_build "$BUILD"
+lt_vhost_fresh "$VHOST"
+
+export WAVECOM_MONGODB_URI=$MONGODB_URI
+export WAVECOM_MONGODB_DB=$DB
+export WAVECOM_AMQP_URL=amqp://guest:guest@127.0.0.1:5672/$VHOST
+export WAVECOM_API_HOST=127.0.0.1
+export WAVECOM_API_PORT=$PORT
+export WAVECOM_API_PER_IP_LIMIT=${WAVECOM_API_PER_IP_LIMIT:-1024}
+export WAVECOM_LOG_LEVEL=${WAVECOM_LOG_LEVEL:-warn}
+export WAVECOM_WORKER_PROCESSES=$WORKERS
+lt_export_provider_env
+
+SUBMIT_PID=
+# shellcheck disable=SC2317 # reached through the EXIT trap
+cleanup() {
+  local rc=$?
+  trap - EXIT
+  [[ -n $SUBMIT_PID ]] && lt_stop_pid "$SUBMIT_PID" 10
+  lt_stop_services 60
+  lt_vhost_delete "$VHOST"
+  printf 'note: the database %s is left in place\n' "$DB" >&2
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# The API first: it creates the MongoDB indexes while the collections are still empty.
+lt_start_api "$BUILD" "$OUT/api.log"
+
+FILL_JSON=$OUT/fill.json
+if [[ -n $REUSE_DB ]]; then
+  [[ -f $TENANTS ]] || die "no $TENANTS: was $REUSE_DB filled by this script?"
+  cp "$TENANTS" "$FILL_JSON"
+  say "reusing $DB"
+else
+  say "filling $COUNT notifications into $DB"
+  "$LT_PYTHON" "$ROOT/loadtest/reads_fill.py" --uri "$MONGODB_URI" --db "$DB" --count "$COUNT" \
+    >"$FILL_JSON" 2>"$OUT/fill.log" || die "reads_fill.py failed (see $OUT/fill.log)"
+  cp "$FILL_JSON" "$TENANTS"
+  # FerretDB: the GIN indexes that serve listBucket and scope, named as deploy/ferretdb/postgresql.sql
+  # names them (it adds them to tables created after it is applied; a stack started before it
+  # learnt these fields has not).
+  if "$PSQL" -h 127.0.0.1 -p "$PG_PORT" -U postgres -tAc 'SELECT 1' ferretdb >/dev/null 2>&1; then
+    say "indexing listBucket and scope (GIN) in schema $DB"
+    started=$(date +%s.%N)
+    "$PSQL" -h 127.0.0.1 -p "$PG_PORT" -U postgres -v ON_ERROR_STOP=1 -q ferretdb >"$OUT/gin.log" 2>&1 <<SQL || die "creating the GIN indexes failed (see $OUT/gin.log)"
+DO \$do\$
+DECLARE t record;
+BEGIN
+  FOR t IN SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+           WHERE n.nspname = '$DB' AND c.relkind = 'r' LOOP
+    IF t.relname ~ '^notifications_[0-9a-f]{8}\$' THEN
+      EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON %I.%I USING gin ((_jsonb -> %L) jsonb_path_ops) '
+                     'WITH (fastupdate = off)', t.relname || '_listBucket_gin', '$DB', t.relname,
+                     'listBucket');
+    ELSIF t.relname ~ '^notification_counters_[0-9a-f]{8}\$' THEN
+      EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON %I.%I USING gin ((_jsonb -> %L) jsonb_path_ops) '
+                     'WITH (fastupdate = off)', t.relname || '_scope_gin', '$DB', t.relname, 'scope');
+    END IF;
+    EXECUTE format('ANALYZE %I.%I', '$DB', t.relname);
+  END LOOP;
+END
+\$do\$;
+SQL
+    echo "{\"gin_seconds\": $(echo "$(date +%s.%N) - $started" | bc)}" >"$OUT/gin.json"
+  fi
+fi
+KEY=$("$LT_PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["tenants"][0]["key"])' "$FILL_JSON")
+
+snapshot() { # FILE
+  local pids=(--pid "api=$LT_API_PID")
+  [[ -n $LT_WORKER_PID ]] && pids+=(--pid "worker=$LT_WORKER_PID")
+  "$LT_PYTHON" "$ROOT/loadtest/cpu_snapshot.py" "${pids[@]}" >"$1"
+}
+
+if ((WRITE_RATE > 0)); then
+  lt_start_worker "$BUILD" "$OUT/worker.log"
+  say "write load: $WRITE_RATE notifications/s into tenant 0"
+  WAVECOM_E2E_KEY=$KEY "$LT_PYTHON" "$ROOT/loadtest/e2e_submit.py" --url "http://127.0.0.1:$PORT" \
+    --count $((WRITE_RATE * (2 * DURATION + 60))) --rate "$WRITE_RATE" --batch 50 --concurrency 8 \
+    --duration $((2 * DURATION + 60)) --webhook-base "http://127.0.0.1:4040/reads-$STAMP" \
+    --ids-out "$OUT/ids.txt" --stats-out "$OUT/submit.json" 2>"$OUT/submit.log" &
+  SUBMIT_PID=$!
+  sleep 10 # past the ramp-up
+fi
+
+say "phase write: $DURATION s"
+snapshot "$OUT/cpu_write_0.json"
+sleep "$DURATION"
+snapshot "$OUT/cpu_write_1.json"
+
+say "phase read: $POLLERS dashboards polling every 5 s for $DURATION s"
+snapshot "$OUT/cpu_read_0.json"
+"$LT_PYTHON" "$ROOT/loadtest/reads_poll.py" --url "http://127.0.0.1:$PORT" --tenants "$FILL_JSON" \
+  --pollers "$POLLERS" --duration "$DURATION" --out "$OUT/poll.json" >&2
+snapshot "$OUT/cpu_read_1.json"
+
+if [[ -n $SUBMIT_PID ]]; then
+  lt_stop_pid "$SUBMIT_PID" 10
+  SUBMIT_PID=
+fi
+"$LT_PYTHON" "$ROOT/loadtest/reads_report.py" --out-dir "$OUT" --results "$RESULTS" --db "$DB" \
+  --count "$COUNT" --write-rate "$WRITE_RATE" --duration "$DURATION" \
+  --command "loadtest/reads.sh --count $COUNT --pollers $POLLERS --duration $DURATION --write-rate $WRITE_RATE${REUSE_DB:+ --reuse-db $REUSE_DB}"

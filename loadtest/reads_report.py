@@ -1,0 +1,143 @@
+#!/usr/bin/python3
+"""loadtest/reads_report.py: the analysis half of loadtest/reads.sh (stdlib only).
+
+Reads the run's directory (fill.json, gin.json, poll.json, the four CPU snapshots, submit.json)
+and writes RESULTS/reads.json and RESULTS/reads.md: the fill's timing, p50/p95/p99 per endpoint
+against the goal (p99 < 100 ms), and the CPU of each process in the write-only phase and with the
+dashboards polling, the difference being what the readers cost.
+"""
+import argparse
+import json
+import os
+import subprocess
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+GOAL_P99_MS = 100
+GOAL_CPU_SHARE = 0.10
+
+
+def load(path, default=None):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return default
+
+
+def cpu_delta(before, after, seconds):
+    """{process: cores used on average} between two snapshots."""
+    return {k: round((after.get(k, 0) - before.get(k, 0)) / seconds, 3)
+            for k in sorted(set(before) | set(after)) if k in after}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--out-dir", required=True)
+    ap.add_argument("--results", required=True)
+    ap.add_argument("--db", required=True)
+    ap.add_argument("--count", type=int, required=True)
+    ap.add_argument("--write-rate", type=int, required=True)
+    ap.add_argument("--duration", type=int, required=True)
+    ap.add_argument("--command", required=True)
+    ap.add_argument("--before", help="lines 'STATUS SECONDS PATH': the same reads, one each, "
+                                     "by the API before the counters, on the same database")
+    ap.add_argument("--before-command", default="")
+    args = ap.parse_args()
+    d = args.out_dir
+    fill = load(os.path.join(d, "fill.json"), {})
+    fill.pop("tenants", None)
+    poll = load(os.path.join(d, "poll.json"), {})
+    snaps = {n: load(os.path.join(d, f"cpu_{n}.json"), {}) for n in
+             ("write_0", "write_1", "read_0", "read_1")}
+    cores = os.cpu_count() or 1
+    write_cpu = cpu_delta(snaps["write_0"], snaps["write_1"], args.duration)
+    read_cpu = cpu_delta(snaps["read_0"], snaps["read_1"], poll.get("duration_s") or args.duration)
+    added = {k: round(read_cpu.get(k, 0) - write_cpu.get(k, 0), 3) for k in read_cpu}
+    readers_cores = sum(added.values())
+    submit = load(os.path.join(d, "submit.json"), {})
+    commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
+                            capture_output=True, text=True).stdout.strip() or "unknown"
+    dirty = bool(subprocess.run(["git", "-C", ROOT, "status", "--porcelain",
+                                 "--untracked-files=no"], capture_output=True,
+                                text=True).stdout.strip())
+    endpoints = poll.get("endpoints", {})
+    worst = max((e["p99_ms"] for e in endpoints.values()), default=None)
+    result = {
+        "meta": {"commit": commit, "dirty": "1" if dirty else "0", "database": args.db,
+                 "logs": os.path.relpath(d, ROOT), "command": args.command,
+                 "at": time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime()), "cores": cores},
+        "notifications": args.count,
+        "fill": fill,
+        "gin": load(os.path.join(d, "gin.json")),
+        "write_load": {"rate_per_s": args.write_rate,
+                       "accepted": (submit.get("accepted") if isinstance(submit, dict) else None)},
+        "pollers": poll.get("pollers"), "poll_interval_s": poll.get("interval_s"),
+        "requests": poll.get("requests"), "requests_per_s": poll.get("requests_per_s"),
+        "endpoints": endpoints,
+        "worst_p99_ms": worst,
+        "cpu_cores_write_phase": write_cpu,
+        "cpu_cores_read_phase": read_cpu,
+        "cpu_cores_added_by_readers": added,
+        "readers_share_of_machine": round(readers_cores / cores, 3),
+    }
+    before = []
+    if args.before:
+        with open(args.before) as f:
+            for line in f:
+                parts = line.split(None, 2)
+                if len(parts) == 3:
+                    before.append({"path": parts[2].strip(), "status": parts[0],
+                                   "ms": round(float(parts[1]) * 1000, 1)})
+    result["before"] = {"requests": before, "command": args.before_command} if before else None
+    os.makedirs(args.results, exist_ok=True)
+    with open(os.path.join(args.results, "reads.json"), "w") as f:
+        json.dump(result, f, indent=1)
+
+    md = [f"### Reads at scale, {result['meta']['at']}", "",
+          f"`{args.command}` — {cores} cores, commit {commit}{' (with local changes)' if dirty else ''}; "
+          f"{args.count:,} notifications in 10 tenants over 30 days; a write load of "
+          f"{args.write_rate}/s (half the end-to-end capacity) into one tenant throughout; "
+          f"{poll.get('pollers')} dashboards polling every {poll.get('interval_s')} s for "
+          f"{poll.get('duration_s')} s with ETags ({poll.get('requests_per_s')} requests/s).", ""]
+    if fill:
+        md.append(f"Fill: {fill.get('notifications', 0):,} notifications by insert_many in "
+                  f"{fill.get('notificationsSeconds')} s ({fill.get('notificationsPerSecond', 0):,}/s), "
+                  f"then {fill.get('counterDocuments', 0):,} counter documents in "
+                  f"{fill.get('countersSeconds')} s"
+                  + (f"; GIN indexes on listBucket and scope built in "
+                     f"{result['gin']['gin_seconds']:.1f} s" if result["gin"] else "") + ".")
+        md.append("")
+    md += ["| endpoint | requests | p50 | p95 | p99 | max | answers | p99 < 100 ms |",
+           "|---|---|---|---|---|---|---|---|"]
+    for name, e in endpoints.items():
+        codes = ", ".join(f"{k}: {v}" for k, v in sorted(e["codes"].items()))
+        md.append(f"| {name} | {e['count']:,} | {e['p50_ms']} ms | {e['p95_ms']} ms | "
+                  f"{e['p99_ms']} ms | {e['max_ms']} ms | {codes} | "
+                  f"{'met' if e['p99_ms'] < GOAL_P99_MS else '**not met**'} |")
+    md += ["", "CPU, in cores used on average (of " + str(cores) + "):", "",
+           "| process | write load only | write load + dashboards | the dashboards' share |",
+           "|---|---|---|---|"]
+    for k in read_cpu:
+        md.append(f"| {k} | {write_cpu.get(k, 0):.3f} | {read_cpu[k]:.3f} | {added[k]:+.3f} |")
+    md += ["", f"The {poll.get('pollers')} dashboards cost {readers_cores:.3f} cores, "
+           f"**{result['readers_share_of_machine']:.1%} of the machine** (goal < 10 %: "
+           f"{'met' if result['readers_share_of_machine'] < GOAL_CPU_SHARE else '**not met**'}).",
+           ""]
+    if before:
+        md += ["**Before** (the API at the base commit, listing and counting with sorted finds and "
+               "`$group` over the documents, on the same database, nothing else running, one "
+               f"request each, tenant 3; `{args.before_command}`):", "",
+               "| request | answer | time |", "|---|---|---|"]
+        for b in before:
+            status = "timed out" if b["status"] == "000" else b["status"]
+            md.append(f"| `GET {b['path']}` | {status} | {b['ms']:,.0f} ms |")
+        md.append("")
+    with open(os.path.join(args.results, "reads.md"), "w") as f:
+        f.write("\n".join(md))
+    print(f"reads: worst p99 {worst} ms; dashboards cost {result['readers_share_of_machine']:.1%} "
+          f"of the machine; wrote {os.path.relpath(os.path.join(args.results, 'reads.json'), ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,610 @@
+/* Counters of notifications by bucket; see wc_store_counters.h. */
+#include "wc_store_counters.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "wc_log.h"
+#include "wc_store_private.h"
+#include "wc_time.h"
+
+#define DAY_MS (24LL * 3600 * 1000)
+#define HOUR_MS (3600LL * 1000)
+#define ID_LEN 96
+#define CELLS (WC_STATUS_COUNT * WC_CHANNEL_COUNT * WC_PRIORITY_COUNT)
+#define MONGO_DUPLICATE_KEY 11000
+
+static const struct {
+    const char *code;
+    int64_t width_ms;
+} levels[WC_COUNTER_LEVELS] = {
+    [WC_COUNTER_DAY] = {"d", DAY_MS},
+    [WC_COUNTER_HOUR] = {"h", HOUR_MS},
+    [WC_COUNTER_MINUTE] = {"m", WC_LIST_BUCKET_MS},
+};
+
+static int64_t floor_to(int64_t ms, int64_t width)
+{
+    int64_t start = ms / width * width;
+    return start > ms ? start - width : start;
+}
+
+int64_t wc_counter_level_width(wc_counter_level_t level)
+{
+    return levels[level].width_ms;
+}
+
+int64_t wc_counter_bucket_start(wc_counter_level_t level, int64_t ms)
+{
+    return floor_to(ms, levels[level].width_ms);
+}
+
+static int fit(int n, size_t len)
+{
+    return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
+int wc_counter_doc_id(char *out, size_t len, const char *tenant_id, wc_counter_level_t level,
+                      int64_t ms)
+{
+    return fit(snprintf(out, len, "%s:%s:%" PRId64, tenant_id, levels[level].code,
+                        wc_counter_bucket_start(level, ms)),
+               len);
+}
+
+int wc_counter_scope(char *out, size_t len, const char *tenant_id, wc_counter_level_t level,
+                     int64_t ms)
+{
+    if (level == WC_COUNTER_DAY) {
+        return fit(snprintf(out, len, "%s:%s", tenant_id, levels[level].code), len);
+    }
+    return fit(snprintf(out, len, "%s:%s:%" PRId64, tenant_id, levels[level].code,
+                        wc_counter_bucket_start(level - 1, ms)),
+               len);
+}
+
+int wc_counter_cell_key(char *out, size_t len, int status, int type, int priority)
+{
+    if (status < 0 || status >= WC_STATUS_COUNT || type < 0 || type >= WC_CHANNEL_COUNT ||
+        priority < 0 || priority >= WC_PRIORITY_COUNT) {
+        return -1;
+    }
+    return fit(snprintf(out, len, "%s:%s:%s", wc_status_name((wc_status_t)status),
+                        wc_channel_name((wc_channel_t)type),
+                        wc_priority_name((wc_priority_t)priority)),
+               len);
+}
+
+int wc_counter_cell_parse(const char *key, int *status, int *type, int *priority)
+{
+    char parts[3][24];
+    const char *p = key;
+    for (int i = 0; i < 3; i++) {
+        size_t n = i < 2 ? strcspn(p, ":") : strlen(p);
+        if (n == 0 || n >= sizeof(parts[i]) || (i < 2 && p[n] != ':')) {
+            return -1;
+        }
+        memcpy(parts[i], p, n);
+        parts[i][n] = '\0';
+        p += n + (i < 2 ? 1 : 0);
+    }
+    wc_status_t s;
+    wc_channel_t t;
+    wc_priority_t r;
+    if (wc_status_parse(parts[0], &s) != 0 || wc_channel_parse(parts[1], &t) != 0 ||
+        wc_priority_parse(parts[2], &r) != 0) {
+        return -1;
+    }
+    *status = (int)s;
+    *type = (int)t;
+    *priority = (int)r;
+    return 0;
+}
+
+/* ---- apply ---- */
+
+typedef enum { DOC_TENANT, DOC_LEVEL, DOC_THROUGHPUT } doc_kind_t;
+
+/* The net change to one counter document. */
+typedef struct {
+    char id[ID_LEN];
+    char scope[ID_LEN];
+    const char *tenant_id;
+    int64_t start_ms;
+    doc_kind_t kind;
+    int64_t cells[CELLS];
+    int64_t created, sent, failed;
+} pending_t;
+
+typedef struct {
+    pending_t *docs;
+    size_t n;
+    size_t cap;
+} pending_set_t;
+
+static int cell_index(int s, int t, int p)
+{
+    return (s * WC_CHANNEL_COUNT + t) * WC_PRIORITY_COUNT + p;
+}
+
+/* The pending document `id`, added when new; NULL when the set is full. A
+ * batch touches few documents (its deltas share tenants and minutes), so a
+ * linear search is cheaper than hashing. */
+static pending_t *pending_get(pending_set_t *set, const char *id)
+{
+    for (size_t i = 0; i < set->n; i++) {
+        if (strcmp(set->docs[i].id, id) == 0) {
+            return &set->docs[i];
+        }
+    }
+    if (set->n == set->cap) {
+        return NULL;
+    }
+    pending_t *d = &set->docs[set->n++];
+    memset(d, 0, sizeof(*d));
+    snprintf(d->id, sizeof(d->id), "%s", id);
+    return d;
+}
+
+static bool valid_delta(const wc_counter_delta_t *d)
+{
+    return d->tenant_id != NULL && strlen(d->tenant_id) <= 24 && d->type >= 0 &&
+           d->type < WC_CHANNEL_COUNT && d->priority >= 0 && d->priority < WC_PRIORITY_COUNT &&
+           d->from >= -1 && d->from < WC_STATUS_COUNT && d->to >= 0 && d->to < WC_STATUS_COUNT;
+}
+
+/* Adds one delta to the set; false when the set is full. */
+static bool fold(pending_set_t *set, const wc_counter_delta_t *d)
+{
+    char id[ID_LEN];
+    snprintf(id, sizeof(id), "%s", d->tenant_id);
+    pending_t *doc = pending_get(set, id);
+    if (doc == NULL) {
+        return false;
+    }
+    doc->kind = DOC_TENANT;
+    doc->tenant_id = d->tenant_id;
+    snprintf(doc->scope, sizeof(doc->scope), "tenants");
+    pending_t *touched[1 + WC_COUNTER_LEVELS];
+    touched[0] = doc;
+    for (int l = 0; l < WC_COUNTER_LEVELS; l++) {
+        if (wc_counter_doc_id(id, sizeof(id), d->tenant_id, (wc_counter_level_t)l,
+                              d->created_at_ms) != 0 ||
+            (doc = pending_get(set, id)) == NULL) {
+            return false;
+        }
+        doc->kind = DOC_LEVEL;
+        doc->tenant_id = d->tenant_id;
+        doc->start_ms = wc_counter_bucket_start((wc_counter_level_t)l, d->created_at_ms);
+        wc_counter_scope(doc->scope, sizeof(doc->scope), d->tenant_id, (wc_counter_level_t)l,
+                         d->created_at_ms);
+        touched[1 + l] = doc;
+    }
+    for (int i = 0; i < 1 + WC_COUNTER_LEVELS; i++) {
+        if (d->from >= 0) {
+            touched[i]->cells[cell_index(d->from, d->type, d->priority)]--;
+        }
+        touched[i]->cells[cell_index(d->to, d->type, d->priority)]++;
+    }
+    bool created = d->from < 0;
+    bool sent = d->to == WC_STATUS_SENT && d->from != WC_STATUS_SENT;
+    bool failed = d->to == WC_STATUS_FAILED && d->from != WC_STATUS_FAILED;
+    if (created || sent || failed) {
+        int64_t minute = floor_to(d->at_ms, WC_LIST_BUCKET_MS);
+        snprintf(id, sizeof(id), "%s:tp:%" PRId64, d->tenant_id, minute);
+        if ((doc = pending_get(set, id)) == NULL) {
+            return false;
+        }
+        doc->kind = DOC_THROUGHPUT;
+        doc->tenant_id = d->tenant_id;
+        doc->start_ms = minute;
+        snprintf(doc->scope, sizeof(doc->scope), "%s:tp:%" PRId64, d->tenant_id,
+                 floor_to(d->at_ms, HOUR_MS));
+        doc->created += created;
+        doc->sent += sent;
+        doc->failed += failed;
+    }
+    return true;
+}
+
+/* The update of one pending document, or NULL when its net change is zero. */
+static bson_t *pending_update(const pending_t *d)
+{
+    bson_t *update = bson_new();
+    bson_t inc, soi;
+    int changed = 0;
+    bool ok = BSON_APPEND_DOCUMENT_BEGIN(update, "$inc", &inc);
+    if (d->kind == DOC_THROUGHPUT) {
+        const struct {
+            const char *name;
+            int64_t v;
+        } f[] = {{"created", d->created}, {"sent", d->sent}, {"failed", d->failed}};
+        for (size_t i = 0; i < 3; i++) {
+            if (f[i].v != 0) {
+                ok = ok && BSON_APPEND_INT64(&inc, f[i].name, f[i].v);
+                changed++;
+            }
+        }
+    } else {
+        for (int s = 0; s < WC_STATUS_COUNT; s++) {
+            for (int t = 0; t < WC_CHANNEL_COUNT; t++) {
+                for (int p = 0; p < WC_PRIORITY_COUNT; p++) {
+                    int64_t v = d->cells[cell_index(s, t, p)];
+                    char key[48] = "c.";
+                    if (v == 0 || wc_counter_cell_key(key + 2, sizeof(key) - 2, s, t, p) != 0) {
+                        continue;
+                    }
+                    ok = ok && BSON_APPEND_INT64(&inc, key, v);
+                    changed++;
+                }
+            }
+        }
+    }
+    ok = ok && bson_append_document_end(update, &inc);
+    ok = ok && BSON_APPEND_DOCUMENT_BEGIN(update, "$setOnInsert", &soi);
+    ok = ok && BSON_APPEND_UTF8(&soi, "scope", d->scope);
+    ok = ok && BSON_APPEND_UTF8(&soi, "tenantId", d->tenant_id);
+    if (d->kind != DOC_TENANT) {
+        ok = ok && BSON_APPEND_DATE_TIME(&soi, "start", d->start_ms);
+    }
+    ok = ok && bson_append_document_end(update, &soi);
+    if (!ok || changed == 0) {
+        bson_destroy(update);
+        return NULL;
+    }
+    return update;
+}
+
+/* Runs one upsert by _id; used again for an upsert that lost a race to insert. */
+static bool upsert_one(mongoc_collection_t *coll, const char *id, const bson_t *update,
+                       bson_error_t *error)
+{
+    bson_t *selector = BCON_NEW("_id", BCON_UTF8(id));
+    bson_t *opts = BCON_NEW("upsert", BCON_BOOL(true));
+    bool ok = mongoc_collection_update_one(coll, selector, update, opts, NULL, error);
+    bson_destroy(opts);
+    bson_destroy(selector);
+    return ok;
+}
+
+wc_store_status_t wc_store_counters_apply(wc_store_t *store, const wc_counter_delta_t *deltas,
+                                          size_t n)
+{
+    if (n == 0) {
+        return WC_STORE_OK;
+    }
+    wc_store_status_t status = WC_STORE_ERROR;
+    pending_set_t set = {.cap = n * (2 + WC_COUNTER_LEVELS)};
+    bson_t **updates = NULL;
+    mongoc_client_t *client = NULL;
+    mongoc_collection_t *coll = NULL;
+    mongoc_bulk_operation_t *bulk = NULL;
+    bson_t reply = BSON_INITIALIZER;
+    bson_error_t error;
+    set.docs = calloc(set.cap, sizeof(*set.docs));
+    if (set.docs == NULL) {
+        wc_log_error("counters: out of memory for %zu deltas", n);
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!valid_delta(&deltas[i])) {
+            wc_log_error("counters: delta %zu is out of range (from %d, to %d, type %d, "
+                         "priority %d); skipped",
+                         i, deltas[i].from, deltas[i].to, deltas[i].type, deltas[i].priority);
+            continue;
+        }
+        if (!fold(&set, &deltas[i])) {
+            wc_log_error("counters: delta %zu could not be folded", i);
+            goto out;
+        }
+    }
+    updates = calloc(set.n + 1, sizeof(*updates));
+    if (updates == NULL) {
+        goto out;
+    }
+    client = wc_store_client_take(store);
+    coll = mongoc_client_get_collection(client, store->db, WC_COLL_COUNTERS);
+    bson_t *bulk_opts = BCON_NEW("ordered", BCON_BOOL(false));
+    bulk = mongoc_collection_create_bulk_operation_with_opts(coll, bulk_opts);
+    bson_destroy(bulk_opts);
+    size_t queued = 0;
+    for (size_t i = 0; i < set.n; i++) {
+        updates[i] = pending_update(&set.docs[i]);
+        if (updates[i] == NULL) {
+            continue;
+        }
+        bson_t *selector = BCON_NEW("_id", BCON_UTF8(set.docs[i].id));
+        bson_t *opts = BCON_NEW("upsert", BCON_BOOL(true));
+        bool ok = mongoc_bulk_operation_update_one_with_opts(bulk, selector, updates[i], opts,
+                                                             &error);
+        bson_destroy(opts);
+        bson_destroy(selector);
+        if (!ok) {
+            wc_log_error("counters: building the bulk write failed: %s", error.message);
+            goto out;
+        }
+        queued++;
+    }
+    if (queued == 0) {
+        status = WC_STORE_OK;
+        goto out;
+    }
+    if (mongoc_bulk_operation_execute(bulk, &reply, &error) != 0) {
+        status = WC_STORE_OK;
+        goto out;
+    }
+    /* Two writers upserting the same new document: one insert loses with a
+     * duplicate key and its $inc was not applied. The document exists now, so
+     * the same upsert again is a plain update. Any other error fails. */
+    bson_iter_t iter, errs;
+    if (!bson_iter_init_find(&iter, &reply, "writeErrors") || !BSON_ITER_HOLDS_ARRAY(&iter) ||
+        !bson_iter_recurse(&iter, &errs)) {
+        wc_log_error("counters: bulk write failed: %s", error.message);
+        goto out;
+    }
+    bool all_retried = true;
+    while (bson_iter_next(&errs)) {
+        bson_t err_doc;
+        uint32_t len = 0;
+        const uint8_t *data = NULL;
+        if (!BSON_ITER_HOLDS_DOCUMENT(&errs)) {
+            all_retried = false;
+            continue;
+        }
+        bson_iter_document(&errs, &len, &data);
+        if (!bson_init_static(&err_doc, data, len)) {
+            all_retried = false;
+            continue;
+        }
+        int64_t code = wc_doc_int(&err_doc, "code", 0);
+        int64_t index = wc_doc_int(&err_doc, "index", -1);
+        /* The bulk's index counts queued operations; map it back. */
+        size_t k = 0, seen = 0;
+        for (; k < set.n; k++) {
+            if (updates[k] != NULL && seen++ == (size_t)index) {
+                break;
+            }
+        }
+        bson_error_t again;
+        if (code != MONGO_DUPLICATE_KEY || k == set.n ||
+            !upsert_one(coll, set.docs[k].id, updates[k], &again)) {
+            all_retried = false;
+        }
+    }
+    if (!all_retried) {
+        wc_log_error("counters: bulk write failed: %s", error.message);
+        goto out;
+    }
+    status = WC_STORE_OK;
+out:
+    bson_destroy(&reply);
+    if (bulk != NULL) {
+        mongoc_bulk_operation_destroy(bulk);
+    }
+    if (coll != NULL) {
+        mongoc_collection_destroy(coll);
+    }
+    if (client != NULL) {
+        wc_store_client_give(store, client);
+    }
+    for (size_t i = 0; updates != NULL && i < set.n; i++) {
+        if (updates[i] != NULL) {
+            bson_destroy(updates[i]);
+        }
+    }
+    free(updates);
+    free(set.docs);
+    return status;
+}
+
+/* ---- reads ---- */
+
+/* Adds the c map of `doc` into counts (+sign) */
+static void read_cells(const bson_t *doc, int64_t counts[WC_STATUS_COUNT][WC_CHANNEL_COUNT]
+                                                       [WC_PRIORITY_COUNT])
+{
+    bson_iter_t iter, cells;
+    if (!bson_iter_init_find(&iter, doc, "c") || !BSON_ITER_HOLDS_DOCUMENT(&iter) ||
+        !bson_iter_recurse(&iter, &cells)) {
+        return;
+    }
+    while (bson_iter_next(&cells)) {
+        int s, t, p;
+        if (wc_counter_cell_parse(bson_iter_key(&cells), &s, &t, &p) == 0) {
+            counts[s][t][p] += bson_iter_as_int64(&cells);
+        }
+    }
+}
+
+static int64_t doc_date(const bson_t *doc, const char *key)
+{
+    bson_iter_t iter;
+    if (bson_iter_init_find(&iter, doc, key) && BSON_ITER_HOLDS_DATE_TIME(&iter)) {
+        return bson_iter_date_time(&iter);
+    }
+    return INT64_MIN;
+}
+
+/* Runs find(filter) on the counters and calls `row` for each document. */
+static wc_store_status_t find_each(wc_store_t *store, const bson_t *filter,
+                                   bool (*row)(const bson_t *doc, void *arg), void *arg)
+{
+    mongoc_client_t *client = wc_store_client_take(store);
+    mongoc_collection_t *coll = mongoc_client_get_collection(client, store->db, WC_COLL_COUNTERS);
+    mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(coll, filter, NULL, NULL);
+    const bson_t *doc = NULL;
+    wc_store_status_t status = WC_STORE_OK;
+    while (mongoc_cursor_next(cursor, &doc)) {
+        if (!row(doc, arg)) {
+            status = WC_STORE_ERROR;
+            break;
+        }
+    }
+    bson_error_t error;
+    if (mongoc_cursor_error(cursor, &error)) {
+        wc_log_error("reading notification counters failed: %s", error.message);
+        status = WC_STORE_ERROR;
+    }
+    mongoc_cursor_destroy(cursor);
+    mongoc_collection_destroy(coll);
+    wc_store_client_give(store, client);
+    return status;
+}
+
+typedef struct {
+    wc_counter_bucket_t *items;
+    size_t n;
+    size_t cap;
+} bucket_list_t;
+
+/* Every bucket of a tenant stays below this many per parent (a day has 24
+ * hours, an hour 60 minutes); days are bounded by retention, ten years here. */
+#define BUCKETS_MAX 4000
+
+static bool bucket_row(const bson_t *doc, void *arg)
+{
+    bucket_list_t *list = arg;
+    int64_t start = doc_date(doc, "start");
+    if (start == INT64_MIN) {
+        return true; /* not a bucket document: ignore */
+    }
+    if (list->n == list->cap) {
+        size_t cap = list->cap == 0 ? 64 : list->cap * 2;
+        if (cap > BUCKETS_MAX) {
+            wc_log_error("counters: more than %d buckets under one parent", BUCKETS_MAX);
+            return false;
+        }
+        void *grown = realloc(list->items, cap * sizeof(*list->items));
+        if (grown == NULL) {
+            return false;
+        }
+        list->items = grown;
+        list->cap = cap;
+    }
+    wc_counter_bucket_t *b = &list->items[list->n++];
+    memset(b, 0, sizeof(*b));
+    b->start_ms = start;
+    read_cells(doc, b->counts);
+    return true;
+}
+
+wc_store_status_t wc_store_counters_children(wc_store_t *store, const char *tenant_id,
+                                             wc_counter_level_t level, int64_t ms,
+                                             wc_counter_bucket_t **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    char scope[ID_LEN];
+    if (wc_counter_scope(scope, sizeof(scope), tenant_id, level, ms) != 0) {
+        return WC_STORE_ERROR;
+    }
+    bson_t *filter = BCON_NEW("scope", BCON_UTF8(scope));
+    bucket_list_t list = {0};
+    wc_store_status_t status = find_each(store, filter, bucket_row, &list);
+    bson_destroy(filter);
+    if (status != WC_STORE_OK) {
+        free(list.items);
+        return status;
+    }
+    *out = list.items;
+    *n = list.n;
+    return WC_STORE_OK;
+}
+
+static bool totals_row(const bson_t *doc, void *arg)
+{
+    wc_store_counts_t *out = arg;
+    read_cells(doc, out->counts);
+    return true;
+}
+
+wc_store_status_t wc_store_counters_totals(wc_store_t *store, const char *tenant_id,
+                                           wc_store_counts_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    bson_t *filter = tenant_id != NULL ? BCON_NEW("_id", BCON_UTF8(tenant_id))
+                                       : BCON_NEW("scope", BCON_UTF8("tenants"));
+    wc_store_status_t status = find_each(store, filter, totals_row, out);
+    bson_destroy(filter);
+    for (int s = 0; s < WC_STATUS_COUNT; s++) {
+        for (int t = 0; t < WC_CHANNEL_COUNT; t++) {
+            for (int p = 0; p < WC_PRIORITY_COUNT; p++) {
+                out->total += out->counts[s][t][p];
+            }
+        }
+    }
+    return status;
+}
+
+typedef struct {
+    int64_t since_ms, until_ms;
+    void (*each)(int64_t, int64_t, int64_t, int64_t, void *);
+    void *arg;
+} tp_call_t;
+
+static bool tp_row(const bson_t *doc, void *arg)
+{
+    tp_call_t *call = arg;
+    int64_t start = doc_date(doc, "start");
+    if (start >= call->since_ms && start < call->until_ms) {
+        call->each(start, wc_doc_int(doc, "created", 0), wc_doc_int(doc, "sent", 0),
+                   wc_doc_int(doc, "failed", 0), call->arg);
+    }
+    return true;
+}
+
+wc_store_status_t wc_store_counters_throughput(wc_store_t *store, const char *tenant_id,
+                                               int64_t since_ms, int64_t until_ms,
+                                               void (*each)(int64_t minute_ms, int64_t created,
+                                                            int64_t sent, int64_t failed,
+                                                            void *arg),
+                                               void *arg)
+{
+    tp_call_t call = {.since_ms = since_ms, .until_ms = until_ms, .each = each, .arg = arg};
+    /* One equality query per hour the window touches; the window is at most
+     * two hours long so this is at most three queries. */
+    int64_t first = floor_to(since_ms, HOUR_MS);
+    if (until_ms - since_ms > 2 * HOUR_MS) {
+        first = floor_to(until_ms - 2 * HOUR_MS, HOUR_MS);
+    }
+    for (int64_t hour = first; hour < until_ms; hour += HOUR_MS) {
+        char scope[ID_LEN];
+        snprintf(scope, sizeof(scope), "%s:tp:%" PRId64, tenant_id, hour);
+        bson_t *filter = BCON_NEW("scope", BCON_UTF8(scope));
+        wc_store_status_t status = find_each(store, filter, tp_row, &call);
+        bson_destroy(filter);
+        if (status != WC_STORE_OK) {
+            return status;
+        }
+    }
+    return WC_STORE_OK;
+}
+
+static bool create_index(mongoc_client_t *client, const char *db, const char *coll,
+                         const char *field, const char *name)
+{
+    bson_t *cmd = BCON_NEW("createIndexes", BCON_UTF8(coll), "indexes", "[", "{", "key", "{",
+                           field, BCON_INT32(1), "}", "name", BCON_UTF8(name), "}", "]");
+    bson_error_t error;
+    bool ok = mongoc_client_write_command_with_opts(client, db, cmd, NULL, NULL, &error);
+    if (!ok) {
+        wc_log_error("createIndexes %s on %s failed: %s", name, coll, error.message);
+    }
+    bson_destroy(cmd);
+    return ok;
+}
+
+wc_store_status_t wc_store_ensure_list_indexes(wc_store_t *store)
+{
+    if (wc_store_is_ferretdb(store)) {
+        return WC_STORE_OK;
+    }
+    mongoc_client_t *client = wc_store_client_take(store);
+    bool ok =
+        create_index(client, store->db, WC_COLL_NOTIFICATIONS, "listBucket", "list_bucket") &&
+        create_index(client, store->db, WC_COLL_COUNTERS, "scope", "scope");
+    wc_store_client_give(store, client);
+    return ok ? WC_STORE_OK : WC_STORE_ERROR;
+}

@@ -1,0 +1,140 @@
+/*
+ * Counters of notifications, kept beside the documents so that the API's
+ * reads never aggregate over every notification.
+ *
+ * Collection notification_counters holds four kinds of document, each found by
+ * an equality on `_id` or on `scope` (the only filters FerretDB 1.24 turns into
+ * indexed SQL; see docs/READS.md):
+ *
+ *   _id "<tenant>"                     scope "tenants"            all of a tenant's notifications
+ *   _id "<tenant>:d:<dayStartMs>"      scope "<tenant>:d"         those created that UTC day
+ *   _id "<tenant>:h:<hourStartMs>"     scope "<tenant>:h:<day>"   ... that hour
+ *   _id "<tenant>:m:<minuteStartMs>"   scope "<tenant>:m:<hour>"  ... that minute (a list bucket)
+ *   _id "<tenant>:tp:<minuteStartMs>"  scope "<tenant>:tp:<hour>" created/sent/failed that minute
+ *
+ * The first four carry c: {"<STATUS>:<TYPE>:<PRIORITY>": n} by the status a
+ * notification is in now, and `start` (the bucket's first instant). A minute
+ * bucket is the set of notifications whose listBucket field names it
+ * (wc_notification_list_bucket), so a list query walks day -> hour -> minute
+ * counters, skips whole buckets by their counts, and reads only the one or two
+ * minute buckets that hold the page. The throughput documents count events by
+ * when they happened, for the dashboard's chart.
+ *
+ * Every status change is folded in by wc_store_counters_apply, called by the
+ * one function through which the write path changes a status. Counters can
+ * drift (a process killed between a status write and its counter write);
+ * wc_store_counters_reconcile recounts and repairs them.
+ */
+#ifndef WC_STORE_COUNTERS_H
+#define WC_STORE_COUNTERS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wc_notification.h"
+#include "wc_store.h"
+
+#define WC_COLL_COUNTERS "notification_counters"
+
+/* The levels a list walks, coarsest first; the last is the list bucket. */
+typedef enum {
+    WC_COUNTER_DAY,
+    WC_COUNTER_HOUR,
+    WC_COUNTER_MINUTE,
+    WC_COUNTER_LEVELS
+} wc_counter_level_t;
+
+/* The width of a bucket of `level` in milliseconds. */
+int64_t wc_counter_level_width(wc_counter_level_t level);
+
+/* The start of the bucket of `level` holding instant `ms` (floored, also for
+ * instants before 1970). */
+int64_t wc_counter_bucket_start(wc_counter_level_t level, int64_t ms);
+
+/* The _id of the counter document of `level` holding `ms`, and the scope shared
+ * by it and its siblings (the children of one parent bucket). Each returns 0,
+ * or -1 when `out` is too small. */
+int wc_counter_doc_id(char *out, size_t len, const char *tenant_id, wc_counter_level_t level,
+                      int64_t ms);
+int wc_counter_scope(char *out, size_t len, const char *tenant_id, wc_counter_level_t level,
+                     int64_t ms);
+
+/* The key of one cell of the c map, "<STATUS>:<TYPE>:<PRIORITY>"; and its
+ * inverse (0, or -1 for a key that is not one). */
+int wc_counter_cell_key(char *out, size_t len, int status, int type, int priority);
+int wc_counter_cell_parse(const char *key, int *status, int *type, int *priority);
+
+typedef struct {
+    const char *tenant_id;     /* 24 hex */
+    int64_t created_at_ms;     /* the notification's createdAt: picks its list bucket */
+    int64_t at_ms;             /* when the transition happened: picks the throughput minute */
+    int type;                  /* wc_channel_t */
+    int priority;              /* wc_priority_t */
+    int from;                  /* wc_status_t the notification left, or -1 when it was created */
+    int to;                    /* wc_status_t it entered */
+} wc_counter_delta_t;
+
+/* Folds deltas[0..n) into the counter documents with as few writes as it can
+ * (one $inc update per distinct counter document touched, all in one unordered
+ * bulk write, upserting documents that do not exist yet). Deltas with an
+ * out-of-range enum are skipped and logged. Returns OK, or ERROR when the
+ * database refused a write (the counters then lag until reconciled). Safe
+ * from any thread; n = 0 is OK and writes nothing. */
+wc_store_status_t wc_store_counters_apply(wc_store_t *store, const wc_counter_delta_t *deltas,
+                                          size_t n);
+
+/* One counter bucket as read back. */
+typedef struct {
+    int64_t start_ms;
+    int64_t counts[WC_STATUS_COUNT][WC_CHANNEL_COUNT][WC_PRIORITY_COUNT];
+} wc_counter_bucket_t;
+
+/* The buckets of `level` inside the parent bucket holding `ms` (for
+ * WC_COUNTER_DAY: every day of the tenant), in no order. On OK *out is a new
+ * array of *n the caller frees (NULL when n is 0). */
+wc_store_status_t wc_store_counters_children(wc_store_t *store, const char *tenant_id,
+                                             wc_counter_level_t level, int64_t ms,
+                                             wc_counter_bucket_t **out, size_t *n);
+
+/* The counts of one tenant, or summed over every tenant when `tenant_id` is
+ * NULL. A tenant without counters yet has zero counts. */
+wc_store_status_t wc_store_counters_totals(wc_store_t *store, const char *tenant_id,
+                                           wc_store_counts_t *out);
+
+/* Calls `each` for every throughput minute of the tenant in [since_ms, until_ms)
+ * that has a document (at most two hours' worth are read per call). */
+wc_store_status_t wc_store_counters_throughput(wc_store_t *store, const char *tenant_id,
+                                               int64_t since_ms, int64_t until_ms,
+                                               void (*each)(int64_t minute_ms, int64_t created,
+                                                            int64_t sent, int64_t failed,
+                                                            void *arg),
+                                               void *arg);
+
+typedef struct {
+    int64_t notifications;   /* documents recounted */
+    int64_t backfilled;      /* documents given the listBucket they lacked */
+    int64_t buckets_checked; /* counter documents compared */
+    int64_t buckets_fixed;   /* counter documents corrected */
+    int64_t buckets_busy;    /* skipped: they changed while being recounted */
+    int64_t cells_fixed;     /* cells whose count was wrong */
+    int64_t elapsed_ms;
+} wc_counters_reconcile_report_t;
+
+/* Recounts the notifications of `tenant_id` (every tenant when NULL) and
+ * corrects the counter documents that disagree, by $inc of the difference. A
+ * counter document that changed while the recount ran is left for the next
+ * run (its writer was active; correcting it would race). Also gives documents
+ * written before listBucket existed their bucket. Costs one scan of the
+ * tenant's notifications and counters: run it from one place at a time
+ * (wavecomctl counters reconcile, e.g. hourly), never from every replica. */
+wc_store_status_t wc_store_counters_reconcile(wc_store_t *store, const char *tenant_id,
+                                              wc_counters_reconcile_report_t *report);
+
+/* The MongoDB indexes that serve the list and the counters: notifications
+ * {listBucket: 1} and counters {scope: 1} (the _id index serves the rest).
+ * On FerretDB they are not created: its SQL for these equalities can use only
+ * the GIN indexes deploy/ferretdb/postgresql.sql adds, and a btree index it
+ * cannot use would still cost every write. Idempotent. */
+wc_store_status_t wc_store_ensure_list_indexes(wc_store_t *store);
+
+#endif

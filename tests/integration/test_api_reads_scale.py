@@ -1,0 +1,307 @@
+"""The list and the statistics through the counters (wc_store_counters.h, wc_store_list.c).
+
+Documents are written straight into the database and their counter deltas fed to
+wc_store_counters_apply through tests/counters_apply, as the write path's transition function
+does; so each test decides exactly what the counters saw. It checks that:
+  - following nextCursor returns every notification exactly once while new ones arrive, with and
+    without filters, and `after` returns the new ones;
+  - page numbers, totals and from/to ranges agree with a count of the documents;
+  - after creations, retries, failures, cancels and replays the counters equal a full recount,
+    and so do GET .../stats/system and /api/metrics;
+  - counters left short (the deltas of a process killed before it flushed them) are repaired by
+    `wavecomctl counters reconcile`, whose second run finds nothing to do.
+"""
+import datetime
+import json
+import os
+import random
+import subprocess
+import unittest
+import urllib.parse
+from collections import Counter
+
+from bson import ObjectId
+
+from api_support import started, call
+from harness import BUILD_DIR, Stack
+
+UTC = datetime.timezone.utc
+STATUSES = ["PENDING", "QUEUED", "PROCESSING", "SENT", "FAILED", "RETRYING", "SCHEDULED",
+            "CANCELLED"]
+TYPES = ["EMAIL", "SMS", "PUSH", "WEBHOOK"]
+PRIORITIES = ["LOW", "MEDIUM", "HIGH", "CRITICAL"]
+MINUTE, HOUR, DAY = 60_000, 3_600_000, 86_400_000
+COUNTERS_APPLY = os.path.join(BUILD_DIR, "tests", "counters_apply")
+
+
+def ms_of(dt):
+    return int(dt.timestamp() * 1000)
+
+
+def dt_of(ms):
+    return datetime.datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+class ReadsScaleTest(unittest.TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        cls.stack = started(Stack(workers=0, env={"WAVECOM_API_STATS_CACHE_SECONDS": "0",
+                                                  "WAVECOM_SCHEDULER_ENABLED": "0"}))
+        cls.rng = random.Random(23)
+        cls.now = ms_of(datetime.datetime.now(tz=UTC))
+
+    @classmethod
+    def tearDownClass(cls):
+        codes = cls.stack.close()
+        assert codes == {"api": 0}, (codes, cls.stack.log("api"))
+
+    # -- helpers --
+
+    def apply(self, deltas):
+        """Feeds (tenant, created_ms, at_ms, type, priority, from, to) tuples to the counters."""
+        lines = "".join(f"{t} {c} {a} {TYPES.index(ty)} {PRIORITIES.index(p)} "
+                        f"{-1 if f is None else STATUSES.index(f)} {STATUSES.index(to)}\n"
+                        for t, c, a, ty, p, f, to in deltas)
+        r = subprocess.run([COUNTERS_APPLY], input=lines, text=True, capture_output=True,
+                           env=self.stack.env, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+    def create(self, tenant, created_ms, status="SENT", type_=None, priority=None, count=True):
+        """Inserts one notification as the write path would, and counts its creation."""
+        type_ = type_ or self.rng.choice(TYPES)
+        priority = priority or self.rng.choice(PRIORITIES)
+        oid = ObjectId(int(created_ms // 1000).to_bytes(4, "big") + os.urandom(8))
+        doc = {"_id": oid, "tenantId": tenant, "type": type_, "recipient": "+15005550006",
+               "message": "m", "status": status, "priority": priority, "retryCount": 0,
+               "maxRetries": 3, "createdAt": dt_of(created_ms), "updatedAt": dt_of(created_ms),
+               "listBucket": f"{tenant}:{created_ms // MINUTE * MINUTE}"}
+        self.stack.db.notifications.insert_one(doc)
+        delta = (tenant, created_ms, created_ms, type_, priority, None, status)
+        if count:
+            self.apply([delta])
+        return doc, delta
+
+    def fill(self, tenant, n, span_ms, same_ms_pairs=10):
+        """n notifications over the last span_ms, some sharing a millisecond (the _id decides)."""
+        docs, deltas = [], []
+        for i in range(n):
+            created = self.now - self.rng.randrange(span_ms)
+            if i < same_ms_pairs * 2 and i % 2 == 1:
+                created = ms_of(docs[-1]["createdAt"])
+            status = self.rng.choices(["SENT", "FAILED", "CANCELLED", "QUEUED"], [80, 8, 7, 5])[0]
+            doc, delta = self.create(tenant, created, status, count=False)
+            docs.append(doc)
+            deltas.append(delta)
+        self.apply(deltas)
+        return docs
+
+    def get(self, key, path):
+        r = call(self.stack, "GET", path, key=key)
+        self.assertEqual(r.status, 200, r)
+        return r.json["data"]
+
+    def walk(self, key, query="", limit=17, between=None):
+        """Every id from the first page on by nextCursor; `between` runs after each page."""
+        sep = "&" if query else ""
+        data = self.get(key, f"/api/notifications?{query}{sep}limit={limit}")
+        seen = [n["_id"] for n in data["notifications"]]
+        pages = 1
+        while data["pagination"]["nextCursor"]:
+            if between:
+                between()
+            cursor = urllib.parse.quote(data["pagination"]["nextCursor"])
+            data = self.get(key, f"/api/notifications?{query}{sep}limit={limit}&before={cursor}")
+            seen += [n["_id"] for n in data["notifications"]]
+            pages += 1
+            self.assertLess(pages, 1000, "the walk does not end")
+        return seen
+
+    def newest_first(self, docs):
+        return [str(d["_id"]) for d in sorted(docs, key=lambda d: (d["createdAt"], d["_id"]),
+                                              reverse=True)]
+
+    def recount(self, tenant=None):
+        """{(status, type, priority): n} from the documents themselves."""
+        q = {"tenantId": tenant} if tenant else {}
+        return Counter((d["status"], d["type"], d["priority"])
+                       for d in self.stack.db.notifications.find(q, {"status": 1, "type": 1,
+                                                                     "priority": 1}))
+
+    def counted(self, doc_id):
+        doc = self.stack.db.notification_counters.find_one({"_id": doc_id}) or {}
+        return Counter({tuple(k.split(":")): v for k, v in doc.get("c", {}).items() if v})
+
+    def assert_counters_equal_recount(self, tenant):
+        want = self.recount(tenant)
+        self.assertEqual(self.counted(tenant), +want, "tenant counter")
+        by_level = {"d": Counter(), "h": Counter(), "m": Counter()}
+        for d in self.stack.db.notifications.find({"tenantId": tenant}):
+            c = ms_of(d["createdAt"].replace(tzinfo=UTC))
+            key = (d["status"], d["type"], d["priority"])
+            by_level["d"][(c // DAY * DAY, key)] += 1
+            by_level["h"][(c // HOUR * HOUR, key)] += 1
+            by_level["m"][(c // MINUTE * MINUTE, key)] += 1
+        for level, want_cells in by_level.items():
+            got = Counter()
+            for doc in self.stack.db.notification_counters.find(
+                    {"tenantId": tenant, "_id": {"$regex": f":{level}:"}}):
+                start = int(doc["_id"].rsplit(":", 1)[1])
+                for k, v in doc.get("c", {}).items():
+                    if v:
+                        got[(start, tuple(k.split(":")))] += v
+            self.assertEqual(got, +want_cells, f"level {level}")
+
+    # -- tests --
+
+    def test_cursor_walk_returns_every_notification_once_while_new_ones_arrive(self):
+        tenant, key = self.stack.new_tenant_key(role="operator")
+        docs = self.fill(tenant, 240, 3 * HOUR)
+        arrivals = []
+
+        def arrive():
+            for _ in range(3):
+                doc, _ = self.create(tenant, ms_of(datetime.datetime.now(tz=UTC)))
+                arrivals.append(doc)
+
+        seen = self.walk(key, between=arrive)
+        self.assertEqual(len(seen), len(set(seen)), "an item came twice")
+        self.assertEqual(seen, self.newest_first(docs), "not every item, or out of order")
+        self.assertTrue(arrivals)
+        # `after` the newest item seen: exactly the ones that arrived meanwhile, newest first.
+        first = self.get(key, "/api/notifications?limit=100")
+        top = next(n for n in first["notifications"] if n["_id"] == seen[0])
+        cursor = f"{ms_of(datetime.datetime.strptime(top['createdAt'], '%Y-%m-%dT%H:%M:%S.%fZ').replace(tzinfo=UTC))}.{top['_id']}"
+        newer = self.get(key, f"/api/notifications?limit=100&after={cursor}")
+        self.assertEqual([n["_id"] for n in newer["notifications"]], self.newest_first(arrivals))
+
+        # The same with a filter: only FAILED, each once, in order.
+        failed = [d for d in docs + arrivals if d["status"] == "FAILED"]
+        seen = self.walk(key, "status=FAILED", limit=3, between=arrive)
+        self.assertEqual(seen, self.newest_first(failed))
+
+    def test_pages_totals_and_ranges_agree_with_the_documents(self):
+        tenant, key = self.stack.new_tenant_key(role="operator")
+        docs = self.fill(tenant, 300, 2 * DAY)
+        order = self.newest_first(docs)
+        for page in (1, 2, 7, 15, 16):
+            data = self.get(key, f"/api/notifications?page={page}&limit=20")
+            self.assertEqual([n["_id"] for n in data["notifications"]],
+                             order[(page - 1) * 20:page * 20], f"page {page}")
+            self.assertEqual(data["pagination"]["totalItems"], 300)
+            self.assertEqual(data["pagination"]["totalPages"], 15)
+        for query, pick in (("status=SENT", lambda d: d["status"] == "SENT"),
+                            ("type=SMS&priority=HIGH",
+                             lambda d: d["type"] == "SMS" and d["priority"] == "HIGH")):
+            data = self.get(key, f"/api/notifications?{query}&page=2&limit=5")
+            want = self.newest_first([d for d in docs if pick(d)])
+            self.assertEqual(data["pagination"]["totalItems"], len(want), query)
+            self.assertEqual([n["_id"] for n in data["notifications"]], want[5:10], query)
+        # A range that cuts through days, hours and minutes: the edges are counted exactly.
+        lo, hi = self.now - 31 * HOUR - 12_345, self.now - 5 * HOUR + 6_789
+        fmt = lambda ms: dt_of(ms).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+        data = self.get(key, f"/api/notifications?from={fmt(lo)}&to={fmt(hi)}&limit=50")
+        want = self.newest_first([d for d in docs if lo <= ms_of(d["createdAt"]) < hi])
+        self.assertEqual(data["pagination"]["totalItems"], len(want))
+        self.assertEqual([n["_id"] for n in data["notifications"]], want[:50])
+        # Bad cursors and mixing are refused, naming the field.
+        for query, field in (("before=nonsense", "before"), ("after=1.zz", "after"),
+                             (f"before=1.{'0' * 24}&after=1.{'0' * 24}", "after"),
+                             (f"page=2&before=1.{'0' * 24}", "page")):
+            r = call(self.stack, "GET", f"/api/notifications?{query}", key=key)
+            self.assertEqual(r.status, 400, (query, r))
+            self.assertIn(field, [e["field"] for e in r.json["errors"]], query)
+
+    def test_counters_equal_a_recount_after_retries_failures_cancels_and_replays(self):
+        tenant, key = self.stack.new_tenant_key(role="operator")
+        coll = self.stack.db.notifications
+        paths = [["QUEUED", "PROCESSING", "SENT"],
+                 ["QUEUED", "PROCESSING", "RETRYING", "PROCESSING", "SENT"],
+                 ["QUEUED", "PROCESSING", "RETRYING", "PROCESSING", "FAILED"],
+                 ["QUEUED", "PROCESSING", "FAILED", "PENDING", "QUEUED", "PROCESSING", "SENT"],
+                 ["CANCELLED"],
+                 ["QUEUED", "CANCELLED"]]
+        deltas = []
+        for i in range(60):
+            created = self.now - self.rng.randrange(90 * MINUTE)
+            doc, _ = self.create(tenant, created, "PENDING", count=False)
+            deltas.append((tenant, created, created, doc["type"], doc["priority"], None, "PENDING"))
+            prev, at = "PENDING", created
+            for step in paths[i % len(paths)]:
+                at += self.rng.randrange(1, 5000)
+                deltas.append((tenant, created, at, doc["type"], doc["priority"], prev, step))
+                prev = step
+            coll.update_one({"_id": doc["_id"]}, {"$set": {"status": prev}})
+        self.rng.shuffle(deltas)  # batches fold any order to the same sums
+        self.apply(deltas)
+        self.assert_counters_equal_recount(tenant)
+        stats = self.get(key, "/api/notifications/stats/system")
+        want = self.recount(tenant)
+        for s in STATUSES:
+            self.assertEqual(stats["byStatus"][s], sum(v for k, v in want.items() if k[0] == s), s)
+        self.assertEqual(stats["total"], 60)
+        r = call(self.stack, "GET", "/api/metrics")
+        all_sent = self.recount()
+        for t in TYPES:
+            line = f'notifications_sent_total{{type="{t}"}} '
+            value = next(l for l in r.text.splitlines() if l.startswith(line))
+            self.assertEqual(int(float(value.split()[-1])),
+                             sum(v for k, v in all_sent.items() if k[0] == "SENT" and k[1] == t))
+
+    def test_statistics_may_be_kept_as_long_as_the_server_keeps_them(self):
+        _, own_key = self.stack.new_tenant_key(role="viewer")
+        stack = started(Stack(workers=0, env={"WAVECOM_API_STATS_CACHE_SECONDS": "4",
+                                              "WAVECOM_SCHEDULER_ENABLED": "0"}))
+        try:
+            tenant, key = stack.new_tenant_key(role="viewer")
+            for path in ("/api/notifications/stats/system", "/api/notifications/stats/throughput"):
+                r = call(stack, "GET", path, key=key)
+                self.assertEqual(r.status, 200, r)
+                self.assertEqual(r.header("Cache-Control"), "private, max-age=4", path)
+                self.assertTrue(r.header("ETag"))
+                again = call(stack, "GET", path, key=key, headers={"If-None-Match": r.header("ETag")})
+                self.assertEqual(again.status, 304, path)
+            # Everything else is revalidated every time; errors are never kept.
+            r = call(stack, "GET", "/api/notifications", key=key)
+            self.assertEqual(r.header("Cache-Control"), "private, no-cache")
+            r = call(stack, "GET", "/api/notifications?before=x", key=key)
+            self.assertEqual(r.header("Cache-Control"), "no-store")
+        finally:
+            self.assertEqual(stack.close(), {"api": 0})
+        # With no server-side cache there is nothing to keep.
+        r = call(self.stack, "GET", "/api/notifications/stats/system", key=own_key)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.header("Cache-Control"), "private, no-cache")
+
+    def test_reconciliation_repairs_counters_left_short_by_a_killed_flusher(self):
+        tenant, key = self.stack.new_tenant_key(role="operator")
+        self.fill(tenant, 50, 2 * HOUR)
+        # Ten more whose documents were written but whose deltas died with their process, and
+        # one counter cell corrupted by hand.
+        for _ in range(10):
+            self.create(tenant, self.now - self.rng.randrange(HOUR), "SENT", count=False)
+        self.stack.db.notification_counters.update_one(
+            {"_id": tenant}, {"$inc": {"c.FAILED:SMS:LOW": 5}})
+        self.assertNotEqual(self.counted(tenant), +self.recount(tenant))
+        # The list's total is short too (the minute buckets a page reads count their documents;
+        # the rest count by their counters).
+        self.assertLess(self.get(key, "/api/notifications")["pagination"]["totalItems"], 60)
+        # An old document without listBucket (written before it existed) is given one.
+        old, _ = self.create(tenant, self.now - 3 * DAY, "SENT", count=False)
+        self.stack.db.notifications.update_one({"_id": old["_id"]}, {"$unset": {"listBucket": ""}})
+
+        r = self.stack.ctl("counters", "reconcile", "--tenant", tenant, "--json")
+        report = json.loads(r.stdout)
+        self.assertEqual(report["notifications"], 61)
+        self.assertEqual(report["backfilled"], 1)
+        self.assertGreater(report["bucketsFixed"], 0)
+        self.assert_counters_equal_recount(tenant)
+        self.assertEqual(self.get(key, "/api/notifications")["pagination"]["totalItems"], 61)
+        again = json.loads(self.stack.ctl("counters", "reconcile", "--tenant", tenant,
+                                          "--json").stdout)
+        self.assertEqual(again["bucketsFixed"], 0)
+        self.assertEqual(again["backfilled"], 0)
+
+
+if __name__ == "__main__":
+    unittest.main()
