@@ -6,6 +6,7 @@
 
 #include "publisher.h"
 #include "wc_log.h"
+#include "wc_store_trail.h"
 #include "wc_time.h"
 #include "wc_topology.h"
 
@@ -40,6 +41,7 @@ typedef struct {
     wc_broker_status_t *broker_status;
     bson_oid_t *ids;
     size_t *index;
+    wc_trail_entry_t *created; /* the changes of each stored document's creation, two each */
     bson_oid_t outbox;       /* the commit's outbox record */
     bool outbox_open;
 } commit_scratch_t;
@@ -53,6 +55,7 @@ static void scratch_free(commit_scratch_t *s)
     free(s->broker_status);
     free(s->ids);
     free(s->index);
+    free(s->created);
 }
 
 static bool scratch_alloc(commit_scratch_t *s, size_t n)
@@ -64,8 +67,9 @@ static bool scratch_alloc(commit_scratch_t *s, size_t n)
     s->broker_status = calloc(n, sizeof(*s->broker_status));
     s->ids = calloc(n, sizeof(*s->ids));
     s->index = calloc(n, sizeof(*s->index));
+    s->created = calloc(2 * n, sizeof(*s->created));
     return s->items != NULL && s->docs != NULL && s->store_status != NULL && s->msgs != NULL &&
-           s->broker_status != NULL && s->ids != NULL && s->index != NULL;
+           s->broker_status != NULL && s->ids != NULL && s->index != NULL && s->created != NULL;
 }
 
 /* Step 0: while the broker is known to be down (the publisher is backing
@@ -137,7 +141,8 @@ static void open_outbox(committer_t *c, commit_scratch_t *s, size_t n)
 }
 
 /* Step 3: stores the documents of the items still going. Their creation's
- * trail entries follow from the documents (wc_trail_entries_of_new). */
+ * trail entries follow from the documents (wc_trail_entries_of_new); they
+ * are counted in the stats counters here, once each. */
 static void store_documents(committer_t *c, commit_scratch_t *s, size_t n)
 {
     size_t m = 0;
@@ -151,6 +156,7 @@ static void store_documents(committer_t *c, commit_scratch_t *s, size_t n)
         return;
     }
     wc_store_insert_notifications(c->intake->store, s->docs, m, s->store_status);
+    size_t created = 0;
     for (size_t k = 0; k < m; k++) {
         api_intake_item_t *item = s->items[s->index[k]];
         if (s->store_status[k] != WC_STORE_OK) {
@@ -163,7 +169,9 @@ static void store_documents(committer_t *c, commit_scratch_t *s, size_t n)
         if (item->scheduled) {
             item->outcome = API_INTAKE_SCHEDULED;
         }
+        created += wc_trail_entries_of_new(item->doc, &s->created[created]);
     }
+    wc_store_trail_count(c->intake->store, s->created, created, NULL);
 }
 
 /* Step 4: publishes the stored QUEUED items with one confirm round trip, then

@@ -1,9 +1,11 @@
 #include "wc_store_trail.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "wc_json.h"
+#include "wc_store_counters.h"
 #include "wc_log.h"
 #include "wc_store_private.h"
 #include "wc_time.h"
@@ -112,9 +114,9 @@ bson_t *wc_trail_entry_document(const wc_trail_entry_t *e)
     return doc;
 }
 
-/* True when every write error of a bulk reply is a duplicate key: those
- * entries are stored already. */
-static bool only_duplicates(const bson_t *reply)
+/* Marks in stored_before[] the entries a bulk reply names as duplicate keys
+ * (stored already). Returns false when it names another error, or none. */
+static bool only_duplicates(const bson_t *reply, bool *stored_before, size_t n)
 {
     bson_iter_t iter, errors;
     if (!bson_iter_init_find(&iter, reply, "writeErrors") || !BSON_ITER_HOLDS_ARRAY(&iter) ||
@@ -123,14 +125,56 @@ static bool only_duplicates(const bson_t *reply)
     }
     bool any = false;
     while (bson_iter_next(&errors)) {
-        bson_iter_t code;
-        if (!BSON_ITER_HOLDS_DOCUMENT(&errors) || !bson_iter_recurse(&errors, &code) ||
-            !bson_iter_find(&code, "code") || bson_iter_as_int64(&code) != MONGO_DUPLICATE_KEY) {
+        bson_iter_t field;
+        int64_t index = -1, code = 0;
+        if (!BSON_ITER_HOLDS_DOCUMENT(&errors) || !bson_iter_recurse(&errors, &field)) {
             return false;
         }
+        while (bson_iter_next(&field)) {
+            if (strcmp(bson_iter_key(&field), "index") == 0) {
+                index = bson_iter_as_int64(&field);
+            } else if (strcmp(bson_iter_key(&field), "code") == 0) {
+                code = bson_iter_as_int64(&field);
+            }
+        }
+        if (code != MONGO_DUPLICATE_KEY || index < 0 || (size_t)index >= n) {
+            return false;
+        }
+        stored_before[index] = true;
         any = true;
     }
     return any;
+}
+
+void wc_store_trail_count(wc_store_t *store, const wc_trail_entry_t *entries, size_t n,
+                          const bool *skip)
+{
+    wc_counter_delta_t *deltas = calloc(n > 0 ? n : 1, sizeof(*deltas));
+    if (deltas == NULL) {
+        wc_log_error("out of memory counting %zu changes; the counters lag until reconciled", n);
+        return;
+    }
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        /* A repaired entry's change was counted when it was made, or is lost
+         * to the counters for good; reconciliation settles which. */
+        if ((skip != NULL && skip[i]) || entries[i].from == WC_TRAIL_FROM_UNKNOWN) {
+            continue;
+        }
+        deltas[m++] = (wc_counter_delta_t){
+            .tenant_id = entries[i].tenant_id,
+            .created_at_ms = entries[i].created_at_ms,
+            .at_ms = entries[i].at_ms,
+            .type = (int)entries[i].type,
+            .priority = (int)entries[i].priority,
+            .from = entries[i].from,
+            .to = (int)entries[i].to,
+        };
+    }
+    if (wc_store_counters_apply(store, deltas, m) != WC_STORE_OK) {
+        wc_log_warn("%zu changes not counted; the counters lag until reconciled", m);
+    }
+    free(deltas);
 }
 
 wc_store_status_t wc_store_trail_append(wc_store_t *store, const wc_trail_entry_t *entries,
@@ -151,12 +195,19 @@ wc_store_status_t wc_store_trail_append(wc_store_t *store, const wc_trail_entry_
         bson_destroy(doc);
     }
     bson_t reply = BSON_INITIALIZER;
+    bool *stored_before = calloc(n, sizeof(*stored_before));
+    ok = ok && stored_before != NULL;
     if (ok && mongoc_bulk_operation_execute(bulk, &reply, &error) == 0) {
-        ok = only_duplicates(&reply);
+        ok = only_duplicates(&reply, stored_before, n);
     }
     if (!ok) {
-        wc_log_error("writing %zu audit trail entries failed: %s", n, error.message);
+        wc_log_error("writing %zu audit trail entries failed: %s", n,
+                     stored_before == NULL ? "out of memory" : error.message);
+    } else {
+        /* Each change is counted once: by the write that stored its entry. */
+        wc_store_trail_count(store, entries, n, stored_before);
     }
+    free(stored_before);
     bson_destroy(&reply);
     mongoc_bulk_operation_destroy(bulk);
     bson_destroy(opts);

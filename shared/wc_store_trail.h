@@ -53,6 +53,14 @@ bson_t *wc_trail_entry_document(const wc_trail_entry_t *e);
 wc_store_status_t wc_store_trail_append(wc_store_t *store, const wc_trail_entry_t *entries,
                                         size_t n);
 
+/* Folds the changes entries[0..n) into the stats counters
+ * (wc_store_counters.h), except those with skip[i] set (skip may be NULL) and
+ * repaired ones. A failure is logged: the counters then lag until
+ * reconciled. wc_store_trail_append calls it for what it stored; the intake
+ * calls it for the creation of the documents it stored. */
+void wc_store_trail_count(wc_store_t *store, const wc_trail_entry_t *entries, size_t n,
+                          const bool *skip);
+
 /* The trail of notification `doc` as the API shows it (`logs`): its entries
  * oldest first, each {_id, notificationId, status, message, actor,
  * timestamp}, completed from the document's `last` when that entry has not
