@@ -77,16 +77,36 @@ def open_by_status(coll, tenant):
     return {s: n for s, n in counts.items() if n}
 
 
+def open_by_counters(db, tenant):
+    """The tenant's notifications not yet final, by status, from the stats counters the API keeps
+    (docs/READS.md): one small document, whatever the backlog. None when there are none."""
+    doc = db.notification_counters.find_one({"_id": tenant})
+    if doc is None or not isinstance(doc.get("c"), dict):
+        return None
+    counts = {}
+    for cell, n in doc["c"].items():
+        status = cell.split(":", 1)[0]
+        if status in OPEN and n:
+            counts[status] = counts.get(status, 0) + n
+    return counts
+
+
 def cmd_wait(args):
-    coll = pymongo.MongoClient(args.mongodb_uri, serverSelectionTimeoutMS=10000)[args.db].notifications
+    db = pymongo.MongoClient(args.mongodb_uri, serverSelectionTimeoutMS=10000)[args.db]
+    coll = db.notifications
     start = time.monotonic()
     last_print = 0.0
     last_counts, last_change = None, start
     while True:
-        counts = open_by_status(coll, args.tenant)
+        counts = open_by_counters(db, args.tenant)
+        if counts is None:
+            counts = open_by_status(coll, args.tenant)
         open_ = sum(counts.values())
         if open_ == 0:
-            counts = by_status(coll, args.tenant)  # once, at the end: is every one there?
+            counts = by_status(coll, args.tenant)  # then check the documents themselves
+            open_ = total_open = sum(n for st, n in counts.items() if st not in TERMINAL)
+            if total_open:
+                counts = {st: n for st, n in counts.items() if st not in TERMINAL}
         total = sum(counts.values()) if open_ == 0 else args.expected
         now = time.monotonic()
         done = total >= args.expected and open_ == 0
