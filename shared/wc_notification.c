@@ -7,6 +7,7 @@
 
 #include "wc_json.h"
 #include "wc_time.h"
+#include "wc_topology.h"
 
 static const char *const channel_names[WC_CHANNEL_COUNT] = {"EMAIL", "SMS", "PUSH", "WEBHOOK"};
 static const char *const status_names[WC_STATUS_COUNT] = {
@@ -59,7 +60,7 @@ int wc_priority_parse(const char *name, wc_priority_t *out)
 
 const char *wc_priority_routing_key(wc_priority_t priority)
 {
-    return priority >= WC_PRIORITY_HIGH ? "high_priority" : "notifications";
+    return priority >= WC_PRIORITY_HIGH ? WC_QUEUE_HIGH : WC_QUEUE_STANDARD;
 }
 
 /* ---- validation errors ---- */
