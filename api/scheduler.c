@@ -6,6 +6,7 @@
 
 #include "wc_log.h"
 #include "wc_store_ops.h"
+#include "wc_store_trail.h"
 #include "wc_time.h"
 #include "wc_topology.h"
 
@@ -293,6 +294,8 @@ static void *scheduler_main(void *arg)
             next_outbox_sweep = wc_time_now_ms() +
                                 ctx->cfg->pending_republish_seconds * 1000LL / SWEEPS_PER_THRESHOLD;
         }
+        /* The last changes counted before a quiet spell reach the counters. */
+        (void)wc_store_counters_flush(ctx->store, false);
         int64_t now = wc_time_now_ms();
         if (now >= next_purge && !stopping(s)) {
             int64_t deleted = 0;

@@ -5,6 +5,7 @@
 
 #include "wc_log.h"
 #include "wc_store_trail.h"
+#include "wc_store_counters.h"
 
 /* libmongoc's bound on a pool when the URI sets no maxPoolSize. */
 #define LIBMONGOC_DEFAULT_MAX_POOL_SIZE 100
@@ -60,6 +61,7 @@ wc_store_t *wc_store_open(const char *uri_string, const char *db, const char *ap
         snprintf(err, err_len, "out of memory");
         return NULL;
     }
+    pthread_mutex_init(&store->counting_lock, NULL);
     store->pool = mongoc_client_pool_new(uri);
     mongoc_uri_destroy(uri);
     if (store->pool == NULL) {
@@ -112,7 +114,10 @@ void wc_store_close(wc_store_t *store)
     if (store == NULL) {
         return;
     }
+    (void)wc_store_counters_flush(store, true);
     mongoc_client_pool_destroy(store->pool);
+    free(store->counted);
+    pthread_mutex_destroy(&store->counting_lock);
     free(store);
 }
 

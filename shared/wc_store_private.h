@@ -3,6 +3,7 @@
 #define WC_STORE_PRIVATE_H
 
 #include <mongoc/mongoc.h>
+#include <pthread.h>
 #include <stdatomic.h>
 
 #include "wc_store.h"
@@ -17,6 +18,12 @@ struct wc_store {
     _Atomic uint64_t own_waits;
     char db[64];
     _Atomic int server_kind; /* 0 not asked yet, 1 MongoDB, 2 FerretDB */
+    /* Changes counted but not yet written to the stats counters
+     * (wc_store_trail_count, wc_store_counters_flush). */
+    pthread_mutex_t counting_lock;
+    struct counted_change *counted;
+    size_t counted_n, counted_cap;
+    int64_t counted_since_ms; /* monotonic time of the oldest one waiting; 0 when none */
     bool has_secrets_key; /* webhook secrets are sealed with it (wc_secretbox.h) */
     unsigned char secrets_key[32];
 };

@@ -14,6 +14,7 @@
 #include "host_report.h"
 #include "http_client.h"
 #include "wc_log.h"
+#include "wc_store_trail.h"
 #include "wc_time.h"
 #include "wc_topology.h"
 
@@ -117,6 +118,37 @@ static void run_io(delivery_context_t *ctx, http_client_t *http, int timeout_ms,
     }
 }
 
+/* The stats counters' changes wait in the store up to a second
+ * (wc_store_trail_count); while deliveries go on, the trail writes flush
+ * them, and this writes the last ones once the child falls quiet. One at a
+ * time, on a store thread. */
+typedef struct {
+    store_op_t op;
+    bool in_flight;
+    int64_t next_ms;
+} counting_flush_t;
+
+static void run_counting_flush(store_op_t *op, wc_store_t *store)
+{
+    (void)op;
+    (void)wc_store_counters_flush(store, false);
+}
+
+static void counting_flush_done(store_op_t *op)
+{
+    ((counting_flush_t *)op->arg)->in_flight = false;
+}
+
+static void counting_flush_tick(counting_flush_t *f, store_pool_t *pool, int64_t now_ms)
+{
+    if (f->in_flight || now_ms < f->next_ms) {
+        return;
+    }
+    f->next_ms = now_ms + 1000;
+    f->op = (store_op_t){.run = run_counting_flush, .done = counting_flush_done, .arg = f};
+    f->in_flight = store_pool_submit(pool, &f->op) == 0;
+}
+
 static void destroy_providers(delivery_context_t *ctx)
 {
     for (int i = 0; i < PROVIDER_COUNT; i++) {
@@ -210,6 +242,7 @@ int worker_child_run(const wc_config_t *cfg, int slot, worker_breakers_t *breake
 
     /* Jobs in flight are bounded by what the broker lets us hold. */
     const int max_in_flight = cfg->worker_prefetch * 2;
+    counting_flush_t counting = {0};
     int backoff_ms = 500;
     bool draining_logged = false;
     while (!stop_requested || ctx.in_flight > 0) {
@@ -220,6 +253,7 @@ int worker_child_run(const wc_config_t *cfg, int slot, worker_breakers_t *breake
         if (report != NULL) {
             host_report_tick(report, ctx.store_pool, wc_time_monotonic_ms());
         }
+        counting_flush_tick(&counting, ctx.store_pool, wc_time_monotonic_ms());
         if (!stop_requested && !wc_broker_is_open(ctx.consumer)) {
             if (start_consuming(ctx.consumer, cfg) != 0) {
                 run_io(&ctx, http, 0, -1);
