@@ -80,6 +80,9 @@ static const cfg_entry_t config_table[] = {
      "On SIGTERM, how long children may finish their work before they are killed."},
     {"WAVECOM_LEASE_SECONDS", "60", INT(lease_seconds, 5, 3600),
      "How long a worker's claim on a notification lasts before another may take it over."},
+    {"WAVECOM_OUTCOME_RETRY_SECONDS", "1500", INT(outcome_retry_seconds, 10, 86400),
+     "How long a worker keeps a known outcome (sent, failed) and its unacked message while the "
+     "database cannot record it; keep it below RabbitMQ's consumer_timeout (30 minutes)."},
     {"WAVECOM_WORKER_METRICS_HOST", "127.0.0.1", STR(worker_metrics_host, NULL),
      "Address the worker master serves its Prometheus metrics on."},
     {"WAVECOM_WORKER_METRICS_PORT", "9101", INT(worker_metrics_port, 0, 65535),
