@@ -100,6 +100,13 @@ class MasterKillTest(unittest.TestCase):
             self.stack.wait_for_status(self.key, nid, "SENT")
         master = self.supervisor.current()
         wait_until(lambda: len(children_of(master.pid)) == 2, 30, what="two worker children")
+        # /api/health names the worker host, as information beside its own status.
+        health = wait_until(lambda: (lambda r: r if r.json.get("workers", {}).get("live") else None)(
+            self.stack.request("GET", "/api/health")), 30, interval=0.5,
+            what="/api/health to report a live worker host")
+        self.assertEqual(health.status, 200)
+        self.assertEqual(health.json["workers"]["stale"], 0)
+        self.assertEqual(health.json["workers"]["hosts"][0]["children"], 2)
         old_children = children_of(master.pid)
 
         os.kill(master.pid, signal.SIGKILL)
