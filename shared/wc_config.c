@@ -68,6 +68,9 @@ static const cfg_entry_t config_table[] = {
      "Most client connections open at once."},
     {"WAVECOM_API_PER_IP_LIMIT", "256", INT(api_per_ip_limit, 1, 100000),
      "Most connections open at once from one client address."},
+    {"WAVECOM_PUBLISH_TIMEOUT_SECONDS", "10", INT(publish_timeout_seconds, 1, 120),
+     "The longest the API waits for RabbitMQ to take and confirm a request's notifications, a "
+     "reconnect and second attempt included; past it the answer is 503 with Retry-After."},
     {"WAVECOM_API_TIMEOUT_SECONDS", "30", INT(api_timeout_seconds, 1, 3600),
      "Idle client connections are closed after this long."},
     {"WAVECOM_WORKER_PROCESSES", "0", INT(worker_processes, 0, 256),
