@@ -341,10 +341,54 @@ static void probe_answered(delivery_job_t *job)
     update_waiting_gauge(ctx);
 }
 
+/* Gives back the messages of waiting jobs that reached
+ * WAVECOM_OUTCOME_RETRY_SECONDS: only the probe's job is tried each round, so
+ * the others' age is checked here. */
+static void give_up_expired(delivery_context_t *ctx, int64_t now)
+{
+    int64_t bound = ctx->cfg->outcome_retry_seconds * 1000LL;
+    delivery_job_t *keep_head = NULL, *keep_tail = NULL, *expired = NULL;
+    int kept = 0;
+    delivery_job_t *job = NULL;
+    while ((job = take_waiting(ctx)) != NULL) {
+        if (now - job->waiting_since_ms >= bound) {
+            job->next_waiting = expired;
+            expired = job;
+            continue;
+        }
+        if (keep_tail != NULL) {
+            keep_tail->next_waiting = job;
+        } else {
+            keep_head = job;
+        }
+        keep_tail = job;
+        kept++;
+    }
+    ctx->waiting_head = keep_head;
+    ctx->waiting_tail = keep_tail;
+    ctx->waiting_n = kept;
+    update_waiting_gauge(ctx);
+    while (expired != NULL) {
+        job = expired;
+        expired = job->next_waiting;
+        job->next_waiting = NULL;
+        log_job(WC_LOG_ERROR, job,
+                "notification %s: outcome %s still not recorded after %d s; giving the message "
+                "back before the broker's consumer_timeout takes it",
+                job->msg.notification_id, wc_status_name(job->transition.to),
+                ctx->cfg->outcome_retry_seconds);
+        settle_after_trail(job); /* recorded is ERROR: the message is requeued */
+    }
+}
+
 void delivery_tick(delivery_context_t *ctx)
 {
-    if (ctx->waiting_n == 0 || ctx->probe_in_flight ||
-        wc_time_monotonic_ms() < ctx->probe_at_ms) {
+    int64_t now = wc_time_monotonic_ms();
+    if (ctx->waiting_n == 0 || ctx->probe_in_flight || now < ctx->probe_at_ms) {
+        return;
+    }
+    give_up_expired(ctx, now);
+    if (ctx->waiting_n == 0) {
         return;
     }
     delivery_job_t *job = take_waiting(ctx);
