@@ -60,7 +60,8 @@ wc_store_status_t wc_store_list_notifications(wc_store_t *store, const wc_list_q
     bson_t *opts = BCON_NEW("sort", "{", "createdAt", BCON_INT32(-1), "_id", BCON_INT32(-1), "}",
                             "skip", BCON_INT64(q->skip), "limit", BCON_INT64(q->limit),
                             "projection", "{", "logs", BCON_INT32(0), "lease", BCON_INT32(0),
-                            "data", BCON_INT32(0), "payload", BCON_INT32(0), "}");
+                            "lastToken", BCON_INT32(0), "data", BCON_INT32(0), "payload",
+                            BCON_INT32(0), "}");
     bson_t **docs = calloc((size_t)(q->limit > 0 ? q->limit : 1), sizeof(*docs));
     mongoc_client_t *client = wc_store_client_take(store);
     mongoc_collection_t *coll =
