@@ -17,6 +17,12 @@
  * waiting for the database. */
 #define PROBE_BACKOFF_FIRST_MS 1000
 #define PROBE_BACKOFF_MAX_MS 10000
+/* A claim that meets database errors is tried again on this child, with the
+ * same token and its message held, 1 s doubling to 5 s apart, for this long;
+ * a claim applied whose reply was lost is then found as ours at once, where a
+ * redelivered copy taken by another child would wait out the lease. */
+#define CLAIM_RETRY_MS 60000
+#define CLAIM_BACKOFF_MAX_MS 5000
 /* After a dependency failed, new messages wait this long. */
 #define PAUSE_AFTER_FAILURE_MS 1000
 
@@ -64,6 +70,11 @@ struct delivery_job {
     int64_t waiting_since_ms;
     bool probe;                /* this job's write is the probe (ctx->probe_in_flight) */
     delivery_job_t *next_waiting;
+    /* A claim held after database errors (ctx->claim_retry_head). */
+    int64_t claim_failing_since_ms; /* monotonic; 0 before the first error */
+    int64_t claim_retry_at_ms;
+    int claim_backoff_ms;
+    delivery_job_t *next_claim_retry;
 };
 
 const bson_t *delivery_job_document(const delivery_job_t *job) { return job->doc; }
@@ -381,9 +392,42 @@ static void give_up_expired(delivery_context_t *ctx, int64_t now)
     }
 }
 
+static void claim_done(store_op_t *op);
+static void remember_failed_claim(delivery_context_t *ctx, const delivery_job_t *job);
+static void run_claim(store_op_t *op, wc_store_t *store);
+
+/* Claims again the held jobs whose time has come; on drain, gives their
+ * messages back instead. */
+static void retry_held_claims(delivery_context_t *ctx, int64_t now)
+{
+    delivery_job_t **link = &ctx->claim_retry_head;
+    while (*link != NULL) {
+        delivery_job_t *job = *link;
+        if (!ctx->draining && now < job->claim_retry_at_ms) {
+            link = &job->next_claim_retry;
+            continue;
+        }
+        *link = job->next_claim_retry;
+        job->next_claim_retry = NULL;
+        if (ctx->draining) {
+            remember_failed_claim(ctx, job);
+            requeue_later(ctx, job->tag, job->generation);
+            job_finish(job);
+            continue;
+        }
+        job->op = (store_op_t){.run = run_claim, .done = claim_done, .arg = job,
+                               .urgent = job->msg.priority >= WC_PRIORITY_HIGH};
+        if (store_pool_submit(ctx->store_pool, &job->op) != 0) {
+            requeue_later(ctx, job->tag, job->generation);
+            job_finish(job);
+        }
+    }
+}
+
 void delivery_tick(delivery_context_t *ctx)
 {
     int64_t now = wc_time_monotonic_ms();
+    retry_held_claims(ctx, now);
     if (ctx->waiting_n == 0 || ctx->probe_in_flight || now < ctx->probe_at_ms) {
         return;
     }
@@ -736,6 +780,32 @@ static void claim_token(delivery_context_t *ctx, const bson_oid_t *oid,
     wc_store_new_token(token);
 }
 
+/* Keeps a job whose claim failed, to claim again later with the same token.
+ * False when it has tried for CLAIM_RETRY_MS, or the child is draining. */
+static bool hold_claim(delivery_job_t *job)
+{
+    delivery_context_t *ctx = job->ctx;
+    int64_t now = wc_time_monotonic_ms();
+    if (ctx->draining) {
+        return false;
+    }
+    if (job->claim_failing_since_ms == 0) {
+        job->claim_failing_since_ms = now;
+    } else if (now - job->claim_failing_since_ms >= CLAIM_RETRY_MS) {
+        return false;
+    }
+    job->claim_backoff_ms = job->claim_backoff_ms == 0 ? 1000 : job->claim_backoff_ms * 2;
+    if (job->claim_backoff_ms > CLAIM_BACKOFF_MAX_MS) {
+        job->claim_backoff_ms = CLAIM_BACKOFF_MAX_MS;
+    }
+    job->claim_retry_at_ms = now + job->claim_backoff_ms;
+    job->next_claim_retry = ctx->claim_retry_head;
+    ctx->claim_retry_head = job;
+    /* The database is failing: take no new messages for a moment. */
+    ctx->paused_until_ms = now + PAUSE_AFTER_FAILURE_MS;
+    return true;
+}
+
 static void run_claim(store_op_t *op, wc_store_t *store)
 {
     delivery_job_t *job = op->arg;
@@ -772,6 +842,9 @@ static void claim_done(store_op_t *op)
         defer(ctx, &job->msg, job->tag, job->generation);
         break;
     case WC_CLAIM_ERROR:
+        if (hold_claim(job)) {
+            return;
+        }
         remember_failed_claim(ctx, job);
         requeue_later(ctx, job->tag, job->generation);
         break;

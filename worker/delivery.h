@@ -53,6 +53,11 @@ typedef struct {
     int64_t probe_at_ms;    /* monotonic; when the next probe goes */
     int probe_backoff_ms;
 
+    /* Claims that met database errors, tried again here with the same token
+     * (the message stays with this child) for up to a minute. */
+    delivery_job_t *claim_retry_head;
+    bool draining; /* set by the loop on SIGTERM: held claims give their messages back */
+
     /* Tokens of claims that failed with a database error, by notification:
      * the claim may have been applied with its reply lost, and the
      * redelivered message claims again with the same token, so that it finds
