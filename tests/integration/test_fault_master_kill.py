@@ -47,15 +47,17 @@ class Supervisor:
                                     stderr=subprocess.STDOUT)
 
     def _run(self):
+        started = 0
         while not self.stopping.is_set():
             with self.lock:
                 self.proc = self._spawn()
                 self.stack.worker = self.proc  # Stack.close() stops the current one
+                self.restarts = started  # counted once the new process exists
+            started += 1
             code = self.proc.wait()
             self.exits.append(code)
-            if self.stopping.wait(RESTART_SEC) or self.restarts >= MAX_RESTARTS:
+            if self.stopping.wait(RESTART_SEC) or started > MAX_RESTARTS:
                 return
-            self.restarts += 1
 
     def start(self):
         self.thread.start()
@@ -65,6 +67,10 @@ class Supervisor:
     def current(self):
         with self.lock:
             return self.proc
+
+    def restart_count(self):
+        with self.lock:
+            return self.restarts
 
     def stop(self):
         self.stopping.set()
@@ -119,7 +125,8 @@ class MasterKillTest(unittest.TestCase):
                        open(f"/proc/{pid}/stat").read().split()[2] == "Z"
                        for pid in old_children)
         wait_until(old_children_gone, 30, what="the dead master's children to exit")
-        wait_until(lambda: self.supervisor.restarts == 1, 30, what="the master started again")
+        wait_until(lambda: self.supervisor.restart_count() == 1, 30,
+                   what="the master started again")
         new_master = self.supervisor.current()
         self.assertNotEqual(new_master.pid, master.pid)
         wait_until(lambda: len(children_of(new_master.pid)) == 2, 30,
