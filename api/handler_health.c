@@ -30,6 +30,13 @@ api_response_t api_handle_health(api_context_t *ctx, const api_request_t *req,
     json_object_object_add(res.body, "timestamp", json_object_new_string(ts));
     json_object_object_add(res.body, "services", services);
     json_object_object_add(res.body, "uptime", json_object_new_int64((now - ctx->started_ms) / 1000));
+    /* Information for an operator, not part of this API's own health: a
+     * worker pool that is down (its master killed, say) shows here as no live
+     * host, while the API itself stays able to accept work. */
+    json_object *workers = mongo_ok ? api_worker_hosts_summary(ctx) : NULL;
+    if (workers != NULL) {
+        json_object_object_add(res.body, "workers", workers);
+    }
     if (res.status != 200) {
         api_response_header(&res, "Retry-After", "5");
     }

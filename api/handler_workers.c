@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "dashboard.h"
+#include "handlers.h"
 #include "response.h"
 #include "wc_store_hosts.h"
 #include "wc_time.h"
@@ -68,21 +69,34 @@ static json_object *breakers_json(const bson_t *doc)
     return out;
 }
 
-/* One host as the API shows it; NULL for a document without a string _id
+/* How fresh a host's report is: false for a document without a string _id
  * or an updatedAt, which no worker writes. */
+static bool host_freshness(const bson_t *doc, int64_t now_ms, int64_t *updated, int64_t *age,
+                           bool *stale)
+{
+    bson_iter_t iter;
+    if (wc_doc_string(doc, "_id") == NULL || !bson_iter_init_find(&iter, doc, "updatedAt") ||
+        !BSON_ITER_HOLDS_DATE_TIME(&iter)) {
+        return false;
+    }
+    *updated = bson_iter_date_time(&iter);
+    int64_t interval = wc_doc_int(doc, "reportIntervalMs", 0);
+    *age = now_ms > *updated ? now_ms - *updated : 0;
+    /* A document without an interval cannot be judged fresh. */
+    *stale = interval <= 0 || *age > STALE_INTERVALS * interval;
+    return true;
+}
+
+/* One host as the API shows it; NULL for a document host_freshness refuses. */
 static json_object *host_json(const bson_t *doc, int64_t now_ms)
 {
     const char *id = wc_doc_string(doc, "_id");
-    bson_iter_t iter;
-    if (id == NULL || !bson_iter_init_find(&iter, doc, "updatedAt") ||
-        !BSON_ITER_HOLDS_DATE_TIME(&iter)) {
+    int64_t updated = 0, age = 0;
+    bool stale = true;
+    if (!host_freshness(doc, now_ms, &updated, &age, &stale)) {
         return NULL;
     }
-    int64_t updated = bson_iter_date_time(&iter);
     int64_t interval = wc_doc_int(doc, "reportIntervalMs", 0);
-    int64_t age = now_ms > updated ? now_ms - updated : 0;
-    /* A document without an interval cannot be judged fresh. */
-    bool stale = interval <= 0 || age > STALE_INTERVALS * interval;
 
     json_object *host = json_object_new_object();
     json_object_object_add(host, "id", json_object_new_string(id));
@@ -121,4 +135,41 @@ API_HANDLER(api_handle_workers)
     json_object_object_add(data, "hosts", hosts);
     json_object_object_add(data, "staleAfterIntervals", json_object_new_int(STALE_INTERVALS));
     return api_ok(200, data, NULL);
+}
+
+json_object *api_worker_hosts_summary(api_context_t *ctx)
+{
+    bson_t **docs = NULL;
+    size_t n = 0;
+    if (wc_store_list_worker_hosts(ctx->store, &docs, &n) != WC_STORE_OK) {
+        return NULL;
+    }
+    int64_t now = wc_time_now_ms();
+    int live = 0, stale_count = 0;
+    json_object *hosts = json_object_new_array_ext((int)n);
+    for (size_t i = 0; i < n; i++) {
+        int64_t updated = 0, age = 0;
+        bool stale = true;
+        if (!host_freshness(docs[i], now, &updated, &age, &stale)) {
+            continue;
+        }
+        json_object *host = json_object_new_object();
+        json_object_object_add(host, "id", json_object_new_string(wc_doc_string(docs[i], "_id")));
+        json_object_object_add(host, "stale", json_object_new_boolean(stale));
+        json_object_object_add(host, "ageMs", json_object_new_int64(age));
+        json_object_object_add(host, "children",
+                               json_object_new_int64(wc_doc_int(docs[i], "children", 0)));
+        json_object_array_add(hosts, host);
+        if (stale) {
+            stale_count++;
+        } else {
+            live++;
+        }
+    }
+    wc_store_docs_free(docs, n);
+    json_object *summary = json_object_new_object();
+    json_object_object_add(summary, "live", json_object_new_int(live));
+    json_object_object_add(summary, "stale", json_object_new_int(stale_count));
+    json_object_object_add(summary, "hosts", hosts);
+    return summary;
 }

@@ -23,6 +23,12 @@ API_HANDLER(api_handle_cancel_notification);         /* handler_cancel.c */
 API_HANDLER(api_handle_replay_notification);         /* handler_replay.c */
 API_HANDLER(api_handle_audit);                       /* handler_audit.c */
 
+/* The worker hosts of `worker_hosts` as /api/health shows them: {"live": n,
+ * "stale": n, "hosts": [{"id", "stale", "ageMs", "children"}]}, stale by the
+ * rule of GET /api/workers (handler_workers.c). NULL when the database
+ * failed. The caller owns the result. */
+json_object *api_worker_hosts_summary(api_context_t *ctx);
+
 /* Who a principal is in audit entries: "api:key:<key id>", or
  * "api:jwt:<tenant>:<subject>" for a dashboard user. */
 void api_actor(const wc_principal_t *principal, char *out, size_t out_len);

@@ -43,6 +43,7 @@ struct api_publisher {
     wc_broker_t *broker;
     int backoff_ms;      /* 0 while the broker is reachable */
     int64_t retry_at_ms; /* monotonic; no connection attempt before */
+    int bound_ms;        /* WAVECOM_PUBLISH_TIMEOUT_SECONDS: one publish call, whole */
 };
 
 api_publisher_t *api_publisher_new(const wc_config_t *cfg, const char *name)
@@ -57,7 +58,7 @@ api_publisher_t *api_publisher_new(const wc_config_t *cfg, const char *name)
         .name = name,
         .confirms = true,
         .heartbeat_seconds = 0, /* only used under the lock; a dead peer shows as a timeout */
-        .timeout_ms = 10000,
+        .timeout_ms = cfg->publish_timeout_seconds * 1000,
     };
     p->broker = wc_broker_new(&opts);
     if (p->broker == NULL || pthread_mutex_init(&p->lock, NULL) != 0) {
@@ -65,6 +66,7 @@ api_publisher_t *api_publisher_new(const wc_config_t *cfg, const char *name)
         free(p);
         return NULL;
     }
+    p->bound_ms = opts.timeout_ms;
     return p;
 }
 
@@ -123,6 +125,9 @@ bool api_publisher_ready(api_publisher_t *p)
 wc_broker_status_t api_publisher_publish(api_publisher_t *p, const wc_broker_message_t *msg)
 {
     pthread_mutex_lock(&p->lock);
+    /* Both attempts, and the reconnect between them, within one bound: the
+     * one the documentation promises a client. */
+    wc_broker_set_deadline(p->broker, wc_time_monotonic_ms() + p->bound_ms);
     wc_broker_status_t status = WC_BROKER_ERROR;
     for (int attempt = 0; attempt < 2 && status == WC_BROKER_ERROR; attempt++) {
         if (!open_locked(p)) {
@@ -130,6 +135,7 @@ wc_broker_status_t api_publisher_publish(api_publisher_t *p, const wc_broker_mes
         }
         status = wc_broker_publish(p->broker, msg);
     }
+    wc_broker_set_deadline(p->broker, 0);
     pthread_mutex_unlock(&p->lock);
     note_outcome(status);
     return status;
@@ -154,6 +160,9 @@ wc_broker_status_t api_publisher_publish_batch(api_publisher_t *p, const wc_brok
         return WC_BROKER_ERROR;
     }
     pthread_mutex_lock(&p->lock);
+    /* Both attempts, and the reconnect between them, within one bound. */
+    int64_t deadline = wc_time_monotonic_ms() + p->bound_ms;
+    wc_broker_set_deadline(p->broker, deadline);
     if (open_locked(p)) {
         wc_broker_publish_batch(p->broker, msgs, n, statuses);
         /* Those whose fate is unknown go once more on a fresh connection. */
@@ -164,13 +173,14 @@ wc_broker_status_t api_publisher_publish_batch(api_publisher_t *p, const wc_brok
                 where[m++] = i;
             }
         }
-        if (m > 0 && open_locked(p)) {
+        if (m > 0 && wc_time_monotonic_ms() < deadline && open_locked(p)) {
             wc_broker_publish_batch(p->broker, again, m, again_status);
             for (size_t k = 0; k < m; k++) {
                 statuses[where[k]] = again_status[k];
             }
         }
     }
+    wc_broker_set_deadline(p->broker, 0);
     pthread_mutex_unlock(&p->lock);
     free(again);
     free(where);

@@ -22,6 +22,9 @@ void api_publisher_free(api_publisher_t *publisher);
  * broker is unreachable the attempts back off (250 ms doubling to 5 s) and
  * calls in between fail at once with WC_BROKER_ERROR. */
 
+/* Both publish calls below return within WAVECOM_PUBLISH_TIMEOUT_SECONDS,
+ * connecting, both attempts and the confirm waits included. */
+
 /* Publishes and waits for the broker's confirm. A lost connection is
  * reopened once and the publish repeated (not a blocked one: it would block
  * again): a duplicate is harmless (the worker's claim drops it), a message

@@ -23,6 +23,8 @@ struct api_scheduler {
     pthread_mutex_t lock;
     pthread_cond_t wake;
     bool stopping;
+    /* Monotonic time of the last database error a step met; 0: none yet. */
+    int64_t db_failed_at_ms;
 };
 
 static bool stopping(api_scheduler_t *s)
@@ -119,6 +121,9 @@ typedef struct {
     bool mark_queued;
     wc_log_level_t level;
     const char *what; /* for the log line: "<actor>: <n> <what>" */
+    /* Taken only once the database has answered for WAVECOM_SWEEP_OVERDUE_SECONDS
+     * since its last error (see run_step). */
+    bool after_quiet;
 } step_t;
 
 static wc_store_status_t take_due(const api_context_t *ctx, wc_status_t status, int64_t now,
@@ -162,13 +167,13 @@ static int overdue_threshold(const wc_config_t *cfg) { return cfg->sweep_overdue
  * delivery through. */
 static const step_t steps[] = {
     {take_due, NULL, WC_STATUS_SCHEDULED, "api:scheduler", true, WC_LOG_INFO,
-     "due notifications released"},
+     "due notifications released", false},
     {take_stale, pending_threshold, WC_STATUS_PENDING, "api:sweeper", true, WC_LOG_WARN,
-     "notifications left PENDING published again"},
+     "notifications left PENDING published again", false},
     {take_overdue, overdue_threshold, WC_STATUS_RETRYING, "api:sweeper", false, WC_LOG_WARN,
-     "RETRYING notifications whose next attempt is overdue queued again"},
+     "RETRYING notifications whose next attempt is overdue queued again", false},
     {take_overdue, overdue_threshold, WC_STATUS_PROCESSING, "api:sweeper", false, WC_LOG_WARN,
-     "PROCESSING notifications whose lease ended long ago queued again"},
+     "PROCESSING notifications whose lease ended long ago queued again", true},
 };
 
 #define STEPS (sizeof(steps) / sizeof(steps[0]))
@@ -177,9 +182,24 @@ static const step_t steps[] = {
  * Returns how many. A stop request is honoured between the takes. */
 static size_t run_step(api_scheduler_t *s, round_t *r, const step_t *step)
 {
+    /* A worker that knows a PROCESSING notification's outcome keeps trying to
+     * record it while the database is away, and its lease cannot be renewed
+     * meanwhile: after an outage every such lease looks expired. Queuing
+     * those again would deliver them twice, so the sweeper first gives the
+     * holders the overdue period, with the database answering, to record
+     * them (docs/ARCHITECTURE.md §4). */
+    int64_t quiet_ms = s->ctx->cfg->sweep_overdue_seconds * 1000LL;
+    if (step->after_quiet && s->db_failed_at_ms != 0 &&
+        wc_time_monotonic_ms() - s->db_failed_at_ms < quiet_ms) {
+        return 0;
+    }
     while (r->n < ROUND_MAX && !stopping(s)) {
         bson_t *doc = NULL;
-        if (step->take(s->ctx, step->status, wc_time_now_ms(), &doc) != WC_STORE_OK) {
+        wc_store_status_t taken = step->take(s->ctx, step->status, wc_time_now_ms(), &doc);
+        if (taken != WC_STORE_OK) {
+            if (taken == WC_STORE_ERROR) {
+                s->db_failed_at_ms = wc_time_monotonic_ms();
+            }
             break; /* none left, or the database failed (logged) */
         }
         round_add(r, doc);

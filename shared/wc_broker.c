@@ -26,6 +26,7 @@ struct wc_broker {
     bool confirms;
     int heartbeat_seconds;
     int timeout_ms;
+    int64_t deadline_ms; /* monotonic; no wait goes past it; 0 for none */
 
     amqp_connection_state_t conn; /* NULL while closed */
     uint64_t next_publish_tag;    /* delivery tag the broker gives the next publish */
@@ -82,6 +83,26 @@ static struct timeval ms_to_timeval(int ms)
     return tv;
 }
 
+/* The longest the next wait may take: the timeout, or less when the caller's
+ * deadline (wc_broker_set_deadline) is nearer. At least 1 ms, so a wait past
+ * the deadline fails at once instead of never being tried. */
+static int wait_bound_ms(const wc_broker_t *b)
+{
+    if (b->deadline_ms == 0) {
+        return b->timeout_ms;
+    }
+    int64_t left = b->deadline_ms - wc_time_monotonic_ms();
+    if (left < 1) {
+        return 1;
+    }
+    return left < b->timeout_ms ? (int)left : b->timeout_ms;
+}
+
+void wc_broker_set_deadline(wc_broker_t *b, int64_t deadline_ms)
+{
+    b->deadline_ms = deadline_ms;
+}
+
 /* rabbitmq-c writes a publish with no deadline: a broker that stops reading
  * (a resource alarm blocks the connection) would hold the writer for ever
  * once the socket buffers fill. The kernel ends such a connection instead
@@ -135,7 +156,7 @@ int wc_broker_ensure_open(wc_broker_t *b, char *err, size_t err_len)
         snprintf(err, err_len, "cannot create a socket");
         return -1;
     }
-    struct timeval timeout = ms_to_timeval(b->timeout_ms);
+    struct timeval timeout = ms_to_timeval(wait_bound_ms(b));
     int rc = amqp_socket_open_noblock(sock, info.host, info.port, &timeout);
     if (rc != AMQP_STATUS_OK) {
         snprintf(err, err_len, "connecting to %s:%d: %s", info.host, info.port,
@@ -186,6 +207,10 @@ int wc_broker_ensure_open(wc_broker_t *b, char *err, size_t err_len)
         }
     }
     b->next_publish_tag = 1;
+    /* The connection outlives the caller's deadline: later RPCs get the
+     * whole timeout. */
+    struct timeval rpc_timeout = ms_to_timeval(b->timeout_ms);
+    amqp_set_rpc_timeout(b->conn, &rpc_timeout);
     return 0;
 }
 
@@ -420,7 +445,7 @@ static int note_returned(wc_broker_t *b, batch_state_t *st, amqp_channel_t chann
 
 static wc_broker_status_t await_batch(wc_broker_t *b, batch_state_t *st)
 {
-    int64_t deadline = wc_time_monotonic_ms() + b->timeout_ms;
+    int64_t deadline = wc_time_monotonic_ms() + wait_bound_ms(b);
     while (st->unsettled > 0) {
         int64_t left = deadline - wc_time_monotonic_ms();
         if (left <= 0) {

@@ -98,6 +98,11 @@ long wc_broker_queue_depth(wc_broker_t *broker, const char *queue);
  * closed). */
 int wc_broker_queue_stats(wc_broker_t *broker, const char *queue, long *messages, long *consumers);
 
+/* Until called again with 0, no connect, handshake or confirm wait of
+ * `broker` goes past `deadline_ms` (monotonic, wc_time_monotonic_ms): one
+ * bound for a caller that may open a connection and publish twice. */
+void wc_broker_set_deadline(wc_broker_t *broker, int64_t deadline_ms);
+
 /* ---- Batched confirms (intake API) ---- */
 
 /* Publishes msgs[0..n) like wc_broker_publish, then reads acks and nacks

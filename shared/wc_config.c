@@ -68,6 +68,9 @@ static const cfg_entry_t config_table[] = {
      "Most client connections open at once."},
     {"WAVECOM_API_PER_IP_LIMIT", "256", INT(api_per_ip_limit, 1, 100000),
      "Most connections open at once from one client address."},
+    {"WAVECOM_PUBLISH_TIMEOUT_SECONDS", "10", INT(publish_timeout_seconds, 1, 120),
+     "The longest the API waits for RabbitMQ to take and confirm a request's notifications, a "
+     "reconnect and second attempt included; past it the answer is 503 with Retry-After."},
     {"WAVECOM_API_TIMEOUT_SECONDS", "30", INT(api_timeout_seconds, 1, 3600),
      "Idle client connections are closed after this long."},
     {"WAVECOM_WORKER_PROCESSES", "0", INT(worker_processes, 0, 256),
@@ -80,6 +83,9 @@ static const cfg_entry_t config_table[] = {
      "On SIGTERM, how long children may finish their work before they are killed."},
     {"WAVECOM_LEASE_SECONDS", "60", INT(lease_seconds, 5, 3600),
      "How long a worker's claim on a notification lasts before another may take it over."},
+    {"WAVECOM_OUTCOME_RETRY_SECONDS", "1500", INT(outcome_retry_seconds, 10, 86400),
+     "How long a worker keeps a known outcome (sent, failed) and its unacked message while the "
+     "database cannot record it; keep it below RabbitMQ's consumer_timeout (30 minutes)."},
     {"WAVECOM_WORKER_METRICS_HOST", "127.0.0.1", STR(worker_metrics_host, NULL),
      "Address the worker master serves its Prometheus metrics on."},
     {"WAVECOM_WORKER_METRICS_PORT", "9101", INT(worker_metrics_port, 0, 65535),

@@ -40,6 +40,8 @@ typedef struct {
     int worker_store_threads;
     int drain_grace_seconds;
     int lease_seconds;
+    int publish_timeout_seconds;
+    int outcome_retry_seconds;
     char worker_metrics_host[64];
     int worker_metrics_port;
     char worker_id[128];

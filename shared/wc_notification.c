@@ -195,7 +195,8 @@ bson_t *wc_notification_new_document(const wc_notification_request_t *req, const
 
 /* Fields that stay inside WaveCom. */
 static const char *const internal_fields[] = {"logs", "lease",      "republishCount", "seq",
-                                              "createdSeq", "last", "listBucket",     NULL};
+                                              "createdSeq", "last", "listBucket", "lastToken",
+                                              NULL};
 
 json_object *wc_notification_to_api_json(const bson_t *doc)
 {

@@ -443,18 +443,62 @@ wc_store_status_t wc_store_mark_queued(wc_store_t *store, const bson_oid_t *id, 
     return status;
 }
 
-bson_t *wc_store_lease_filter(const bson_oid_t *id, const char *owner)
+void wc_store_new_token(char token[WC_LEASE_TOKEN_LEN])
 {
-    return BCON_NEW("_id", BCON_OID(id), "status", BCON_UTF8("PROCESSING"), "lease.owner",
-                    BCON_UTF8(owner));
+    /* An ObjectId is unique per process and call (counter, pid, time), which
+     * is all a token needs: it tells this attempt's writes from any other's. */
+    bson_oid_t oid;
+    bson_oid_init(&oid, NULL);
+    bson_oid_to_string(&oid, token);
+}
+
+bson_t *wc_store_lease_filter(const bson_oid_t *id, const char *token)
+{
+    return BCON_NEW("_id", BCON_OID(id), "status", BCON_UTF8("PROCESSING"), "lease.token",
+                    BCON_UTF8(token));
+}
+
+/* True when `doc` stands in `status` and its last change was made under `token`. */
+static bool changed_under_token(const bson_t *doc, wc_status_t status, const char *token)
+{
+    const char *last_token = wc_doc_string(doc, "lastToken");
+    return doc_status(doc) == (int)status && last_token != NULL && strcmp(last_token, token) == 0;
+}
+
+wc_store_status_t wc_store_find_own_change(wc_store_t *store, const bson_oid_t *id,
+                                           wc_status_t to, const char *token, bson_t **doc,
+                                           wc_trail_entry_t *entry, size_t *n_entries)
+{
+    *doc = NULL;
+    *n_entries = 0;
+    bson_t *by_id = BCON_NEW("_id", BCON_OID(id));
+    bson_t *found = NULL;
+    wc_store_status_t status = wc_store_find_one(store, WC_COLL_NOTIFICATIONS, by_id, &found);
+    bson_destroy(by_id);
+    if (status != WC_STORE_OK) {
+        return status;
+    }
+    if (!changed_under_token(found, to, token)) {
+        bson_destroy(found);
+        return WC_STORE_NOT_FOUND;
+    }
+    /* The change's entry is the document's `last`; written again if it was
+     * written already, it is stored once. */
+    int32_t seq = (int32_t)wc_doc_int(found, "seq", 0);
+    if (seq > 0 && trail_entry_from_last(entry, found, seq) == 0) {
+        *n_entries = 1;
+    }
+    *doc = found;
+    return WC_STORE_OK;
 }
 
 static wc_store_status_t claim_from(wc_store_t *store, const bson_t *filter, const char *owner,
-                                    int64_t lease_ms, int64_t now_ms, const wc_audit_t *queued,
-                                    bool repair, wc_claim_t *out)
+                                    const char *token, int64_t lease_ms, int64_t now_ms,
+                                    const wc_audit_t *queued, bool repair, wc_claim_t *out)
 {
     bson_t *set = BCON_NEW("lease", "{", "owner", BCON_UTF8(owner), "until",
-                           BCON_DATE_TIME(now_ms + lease_ms), "}");
+                           BCON_DATE_TIME(now_ms + lease_ms), "token", BCON_UTF8(token), "}",
+                           "lastToken", BCON_UTF8(token));
     const wc_transition_t t = {
         .to = WC_STATUS_PROCESSING,
         .audit = {.actor = owner, .message = "Worker started processing"},
@@ -472,8 +516,8 @@ static wc_store_status_t claim_from(wc_store_t *store, const bson_t *filter, con
 /* One round of claiming; WC_CLAIM_BUSY with *raced set when the document
  * changed state between the attempts and another round may succeed. */
 static wc_claim_result_t claim_once(wc_store_t *store, const bson_oid_t *id, const char *owner,
-                                    int64_t lease_ms, int64_t now_ms, bool repair,
-                                    wc_claim_t *out, bool *raced)
+                                    const char *token, int64_t lease_ms, int64_t now_ms,
+                                    bool repair, wc_claim_t *out, bool *raced)
 {
     *raced = false;
     bson_t *claimable = BCON_NEW(
@@ -481,7 +525,7 @@ static wc_claim_result_t claim_once(wc_store_t *store, const bson_oid_t *id, con
         "{", "status", "{", "$in", "[", BCON_UTF8("QUEUED"), BCON_UTF8("RETRYING"), "]", "}", "}",
         "{", "status", BCON_UTF8("PROCESSING"), "lease.until", "{", "$lt", BCON_DATE_TIME(now_ms),
         "}", "}", "]");
-    wc_store_status_t status = claim_from(store, claimable, owner, lease_ms, now_ms, NULL, repair, out);
+    wc_store_status_t status = claim_from(store, claimable, owner, token, lease_ms, now_ms, NULL, repair, out);
     bson_destroy(claimable);
     if (status != WC_STORE_NOT_FOUND) {
         return status == WC_STORE_OK ? WC_CLAIM_OK : WC_CLAIM_ERROR;
@@ -494,7 +538,7 @@ static wc_claim_result_t claim_once(wc_store_t *store, const bson_oid_t *id, con
     bson_t *pending = BCON_NEW("_id", BCON_OID(id), "status", BCON_UTF8("PENDING"));
     const wc_audit_t queued = {.actor = owner,
                                .message = "Added to queue (received before the API's record)"};
-    status = claim_from(store, pending, owner, lease_ms, now_ms, &queued, repair, out);
+    status = claim_from(store, pending, owner, token, lease_ms, now_ms, &queued, repair, out);
     bson_destroy(pending);
     if (status != WC_STORE_NOT_FOUND) {
         return status == WC_STORE_OK ? WC_CLAIM_OK : WC_CLAIM_ERROR;
@@ -511,6 +555,16 @@ static wc_claim_result_t claim_once(wc_store_t *store, const bson_oid_t *id, con
     }
     int current = doc != NULL ? doc_status(doc) : -1;
     wc_claim_result_t result = doc == NULL ? WC_CLAIM_MISSING : WC_CLAIM_GONE;
+    if (doc != NULL && changed_under_token(doc, WC_STATUS_PROCESSING, token)) {
+        /* Our own claim, whose reply was lost: it holds, and its entry is the
+         * document's `last`. */
+        int32_t seq = (int32_t)wc_doc_int(doc, "seq", 0);
+        if (seq > 0 && trail_entry_from_last(&out->trail[0], doc, seq) == 0) {
+            out->trail_n = 1;
+        }
+        out->doc = doc;
+        return WC_CLAIM_OK;
+    }
     if (current == WC_STATUS_PROCESSING) {
         result = WC_CLAIM_BUSY;
     } else if (current == WC_STATUS_PENDING || current == WC_STATUS_QUEUED ||
@@ -525,15 +579,23 @@ static wc_claim_result_t claim_once(wc_store_t *store, const bson_oid_t *id, con
 /* Rounds of claiming before a still-moving document is deferred. */
 #define CLAIM_ROUNDS 3
 
+/* Attempts after a database error, each with the same token: a claim applied
+ * whose reply was lost is found by the next attempt as our own. */
+#define CLAIM_ERROR_ATTEMPTS 2
+
 wc_claim_result_t wc_store_claim(wc_store_t *store, const bson_oid_t *id, const char *owner,
-                                 int64_t lease_ms, int64_t now_ms, bool redelivered,
-                                 wc_claim_t *out)
+                                 const char *token, int64_t lease_ms, int64_t now_ms,
+                                 bool redelivered, wc_claim_t *out)
 {
     *out = (wc_claim_t){0};
     wc_claim_result_t result = WC_CLAIM_BUSY;
     bool raced = true;
-    for (int round = 0; round < CLAIM_ROUNDS && raced; round++) {
-        result = claim_once(store, id, owner, lease_ms, now_ms, redelivered, out, &raced);
+    int errors = 0;
+    for (int round = 0; round < CLAIM_ROUNDS && (raced || result == WC_CLAIM_ERROR); round++) {
+        result = claim_once(store, id, owner, token, lease_ms, now_ms, redelivered, out, &raced);
+        if (result == WC_CLAIM_ERROR && ++errors >= CLAIM_ERROR_ATTEMPTS) {
+            break;
+        }
     }
     /* Still racing after every round: BUSY defers the message, never drops it. */
     return result;

@@ -161,14 +161,36 @@ typedef struct {
  * message outran its QUEUED write) or PROCESSING whose lease expired. On
  * WC_CLAIM_OK *out holds the claimed document and the claim's trail entries.
  * `redelivered`: the message came back from a consumer that may have died
- * before writing the trail entry of its last change. */
+ * before writing the trail entry of its last change. The lease carries
+ * `token` (wc_store_new_token); a database error is retried with it, and a
+ * document found PROCESSING under `token` is our own earlier claim whose reply
+ * was lost: WC_CLAIM_OK, not BUSY. */
 wc_claim_result_t wc_store_claim(wc_store_t *store, const bson_oid_t *id, const char *owner,
-                                 int64_t lease_ms, int64_t now_ms, bool redelivered,
-                                 wc_claim_t *out);
+                                 const char *token, int64_t lease_ms, int64_t now_ms,
+                                 bool redelivered, wc_claim_t *out);
 
-/* A filter matching notification `id` only while `owner` holds its lease. The
- * caller destroys it. */
-bson_t *wc_store_lease_filter(const bson_oid_t *id, const char *owner);
+/* A lease token: 24 hex digits and a NUL. */
+#define WC_LEASE_TOKEN_LEN 25
+
+/* Writes a new token, unique to this call, into `token`. A claim stores its
+ * token in `lease.token` and `lastToken`; the holder's outcome write filters
+ * on it and sets `lastToken` again, so that a write whose reply was lost can
+ * be recognised as our own (docs/ARCHITECTURE.md §4). */
+void wc_store_new_token(char token[WC_LEASE_TOKEN_LEN]);
+
+/* A filter matching notification `id` only while the claim that set `token`
+ * holds its lease, expired or not. The caller destroys it. */
+bson_t *wc_store_lease_filter(const bson_oid_t *id, const char *token);
+
+/* After a change to `to` under `token` whose reply was lost or which found
+ * nothing to change: OK when notification `id` stands in `to` and its last
+ * change was made under `token` (the change was applied), with *doc the
+ * document (the caller destroys it) and *entry its trail entry when *n_entries
+ * is 1. NOT_FOUND when the document is in another state or another attempt
+ * changed it; ERROR when the database failed. */
+wc_store_status_t wc_store_find_own_change(wc_store_t *store, const bson_oid_t *id,
+                                           wc_status_t to, const char *token, bson_t **doc,
+                                           wc_trail_entry_t *entry, size_t *n_entries);
 
 /* Tenants and API keys (wc_store_tenants.c). */
 

@@ -176,7 +176,8 @@ static wc_store_status_t read_leaf(walk_t *w, int64_t start_ms)
     /* The trail and the channel blobs can be large; a page shows summaries
      * and GET /api/notifications/:id the whole document. */
     bson_t *opts = BCON_NEW("projection", "{", "logs", BCON_INT32(0), "lease", BCON_INT32(0),
-                            "data", BCON_INT32(0), "payload", BCON_INT32(0), "}");
+                            "lastToken", BCON_INT32(0), "data", BCON_INT32(0), "payload",
+                            BCON_INT32(0), "}");
     mongoc_client_t *client = wc_store_client_take(w->store);
     mongoc_collection_t *coll =
         mongoc_client_get_collection(client, w->store->db, WC_COLL_NOTIFICATIONS);

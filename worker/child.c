@@ -254,6 +254,8 @@ int worker_child_run(const wc_config_t *cfg, int slot, worker_breakers_t *breake
             host_report_tick(report, ctx.store_pool, wc_time_monotonic_ms());
         }
         counting_flush_tick(&counting, ctx.store_pool, wc_time_monotonic_ms());
+        ctx.draining = stop_requested != 0;
+        delivery_tick(&ctx);
         if (!stop_requested && !wc_broker_is_open(ctx.consumer)) {
             if (start_consuming(ctx.consumer, cfg) != 0) {
                 run_io(&ctx, http, 0, -1);

@@ -13,8 +13,16 @@
 #include "wc_time.h"
 #include "wc_topology.h"
 
-/* How long an outcome write is retried while the database is away. */
-#define RECORD_RETRY_SECONDS 30
+/* The first and the longest wait between attempts to record the outcomes
+ * waiting for the database. */
+#define PROBE_BACKOFF_FIRST_MS 1000
+#define PROBE_BACKOFF_MAX_MS 10000
+/* A claim that meets database errors is tried again on this child, with the
+ * same token and its message held, 1 s doubling to 5 s apart, for this long;
+ * a claim applied whose reply was lost is then found as ours at once, where a
+ * redelivered copy taken by another child would wait out the lease. */
+#define CLAIM_RETRY_MS 60000
+#define CLAIM_BACKOFF_MAX_MS 5000
 /* After a dependency failed, new messages wait this long. */
 #define PAUSE_AFTER_FAILURE_MS 1000
 
@@ -53,6 +61,20 @@ struct delivery_job {
     char audit_message[700];
     wc_store_status_t recorded;
     settle_t settle;
+
+    /* This attempt's lease token (wc_store_new_token): the claim and the
+     * outcome write carry it, so that either, its reply lost, is known as
+     * ours when tried again. */
+    char token[WC_LEASE_TOKEN_LEN];
+    /* Set while the outcome waits for the database (monotonic, since when). */
+    int64_t waiting_since_ms;
+    bool probe;                /* this job's write is the probe (ctx->probe_in_flight) */
+    delivery_job_t *next_waiting;
+    /* A claim held after database errors (ctx->claim_retry_head). */
+    int64_t claim_failing_since_ms; /* monotonic; 0 before the first error */
+    int64_t claim_retry_at_ms;
+    int claim_backoff_ms;
+    delivery_job_t *next_claim_retry;
 };
 
 const bson_t *delivery_job_document(const delivery_job_t *job) { return job->doc; }
@@ -72,12 +94,6 @@ __attribute__((format(printf, 3, 4))) static void log_job(wc_log_level_t level,
     wc_log_fields(level, msg,
                   wc_log_notification_fields(job->msg.notification_id, job->msg.tenant_id,
                                              job->msg.correlation_id));
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
 }
 
 /* Settling a delivery on a channel that has since been replaced would ack
@@ -139,31 +155,33 @@ static wc_broker_status_t publish_queue_message(delivery_context_t *ctx, const c
     return status;
 }
 
-/* Applies the job's transition to the notification this worker holds,
- * retrying while the database is unreachable, and adds its trail entry to the
- * job's; on a store pool thread. WC_STORE_OK, WC_STORE_NOT_FOUND (the lease
- * was lost to another worker) or WC_STORE_ERROR. */
+/* Applies the job's transition to the notification this worker holds, once,
+ * and adds its trail entries to the job's; on a store pool thread. The write
+ * is filtered on the claim's token, not on the lease's expiry: while nobody
+ * else claimed the notification, the outcome stands. When it matches nothing,
+ * an earlier attempt of this very write may have been applied with its reply
+ * lost: the document then shows `to` under our token, and that is success.
+ * WC_STORE_OK, WC_STORE_NOT_FOUND (another worker claimed it since) or
+ * WC_STORE_ERROR (the database failed; the loop tries again later). */
 static wc_store_status_t record(wc_store_t *store, delivery_job_t *job)
 {
-    bson_t *filter = wc_store_lease_filter(&job->oid, job->ctx->owner);
-    wc_store_status_t status = WC_STORE_ERROR;
-    for (int i = 0; i < RECORD_RETRY_SECONDS; i++) {
-        bson_t *before = NULL;
-        wc_trail_entry_t entries[WC_TRANSITION_ENTRIES_MAX];
-        size_t n = 0;
-        status = wc_store_transition_deferred(store, filter, &job->transition, wc_time_now_ms(),
-                                              &before, entries, &n);
-        bson_destroy(before);
-        for (size_t k = 0; k < n && job->trail_n < sizeof(job->trail) / sizeof(job->trail[0]);
-             k++) {
-            job->trail[job->trail_n++] = entries[k];
-        }
-        if (status != WC_STORE_ERROR) {
-            break;
-        }
-        sleep_ms(1000);
-    }
+    bson_t *filter = wc_store_lease_filter(&job->oid, job->token);
+    bson_t *before = NULL;
+    wc_trail_entry_t entries[WC_TRANSITION_ENTRIES_MAX];
+    size_t n = 0;
+    wc_store_status_t status = wc_store_transition_deferred(
+        store, filter, &job->transition, wc_time_now_ms(), &before, entries, &n);
+    bson_destroy(before);
     bson_destroy(filter);
+    if (status == WC_STORE_NOT_FOUND) {
+        bson_t *doc = NULL;
+        status = wc_store_find_own_change(store, &job->oid, job->transition.to, job->token, &doc,
+                                          entries, &n);
+        bson_destroy(doc);
+    }
+    for (size_t k = 0; k < n && job->trail_n < sizeof(job->trail) / sizeof(job->trail[0]); k++) {
+        job->trail[job->trail_n++] = entries[k];
+    }
     return status;
 }
 
@@ -211,6 +229,8 @@ static void run_record(store_op_t *op, wc_store_t *store)
     job->recorded = record(store, job);
 }
 
+static void record_done(store_op_t *op);
+
 /* Settles the message once the job's trail entries are written. */
 static void settle(void *arg, bool trail_written)
 {
@@ -236,9 +256,211 @@ static void settle_after_trail(delivery_job_t *job)
     }
 }
 
+static void update_waiting_gauge(delivery_context_t *ctx)
+{
+    worker_metrics_set_outcomes_waiting(ctx->metrics, ctx->slot,
+                                        ctx->waiting_n + (ctx->probe_in_flight ? 1 : 0));
+}
+
+/* Submits the job's outcome write (again). */
+static void submit_record(delivery_job_t *job)
+{
+    job->op = (store_op_t){.run = run_record, .done = record_done, .arg = job,
+                           .urgent = job->msg.priority >= WC_PRIORITY_HIGH};
+    if (store_pool_submit(job->ctx->store_pool, &job->op) != 0) {
+        /* The pool is stopping: only the broker can keep the message now. */
+        requeue_later(job->ctx, job->tag, job->generation);
+        job_finish(job);
+    }
+}
+
+/* The job's outcome could not be written: keeps it (and its unacked message)
+ * on the waiting list for the next probe, unless it has waited
+ * WAVECOM_OUTCOME_RETRY_SECONDS already. Returns true when it was kept. */
+static bool keep_waiting(delivery_job_t *job)
+{
+    delivery_context_t *ctx = job->ctx;
+    int64_t now = wc_time_monotonic_ms();
+    if (job->waiting_since_ms == 0) {
+        job->waiting_since_ms = now;
+        log_job(WC_LOG_WARN, job,
+                "notification %s: outcome %s is known but the database cannot record it; "
+                "holding the message and trying again for up to %d s",
+                job->msg.notification_id, wc_status_name(job->transition.to),
+                ctx->cfg->outcome_retry_seconds);
+    } else if (now - job->waiting_since_ms >= ctx->cfg->outcome_retry_seconds * 1000LL) {
+        log_job(WC_LOG_ERROR, job,
+                "notification %s: outcome %s still not recorded after %d s; giving the message "
+                "back before the broker's consumer_timeout takes it",
+                job->msg.notification_id, wc_status_name(job->transition.to),
+                ctx->cfg->outcome_retry_seconds);
+        return false;
+    }
+    job->next_waiting = NULL;
+    if (ctx->waiting_tail != NULL) {
+        ctx->waiting_tail->next_waiting = job;
+    } else {
+        ctx->waiting_head = job;
+    }
+    ctx->waiting_tail = job;
+    ctx->waiting_n++;
+    if (!ctx->probe_in_flight && ctx->probe_at_ms == 0) {
+        ctx->probe_backoff_ms = PROBE_BACKOFF_FIRST_MS;
+        ctx->probe_at_ms = now + ctx->probe_backoff_ms;
+    }
+    update_waiting_gauge(ctx);
+    return true;
+}
+
+static delivery_job_t *take_waiting(delivery_context_t *ctx)
+{
+    delivery_job_t *job = ctx->waiting_head;
+    if (job != NULL) {
+        ctx->waiting_head = job->next_waiting;
+        if (ctx->waiting_head == NULL) {
+            ctx->waiting_tail = NULL;
+        }
+        job->next_waiting = NULL;
+        ctx->waiting_n--;
+    }
+    return job;
+}
+
+/* The probe's write was answered: the database is back, and every waiting
+ * outcome is written now; or it failed again, and the next probe waits
+ * longer. */
+static void probe_answered(delivery_job_t *job)
+{
+    delivery_context_t *ctx = job->ctx;
+    job->probe = false;
+    ctx->probe_in_flight = false;
+    if (job->recorded == WC_STORE_ERROR) {
+        ctx->probe_backoff_ms = ctx->probe_backoff_ms * 2 < PROBE_BACKOFF_MAX_MS
+                                    ? ctx->probe_backoff_ms * 2
+                                    : PROBE_BACKOFF_MAX_MS;
+        ctx->probe_at_ms = wc_time_monotonic_ms() + ctx->probe_backoff_ms;
+        return;
+    }
+    ctx->probe_at_ms = 0;
+    if (ctx->waiting_n > 0) {
+        wc_log_info("the database answers again: recording %d waiting outcomes", ctx->waiting_n);
+    }
+    delivery_job_t *next = NULL;
+    while ((next = take_waiting(ctx)) != NULL) {
+        submit_record(next);
+    }
+    update_waiting_gauge(ctx);
+}
+
+/* Gives back the messages of waiting jobs that reached
+ * WAVECOM_OUTCOME_RETRY_SECONDS: only the probe's job is tried each round, so
+ * the others' age is checked here. */
+static void give_up_expired(delivery_context_t *ctx, int64_t now)
+{
+    int64_t bound = ctx->cfg->outcome_retry_seconds * 1000LL;
+    delivery_job_t *keep_head = NULL, *keep_tail = NULL, *expired = NULL;
+    int kept = 0;
+    delivery_job_t *job = NULL;
+    while ((job = take_waiting(ctx)) != NULL) {
+        if (now - job->waiting_since_ms >= bound) {
+            job->next_waiting = expired;
+            expired = job;
+            continue;
+        }
+        if (keep_tail != NULL) {
+            keep_tail->next_waiting = job;
+        } else {
+            keep_head = job;
+        }
+        keep_tail = job;
+        kept++;
+    }
+    ctx->waiting_head = keep_head;
+    ctx->waiting_tail = keep_tail;
+    ctx->waiting_n = kept;
+    update_waiting_gauge(ctx);
+    while (expired != NULL) {
+        job = expired;
+        expired = job->next_waiting;
+        job->next_waiting = NULL;
+        log_job(WC_LOG_ERROR, job,
+                "notification %s: outcome %s still not recorded after %d s; giving the message "
+                "back before the broker's consumer_timeout takes it",
+                job->msg.notification_id, wc_status_name(job->transition.to),
+                ctx->cfg->outcome_retry_seconds);
+        settle_after_trail(job); /* recorded is ERROR: the message is requeued */
+    }
+}
+
+static void claim_done(store_op_t *op);
+static void remember_failed_claim(delivery_context_t *ctx, const delivery_job_t *job);
+static void run_claim(store_op_t *op, wc_store_t *store);
+
+/* Claims again the held jobs whose time has come; on drain, gives their
+ * messages back instead. */
+static void retry_held_claims(delivery_context_t *ctx, int64_t now)
+{
+    delivery_job_t **link = &ctx->claim_retry_head;
+    while (*link != NULL) {
+        delivery_job_t *job = *link;
+        if (!ctx->draining && now < job->claim_retry_at_ms) {
+            link = &job->next_claim_retry;
+            continue;
+        }
+        *link = job->next_claim_retry;
+        job->next_claim_retry = NULL;
+        if (ctx->draining) {
+            remember_failed_claim(ctx, job);
+            requeue_later(ctx, job->tag, job->generation);
+            job_finish(job);
+            continue;
+        }
+        job->op = (store_op_t){.run = run_claim, .done = claim_done, .arg = job,
+                               .urgent = job->msg.priority >= WC_PRIORITY_HIGH};
+        if (store_pool_submit(ctx->store_pool, &job->op) != 0) {
+            requeue_later(ctx, job->tag, job->generation);
+            job_finish(job);
+        }
+    }
+}
+
+void delivery_tick(delivery_context_t *ctx)
+{
+    int64_t now = wc_time_monotonic_ms();
+    retry_held_claims(ctx, now);
+    if (ctx->waiting_n == 0 || ctx->probe_in_flight || now < ctx->probe_at_ms) {
+        return;
+    }
+    give_up_expired(ctx, now);
+    if (ctx->waiting_n == 0) {
+        return;
+    }
+    delivery_job_t *job = take_waiting(ctx);
+    job->probe = true;
+    ctx->probe_in_flight = true;
+    update_waiting_gauge(ctx);
+    submit_record(job);
+}
+
+int delivery_outcomes_waiting(const delivery_context_t *ctx)
+{
+    return ctx->waiting_n + (ctx->probe_in_flight ? 1 : 0);
+}
+
 static void record_done(store_op_t *op)
 {
     delivery_job_t *job = op->arg;
+    if (job->probe) {
+        probe_answered(job);
+    }
+    /* A known outcome (SENT, FAILED) must be durable before its message is
+     * settled: nothing may deliver it again. A RETRYING write that fails is
+     * covered by its confirmed retry message. */
+    if (job->recorded == WC_STORE_ERROR && job->settle == SETTLE_ACK_IF_RECORDED &&
+        keep_waiting(job)) {
+        return;
+    }
+    update_waiting_gauge(job->ctx);
     if (job->recorded == WC_STORE_OK) {
         count_outcome(job);
     }
@@ -256,6 +478,11 @@ static void record_done(store_op_t *op)
 static void record_then_settle(delivery_job_t *job, wc_status_t to, bson_t *set, bool inc_retry,
                                settle_t settle)
 {
+    if (set == NULL) {
+        set = bson_new();
+    }
+    /* Marks the change as this attempt's (wc_store_find_own_change). */
+    BSON_APPEND_UTF8(set, "lastToken", job->token);
     job->set = set;
     job->settle = settle;
     job->transition = (wc_transition_t){
@@ -265,12 +492,7 @@ static void record_then_settle(delivery_job_t *job, wc_status_t to, bson_t *set,
         .unset_lease = true,
         .inc_retry = inc_retry,
     };
-    job->op = (store_op_t){.run = run_record, .done = record_done, .arg = job,
-                           .urgent = job->msg.priority >= WC_PRIORITY_HIGH};
-    if (store_pool_submit(job->ctx->store_pool, &job->op) != 0) {
-        requeue_later(job->ctx, job->tag, job->generation);
-        job_finish(job);
-    }
+    submit_record(job);
 }
 
 static void record_sent(delivery_job_t *job, const delivery_result_t *result)
@@ -534,12 +756,63 @@ static void start_job(delivery_job_t *job)
     provider->start(provider, job);
 }
 
+/* A claim that failed may have been applied: the message's next copy here
+ * claims with the same token (delivery_accept). */
+static void remember_failed_claim(delivery_context_t *ctx, const delivery_job_t *job)
+{
+    size_t i = ctx->failed_claims_next++ % DELIVERY_FAILED_CLAIMS;
+    bson_oid_copy(&job->oid, &ctx->failed_claims[i].oid);
+    snprintf(ctx->failed_claims[i].token, sizeof(ctx->failed_claims[i].token), "%s", job->token);
+}
+
+/* The token for a new claim of `oid`: a failed claim's, taken once, or a new one. */
+static void claim_token(delivery_context_t *ctx, const bson_oid_t *oid,
+                        char token[WC_LEASE_TOKEN_LEN])
+{
+    for (size_t i = 0; i < DELIVERY_FAILED_CLAIMS; i++) {
+        if (ctx->failed_claims[i].token[0] != '\0' &&
+            bson_oid_equal(&ctx->failed_claims[i].oid, oid)) {
+            snprintf(token, WC_LEASE_TOKEN_LEN, "%s", ctx->failed_claims[i].token);
+            ctx->failed_claims[i].token[0] = '\0';
+            return;
+        }
+    }
+    wc_store_new_token(token);
+}
+
+/* Keeps a job whose claim failed, to claim again later with the same token.
+ * False when it has tried for CLAIM_RETRY_MS, or the child is draining. */
+static bool hold_claim(delivery_job_t *job)
+{
+    delivery_context_t *ctx = job->ctx;
+    int64_t now = wc_time_monotonic_ms();
+    if (ctx->draining) {
+        return false;
+    }
+    if (job->claim_failing_since_ms == 0) {
+        job->claim_failing_since_ms = now;
+    } else if (now - job->claim_failing_since_ms >= CLAIM_RETRY_MS) {
+        return false;
+    }
+    job->claim_backoff_ms = job->claim_backoff_ms == 0 ? 1000 : job->claim_backoff_ms * 2;
+    if (job->claim_backoff_ms > CLAIM_BACKOFF_MAX_MS) {
+        job->claim_backoff_ms = CLAIM_BACKOFF_MAX_MS;
+    }
+    job->claim_retry_at_ms = now + job->claim_backoff_ms;
+    job->next_claim_retry = ctx->claim_retry_head;
+    ctx->claim_retry_head = job;
+    /* The database is failing: take no new messages for a moment. */
+    ctx->paused_until_ms = now + PAUSE_AFTER_FAILURE_MS;
+    return true;
+}
+
 static void run_claim(store_op_t *op, wc_store_t *store)
 {
     delivery_job_t *job = op->arg;
     const delivery_context_t *ctx = job->ctx;
-    job->claim = wc_store_claim(store, &job->oid, ctx->owner, ctx->cfg->lease_seconds * 1000LL,
-                                wc_time_now_ms(), job->redelivered, &job->claimed);
+    job->claim = wc_store_claim(store, &job->oid, ctx->owner, job->token,
+                                ctx->cfg->lease_seconds * 1000LL, wc_time_now_ms(),
+                                job->redelivered, &job->claimed);
 }
 
 static void claim_done(store_op_t *op)
@@ -569,6 +842,10 @@ static void claim_done(store_op_t *op)
         defer(ctx, &job->msg, job->tag, job->generation);
         break;
     case WC_CLAIM_ERROR:
+        if (hold_claim(job)) {
+            return;
+        }
+        remember_failed_claim(ctx, job);
         requeue_later(ctx, job->tag, job->generation);
         break;
     }
@@ -599,6 +876,7 @@ void delivery_accept(delivery_context_t *ctx, const amqp_envelope_t *env)
         .provider_kind = -1,
     };
     bson_oid_init_from_string(&job->oid, msg.notification_id);
+    claim_token(ctx, &job->oid, job->token);
     /* CRITICAL and HIGH steps go before the standard queue's in the pool
      * (store_pool.h): the claim and the outcome write alike. */
     job->op = (store_op_t){.run = run_claim, .done = claim_done, .arg = job,

@@ -9,6 +9,7 @@
 #define WORKER_DELIVERY_H
 
 #include <amqp.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "breakers.h"
@@ -21,6 +22,9 @@
 #include "wc_store.h"
 
 enum { PROVIDER_SMTP, PROVIDER_TWILIO, PROVIDER_FCM, PROVIDER_APNS, PROVIDER_WEBHOOK, PROVIDER_COUNT };
+
+/* Claims remembered after a database error (see failed_claims). */
+#define DELIVERY_FAILED_CLAIMS 64
 
 typedef struct {
     const wc_config_t *cfg;
@@ -38,6 +42,31 @@ typedef struct {
     unsigned consumer_generation; /* bumped on every reconnect: older delivery tags are void */
     int in_flight;            /* messages taken and not yet settled */
     int64_t paused_until_ms;  /* a dependency failed: take no new messages until then */
+
+    /* Known outcomes whose status write waits for the database
+     * (docs/ARCHITECTURE.md §6): their messages stay unacked. One of them at
+     * a time probes the database, on a timer with backoff; when it is
+     * recorded the others are written at once. */
+    delivery_job_t *waiting_head, *waiting_tail; /* provider.h's job */
+    int waiting_n;
+    bool probe_in_flight;
+    int64_t probe_at_ms;    /* monotonic; when the next probe goes */
+    int probe_backoff_ms;
+
+    /* Claims that met database errors, tried again here with the same token
+     * (the message stays with this child) for up to a minute. */
+    delivery_job_t *claim_retry_head;
+    bool draining; /* set by the loop on SIGTERM: held claims give their messages back */
+
+    /* Tokens of claims that failed with a database error, by notification:
+     * the claim may have been applied with its reply lost, and the
+     * redelivered message claims again with the same token, so that it finds
+     * the claim its own instead of waiting out the lease. */
+    struct {
+        bson_oid_t oid;
+        char token[WC_LEASE_TOKEN_LEN];
+    } failed_claims[DELIVERY_FAILED_CLAIMS];
+    size_t failed_claims_next;
 } delivery_context_t;
 
 /* Takes one delivery: queues the claim of its notification, after which the
@@ -45,5 +74,13 @@ typedef struct {
  * message is settled at once. The envelope may be destroyed when this
  * returns. */
 void delivery_accept(delivery_context_t *ctx, const amqp_envelope_t *env);
+
+/* Runs what is due on the loop's clock: the next attempt to record the
+ * outcomes waiting for the database, and giving up on those that waited
+ * WAVECOM_OUTCOME_RETRY_SECONDS. Call on every turn of the loop. */
+void delivery_tick(delivery_context_t *ctx);
+
+/* Outcomes waiting for the database now (held messages). */
+int delivery_outcomes_waiting(const delivery_context_t *ctx);
 
 #endif

@@ -83,6 +83,13 @@ void worker_metrics_set_in_flight(worker_metrics_t *m, int slot, int64_t jobs)
     }
 }
 
+void worker_metrics_set_outcomes_waiting(worker_metrics_t *m, int slot, int64_t jobs)
+{
+    if (slot >= 0 && slot < WORKER_METRICS_MAX_SLOTS) {
+        atomic_store_explicit(&m->outcomes_waiting[slot], jobs, memory_order_relaxed);
+    }
+}
+
 void worker_metrics_track_store_pool(worker_metrics_t *m, int slot, wc_store_t *store)
 {
     if (slot < 0 || slot >= WORKER_METRICS_MAX_SLOTS) {
@@ -99,6 +106,7 @@ void worker_metrics_clear_slot(worker_metrics_t *m, int slot)
 {
     if (slot >= 0 && slot < WORKER_METRICS_MAX_SLOTS) {
         atomic_store_explicit(&m->in_flight[slot], 0, memory_order_relaxed);
+        atomic_store_explicit(&m->outcomes_waiting[slot], 0, memory_order_relaxed);
         atomic_store_explicit(&m->db_pool_in_use[slot], 0, memory_order_relaxed);
         atomic_store_explicit(&m->db_pool_max[slot], 0, memory_order_relaxed);
     }
@@ -278,6 +286,15 @@ int worker_metrics_render(const worker_metrics_t *m, const worker_breakers_t *br
                  "Messages the worker children hold and have not settled yet (claiming, "
                  "delivering or recording).");
     fprintf(out, "deliveries_in_flight %lld\n", (long long)in_flight);
+
+    int64_t waiting = 0;
+    for (int s = 0; s < WORKER_METRICS_MAX_SLOTS; s++) {
+        waiting += atomic_load_explicit(&m->outcomes_waiting[s], memory_order_relaxed);
+    }
+    write_header(out, "wavecom_outcomes_waiting_to_record", "gauge",
+                 "Deliveries whose outcome is known but whose status write waits for the "
+                 "database; their messages stay unacked until it is written.");
+    fprintf(out, "wavecom_outcomes_waiting_to_record %lld\n", (long long)waiting);
 
     int64_t pool_in_use = 0;
     int64_t pool_max = 0;

@@ -56,6 +56,9 @@ typedef struct {
     /* Each child writes its own slot; the master zeroes a slot whose child
      * died, so a killed child's jobs do not stay "in flight" for ever. */
     _Atomic int64_t in_flight[WORKER_METRICS_MAX_SLOTS];
+    /* Of those, outcomes known (the provider answered) whose status write
+     * waits for the database to come back; zeroed with in_flight. */
+    _Atomic int64_t outcomes_waiting[WORKER_METRICS_MAX_SLOTS];
     /* Each child's database connection pool, counted by its store itself
      * (wc_store_count_pool_into); zeroed with in_flight when a child dies. */
     _Atomic int64_t db_pool_in_use[WORKER_METRICS_MAX_SLOTS];
@@ -78,6 +81,7 @@ void worker_metrics_observe_processing(worker_metrics_t *m, int64_t ms);
 void worker_metrics_observe_provider(worker_metrics_t *m, int provider,
                                      worker_provider_outcome_t outcome, int64_t ms);
 void worker_metrics_set_in_flight(worker_metrics_t *m, int slot, int64_t jobs);
+void worker_metrics_set_outcomes_waiting(worker_metrics_t *m, int slot, int64_t jobs);
 
 /* A child: from now on `store` counts its pool's checkouts into `slot`. */
 void worker_metrics_track_store_pool(worker_metrics_t *m, int slot, wc_store_t *store);

@@ -210,6 +210,17 @@ class PrivateDatabase:
         wait_until(up, START_TIMEOUT, interval=0.2, what=f"the private {name}")
 
     def start(self, first=True):
+        self.start_postgres(first)
+        self.ferretdb = self._spawn("ferretdb", [
+            *DIE_WITH_TEST, FERRETDB_BIN, "-listen", f"127.0.0.1:{self.port}",
+            "-data", os.path.join(self.dir, "ferretdb"),
+            "-postgresql-url",
+            f"postgres://postgres@127.0.0.1:{self.pg_port}/ferretdb?pool_max_conns=32"])
+        self._wait_port(self.ferretdb, self.port, "ferretdb")
+        return self
+
+    def start_postgres(self, first=False):
+        """Starts PostgreSQL alone (FerretDB, still running, reconnects to it)."""
         # SIGQUIT: an immediate shutdown, whose backends exit with the postmaster.
         self.postgres = self._spawn("postgres", [
             *self.as_postgres, "--pdeathsig", "SIGQUIT", "--",
@@ -228,13 +239,24 @@ class PrivateDatabase:
             self._run(os.path.join(self.bin, "psql"), "-h", "127.0.0.1", "-p", str(self.pg_port),
                       "-U", "postgres", "-v", "ON_ERROR_STOP=1", "-q", "-f",
                       os.path.join(ROOT, "deploy", "ferretdb", "postgresql.sql"), "ferretdb")
-        self.ferretdb = self._spawn("ferretdb", [
-            *DIE_WITH_TEST, FERRETDB_BIN, "-listen", f"127.0.0.1:{self.port}",
-            "-data", os.path.join(self.dir, "ferretdb"),
-            "-postgresql-url",
-            f"postgres://postgres@127.0.0.1:{self.pg_port}/ferretdb?pool_max_conns=32"])
-        self._wait_port(self.ferretdb, self.port, "ferretdb")
         return self
+
+    def kill_postgres(self):
+        """kill -9 of PostgreSQL, postmaster and backends at once (its own process group);
+        FerretDB stays up and answers every command with an error meanwhile."""
+        _kill_group(self.postgres, signal.SIGKILL)
+        _reap(self.postgres)
+        wait_until(lambda: not _port_answers(self.pg_port), 10, what="PostgreSQL's port to close")
+
+    def pause(self):
+        """SIGSTOP of FerretDB and of every PostgreSQL process: connections stay open and
+        nothing answers, as with a host that froze."""
+        _kill_group(self.ferretdb, signal.SIGSTOP)
+        _kill_group(self.postgres, signal.SIGSTOP)
+
+    def resume(self):
+        _kill_group(self.postgres, signal.SIGCONT)
+        _kill_group(self.ferretdb, signal.SIGCONT)
 
     def kill(self):
         """Stops the database as a crash would: FerretDB gets SIGKILL, PostgreSQL an
@@ -258,6 +280,7 @@ class PrivateDatabase:
             return f.read()[-4000:]
 
     def close(self):
+        self.resume()  # a stopped process would not act on SIGQUIT
         _kill_group(self.ferretdb, signal.SIGKILL)
         _reap(self.ferretdb)
         if self.postgres is not None and self.postgres.poll() is None:

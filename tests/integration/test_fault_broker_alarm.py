@@ -14,6 +14,7 @@ The kernel ends that connection (TCP_USER_TIMEOUT, twice the 10 s broker
 timeout), so the publisher fails in bounded time instead of hanging.
 """
 import os
+import signal
 import subprocess
 import time
 import unittest
@@ -101,6 +102,40 @@ class BrokerAlarmTest(unittest.TestCase):
         self.assertNotEqual(result.returncode, 0, "a blocked publish was reported confirmed")
         self.assertIn(b"not confirmed", result.stderr)
         print(f"\nblocked 64 MiB publish failed after {took:.1f} s", flush=True)
+
+
+class BrokerFrozenTest(unittest.TestCase):
+    """A broker that stops answering altogether (SIGSTOP): a create waits at most
+    WAVECOM_PUBLISH_TIMEOUT_SECONDS for the broker, its reconnect and second attempt
+    included, then answers 503 with Retry-After (docs/API.md). Two attempts of a full
+    timeout each used to hold the client twice as long."""
+
+    BOUND_SECONDS = 4
+
+    def setUp(self):
+        self.rabbit = PrivateRabbitMQ()
+        self.addCleanup(self.rabbit.close)
+        self.rabbit.start()
+        self.stack = Stack(workers=1, amqp_url=self.rabbit.url,
+                           env={"WAVECOM_PUBLISH_TIMEOUT_SECONDS": str(self.BOUND_SECONDS)})
+        self.addCleanup(self.stack.close)
+        self.stack.start_api()
+        self.tenant, self.key = self.stack.new_tenant_key()
+
+    def test_a_frozen_broker_holds_a_create_at_most_the_publish_bound(self):
+        r = self.stack.create_email(self.key, "frozen-0@example.com", "before", "body")
+        self.assertEqual(r.status, 201, r)
+        os.killpg(self.rabbit.proc.pid, signal.SIGSTOP)
+        self.addCleanup(lambda: os.killpg(self.rabbit.proc.pid, signal.SIGCONT))
+        started = time.monotonic()
+        r = self.stack.create_email(self.key, "frozen-1@example.com", "frozen", "body")
+        took = time.monotonic() - started
+        print(f"\ncreate with the broker frozen: {r.status} after {took:.1f} s "
+              f"(bound {self.BOUND_SECONDS} s)", flush=True)
+        self.assertEqual(r.status, 503, r)
+        self.assertTrue(r.headers.get("Retry-After"))
+        # The bound, plus the database insert and the request's own handling.
+        self.assertLess(took, self.BOUND_SECONDS + 2.5)
 
 
 if __name__ == "__main__":

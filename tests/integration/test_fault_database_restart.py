@@ -4,9 +4,10 @@ The test runs its own database (private_services.py: a PostgreSQL cluster of
 its own behind a FerretDB of its own) and kills both while clients submit and
 workers deliver. While it is down the API answers 503 with Retry-After (a
 notification it cannot store is never accepted) and /api/health names the
-database; the worker keeps the messages it cannot claim or record in the
-broker, and retries an outcome write for up to 30 s. The outage here is
-shorter than that, so nothing is delivered twice.
+database; the worker keeps the messages it cannot claim in the broker, and
+keeps every known outcome (its message unacked) until the database records
+it, so nothing is delivered twice. test_fault_database_down.py holds
+PostgreSQL down for 120 s, longer than the lease.
 """
 import os
 import time

@@ -4,7 +4,9 @@ Runs 5 SMS that go through at once, 1 webhook that fails for good and 2 webhooks
 that fail once and then go through, kills one worker child with SIGKILL in the
 middle, and checks the exact value of every counter, that no counter went down,
 that both expositions parse, and that one correlation id follows a notification
-through the API's and the worker's log lines.
+through the API's and the worker's log lines. A send whose outcome write loses
+its reply (the database frozen right after the provider answered) is counted
+exactly once.
 """
 import json
 import math
@@ -14,12 +16,14 @@ import shutil
 import signal
 import subprocess
 import threading
+import time
 import unittest
 import urllib.request
 import uuid
 
 import providers
 from harness import MONGODB_URI, Stack, free_port, purge_queues, wait_until
+from private_services import FERRETDB_BIN, PrivateDatabase
 
 # The reference checkers: Debian's python3-prometheus-client parser and promtool, which
 # deploy/stack.sh test installs and names in WAVECOM_TEST_PROMTOOL. Run by hand without them, the
@@ -356,6 +360,81 @@ class DatabasePoolTest(unittest.TestCase):
                                body={"type": "SMS", "recipient": f"+1415555{3000 + n}", "message": "m"})
         self.assertEqual(r.status, 201, r)
         return r.json["data"]["_id"]
+
+
+@unittest.skipUnless(os.path.exists(FERRETDB_BIN),
+                     f"no FerretDB launcher at {FERRETDB_BIN}: set WAVECOM_TEST_FERRETDB_BIN")
+class LostOutcomeReplyTest(unittest.TestCase):
+    """The database freezes (SIGSTOP) while the provider holds three SMS: their SENT writes
+    go out to a database that does not answer, time out on the worker's side (the URI's
+    2 s socket timeout) and are applied when it runs again. The worker keeps the outcomes,
+    shows them waiting, and once the database answers finds them written under its own
+    lease token: each send is counted once, with no "lease had passed" line."""
+
+    N = 3
+    PROVIDER_MS = 2000
+
+    def setUp(self):
+        purge_queues()
+        providers.reset()
+        self.addCleanup(providers.reset)
+        providers.configure("twilio", latency_ms=self.PROVIDER_MS)
+        self.database = PrivateDatabase()
+        self.addCleanup(self.database.close)
+        self.database.start()
+        self.metrics_port = free_port()
+        env = providers.worker_env()
+        env["WAVECOM_WORKER_METRICS_PORT"] = str(self.metrics_port)
+        self.stack = Stack(workers=1, env=env,
+                           mongodb_uri=self.database.uri + "/?socketTimeoutMS=2000")
+        self.addCleanup(self.stack.close)
+        self.stack.start_api()
+        self.stack.start_worker()
+        self.tenant, self.key = self.stack.new_tenant_key()
+
+    def worker_samples(self):
+        url = f"http://127.0.0.1:{self.metrics_port}/metrics"
+        with urllib.request.urlopen(url, timeout=10) as resp:
+            return parse(resp.read().decode())[0]
+
+    def test_a_lost_outcome_reply_counts_the_send_once(self):
+        received = providers.stats()["twilio"]["received"]
+        ids = []
+        for i in range(self.N):
+            r = self.stack.request("POST", "/api/notifications", key=self.key,
+                                   body={"type": "SMS", "recipient": f"+1415555{4000 + i}",
+                                         "message": "m"})
+            self.assertEqual(r.status, 201, r)
+            ids.append(r.json["data"]["_id"])
+        # Every SMS is at the provider, which answers in 2 s: freeze the database now.
+        wait_until(lambda: providers.stats()["twilio"]["received"] - received >= self.N, 30,
+                   interval=0.05, what="the SMS at the provider")
+        self.database.pause()
+        try:
+            waiting = wait_until(
+                lambda: value(self.worker_samples(), "wavecom_outcomes_waiting_to_record") > 0,
+                20, interval=0.2, what="outcomes waiting for the database")
+            self.assertTrue(waiting)
+            time.sleep(3)
+        finally:
+            self.database.resume()
+
+        for nid in ids:
+            self.stack.wait_for_status(self.key, nid, "SENT", timeout=60)
+        s = wait_until(lambda: (lambda x: x if value(
+            x, "notification_processing_duration_seconds_count") >= self.N else None)(
+            self.worker_samples()), 30, interval=0.2, what="the outcomes counted")
+        time.sleep(2)  # anything counted twice would show by now
+        s = self.worker_samples()
+        self.assertEqual(value(s, "notifications_sent_total", type="SMS"), self.N)
+        self.assertEqual(value(s, "notification_processing_duration_seconds_count"), self.N)
+        self.assertEqual(value(s, "wavecom_outcomes_waiting_to_record"), 0)
+        self.assertEqual(value(s, "deliveries_in_flight"), 0)
+        per_id = providers.stats(ids=True)["twilio"].get("per_id", {})
+        self.assertEqual({nid: per_id.get(nid, 0) for nid in ids}, {nid: 1 for nid in ids})
+        log = self.stack.log("worker", whole=True)
+        self.assertNotIn("lease had passed", log)
+        self.assertIn("the database cannot record it", log)
 
 
 if __name__ == "__main__":

@@ -53,6 +53,7 @@ class SliceTest(unittest.TestCase):
         self.assertIsInstance(n["processingTimeMs"], int)
         self.assertEqual(n["providerMessageId"], f"<{nid}@wavecom.local>")
         self.assertNotIn("lease", n)
+        self.assertNotIn("lastToken", n)  # the lease token stays inside WaveCom
         self.assertEqual([log["status"] for log in got["logs"]],
                          ["PENDING", "QUEUED", "PROCESSING", "SENT"])
         for log in got["logs"]:

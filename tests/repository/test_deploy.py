@@ -300,6 +300,33 @@ class HealthAndPortsTest(unittest.TestCase):
                          int(compose["environment"]["WAVECOM_DRAIN_GRACE_SECONDS"]) + 5)
 
 
+    def test_systemd_units_restart_drain_and_set_only_known_variables(self):
+        # Where there is no Kubernetes, systemd supervises (deploy/systemd, docs/OPERATIONS.md).
+        example = read("deploy/systemd/wavecom.env.example")
+        env = dict(line.split("=", 1) for line in example.splitlines()
+                   if line and not line.startswith("#"))
+        self.assert_known(env, "deploy/systemd/wavecom.env.example")
+        drain = int(env["WAVECOM_DRAIN_GRACE_SECONDS"])
+        for unit, binary in (("wavecom-api.service", "wavecom-api"),
+                             ("wavecom-worker.service", "wavecom-worker")):
+            keys = {}
+            for line in read(f"deploy/systemd/{unit}").splitlines():
+                if "=" in line and not line.startswith("#"):
+                    k, v = line.split("=", 1)
+                    keys.setdefault(k, []).append(v)
+            self.assertEqual(keys["Restart"], ["always"], unit)
+            self.assertEqual(keys["KillSignal"], ["SIGTERM"], unit)
+            self.assertEqual(keys["RestartPreventExitStatus"], ["2"], unit)  # a bad configuration
+            self.assertEqual(keys["NoNewPrivileges"], ["true"], unit)
+            self.assertIn("LimitNOFILE", keys, unit)
+            self.assertEqual(keys["ExecStart"], [f"/usr/local/bin/{binary}"], unit)
+            self.assertTrue(all(f.lstrip("-").startswith("/etc/wavecom/")
+                                for f in keys["EnvironmentFile"]), unit)
+            if binary == "wavecom-worker":
+                # systemd's SIGKILL comes after the master's own drain deadline.
+                self.assertGreater(int(keys["TimeoutStopSec"][0]), drain, unit)
+
+
 class QueuesTest(unittest.TestCase):
     """KEDA scales on queues the code declares; the broker is given the same topology."""
 
