@@ -84,7 +84,7 @@ static bool statuses_from_write_errors(const bson_t *reply, size_t n, wc_store_s
     return any;
 }
 
-static wc_store_status_t insert_many(wc_store_t *store, const char *coll_name,
+wc_store_status_t wc_store_insert_many(wc_store_t *store, const char *coll_name,
                                      const bson_t *const *docs, size_t n,
                                      wc_store_status_t *statuses)
 {
@@ -132,14 +132,14 @@ static wc_store_status_t insert_many(wc_store_t *store, const char *coll_name,
 wc_store_status_t wc_store_insert_notifications(wc_store_t *store, const bson_t *const *docs,
                                                 size_t n, wc_store_status_t *statuses)
 {
-    return insert_many(store, WC_COLL_NOTIFICATIONS, docs, n, statuses);
+    return wc_store_insert_many(store, WC_COLL_NOTIFICATIONS, docs, n, statuses);
 }
 
 wc_store_status_t wc_store_insert_idempotency_records(wc_store_t *store,
                                                       const bson_t *const *records, size_t n,
                                                       wc_store_status_t *statuses)
 {
-    return insert_many(store, WC_COLL_IDEMPOTENCY, records, n, statuses);
+    return wc_store_insert_many(store, WC_COLL_IDEMPOTENCY, records, n, statuses);
 }
 
 wc_store_status_t wc_store_mark_queued_many(wc_store_t *store, const bson_oid_t *ids, size_t n,

@@ -51,6 +51,13 @@ wc_store_status_t wc_store_find_one(wc_store_t *store, const char *coll, const b
 wc_store_status_t wc_store_delete(wc_store_t *store, const char *coll, const bson_t *filter,
                                   bool many, int64_t *deleted);
 
+/* Inserts docs[0..n) into `coll` with one unordered bulk write; statuses[i]
+ * is OK, CONFLICT (duplicate key) or ERROR for each (every one ERROR when the
+ * write failed as a whole). Returns OK when every item is OK, else ERROR. */
+wc_store_status_t wc_store_insert_many(wc_store_t *store, const char *coll,
+                                       const bson_t *const *docs, size_t n,
+                                       wc_store_status_t *statuses);
+
 /* Inserts `doc` into `coll`; CONFLICT on a duplicate key. */
 wc_store_status_t wc_store_insert(wc_store_t *store, const char *coll, const bson_t *doc);
 

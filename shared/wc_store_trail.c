@@ -11,7 +11,6 @@
 #include "wc_store_private.h"
 #include "wc_time.h"
 
-#define MONGO_DUPLICATE_KEY 11000
 
 /* A trail longer than this is cut when read: a notification passes through
  * a few states per attempt, and attempts are bounded by maxRetries. */
@@ -113,38 +112,6 @@ bson_t *wc_trail_entry_document(const wc_trail_entry_t *e)
     BSON_APPEND_UTF8(doc, "actor", e->actor);
     BSON_APPEND_DATE_TIME(doc, "timestamp", e->at_ms);
     return doc;
-}
-
-/* Marks in stored_before[] the entries a bulk reply names as duplicate keys
- * (stored already). Returns false when it names another error, or none. */
-static bool only_duplicates(const bson_t *reply, bool *stored_before, size_t n)
-{
-    bson_iter_t iter, errors;
-    if (!bson_iter_init_find(&iter, reply, "writeErrors") || !BSON_ITER_HOLDS_ARRAY(&iter) ||
-        !bson_iter_recurse(&iter, &errors)) {
-        return false;
-    }
-    bool any = false;
-    while (bson_iter_next(&errors)) {
-        bson_iter_t field;
-        int64_t index = -1, code = 0;
-        if (!BSON_ITER_HOLDS_DOCUMENT(&errors) || !bson_iter_recurse(&errors, &field)) {
-            return false;
-        }
-        while (bson_iter_next(&field)) {
-            if (strcmp(bson_iter_key(&field), "index") == 0) {
-                index = bson_iter_as_int64(&field);
-            } else if (strcmp(bson_iter_key(&field), "code") == 0) {
-                code = bson_iter_as_int64(&field);
-            }
-        }
-        if (code != MONGO_DUPLICATE_KEY || index < 0 || (size_t)index >= n) {
-            return false;
-        }
-        stored_before[index] = true;
-        any = true;
-    }
-    return any;
 }
 
 /* A change waiting to be written to the counters, with its own copy of the
@@ -254,36 +221,33 @@ wc_store_status_t wc_store_trail_append(wc_store_t *store, const wc_trail_entry_
     if (n == 0) {
         return WC_STORE_OK;
     }
-    mongoc_client_t *client = wc_store_client_take(store);
-    mongoc_collection_t *coll = mongoc_client_get_collection(client, store->db, WC_COLL_TRAIL);
-    bson_t *opts = BCON_NEW("ordered", BCON_BOOL(false));
-    mongoc_bulk_operation_t *bulk = mongoc_collection_create_bulk_operation_with_opts(coll, opts);
-    bson_error_t error;
-    bool ok = true;
-    for (size_t i = 0; i < n && ok; i++) {
-        bson_t *doc = wc_trail_entry_document(&entries[i]);
-        ok = mongoc_bulk_operation_insert_with_opts(bulk, doc, NULL, &error);
-        bson_destroy(doc);
-    }
-    bson_t reply = BSON_INITIALIZER;
+    bson_t **docs = calloc(n, sizeof(*docs));
+    wc_store_status_t *statuses = calloc(n, sizeof(*statuses));
     bool *stored_before = calloc(n, sizeof(*stored_before));
-    ok = ok && stored_before != NULL;
-    if (ok && mongoc_bulk_operation_execute(bulk, &reply, &error) == 0) {
-        ok = only_duplicates(&reply, stored_before, n);
+    bool ok = docs != NULL && statuses != NULL && stored_before != NULL;
+    for (size_t i = 0; i < n && ok; i++) {
+        docs[i] = wc_trail_entry_document(&entries[i]);
     }
-    if (!ok) {
-        wc_log_error("writing %zu audit trail entries failed: %s", n,
-                     stored_before == NULL ? "out of memory" : error.message);
-    } else {
+    if (ok) {
+        (void)wc_store_insert_many(store, WC_COLL_TRAIL, (const bson_t *const *)docs, n, statuses);
+        /* An entry already stored (a retry, a repair) counts as written. */
+        for (size_t i = 0; i < n && ok; i++) {
+            stored_before[i] = statuses[i] == WC_STORE_CONFLICT;
+            ok = statuses[i] != WC_STORE_ERROR;
+        }
+    }
+    if (ok) {
         /* Each change is counted once: by the write that stored its entry. */
         wc_store_trail_count(store, entries, n, stored_before);
+    } else {
+        wc_log_error("writing %zu audit trail entries failed", n);
     }
+    for (size_t i = 0; docs != NULL && i < n; i++) {
+        bson_destroy(docs[i]);
+    }
+    free(docs);
+    free(statuses);
     free(stored_before);
-    bson_destroy(&reply);
-    mongoc_bulk_operation_destroy(bulk);
-    bson_destroy(opts);
-    mongoc_collection_destroy(coll);
-    wc_store_client_give(store, client);
     return ok ? WC_STORE_OK : WC_STORE_ERROR;
 }
 
