@@ -91,23 +91,23 @@ def cmd_report(args):
     crit_created = sorted(ms(d["createdAt"]) for d in crit if d.get("createdAt"))
     last_crit_sent = max((ms(d["sentAt"]) for d in crit_sent), default=None)
 
-    # Where a CRITICAL notification's time went, from its audit trail: the API's group commit
-    # (createdAt -> QUEUED), the broker and the worker's claim (QUEUED -> PROCESSING, stamped when
-    # the claim's findAndModify ran), the provider (PROCESSING -> sentAt), and the outcome write
-    # (sentAt -> the SENT entry, stamped when the write ran; the message is acked after it).
+    # Where a CRITICAL notification's time went, from its audit trail (docs/ARCHITECTURE.md §3.2):
+    # the group commit, the broker and the worker's claim (createdAt -> PROCESSING, stamped when
+    # the claim's findAndModify ran; a document is stored QUEUED at createdAt), the provider
+    # (PROCESSING -> sentAt), and the outcome write (sentAt -> the SENT entry, stamped when the
+    # write ran; the message is acked after it). The trail is read per notification, by the
+    # index on notificationId.
     from bson import ObjectId
-    phases = {"api_commit": [], "queue_and_claim": [], "provider": [], "outcome_write": []}
-    for d in coll.find({"_id": {"$in": [ObjectId(i) for i in crit_ids]}},
-                       {"createdAt": 1, "sentAt": 1, "logs": 1}):
+    phases = {"queue_and_claim": [], "provider": [], "outcome_write": []}
+    trail = coll.database.notification_logs
+    for d in crit:
         stamp = {}
-        for e in d.get("logs", []):
+        for e in trail.find({"notificationId": ObjectId(d["_id"])}):
             stamp.setdefault(e.get("status"), ms(e.get("timestamp")))
         c, s_ = ms(d.get("createdAt")), ms(d.get("sentAt"))
-        q, p_, w = stamp.get("QUEUED"), stamp.get("PROCESSING"), stamp.get("SENT")
-        if None not in (c, q):
-            phases["api_commit"].append(q - c)
-        if None not in (q, p_):
-            phases["queue_and_claim"].append(p_ - q)
+        p_, w = stamp.get("PROCESSING"), stamp.get("SENT")
+        if None not in (c, p_):
+            phases["queue_and_claim"].append(p_ - c)
         if None not in (p_, s_):
             phases["provider"].append(s_ - p_)
         if None not in (s_, w):
@@ -196,8 +196,7 @@ def markdown(r):
         ("lost / not terminal", f"{rec['lost']} / {sum(rec['not_terminal'].values())}"),
     ]
     out += [f"| {k} | {v} |" for k, v in rows]
-    names = {"api_commit": "createdAt → QUEUED (API group commit, publish confirmed)",
-             "queue_and_claim": "QUEUED → PROCESSING (broker, worker's claim)",
+    names = {"queue_and_claim": "createdAt → PROCESSING (group commit, broker, worker's claim)",
              "provider": "PROCESSING → sentAt (provider double)",
              "outcome_write": "sentAt → SENT entry written (outcome write; ack after it)"}
     out += ["", "Where the CRITICAL notifications' time went (their audit trails):", "",
