@@ -10,7 +10,9 @@
 
 #include "wc_log.h"
 #include "wc_notification.h"
+#include "wc_store_counters.h"
 #include "wc_store_private.h"
+#include "wc_store_trail.h"
 #include "wc_time.h"
 
 static const char *const limit_fields[] = {"requestsPerSecond", "notificationsPerSecond",
@@ -89,40 +91,35 @@ wc_store_status_t wc_store_set_tenant_limits(wc_store_t *store, const char *tena
 
 wc_store_status_t wc_store_count_in_flight(wc_store_t *store, const char *tenant_id, int64_t *out)
 {
-    /* One equality query per in-flight status, not one $in: FerretDB pushes
-     * only equality down to SQL, where the status GIN index finds the few
-     * in-flight documents; with $in it fetched every document of the tenant
-     * (seconds at a million) once a second per sending tenant. */
-    static const char *const in_flight[] = {"PENDING", "QUEUED", "PROCESSING", "RETRYING"};
-    mongoc_client_t *client = wc_store_client_take(store);
-    mongoc_collection_t *coll =
-        mongoc_client_get_collection(client, store->db, WC_COLL_NOTIFICATIONS);
-    bson_t *opts = BCON_NEW("projection", "{", "_id", BCON_INT32(1), "}");
-    wc_store_status_t status = WC_STORE_OK;
-    int64_t count = 0;
-    for (size_t i = 0; i < sizeof(in_flight) / sizeof(in_flight[0]) && status == WC_STORE_OK;
-         i++) {
-        bson_t *filter =
-            BCON_NEW("status", BCON_UTF8(in_flight[i]), "tenantId", BCON_UTF8(tenant_id));
-        mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(coll, filter, opts, NULL);
-        const bson_t *doc = NULL;
-        bson_error_t error;
-        while (mongoc_cursor_next(cursor, &doc)) {
-            count++;
-        }
-        if (mongoc_cursor_error(cursor, &error)) {
-            wc_log_error("counting in-flight notifications failed: %s", error.message);
-            status = WC_STORE_ERROR;
-        }
-        mongoc_cursor_destroy(cursor);
-        bson_destroy(filter);
+    /* From the tenant's counter document (docs/ARCHITECTURE.md §3.3): one
+     * read by _id, however many notifications are in flight. Counting the
+     * documents themselves fetched every one of them, which under a backlog
+     * of tens of thousands held FerretDB for seconds each refresh. The
+     * counters trail the documents by up to a second; a quota can live with
+     * that. */
+    static const wc_status_t in_flight[] = {WC_STATUS_PENDING, WC_STATUS_QUEUED,
+                                            WC_STATUS_PROCESSING, WC_STATUS_RETRYING};
+    wc_store_counts_t *counts = calloc(1, sizeof(*counts));
+    if (counts == NULL) {
+        return WC_STORE_ERROR;
     }
-    bson_destroy(opts);
-    mongoc_collection_destroy(coll);
-    wc_store_client_give(store, client);
+    /* This process's own changes first, so that what it admitted is in the
+     * count; other processes' lag only ever leaves notifications counted in
+     * flight that have finished, which errs on the quota's side. */
+    (void)wc_store_counters_flush(store, true);
+    wc_store_status_t status = wc_store_counters_totals(store, tenant_id, counts);
     if (status == WC_STORE_OK) {
-        *out = count;
+        int64_t n = 0;
+        for (size_t i = 0; i < sizeof(in_flight) / sizeof(in_flight[0]); i++) {
+            for (int c = 0; c < WC_CHANNEL_COUNT; c++) {
+                for (int p = 0; p < WC_PRIORITY_COUNT; p++) {
+                    n += counts->counts[in_flight[i]][c][p];
+                }
+            }
+        }
+        *out = n;
     }
+    free(counts);
     return status;
 }
 
