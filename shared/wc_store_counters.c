@@ -8,6 +8,7 @@
 
 #include "wc_log.h"
 #include "wc_store_private.h"
+#include "wc_store_trail.h"
 #include "wc_time.h"
 
 #define DAY_MS (24LL * 3600 * 1000)
@@ -490,10 +491,20 @@ static bool bucket_row(const bson_t *doc, void *arg)
     return true;
 }
 
+/* What this process counted and has not written yet (wc_store_trail_count)
+ * goes to the counters before they are read, so that a client reads its own
+ * writes through the API that took them; other processes' counts trail by
+ * at most their flush interval. */
+static void read_own_counts(wc_store_t *store)
+{
+    (void)wc_store_counters_flush(store, true);
+}
+
 wc_store_status_t wc_store_counters_children(wc_store_t *store, const char *tenant_id,
                                              wc_counter_level_t level, int64_t ms,
                                              wc_counter_bucket_t **out, size_t *n)
 {
+    read_own_counts(store);
     *out = NULL;
     *n = 0;
     char scope[ID_LEN];
@@ -523,6 +534,7 @@ static bool totals_row(const bson_t *doc, void *arg)
 wc_store_status_t wc_store_counters_totals(wc_store_t *store, const char *tenant_id,
                                            wc_store_counts_t *out)
 {
+    read_own_counts(store);
     memset(out, 0, sizeof(*out));
     bson_t *filter = tenant_id != NULL ? BCON_NEW("_id", BCON_UTF8(tenant_id))
                                        : BCON_NEW("scope", BCON_UTF8("tenants"));
@@ -562,6 +574,7 @@ wc_store_status_t wc_store_counters_throughput(wc_store_t *store, const char *te
                                                             void *arg),
                                                void *arg)
 {
+    read_own_counts(store);
     tp_call_t call = {.since_ms = since_ms, .until_ms = until_ms, .each = each, .arg = arg};
     /* One equality query per hour the window touches; the window is at most
      * two hours long so this is at most three queries. */

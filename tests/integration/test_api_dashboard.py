@@ -133,7 +133,11 @@ class DashboardRoutesTest(unittest.TestCase):
     def test_dead_letter_listed_with_reason_and_replayed_to_sent(self):
         prefix = f"/dash-{uuid.uuid4().hex[:10]}"
         nid = self.dead_letter(self.sender, prefix)
-        listed = self.get("/api/dlq")
+        # The list walks the stats counters, which the worker writes about once a second
+        # (docs/ARCHITECTURE.md §3.3): the FAILED it recorded shows within that.
+        listed = wait_until(lambda: (lambda r: r if nid in {n["_id"] for n in r.json["data"][
+            "notifications"]} else None)(self.get("/api/dlq")), 10, interval=0.2,
+            what="the dead-lettered notification in the DLQ list")
         self.assertEqual(listed.status, 200, listed)
         items = {n["_id"]: n for n in listed.json["data"]["notifications"]}
         self.assertIn(nid, items)
