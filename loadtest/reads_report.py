@@ -43,6 +43,7 @@ def main():
     ap.add_argument("--before", help="lines 'STATUS SECONDS PATH': the same reads, one each, "
                                      "by the API before the counters, on the same database")
     ap.add_argument("--before-command", default="")
+    ap.add_argument("--commit", help="the commit measured, when reporting again later")
     args = ap.parse_args()
     d = args.out_dir
     fill = load(os.path.join(d, "fill.json"), {})
@@ -56,17 +57,19 @@ def main():
     added = {k: round(read_cpu.get(k, 0) - write_cpu.get(k, 0), 3) for k in read_cpu}
     readers_cores = sum(added.values())
     submit = load(os.path.join(d, "submit.json"), {})
-    commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
-                            capture_output=True, text=True).stdout.strip() or "unknown"
-    dirty = bool(subprocess.run(["git", "-C", ROOT, "status", "--porcelain",
-                                 "--untracked-files=no"], capture_output=True,
-                                text=True).stdout.strip())
+    commit = args.commit or subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
+                                           capture_output=True, text=True).stdout.strip()
+    dirty = not args.commit and bool(subprocess.run(
+        ["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+        text=True).stdout.strip())
     endpoints = poll.get("endpoints", {})
     worst = max((e["p99_ms"] for e in endpoints.values()), default=None)
     result = {
         "meta": {"commit": commit, "dirty": "1" if dirty else "0", "database": args.db,
                  "logs": os.path.relpath(d, ROOT), "command": args.command,
-                 "at": time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime()), "cores": cores},
+                 "at": time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime(os.path.getmtime(
+                     os.path.join(d, "poll.json")) if os.path.exists(os.path.join(d, "poll.json"))
+                     else time.time())), "cores": cores},
         "notifications": args.count,
         "fill": fill,
         "gin": load(os.path.join(d, "gin.json")),

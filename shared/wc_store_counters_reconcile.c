@@ -3,8 +3,8 @@
  * from the documents, compare, repair by $inc of the difference.
  *
  * One pass over one tenant or over all at once: read the stored counters
- * (S1), recount the notifications with one $group by listBucket, status,
- * type and priority (E), read the stored counters again (S2). All tenants go
+ * (S1), recount the notifications by minute, status, type and priority from
+ * one streamed find (E), read the stored counters again (S2). All tenants go
  * in one pass because FerretDB cannot find one tenant's documents without
  * scanning the collection: per tenant, the cost would be one scan each. A
  * counter document that differs between S1 and S2 was
@@ -274,85 +274,43 @@ static bool expect(table_t *table, const char *tenant_id, int64_t minute_ms, int
     return true;
 }
 
-/* The group key field `key` of an aggregate row's _id. */
-static const char *group_field(const bson_t *row, const char *key)
+/* Gives listBucket to the documents queued in `bulk`; destroys it. */
+static wc_store_status_t flush_backfill(mongoc_bulk_operation_t **bulk, size_t *queued,
+                                        wc_counters_reconcile_report_t *report)
 {
-    bson_iter_t iter, id;
-    if (bson_iter_init_find(&iter, row, "_id") && BSON_ITER_HOLDS_DOCUMENT(&iter) &&
-        bson_iter_recurse(&iter, &id) && bson_iter_find(&id, key) && BSON_ITER_HOLDS_UTF8(&id)) {
-        return bson_iter_utf8(&id, NULL);
-    }
-    return NULL;
-}
-
-static wc_store_status_t recount(wc_store_t *store, const char *tenant_id, table_t *table,
-                                 wc_counters_reconcile_report_t *report)
-{
-    bson_t *match = tenant_id != NULL ? BCON_NEW("tenantId", BCON_UTF8(tenant_id)) : bson_new();
-    bson_t *pipeline = BCON_NEW(
-        "pipeline", "[", "{", "$match", BCON_DOCUMENT(match), "}", "{", "$group", "{", "_id", "{",
-        "b", BCON_UTF8("$listBucket"), "s", BCON_UTF8("$status"), "t", BCON_UTF8("$type"), "p",
-        BCON_UTF8("$priority"), "}", "n", "{", "$sum", BCON_INT32(1), "}", "}", "}", "]");
-    mongoc_client_t *client = wc_store_client_take(store);
-    mongoc_collection_t *coll =
-        mongoc_client_get_collection(client, store->db, WC_COLL_NOTIFICATIONS);
-    mongoc_cursor_t *cursor =
-        mongoc_collection_aggregate(coll, MONGOC_QUERY_NONE, pipeline, NULL, NULL);
     wc_store_status_t status = WC_STORE_OK;
-    const bson_t *row = NULL;
-    while (mongoc_cursor_next(cursor, &row)) {
-        const char *b = group_field(row, "b");
-        const char *sn = group_field(row, "s"), *tn = group_field(row, "t"),
-                   *pn = group_field(row, "p");
-        int64_t n = wc_doc_int(row, "n", 0);
-        wc_status_t s;
-        wc_channel_t t;
-        wc_priority_t p;
-        const char *colon = b != NULL ? strrchr(b, ':') : NULL;
-        /* A document outside the enums (written by hand) cannot be counted. */
-        if (colon == NULL || colon == b || (size_t)(colon - b) >= 25 || sn == NULL ||
-            tn == NULL || pn == NULL || wc_status_parse(sn, &s) != 0 ||
-            wc_channel_parse(tn, &t) != 0 || wc_priority_parse(pn, &p) != 0) {
-            continue;
-        }
-        char tenant[25];
-        snprintf(tenant, sizeof(tenant), "%.*s", (int)(colon - b), b);
-        char *end = NULL;
-        long long minute = strtoll(colon + 1, &end, 10);
-        if (end == colon + 1 || *end != '\0') {
-            continue;
-        }
-        report->notifications += n;
-        if (!expect(table, tenant, (int64_t)minute, (int)s, (int)t, (int)p, n)) {
-            wc_log_error("reconcile: too many counter documents, or out of memory");
-            status = WC_STORE_ERROR;
-            break;
-        }
+    if (*bulk == NULL) {
+        return status;
     }
+    bson_t reply;
     bson_error_t error;
-    if (status == WC_STORE_OK && mongoc_cursor_error(cursor, &error)) {
-        wc_log_error("reconcile: recounting notifications failed: %s", error.message);
+    if (mongoc_bulk_operation_execute(*bulk, &reply, &error) == 0) {
+        wc_log_error("reconcile: backfilling listBucket failed: %s", error.message);
         status = WC_STORE_ERROR;
+    } else {
+        report->backfilled += (int64_t)*queued;
     }
-    mongoc_cursor_destroy(cursor);
-    mongoc_collection_destroy(coll);
-    wc_store_client_give(store, client);
-    bson_destroy(pipeline);
-    bson_destroy(match);
+    bson_destroy(&reply);
+    mongoc_bulk_operation_destroy(*bulk);
+    *bulk = NULL;
+    *queued = 0;
     return status;
 }
 
-/* Gives listBucket to the documents (of one tenant, or all) written before it
- * existed. */
-static wc_store_status_t backfill(wc_store_t *store, const char *tenant_id,
-                                  wc_counters_reconcile_report_t *report)
+/* Recounts the notifications (of one tenant, or all) into the table's
+ * expected counts, and gives listBucket to documents written before it
+ * existed. One streamed find, grouped here rather than by $group: FerretDB
+ * answers an aggregate in one request, which at a million documents runs past
+ * what the local launcher's watchdog allows, while a find is fetched batch by
+ * batch (each getMore a short request). */
+static wc_store_status_t recount(wc_store_t *store, const char *tenant_id, table_t *table,
+                                 wc_counters_reconcile_report_t *report)
 {
-    bson_t *filter = BCON_NEW("listBucket", "{", "$exists", BCON_BOOL(false), "}");
-    if (tenant_id != NULL) {
-        BSON_APPEND_UTF8(filter, "tenantId", tenant_id);
-    }
-    bson_t *opts = BCON_NEW("projection", "{", "createdAt", BCON_INT32(1), "tenantId",
-                            BCON_INT32(1), "}");
+    bson_t *filter = tenant_id != NULL ? BCON_NEW("tenantId", BCON_UTF8(tenant_id)) : bson_new();
+    bson_t *opts = BCON_NEW("projection", "{", "tenantId", BCON_INT32(1), "listBucket",
+                            BCON_INT32(1), "createdAt", BCON_INT32(1), "status", BCON_INT32(1),
+                            "type", BCON_INT32(1), "priority", BCON_INT32(1), "}", "batchSize",
+                            BCON_INT32(2000));
     mongoc_client_t *client = wc_store_client_take(store);
     mongoc_collection_t *coll =
         mongoc_client_get_collection(client, store->db, WC_COLL_NOTIFICATIONS);
@@ -362,56 +320,60 @@ static wc_store_status_t backfill(wc_store_t *store, const char *tenant_id,
     wc_store_status_t status = WC_STORE_OK;
     const bson_t *doc = NULL;
     bson_error_t error;
-    for (bool more = true; more;) {
-        more = mongoc_cursor_next(cursor, &doc);
-        if (more) {
-            bson_iter_t id, created;
-            const char *tenant = wc_doc_string(doc, "tenantId");
-            char bucket[WC_LIST_BUCKET_LEN];
-            if (tenant == NULL || !bson_iter_init_find(&id, doc, "_id") ||
-                !bson_iter_init_find(&created, doc, "createdAt") ||
-                !BSON_ITER_HOLDS_DATE_TIME(&created) ||
-                wc_notification_list_bucket(bucket, sizeof(bucket), tenant,
-                                            bson_iter_date_time(&created)) != 0) {
-                continue;
-            }
+    while (status == WC_STORE_OK && mongoc_cursor_next(cursor, &doc)) {
+        const char *tenant = wc_doc_string(doc, "tenantId");
+        const char *sn = wc_doc_string(doc, "status"), *tn = wc_doc_string(doc, "type"),
+                   *pn = wc_doc_string(doc, "priority");
+        bson_iter_t created, id;
+        wc_status_t s;
+        wc_channel_t t;
+        wc_priority_t p;
+        /* A document outside the enums (written by hand) cannot be counted. */
+        if (tenant == NULL || strlen(tenant) >= 25 || sn == NULL || tn == NULL || pn == NULL ||
+            wc_status_parse(sn, &s) != 0 || wc_channel_parse(tn, &t) != 0 ||
+            wc_priority_parse(pn, &p) != 0 || !bson_iter_init_find(&created, doc, "createdAt") ||
+            !BSON_ITER_HOLDS_DATE_TIME(&created) || !bson_iter_init_find(&id, doc, "_id")) {
+            continue;
+        }
+        int64_t created_ms = bson_iter_date_time(&created);
+        char bucket[WC_LIST_BUCKET_LEN];
+        if (wc_notification_list_bucket(bucket, sizeof(bucket), tenant, created_ms) != 0) {
+            continue;
+        }
+        const char *stored = wc_doc_string(doc, "listBucket");
+        if (stored == NULL || strcmp(stored, bucket) != 0) {
             if (bulk == NULL) {
                 bulk = mongoc_collection_create_bulk_operation_with_opts(coll, NULL);
             }
             bson_t selector = BSON_INITIALIZER;
             bson_append_iter(&selector, "_id", -1, &id);
             bson_t *update = BCON_NEW("$set", "{", "listBucket", BCON_UTF8(bucket), "}");
-            bool ok = mongoc_bulk_operation_update_one_with_opts(bulk, &selector, update, NULL,
-                                                                 &error);
-            bson_destroy(update);
-            bson_destroy(&selector);
-            if (!ok) {
+            if (!mongoc_bulk_operation_update_one_with_opts(bulk, &selector, update, NULL,
+                                                            &error)) {
                 wc_log_error("reconcile: building the backfill failed: %s", error.message);
                 status = WC_STORE_ERROR;
-                break;
             }
-            queued++;
+            bson_destroy(update);
+            bson_destroy(&selector);
+            if (++queued == BACKFILL_BATCH) {
+                status = status == WC_STORE_OK ? flush_backfill(&bulk, &queued, report) : status;
+            }
         }
-        if (bulk != NULL && (queued == BACKFILL_BATCH || !more)) {
-            bson_t reply;
-            bool ok = mongoc_bulk_operation_execute(bulk, &reply, &error) != 0;
-            bson_destroy(&reply);
-            mongoc_bulk_operation_destroy(bulk);
-            bulk = NULL;
-            if (!ok) {
-                wc_log_error("reconcile: backfilling listBucket failed: %s", error.message);
-                status = WC_STORE_ERROR;
-                break;
-            }
-            report->backfilled += (int64_t)queued;
-            queued = 0;
+        report->notifications++;
+        if (status == WC_STORE_OK &&
+            !expect(table, tenant, wc_counter_bucket_start(WC_COUNTER_MINUTE, created_ms), (int)s,
+                    (int)t, (int)p, 1)) {
+            wc_log_error("reconcile: too many counter documents, or out of memory");
+            status = WC_STORE_ERROR;
         }
     }
     if (status == WC_STORE_OK && mongoc_cursor_error(cursor, &error)) {
-        wc_log_error("reconcile: finding documents without listBucket failed: %s", error.message);
+        wc_log_error("reconcile: reading the notifications failed: %s", error.message);
         status = WC_STORE_ERROR;
     }
-    if (bulk != NULL) {
+    if (status == WC_STORE_OK) {
+        status = flush_backfill(&bulk, &queued, report);
+    } else if (bulk != NULL) {
         mongoc_bulk_operation_destroy(bulk);
     }
     mongoc_cursor_destroy(cursor);
@@ -514,10 +476,7 @@ wc_store_status_t wc_store_counters_reconcile(wc_store_t *store, const char *ten
     memset(report, 0, sizeof(*report));
     int64_t started = wc_time_monotonic_ms();
     table_t table = {0};
-    wc_store_status_t status = backfill(store, tenant_id, report);
-    if (status == WC_STORE_OK) {
-        status = read_stored(store, tenant_id, &table, 1);
-    }
+    wc_store_status_t status = read_stored(store, tenant_id, &table, 1);
     if (status == WC_STORE_OK) {
         status = recount(store, tenant_id, &table, report);
     }
