@@ -207,7 +207,17 @@ async function main() {
     step('it is listed on the DLQ page with its reason; a viewer may not replay');
     await page.goto(URL + '/#/dlq');
     const row = page.locator(`tr[data-id="${deadId}"]`);
-    await row.waitFor();
+    // The DLQ list walks the stats counters, which the worker writes about once a second
+    // (docs/ARCHITECTURE.md §3.3): the page shows the FAILED one within a reload or two.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await row.waitFor({ timeout: 2000 });
+        break;
+      } catch (err) {
+        if (attempt >= 10) throw err;
+        await page.reload();
+      }
+    }
     assert.notEqual((await row.locator('td.reason').textContent()).trim(), '—');
     await shot(page, '06-dlq');
 

@@ -111,7 +111,10 @@ class DashboardRoutesTest(unittest.TestCase):
             ids.append(r.json["data"]["_id"])
         for nid in ids:
             self.stack.wait_for_status(key, nid, "SENT", timeout=60)
-        r = self.get("/api/notifications/stats/throughput", key=key)
+        # The worker writes what it counted about once a second (docs/ARCHITECTURE.md §3.3).
+        r = wait_until(lambda: (lambda r: r if sum(r.json["data"]["sent"]) == 3 else None)(
+            self.get("/api/notifications/stats/throughput", key=key)), 10, interval=0.3,
+            what="the three SENT in the throughput counters")
         self.assertEqual(r.status, 200, r)
         data = r.json["data"]
         self.assertEqual(len(data["created"]), 60)
