@@ -55,8 +55,9 @@ class ProviderFaultTest(unittest.TestCase):
         return {nid: per_id.get(nid, 0) for nid in ids}
 
     def breaker_refusals(self):
-        return self.stack.db.notifications.count_documents(
-            {"logs.message": {"$regex": "circuit breaker open"}})
+        """Attempts the breaker refused, from the audit trail (docs/ARCHITECTURE.md §3.2)."""
+        return self.stack.db.notification_logs.count_documents(
+            {"message": {"$regex": "circuit breaker open"}})
 
     def run_fault(self, label, fault, seconds):
         """Runs the load, applies `fault` to the Twilio double for `seconds`, restores it,
