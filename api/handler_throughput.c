@@ -165,18 +165,6 @@ out:
     return data;
 }
 
-/* The answer is the same for WAVECOM_API_STATS_CACHE_SECONDS (it is cached
- * here), so a browser may keep it that long before it revalidates. */
-static api_response_t with_max_age(api_context_t *ctx, api_response_t res)
-{
-    if (ctx->cfg->api_stats_cache_seconds > 0) {
-        char value[48];
-        snprintf(value, sizeof(value), "private, max-age=%d",
-                 (int)ctx->cfg->api_stats_cache_seconds);
-        api_response_header(&res, "Cache-Control", value);
-    }
-    return res;
-}
 
 API_HANDLER(api_handle_throughput)
 {
@@ -192,7 +180,7 @@ API_HANDLER(api_handle_throughput)
         json_object *data = json_tokener_parse(cached);
         free(cached);
         if (data != NULL) {
-            return with_max_age(ctx, api_ok(200, data, NULL));
+            return api_with_stats_max_age(ctx->cfg, api_ok(200, data, NULL));
         }
     }
     json_object *data = compute(ctx, principal->tenant_id, now);
@@ -204,5 +192,5 @@ API_HANDLER(api_handle_throughput)
                       json_object_to_json_string_ext(data, JSON_C_TO_STRING_PLAIN),
                       now + ctx->cfg->api_stats_cache_seconds * 1000LL);
     }
-    return with_max_age(ctx, api_ok(200, data, NULL));
+    return api_with_stats_max_age(ctx->cfg, api_ok(200, data, NULL));
 }

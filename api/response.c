@@ -93,3 +93,13 @@ bool api_parse_json_body(const api_request_t *req, json_object **out, api_respon
     }
     return true;
 }
+
+api_response_t api_with_stats_max_age(const wc_config_t *cfg, api_response_t res)
+{
+    if (cfg->api_stats_cache_seconds > 0) {
+        char value[48];
+        snprintf(value, sizeof(value), "private, max-age=%d", (int)cfg->api_stats_cache_seconds);
+        api_response_header(&res, "Cache-Control", value);
+    }
+    return res;
+}

@@ -27,6 +27,11 @@ api_response_t api_text(unsigned status, char *text, const char *content_type);
 /* Adds a response header; silently ignored past API_MAX_RESPONSE_HEADERS. */
 void api_response_header(api_response_t *res, const char *name, const char *value);
 
+/* `res` with Cache-Control "private, max-age=N" for N =
+ * WAVECOM_API_STATS_CACHE_SECONDS: the statistics are cached that long in the
+ * API, so a browser may keep them as long before it revalidates. */
+api_response_t api_with_stats_max_age(const wc_config_t *cfg, api_response_t res);
+
 /* True when the request declares a JSON body (application/json, any params). */
 bool api_is_json_content_type(const api_request_t *req);
 
