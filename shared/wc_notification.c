@@ -300,11 +300,14 @@ static int copy_string_field(json_object *obj, const char *key, char *out, size_
     if (!json_object_object_get_ex(obj, key, &v)) {
         return required ? -1 : 0;
     }
-    if (!json_object_is_type(v, json_type_string) ||
-        (size_t)json_object_get_string_len(v) >= out_len) {
+    /* A string with an escaped NUL ("\u0000") is refused: every later use
+     * reads it as a C string and would see only its first part. */
+    size_t n = json_object_is_type(v, json_type_string) ? (size_t)json_object_get_string_len(v) : 0;
+    if (!json_object_is_type(v, json_type_string) || n >= out_len ||
+        memchr(json_object_get_string(v), '\0', n) != NULL) {
         return -1;
     }
-    memcpy(out, json_object_get_string(v), (size_t)json_object_get_string_len(v) + 1);
+    memcpy(out, json_object_get_string(v), n + 1);
     return 0;
 }
 

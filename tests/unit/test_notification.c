@@ -258,7 +258,10 @@ static void queue_message_rejects_poison(void **state)
                               "\"priority\":\"LOW\"}",
         "{\"notificationId\":\"507f1f77bcf86cd799439011\",\"type\":\"EMAIL\",\"priority\":\"LOW\"}",
         "{\"notificationId\":\"507f1f77bcf86cd799439011\",\"tenantId\":\"t\",\"type\":\"FAX\","
-        "\"priority\":\"LOW\"}"};
+        "\"priority\":\"LOW\"}",
+        /* an escaped NUL would cut the tenant to "t" for every C-string use */
+        "{\"notificationId\":\"507f1f77bcf86cd799439011\",\"tenantId\":\"t\\u0000x\","
+        "\"type\":\"EMAIL\",\"priority\":\"LOW\"}"};
     for (size_t i = 0; i < sizeof(poison) / sizeof(poison[0]); i++) {
         wc_queue_message_t out;
         const char *why = NULL;

@@ -35,11 +35,14 @@ typedef struct {
 static int read_string(json_object *obj, const char *key, char *out, size_t len)
 {
     json_object *v = NULL;
-    if (!json_object_object_get_ex(obj, key, &v) || !json_object_is_type(v, json_type_string) ||
-        (size_t)json_object_get_string_len(v) >= len) {
+    if (!json_object_object_get_ex(obj, key, &v) || !json_object_is_type(v, json_type_string)) {
         return -1;
     }
-    memcpy(out, json_object_get_string(v), (size_t)json_object_get_string_len(v) + 1);
+    size_t n = (size_t)json_object_get_string_len(v);
+    if (n >= len || memchr(json_object_get_string(v), '\0', n) != NULL) {
+        return -1;
+    }
+    memcpy(out, json_object_get_string(v), n + 1);
     return 0;
 }
 
