@@ -151,7 +151,7 @@ wc_store_status_t wc_store_mark_queued_many(wc_store_t *store, const bson_oid_t 
     };
     wc_store_status_t status = WC_STORE_OK;
     for (size_t i = 0; i < n; i++) {
-        bson_t *filter = BCON_NEW("_id", BCON_OID(&ids[i]), "status", BCON_UTF8("PENDING"));
+        bson_t *filter = wc_store_id_filter(&ids[i], "PENDING");
         if (wc_store_transition(store, filter, &t, now_ms, NULL) == WC_STORE_ERROR) {
             status = WC_STORE_ERROR;
         }
