@@ -155,42 +155,6 @@ bool wc_store_is_ferretdb(wc_store_t *store)
     return kind == 2;
 }
 
-/* The scheduler's sweeps (wc_store_sweep_candidates) look for the oldest
- * notifications of one status by one time field; a partial index per status
- * holds only those, so it stays as small as the backlog it serves. Returns a
- * createIndexes command, or NULL. */
-static bson_t *sweep_indexes_command(void)
-{
-    static const struct {
-        const char *status, *field, *name;
-    } sweeps[] = {
-        {"SCHEDULED", "scheduledAt", "sweep_scheduled"},
-        {"PENDING", "updatedAt", "sweep_pending"},
-        {"RETRYING", "nextAttemptAt", "sweep_retrying"},
-        {"PROCESSING", "lease.until", "sweep_processing"},
-    };
-    bson_t *cmd = bson_new();
-    bson_t indexes;
-    bool ok = BSON_APPEND_UTF8(cmd, "createIndexes", WC_COLL_NOTIFICATIONS) &&
-              BSON_APPEND_ARRAY_BEGIN(cmd, "indexes", &indexes);
-    for (uint32_t k = 0; ok && k < sizeof(sweeps) / sizeof(sweeps[0]); k++) {
-        const char *key;
-        char buf[16];
-        bson_uint32_to_string(k, &key, buf, sizeof(buf));
-        bson_t *index = BCON_NEW("key", "{", "status", BCON_INT32(1), sweeps[k].field,
-                                 BCON_INT32(1), "}", "name", BCON_UTF8(sweeps[k].name),
-                                 "partialFilterExpression", "{", "status",
-                                 BCON_UTF8(sweeps[k].status), "}");
-        ok = BSON_APPEND_DOCUMENT(&indexes, key, index);
-        bson_destroy(index);
-    }
-    if (!ok || !bson_append_array_end(cmd, &indexes)) {
-        bson_destroy(cmd);
-        return NULL;
-    }
-    return cmd;
-}
-
 wc_store_status_t wc_store_ensure_indexes(wc_store_t *store)
 {
     /* FerretDB filters with `@>` over JSON, which these btree indexes cannot
@@ -212,14 +176,10 @@ wc_store_status_t wc_store_ensure_indexes(wc_store_t *store)
         "{", "key", "{", "tenantId", BCON_INT32(1), "createdAt", BCON_INT32(-1), "}", "name",
         BCON_UTF8("tenant_created"), "}",
         "]");
-    bson_t *sweeps = sweep_indexes_command();
     mongoc_client_t *client = wc_store_client_take(store);
-    bson_error_t error = {.message = "out of memory building the sweep indexes"};
-    bool ok = mongoc_client_write_command_with_opts(client, store->db, cmd, NULL, NULL, &error) &&
-              sweeps != NULL &&
-              mongoc_client_write_command_with_opts(client, store->db, sweeps, NULL, NULL, &error);
+    bson_error_t error;
+    bool ok = mongoc_client_write_command_with_opts(client, store->db, cmd, NULL, NULL, &error);
     wc_store_client_give(store, client);
-    bson_destroy(sweeps);
     bson_destroy(cmd);
     if (!ok) {
         wc_log_error("createIndexes failed: %s", error.message);

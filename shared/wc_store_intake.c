@@ -19,14 +19,19 @@ wc_store_status_t wc_store_ensure_intake_indexes(wc_store_t *store)
     if (wc_store_is_ferretdb(store)) {
         return WC_STORE_OK;
     }
-    /* The scheduler and the sweeper look across tenants by status, so these
-     * two are not tenant-first; the idempotency clean-up deletes by age. */
+    /* The scheduler and the sweeper look across tenants by status and one
+     * time field each (wc_store_sweep_candidates), so these four are not
+     * tenant-first; the idempotency clean-up deletes by age. */
     bson_t *notifications = BCON_NEW(
         "createIndexes", BCON_UTF8(WC_COLL_NOTIFICATIONS), "indexes", "[",
         "{", "key", "{", "status", BCON_INT32(1), "scheduledAt", BCON_INT32(1), "}", "name",
         BCON_UTF8("status_scheduled"), "}",
         "{", "key", "{", "status", BCON_INT32(1), "updatedAt", BCON_INT32(1), "}", "name",
         BCON_UTF8("status_updated"), "}",
+        "{", "key", "{", "status", BCON_INT32(1), "nextAttemptAt", BCON_INT32(1), "}", "name",
+        BCON_UTF8("status_next_attempt"), "}",
+        "{", "key", "{", "status", BCON_INT32(1), "lease.until", BCON_INT32(1), "}", "name",
+        BCON_UTF8("status_lease_until"), "}",
         "{", "key", "{", "tenantId", BCON_INT32(1), "priority", BCON_INT32(1), "createdAt",
         BCON_INT32(-1), "}", "name", BCON_UTF8("tenant_priority_created"), "}",
         "]");
