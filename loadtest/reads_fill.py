@@ -122,7 +122,8 @@ def main():
                "message": "Your verification code is 123456. It expires in 10 minutes.",
                "status": status, "priority": prio, "retryCount": 0, "maxRetries": 3,
                "createdAt": when(created), "updatedAt": when(created),
-               "listBucket": f"{tid}:{created // MINUTE * MINUTE}"}
+               "listBucket": f"{tid}:{created // MINUTE * MINUTE}",
+               "listSlot": created % MINUTE // 1000}
         if typ == "EMAIL":
             doc["subject"] = "Your verification code"
         if status == "SCHEDULED":
@@ -161,6 +162,8 @@ def main():
         d = {"_id": doc_id, "scope": scope, "tenantId": tid, "c": dict(c)}
         if start is not None:
             d["start"] = when(start)
+        if ":m:" in doc_id:
+            d["slotted"] = True  # every notification of the minute carries listSlot
         counters.append(d)
     for (tid, minute), (created, sent, failed) in throughput.items():
         counters.append({"_id": f"{tid}:tp:{minute}", "scope": f"{tid}:tp:{minute // HOUR * HOUR}",

@@ -112,6 +112,15 @@ int wc_notification_list_bucket(char *out, size_t len, const char *tenant_id, in
     return n < 0 || (size_t)n >= len ? -1 : 0;
 }
 
+int wc_notification_list_slot(int64_t created_ms)
+{
+    int64_t into = created_ms % WC_LIST_BUCKET_MS;
+    if (into < 0) {
+        into += WC_LIST_BUCKET_MS; /* floored, as the bucket is */
+    }
+    return (int)(into / WC_LIST_SLOT_MS);
+}
+
 bson_t *wc_notification_new_document(const wc_notification_request_t *req, const bson_oid_t *id,
                                      const char *tenant_id, int default_max_retries,
                                      const char *correlation_id, int64_t now_ms)
@@ -162,6 +171,7 @@ bson_t *wc_notification_new_document(const wc_notification_request_t *req, const
     char bucket[WC_LIST_BUCKET_LEN];
     ok = ok && wc_notification_list_bucket(bucket, sizeof(bucket), tenant_id, now_ms) == 0;
     ok = ok && BSON_APPEND_UTF8(doc, "listBucket", bucket);
+    ok = ok && BSON_APPEND_INT32(doc, "listSlot", wc_notification_list_slot(now_ms));
 
     /* A notification sent now is stored QUEUED with its commit's outbox
      * record (docs/ARCHITECTURE.md §3.2): its creation is changes 1 (PENDING)
@@ -195,8 +205,8 @@ bson_t *wc_notification_new_document(const wc_notification_request_t *req, const
 
 /* Fields that stay inside WaveCom. */
 static const char *const internal_fields[] = {"logs", "lease",      "republishCount", "seq",
-                                              "createdSeq", "last", "listBucket", "lastToken",
-                                              NULL};
+                                              "createdSeq", "last", "listBucket", "listSlot",
+                                              "lastToken", NULL};
 
 json_object *wc_notification_to_api_json(const bson_t *doc)
 {

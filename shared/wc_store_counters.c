@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "wc_log.h"
+#include "wc_notification.h"
 #include "wc_store_private.h"
 #include "wc_store_trail.h"
 #include "wc_time.h"
@@ -115,6 +116,11 @@ typedef struct {
     const char *tenant_id;
     int64_t start_ms;
     doc_kind_t kind;
+    /* A minute bucket first written by a creation: every notification in it
+     * carries listSlot (a bucket first written for an older document may
+     * hold some without). */
+    bool slotted;
+    int64_t changes; /* DOC_TENANT: deltas folded in, added to its `version` */
     int64_t cells[CELLS];
     int64_t created, sent, failed;
 } pending_t;
@@ -168,6 +174,7 @@ static bool fold(pending_set_t *set, const wc_counter_delta_t *d)
     doc->kind = DOC_TENANT;
     doc->tenant_id = d->tenant_id;
     snprintf(doc->scope, sizeof(doc->scope), "tenants");
+    doc->changes++;
     pending_t *touched[1 + WC_COUNTER_LEVELS];
     touched[0] = doc;
     for (int l = 0; l < WC_COUNTER_LEVELS; l++) {
@@ -181,6 +188,7 @@ static bool fold(pending_set_t *set, const wc_counter_delta_t *d)
         doc->start_ms = wc_counter_bucket_start((wc_counter_level_t)l, d->created_at_ms);
         wc_counter_scope(doc->scope, sizeof(doc->scope), d->tenant_id, (wc_counter_level_t)l,
                          d->created_at_ms);
+        doc->slotted = doc->slotted || (l == WC_COUNTER_MINUTE && d->from < 0);
         touched[1 + l] = doc;
     }
     for (int i = 0; i < 1 + WC_COUNTER_LEVELS; i++) {
@@ -243,12 +251,20 @@ static bson_t *pending_update(const pending_t *d)
             }
         }
     }
+    if (d->kind == DOC_TENANT && d->changes > 0) {
+        /* Even a batch whose moves cancel out changed what a list shows. */
+        ok = ok && BSON_APPEND_INT64(&inc, "version", d->changes);
+        changed++;
+    }
     ok = ok && bson_append_document_end(update, &inc);
     ok = ok && BSON_APPEND_DOCUMENT_BEGIN(update, "$setOnInsert", &soi);
     ok = ok && BSON_APPEND_UTF8(&soi, "scope", d->scope);
     ok = ok && BSON_APPEND_UTF8(&soi, "tenantId", d->tenant_id);
     if (d->kind != DOC_TENANT) {
         ok = ok && BSON_APPEND_DATE_TIME(&soi, "start", d->start_ms);
+    }
+    if (d->slotted) {
+        ok = ok && BSON_APPEND_BOOL(&soi, "slotted", true);
     }
     ok = ok && bson_append_document_end(update, &soi);
     if (!ok || changed == 0) {
@@ -487,6 +503,9 @@ static bool bucket_row(const bson_t *doc, void *arg)
     wc_counter_bucket_t *b = &list->items[list->n++];
     memset(b, 0, sizeof(*b));
     b->start_ms = start;
+    bson_iter_t slotted;
+    b->slotted = bson_iter_init_find(&slotted, doc, "slotted") && BSON_ITER_HOLDS_BOOL(&slotted) &&
+                 bson_iter_bool(&slotted);
     read_cells(doc, b->counts);
     return true;
 }
@@ -529,6 +548,23 @@ static bool totals_row(const bson_t *doc, void *arg)
     wc_store_counts_t *out = arg;
     read_cells(doc, out->counts);
     return true;
+}
+
+static bool version_row(const bson_t *doc, void *arg)
+{
+    *(int64_t *)arg = wc_doc_int(doc, "version", 0);
+    return true;
+}
+
+wc_store_status_t wc_store_counters_version(wc_store_t *store, const char *tenant_id,
+                                            int64_t *version)
+{
+    read_own_counts(store);
+    *version = 0;
+    bson_t *filter = BCON_NEW("_id", BCON_UTF8(tenant_id));
+    wc_store_status_t status = find_each(store, filter, version_row, version);
+    bson_destroy(filter);
+    return status;
 }
 
 wc_store_status_t wc_store_counters_totals(wc_store_t *store, const char *tenant_id,

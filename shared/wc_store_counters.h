@@ -86,6 +86,10 @@ wc_store_status_t wc_store_counters_apply(wc_store_t *store, const wc_counter_de
 /* One counter bucket as read back. */
 typedef struct {
     int64_t start_ms;
+    /* A minute bucket whose every notification carries listSlot, so that a
+     * page may read it by one-second slots (`slotted: true`, set when a
+     * creation first wrote the bucket). */
+    bool slotted;
     int64_t counts[WC_STATUS_COUNT][WC_CHANNEL_COUNT][WC_PRIORITY_COUNT];
 } wc_counter_bucket_t;
 
@@ -100,6 +104,13 @@ wc_store_status_t wc_store_counters_children(wc_store_t *store, const char *tena
  * NULL. A tenant without counters yet has zero counts. */
 wc_store_status_t wc_store_counters_totals(wc_store_t *store, const char *tenant_id,
                                            wc_store_counts_t *out);
+
+/* The tenant's data version: a number that grows with every status change of
+ * its notifications (0 before the first). Equal versions mean equal lists, up
+ * to the other processes' flush interval; the API keys its cache of list
+ * answers on it (api/list_cache.c). */
+wc_store_status_t wc_store_counters_version(wc_store_t *store, const char *tenant_id,
+                                            int64_t *version);
 
 /* Calls `each` for every throughput minute of the tenant in [since_ms, until_ms)
  * that has a document (at most two hours' worth are read per call). */

@@ -298,8 +298,8 @@ static wc_store_status_t flush_backfill(mongoc_bulk_operation_t **bulk, size_t *
 }
 
 /* Recounts the notifications (of one tenant, or all) into the table's
- * expected counts, and gives listBucket to documents written before it
- * existed. One streamed find, grouped here rather than by $group: FerretDB
+ * expected counts, and gives listBucket and listSlot to documents written
+ * before they existed. One streamed find, grouped here rather than by $group: FerretDB
  * answers an aggregate in one request, which at a million documents runs past
  * what the local launcher's watchdog allows, while a find is fetched batch by
  * batch (each getMore a short request). */
@@ -308,7 +308,8 @@ static wc_store_status_t recount(wc_store_t *store, const char *tenant_id, table
 {
     bson_t *filter = tenant_id != NULL ? BCON_NEW("tenantId", BCON_UTF8(tenant_id)) : bson_new();
     bson_t *opts = BCON_NEW("projection", "{", "tenantId", BCON_INT32(1), "listBucket",
-                            BCON_INT32(1), "createdAt", BCON_INT32(1), "status", BCON_INT32(1),
+                            BCON_INT32(1), "listSlot", BCON_INT32(1), "createdAt", BCON_INT32(1),
+                            "status", BCON_INT32(1),
                             "type", BCON_INT32(1), "priority", BCON_INT32(1), "}", "batchSize",
                             BCON_INT32(2000));
     mongoc_client_t *client = wc_store_client_take(store);
@@ -341,13 +342,15 @@ static wc_store_status_t recount(wc_store_t *store, const char *tenant_id, table
             continue;
         }
         const char *stored = wc_doc_string(doc, "listBucket");
-        if (stored == NULL || strcmp(stored, bucket) != 0) {
+        int slot = wc_notification_list_slot(created_ms);
+        if (stored == NULL || strcmp(stored, bucket) != 0 || wc_doc_int(doc, "listSlot", -1) != slot) {
             if (bulk == NULL) {
                 bulk = mongoc_collection_create_bulk_operation_with_opts(coll, NULL);
             }
             bson_t selector = BSON_INITIALIZER;
             bson_append_iter(&selector, "_id", -1, &id);
-            bson_t *update = BCON_NEW("$set", "{", "listBucket", BCON_UTF8(bucket), "}");
+            bson_t *update = BCON_NEW("$set", "{", "listBucket", BCON_UTF8(bucket), "listSlot",
+                                      BCON_INT32(slot), "}");
             if (!mongoc_bulk_operation_update_one_with_opts(bulk, &selector, update, NULL,
                                                             &error)) {
                 wc_log_error("reconcile: building the backfill failed: %s", error.message);
@@ -452,6 +455,16 @@ static wc_store_status_t repair(wc_store_t *store, table_t *table,
             report->buckets_fixed++;
             report->cells_fixed += changed;
             queued++;
+            /* A repaired count changes what the tenant's lists show: the
+             * API's cached answers (keyed on `version`) must not be used. */
+            bson_t *tenant = BCON_NEW("_id", BCON_UTF8(e->tenant_id));
+            bson_t *bump = BCON_NEW("$inc", "{", "version", BCON_INT64(1), "}");
+            if (!mongoc_bulk_operation_update_one_with_opts(bulk, tenant, bump, NULL, &error)) {
+                wc_log_error("reconcile: building the repair failed: %s", error.message);
+                status = WC_STORE_ERROR;
+            }
+            bson_destroy(bump);
+            bson_destroy(tenant);
         }
         bson_destroy(update);
     }
