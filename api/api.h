@@ -24,6 +24,7 @@ typedef struct {
     api_intake_t *intake;       /* the group commit of new notifications */
     api_metrics_t *metrics;
     api_cache_t *stats_cache; /* statistics per tenant, database-derived metrics */
+    api_cache_t *list_cache;  /* list answers by tenant data version (list_cache.h) */
     api_cache_t *auth_cache;  /* API key -> principal, when WAVECOM_API_AUTH_CACHE_SECONDS > 0 */
     api_limits_t *limits;     /* rate limits and in-flight quotas */
     int64_t started_ms;

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "dashboard.h"
+#include "list_cache.h"
 #include "replay.h"
 #include "query.h"
 #include "response.h"
@@ -35,6 +36,33 @@
 #define REPLAY_MAX_IDS 100
 
 static const char *const dlq_args[] = {"page", "limit", "type", NULL};
+
+/* The page of failed notifications and its pagination, or NULL when the
+ * database did not answer. */
+static json_object *dlq_page(api_context_t *ctx, const wc_list_query_t *query, int64_t page,
+                             int64_t limit)
+{
+    wc_list_page_t result;
+    if (wc_store_list_notifications(ctx->store, query, &result) != WC_STORE_OK) {
+        return NULL;
+    }
+    json_object *items = json_object_new_array_ext((int)result.n);
+    for (size_t i = 0; i < result.n; i++) {
+        json_object_array_add(items, wc_notification_to_api_json(result.docs[i]));
+    }
+    int64_t total = result.total;
+    wc_list_page_free(&result);
+    json_object *pagination = json_object_new_object();
+    json_object_object_add(pagination, "currentPage", json_object_new_int64(page));
+    json_object_object_add(pagination, "totalPages",
+                           json_object_new_int64((total + limit - 1) / limit));
+    json_object_object_add(pagination, "totalItems", json_object_new_int64(total));
+    json_object_object_add(pagination, "itemsPerPage", json_object_new_int64(limit));
+    json_object *data = json_object_new_object();
+    json_object_object_add(data, "notifications", items);
+    json_object_object_add(data, "pagination", pagination);
+    return data;
+}
 
 API_HANDLER(api_handle_dlq_list)
 {
@@ -61,28 +89,18 @@ API_HANDLER(api_handle_dlq_list)
         .skip = (page - 1) * limit,
         .limit = limit,
     };
-    wc_list_page_t result;
-    if (wc_store_list_notifications(ctx->store, &query, &result) != WC_STORE_OK) {
-        return api_unavailable("the database");
+    api_list_key_t key;
+    api_list_key(ctx, "dlq", &query, &key);
+    json_object *data = api_list_cached(ctx, &key);
+    if (data == NULL) {
+        data = dlq_page(ctx, &query, page, limit);
+        if (data == NULL) {
+            return api_unavailable("the database");
+        }
+        api_list_remember(ctx, &key, data);
     }
-    json_object *items = json_object_new_array_ext((int)result.n);
-    for (size_t i = 0; i < result.n; i++) {
-        json_object_array_add(items, wc_notification_to_api_json(result.docs[i]));
-    }
-    int64_t total = result.total;
-    wc_list_page_free(&result);
     api_queue_depths_t depths;
     api_publisher_queue_depths(ctx->publisher, &depths);
-
-    json_object *pagination = json_object_new_object();
-    json_object_object_add(pagination, "currentPage", json_object_new_int64(page));
-    json_object_object_add(pagination, "totalPages",
-                           json_object_new_int64((total + limit - 1) / limit));
-    json_object_object_add(pagination, "totalItems", json_object_new_int64(total));
-    json_object_object_add(pagination, "itemsPerPage", json_object_new_int64(limit));
-    json_object *data = json_object_new_object();
-    json_object_object_add(data, "notifications", items);
-    json_object_object_add(data, "pagination", pagination);
     /* Messages in the broker's DLQ, of every tenant, stale copies included. */
     json_object_object_add(data, "queueDepth",
                            depths.dlq >= 0 ? json_object_new_int64(depths.dlq) : NULL);

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "handlers.h"
+#include "list_cache.h"
 #include "query.h"
 #include "response.h"
 #include "wc_time.h"
@@ -147,6 +148,12 @@ API_HANDLER(api_handle_list_notifications)
         return api_validation_error(&errs);
     }
 
+    api_list_key_t key;
+    api_list_key(ctx, "list", &query, &key);
+    json_object *cached = api_list_cached(ctx, &key);
+    if (cached != NULL) {
+        return api_ok(200, cached, NULL);
+    }
     wc_list_page_t result;
     if (wc_store_list_notifications(ctx->store, &query, &result) != WC_STORE_OK) {
         return api_unavailable("the database");
@@ -176,5 +183,6 @@ API_HANDLER(api_handle_list_notifications)
     json_object *data = json_object_new_object();
     json_object_object_add(data, "notifications", items);
     json_object_object_add(data, "pagination", pagination);
+    api_list_remember(ctx, &key, data);
     return api_ok(200, data, NULL);
 }

@@ -24,6 +24,8 @@
 
 /* Entries of the statistics cache (one per tenant polling) and the key cache. */
 #define STATS_CACHE_ENTRIES 256
+/* Answers of ~10 KB: at most ~10 MB. */
+#define LIST_CACHE_ENTRIES 1024
 #define AUTH_CACHE_ENTRIES 1024
 
 static void usage(FILE *out)
@@ -93,9 +95,10 @@ int main(int argc, char **argv)
     ctx.metrics = api_metrics_new();
     ctx.stats_cache = api_cache_new(STATS_CACHE_ENTRIES);
     ctx.auth_cache = api_cache_new(AUTH_CACHE_ENTRIES);
+    ctx.list_cache = api_cache_new(LIST_CACHE_ENTRIES);
     ctx.limits = api_limits_new(&cfg, ctx.store);
     if (ctx.publisher == NULL || ctx.metrics == NULL || ctx.stats_cache == NULL ||
-        ctx.auth_cache == NULL || ctx.limits == NULL) {
+        ctx.auth_cache == NULL || ctx.list_cache == NULL || ctx.limits == NULL) {
         wc_log_error("cannot set up the API (out of memory)");
         goto out;
     }
@@ -132,6 +135,7 @@ out:
     api_server_stop(server);
     api_intake_free(ctx.intake);
     api_cache_free(ctx.auth_cache);
+    api_cache_free(ctx.list_cache);
     api_limits_free(ctx.limits);
     api_cache_free(ctx.stats_cache);
     api_metrics_free(ctx.metrics);

@@ -154,6 +154,9 @@ static const cfg_entry_t config_table[] = {
      "How long the API trusts a looked-up API key; 0 looks up every request."},
     {"WAVECOM_API_STATS_CACHE_SECONDS", "5", INT(api_stats_cache_seconds, 0, 300),
      "How long statistics and database-derived metrics are served from memory."},
+    {"WAVECOM_API_LIST_CACHE_SECONDS", "60", INT(api_list_cache_seconds, 0, 3600),
+     "How long a list answer is kept for a tenant whose notifications did not change since; "
+     "0 reads every list from the database."},
     /* Tenants' limits and hostile input (wavecom-api, webhook delivery) */
     {"WAVECOM_RATE_TENANT_RPS", "0", INT(rate_tenant_rps, 0, 1000000),
      "Requests per second a tenant may make (token bucket, burst of one second); 0: no limit. "

@@ -81,6 +81,7 @@ typedef struct {
     int api_intake_queue_limit;
     int api_auth_cache_seconds;
     int api_stats_cache_seconds;
+    int api_list_cache_seconds;
     int rate_tenant_rps;
     int rate_tenant_nps;
     int rate_key_rps;

@@ -1,0 +1,55 @@
+#include "list_cache.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cache.h"
+#include "wc_store_counters.h"
+#include "wc_time.h"
+
+void api_list_key(api_context_t *ctx, const char *kind, const wc_list_query_t *query,
+                  api_list_key_t *key)
+{
+    key->usable = false;
+    int64_t version = 0;
+    if (ctx->list_cache == NULL || ctx->cfg->api_list_cache_seconds <= 0 ||
+        wc_store_counters_version(ctx->store, query->tenant_id, &version) != WC_STORE_OK) {
+        return;
+    }
+    char cursor[25];
+    bson_oid_to_string(&query->cursor_id, cursor);
+    /* Every field of the query that changes the answer, and nothing else. */
+    int n = snprintf(key->text, sizeof(key->text),
+                     "%s|%s|%" PRId64 "|%d|%d|%d|%" PRId64 "|%" PRId64 "|%" PRId64 "|%" PRId64
+                     "|%d|%" PRId64 "|%s",
+                     kind, query->tenant_id, version, query->status, query->type,
+                     query->priority, query->created_from_ms, query->created_to_ms, query->skip,
+                     query->limit, (int)query->mode, query->cursor_ms,
+                     query->mode == WC_LIST_PAGE ? "" : cursor);
+    key->usable = n > 0 && (size_t)n < sizeof(key->text);
+}
+
+json_object *api_list_cached(api_context_t *ctx, const api_list_key_t *key)
+{
+    if (!key->usable) {
+        return NULL;
+    }
+    char *text = api_cache_get(ctx->list_cache, key->text, wc_time_now_ms());
+    if (text == NULL) {
+        return NULL;
+    }
+    json_object *data = json_tokener_parse(text);
+    free(text);
+    return data;
+}
+
+void api_list_remember(api_context_t *ctx, const api_list_key_t *key, json_object *data)
+{
+    if (!key->usable) {
+        return;
+    }
+    api_cache_put(ctx->list_cache, key->text,
+                  json_object_to_json_string_ext(data, JSON_C_TO_STRING_PLAIN),
+                  wc_time_now_ms() + ctx->cfg->api_list_cache_seconds * 1000LL);
+}

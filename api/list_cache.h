@@ -1,0 +1,32 @@
+/*
+ * Answers of list requests kept in memory under the tenant's data version
+ * (wc_store_counters_version): a dashboard that polls a list nobody changed
+ * costs one read of the tenant's counter document, not the page's buckets
+ * (docs/READS.md). A key is usable only when the version could be read.
+ */
+#ifndef API_LIST_CACHE_H
+#define API_LIST_CACHE_H
+
+#include <json-c/json.h>
+#include <stdbool.h>
+
+#include "api.h"
+#include "wc_store.h"
+
+typedef struct {
+    char text[256];
+    bool usable;
+} api_list_key_t;
+
+/* The key of a `kind` of list answer ("list", "dlq") to `query` at the
+ * tenant's current version. */
+void api_list_key(api_context_t *ctx, const char *kind, const wc_list_query_t *query,
+                  api_list_key_t *key);
+
+/* The remembered answer (new reference), or NULL. */
+json_object *api_list_cached(api_context_t *ctx, const api_list_key_t *key);
+
+/* Remembers `data` under `key` for WAVECOM_API_LIST_CACHE_SECONDS. */
+void api_list_remember(api_context_t *ctx, const api_list_key_t *key, json_object *data);
+
+#endif
