@@ -39,6 +39,10 @@ VHOST = AMQP_URL.rsplit("/", 1)[1] or "/"
 # Each test's database is named with this prefix (deploy/stack.sh test removes old wc_test_ ones);
 # someone running tests beside another run picks a prefix of their own.
 DB_PREFIX = os.environ.get("WAVECOM_TEST_DB_PREFIX", "wc_test_")
+# libmongoc keeps its performance counters in /dev/shm/mongoc-<pid>; a file left by a killed
+# process whose pid comes round again makes it warn on stderr, which tests of the CLI's one-line
+# errors read. Every process a test starts inherits this.
+os.environ["MONGOC_DISABLE_SHM"] = "1"
 
 API_BIN = os.path.join(BUILD_DIR, "api", "wavecom-api")
 WORKER_BIN = os.path.join(BUILD_DIR, "worker", "wavecom-worker")

@@ -5,7 +5,8 @@ wc_store_counters_apply through tests/counters_apply, as the write path's transi
 does; so each test decides exactly what the counters saw. It checks that:
   - following nextCursor returns every notification exactly once while new ones arrive, with and
     without filters, and `after` returns the new ones;
-  - page numbers, totals and from/to ranges agree with a count of the documents;
+  - page numbers, totals and from/to ranges agree with a count of the documents, also inside a
+    minute busy enough to be read by its seconds, and a counted change shows at once;
   - after creations, retries, failures, cancels and replays the counters equal a full recount,
     and so do GET .../stats/system and /api/metrics;
   - counters left short (the deltas of a process killed before it flushed them) are repaired by
@@ -75,7 +76,8 @@ class ReadsScaleTest(unittest.TestCase):
         doc = {"_id": oid, "tenantId": tenant, "type": type_, "recipient": "+15005550006",
                "message": "m", "status": status, "priority": priority, "retryCount": 0,
                "maxRetries": 3, "createdAt": dt_of(created_ms), "updatedAt": dt_of(created_ms),
-               "listBucket": f"{tenant}:{created_ms // MINUTE * MINUTE}"}
+               "listBucket": f"{tenant}:{created_ms // MINUTE * MINUTE}",
+               "listSlot": created_ms % MINUTE // 1000}
         self.stack.db.notifications.insert_one(doc)
         delta = (tenant, created_ms, created_ms, type_, priority, None, status)
         if count:
@@ -179,6 +181,51 @@ class ReadsScaleTest(unittest.TestCase):
         failed = [d for d in docs + arrivals if d["status"] == "FAILED"]
         seen = self.walk(key, "status=FAILED", limit=3, between=arrive)
         self.assertEqual(seen, self.newest_first(failed))
+
+    def test_a_busy_minute_is_read_by_its_seconds_and_each_item_comes_once(self):
+        # 700 notifications in one minute (more than a page reads whole, wc_store_list.c): its
+        # counter is marked slotted by the creations, and pages read it second by second.
+        tenant, key = self.stack.new_tenant_key(role="operator")
+        start = (self.now - 10 * MINUTE) // MINUTE * MINUTE
+        docs, deltas = [], []
+        for i in range(700):
+            created = start + self.rng.randrange(MINUTE)
+            status = self.rng.choices(["SENT", "FAILED"], [85, 15])[0]
+            type_, priority = self.rng.choice(TYPES), self.rng.choice(PRIORITIES)
+            oid = ObjectId(int(created // 1000).to_bytes(4, "big") + os.urandom(8))
+            docs.append({"_id": oid, "tenantId": tenant, "type": type_,
+                         "recipient": "+15005550006", "message": "m", "status": status,
+                         "priority": priority, "retryCount": 0, "maxRetries": 3,
+                         "createdAt": dt_of(created), "updatedAt": dt_of(created),
+                         "listBucket": f"{tenant}:{start}", "listSlot": created % MINUTE // 1000})
+            deltas.append((tenant, created, created, type_, priority, None, status))
+        self.stack.db.notifications.insert_many(docs)
+        self.apply(deltas)
+        minute = self.stack.db.notification_counters.find_one({"_id": f"{tenant}:m:{start}"})
+        self.assertTrue(minute and minute.get("slotted"), minute)
+
+        seen = self.walk(key, limit=17)
+        self.assertEqual(seen, self.newest_first(docs))
+        order = self.newest_first(docs)
+        for page in (1, 2, 30, 35):
+            data = self.get(key, f"/api/notifications?page={page}&limit=20")
+            self.assertEqual([n["_id"] for n in data["notifications"]],
+                             order[(page - 1) * 20:page * 20], f"page {page}")
+            self.assertEqual(data["pagination"]["totalItems"], 700)
+        failed = [d for d in docs if d["status"] == "FAILED"]
+        self.assertEqual(self.walk(key, "status=FAILED", limit=9), self.newest_first(failed))
+
+        # A counted change shows at once: the cached answer belongs to the old data version.
+        before = self.get(key, "/api/notifications?status=FAILED&limit=100")
+        turned = next(d for d in docs if d["status"] == "SENT")
+        self.stack.db.notifications.update_one({"_id": turned["_id"]},
+                                               {"$set": {"status": "FAILED"}})
+        self.apply([(tenant, ms_of(turned["createdAt"]), self.now, turned["type"],
+                     turned["priority"], "SENT", "FAILED")])
+        after = self.get(key, "/api/notifications?status=FAILED&limit=100")
+        self.assertEqual(after["pagination"]["totalItems"],
+                         before["pagination"]["totalItems"] + 1)
+        self.assertIn(str(turned["_id"]), [n["_id"] for n in after["notifications"]])
 
     def test_pages_totals_and_ranges_agree_with_the_documents(self):
         tenant, key = self.stack.new_tenant_key(role="operator")
