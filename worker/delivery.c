@@ -8,6 +8,7 @@
 
 #include "wc_backoff.h"
 #include "wc_log.h"
+#include "wc_publish.h"
 #include "wc_notification.h"
 #include "trail_batch.h"
 #include "wc_time.h"
@@ -129,30 +130,20 @@ static wc_broker_status_t publish_with_reopen(delivery_context_t *ctx, const wc_
     return status;
 }
 
-/* Publishes `msg` (retry count and all) to `exchange` under `routing_key`. */
+static wc_broker_status_t publish_through_context(void *ctx, const wc_broker_message_t *m)
+{
+    return publish_with_reopen(ctx, m);
+}
+
+/* Publishes `msg` (retry count and all) to `exchange` under `routing_key`
+ * (NULL: its priority class). */
 static wc_broker_status_t publish_queue_message(delivery_context_t *ctx, const char *exchange,
                                                 const char *routing_key,
                                                 const wc_queue_message_t *msg,
                                                 const wc_broker_header_t *headers, size_t n)
 {
-    size_t len = 0;
-    char *body = wc_queue_message_encode(msg, &len);
-    if (body == NULL) {
-        return WC_BROKER_ERROR;
-    }
-    const wc_broker_message_t m = {
-        .exchange = exchange,
-        .routing_key = routing_key,
-        .body = body,
-        .body_len = len,
-        .message_id = msg->notification_id,
-        .correlation_id = msg->correlation_id,
-        .headers = headers,
-        .header_count = n,
-    };
-    wc_broker_status_t status = publish_with_reopen(ctx, &m);
-    free(body);
-    return status;
+    return wc_publish_queue_message(msg, exchange, routing_key, headers, n,
+                                    publish_through_context, ctx);
 }
 
 /* Applies the job's transition to the notification this worker holds, once,
@@ -535,8 +526,7 @@ static int retry_later(delivery_job_t *job, const delivery_result_t *result)
         msg.retry_count += 1;
     }
     /* The retry is safe in the broker before the status says so. */
-    if (publish_queue_message(ctx, tier->exchange, wc_priority_routing_key(msg.priority), &msg,
-                              NULL, 0) != WC_BROKER_OK) {
+    if (publish_queue_message(ctx, tier->exchange, NULL, &msg, NULL, 0) != WC_BROKER_OK) {
         return -1;
     }
     int64_t now = wc_time_now_ms();
@@ -689,8 +679,8 @@ static void dead_letter_unclaimable(delivery_job_t *job, const char *why)
 static void defer(delivery_context_t *ctx, const wc_queue_message_t *msg, uint64_t tag,
                   unsigned generation)
 {
-    if (publish_queue_message(ctx, wc_retry_tiers[0].exchange,
-                              wc_priority_routing_key(msg->priority), msg, NULL, 0) != WC_BROKER_OK) {
+    if (publish_queue_message(ctx, wc_retry_tiers[0].exchange, NULL, msg, NULL, 0) !=
+        WC_BROKER_OK) {
         requeue_later(ctx, tag, generation);
         return;
     }
