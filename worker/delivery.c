@@ -183,8 +183,6 @@ static void job_free(delivery_job_t *job)
     free(job);
 }
 
-_Static_assert(PROVIDER_COUNT == WORKER_METRICS_PROVIDERS, "provider labels out of step");
-
 /* The job is over: its message is settled one way or the other. */
 static void job_finish(delivery_job_t *job)
 {
@@ -690,32 +688,17 @@ static void defer(delivery_context_t *ctx, const wc_queue_message_t *msg, uint64
 /* The provider and breaker slot for a claimed document. */
 static provider_t *route(delivery_context_t *ctx, delivery_job_t *job)
 {
-    const char *type = wc_doc_string(job->doc, "type");
-    const char *platform = wc_doc_string(job->doc, "platform");
-    int kind = -1;
-    if (type == NULL) {
-        kind = -1;
-    } else if (strcmp(type, "EMAIL") == 0) {
-        kind = PROVIDER_SMTP;
-        job->breaker = BREAKER_SMTP;
-        job->channel = "email";
-    } else if (strcmp(type, "SMS") == 0) {
-        kind = PROVIDER_TWILIO;
-        job->breaker = BREAKER_TWILIO;
-        job->channel = "sms";
-    } else if (strcmp(type, "PUSH") == 0 && platform != NULL && strcmp(platform, "apns") == 0) {
-        kind = PROVIDER_APNS;
-        job->breaker = BREAKER_APNS;
-        job->channel = "apns";
-    } else if (strcmp(type, "PUSH") == 0) {
-        kind = PROVIDER_FCM;
-        job->breaker = BREAKER_FCM;
-        job->channel = "fcm";
-    } else if (strcmp(type, "WEBHOOK") == 0) {
+    wc_channel_t type;
+    const char *type_name = wc_doc_string(job->doc, "type");
+    int kind = type_name != NULL && wc_channel_parse(type_name, &type) == 0
+                   ? worker_provider_route(type, wc_doc_string(job->doc, "platform"))
+                   : -1;
+    if (kind >= 0) {
+        const worker_provider_info_t *row = &worker_providers[kind];
         const char *url = wc_doc_string(job->doc, "recipient");
-        kind = PROVIDER_WEBHOOK;
-        job->breaker = worker_breaker_for_webhook(url != NULL ? url : "");
-        job->channel = "webhook";
+        job->channel = row->channel;
+        job->breaker = row->breaker_per_host ? worker_breaker_for_webhook(url != NULL ? url : "")
+                                             : kind;
     }
     job->provider_kind = kind;
     return kind >= 0 ? ctx->providers[kind] : NULL;

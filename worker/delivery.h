@@ -14,14 +14,13 @@
 
 #include "breakers.h"
 #include "metrics.h"
+#include "provider_table.h"
 #include "providers/provider.h"
 #include "store_pool.h"
 #include "trail_batch.h"
 #include "wc_broker.h"
 #include "wc_config.h"
 #include "wc_store.h"
-
-enum { PROVIDER_SMTP, PROVIDER_TWILIO, PROVIDER_FCM, PROVIDER_APNS, PROVIDER_WEBHOOK, PROVIDER_COUNT };
 
 /* Claims remembered after a database error (see failed_claims). */
 #define DELIVERY_FAILED_CLAIMS 64
