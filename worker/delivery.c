@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "delivery_policy.h"
 #include "wc_backoff.h"
 #include "wc_log.h"
 #include "wc_publish.h"
@@ -495,34 +496,16 @@ static void record_sent(delivery_job_t *job, const delivery_result_t *result)
     record_then_settle(job, WC_STATUS_SENT, set, false, SETTLE_ACK_IF_RECORDED);
 }
 
-/* The first retry tier at least `min_ms` long, or the longest. */
-static const wc_retry_tier_t *tier_at_least(size_t from, long min_ms)
-{
-    for (size_t i = from; i < wc_retry_tier_count; i++) {
-        if (wc_retry_tiers[i].seconds * 1000L >= min_ms) {
-            return &wc_retry_tiers[i];
-        }
-    }
-    return &wc_retry_tiers[wc_retry_tier_count - 1];
-}
-
-/* Schedules another attempt. A refusal by our own breaker spends no attempt:
- * the provider was never asked, and a long outage must not exhaust every
- * notification's retries while nothing was tried. Returns -1 when the retry
- * could not be published (the job is untouched). */
-static int retry_later(delivery_job_t *job, const delivery_result_t *result)
+/* Schedules another attempt as `decision` says (delivery_policy.h). Returns
+ * -1 when the retry could not be published (the job is untouched). */
+static int retry_later(delivery_job_t *job, const delivery_result_t *result,
+                       const delivery_decision_t *decision)
 {
     delivery_context_t *ctx = job->ctx;
     wc_queue_message_t msg = job->msg;
-    msg.retry_count = (int)wc_doc_int(job->doc, "retryCount", 0);
-    size_t drawn = result->not_attempted
-                       ? 0
-                       : wc_backoff_tier(msg.retry_count, wc_backoff_random_unit());
-    const wc_retry_tier_t *tier = tier_at_least(drawn, result->retry_after_ms);
-    job->retry_tier = (size_t)(tier - wc_retry_tiers);
-    if (!result->not_attempted) {
-        msg.retry_count += 1;
-    }
+    msg.retry_count = decision->retry_count;
+    const wc_retry_tier_t *tier = &wc_retry_tiers[decision->tier];
+    job->retry_tier = decision->tier;
     /* The retry is safe in the broker before the status says so. */
     if (publish_queue_message(ctx, tier->exchange, NULL, &msg, NULL, 0) != WC_BROKER_OK) {
         return -1;
@@ -605,19 +588,25 @@ void delivery_job_complete(delivery_job_t *job, const delivery_result_t *result)
     const char *id = job->msg.notification_id;
     int retry_count = (int)wc_doc_int(job->doc, "retryCount", 0);
     int max_retries = (int)wc_doc_int(job->doc, "maxRetries", ctx->cfg->max_retries);
+    delivery_decision_t decision =
+        delivery_policy_decide(result, retry_count, max_retries, wc_backoff_random_unit());
     int rc = 0;
-    if (result->outcome == DELIVERY_OK) {
+    switch (decision.action) {
+    case DELIVERY_SEND_RECORD:
         log_job(WC_LOG_INFO, job, "notification %s sent via %s in %lld ms", id, job->channel,
                 (long long)(wc_time_now_ms() - job->started_ms));
         record_sent(job, result);
-    } else if (result->outcome == DELIVERY_TRANSIENT &&
-               (result->not_attempted || retry_count < max_retries)) {
+        break;
+    case DELIVERY_RETRY:
         log_job(WC_LOG_WARN, job, "notification %s: %s failure, will retry: %s", id,
                 result->not_attempted ? "local" : "transient", result->detail);
-        rc = retry_later(job, result);
-    } else {
+        rc = retry_later(job, result, &decision);
+        break;
+    case DELIVERY_EXHAUSTED:
+    case DELIVERY_PERMANENT_FAIL:
         log_job(WC_LOG_WARN, job, "notification %s failed for good: %s", id, result->detail);
         rc = dead_letter(job, result->detail);
+        break;
     }
     if (rc != 0) {
         /* Nothing durable happened but the claim: leave the message to the
