@@ -18,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ctl_dlq.h"
+#include "ctl_dlq_replay.h"
 #include "wc_time.h"
 #include "wc_store_ops.h"
 #include "wc_publish.h"

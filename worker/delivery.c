@@ -35,6 +35,7 @@ typedef enum {
 } settle_t;
 
 struct delivery_job {
+    provider_job_t provider_job; /* first: what the provider sees and reports through */
     delivery_context_t *ctx;
     uint64_t tag;
     unsigned generation;
@@ -78,9 +79,6 @@ struct delivery_job {
     int claim_backoff_ms;
     delivery_job_t *next_claim_retry;
 };
-
-const bson_t *delivery_job_document(const delivery_job_t *job) { return job->doc; }
-const char *delivery_job_id(const delivery_job_t *job) { return job->msg.notification_id; }
 
 /* A log line about a job's notification, with the fields that tie it to the
  * API's request (wc_log_notification_fields). */
@@ -570,7 +568,9 @@ static worker_provider_outcome_t provider_answer(delivery_outcome_t outcome)
     return WORKER_PROVIDER_PERMANENT;
 }
 
-void delivery_job_complete(delivery_job_t *job, const delivery_result_t *result)
+/* Carries out the provider's report (or a local refusal): metrics, breaker,
+ * then the policy's decision. */
+static void job_complete(delivery_job_t *job, const delivery_result_t *result)
 {
     delivery_context_t *ctx = job->ctx;
     int64_t now = wc_time_monotonic_ms();
@@ -693,6 +693,12 @@ static provider_t *route(delivery_context_t *ctx, delivery_job_t *job)
     return kind >= 0 ? ctx->providers[kind] : NULL;
 }
 
+/* provider_job_t.complete: the provider's job is the first member of ours. */
+static void on_provider_report(provider_job_t *provider_job, const delivery_result_t *result)
+{
+    job_complete((delivery_job_t *)provider_job, result);
+}
+
 static void start_job(delivery_job_t *job)
 {
     delivery_context_t *ctx = job->ctx;
@@ -702,7 +708,7 @@ static void start_job(delivery_job_t *job)
     if (provider == NULL) {
         provider_fail(&result, DELIVERY_PERMANENT, "%s delivery is not configured on this worker",
                       job->channel);
-        delivery_job_complete(job, &result);
+        job_complete(job, &result);
         return;
     }
     int64_t now = wc_time_monotonic_ms();
@@ -711,11 +717,16 @@ static void start_job(delivery_job_t *job)
         result.not_attempted = true;
         result.retry_after_ms = wc_breaker_retry_after_ms(breaker, &ctx->breaker_policy, now);
         provider_fail(&result, DELIVERY_TRANSIENT, "%s circuit breaker open", job->channel);
-        delivery_job_complete(job, &result);
+        job_complete(job, &result);
         return;
     }
+    job->provider_job = (provider_job_t){
+        .doc = job->doc,
+        .id = job->msg.notification_id,
+        .complete = on_provider_report,
+    };
     job->provider_started_ms = wc_time_monotonic_ms();
-    provider->start(provider, job);
+    provider->start(provider, &job->provider_job);
 }
 
 /* A claim that failed may have been applied: the message's next copy here
