@@ -41,6 +41,7 @@ typedef struct {
     wc_broker_message_t msgs[ROUND_MAX];
     wc_broker_status_t statuses[ROUND_MAX];
     bson_oid_t confirmed[ROUND_MAX];
+    bson_oid_t candidates[ROUND_MAX]; /* what a step found to take */
     size_t n;
 } round_t;
 
@@ -95,12 +96,15 @@ static size_t round_publish(api_context_t *ctx, round_t *r, const char *actor, b
     return r->n - confirmed;
 }
 
-/* One kind of work the scheduler takes from the database, a notification per
- * round trip: what takes one (NOT_FOUND when none is left), who publishes it,
- * and whether it was PENDING and so gets QUEUED once confirmed. */
+/* One kind of work the scheduler takes from the database: the notifications
+ * in `status` whose time lies before what `before` says are the candidates,
+ * each taken by one round trip (NOT_FOUND when another instance took it
+ * first); who publishes them, and whether they were PENDING and so get QUEUED
+ * once confirmed. */
 typedef struct {
-    wc_store_status_t (*take)(const api_context_t *ctx, wc_status_t status, int64_t now,
-                              bson_t **out);
+    int64_t (*before)(const api_context_t *ctx, int64_t now);
+    wc_store_status_t (*take)(const api_context_t *ctx, const bson_oid_t *id, wc_status_t status,
+                              int64_t before, int64_t now, bson_t **out);
     /* How often the step runs: its own threshold over SWEEPS_PER_THRESHOLD,
      * or every turn (NULL). */
     int (*threshold_seconds)(const wc_config_t *cfg);
@@ -114,34 +118,50 @@ typedef struct {
     bool after_quiet;
 } step_t;
 
-static wc_store_status_t take_due(const api_context_t *ctx, wc_status_t status, int64_t now,
-                                  bson_t **out)
+static int64_t due_before(const api_context_t *ctx, int64_t now)
 {
-    (void)status;
-    return wc_store_release_due(ctx->store, now, out);
+    (void)ctx;
+    return now + 1; /* scheduledAt <= now */
 }
 
-static wc_store_status_t take_stale(const api_context_t *ctx, wc_status_t status, int64_t now,
-                                    bson_t **out)
+static int64_t stale_before(const api_context_t *ctx, int64_t now)
 {
-    (void)status;
-    return wc_store_take_stale_pending(ctx->store,
-                                       now - ctx->cfg->pending_republish_seconds * 1000LL, now, out);
+    return now - ctx->cfg->pending_republish_seconds * 1000LL;
 }
 
-static wc_store_status_t take_overdue(const api_context_t *ctx, wc_status_t status, int64_t now,
+static int64_t overdue_before(const api_context_t *ctx, int64_t now)
+{
+    return now - ctx->cfg->sweep_overdue_seconds * 1000LL;
+}
+
+static wc_store_status_t take_due(const api_context_t *ctx, const bson_oid_t *id,
+                                  wc_status_t status, int64_t before, int64_t now, bson_t **out)
+{
+    (void)status;
+    (void)before;
+    return wc_store_release_due(ctx->store, id, now, out);
+}
+
+static wc_store_status_t take_stale(const api_context_t *ctx, const bson_oid_t *id,
+                                    wc_status_t status, int64_t before, int64_t now, bson_t **out)
+{
+    (void)status;
+    return wc_store_take_stale_pending(ctx->store, id, before, now, out);
+}
+
+static wc_store_status_t take_overdue(const api_context_t *ctx, const bson_oid_t *id,
+                                      wc_status_t status, int64_t before, int64_t now,
                                       bson_t **out)
 {
-    return wc_store_take_overdue(ctx->store, status, now - ctx->cfg->sweep_overdue_seconds * 1000LL,
-                                 now, out);
+    return wc_store_take_overdue(ctx->store, id, status, before, now, out);
 }
 
 static int pending_threshold(const wc_config_t *cfg) { return cfg->pending_republish_seconds; }
 static int overdue_threshold(const wc_config_t *cfg) { return cfg->sweep_overdue_seconds; }
 
 /* A sweep looks for what has been stuck longer than its threshold, so it
- * need not look every turn: each such search reads every RETRYING or
- * PROCESSING notification on FerretDB (the only index is on the status), a
+ * need not look every turn: each search for candidates reads every RETRYING
+ * or PROCESSING notification on FerretDB (the only index is on the status), a
  * visible share of the database's work under load when done every second. */
 #define SWEEPS_PER_THRESHOLD 4
 
@@ -154,20 +174,21 @@ static int overdue_threshold(const wc_config_t *cfg) { return cfg->sweep_overdue
  * of a message that was not lost after all is harmless: the claim lets one
  * delivery through. */
 static const step_t steps[] = {
-    {take_due, NULL, WC_STATUS_SCHEDULED, "api:scheduler", true, WC_LOG_INFO,
+    {due_before, take_due, NULL, WC_STATUS_SCHEDULED, "api:scheduler", true, WC_LOG_INFO,
      "due notifications released", false},
-    {take_stale, pending_threshold, WC_STATUS_PENDING, "api:sweeper", true, WC_LOG_WARN,
+    {stale_before, take_stale, pending_threshold, WC_STATUS_PENDING, "api:sweeper", true, WC_LOG_WARN,
      "notifications left PENDING published again", false},
-    {take_overdue, overdue_threshold, WC_STATUS_RETRYING, "api:sweeper", false, WC_LOG_WARN,
+    {overdue_before, take_overdue, overdue_threshold, WC_STATUS_RETRYING, "api:sweeper", false, WC_LOG_WARN,
      "RETRYING notifications whose next attempt is overdue queued again", false},
-    {take_overdue, overdue_threshold, WC_STATUS_PROCESSING, "api:sweeper", false, WC_LOG_WARN,
+    {overdue_before, take_overdue, overdue_threshold, WC_STATUS_PROCESSING, "api:sweeper", false, WC_LOG_WARN,
      "PROCESSING notifications whose lease ended long ago queued again", true},
 };
 
 #define STEPS (sizeof(steps) / sizeof(steps[0]))
 
 /* Takes up to a round of one step's notifications and publishes them.
- * Returns how many. A stop request is honoured between the takes. */
+ * Returns how many candidates it found (a full round means more may be
+ * waiting). A stop request is honoured between the takes. */
 static size_t run_step(api_scheduler_t *s, round_t *r, const step_t *step)
 {
     /* A worker that knows a PROCESSING notification's outcome keeps trying to
@@ -181,16 +202,25 @@ static size_t run_step(api_scheduler_t *s, round_t *r, const step_t *step)
         wc_time_monotonic_ms() - s->db_failed_at_ms < quiet_ms) {
         return 0;
     }
-    while (r->n < ROUND_MAX && !stopping(s)) {
+    int64_t now = wc_time_now_ms();
+    int64_t before = step->before(s->ctx, now);
+    size_t found = 0;
+    if (wc_store_sweep_candidates(s->ctx->store, step->status, before, r->candidates, ROUND_MAX,
+                                  &found) != WC_STORE_OK) {
+        s->db_failed_at_ms = wc_time_monotonic_ms();
+        return 0;
+    }
+    for (size_t i = 0; i < found && !stopping(s); i++) {
         bson_t *doc = NULL;
-        wc_store_status_t taken = step->take(s->ctx, step->status, wc_time_now_ms(), &doc);
-        if (taken != WC_STORE_OK) {
-            if (taken == WC_STORE_ERROR) {
-                s->db_failed_at_ms = wc_time_monotonic_ms();
-            }
-            break; /* none left, or the database failed (logged) */
+        wc_store_status_t taken =
+            step->take(s->ctx, &r->candidates[i], step->status, before, now, &doc);
+        if (taken == WC_STORE_ERROR) {
+            s->db_failed_at_ms = wc_time_monotonic_ms();
+            break; /* logged; the rest wait for the next turn */
         }
-        round_add(r, doc);
+        if (taken == WC_STORE_OK) {
+            round_add(r, doc);
+        } /* NOT_FOUND: another instance took it, or it moved on */
     }
     size_t n = r->n;
     if (n > 0) {
@@ -198,7 +228,7 @@ static size_t run_step(api_scheduler_t *s, round_t *r, const step_t *step)
     }
     round_publish(s->ctx, r, step->actor, step->mark_queued);
     round_clear(r);
-    return n;
+    return found;
 }
 
 /* Adds to the round the notification `id` of an open outbox record if it is

@@ -339,15 +339,6 @@ wc_store_status_t wc_store_transition_deferred(wc_store_t *store, const bson_t *
                                                wc_trail_entry_t entries[WC_TRANSITION_ENTRIES_MAX],
                                                size_t *n_entries)
 {
-    return wc_store_transition_sorted(store, filter, NULL, t, now_ms, before, entries, n_entries);
-}
-
-wc_store_status_t wc_store_transition_sorted(wc_store_t *store, const bson_t *filter,
-                                             const bson_t *sort, const wc_transition_t *t,
-                                             int64_t now_ms, bson_t **before,
-                                             wc_trail_entry_t entries[WC_TRANSITION_ENTRIES_MAX],
-                                             size_t *n_entries)
-{
     *before = NULL;
     *n_entries = 0;
     /* `last` needs only what the change says; its number comes from the
@@ -359,9 +350,6 @@ wc_store_status_t wc_store_transition_sorted(wc_store_t *store, const bson_t *fi
     mongoc_find_and_modify_opts_t *opts = mongoc_find_and_modify_opts_new();
     mongoc_find_and_modify_opts_set_update(opts, update);
     mongoc_find_and_modify_opts_set_flags(opts, MONGOC_FIND_AND_MODIFY_NONE);
-    if (sort != NULL) {
-        mongoc_find_and_modify_opts_set_sort(opts, sort);
-    }
 
     mongoc_client_t *client = wc_store_client_take(store);
     mongoc_collection_t *coll = mongoc_client_get_collection(client, store->db, WC_COLL_NOTIFICATIONS);
@@ -449,7 +437,7 @@ wc_store_status_t wc_store_transition(wc_store_t *store, const bson_t *filter,
 wc_store_status_t wc_store_mark_queued(wc_store_t *store, const bson_oid_t *id, const char *actor,
                                        int64_t now_ms, bson_t **out)
 {
-    bson_t *filter = BCON_NEW("_id", BCON_OID(id), "status", BCON_UTF8("PENDING"));
+    bson_t *filter = wc_store_id_filter(id, "PENDING");
     const wc_transition_t t = {
         .to = WC_STATUS_QUEUED,
         .audit = {.actor = actor, .message = "Added to queue"},
@@ -475,10 +463,18 @@ void wc_store_new_token(char token[WC_LEASE_TOKEN_LEN])
     bson_oid_to_string(&oid, token);
 }
 
+bson_t *wc_store_id_filter(const bson_oid_t *id, const char *status)
+{
+    if (status == NULL) {
+        return BCON_NEW("_id", BCON_OID(id));
+    }
+    return BCON_NEW("_id", BCON_OID(id), "$and", "[", "{", "status", BCON_UTF8(status), "}", "]");
+}
+
 bson_t *wc_store_lease_filter(const bson_oid_t *id, const char *token)
 {
-    return BCON_NEW("_id", BCON_OID(id), "status", BCON_UTF8("PROCESSING"), "lease.token",
-                    BCON_UTF8(token));
+    return BCON_NEW("_id", BCON_OID(id), "$and", "[", "{", "status", BCON_UTF8("PROCESSING"), "}",
+                    "{", "lease.token", BCON_UTF8(token), "}", "]");
 }
 
 /* True when `doc` stands in `status` and its last change was made under `token`. */
@@ -558,7 +554,7 @@ static wc_claim_result_t claim_once(wc_store_t *store, const bson_oid_t *id, con
      * QUEUED is recorded. Record it for them in the claim itself, so the
      * trail reads PENDING, QUEUED, PROCESSING; their own QUEUED write then
      * finds nothing to do. */
-    bson_t *pending = BCON_NEW("_id", BCON_OID(id), "status", BCON_UTF8("PENDING"));
+    bson_t *pending = wc_store_id_filter(id, "PENDING");
     const wc_audit_t queued = {.actor = owner,
                                .message = "Added to queue (received before the API's record)"};
     status = claim_from(store, pending, owner, token, lease_ms, now_ms, &queued, repair, out);

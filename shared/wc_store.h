@@ -178,8 +178,19 @@ wc_claim_result_t wc_store_claim(wc_store_t *store, const bson_oid_t *id, const 
  * be recognised as our own (docs/ARCHITECTURE.md §4). */
 void wc_store_new_token(char token[WC_LEASE_TOKEN_LEN]);
 
+/* A filter for notification `id` that matches only while it is in `status`
+ * (any status when NULL). The status is checked on the one document _id finds:
+ * it sits under $and, which FerretDB leaves out of its SQL. As an SQL condition
+ * beside _id, PostgreSQL's planner may take the status index instead (its
+ * statistics say the status is rare) and read every notification in that
+ * status, tens of milliseconds per write at a million notifications
+ * (docs/ARCHITECTURE.md §3.4). MongoDB serves both shapes by _id. The caller
+ * destroys it. */
+bson_t *wc_store_id_filter(const bson_oid_t *id, const char *status);
+
 /* A filter matching notification `id` only while the claim that set `token`
- * holds its lease, expired or not. The caller destroys it. */
+ * holds its lease, expired or not; shaped as wc_store_id_filter. The caller
+ * destroys it. */
 bson_t *wc_store_lease_filter(const bson_oid_t *id, const char *token);
 
 /* After a change to `to` under `token` whose reply was lost or which found
@@ -361,30 +372,48 @@ wc_store_status_t wc_store_idempotency_release(wc_store_t *store, const char *te
 wc_store_status_t wc_store_idempotency_purge(wc_store_t *store, int64_t before_ms,
                                              int64_t *deleted);
 
-/* Releases the SCHEDULED notification that has been due longest (scheduledAt
- * <= now_ms): SCHEDULED -> PENDING in one findAndModify with its audit entry,
- * so that two API instances never release the same one. OK with *out the
- * document as it was before (its content is what gets published; the caller
- * destroys it); NOT_FOUND when none is due. */
-wc_store_status_t wc_store_release_due(wc_store_t *store, int64_t now_ms, bson_t **out);
+/* The sweeps of the scheduler (api/scheduler.c) work in two steps: one read
+ * names up to `max` candidates, then each is taken by _id with its condition
+ * checked again, so that two API instances never take the same one. A take
+ * by a sorted findAndModify instead made FerretDB read every notification in
+ * the status once per take: thousands of overdue RETRYING ones cost
+ * thousands times thousands (docs/ARCHITECTURE.md §3.4).
+ *
+ * wc_store_sweep_candidates fills ids[0..*n) with the notifications in
+ * `status` whose sweep time lies before `before_ms`, oldest first: SCHEDULED
+ * by scheduledAt, PENDING by updatedAt, RETRYING by nextAttemptAt, PROCESSING
+ * by lease.until. */
+wc_store_status_t wc_store_sweep_candidates(wc_store_t *store, wc_status_t status,
+                                            int64_t before_ms, bson_oid_t *ids, size_t max,
+                                            size_t *n);
 
-/* Takes one PENDING notification last updated before `stale_before_ms` (its
- * publish was never confirmed: the API died, or the broker failed) for
- * republishing: bumps updatedAt and republishCount atomically, so another
- * instance passes it over for the same period. No audit entry: the status
- * does not change, and QUEUED records the outcome. OK with *out; NOT_FOUND. */
-wc_store_status_t wc_store_take_stale_pending(wc_store_t *store, int64_t stale_before_ms,
-                                              int64_t now_ms, bson_t **out);
+/* Releases SCHEDULED notification `id` if it is due (scheduledAt <= now_ms):
+ * SCHEDULED -> PENDING in one findAndModify with its audit entry. OK with *out
+ * the document as it was before (its content is what gets published; the
+ * caller destroys it); NOT_FOUND when it is not (or no longer) due. */
+wc_store_status_t wc_store_release_due(wc_store_t *store, const bson_oid_t *id, int64_t now_ms,
+                                       bson_t **out);
 
-/* Takes one notification whose queue message looks lost: RETRYING with
+/* Takes PENDING notification `id` if it was last updated before
+ * `stale_before_ms` (its publish was never confirmed: the API died, or the
+ * broker failed) for republishing: bumps updatedAt and republishCount
+ * atomically, so another instance passes it over for the same period. No
+ * audit entry: the status does not change, and QUEUED records the outcome.
+ * OK with *out; NOT_FOUND. */
+wc_store_status_t wc_store_take_stale_pending(wc_store_t *store, const bson_oid_t *id,
+                                              int64_t stale_before_ms, int64_t now_ms,
+                                              bson_t **out);
+
+/* Takes notification `id` if its queue message looks lost: RETRYING with
  * nextAttemptAt, or PROCESSING with lease.until, before `overdue_before_ms`
  * (a retry-tier message lost while dead-lettering, or a worker and its
  * message both gone). Moves that time to `now_ms` and counts sweepCount
  * atomically, so another instance passes it over; no status change and no
  * audit entry: the worker's claim records what happens next. OK with *out;
- * NOT_FOUND when none is overdue. */
-wc_store_status_t wc_store_take_overdue(wc_store_t *store, wc_status_t status,
-                                        int64_t overdue_before_ms, int64_t now_ms, bson_t **out);
+ * NOT_FOUND when it is not overdue. */
+wc_store_status_t wc_store_take_overdue(wc_store_t *store, const bson_oid_t *id,
+                                        wc_status_t status, int64_t overdue_before_ms,
+                                        int64_t now_ms, bson_t **out);
 
 /* ---- Intake API: reads (wc_store_queries.c) ---- */
 

@@ -19,14 +19,19 @@ wc_store_status_t wc_store_ensure_intake_indexes(wc_store_t *store)
     if (wc_store_is_ferretdb(store)) {
         return WC_STORE_OK;
     }
-    /* The scheduler and the sweeper look across tenants by status, so these
-     * two are not tenant-first; the idempotency clean-up deletes by age. */
+    /* The scheduler and the sweeper look across tenants by status and one
+     * time field each (wc_store_sweep_candidates), so these four are not
+     * tenant-first; the idempotency clean-up deletes by age. */
     bson_t *notifications = BCON_NEW(
         "createIndexes", BCON_UTF8(WC_COLL_NOTIFICATIONS), "indexes", "[",
         "{", "key", "{", "status", BCON_INT32(1), "scheduledAt", BCON_INT32(1), "}", "name",
         BCON_UTF8("status_scheduled"), "}",
         "{", "key", "{", "status", BCON_INT32(1), "updatedAt", BCON_INT32(1), "}", "name",
         BCON_UTF8("status_updated"), "}",
+        "{", "key", "{", "status", BCON_INT32(1), "nextAttemptAt", BCON_INT32(1), "}", "name",
+        BCON_UTF8("status_next_attempt"), "}",
+        "{", "key", "{", "status", BCON_INT32(1), "lease.until", BCON_INT32(1), "}", "name",
+        BCON_UTF8("status_lease_until"), "}",
         "{", "key", "{", "tenantId", BCON_INT32(1), "priority", BCON_INT32(1), "createdAt",
         BCON_INT32(-1), "}", "name", BCON_UTF8("tenant_priority_created"), "}",
         "]");
@@ -151,7 +156,7 @@ wc_store_status_t wc_store_mark_queued_many(wc_store_t *store, const bson_oid_t 
     };
     wc_store_status_t status = WC_STORE_OK;
     for (size_t i = 0; i < n; i++) {
-        bson_t *filter = BCON_NEW("_id", BCON_OID(&ids[i]), "status", BCON_UTF8("PENDING"));
+        bson_t *filter = wc_store_id_filter(&ids[i], "PENDING");
         if (wc_store_transition(store, filter, &t, now_ms, NULL) == WC_STORE_ERROR) {
             status = WC_STORE_ERROR;
         }
@@ -323,7 +328,8 @@ wc_store_status_t wc_store_idempotency_purge(wc_store_t *store, int64_t before_m
 
 /* ---- scheduler and sweeper ---- */
 
-/* findAndModify on `coll_name` with a sort, returning the new document. */
+/* findAndModify on `coll_name` (the first match in the order of `sort`, or
+ * any when NULL), returning the new document. */
 static wc_store_status_t find_and_modify_in(wc_store_t *store, const char *coll_name,
                                             const bson_t *filter, const bson_t *sort,
                                             const bson_t *update, bson_t **out)
@@ -331,7 +337,9 @@ static wc_store_status_t find_and_modify_in(wc_store_t *store, const char *coll_
     *out = NULL;
     mongoc_find_and_modify_opts_t *opts = mongoc_find_and_modify_opts_new();
     mongoc_find_and_modify_opts_set_update(opts, update);
-    mongoc_find_and_modify_opts_set_sort(opts, sort);
+    if (sort != NULL) {
+        mongoc_find_and_modify_opts_set_sort(opts, sort);
+    }
     mongoc_find_and_modify_opts_set_flags(opts, MONGOC_FIND_AND_MODIFY_RETURN_NEW);
     mongoc_client_t *client = wc_store_client_take(store);
     mongoc_collection_t *coll = mongoc_client_get_collection(client, store->db, coll_name);
@@ -358,11 +366,76 @@ static wc_store_status_t find_and_modify_in(wc_store_t *store, const char *coll_
     return status;
 }
 
-wc_store_status_t wc_store_release_due(wc_store_t *store, int64_t now_ms, bson_t **out)
+/* The field a sweep of `status` reads its time from; NULL for the others. */
+static const char *sweep_field(wc_status_t status)
 {
-    bson_t *filter = BCON_NEW("status", BCON_UTF8("SCHEDULED"), "scheduledAt", "{", "$lte",
-                              BCON_DATE_TIME(now_ms), "}");
-    bson_t *sort = BCON_NEW("scheduledAt", BCON_INT32(1));
+    switch (status) {
+    case WC_STATUS_SCHEDULED:
+        return "scheduledAt";
+    case WC_STATUS_PENDING:
+        return "updatedAt";
+    case WC_STATUS_RETRYING:
+        return "nextAttemptAt";
+    case WC_STATUS_PROCESSING:
+        return "lease.until";
+    default:
+        return NULL;
+    }
+}
+
+wc_store_status_t wc_store_sweep_candidates(wc_store_t *store, wc_status_t status,
+                                            int64_t before_ms, bson_oid_t *ids, size_t max,
+                                            size_t *n)
+{
+    *n = 0;
+    const char *field = sweep_field(status);
+    if (field == NULL || max == 0) {
+        return WC_STORE_OK;
+    }
+    bson_t *filter = BCON_NEW("status", BCON_UTF8(wc_status_name(status)), field, "{", "$lt",
+                              BCON_DATE_TIME(before_ms), "}");
+    bson_t *opts = BCON_NEW("projection", "{", "_id", BCON_INT32(1), field, BCON_INT32(1), "}",
+                            "sort", "{", field, BCON_INT32(1), "}", "limit",
+                            BCON_INT64((int64_t)max));
+    mongoc_client_t *client = wc_store_client_take(store);
+    mongoc_collection_t *coll = mongoc_client_get_collection(client, store->db, WC_COLL_NOTIFICATIONS);
+    mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(coll, filter, opts, NULL);
+    const bson_t *doc = NULL;
+    while (*n < max && mongoc_cursor_next(cursor, &doc)) {
+        bson_iter_t iter;
+        if (bson_iter_init_find(&iter, doc, "_id") && BSON_ITER_HOLDS_OID(&iter)) {
+            bson_oid_copy(bson_iter_oid(&iter), &ids[(*n)++]);
+        }
+    }
+    bson_error_t error;
+    wc_store_status_t result = WC_STORE_OK;
+    if (mongoc_cursor_error(cursor, &error)) {
+        wc_log_error("looking for %s notifications to sweep failed: %s", wc_status_name(status),
+                     error.message);
+        result = WC_STORE_ERROR;
+    }
+    mongoc_cursor_destroy(cursor);
+    mongoc_collection_destroy(coll);
+    wc_store_client_give(store, client);
+    bson_destroy(opts);
+    bson_destroy(filter);
+    return result;
+}
+
+/* Notification `id` while it is in `status` with its sweep time before
+ * `before_ms`: the conditions under $and, checked on the one document _id
+ * finds (as wc_store_id_filter). */
+static bson_t *sweep_filter(const bson_oid_t *id, wc_status_t status, int64_t before_ms)
+{
+    return BCON_NEW("_id", BCON_OID(id), "$and", "[", "{", "status",
+                    BCON_UTF8(wc_status_name(status)), "}", "{", sweep_field(status), "{", "$lt",
+                    BCON_DATE_TIME(before_ms), "}", "}", "]");
+}
+
+wc_store_status_t wc_store_release_due(wc_store_t *store, const bson_oid_t *id, int64_t now_ms,
+                                       bson_t **out)
+{
+    bson_t *filter = sweep_filter(id, WC_STATUS_SCHEDULED, now_ms + 1);
     const wc_transition_t t = {
         .to = WC_STATUS_PENDING,
         .audit = {.actor = "api:scheduler", .message = "Scheduled time reached; releasing"},
@@ -370,11 +443,10 @@ wc_store_status_t wc_store_release_due(wc_store_t *store, int64_t now_ms, bson_t
     wc_trail_entry_t entries[WC_TRANSITION_ENTRIES_MAX];
     size_t n = 0;
     wc_store_status_t status =
-        wc_store_transition_sorted(store, filter, sort, &t, now_ms, out, entries, &n);
+        wc_store_transition_deferred(store, filter, &t, now_ms, out, entries, &n);
     if (status == WC_STORE_OK) {
         (void)wc_store_trail_append(store, entries, n);
     }
-    bson_destroy(sort);
     bson_destroy(filter);
     return status;
 }
@@ -400,46 +472,34 @@ wc_store_status_t wc_store_outbox_take_stale(wc_store_t *store, int64_t stale_be
     return status;
 }
 
-wc_store_status_t wc_store_take_stale_pending(wc_store_t *store, int64_t stale_before_ms,
-                                              int64_t now_ms, bson_t **out)
+wc_store_status_t wc_store_take_stale_pending(wc_store_t *store, const bson_oid_t *id,
+                                              int64_t stale_before_ms, int64_t now_ms,
+                                              bson_t **out)
 {
-    bson_t *filter = BCON_NEW("status", BCON_UTF8("PENDING"), "updatedAt", "{", "$lt",
-                              BCON_DATE_TIME(stale_before_ms), "}");
-    bson_t *sort = BCON_NEW("updatedAt", BCON_INT32(1));
+    bson_t *filter = sweep_filter(id, WC_STATUS_PENDING, stale_before_ms);
     bson_t *update = BCON_NEW("$set", "{", "updatedAt", BCON_DATE_TIME(now_ms), "}", "$inc", "{",
                               "republishCount", BCON_INT32(1), "}");
-    wc_store_status_t status = find_and_modify_in(store, WC_COLL_NOTIFICATIONS, filter, sort, update, out);
+    wc_store_status_t status =
+        find_and_modify_in(store, WC_COLL_NOTIFICATIONS, filter, NULL, update, out);
     bson_destroy(update);
-    bson_destroy(sort);
     bson_destroy(filter);
     return status;
 }
 
-wc_store_status_t wc_store_take_overdue(wc_store_t *store, wc_status_t status,
-                                        int64_t overdue_before_ms, int64_t now_ms, bson_t **out)
+wc_store_status_t wc_store_take_overdue(wc_store_t *store, const bson_oid_t *id,
+                                        wc_status_t status, int64_t overdue_before_ms,
+                                        int64_t now_ms, bson_t **out)
 {
     *out = NULL;
-    const char *field = status == WC_STATUS_RETRYING     ? "nextAttemptAt"
-                        : status == WC_STATUS_PROCESSING ? "lease.until"
-                                                         : NULL;
-    if (field == NULL) {
+    if (status != WC_STATUS_RETRYING && status != WC_STATUS_PROCESSING) {
         return WC_STORE_NOT_FOUND;
     }
-    bson_t *filter = BCON_NEW("status", BCON_UTF8(wc_status_name(status)), field, "{", "$lt",
-                              BCON_DATE_TIME(overdue_before_ms), "}");
-    bson_t *sort = bson_new();
-    BSON_APPEND_INT32(sort, field, 1);
-    bson_t *update = bson_new();
-    bson_t set, inc;
-    BSON_APPEND_DOCUMENT_BEGIN(update, "$set", &set);
-    BSON_APPEND_DATE_TIME(&set, field, now_ms);
-    bson_append_document_end(update, &set);
-    BSON_APPEND_DOCUMENT_BEGIN(update, "$inc", &inc);
-    BSON_APPEND_INT32(&inc, "sweepCount", 1);
-    bson_append_document_end(update, &inc);
-    wc_store_status_t result = find_and_modify_in(store, WC_COLL_NOTIFICATIONS, filter, sort, update, out);
+    bson_t *filter = sweep_filter(id, status, overdue_before_ms);
+    bson_t *update = BCON_NEW("$set", "{", sweep_field(status), BCON_DATE_TIME(now_ms), "}",
+                              "$inc", "{", "sweepCount", BCON_INT32(1), "}");
+    wc_store_status_t result =
+        find_and_modify_in(store, WC_COLL_NOTIFICATIONS, filter, NULL, update, out);
     bson_destroy(update);
-    bson_destroy(sort);
     bson_destroy(filter);
     return result;
 }

@@ -171,7 +171,7 @@ wc_store_status_t wc_store_reopen_failed(wc_store_t *store, const char *tenant_i
                                          const bson_oid_t *id, const char *actor,
                                          bool keep_attempts, int64_t now_ms, bson_t **out)
 {
-    bson_t *filter = BCON_NEW("_id", BCON_OID(id), "status", BCON_UTF8("FAILED"));
+    bson_t *filter = wc_store_id_filter(id, "FAILED");
     if (tenant_id != NULL) {
         BSON_APPEND_UTF8(filter, "tenantId", tenant_id);
     }

@@ -61,14 +61,6 @@ wc_store_status_t wc_store_insert_many(wc_store_t *store, const char *coll,
 /* Inserts `doc` into `coll`; CONFLICT on a duplicate key. */
 wc_store_status_t wc_store_insert(wc_store_t *store, const char *coll, const bson_t *doc);
 
-/* wc_store_transition_deferred applied to the first document matching
- * `filter` in the order of `sort` (NULL: any), for the scheduler's takes. */
-wc_store_status_t wc_store_transition_sorted(wc_store_t *store, const bson_t *filter,
-                                             const bson_t *sort, const wc_transition_t *t,
-                                             int64_t now_ms, bson_t **before,
-                                             wc_trail_entry_t entries[WC_TRANSITION_ENTRIES_MAX],
-                                             size_t *n_entries);
-
 /* True when the server is FerretDB (its buildInfo says so), asked once. On
  * FerretDB the MongoDB indexes of collections that are updated often cost
  * every write and serve no query (docs/ARCHITECTURE.md §3.4). */

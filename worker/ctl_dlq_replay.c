@@ -193,7 +193,7 @@ static visit_t replay_one(ctl_t *ctl, act_state_t *st, const dlq_item_t *item)
 
 static visit_t purge_one(ctl_t *ctl, act_state_t *st, const dlq_item_t *item)
 {
-    bson_t *filter = BCON_NEW("_id", BCON_OID(&item->oid), "status", BCON_UTF8("FAILED"));
+    bson_t *filter = wc_store_id_filter(&item->oid, "FAILED");
     int64_t now = wc_time_now_ms();
     bson_t *set = BCON_NEW("purgedAt", BCON_DATE_TIME(now));
     const wc_transition_t t = {

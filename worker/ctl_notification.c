@@ -107,8 +107,7 @@ static int cancel(ctl_t *ctl, const bson_oid_t *id, const char *text, const char
     wc_store_status_t s = WC_STORE_NOT_FOUND;
     bson_t *doc = NULL;
     for (size_t i = 0; i < n_cancellable && s == WC_STORE_NOT_FOUND; i++) {
-        bson_t *filter =
-            BCON_NEW("_id", BCON_OID(id), "status", BCON_UTF8(wc_status_name(cancellable[i])));
+        bson_t *filter = wc_store_id_filter(id, wc_status_name(cancellable[i]));
         s = wc_store_transition(ctl->store, filter, &t, now, &doc);
         bson_destroy(filter);
     }
