@@ -17,6 +17,7 @@
 #include "response.h"
 #include "wc_store_counters.h"
 #include "wc_time.h"
+#include "wc_topology.h"
 
 typedef struct {
     int64_t count;
@@ -76,10 +77,10 @@ static json_object *compute_stats(api_context_t *ctx, const char *tenant_id)
     api_queue_depths_t depths;
     api_publisher_queue_depths(ctx->publisher, &depths);
     json_object *queues = json_object_new_object();
-    json_object_object_add(queues, "notifications", depth_json(depths.standard));
-    json_object_object_add(queues, "high_priority", depth_json(depths.high_priority));
+    json_object_object_add(queues, WC_QUEUE_STANDARD, depth_json(depths.standard));
+    json_object_object_add(queues, WC_QUEUE_HIGH, depth_json(depths.high_priority));
     json_object_object_add(queues, "retry", depth_json(depths.retry));
-    json_object_object_add(queues, "notifications_dlq", depth_json(depths.dlq));
+    json_object_object_add(queues, WC_QUEUE_DLQ, depth_json(depths.dlq));
 
     int64_t sent = by_status[WC_STATUS_SENT];
     int64_t failed = by_status[WC_STATUS_FAILED];

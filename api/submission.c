@@ -81,7 +81,7 @@ void api_submission_free(api_submission_t *sub)
         sub_item_t *item = &sub->items[i];
         bson_destroy(item->intake.doc);
         bson_destroy(item->intake.idempotency_record);
-        free(item->intake.message);
+        wc_publish_release(&item->intake.message);
         free(item->key);
         json_object_put(item->result.notification);
     }
@@ -110,15 +110,11 @@ int api_submission_add(api_submission_t *sub, const wc_notification_request_t *n
     item->intake.doc = wc_notification_new_document(nreq, &id, sub->principal.tenant_id,
                                                     sub->ctx->cfg->max_retries, sub->request_id,
                                                     now);
-    wc_queue_message_t qmsg;
-    if (item->intake.doc == NULL || wc_queue_message_from_document(item->intake.doc, &qmsg) != 0 ||
-        (item->intake.message = wc_queue_message_encode(&qmsg, &item->intake.message_len)) ==
-            NULL) {
+    if (item->intake.doc == NULL ||
+        wc_publish_prepare_document(&item->intake.message, item->intake.doc) != 0) {
         goto fail;
     }
     item->intake.scheduled = wc_notification_initial_status(nreq, now) == WC_STATUS_SCHEDULED;
-    item->intake.routing_key = wc_priority_routing_key(nreq->priority);
-    item->intake.correlation_id = sub->request_id;
     if (nreq->idempotency_key != NULL) {
         item->key = strdup(nreq->idempotency_key);
         snprintf(item->hash, sizeof(item->hash), "%s", request_hash);
@@ -133,7 +129,7 @@ int api_submission_add(api_submission_t *sub, const wc_notification_request_t *n
 fail:
     bson_destroy(item->intake.doc);
     bson_destroy(item->intake.idempotency_record);
-    free(item->intake.message);
+    wc_publish_release(&item->intake.message);
     free(item->key);
     memset(item, 0, sizeof(*item));
     return -1;
