@@ -107,7 +107,8 @@ static json_object *compute_stats(api_context_t *ctx, const char *tenant_id)
 }
 
 
-API_HANDLER(api_handle_stats)
+api_response_t api_handle_stats(api_context_t *ctx, const api_request_t *req,
+                                const wc_principal_t *principal, const char *param)
 {
     api_response_t res;
     if (!api_no_query(req, &res)) {

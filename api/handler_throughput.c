@@ -166,7 +166,8 @@ out:
 }
 
 
-API_HANDLER(api_handle_throughput)
+api_response_t api_handle_throughput(api_context_t *ctx, const api_request_t *req,
+                                     const wc_principal_t *principal, const char *param)
 {
     api_response_t res;
     if (!api_no_query(req, &res)) {

@@ -17,14 +17,6 @@
 
 #include "../../api/rate_limits.c"
 
-/* response.c asks for request headers; no case here sends any. */
-const char *api_request_header(const api_request_t *req, const char *name)
-{
-    (void)req;
-    (void)name;
-    return NULL;
-}
-
 static int64_t fake_now;
 
 static int64_t fake_clock(void) { return fake_now; }
