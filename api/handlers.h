@@ -56,6 +56,18 @@ void api_actor(const wc_principal_t *principal, char *out, size_t out_len);
 void api_audit(api_context_t *ctx, const wc_principal_t *principal, const char *action,
                const char *target, const char *detail);
 
+/* Computes a statistics route's data for `tenant_id` at `now` (wall clock,
+ * ms); NULL when the database failed. The caller owns the result. */
+typedef json_object *(*api_statistics_fn)(api_context_t *ctx, const char *tenant_id, int64_t now);
+
+/* Answers a statistics route (handler_stats.c): refuses query arguments,
+ * serves the data cached under "<kind>:<tenant>" while it is younger than
+ * WAVECOM_API_STATS_CACHE_SECONDS, else computes (503 when that fails) and
+ * caches it; Cache-Control as api_with_stats_max_age says. */
+api_response_t api_cached_statistics(api_context_t *ctx, const api_request_t *req,
+                                     const char *kind, const char *tenant_id,
+                                     api_statistics_fn compute);
+
 /* Parses a path id; on failure returns false with the 400 in *res. */
 bool api_parse_id(const char *param, bson_oid_t *id, api_response_t *res);
 
