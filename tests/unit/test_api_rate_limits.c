@@ -74,6 +74,18 @@ static int requests_admitted(api_limits_t *l, const wc_principal_t *p, int tries
     return admitted;
 }
 
+/* Offers `total` notifications, `critical` of them CRITICAL: 0 when they are
+ * admitted, else the status of the refusal (its body released). */
+static unsigned take(api_limits_t *l, const wc_principal_t *p, size_t total, size_t critical)
+{
+    api_response_t res = {0};
+    if (api_limits_take_notifications(l, p, total, critical, NULL, &res)) {
+        return 0;
+    }
+    json_object_put(res.body);
+    return res.status;
+}
+
 static void no_limiter_admits_everything(void **state)
 {
     (void)state;
@@ -145,7 +157,7 @@ static void a_large_batch_leaves_a_debt(void **state)
     cfg.rate_tenant_nps = 10;
     wc_principal_t p = principal("aaaaaaaaaaaaaaaaaaaaaaaa", "0000000000000001");
     api_response_t res = {0};
-    assert_true(api_limits_take_notifications(l, &p, 25, 0, NULL, &res));
+    assert_int_equal(take(l, &p, 25, 0), 0);
     /* 10 - 25 = -15 tokens: one more notification needs 16 tokens, 1.6 s. */
     assert_false(api_limits_take_notifications(l, &p, 1, 0, NULL, &res));
     assert_int_equal(res.status, 429);
@@ -153,12 +165,9 @@ static void a_large_batch_leaves_a_debt(void **state)
     assert_string_equal(header(&res, "RateLimit-Remaining"), "0");
     json_object_put(res.body);
     fake_now += 1599;
-    res = (api_response_t){0};
-    assert_false(api_limits_take_notifications(l, &p, 1, 0, NULL, &res));
-    json_object_put(res.body);
+    assert_int_equal(take(l, &p, 1, 0), 429);
     fake_now += 1;
-    res = (api_response_t){0};
-    assert_true(api_limits_take_notifications(l, &p, 1, 0, NULL, &res));
+    assert_int_equal(take(l, &p, 1, 0), 0);
     api_limits_free(l);
 }
 
@@ -227,27 +236,23 @@ static void the_ceiling_never_sheds_critical_work(void **state)
     cfg.rate_global_nps = 10;
     wc_principal_t p = principal("aaaaaaaaaaaaaaaaaaaaaaaa", "000000000000000a");
     api_response_t res = {0};
-    assert_true(api_limits_take_notifications(l, &p, 10, 0, NULL, &res));
+    assert_int_equal(take(l, &p, 10, 0), 0);
     assert_false(api_limits_take_notifications(l, &p, 1, 0, NULL, &res));
     assert_int_equal(res.status, 503);
     assert_string_equal(header(&res, "Retry-After"), "1");
     assert_string_equal(header(&res, "RateLimit-Limit"), "10");
     json_object_put(res.body);
     /* Only CRITICAL: taken, and the ceiling goes into debt (-3). */
-    res = (api_response_t){0};
-    assert_true(api_limits_take_notifications(l, &p, 3, 3, NULL, &res));
+    assert_int_equal(take(l, &p, 3, 3), 0);
     /* A batch of 5 with 2 CRITICAL: the 2 alone are admitted. */
     bool critical_only = false;
     assert_true(api_limits_take_notifications(l, &p, 5, 2, &critical_only, &res));
     assert_true(critical_only);
     /* -5 tokens: one standard notification waits 0.6 s. */
     fake_now += 599;
-    res = (api_response_t){0};
-    assert_false(api_limits_take_notifications(l, &p, 1, 0, NULL, &res));
-    json_object_put(res.body);
+    assert_int_equal(take(l, &p, 1, 0), 503);
     fake_now += 1;
-    res = (api_response_t){0};
-    assert_true(api_limits_take_notifications(l, &p, 1, 0, NULL, &res));
+    assert_int_equal(take(l, &p, 1, 0), 0);
     api_limits_free(l);
 }
 
@@ -270,7 +275,7 @@ static void the_in_flight_quota_counts_admissions(void **state)
     wc_principal_t p = principal("aaaaaaaaaaaaaaaaaaaaaaaa", "000000000000000a");
     set_in_flight(l, p.tenant_id, 7);
     api_response_t res = {0};
-    assert_true(api_limits_take_notifications(l, &p, 2, 0, NULL, &res));
+    assert_int_equal(take(l, &p, 2, 0), 0);
     /* 7 counted + 2 admitted: room for one, not two. */
     assert_false(api_limits_take_notifications(l, &p, 2, 2, NULL, &res));
     assert_int_equal(res.status, 429);
@@ -278,15 +283,13 @@ static void the_in_flight_quota_counts_admissions(void **state)
     const char *message = json_object_get_string(json_object_object_get(res.body, "message"));
     assert_non_null(strstr(message, "9 notifications in flight; its quota is 10"));
     json_object_put(res.body);
-    res = (api_response_t){0};
-    assert_true(api_limits_take_notifications(l, &p, 1, 0, NULL, &res));
+    assert_int_equal(take(l, &p, 1, 0), 0);
     /* A tenant's own quota replaces the default. */
     wc_principal_t own = principal("bbbbbbbbbbbbbbbbbbbbbbbb", "000000000000000b");
     own.limits.max_in_flight = 100;
     set_in_flight(l, own.tenant_id, 95);
-    assert_true(api_limits_take_notifications(l, &own, 5, 0, NULL, &res));
-    assert_false(api_limits_take_notifications(l, &own, 1, 0, NULL, &res));
-    json_object_put(res.body);
+    assert_int_equal(take(l, &own, 5, 0), 0);
+    assert_int_equal(take(l, &own, 1, 0), 429);
     api_limits_free(l);
 }
 
@@ -322,24 +325,20 @@ static void an_evicted_bucket_starts_full(void **state)
     api_limits_t *l = limiter();
     cfg.rate_tenant_nps = 1;
     wc_principal_t first = principal("000000000000000000000000", "0000000000000000");
-    api_response_t res = {0};
     /* 1 - 100: a debt that takes 100 s to pay back. */
-    assert_true(api_limits_take_notifications(l, &first, 100, 0, NULL, &res));
-    assert_false(api_limits_take_notifications(l, &first, 1, 0, NULL, &res));
-    json_object_put(res.body);
+    assert_int_equal(take(l, &first, 100, 0), 0);
+    assert_int_equal(take(l, &first, 1, 0), 429);
     /* Twice as many other tenants as the table has slots, 1 ms apart. */
     char tenant[25];
     for (int i = 1; i <= TABLE_SIZE * 2; i++) {
         fake_now++;
         snprintf(tenant, sizeof(tenant), "%024d", i);
         wc_principal_t other = principal(tenant, "0000000000000000");
-        res = (api_response_t){0};
-        assert_true(api_limits_take_notifications(l, &other, 1, 0, NULL, &res));
+        assert_int_equal(take(l, &other, 1, 0), 0);
     }
     /* Some 8 s later the debt would still be 92 tokens: only a bucket that
      * was pushed out and made anew admits it. */
-    res = (api_response_t){0};
-    assert_true(api_limits_take_notifications(l, &first, 1, 0, NULL, &res));
+    assert_int_equal(take(l, &first, 1, 0), 0);
     api_limits_free(l);
 }
 
