@@ -1,6 +1,6 @@
 /*
- * What the API's files share: the process-wide context every handler reads,
- * the request as the router sees it, and the response a handler returns.
+ * What the API's files share: the process-wide context every handler reads
+ * and the response a handler returns; the request is request.h's.
  */
 #ifndef API_H
 #define API_H
@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "publisher.h"
+#include "request.h"
 #include "wc_config.h"
 #include "wc_store.h"
 
@@ -28,17 +29,6 @@ typedef struct {
     api_limits_t *limits;     /* rate limits and in-flight quotas */
     int64_t started_ms;
 } api_context_t;
-
-struct MHD_Connection;
-
-typedef struct {
-    const char *method;
-    const char *path;
-    struct MHD_Connection *conn;
-    const char *body; /* NUL-terminated copy; body_len excludes the NUL */
-    size_t body_len;
-    char request_id[65];
-} api_request_t;
 
 #define API_MAX_RESPONSE_HEADERS 8
 
@@ -72,8 +62,5 @@ struct api_deferral {
     api_response_t (*finish)(api_deferral_t *self, api_context_t *ctx, const api_request_t *req);
     void (*release)(api_deferral_t *self);
 };
-
-/* Looks up a request header (case-insensitive); NULL when absent. */
-const char *api_request_header(const api_request_t *req, const char *name);
 
 #endif

@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "cache.h"
+#include "request.h"
 #include "wc_crypto.h"
 #include "wc_jwt_verify.h"
 #include "wc_log.h"

@@ -79,7 +79,8 @@ static api_response_t cancelled(bson_t *doc, const char *message)
     return res;
 }
 
-API_HANDLER(api_handle_cancel_notification)
+api_response_t api_handle_cancel_notification(api_context_t *ctx, const api_request_t *req,
+                                              const wc_principal_t *principal, const char *param)
 {
     api_response_t res;
     bson_oid_t id;

@@ -36,7 +36,8 @@
 
 static const char *const dlq_args[] = {"page", "limit", "type", NULL};
 
-API_HANDLER(api_handle_dlq_list)
+api_response_t api_handle_dlq_list(api_context_t *ctx, const api_request_t *req,
+                                   const wc_principal_t *principal, const char *param)
 {
     wc_field_errors_t errs = {0};
     api_query_t q;
@@ -177,7 +178,8 @@ static void add_result(json_object *results, const char *id, const char *outcome
     json_object_array_add(results, r);
 }
 
-API_HANDLER(api_handle_dlq_replay)
+api_response_t api_handle_dlq_replay(api_context_t *ctx, const api_request_t *req,
+                                     const wc_principal_t *principal, const char *param)
 {
     api_response_t res;
     replay_request_t *rq = calloc(1, sizeof(*rq));

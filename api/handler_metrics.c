@@ -162,7 +162,8 @@ static void render_db_pool(api_context_t *ctx, api_text_buf_t *out)
                     (long long)pool.in_use, (long long)pool.max, (unsigned long long)pool.waits);
 }
 
-API_HANDLER(api_handle_metrics)
+api_response_t api_handle_metrics(api_context_t *ctx, const api_request_t *req,
+                                  const wc_principal_t *principal, const char *param)
 {
     api_text_buf_t out;
     api_text_buf_init(&out, METRICS_MAX_BYTES);

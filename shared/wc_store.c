@@ -6,7 +6,6 @@
 #include "wc_lifecycle.h"
 #include "wc_log.h"
 #include "wc_store_trail.h"
-#include "wc_store_counters.h"
 
 /* libmongoc's bound on a pool when the URI sets no maxPoolSize. */
 #define LIBMONGOC_DEFAULT_MAX_POOL_SIZE 100
