@@ -6,6 +6,7 @@
 #define API_H
 
 #include <json-c/json.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "publisher.h"
@@ -16,6 +17,8 @@ typedef struct api_intake api_intake_t;
 typedef struct api_metrics api_metrics_t;
 typedef struct api_cache api_cache_t;
 typedef struct api_limits api_limits_t;
+typedef struct api_usage api_usage_t;
+typedef struct api_quota api_quota_t;
 
 typedef struct {
     const wc_config_t *cfg;
@@ -26,6 +29,8 @@ typedef struct {
     api_cache_t *stats_cache; /* statistics per tenant, database-derived metrics */
     api_cache_t *auth_cache;  /* API key -> principal, when WAVECOM_API_AUTH_CACHE_SECONDS > 0 */
     api_limits_t *limits;     /* rate limits and in-flight quotas */
+    api_usage_t *usage;       /* per API key usage, counted in memory (usage.h) */
+    api_quota_t *quota;       /* monthly quotas of tenants and keys (quota.h) */
     int64_t started_ms;
 } api_context_t;
 
@@ -75,5 +80,9 @@ struct api_deferral {
 
 /* Looks up a request header (case-insensitive); NULL when absent. */
 const char *api_request_header(const api_request_t *req, const char *name);
+
+/* Writes the client's address (numeric, as the socket sees it) into `out`;
+ * "-" when unknown. */
+void api_request_client_address(const api_request_t *req, char *out, size_t len);
 
 #endif

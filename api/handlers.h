@@ -22,6 +22,8 @@ API_HANDLER(api_handle_stats);                       /* handler_stats.c */
 API_HANDLER(api_handle_cancel_notification);         /* handler_cancel.c */
 API_HANDLER(api_handle_replay_notification);         /* handler_replay.c */
 API_HANDLER(api_handle_audit);                       /* handler_audit.c */
+API_HANDLER(api_handle_keys);                        /* handler_keys.c */
+API_HANDLER(api_handle_usage);                       /* handler_keys.c */
 
 /* The worker hosts of `worker_hosts` as /api/health shows them: {"live": n,
  * "stale": n, "hosts": [{"id", "stale", "ageMs", "children"}]}, stale by the
