@@ -19,6 +19,7 @@
 #include "usage.h"
 #include "wc_log.h"
 #include "wc_store_counters.h"
+#include "wc_store_usage.h"
 #include "wc_time.h"
 
 /* The database may still be starting; indexes are retried this long. */
@@ -44,7 +45,8 @@ static void ensure_indexes(wc_store_t *store)
         if (wc_store_ensure_indexes(store) == WC_STORE_OK &&
             wc_store_ensure_intake_indexes(store) == WC_STORE_OK &&
             wc_store_ensure_audit_indexes(store) == WC_STORE_OK &&
-            wc_store_ensure_list_indexes(store) == WC_STORE_OK) {
+            wc_store_ensure_list_indexes(store) == WC_STORE_OK &&
+            wc_store_ensure_usage_indexes(store) == WC_STORE_OK) {
             return;
         }
         sleep(1);

@@ -104,6 +104,9 @@ int wc_usage_day_parse(const char *text, int64_t *day_ms);
 const wc_usage_summary_t *wc_usage_summary_find(const wc_usage_summary_t *summaries, size_t n,
                                                 const char *hint);
 
+/* Creates the (tenantId, dayStart) index the readers use; none on FerretDB. */
+wc_store_status_t wc_store_ensure_usage_indexes(wc_store_t *store);
+
 /* Deletes the days that start before `before_ms`; *deleted counts them. */
 wc_store_status_t wc_store_usage_sweep(wc_store_t *store, int64_t before_ms, int64_t *deleted);
 

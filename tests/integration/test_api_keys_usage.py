@@ -10,6 +10,7 @@ tenant still sends; channel quotas and the CRITICAL exemption; the month rolls o
 build's shifted clock; two API instances on one database never send more than the quota."""
 import concurrent.futures
 import datetime
+import json
 import time
 import unittest
 
@@ -101,6 +102,59 @@ class KeyUsageTest(unittest.TestCase):
         self.assertEqual(d2["firstUseFrom"], "127.0.0.1")
         self.assertEqual(d2["lastUseFrom"], "127.0.0.1")
         self.assertLessEqual(d2["firstUseAt"], d2["lastUseAt"])
+
+    def test_what_operators_read_keys_and_usage(self):
+        tenant, admin = self.stack.new_tenant_key(role="admin")
+        sender = self.stack.ctl("apikey", "create", "--tenant", tenant).stdout.strip()
+        unused = self.stack.ctl("apikey", "create", "--tenant", tenant, "--name", "old").stdout.strip()
+        self.assertEqual(post(self.stack, sender, sms()).status, 201)
+        time.sleep(0.4)
+        self.assertEqual(post(self.stack, sender, email()).status, 201)
+        self.wait_counts(sender, "accepted", {"SMS": 1, "EMAIL": 1})
+
+        # wavecomctl apikey list: last use and 30-day counts per key.
+        rows = {r["hint"]: r for r in json.loads(
+            self.stack.ctl("apikey", "list", "--tenant", tenant, "--json").stdout)}
+        self.assertEqual(rows[sender[:12]]["requests30d"], 2)
+        self.assertEqual(rows[sender[:12]]["accepted30d"], 2)
+        self.assertEqual(rows[sender[:12]]["lastUsedFrom"], "127.0.0.1")
+        self.assertIsNotNone(rows[sender[:12]]["lastUsedAt"])
+        self.assertIsNone(rows[unused[:12]]["lastUsedAt"])
+        self.assertEqual(rows[unused[:12]]["requests30d"], 0)
+        # A key made today is not stale, used or not.
+        self.assertEqual(json.loads(self.stack.ctl("apikey", "list", "--tenant", tenant, "--stale",
+                                                   "--json").stdout), [])
+        # ... but one created 40 days ago and never used is.
+        self.stack.db.api_keys.update_one(
+            {"hint": unused[:12]},
+            {"$set": {"createdAt": datetime.datetime.now(datetime.timezone.utc)
+                      - datetime.timedelta(days=40)}})
+        stale = json.loads(self.stack.ctl("apikey", "list", "--tenant", tenant, "--stale",
+                                          "--json").stdout)
+        self.assertEqual([r["hint"] for r in stale], [unused[:12]])
+
+        # wavecomctl apikey usage: today's row.
+        usage = json.loads(self.stack.ctl("apikey", "usage", sender[:12], "--json").stdout)
+        self.assertEqual(usage["tenant"], tenant)
+        self.assertEqual([d["day"] for d in usage["days"]], [today()])
+        self.assertEqual(usage["days"][0]["accepted"], {"EMAIL": 1, "SMS": 1, "PUSH": 0, "WEBHOOK": 0})
+        self.assertEqual(usage["days"][0]["requests"]["send"], 2)
+
+        # GET /api/keys and GET /api/usage (admin) say the same.
+        r = call(self.stack, "GET", "/api/keys", key=admin)
+        self.assertEqual(r.status, 200, r)
+        keys = {k["hint"]: k for k in r.json["data"]["keys"]}
+        self.assertEqual(keys[sender[:12]]["accepted30d"], 2)
+        self.assertTrue(keys[unused[:12]]["stale"])
+        self.assertEqual(r.json["data"]["staleKeys"], 1)
+        r = call(self.stack, "GET", f"/api/usage?from={today()}&to={today()}&apiKey={sender[:12]}",
+                 key=admin)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json["data"]["totals"]["accepted"]["SMS"], 1)
+        self.assertEqual([d["apiKey"] for d in r.json["data"]["days"]], [sender[:12]])
+        r = call(self.stack, "GET", "/api/usage?from=2026-13-01", key=admin)
+        self.assertEqual((r.status, r.json["errors"][0]["field"]), (400, "from"))
+        self.assertEqual(call(self.stack, "GET", "/api/keys", key=sender).status, 403)
 
     def test_last_use_moves(self):
         _, key = self.stack.new_tenant_key(role="sender")
