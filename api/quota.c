@@ -12,9 +12,10 @@
 #include "wc_store_quota.h"
 #include "wc_time.h"
 
-/* Reservations one instance holds at once (open addressing, a power of
- * two). Past MAX_FILL a quota is checked with a reservation of exactly what
- * the request needs, which is as exact and costs one write per request. */
+/* Reservations one instance holds at once, all of the current month (open
+ * addressing, a power of two; emptied when the month turns). Past MAX_FILL a
+ * quota is checked with a reservation of exactly what the request needs,
+ * which is as exact and costs one write per request. */
 #define SLOTS 1024u
 #define MAX_FILL (SLOTS / 4 * 3)
 
@@ -36,6 +37,7 @@ struct api_quota {
     reservation_t slot[SLOTS];
     bool taken[SLOTS];
     size_t n;
+    int64_t table_month_ms; /* the month the table holds reservations of */
 };
 
 /* One quota a request is checked against. */
@@ -104,6 +106,13 @@ static uint32_t id_hash(const char *id)
 static reservation_t *reservation_for(api_quota_t *q, const char *id, const char *tenant_id,
                                       int64_t month_ms)
 {
+    if (month_ms > q->table_month_ms) {
+        /* A new month: last month's reservations are worth nothing now, and
+         * every counter of this month is a new one. */
+        memset(q->taken, 0, sizeof(q->taken));
+        q->n = 0;
+        q->table_month_ms = month_ms;
+    }
     uint32_t i = id_hash(id) & (SLOTS - 1);
     while (q->taken[i]) {
         reservation_t *r = &q->slot[i];
