@@ -47,6 +47,9 @@ export function render(main) {
       ]);
       const days = perDay(usage.data.days, from, DAYS);
       chart.replaceChildren(dailyChart(days),
+        h('ul', { class: 'legend' },
+          h('li', {}, h('span', { class: 'swatch accepted', 'aria-hidden': 'true' }), 'accepted'),
+          h('li', {}, h('span', { class: 'swatch refused', 'aria-hidden': 'true' }), 'refused')),
         h('p', { class: 'muted', id: 'usage-totals' },
           `${formatNumber(days.reduce((a, d) => a + d.accepted, 0))} accepted, ${formatNumber(days.reduce((a, d) => a + d.refused, 0))} refused`));
       renderKeys(keys.data);
