@@ -17,6 +17,8 @@ typedef struct api_intake api_intake_t;
 typedef struct api_metrics api_metrics_t;
 typedef struct api_cache api_cache_t;
 typedef struct api_limits api_limits_t;
+typedef struct api_usage api_usage_t;
+typedef struct api_quota api_quota_t;
 
 typedef struct {
     const wc_config_t *cfg;
@@ -27,6 +29,8 @@ typedef struct {
     api_cache_t *stats_cache; /* statistics per tenant, database-derived metrics */
     api_cache_t *auth_cache;  /* API key -> principal, when WAVECOM_API_AUTH_CACHE_SECONDS > 0 */
     api_limits_t *limits;     /* rate limits and in-flight quotas */
+    api_usage_t *usage;       /* per API key usage, counted in memory (usage.h) */
+    api_quota_t *quota;       /* monthly quotas of tenants and keys (quota.h) */
     int64_t started_ms;
 } api_context_t;
 

@@ -39,6 +39,12 @@ api_response_t api_handle_replay_notification(api_context_t *ctx, const api_requ
 /* GET /api/audit (handler_audit.c) */
 api_response_t api_handle_audit(api_context_t *ctx, const api_request_t *req,
                                 const wc_principal_t *principal, const char *param);
+/* GET /api/keys (handler_keys.c) */
+api_response_t api_handle_keys(api_context_t *ctx, const api_request_t *req,
+                               const wc_principal_t *principal, const char *param);
+/* GET /api/usage (handler_keys.c) */
+api_response_t api_handle_usage(api_context_t *ctx, const api_request_t *req,
+                                const wc_principal_t *principal, const char *param);
 
 /* The worker hosts of `worker_hosts` as /api/health shows them: {"live": n,
  * "stale": n, "hosts": [{"id", "stale", "ageMs", "children"}]}, stale by the

@@ -24,4 +24,8 @@ typedef struct {
  * lives as long as the request. */
 const char *api_request_header(const api_request_t *req, const char *name);
 
+/* Writes the client's address (numeric, as the socket sees it) into `out`;
+ * "-" when unknown. */
+void api_request_client_address(const api_request_t *req, char *out, size_t len);
+
 #endif

@@ -192,6 +192,22 @@ static const cfg_entry_t config_table[] = {
     {"WAVECOM_JWT_SECRET", "", STR(jwt_secret, NULL),
      "HS256 secret (32 characters or more) of dashboard users' JWTs, which carry a tenant and a "
      "role like an API key; empty: JWTs are refused.", SECRET},
+    /* wavecom-api: usage per API key and monthly quotas (wavecomctl reads the retention). */
+    {"WAVECOM_USAGE_FLUSH_SECONDS", "5", INT(usage_flush_seconds, 1, 300),
+     "How often an API instance writes the usage it counted per API key (one bulk write); a "
+     "crash loses at most this long of counts, never a notification.", RELOADABLE},
+    {"WAVECOM_USAGE_RETENTION_DAYS", "90", INT(usage_retention_days, 1, 3650),
+     "Days of per-key usage kept; older days are deleted by the usage writer's hourly sweep.",
+     RELOADABLE},
+    {"WAVECOM_QUOTA_CHUNK", "20", INT(quota_chunk, 1, 100000),
+     "Notifications an API instance reserves at a time from a monthly quota's counter; with N "
+     "instances up to N x (chunk - 1) of a quota may sit reserved and unused (never more sent "
+     "than the quota).", RELOADABLE},
+    {"WAVECOM_TEST_CLOCK_OFFSET_SECONDS", "0",
+     INT(test_clock_offset_seconds, -400 * 86400, 400 * 86400),
+     "Test builds only (WAVECOM_SANITIZE): moves the clock of monthly quotas by this many seconds, "
+     "so that a test can roll the month over; any other build refuses a value other than 0.",
+     RELOADABLE},
     /* wavecom-api: the scheduler and sweeper. */
     {"WAVECOM_SCHEDULER_ENABLED", "1", INT(scheduler_enabled, 0, 1),
      "1: this API instance releases due scheduled notifications and republishes stale ones.",
@@ -270,6 +286,13 @@ static int check_whole(const wc_config_t *cfg, char *err, size_t err_len)
         snprintf(err, err_len, "WAVECOM_SECRETS_KEY: must be empty or 64 hexadecimal digits");
         return -1;
     }
+#ifndef WAVECOM_TEST_HOOKS
+    if (cfg->test_clock_offset_seconds != 0) {
+        snprintf(err, err_len, "WAVECOM_TEST_CLOCK_OFFSET_SECONDS: honoured only by a test build; "
+                               "must be 0");
+        return -1;
+    }
+#endif
     if (cfg->mongodb_db[0] == '\0' || strpbrk(cfg->mongodb_db, "/\\. \"$") != NULL) {
         snprintf(err, err_len, "WAVECOM_MONGODB_DB: empty or contains a character MongoDB forbids");
         return -1;

@@ -90,6 +90,10 @@ typedef struct {
     int webhook_allow_private;
     char secrets_key[65];
     char jwt_secret[256];
+    int usage_flush_seconds;
+    int usage_retention_days;
+    int quota_chunk;
+    int test_clock_offset_seconds;
     int scheduler_enabled;
     int scheduler_interval_ms;
     int pending_republish_seconds;

@@ -5,7 +5,8 @@
  *
  * The test includes router.c itself, so that it can walk the static `routes`
  * table and fail when a row is added without a case here. The handlers, the
- * authentication and the rate limits are replaced by recorders below.
+ * authentication, the rate limits and the usage and metrics counters are
+ * replaced by recorders below.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -25,11 +26,17 @@ static struct {
     bool had_principal;
     int auth_calls;
     int limit_calls;
+    int usage_requests;       /* api_usage_count_request calls */
+    wc_usage_class_t usage_class; /* the class of the last one */
+    unsigned usage_status;    /* the status of the last api_usage_count_status call */
+    int usage_statuses;       /* api_usage_count_status calls */
+    int metrics_statuses;     /* api_metrics_count_tenant_refused calls */
 } seen;
 
 /* What the authentication and the limiter answer next. */
 static api_auth_result_t next_auth = API_AUTH_OK;
 static const char *next_role = "admin";
+static const char *next_hint = "";
 static bool next_limit_ok = true;
 
 static void reset(void)
@@ -37,6 +44,7 @@ static void reset(void)
     memset(&seen, 0, sizeof(seen));
     next_auth = API_AUTH_OK;
     next_role = "admin";
+    next_hint = "";
     next_limit_ok = true;
 }
 
@@ -70,6 +78,8 @@ RECORDING_HANDLER(api_handle_stats)
 RECORDING_HANDLER(api_handle_cancel_notification)
 RECORDING_HANDLER(api_handle_replay_notification)
 RECORDING_HANDLER(api_handle_audit)
+RECORDING_HANDLER(api_handle_keys)
+RECORDING_HANDLER(api_handle_usage)
 RECORDING_HANDLER(api_handle_dashboard_index)
 RECORDING_HANDLER(api_handle_dashboard_asset)
 RECORDING_HANDLER(api_handle_me)
@@ -87,7 +97,35 @@ api_auth_result_t api_authenticate(api_context_t *ctx, const api_request_t *req,
     memset(out, 0, sizeof(*out));
     snprintf(out->role, sizeof(out->role), "%s", next_role);
     snprintf(out->tenant_id, sizeof(out->tenant_id), "%s", "aaaaaaaaaaaaaaaaaaaaaaaa");
+    snprintf(out->key_hint, sizeof(out->key_hint), "%s", next_hint);
     return next_auth;
+}
+
+void api_usage_count_request(api_usage_t *usage, const wc_principal_t *p, wc_usage_class_t c,
+                             const char *addr)
+{
+    (void)usage;
+    (void)p;
+    (void)addr;
+    seen.usage_requests++;
+    seen.usage_class = c;
+}
+
+void api_usage_count_status(api_usage_t *usage, const wc_principal_t *p, unsigned status)
+{
+    (void)usage;
+    (void)p;
+    seen.usage_statuses++;
+    seen.usage_status = status;
+}
+
+void api_metrics_count_tenant_refused(api_metrics_t *metrics, const char *tenant_id,
+                                      unsigned status)
+{
+    (void)metrics;
+    (void)tenant_id;
+    (void)status;
+    seen.metrics_statuses++;
 }
 
 bool api_limits_take_request(api_limits_t *limits, const wc_principal_t *p, api_response_t *res)
@@ -102,9 +140,16 @@ bool api_limits_take_request(api_limits_t *limits, const wc_principal_t *p, api_
     return true;
 }
 
+/* Stands for a usage table: the recorders above never look into it. */
+static char usage_token;
+static bool with_usage;
+
 static api_response_t route(const char *method, const char *path, const char **matched)
 {
     api_context_t ctx = {0};
+    if (with_usage) {
+        ctx.usage = (api_usage_t *)(void *)&usage_token;
+    }
     api_request_t req = {.method = method, .path = path};
     const char *pattern = NULL;
     api_response_t res = api_route(&ctx, &req, &pattern);
@@ -151,6 +196,8 @@ static const struct {
     {"GET", "/api/notifications/65f0c0ffee0000000000beef", "api_handle_get_notification",
      "65f0c0ffee0000000000beef", PERM_READ},
     {"GET", "/api/audit", "api_handle_audit", NULL, PERM_ADMIN},
+    {"GET", "/api/keys", "api_handle_keys", NULL, PERM_ADMIN},
+    {"GET", "/api/usage", "api_handle_usage", NULL, PERM_ADMIN},
     {"GET", "/", "api_handle_dashboard_index", NULL, PERM_PUBLIC},
     {"GET", "/assets/app.js", "api_handle_dashboard_asset", "app.js", PERM_PUBLIC},
     {"GET", "/api/me", "api_handle_me", NULL, PERM_READ},
@@ -282,6 +329,64 @@ static void authentication_failures(void **state)
     }
 }
 
+/* Every authenticated request of a key is counted under its route's class;
+ * every answer the router builds is handed to the refusal counters. */
+static void usage_is_counted_by_route_permission(void **state)
+{
+    (void)state;
+    static const wc_usage_class_t want_class[] = {
+        [PERM_PUBLIC] = WC_USAGE_READ,     [PERM_READ] = WC_USAGE_READ,
+        [PERM_SEND] = WC_USAGE_SEND,       [PERM_OPERATE] = WC_USAGE_OPERATE,
+        [PERM_ADMIN] = WC_USAGE_ADMIN,
+    };
+    with_usage = true;
+    for (size_t i = 0; i < N_EXPECTED; i++) {
+        bool public = expected[i].permission == PERM_PUBLIC;
+        reset();
+        next_hint = "wck_0123abcd";
+        api_response_t res = route(expected[i].method, expected[i].path, NULL);
+        release(&res);
+        assert_int_equal(seen.usage_requests, public ? 0 : 1);
+        assert_int_equal(seen.usage_statuses, public ? 0 : 1);
+        assert_int_equal(seen.metrics_statuses, public ? 0 : 1);
+        if (!public) {
+            assert_int_equal(seen.usage_class, want_class[expected[i].permission]);
+            assert_int_equal(seen.usage_status, 299);
+        }
+        /* A dashboard user (no key hint) is not counted per key. */
+        reset();
+        res = route(expected[i].method, expected[i].path, NULL);
+        release(&res);
+        assert_int_equal(seen.usage_requests, 0);
+    }
+    /* Refusals after authentication: the role's 403, the limiter's 429, a revoked key's 401. */
+    static const struct {
+        const char *role;
+        bool limit_ok;
+        api_auth_result_t auth;
+        unsigned status;
+    } refusals[] = {
+        {"viewer", true, API_AUTH_OK, 403},
+        {"admin", false, API_AUTH_OK, 429},
+        {"admin", true, API_AUTH_INVALID, 401},
+    };
+    for (size_t i = 0; i < sizeof(refusals) / sizeof(refusals[0]); i++) {
+        reset();
+        next_hint = "wck_0123abcd";
+        next_role = refusals[i].role;
+        next_limit_ok = refusals[i].limit_ok;
+        next_auth = refusals[i].auth;
+        api_response_t res = route("POST", "/api/notifications", NULL);
+        assert_int_equal(res.status, refusals[i].status);
+        release(&res);
+        assert_int_equal(seen.usage_statuses, 1);
+        assert_int_equal(seen.usage_status, refusals[i].status);
+        assert_int_equal(seen.metrics_statuses, 1);
+        assert_null(seen.handler);
+    }
+    with_usage = false;
+}
+
 static void unknown_paths_are_404(void **state)
 {
     (void)state;
@@ -369,6 +474,7 @@ int main(void)
         cmocka_unit_test(every_route_resolves_to_its_handler),
         cmocka_unit_test(roles_reach_what_they_are_granted),
         cmocka_unit_test(authentication_failures),
+        cmocka_unit_test(usage_is_counted_by_route_permission),
         cmocka_unit_test(unknown_paths_are_404),
         cmocka_unit_test(a_path_parameter_is_bounded),
         cmocka_unit_test(wrong_methods_are_405_with_allow),

@@ -31,6 +31,9 @@ static void defaults_apply_without_environment(void **state)
     assert_string_equal(cfg.mongodb_db, "wavecom");
     assert_int_equal(cfg.max_retries, 3);
     assert_true(cfg.worker_processes >= 1); /* 0 means one per core */
+    assert_int_equal(cfg.usage_flush_seconds, 5);
+    assert_int_equal(cfg.usage_retention_days, 90);
+    assert_int_equal(cfg.quota_chunk, 20);
 }
 
 static void environment_overrides_defaults(void **state)
@@ -70,6 +73,10 @@ static void bad_values_are_rejected_by_name(void **state)
     expect_rejected("WAVECOM_QUEUE_TYPE", "stream");
     expect_rejected("WAVECOM_AMQP_URL", "http://localhost");
     expect_rejected("WAVECOM_MONGODB_DB", "a/b");
+    expect_rejected("WAVECOM_USAGE_FLUSH_SECONDS", "0");
+    expect_rejected("WAVECOM_USAGE_RETENTION_DAYS", "0");
+    expect_rejected("WAVECOM_QUOTA_CHUNK", "0");
+    expect_rejected("WAVECOM_TEST_CLOCK_OFFSET_SECONDS", "40000000");
 }
 
 static void secrets_come_from_files(void **state)
