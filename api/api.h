@@ -1,6 +1,6 @@
 /*
- * What the API's files share: the process-wide context every handler reads,
- * the request as the router sees it, and the response a handler returns.
+ * What the API's files share: the process-wide context every handler reads
+ * and the response a handler returns; the request is request.h's.
  */
 #ifndef API_H
 #define API_H
@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "publisher.h"
+#include "request.h"
 #include "wc_config.h"
 #include "wc_store.h"
 
@@ -16,6 +17,8 @@ typedef struct api_intake api_intake_t;
 typedef struct api_metrics api_metrics_t;
 typedef struct api_cache api_cache_t;
 typedef struct api_limits api_limits_t;
+typedef struct api_usage api_usage_t;
+typedef struct api_quota api_quota_t;
 
 typedef struct {
     const wc_config_t *cfg;
@@ -27,19 +30,10 @@ typedef struct {
     api_cache_t *list_cache;  /* list answers by tenant data version (list_cache.h) */
     api_cache_t *auth_cache;  /* API key -> principal, when WAVECOM_API_AUTH_CACHE_SECONDS > 0 */
     api_limits_t *limits;     /* rate limits and in-flight quotas */
+    api_usage_t *usage;       /* per API key usage, counted in memory (usage.h) */
+    api_quota_t *quota;       /* monthly quotas of tenants and keys (quota.h) */
     int64_t started_ms;
 } api_context_t;
-
-struct MHD_Connection;
-
-typedef struct {
-    const char *method;
-    const char *path;
-    struct MHD_Connection *conn;
-    const char *body; /* NUL-terminated copy; body_len excludes the NUL */
-    size_t body_len;
-    char request_id[65];
-} api_request_t;
 
 #define API_MAX_RESPONSE_HEADERS 8
 
@@ -73,8 +67,5 @@ struct api_deferral {
     api_response_t (*finish)(api_deferral_t *self, api_context_t *ctx, const api_request_t *req);
     void (*release)(api_deferral_t *self);
 };
-
-/* Looks up a request header (case-insensitive); NULL when absent. */
-const char *api_request_header(const api_request_t *req, const char *name);
 
 #endif

@@ -6,9 +6,11 @@
 #include <strings.h>
 
 #include "cache.h"
+#include "request.h"
 #include "wc_crypto.h"
 #include "wc_jwt_verify.h"
 #include "wc_log.h"
+#include "wc_store_quota.h"
 #include "wc_time.h"
 
 /* Longer values are not keys we issued; refusing them early bounds the work. */
@@ -17,26 +19,35 @@
 
 /* With WAVECOM_API_AUTH_CACHE_SECONDS > 0 a key's principal is remembered that
  * long (by the key's hash, never the key), trading that much delay in a
- * revocation for one database round trip less per request. */
+ * revocation for one database round trip less per request. The cache holds
+ * strings: the principal's bytes in hex, so that every field it gains is
+ * cached without a format to keep in step. */
 static bool cached_principal(api_context_t *ctx, const char *hash, wc_principal_t *out)
 {
     char *value = api_cache_get(ctx->auth_cache, hash, wc_time_now_ms());
     if (value == NULL) {
         return false;
     }
-    char tenant[25], role[16], key_id[17];
-    wc_tenant_limits_t l;
-    bool ok = sscanf(value, "%24s %15s %16s %d %d %d", tenant, role, key_id, &l.requests_per_second,
-                     &l.notifications_per_second, &l.max_in_flight) == 6;
-    if (ok) {
-        memset(out, 0, sizeof(*out));
-        snprintf(out->tenant_id, sizeof(out->tenant_id), "%s", tenant);
-        snprintf(out->role, sizeof(out->role), "%s", role);
-        snprintf(out->key_id, sizeof(out->key_id), "%s", key_id);
-        out->limits = l;
+    bool ok = strlen(value) == 2 * sizeof(*out);
+    unsigned char *bytes = (unsigned char *)out;
+    for (size_t i = 0; ok && i < sizeof(*out); i++) {
+        unsigned v = 0;
+        ok = sscanf(value + 2 * i, "%2x", &v) == 1;
+        bytes[i] = (unsigned char)v;
     }
     free(value);
     return ok;
+}
+
+static void cache_principal(api_context_t *ctx, const char *hash, const wc_principal_t *p)
+{
+    char value[2 * sizeof(*p) + 1];
+    const unsigned char *bytes = (const unsigned char *)p;
+    for (size_t i = 0; i < sizeof(*p); i++) {
+        snprintf(value + 2 * i, 3, "%02x", bytes[i]);
+    }
+    api_cache_put(ctx->auth_cache, hash, value,
+                  wc_time_now_ms() + ctx->cfg->api_auth_cache_seconds * 1000LL);
 }
 
 /* A dashboard user's HS256 JWT (WAVECOM_JWT_SECRET), for an enabled tenant. */
@@ -58,6 +69,7 @@ static api_auth_result_t jwt_principal(api_context_t *ctx, const char *token, wc
     snprintf(out->role, sizeof(out->role), "%s", claims.role);
     snprintf(out->jwt_subject, sizeof(out->jwt_subject), "%s",
              claims.subject[0] != '\0' ? claims.subject : "-");
+    wc_quota_init(&out->key_quota); /* a user has no key, so no key quota */
     /* Rate limits per "key" apply per user: a bucket named by the subject's hash. */
     char subject_hash[WC_SHA256_HEX_LEN];
     char name[96];
@@ -106,12 +118,7 @@ api_auth_result_t api_authenticate(api_context_t *ctx, const api_request_t *req,
     switch (wc_store_authenticate(ctx->store, key, out)) {
     case WC_STORE_OK:
         if (caching) {
-            char value[128];
-            snprintf(value, sizeof(value), "%s %s %s %d %d %d", out->tenant_id, out->role,
-                     out->key_id, out->limits.requests_per_second,
-                     out->limits.notifications_per_second, out->limits.max_in_flight);
-            api_cache_put(ctx->auth_cache, hash, value,
-                          wc_time_now_ms() + ctx->cfg->api_auth_cache_seconds * 1000LL);
+            cache_principal(ctx, hash, out);
         }
         return API_AUTH_OK;
     case WC_STORE_NOT_FOUND:

@@ -21,12 +21,26 @@ typedef struct {
 extern const api_dashboard_asset_t api_dashboard_assets[];
 extern const size_t api_dashboard_asset_count;
 
-API_HANDLER(api_handle_dashboard_index);       /* GET / (handler_dashboard.c) */
-API_HANDLER(api_handle_dashboard_asset);       /* GET /assets/:file */
-API_HANDLER(api_handle_me);                    /* GET /api/me */
-API_HANDLER(api_handle_throughput);            /* GET /api/notifications/stats/throughput */
-API_HANDLER(api_handle_dlq_list);              /* GET /api/dlq (handler_dlq.c) */
-API_HANDLER(api_handle_dlq_replay);            /* POST /api/dlq/replay */
-API_HANDLER(api_handle_workers);               /* GET /api/workers (handler_workers.c) */
+/* GET / (handler_dashboard.c) */
+api_response_t api_handle_dashboard_index(api_context_t *ctx, const api_request_t *req,
+                                          const wc_principal_t *principal, const char *param);
+/* GET /assets/:file */
+api_response_t api_handle_dashboard_asset(api_context_t *ctx, const api_request_t *req,
+                                          const wc_principal_t *principal, const char *param);
+/* GET /api/me */
+api_response_t api_handle_me(api_context_t *ctx, const api_request_t *req,
+                             const wc_principal_t *principal, const char *param);
+/* GET /api/notifications/stats/throughput */
+api_response_t api_handle_throughput(api_context_t *ctx, const api_request_t *req,
+                                     const wc_principal_t *principal, const char *param);
+/* GET /api/dlq (handler_dlq.c) */
+api_response_t api_handle_dlq_list(api_context_t *ctx, const api_request_t *req,
+                                   const wc_principal_t *principal, const char *param);
+/* POST /api/dlq/replay */
+api_response_t api_handle_dlq_replay(api_context_t *ctx, const api_request_t *req,
+                                     const wc_principal_t *principal, const char *param);
+/* GET /api/workers (handler_workers.c) */
+api_response_t api_handle_workers(api_context_t *ctx, const api_request_t *req,
+                                  const wc_principal_t *principal, const char *param);
 
 #endif

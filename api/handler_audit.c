@@ -65,7 +65,8 @@ static json_object *event_to_json(const bson_t *doc)
     return o;
 }
 
-API_HANDLER(api_handle_audit)
+api_response_t api_handle_audit(api_context_t *ctx, const api_request_t *req,
+                                const wc_principal_t *principal, const char *param)
 {
     (void)param;
     wc_field_errors_t errs = {0};

@@ -201,7 +201,8 @@ static bool add_item(api_submission_t *sub, batch_t *b, size_t i, json_object *i
     return api_submission_add(sub, &nreq, hash) == 0;
 }
 
-API_HANDLER(api_handle_create_batch)
+api_response_t api_handle_create_batch(api_context_t *ctx, const api_request_t *req,
+                                       const wc_principal_t *principal, const char *param)
 {
     api_response_t res;
     json_object *body = NULL;

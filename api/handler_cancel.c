@@ -13,6 +13,7 @@
 
 #include "handlers.h"
 #include "response.h"
+#include "wc_lifecycle.h"
 #include "wc_json.h"
 #include "wc_time.h"
 
@@ -78,7 +79,8 @@ static api_response_t cancelled(bson_t *doc, const char *message)
     return res;
 }
 
-API_HANDLER(api_handle_cancel_notification)
+api_response_t api_handle_cancel_notification(api_context_t *ctx, const api_request_t *req,
+                                              const wc_principal_t *principal, const char *param)
 {
     api_response_t res;
     bson_oid_t id;
@@ -99,12 +101,11 @@ API_HANDLER(api_handle_cancel_notification)
         .audit = {.actor = actor, .message = message},
         .set = set,
     };
-    bson_t *filter = BCON_NEW("_id", BCON_OID(&id), "tenantId", BCON_UTF8(principal->tenant_id),
-                              "status", "{", "$in", "[", BCON_UTF8("SCHEDULED"),
-                              BCON_UTF8("PENDING"), BCON_UTF8("QUEUED"), BCON_UTF8("RETRYING"),
-                              "]", "}");
+    bson_t *filter = BCON_NEW("_id", BCON_OID(&id), "tenantId", BCON_UTF8(principal->tenant_id));
     bson_t *doc = NULL;
-    wc_store_status_t status = wc_store_transition(ctx->store, filter, &t, now, &doc);
+    wc_store_status_t status = wc_status_append_sources(filter, "status", WC_STATUS_CANCELLED)
+                                   ? wc_store_transition(ctx->store, filter, &t, now, &doc)
+                                   : WC_STORE_ERROR;
     bson_destroy(filter);
     bson_destroy(set);
     if (status == WC_STORE_OK) {

@@ -47,7 +47,8 @@ static api_response_t serve(const char *path)
     return res;
 }
 
-API_HANDLER(api_handle_dashboard_index)
+api_response_t api_handle_dashboard_index(api_context_t *ctx, const api_request_t *req,
+                                          const wc_principal_t *principal, const char *param)
 {
     api_response_t res;
     if (!api_no_query(req, &res)) {
@@ -56,7 +57,8 @@ API_HANDLER(api_handle_dashboard_index)
     return serve("/index.html");
 }
 
-API_HANDLER(api_handle_dashboard_asset)
+api_response_t api_handle_dashboard_asset(api_context_t *ctx, const api_request_t *req,
+                                          const wc_principal_t *principal, const char *param)
 {
     char path[160];
     size_t n = strlen(param);
@@ -70,7 +72,8 @@ API_HANDLER(api_handle_dashboard_asset)
 
 /* GET /api/me: whom the key belongs to, so that the dashboard can verify a
  * key at sign-in and offer only what the key's role may do. */
-API_HANDLER(api_handle_me)
+api_response_t api_handle_me(api_context_t *ctx, const api_request_t *req,
+                             const wc_principal_t *principal, const char *param)
 {
     api_response_t res;
     if (!api_no_query(req, &res)) {

@@ -64,7 +64,8 @@ static json_object *dlq_page(api_context_t *ctx, const wc_list_query_t *query, i
     return data;
 }
 
-API_HANDLER(api_handle_dlq_list)
+api_response_t api_handle_dlq_list(api_context_t *ctx, const api_request_t *req,
+                                   const wc_principal_t *principal, const char *param)
 {
     wc_field_errors_t errs = {0};
     api_query_t q;
@@ -195,7 +196,8 @@ static void add_result(json_object *results, const char *id, const char *outcome
     json_object_array_add(results, r);
 }
 
-API_HANDLER(api_handle_dlq_replay)
+api_response_t api_handle_dlq_replay(api_context_t *ctx, const api_request_t *req,
+                                     const wc_principal_t *principal, const char *param)
 {
     api_response_t res;
     replay_request_t *rq = calloc(1, sizeof(*rq));

@@ -112,7 +112,8 @@ static int64_t date_arg(const api_query_t *q, const char *name, wc_field_errors_
     return ms;
 }
 
-API_HANDLER(api_handle_list_notifications)
+api_response_t api_handle_list_notifications(api_context_t *ctx, const api_request_t *req,
+                                             const wc_principal_t *principal, const char *param)
 {
     wc_field_errors_t errs = {0};
     api_query_t q;

@@ -23,6 +23,7 @@
 #include "response.h"
 #include "wc_store_counters.h"
 #include "wc_time.h"
+#include "wc_topology.h"
 
 #define METRICS_MAX_BYTES (1024 * 1024)
 #define DB_CACHE_KEY "metrics:system"
@@ -115,10 +116,10 @@ static bool render_system(api_context_t *ctx, api_text_buf_t *out)
     api_publisher_queue_depths(ctx->publisher, &depths);
     api_text_printf(out, "# HELP queue_depth Messages ready in each queue (retry: every retry "
                          "tier together).\n# TYPE queue_depth gauge\n");
-    render_depth(out, "high_priority", depths.high_priority);
-    render_depth(out, "notifications", depths.standard);
+    render_depth(out, WC_QUEUE_HIGH, depths.high_priority);
+    render_depth(out, WC_QUEUE_STANDARD, depths.standard);
     render_depth(out, "retry", depths.retry);
-    render_depth(out, "notifications_dlq", depths.dlq);
+    render_depth(out, WC_QUEUE_DLQ, depths.dlq);
     return true;
 }
 
@@ -161,7 +162,8 @@ static void render_db_pool(api_context_t *ctx, api_text_buf_t *out)
                     (long long)pool.in_use, (long long)pool.max, (unsigned long long)pool.waits);
 }
 
-API_HANDLER(api_handle_metrics)
+api_response_t api_handle_metrics(api_context_t *ctx, const api_request_t *req,
+                                  const wc_principal_t *principal, const char *param)
 {
     api_text_buf_t out;
     api_text_buf_init(&out, METRICS_MAX_BYTES);

@@ -10,7 +10,8 @@
 #include "replay.h"
 #include "response.h"
 
-API_HANDLER(api_handle_replay_notification)
+api_response_t api_handle_replay_notification(api_context_t *ctx, const api_request_t *req,
+                                              const wc_principal_t *principal, const char *param)
 {
     api_response_t res;
     bson_oid_t id;

@@ -17,6 +17,7 @@
 #include "response.h"
 #include "wc_store_counters.h"
 #include "wc_time.h"
+#include "wc_topology.h"
 
 typedef struct {
     int64_t count;
@@ -36,8 +37,9 @@ static json_object *depth_json(long depth)
 }
 
 /* Builds the statistics of `tenant_id`; NULL when the database failed. */
-static json_object *compute_stats(api_context_t *ctx, const char *tenant_id)
+static json_object *compute_stats(api_context_t *ctx, const char *tenant_id, int64_t now)
 {
+    (void)now; /* generatedAt is the time the queries ended */
     wc_store_counts_t counts;
     time_sums_t times = {0};
     if (wc_store_counters_totals(ctx->store, tenant_id, &counts) != WC_STORE_OK ||
@@ -76,10 +78,10 @@ static json_object *compute_stats(api_context_t *ctx, const char *tenant_id)
     api_queue_depths_t depths;
     api_publisher_queue_depths(ctx->publisher, &depths);
     json_object *queues = json_object_new_object();
-    json_object_object_add(queues, "notifications", depth_json(depths.standard));
-    json_object_object_add(queues, "high_priority", depth_json(depths.high_priority));
+    json_object_object_add(queues, WC_QUEUE_STANDARD, depth_json(depths.standard));
+    json_object_object_add(queues, WC_QUEUE_HIGH, depth_json(depths.high_priority));
     json_object_object_add(queues, "retry", depth_json(depths.retry));
-    json_object_object_add(queues, "notifications_dlq", depth_json(depths.dlq));
+    json_object_object_add(queues, WC_QUEUE_DLQ, depth_json(depths.dlq));
 
     int64_t sent = by_status[WC_STATUS_SENT];
     int64_t failed = by_status[WC_STATUS_FAILED];
@@ -107,14 +109,16 @@ static json_object *compute_stats(api_context_t *ctx, const char *tenant_id)
 }
 
 
-API_HANDLER(api_handle_stats)
+api_response_t api_cached_statistics(api_context_t *ctx, const api_request_t *req,
+                                     const char *kind, const char *tenant_id,
+                                     api_statistics_fn compute)
 {
     api_response_t res;
     if (!api_no_query(req, &res)) {
         return res;
     }
     char key[64];
-    snprintf(key, sizeof(key), "stats:%s", principal->tenant_id);
+    snprintf(key, sizeof(key), "%s:%s", kind, tenant_id);
     int64_t now = wc_time_now_ms();
     char *cached = api_cache_get(ctx->stats_cache, key, now);
     if (cached != NULL) {
@@ -124,7 +128,7 @@ API_HANDLER(api_handle_stats)
             return api_with_stats_max_age(ctx->cfg, api_ok(200, data, NULL));
         }
     }
-    json_object *data = compute_stats(ctx, principal->tenant_id);
+    json_object *data = compute(ctx, tenant_id, now);
     if (data == NULL) {
         return api_unavailable("the database");
     }
@@ -134,4 +138,11 @@ API_HANDLER(api_handle_stats)
                       now + ctx->cfg->api_stats_cache_seconds * 1000LL);
     }
     return api_with_stats_max_age(ctx->cfg, api_ok(200, data, NULL));
+}
+
+api_response_t api_handle_stats(api_context_t *ctx, const api_request_t *req,
+                                const wc_principal_t *principal, const char *param)
+{
+    (void)param;
+    return api_cached_statistics(ctx, req, "stats", principal->tenant_id, compute_stats);
 }

@@ -11,8 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "cache.h"
 #include "dashboard.h"
+#include "handlers.h"
 #include "response.h"
 #include "wc_store_counters.h"
 #include "wc_time.h"
@@ -166,31 +166,9 @@ out:
 }
 
 
-API_HANDLER(api_handle_throughput)
+api_response_t api_handle_throughput(api_context_t *ctx, const api_request_t *req,
+                                     const wc_principal_t *principal, const char *param)
 {
-    api_response_t res;
-    if (!api_no_query(req, &res)) {
-        return res;
-    }
-    char key[64];
-    snprintf(key, sizeof(key), "throughput:%s", principal->tenant_id);
-    int64_t now = wc_time_now_ms();
-    char *cached = api_cache_get(ctx->stats_cache, key, now);
-    if (cached != NULL) {
-        json_object *data = json_tokener_parse(cached);
-        free(cached);
-        if (data != NULL) {
-            return api_with_stats_max_age(ctx->cfg, api_ok(200, data, NULL));
-        }
-    }
-    json_object *data = compute(ctx, principal->tenant_id, now);
-    if (data == NULL) {
-        return api_unavailable("the database");
-    }
-    if (ctx->cfg->api_stats_cache_seconds > 0) {
-        api_cache_put(ctx->stats_cache, key,
-                      json_object_to_json_string_ext(data, JSON_C_TO_STRING_PLAIN),
-                      now + ctx->cfg->api_stats_cache_seconds * 1000LL);
-    }
-    return api_with_stats_max_age(ctx->cfg, api_ok(200, data, NULL));
+    (void)param;
+    return api_cached_statistics(ctx, req, "throughput", principal->tenant_id, compute);
 }

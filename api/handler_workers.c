@@ -109,7 +109,8 @@ static json_object *host_json(const bson_t *doc, int64_t now_ms)
     return host;
 }
 
-API_HANDLER(api_handle_workers)
+api_response_t api_handle_workers(api_context_t *ctx, const api_request_t *req,
+                                  const wc_principal_t *principal, const char *param)
 {
     (void)principal;
     (void)param;

@@ -5,23 +5,46 @@
 
 #include "api.h"
 
+/* Every handler has this signature; router.c's table holds them. */
 typedef api_response_t (*api_handler_t)(api_context_t *ctx, const api_request_t *req,
                                         const wc_principal_t *principal, const char *param);
 
-#define API_HANDLER(name)                                                                          \
-    api_response_t name(api_context_t *ctx, const api_request_t *req,                             \
-                        const wc_principal_t *principal, const char *param)
-
-API_HANDLER(api_handle_health);                      /* handler_health.c */
-API_HANDLER(api_handle_metrics);                     /* handler_metrics.c */
-API_HANDLER(api_handle_create_notification);         /* handlers_notifications.c */
-API_HANDLER(api_handle_get_notification);            /* handlers_notifications.c */
-API_HANDLER(api_handle_create_batch);                /* handler_batch.c */
-API_HANDLER(api_handle_list_notifications);          /* handler_list.c */
-API_HANDLER(api_handle_stats);                       /* handler_stats.c */
-API_HANDLER(api_handle_cancel_notification);         /* handler_cancel.c */
-API_HANDLER(api_handle_replay_notification);         /* handler_replay.c */
-API_HANDLER(api_handle_audit);                       /* handler_audit.c */
+/* GET /api/health (handler_health.c) */
+api_response_t api_handle_health(api_context_t *ctx, const api_request_t *req,
+                                 const wc_principal_t *principal, const char *param);
+/* GET /api/metrics (handler_metrics.c) */
+api_response_t api_handle_metrics(api_context_t *ctx, const api_request_t *req,
+                                  const wc_principal_t *principal, const char *param);
+/* POST /api/notifications (handlers_notifications.c) */
+api_response_t api_handle_create_notification(api_context_t *ctx, const api_request_t *req,
+                                              const wc_principal_t *principal, const char *param);
+/* GET /api/notifications/:id (handlers_notifications.c) */
+api_response_t api_handle_get_notification(api_context_t *ctx, const api_request_t *req,
+                                           const wc_principal_t *principal, const char *param);
+/* POST /api/notifications/batch (handler_batch.c) */
+api_response_t api_handle_create_batch(api_context_t *ctx, const api_request_t *req,
+                                       const wc_principal_t *principal, const char *param);
+/* GET /api/notifications (handler_list.c) */
+api_response_t api_handle_list_notifications(api_context_t *ctx, const api_request_t *req,
+                                             const wc_principal_t *principal, const char *param);
+/* GET /api/notifications/stats/system (handler_stats.c) */
+api_response_t api_handle_stats(api_context_t *ctx, const api_request_t *req,
+                                const wc_principal_t *principal, const char *param);
+/* POST /api/notifications/:id/cancel (handler_cancel.c) */
+api_response_t api_handle_cancel_notification(api_context_t *ctx, const api_request_t *req,
+                                              const wc_principal_t *principal, const char *param);
+/* POST /api/notifications/:id/replay (handler_replay.c) */
+api_response_t api_handle_replay_notification(api_context_t *ctx, const api_request_t *req,
+                                              const wc_principal_t *principal, const char *param);
+/* GET /api/audit (handler_audit.c) */
+api_response_t api_handle_audit(api_context_t *ctx, const api_request_t *req,
+                                const wc_principal_t *principal, const char *param);
+/* GET /api/keys (handler_keys.c) */
+api_response_t api_handle_keys(api_context_t *ctx, const api_request_t *req,
+                               const wc_principal_t *principal, const char *param);
+/* GET /api/usage (handler_keys.c) */
+api_response_t api_handle_usage(api_context_t *ctx, const api_request_t *req,
+                                const wc_principal_t *principal, const char *param);
 
 /* The worker hosts of `worker_hosts` as /api/health shows them: {"live": n,
  * "stale": n, "hosts": [{"id", "stale", "ageMs", "children"}]}, stale by the
@@ -38,6 +61,18 @@ void api_actor(const wc_principal_t *principal, char *out, size_t out_len);
  * itself has happened. */
 void api_audit(api_context_t *ctx, const wc_principal_t *principal, const char *action,
                const char *target, const char *detail);
+
+/* Computes a statistics route's data for `tenant_id` at `now` (wall clock,
+ * ms); NULL when the database failed. The caller owns the result. */
+typedef json_object *(*api_statistics_fn)(api_context_t *ctx, const char *tenant_id, int64_t now);
+
+/* Answers a statistics route (handler_stats.c): refuses query arguments,
+ * serves the data cached under "<kind>:<tenant>" while it is younger than
+ * WAVECOM_API_STATS_CACHE_SECONDS, else computes (503 when that fails) and
+ * caches it; Cache-Control as api_with_stats_max_age says. */
+api_response_t api_cached_statistics(api_context_t *ctx, const api_request_t *req,
+                                     const char *kind, const char *tenant_id,
+                                     api_statistics_fn compute);
 
 /* Parses a path id; on failure returns false with the 400 in *res. */
 bool api_parse_id(const char *param, bson_oid_t *id, api_response_t *res);

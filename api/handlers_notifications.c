@@ -82,7 +82,8 @@ static api_response_t respond_single(api_submission_t *sub, void *arg)
 /* Validates, then hands the notification to the group commit; the answer
  * comes once it is stored and confirmed by the broker (docs/ARCHITECTURE.md §4,
  * invariant 1). */
-API_HANDLER(api_handle_create_notification)
+api_response_t api_handle_create_notification(api_context_t *ctx, const api_request_t *req,
+                                              const wc_principal_t *principal, const char *param)
 {
     api_response_t res;
     const char *key = NULL;
@@ -115,7 +116,8 @@ API_HANDLER(api_handle_create_notification)
     return api_submission_defer(sub, respond_single, NULL, NULL);
 }
 
-API_HANDLER(api_handle_get_notification)
+api_response_t api_handle_get_notification(api_context_t *ctx, const api_request_t *req,
+                                           const wc_principal_t *principal, const char *param)
 {
     api_response_t res;
     bson_oid_t id;

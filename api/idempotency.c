@@ -9,7 +9,6 @@
 #include "wc_log.h"
 #include "wc_notification.h"
 #include "wc_time.h"
-#include "wc_topology.h"
 
 /* A key whose notification has not appeared this long after the key was
  * claimed belongs to a request that died between the two inserts. Longer than
@@ -55,32 +54,13 @@ static void sleep_ms(int ms)
 
 /* Publishes a notification found PENDING and records QUEUED. On success *doc
  * is replaced by the document as it now stands. */
-static api_idem_outcome_t publish_pending(api_context_t *ctx, bson_t **doc)
+static api_idem_outcome_t publish_pending(api_context_t *ctx, const bson_oid_t *id, bson_t **doc)
 {
-    wc_queue_message_t qmsg;
-    size_t len = 0;
-    char *body = NULL;
-    if (wc_queue_message_from_document(*doc, &qmsg) != 0 ||
-        (body = wc_queue_message_encode(&qmsg, &len)) == NULL) {
+    if (api_publisher_publish_document(ctx->publisher, *doc) != WC_BROKER_OK) {
         return API_IDEM_BROKER_UNAVAILABLE;
     }
-    const wc_broker_message_t msg = {
-        .exchange = WC_EXCHANGE,
-        .routing_key = wc_priority_routing_key(qmsg.priority),
-        .body = body,
-        .body_len = len,
-        .message_id = qmsg.notification_id,
-        .correlation_id = qmsg.correlation_id,
-    };
-    wc_broker_status_t published = api_publisher_publish(ctx->publisher, &msg);
-    free(body);
-    if (published != WC_BROKER_OK) {
-        return API_IDEM_BROKER_UNAVAILABLE;
-    }
-    bson_oid_t id;
-    bson_oid_init_from_string(&id, qmsg.notification_id);
     bson_t *after = NULL;
-    if (wc_store_mark_queued(ctx->store, &id, "api", wc_time_now_ms(), &after) == WC_STORE_OK &&
+    if (wc_store_mark_queued(ctx->store, id, "api", wc_time_now_ms(), &after) == WC_STORE_OK &&
         after != NULL) {
         bson_destroy(*doc);
         *doc = after;
@@ -132,7 +112,7 @@ api_idem_outcome_t api_idempotency_resolve(api_context_t *ctx, const char *tenan
                 return API_IDEM_REPLAY;
             }
             if (now >= deadline_ms) {
-                return publish_pending(ctx, doc);
+                return publish_pending(ctx, &id, doc);
             }
             bson_destroy(*doc);
             *doc = NULL;

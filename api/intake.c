@@ -8,7 +8,6 @@
 #include "wc_log.h"
 #include "wc_store_trail.h"
 #include "wc_time.h"
-#include "wc_topology.h"
 
 typedef struct {
     api_intake_t *intake;
@@ -185,14 +184,7 @@ static void publish(committer_t *c, commit_scratch_t *s, size_t n)
         if (item->outcome != API_INTAKE_WAITING) {
             continue;
         }
-        s->msgs[m] = (wc_broker_message_t){
-            .exchange = WC_EXCHANGE,
-            .routing_key = item->routing_key,
-            .body = item->message,
-            .body_len = item->message_len,
-            .message_id = item->id_hex,
-            .correlation_id = item->correlation_id,
-        };
+        s->msgs[m] = wc_publish_broker_message(&item->message, NULL, 0);
         s->index[m++] = i;
     }
     if (m > 0) {

@@ -30,6 +30,7 @@
 #include <stdint.h>
 
 #include "api.h"
+#include "wc_publish.h"
 
 typedef enum {
     API_INTAKE_WAITING,        /* not committed yet */
@@ -48,10 +49,7 @@ typedef struct {
     bson_t *idempotency_record; /* its idempotency record, or NULL */
     bool scheduled;             /* stored SCHEDULED: not published now */
     char id_hex[25];
-    const char *routing_key;
-    char *message; /* the queue message body */
-    size_t message_len;
-    const char *correlation_id;
+    wc_publish_t message; /* its queue message, for its priority queue */
 
     /* Output. */
     api_intake_outcome_t outcome;

@@ -14,9 +14,12 @@
 #include "rate_limits.h"
 #include "metrics.h"
 #include "scheduler.h"
+#include "quota.h"
 #include "server.h"
+#include "usage.h"
 #include "wc_log.h"
 #include "wc_store_counters.h"
+#include "wc_store_usage.h"
 #include "wc_time.h"
 
 /* The database may still be starting; indexes are retried this long. */
@@ -44,7 +47,8 @@ static void ensure_indexes(wc_store_t *store)
         if (wc_store_ensure_indexes(store) == WC_STORE_OK &&
             wc_store_ensure_intake_indexes(store) == WC_STORE_OK &&
             wc_store_ensure_audit_indexes(store) == WC_STORE_OK &&
-            wc_store_ensure_list_indexes(store) == WC_STORE_OK) {
+            wc_store_ensure_list_indexes(store) == WC_STORE_OK &&
+            wc_store_ensure_usage_indexes(store) == WC_STORE_OK) {
             return;
         }
         sleep(1);
@@ -105,6 +109,12 @@ int main(int argc, char **argv)
     if (!api_publisher_probe(ctx.publisher)) {
         wc_log_warn("RabbitMQ not reachable yet; publishes will retry the connection");
     }
+    ctx.usage = api_usage_start(&cfg, ctx.store);
+    ctx.quota = api_quota_new(&cfg, ctx.store);
+    if (ctx.usage == NULL || ctx.quota == NULL) {
+        wc_log_error("cannot set up usage counting and quotas (out of memory)");
+        goto out;
+    }
     ctx.intake = api_intake_start(&cfg, ctx.store);
     if (ctx.intake == NULL) {
         goto out;
@@ -133,6 +143,8 @@ out:
     api_scheduler_stop(scheduler);
     api_intake_stop(ctx.intake);
     api_server_stop(server);
+    api_usage_stop(ctx.usage); /* after the server: the last answers are counted */
+    api_quota_free(ctx.quota);  /* gives unused reservations back */
     api_intake_free(ctx.intake);
     api_cache_free(ctx.auth_cache);
     api_cache_free(ctx.list_cache);

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "wc_store_usage.h"
+
 /* Upper bounds (seconds) of the request duration histogram. */
 static const double duration_buckets[] = {0.001, 0.005, 0.01, 0.025, 0.05, 0.1,
                                           0.25,  0.5,   1,    2.5,   5,    10};
@@ -35,8 +37,20 @@ typedef struct {
     double sum;
 } histogram_t;
 
+/* Slots of the per-tenant table (open addressing, twice the tenants kept). */
+#define TENANT_SLOTS (2 * API_METRICS_MAX_TENANTS)
+
+typedef struct {
+    char tenant_id[25];
+    uint64_t accepted;
+    uint64_t refused[WC_REFUSED_COUNT];
+} tenant_counts_t;
+
 struct api_metrics {
     pthread_mutex_t lock;
+    tenant_counts_t tenants[TENANT_SLOTS];
+    size_t tenant_count;
+    tenant_counts_t other_tenants;
     counter_t counters[MAX_COUNTERS];
     size_t counter_count;
     histogram_t histograms[MAX_HISTOGRAMS];
@@ -134,6 +148,90 @@ void api_metrics_count_created(api_metrics_t *m, wc_channel_t type)
     pthread_mutex_unlock(&m->lock);
 }
 
+/* The counts of `tenant_id`, taken when new; the catch-all past the ceiling.
+ * Called with the lock held. */
+static tenant_counts_t *tenant_counts(api_metrics_t *m, const char *tenant_id)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (const char *c = tenant_id; *c != '\0'; c++) {
+        h = (h ^ (uint8_t)*c) * 16777619u;
+    }
+    for (size_t i = h % TENANT_SLOTS;; i = (i + 1) % TENANT_SLOTS) {
+        tenant_counts_t *t = &m->tenants[i];
+        if (t->tenant_id[0] == '\0') {
+            if (m->tenant_count >= API_METRICS_MAX_TENANTS) {
+                return &m->other_tenants;
+            }
+            snprintf(t->tenant_id, sizeof(t->tenant_id), "%s", tenant_id);
+            m->tenant_count++;
+            return t;
+        }
+        if (strcmp(t->tenant_id, tenant_id) == 0) {
+            return t;
+        }
+    }
+}
+
+void api_metrics_count_tenant_accepted(api_metrics_t *m, const char *tenant_id, size_t n)
+{
+    if (m == NULL || tenant_id == NULL || tenant_id[0] == '\0') {
+        return;
+    }
+    pthread_mutex_lock(&m->lock);
+    tenant_counts(m, tenant_id)->accepted += n;
+    pthread_mutex_unlock(&m->lock);
+}
+
+void api_metrics_count_tenant_refused(api_metrics_t *m, const char *tenant_id, unsigned status)
+{
+    int r = wc_usage_refusal_of_status(status);
+    if (m == NULL || tenant_id == NULL || tenant_id[0] == '\0' || r < 0) {
+        return;
+    }
+    pthread_mutex_lock(&m->lock);
+    tenant_counts(m, tenant_id)->refused[r]++;
+    pthread_mutex_unlock(&m->lock);
+}
+
+static void render_tenant(api_text_buf_t *out, const char *name, const tenant_counts_t *t,
+                          bool accepted)
+{
+    if (accepted) {
+        api_text_printf(out, "wavecom_tenant_notifications_accepted_total{tenant=\"%s\"} %llu\n",
+                        name, (unsigned long long)t->accepted);
+        return;
+    }
+    for (int r = 0; r < WC_REFUSED_COUNT; r++) {
+        api_text_printf(out,
+                        "wavecom_tenant_requests_refused_total{tenant=\"%s\",status=\"%s\"} "
+                        "%llu\n",
+                        name, wc_usage_refusal_name((wc_usage_refusal_t)r),
+                        (unsigned long long)t->refused[r]);
+    }
+}
+
+static void render_tenants(api_metrics_t *m, api_text_buf_t *out)
+{
+    for (int pass = 0; pass < 2; pass++) {
+        bool accepted = pass == 0;
+        api_text_printf(out, accepted
+                                 ? "# HELP wavecom_tenant_notifications_accepted_total "
+                                   "Notifications this API instance accepted (201), by tenant.\n"
+                                   "# TYPE wavecom_tenant_notifications_accepted_total counter\n"
+                                 : "# HELP wavecom_tenant_requests_refused_total Requests this "
+                                   "API instance refused with 401, 403, 429 or 503, by tenant.\n"
+                                   "# TYPE wavecom_tenant_requests_refused_total counter\n");
+        for (size_t i = 0; i < TENANT_SLOTS; i++) {
+            if (m->tenants[i].tenant_id[0] != '\0') {
+                render_tenant(out, m->tenants[i].tenant_id, &m->tenants[i], accepted);
+            }
+        }
+        if (m->tenant_count >= API_METRICS_MAX_TENANTS) {
+            render_tenant(out, "other", &m->other_tenants, accepted);
+        }
+    }
+}
+
 void api_text_buf_init(api_text_buf_t *buf, size_t max)
 {
     memset(buf, 0, sizeof(*buf));
@@ -214,5 +312,6 @@ void api_metrics_render(api_metrics_t *m, api_text_buf_t *out)
                         h->method, h->route, (unsigned long long)h->count, h->method, h->route,
                         h->sum, h->method, h->route, (unsigned long long)h->count);
     }
+    render_tenants(m, out);
     pthread_mutex_unlock(&m->lock);
 }

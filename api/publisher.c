@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "wc_log.h"
+#include "wc_publish.h"
 #include "wc_time.h"
 #include "wc_topology.h"
 
@@ -234,4 +235,14 @@ bool api_publisher_queue_depths(api_publisher_t *p, api_queue_depths_t *out)
     }
     pthread_mutex_unlock(&p->lock);
     return out->high_priority >= 0;
+}
+
+static wc_broker_status_t publish_through(void *publisher, const wc_broker_message_t *msg)
+{
+    return api_publisher_publish(publisher, msg);
+}
+
+wc_broker_status_t api_publisher_publish_document(api_publisher_t *publisher, const bson_t *doc)
+{
+    return wc_publish_document(doc, publish_through, publisher);
 }

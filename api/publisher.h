@@ -7,6 +7,7 @@
 #ifndef API_PUBLISHER_H
 #define API_PUBLISHER_H
 
+#include <bson/bson.h>
 #include <stdbool.h>
 
 #include "wc_broker.h"
@@ -30,6 +31,11 @@ void api_publisher_free(api_publisher_t *publisher);
  * again): a duplicate is harmless (the worker's claim drops it), a message
  * never confirmed is not. */
 wc_broker_status_t api_publisher_publish(api_publisher_t *publisher, const wc_broker_message_t *msg);
+
+/* Publishes a stored document's queue message to its priority queue
+ * (wc_publish_document) as api_publisher_publish does. WC_BROKER_ERROR also
+ * when the document lacks a field the message needs. */
+wc_broker_status_t api_publisher_publish_document(api_publisher_t *publisher, const bson_t *doc);
 
 /* Publishes msgs[0..n) with one confirm round trip (wc_broker_publish_batch).
  * The messages whose outcome was unknown (connection lost) are published

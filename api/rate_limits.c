@@ -32,6 +32,8 @@ typedef struct {
 struct api_limits {
     const wc_config_t *cfg;
     wc_store_t *store;
+    /* The monotonic clock; tests/unit/test_api_rate_limits.c replaces it. */
+    int64_t (*now_ms)(void);
     pthread_mutex_t mu;
     entry_t global;
     entry_t table[TABLE_SIZE];
@@ -45,6 +47,7 @@ api_limits_t *api_limits_new(const wc_config_t *cfg, wc_store_t *store)
     }
     l->cfg = cfg;
     l->store = store;
+    l->now_ms = wc_time_monotonic_ms;
     pthread_mutex_init(&l->mu, NULL);
     return l;
 }
@@ -192,7 +195,7 @@ bool api_limits_take_request(api_limits_t *l, const wc_principal_t *p, api_respo
     if (tenant_rate <= 0 && key_rate <= 0) {
         return true;
     }
-    int64_t now = wc_time_monotonic_ms();
+    int64_t now = l->now_ms();
     pthread_mutex_lock(&l->mu);
     bool ok = take_pair(l, p, 'r', tenant_rate, key_rate, 1, now, res);
     pthread_mutex_unlock(&l->mu);
@@ -234,7 +237,7 @@ bool api_limits_take_notifications(api_limits_t *l, const wc_principal_t *p, siz
     }
     const wc_config_t *cfg = l->cfg;
     int quota = effective(p->limits.max_in_flight, cfg->tenant_max_in_flight);
-    int64_t now = wc_time_monotonic_ms();
+    int64_t now = l->now_ms();
     if (quota > 0) {
         refresh_in_flight(l, p, now);
     }

@@ -1,6 +1,5 @@
 #include "replay.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 #include "publisher.h"
@@ -8,30 +7,6 @@
 #include "wc_log.h"
 #include "wc_store_ops.h"
 #include "wc_time.h"
-#include "wc_topology.h"
-
-/* Publishes the document's queue message and waits for the confirm. */
-static bool publish_document(api_context_t *ctx, const bson_t *doc)
-{
-    wc_queue_message_t qmsg;
-    size_t len = 0;
-    char *body = NULL;
-    if (wc_queue_message_from_document(doc, &qmsg) != 0 ||
-        (body = wc_queue_message_encode(&qmsg, &len)) == NULL) {
-        return false;
-    }
-    const wc_broker_message_t msg = {
-        .exchange = WC_EXCHANGE,
-        .routing_key = wc_priority_routing_key(qmsg.priority),
-        .body = body,
-        .body_len = len,
-        .message_id = qmsg.notification_id,
-        .correlation_id = qmsg.correlation_id,
-    };
-    wc_broker_status_t published = api_publisher_publish(ctx->publisher, &msg);
-    free(body);
-    return published == WC_BROKER_OK;
-}
 
 /* NOT_FOUND from step 1: what the notification is instead. */
 static api_replay_result_t look_instead(api_context_t *ctx, const char *tenant_id,
@@ -67,7 +42,7 @@ api_replay_result_t api_replay_notification(api_context_t *ctx, const char *tena
             return instead;
         }
     }
-    if (!publish_document(ctx, *doc)) {
+    if (api_publisher_publish_document(ctx->publisher, *doc) != WC_BROKER_OK) {
         char hex[25];
         bson_oid_to_string(id, hex);
         wc_log_warn("replayed %s stays PENDING: its publish failed; the sweep publishes it", hex);

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "request.h"
 #include "wc_json.h"
 
 api_response_t api_ok(unsigned status, json_object *data, const char *message)

@@ -7,8 +7,10 @@
 #include "auth.h"
 #include "dashboard.h"
 #include "handlers.h"
+#include "metrics.h"
 #include "rate_limits.h"
 #include "response.h"
+#include "usage.h"
 
 /*
  * What each role may do. A route names the one permission it needs; a role
@@ -22,6 +24,16 @@ typedef enum {
     PERM_OPERATE, /* cancel, replay */
     PERM_ADMIN,   /* keys, the audit trail */
 } permission_t;
+
+/* The usage class a request is counted under, by the permission its route
+ * needs (usage.h). */
+static const wc_usage_class_t usage_class_of[] = {
+    [PERM_PUBLIC] = WC_USAGE_READ,
+    [PERM_READ] = WC_USAGE_READ,
+    [PERM_SEND] = WC_USAGE_SEND,
+    [PERM_OPERATE] = WC_USAGE_OPERATE,
+    [PERM_ADMIN] = WC_USAGE_ADMIN,
+};
 
 typedef struct {
     const char *role;
@@ -56,6 +68,8 @@ static const route_t routes[] = {
     {"GET", "/api/notifications", PERM_READ, api_handle_list_notifications},
     {"GET", "/api/notifications/:id", PERM_READ, api_handle_get_notification},
     {"GET", "/api/audit", PERM_ADMIN, api_handle_audit},
+    {"GET", "/api/keys", PERM_ADMIN, api_handle_keys},
+    {"GET", "/api/usage", PERM_ADMIN, api_handle_usage},
     /* The operator dashboard (dashboard.h): its page and files, then what its pages read. */
     {"GET", "/", PERM_PUBLIC, api_handle_dashboard_index},
     {"GET", "/assets/:file", PERM_PUBLIC, api_handle_dashboard_asset},
@@ -127,6 +141,7 @@ api_response_t api_route(api_context_t *ctx, const api_request_t *req, const cha
             return route->handler(ctx, req, NULL, param[0] != '\0' ? param : NULL);
         }
         wc_principal_t principal;
+        memset(&principal, 0, sizeof(principal));
         switch (api_authenticate(ctx, req, &principal)) {
         case API_AUTH_OK:
             break;
@@ -136,6 +151,10 @@ api_response_t api_route(api_context_t *ctx, const api_request_t *req, const cha
             return res;
         }
         case API_AUTH_INVALID: {
+            /* A revoked key, or a key of a disabled tenant, is still named:
+             * its owner sees that something still uses it. */
+            api_usage_count_status(ctx->usage, &principal, 401);
+            api_metrics_count_tenant_refused(ctx->metrics, principal.tenant_id, 401);
             api_response_t res = api_error(401, "invalid API key");
             api_response_header(&res, "WWW-Authenticate", "Bearer error=\"invalid_token\"");
             return res;
@@ -143,14 +162,24 @@ api_response_t api_route(api_context_t *ctx, const api_request_t *req, const cha
         case API_AUTH_UNAVAILABLE:
             return api_unavailable("the database");
         }
+        if (ctx->usage != NULL && principal.key_hint[0] != '\0') {
+            char addr[WC_USAGE_ADDR_LEN];
+            api_request_client_address(req, addr, sizeof(addr));
+            api_usage_count_request(ctx->usage, &principal, usage_class_of[route->permission],
+                                    addr);
+        }
+        api_response_t res;
         if (!role_has(principal.role, route->permission)) {
-            return api_error(403, "this API key's role may not call this endpoint");
+            res = api_error(403, "this API key's role may not call this endpoint");
+        } else if (api_limits_take_request(ctx->limits, &principal, &res)) {
+            res = route->handler(ctx, req, &principal, param[0] != '\0' ? param : NULL);
         }
-        api_response_t limited;
-        if (!api_limits_take_request(ctx->limits, &principal, &limited)) {
-            return limited;
+        /* A deferred answer is counted when it is built (submission.c). */
+        if (res.defer == NULL) {
+            api_usage_count_status(ctx->usage, &principal, res.status);
+            api_metrics_count_tenant_refused(ctx->metrics, principal.tenant_id, res.status);
         }
-        return route->handler(ctx, req, &principal, param[0] != '\0' ? param : NULL);
+        return res;
     }
     if (allow[0] != '\0') {
         api_response_t res = api_error(405, "method not allowed");

@@ -5,10 +5,10 @@
 #include <string.h>
 
 #include "wc_log.h"
+#include "wc_publish.h"
 #include "wc_store_ops.h"
 #include "wc_store_trail.h"
 #include "wc_time.h"
-#include "wc_topology.h"
 
 /* Notifications taken per round and step; a backlog drains over rounds
  * without starving the other steps. */
@@ -37,8 +37,7 @@ static bool stopping(api_scheduler_t *s)
 
 typedef struct {
     bson_t *docs[ROUND_MAX];
-    char *bodies[ROUND_MAX];
-    char ids[ROUND_MAX][25];
+    wc_publish_t publishes[ROUND_MAX];
     wc_broker_message_t msgs[ROUND_MAX];
     wc_broker_status_t statuses[ROUND_MAX];
     bson_oid_t confirmed[ROUND_MAX];
@@ -50,7 +49,7 @@ static void round_clear(round_t *r)
 {
     for (size_t i = 0; i < r->n; i++) {
         bson_destroy(r->docs[i]);
-        free(r->bodies[i]);
+        wc_publish_release(&r->publishes[i]);
     }
     r->n = 0;
 }
@@ -58,27 +57,15 @@ static void round_clear(round_t *r)
 /* Adds a taken document's queue message to the round; false if unusable. */
 static bool round_add(round_t *r, bson_t *doc)
 {
-    wc_queue_message_t qmsg;
-    size_t len = 0;
-    char *body = NULL;
-    if (wc_queue_message_from_document(doc, &qmsg) != 0 ||
-        (body = wc_queue_message_encode(&qmsg, &len)) == NULL) {
+    size_t i = r->n;
+    if (wc_publish_prepare_document(&r->publishes[i], doc) != 0) {
         wc_log_error("notification without a usable type/priority/tenant; not published");
         bson_destroy(doc);
         return false;
     }
-    size_t i = r->n++;
+    r->n++;
     r->docs[i] = doc;
-    r->bodies[i] = body;
-    memcpy(r->ids[i], qmsg.notification_id, sizeof(r->ids[i]));
-    r->msgs[i] = (wc_broker_message_t){
-        .exchange = WC_EXCHANGE,
-        .routing_key = wc_priority_routing_key(qmsg.priority),
-        .body = body,
-        .body_len = len,
-        .message_id = r->ids[i],
-        .correlation_id = wc_doc_string(doc, "correlationId"),
-    };
+    r->msgs[i] = wc_publish_broker_message(&r->publishes[i], NULL, 0);
     return true;
 }
 
@@ -95,7 +82,8 @@ static size_t round_publish(api_context_t *ctx, round_t *r, const char *actor, b
     size_t confirmed = 0;
     for (size_t i = 0; i < r->n; i++) {
         if (r->statuses[i] == WC_BROKER_OK) {
-            bson_oid_init_from_string(&r->confirmed[confirmed++], r->ids[i]);
+            bson_oid_init_from_string(&r->confirmed[confirmed++],
+                                      r->publishes[i].queue.notification_id);
         }
     }
     if (confirmed < r->n) {

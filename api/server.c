@@ -44,11 +44,6 @@ typedef struct {
     atomic_bool resumed;
 } request_state_t;
 
-const char *api_request_header(const api_request_t *req, const char *name)
-{
-    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
-}
-
 static const char *request_header(struct MHD_Connection *conn, const char *name)
 {
     return MHD_lookup_connection_value(conn, MHD_HEADER_KIND, name);

@@ -8,7 +8,9 @@
 #include "intake.h"
 #include "rate_limits.h"
 #include "metrics.h"
+#include "quota.h"
 #include "response.h"
+#include "usage.h"
 #include "wc_log.h"
 #include "wc_time.h"
 
@@ -81,7 +83,7 @@ void api_submission_free(api_submission_t *sub)
         sub_item_t *item = &sub->items[i];
         bson_destroy(item->intake.doc);
         bson_destroy(item->intake.idempotency_record);
-        free(item->intake.message);
+        wc_publish_release(&item->intake.message);
         free(item->key);
         json_object_put(item->result.notification);
     }
@@ -110,15 +112,16 @@ int api_submission_add(api_submission_t *sub, const wc_notification_request_t *n
     item->intake.doc = wc_notification_new_document(nreq, &id, sub->principal.tenant_id,
                                                     sub->ctx->cfg->max_retries, sub->request_id,
                                                     now);
-    wc_queue_message_t qmsg;
-    if (item->intake.doc == NULL || wc_queue_message_from_document(item->intake.doc, &qmsg) != 0 ||
-        (item->intake.message = wc_queue_message_encode(&qmsg, &item->intake.message_len)) ==
-            NULL) {
+    /* The key's hint, never the key: which integration sent it (docs/ARCHITECTURE.md §13). */
+    if (item->intake.doc != NULL && sub->principal.key_hint[0] != '\0' &&
+        !BSON_APPEND_UTF8(item->intake.doc, "apiKey", sub->principal.key_hint)) {
+        goto fail;
+    }
+    if (item->intake.doc == NULL ||
+        wc_publish_prepare_document(&item->intake.message, item->intake.doc) != 0) {
         goto fail;
     }
     item->intake.scheduled = wc_notification_initial_status(nreq, now) == WC_STATUS_SCHEDULED;
-    item->intake.routing_key = wc_priority_routing_key(nreq->priority);
-    item->intake.correlation_id = sub->request_id;
     if (nreq->idempotency_key != NULL) {
         item->key = strdup(nreq->idempotency_key);
         snprintf(item->hash, sizeof(item->hash), "%s", request_hash);
@@ -133,7 +136,7 @@ int api_submission_add(api_submission_t *sub, const wc_notification_request_t *n
 fail:
     bson_destroy(item->intake.doc);
     bson_destroy(item->intake.idempotency_record);
-    free(item->intake.message);
+    wc_publish_release(&item->intake.message);
     free(item->key);
     memset(item, 0, sizeof(*item));
     return -1;
@@ -251,6 +254,8 @@ static api_response_t submission_finish(api_deferral_t *self, api_context_t *ctx
             item->result.code = 201;
             item->result.notification = wc_notification_to_api_json(item->intake.doc);
             api_metrics_count_created(ctx->metrics, item->type);
+            api_usage_count_accepted(ctx->usage, &sub->principal, item->type, 1);
+            api_metrics_count_tenant_accepted(ctx->metrics, sub->principal.tenant_id, 1);
             log_accepted(sub, item);
             break;
         case API_INTAKE_KEY_TAKEN:
@@ -276,7 +281,10 @@ static api_response_t submission_finish(api_deferral_t *self, api_context_t *ctx
         return res;
     }
     (void)req;
-    return sub->respond(sub, sub->respond_arg);
+    api_response_t res = sub->respond(sub, sub->respond_arg);
+    api_usage_count_status(ctx->usage, &sub->principal, res.status);
+    api_metrics_count_tenant_refused(ctx->metrics, sub->principal.tenant_id, res.status);
+    return res;
 }
 
 static void submission_release(api_deferral_t *self)
@@ -305,6 +313,18 @@ api_response_t api_submission_defer(api_submission_t *sub, api_submission_respon
     bool critical_only = false;
     if (!api_limits_take_notifications(sub->ctx->limits, &sub->principal, sub->n, critical,
                                        &critical_only, &res)) {
+        api_submission_free(sub);
+        return res;
+    }
+    /* Monthly quotas count what was admitted, per channel; a notification
+     * refused later (a 503 of the commit) stays counted. */
+    size_t per_channel[WC_CHANNEL_COUNT] = {0}, critical_per_channel[WC_CHANNEL_COUNT] = {0};
+    for (size_t i = 0; i < sub->n; i++) {
+        per_channel[sub->items[i].type]++;
+        critical_per_channel[sub->items[i].type] += sub->items[i].priority == WC_PRIORITY_CRITICAL;
+    }
+    if (!api_quota_take(sub->ctx->quota, &sub->principal, per_channel, critical_per_channel,
+                        &res)) {
         api_submission_free(sub);
         return res;
     }

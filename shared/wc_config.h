@@ -91,6 +91,10 @@ typedef struct {
     int webhook_allow_private;
     char secrets_key[65];
     char jwt_secret[256];
+    int usage_flush_seconds;
+    int usage_retention_days;
+    int quota_chunk;
+    int test_clock_offset_seconds;
     int scheduler_enabled;
     int scheduler_interval_ms;
     int pending_republish_seconds;
@@ -106,5 +110,32 @@ void wc_config_print_help(FILE *out);
 
 /* Prints the table as Markdown, for docs/CONFIGURATION.md. */
 void wc_config_print_markdown(FILE *out);
+
+/* The rows of the table, in order: how many, and the name of row `i` (NULL
+ * past the end). */
+size_t wc_config_count(void);
+const char *wc_config_name(size_t i);
+
+/* Whether the variable `name` is a secret (false for an unknown name). A
+ * secret may come from the file named by <NAME>_FILE and is never shown. */
+bool wc_config_is_secret(const char *name);
+
+/* Whether a SIGHUP may change the variable `name` in a running worker master
+ * (false for an unknown name). */
+bool wc_config_is_reloadable(const char *name);
+
+/* What a secret that is set shows instead of its value. */
+#define WC_CONFIG_MASK "********"
+
+/* Writes the value of `name` in `cfg` as text for a person to read (logs,
+ * command output): WC_CONFIG_MASK for a secret that is set, "" for one that
+ * is not. Returns 0, or -1 for an unknown name. */
+int wc_config_display_value(const wc_config_t *cfg, const char *name, char *out, size_t out_len);
+
+/* Applies a SIGHUP's newly loaded `next` to `current`, except the rows that
+ * are not reloadable: where `next` changes one, `current` keeps its value and
+ * the row's name is listed in `kept` (comma-separated, cut at kept_len).
+ * Returns how many rows were kept back. */
+int wc_config_reload(wc_config_t *current, const wc_config_t *next, char *kept, size_t kept_len);
 
 #endif

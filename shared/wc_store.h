@@ -205,11 +205,20 @@ wc_store_status_t wc_store_find_own_change(wc_store_t *store, const bson_oid_t *
 
 /* Tenants and API keys (wc_store_tenants.c). */
 
+/* A monthly notification quota (wc_store_quota.h): -1 in a field means
+ * none. Kept as the "quota" subdocument of a tenant or an API key. */
+typedef struct {
+    int64_t monthly;
+    int64_t channel[WC_CHANNEL_COUNT];
+    bool critical_exempt; /* tenants only: CRITICAL notifications are neither counted nor refused */
+} wc_quota_t;
+
 /* A tenant's own limits; -1 in a field means the WAVECOM_* default. */
 typedef struct {
     int requests_per_second;
     int notifications_per_second;
     int max_in_flight;
+    wc_quota_t quota; /* the tenant's monthly quota */
 } wc_tenant_limits_t;
 
 typedef struct {
@@ -218,7 +227,12 @@ typedef struct {
     /* The first 16 hex digits of the key's SHA-256: names the key in rate
      * limits and the audit trail without revealing it. */
     char key_id[17];
+    /* The key's first 12 characters ("wck_" and 8 hex digits), as listings
+     * show it; names the key in usage and on the notifications it creates.
+     * Empty for a JWT. */
+    char key_hint[13];
     wc_tenant_limits_t limits;
+    wc_quota_t key_quota; /* the key's own monthly quota */
     /* Set when a dashboard user's JWT authenticated the request (its "sub"
      * claim, or "-"); empty for an API key. */
     char jwt_subject[65];
@@ -250,7 +264,8 @@ wc_store_status_t wc_store_tenant_webhook_secret(wc_store_t *store, const char *
                                                  char *out, size_t out_len);
 
 /* Looks up the principal of an API key. NOT_FOUND for an unknown or revoked
- * key, or a disabled tenant. */
+ * key, or a disabled tenant; for a known key *out then still names the key
+ * and its tenant (without limits), so that its refusal can be counted. */
 wc_store_status_t wc_store_authenticate(wc_store_t *store, const char *key, wc_principal_t *out);
 
 /* ---- Tenant limits and the administrative audit trail (wc_store_audit.c) ---- */

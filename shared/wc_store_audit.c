@@ -12,6 +12,7 @@
 #include "wc_notification.h"
 #include "wc_store_counters.h"
 #include "wc_store_private.h"
+#include "wc_store_quota.h"
 #include "wc_store_trail.h"
 #include "wc_time.h"
 
@@ -26,7 +27,8 @@ static int *limit_slot(wc_tenant_limits_t *l, size_t i)
 
 void wc_store_tenant_limits_from_doc(const bson_t *tenant_doc, wc_tenant_limits_t *out)
 {
-    *out = (wc_tenant_limits_t){-1, -1, -1};
+    *out = (wc_tenant_limits_t){-1, -1, -1, {0}};
+    wc_quota_from_doc(tenant_doc, &out->quota);
     bson_iter_t it, sub;
     if (!bson_iter_init_find(&it, tenant_doc, "limits") || !BSON_ITER_HOLDS_DOCUMENT(&it) ||
         !bson_iter_recurse(&it, &sub)) {

@@ -1,12 +1,14 @@
 /* Operator queries (wavecomctl); see wc_store_ops.h. */
 #include "wc_store_ops.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "wc_crypto.h"
 #include "wc_log.h"
 #include "wc_store_private.h"
+#include "wc_store_quota.h"
 
 wc_store_status_t wc_store_find_notification(wc_store_t *store, const bson_oid_t *id, bson_t **out)
 {
@@ -164,6 +166,64 @@ wc_store_status_t wc_store_revoke_api_key(wc_store_t *store, const char *key_or_
     status = update_one(store, WC_COLL_API_KEYS, filter, set);
     bson_destroy(set);
     bson_destroy(filter);
+    return status;
+}
+
+wc_store_status_t wc_store_find_api_key(wc_store_t *store, const char *key_or_hint,
+                                        char key_id[17], char tenant_id[25], char hint[13])
+{
+    char hash[WC_SHA256_HEX_LEN];
+    wc_store_status_t status = resolve_key(store, key_or_hint, hash);
+    if (status != WC_STORE_OK) {
+        return status;
+    }
+    bson_t *filter = BCON_NEW("_id", BCON_UTF8(hash));
+    bson_t *doc = NULL;
+    status = wc_store_find_one(store, WC_COLL_API_KEYS, filter, &doc);
+    bson_destroy(filter);
+    if (status == WC_STORE_OK) {
+        const char *tenant = wc_doc_string(doc, "tenantId");
+        const char *h = wc_doc_string(doc, "hint");
+        snprintf(key_id, 17, "%.16s", hash);
+        snprintf(tenant_id, 25, "%s", tenant != NULL ? tenant : "");
+        snprintf(hint, 13, "%s", h != NULL ? h : "");
+    }
+    bson_destroy(doc);
+    return status;
+}
+
+wc_store_status_t wc_store_set_key_quota(wc_store_t *store, const char *key_or_hint,
+                                         const wc_quota_t *q)
+{
+    char hash[WC_SHA256_HEX_LEN];
+    wc_store_status_t status = resolve_key(store, key_or_hint, hash);
+    if (status != WC_STORE_OK) {
+        return status;
+    }
+    bson_t update = BSON_INITIALIZER;
+    if (!wc_quota_append_update(&update, q)) {
+        bson_destroy(&update);
+        return WC_STORE_ERROR;
+    }
+    bson_t *filter = BCON_NEW("_id", BCON_UTF8(hash));
+    mongoc_client_t *client = wc_store_client_take(store);
+    mongoc_collection_t *coll = mongoc_client_get_collection(client, store->db, WC_COLL_API_KEYS);
+    bson_t reply;
+    bson_error_t error;
+    status = WC_STORE_ERROR;
+    if (mongoc_collection_update_one(coll, filter, &update, NULL, &reply, &error)) {
+        bson_iter_t it;
+        bool matched =
+            bson_iter_init_find(&it, &reply, "matchedCount") && bson_iter_as_int64(&it) > 0;
+        status = matched ? WC_STORE_OK : WC_STORE_NOT_FOUND;
+    } else {
+        wc_log_error("setting the quota of an API key failed: %s", error.message);
+    }
+    bson_destroy(&reply);
+    mongoc_collection_destroy(coll);
+    wc_store_client_give(store, client);
+    bson_destroy(filter);
+    bson_destroy(&update);
     return status;
 }
 

@@ -35,6 +35,16 @@ wc_store_status_t wc_store_list_api_keys(wc_store_t *store, const char *tenant_i
 wc_store_status_t wc_store_revoke_api_key(wc_store_t *store, const char *key_or_hint,
                                           int64_t now_ms);
 
+/* The key `key_or_hint` names (as for revoke): its key_id (the first 16 hex
+ * digits of its hash, as usage names it), tenant and hint. */
+wc_store_status_t wc_store_find_api_key(wc_store_t *store, const char *key_or_hint,
+                                        char key_id[17], char tenant_id[25], char hint[13]);
+
+/* Sets the monthly quota of the key `key_or_hint` names (a quota limiting
+ * nothing removes it). NOT_FOUND / CONFLICT as for revoke. */
+wc_store_status_t wc_store_set_key_quota(wc_store_t *store, const char *key_or_hint,
+                                         const wc_quota_t *q);
+
 /* A replay's first step: FAILED -> PENDING in one update with its audit entry
  * by `actor`, the lease cleared, replayedAt set and, unless `keep_attempts`,
  * retryCount reset. The caller then publishes it and records QUEUED, as the

@@ -7,6 +7,7 @@
 #include "wc_log.h"
 #include "wc_secretbox.h"
 #include "wc_store_private.h"
+#include "wc_store_quota.h"
 #include "wc_time.h"
 
 /* Keys are "wck_" and 48 hex digits (192 random bits): unguessable, and
@@ -157,7 +158,7 @@ wc_store_status_t wc_store_authenticate(wc_store_t *store, const char *key, wc_p
 {
     char hash[WC_SHA256_HEX_LEN];
     wc_sha256_hex(key, strlen(key), hash);
-    bson_t *filter = BCON_NEW("_id", BCON_UTF8(hash), "revoked", BCON_BOOL(false));
+    bson_t *filter = BCON_NEW("_id", BCON_UTF8(hash));
     bson_t *doc = NULL;
     wc_store_status_t status = wc_store_find_one(store, WC_COLL_API_KEYS, filter, &doc);
     bson_destroy(filter);
@@ -176,7 +177,16 @@ wc_store_status_t wc_store_authenticate(wc_store_t *store, const char *key, wc_p
     snprintf(out->tenant_id, sizeof(out->tenant_id), "%s", tenant);
     snprintf(out->role, sizeof(out->role), "%s", role);
     snprintf(out->key_id, sizeof(out->key_id), "%.16s", hash);
+    const char *hint = wc_doc_string(doc, "hint");
+    snprintf(out->key_hint, sizeof(out->key_hint), "%s", hint != NULL ? hint : "");
+    wc_quota_from_doc(doc, &out->key_quota);
+    bson_iter_t revoked;
+    bool is_revoked = bson_iter_init_find(&revoked, doc, "revoked") &&
+                      BSON_ITER_HOLDS_BOOL(&revoked) && bson_iter_bool(&revoked);
     bson_destroy(doc);
+    if (is_revoked) {
+        return WC_STORE_NOT_FOUND;
+    }
 
     filter = BCON_NEW("_id", BCON_UTF8(out->tenant_id), "disabled", BCON_BOOL(false));
     doc = NULL;

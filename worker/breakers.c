@@ -43,9 +43,8 @@ int worker_breaker_for_webhook(const char *url)
 
 void worker_breaker_name(int slot, char *out, size_t len)
 {
-    static const char *const fixed[] = {"smtp", "twilio", "fcm", "apns"};
     if (slot >= 0 && slot < BREAKER_WEBHOOK_FIRST) {
-        snprintf(out, len, "%s", fixed[slot]);
+        snprintf(out, len, "%s", worker_providers[slot].name);
     } else {
         snprintf(out, len, "webhook:%d", slot - BREAKER_WEBHOOK_FIRST);
     }

@@ -10,14 +10,14 @@
 
 #include <stddef.h>
 
+#include "provider_table.h"
 #include "wc_breaker.h"
 
+/* Slots 0 to PROVIDER_ONE_BREAKER_COUNT - 1 are the breakers of the providers
+ * that have one of their own (the slot is the provider's kind,
+ * provider_table.h); the webhook slots follow. */
 enum {
-    BREAKER_SMTP,
-    BREAKER_TWILIO,
-    BREAKER_FCM,
-    BREAKER_APNS,
-    BREAKER_WEBHOOK_FIRST,
+    BREAKER_WEBHOOK_FIRST = PROVIDER_ONE_BREAKER_COUNT,
     BREAKER_WEBHOOK_SLOTS = 64,
     BREAKER_COUNT = BREAKER_WEBHOOK_FIRST + BREAKER_WEBHOOK_SLOTS,
 };

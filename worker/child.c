@@ -84,11 +84,21 @@ static int start_consuming(wc_broker_t *consumer, const wc_config_t *cfg)
 
 static void create_providers(delivery_context_t *ctx, const provider_env_t *env)
 {
-    ctx->providers[PROVIDER_SMTP] = provider_smtp_new(env);
-    ctx->providers[PROVIDER_TWILIO] = provider_twilio_new(env);
-    ctx->providers[PROVIDER_FCM] = provider_fcm_new(env);
-    ctx->providers[PROVIDER_APNS] = provider_apns_new(env);
-    ctx->providers[PROVIDER_WEBHOOK] = provider_webhook_new(env);
+#define CONSTRUCT(kind, name, channel, type, platform, breakers, required, constructor)        \
+    ctx->providers[PROVIDER_##kind] = constructor(env);
+    WORKER_PROVIDERS(CONSTRUCT)
+#undef CONSTRUCT
+}
+
+/* False when a provider the table marks required is not configured. */
+static bool required_providers_present(const delivery_context_t *ctx)
+{
+    for (int kind = 0; kind < PROVIDER_COUNT; kind++) {
+        if (worker_providers[kind].required && ctx->providers[kind] == NULL) {
+            return false;
+        }
+    }
+    return true;
 }
 
 /* Waits up to `timeout_ms` for the transfers, the broker (`broker_fd`, -1
@@ -204,7 +214,7 @@ int worker_child_run(const wc_config_t *cfg, int slot, worker_breakers_t *breake
     }
     worker_metrics_track_store_pool(ctx.metrics, ctx.slot, ctx.store);
     create_providers(&ctx, &env);
-    if (ctx.providers[PROVIDER_SMTP] == NULL || ctx.providers[PROVIDER_WEBHOOK] == NULL) {
+    if (!required_providers_present(&ctx)) {
         rc = CHILD_EXIT_FATAL;
         goto out;
     }

@@ -1,7 +1,7 @@
 /*
  * wavecomctl's shared parts: exit codes, option parsing, connections and
  * output helpers. Each command group lives in its own file (ctl_admin.c,
- * ctl_dlq.c + ctl_dlq_replay.c, ctl_notification.c, ctl_queues.c); ctl.c
+ * ctl_keys.c, ctl_dlq.c + ctl_dlq_replay.c, ctl_notification.c, ctl_queues.c); ctl.c
  * dispatches to them.
  *
  * Conventions every command keeps: what a script needs goes to stdout (a
@@ -100,5 +100,16 @@ int ctl_tenant_main(ctl_t *ctl, int argc, char **argv);
 int ctl_apikey_main(ctl_t *ctl, int argc, char **argv);
 int ctl_queues_main(ctl_t *ctl, int argc, char **argv);
 int ctl_counters_main(ctl_t *ctl, int argc, char **argv);
+
+/* API key usage and quotas (ctl_keys.c). */
+
+/* Adds each row's usage (lastUsedAt, lastUsedFrom, requests30d, accepted30d,
+ * refused30d, stale) to the `apikey list` rows ({hint, tenant, createdAt, ...}).
+ * Returns 0, or -1 when the database failed. */
+int ctl_keys_add_usage(ctl_t *ctl, json_object *rows);
+
+int ctl_apikey_usage(ctl_t *ctl, int argc, char **argv);
+int ctl_apikey_quota(ctl_t *ctl, int argc, char **argv);
+int ctl_tenant_quota(ctl_t *ctl, int argc, char **argv);
 
 #endif

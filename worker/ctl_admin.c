@@ -25,6 +25,8 @@ static void tenant_usage(FILE *out)
                  "  wavecomctl tenant limits ID [--rps N] [--nps N] [--in-flight N] [--json]\n"
                  "      Sets the tenant's own requests/s, notifications/s and in-flight quota\n"
                  "      (0: unlimited; a limit not given returns to its WAVECOM_* default).\n"
+                 "  wavecomctl tenant quota ID [--monthly N] [--email N] ... [--critical-exempt]\n"
+                 "      Sets the tenant's monthly quota (see tenant quota --help).\n"
                  "  wavecomctl tenant secret ID\n"
                  "      Prints the tenant's webhook signing secret (whsec_...), to hand to the\n"
                  "      tenant; decrypted with WAVECOM_SECRETS_KEY when it is stored sealed.\n"
@@ -49,8 +51,14 @@ static void apikey_usage(FILE *out)
                  "  wavecomctl apikey create --tenant ID [--role ROLE] [--name NAME] [--json]\n"
                  "      Creates an API key and prints it. It is shown this once: only its\n"
                  "      SHA-256 is stored. ROLE is admin, operator, sender (default) or viewer.\n"
-                 "  wavecomctl apikey list [--tenant ID] [--json]\n"
-                 "      The keys (by hint, their first 12 characters; never the key itself).\n"
+                 "  wavecomctl apikey list [--tenant ID] [--stale] [--json]\n"
+                 "      The keys (by hint, their first 12 characters; never the key itself),\n"
+                 "      with their last use and their counts of the last 30 days. --stale:\n"
+                 "      only keys older than 30 days and unused for 30 days.\n"
+                 "  wavecomctl apikey usage KEY|HINT [--days N] [--json]\n"
+                 "      The key's usage per UTC day (see apikey usage --help).\n"
+                 "  wavecomctl apikey quota KEY|HINT [--monthly N] [--email N] ... [--json]\n"
+                 "      Sets the key's monthly quota (see apikey quota --help).\n"
                  "  wavecomctl apikey revoke KEY|HINT [--json]\n"
                  "      Revokes a key, named whole or by the hint `apikey list` shows.\n");
 }
@@ -300,13 +308,20 @@ static int tenant_disable(ctl_t *ctl, int argc, char **argv)
 
 static int apikey_list(ctl_t *ctl, int argc, char **argv)
 {
-    bool json = false;
-    const char *tenant = NULL;
-    int rc = simple_parse(argc, argv, "--tenant", NULL, 0, &tenant, &json, apikey_usage,
-                          "apikey list takes only --tenant ID");
-    if (rc != 0) {
-        return rc < 0 ? 0 : rc;
+    ctl_opt_t opts[] = {{.name = "--tenant", .has_value = true},
+                        {.name = "--stale"},
+                        {.name = "--json"},
+                        {.name = "--help"}};
+    size_t n_pos = 0;
+    if (ctl_parse(argc, argv, 3, opts, 4, NULL, 0, &n_pos) != 0) {
+        return CTL_EXIT_USAGE;
     }
+    if (opts[3].present) {
+        apikey_usage(stdout);
+        return 0;
+    }
+    const char *tenant = opts[0].present ? opts[0].value : NULL;
+    bool json = opts[2].present || ctl->json;
     if (ctl_store(ctl) == NULL) {
         return CTL_EXIT_INFRA;
     }
@@ -328,18 +343,41 @@ static int apikey_list(ctl_t *ctl, int argc, char **argv)
         json_object_array_add(rows, row);
     }
     wc_store_docs_free(docs, n);
+    if (ctl_keys_add_usage(ctl, rows) != 0) {
+        json_object_put(rows);
+        ctl_error("the database failed while reading the keys' usage");
+        return CTL_EXIT_INFRA;
+    }
+    if (opts[1].present) {
+        /* Only the stale ones: keys that could be revoked without anyone noticing. */
+        json_object *stale = json_object_new_array();
+        for (size_t i = 0; i < json_object_array_length(rows); i++) {
+            json_object *row = json_object_array_get_idx(rows, i);
+            if (strcmp(row_get(row, "stale"), "true") == 0 &&
+                strcmp(row_get(row, "revoked"), "true") != 0) {
+                json_object_array_add(stale, json_object_get(row));
+            }
+        }
+        json_object_put(rows);
+        rows = stale;
+    }
     if (json) {
         ctl_print_json(rows);
         return 0;
     }
-    printf("%-12s  %-24s  %-8s  %-7s  %-24s  %s\n", "HINT", "TENANT", "ROLE", "STATE", "CREATED AT",
+    printf("%-12s  %-24s  %-8s  %-7s  %-24s  %-24s  %-15s  %8s  %8s  %8s  %s\n", "HINT", "TENANT",
+           "ROLE", "STATE", "CREATED AT", "LAST USED", "FROM", "REQ 30D", "SENT 30D", "REF 30D",
            "NAME");
     for (size_t i = 0; i < json_object_array_length(rows); i++) {
         json_object *row = json_object_array_get_idx(rows, i);
-        printf("%-12s  %-24s  %-8s  %-7s  %-24s  %s\n", row_get(row, "hint"), row_get(row, "tenant"),
-               row_get(row, "role"),
-               strcmp(row_get(row, "revoked"), "true") == 0 ? "revoked" : "active",
-               row_get(row, "createdAt"), row_get(row, "name"));
+        const char *state = strcmp(row_get(row, "revoked"), "true") == 0 ? "revoked"
+                            : strcmp(row_get(row, "stale"), "true") == 0 ? "stale"
+                                                                          : "active";
+        printf("%-12s  %-24s  %-8s  %-7s  %-24s  %-24s  %-15s  %8s  %8s  %8s  %s\n",
+               row_get(row, "hint"), row_get(row, "tenant"), row_get(row, "role"), state,
+               row_get(row, "createdAt"), row_get(row, "lastUsedAt"), row_get(row, "lastUsedFrom"),
+               row_get(row, "requests30d"), row_get(row, "accepted30d"), row_get(row, "refused30d"),
+               row_get(row, "name"));
     }
     json_object_put(rows);
     return 0;
@@ -507,6 +545,7 @@ int ctl_tenant_main(ctl_t *ctl, int argc, char **argv)
                                                    {"list", tenant_list},
                                                    {"disable", tenant_disable},
                                                    {"limits", tenant_limits},
+                                                   {"quota", ctl_tenant_quota},
                                                    {"secret", tenant_secret}};
     return ctl_dispatch(ctl, argc, argv, "tenant", subcommands,
                         sizeof(subcommands) / sizeof(subcommands[0]), tenant_usage);
@@ -515,7 +554,8 @@ int ctl_tenant_main(ctl_t *ctl, int argc, char **argv)
 int ctl_apikey_main(ctl_t *ctl, int argc, char **argv)
 {
     static const ctl_subcommand_t subcommands[] = {
-        {"create", apikey_create}, {"list", apikey_list}, {"revoke", apikey_revoke}};
+        {"create", apikey_create}, {"list", apikey_list}, {"revoke", apikey_revoke},
+        {"usage", ctl_apikey_usage}, {"quota", ctl_apikey_quota}};
     return ctl_dispatch(ctl, argc, argv, "apikey", subcommands,
                         sizeof(subcommands) / sizeof(subcommands[0]), apikey_usage);
 }

@@ -18,10 +18,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ctl_dlq.h"
+#include "ctl_dlq_replay.h"
 #include "wc_time.h"
 #include "wc_store_ops.h"
-#include "wc_topology.h"
+#include "wc_publish.h"
 
 #define DLQ_POLL_MS 200 /* how often a --rate wait looks at SIGINT */
 
@@ -107,27 +107,11 @@ static void throttle(act_state_t *st)
 /* Step 2: the document's message to its own priority queue, confirmed. */
 static int republish(ctl_t *ctl, const bson_t *doc)
 {
-    wc_queue_message_t msg;
-    if (wc_queue_message_from_document(doc, &msg) != 0) {
-        return -1;
-    }
-    size_t len = 0;
-    char *body = wc_queue_message_encode(&msg, &len);
-    if (body == NULL) {
-        return -1;
-    }
-    const wc_broker_message_t m = {
-        .exchange = WC_EXCHANGE,
-        .routing_key = wc_priority_routing_key(msg.priority),
-        .body = body,
-        .body_len = len,
-        .message_id = msg.notification_id,
-        .correlation_id = msg.correlation_id,
-    };
     wc_broker_t *publisher = ctl_broker(ctl, true);
-    wc_broker_status_t s = publisher != NULL ? wc_broker_publish(publisher, &m) : WC_BROKER_ERROR;
-    free(body);
-    return s == WC_BROKER_OK ? 0 : -1;
+    if (publisher == NULL) {
+        return -1;
+    }
+    return wc_publish_document(doc, wc_publish_with_broker, publisher) == WC_BROKER_OK ? 0 : -1;
 }
 
 /* Step 1: FAILED -> PENDING with the operator's audit entry; after the

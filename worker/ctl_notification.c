@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "ctl.h"
+#include "wc_lifecycle.h"
 #include "wc_store_ops.h"
 #include "wc_store_trail.h"
 #include "wc_time.h"
@@ -101,11 +102,12 @@ static int cancel(ctl_t *ctl, const bson_oid_t *id, const char *text, const char
     /* One findAndModify per cancellable status: each filter is an equality
      * on _id and status, which every backend serves by index, and the
      * status match makes the change atomic against a worker's claim. */
-    static const char *const cancellable[] = {"QUEUED", "PENDING", "SCHEDULED", "RETRYING"};
+    wc_status_t cancellable[WC_STATUS_COUNT];
+    size_t n_cancellable = wc_status_sources(WC_STATUS_CANCELLED, cancellable);
     wc_store_status_t s = WC_STORE_NOT_FOUND;
     bson_t *doc = NULL;
-    for (size_t i = 0; i < 4 && s == WC_STORE_NOT_FOUND; i++) {
-        bson_t *filter = wc_store_id_filter(id, cancellable[i]);
+    for (size_t i = 0; i < n_cancellable && s == WC_STORE_NOT_FOUND; i++) {
+        bson_t *filter = wc_store_id_filter(id, wc_status_name(cancellable[i]));
         s = wc_store_transition(ctl->store, filter, &t, now, &doc);
         bson_destroy(filter);
     }

@@ -6,8 +6,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "delivery_policy.h"
 #include "wc_backoff.h"
 #include "wc_log.h"
+#include "wc_publish.h"
 #include "wc_notification.h"
 #include "trail_batch.h"
 #include "wc_time.h"
@@ -33,6 +35,7 @@ typedef enum {
 } settle_t;
 
 struct delivery_job {
+    provider_job_t provider_job; /* first: what the provider sees and reports through */
     delivery_context_t *ctx;
     uint64_t tag;
     unsigned generation;
@@ -76,9 +79,6 @@ struct delivery_job {
     int claim_backoff_ms;
     delivery_job_t *next_claim_retry;
 };
-
-const bson_t *delivery_job_document(const delivery_job_t *job) { return job->doc; }
-const char *delivery_job_id(const delivery_job_t *job) { return job->msg.notification_id; }
 
 /* A log line about a job's notification, with the fields that tie it to the
  * API's request (wc_log_notification_fields). */
@@ -129,30 +129,20 @@ static wc_broker_status_t publish_with_reopen(delivery_context_t *ctx, const wc_
     return status;
 }
 
-/* Publishes `msg` (retry count and all) to `exchange` under `routing_key`. */
+static wc_broker_status_t publish_through_context(void *ctx, const wc_broker_message_t *m)
+{
+    return publish_with_reopen(ctx, m);
+}
+
+/* Publishes `msg` (retry count and all) to `exchange` under `routing_key`
+ * (NULL: its priority class). */
 static wc_broker_status_t publish_queue_message(delivery_context_t *ctx, const char *exchange,
                                                 const char *routing_key,
                                                 const wc_queue_message_t *msg,
                                                 const wc_broker_header_t *headers, size_t n)
 {
-    size_t len = 0;
-    char *body = wc_queue_message_encode(msg, &len);
-    if (body == NULL) {
-        return WC_BROKER_ERROR;
-    }
-    const wc_broker_message_t m = {
-        .exchange = exchange,
-        .routing_key = routing_key,
-        .body = body,
-        .body_len = len,
-        .message_id = msg->notification_id,
-        .correlation_id = msg->correlation_id,
-        .headers = headers,
-        .header_count = n,
-    };
-    wc_broker_status_t status = publish_with_reopen(ctx, &m);
-    free(body);
-    return status;
+    return wc_publish_queue_message(msg, exchange, routing_key, headers, n,
+                                    publish_through_context, ctx);
 }
 
 /* Applies the job's transition to the notification this worker holds, once,
@@ -191,8 +181,6 @@ static void job_free(delivery_job_t *job)
     bson_destroy(job->set);
     free(job);
 }
-
-_Static_assert(PROVIDER_COUNT == WORKER_METRICS_PROVIDERS, "provider labels out of step");
 
 /* The job is over: its message is settled one way or the other. */
 static void job_finish(delivery_job_t *job)
@@ -506,37 +494,18 @@ static void record_sent(delivery_job_t *job, const delivery_result_t *result)
     record_then_settle(job, WC_STATUS_SENT, set, false, SETTLE_ACK_IF_RECORDED);
 }
 
-/* The first retry tier at least `min_ms` long, or the longest. */
-static const wc_retry_tier_t *tier_at_least(size_t from, long min_ms)
-{
-    for (size_t i = from; i < wc_retry_tier_count; i++) {
-        if (wc_retry_tiers[i].seconds * 1000L >= min_ms) {
-            return &wc_retry_tiers[i];
-        }
-    }
-    return &wc_retry_tiers[wc_retry_tier_count - 1];
-}
-
-/* Schedules another attempt. A refusal by our own breaker spends no attempt:
- * the provider was never asked, and a long outage must not exhaust every
- * notification's retries while nothing was tried. Returns -1 when the retry
- * could not be published (the job is untouched). */
-static int retry_later(delivery_job_t *job, const delivery_result_t *result)
+/* Schedules another attempt as `decision` says (delivery_policy.h). Returns
+ * -1 when the retry could not be published (the job is untouched). */
+static int retry_later(delivery_job_t *job, const delivery_result_t *result,
+                       const delivery_decision_t *decision)
 {
     delivery_context_t *ctx = job->ctx;
     wc_queue_message_t msg = job->msg;
-    msg.retry_count = (int)wc_doc_int(job->doc, "retryCount", 0);
-    size_t drawn = result->not_attempted
-                       ? 0
-                       : wc_backoff_tier(msg.retry_count, wc_backoff_random_unit());
-    const wc_retry_tier_t *tier = tier_at_least(drawn, result->retry_after_ms);
-    job->retry_tier = (size_t)(tier - wc_retry_tiers);
-    if (!result->not_attempted) {
-        msg.retry_count += 1;
-    }
+    msg.retry_count = decision->retry_count;
+    const wc_retry_tier_t *tier = &wc_retry_tiers[decision->tier];
+    job->retry_tier = decision->tier;
     /* The retry is safe in the broker before the status says so. */
-    if (publish_queue_message(ctx, tier->exchange, wc_priority_routing_key(msg.priority), &msg,
-                              NULL, 0) != WC_BROKER_OK) {
+    if (publish_queue_message(ctx, tier->exchange, NULL, &msg, NULL, 0) != WC_BROKER_OK) {
         return -1;
     }
     int64_t now = wc_time_now_ms();
@@ -599,7 +568,9 @@ static worker_provider_outcome_t provider_answer(delivery_outcome_t outcome)
     return WORKER_PROVIDER_PERMANENT;
 }
 
-void delivery_job_complete(delivery_job_t *job, const delivery_result_t *result)
+/* Carries out the provider's report (or a local refusal): metrics, breaker,
+ * then the policy's decision. */
+static void job_complete(delivery_job_t *job, const delivery_result_t *result)
 {
     delivery_context_t *ctx = job->ctx;
     int64_t now = wc_time_monotonic_ms();
@@ -617,19 +588,25 @@ void delivery_job_complete(delivery_job_t *job, const delivery_result_t *result)
     const char *id = job->msg.notification_id;
     int retry_count = (int)wc_doc_int(job->doc, "retryCount", 0);
     int max_retries = (int)wc_doc_int(job->doc, "maxRetries", ctx->cfg->max_retries);
+    delivery_decision_t decision =
+        delivery_policy_decide(result, retry_count, max_retries, wc_backoff_random_unit());
     int rc = 0;
-    if (result->outcome == DELIVERY_OK) {
+    switch (decision.action) {
+    case DELIVERY_SEND_RECORD:
         log_job(WC_LOG_INFO, job, "notification %s sent via %s in %lld ms", id, job->channel,
                 (long long)(wc_time_now_ms() - job->started_ms));
         record_sent(job, result);
-    } else if (result->outcome == DELIVERY_TRANSIENT &&
-               (result->not_attempted || retry_count < max_retries)) {
+        break;
+    case DELIVERY_RETRY:
         log_job(WC_LOG_WARN, job, "notification %s: %s failure, will retry: %s", id,
                 result->not_attempted ? "local" : "transient", result->detail);
-        rc = retry_later(job, result);
-    } else {
+        rc = retry_later(job, result, &decision);
+        break;
+    case DELIVERY_EXHAUSTED:
+    case DELIVERY_PERMANENT_FAIL:
         log_job(WC_LOG_WARN, job, "notification %s failed for good: %s", id, result->detail);
         rc = dead_letter(job, result->detail);
+        break;
     }
     if (rc != 0) {
         /* Nothing durable happened but the claim: leave the message to the
@@ -689,8 +666,8 @@ static void dead_letter_unclaimable(delivery_job_t *job, const char *why)
 static void defer(delivery_context_t *ctx, const wc_queue_message_t *msg, uint64_t tag,
                   unsigned generation)
 {
-    if (publish_queue_message(ctx, wc_retry_tiers[0].exchange,
-                              wc_priority_routing_key(msg->priority), msg, NULL, 0) != WC_BROKER_OK) {
+    if (publish_queue_message(ctx, wc_retry_tiers[0].exchange, NULL, msg, NULL, 0) !=
+        WC_BROKER_OK) {
         requeue_later(ctx, tag, generation);
         return;
     }
@@ -700,35 +677,26 @@ static void defer(delivery_context_t *ctx, const wc_queue_message_t *msg, uint64
 /* The provider and breaker slot for a claimed document. */
 static provider_t *route(delivery_context_t *ctx, delivery_job_t *job)
 {
-    const char *type = wc_doc_string(job->doc, "type");
-    const char *platform = wc_doc_string(job->doc, "platform");
-    int kind = -1;
-    if (type == NULL) {
-        kind = -1;
-    } else if (strcmp(type, "EMAIL") == 0) {
-        kind = PROVIDER_SMTP;
-        job->breaker = BREAKER_SMTP;
-        job->channel = "email";
-    } else if (strcmp(type, "SMS") == 0) {
-        kind = PROVIDER_TWILIO;
-        job->breaker = BREAKER_TWILIO;
-        job->channel = "sms";
-    } else if (strcmp(type, "PUSH") == 0 && platform != NULL && strcmp(platform, "apns") == 0) {
-        kind = PROVIDER_APNS;
-        job->breaker = BREAKER_APNS;
-        job->channel = "apns";
-    } else if (strcmp(type, "PUSH") == 0) {
-        kind = PROVIDER_FCM;
-        job->breaker = BREAKER_FCM;
-        job->channel = "fcm";
-    } else if (strcmp(type, "WEBHOOK") == 0) {
+    wc_channel_t type;
+    const char *type_name = wc_doc_string(job->doc, "type");
+    int kind = type_name != NULL && wc_channel_parse(type_name, &type) == 0
+                   ? worker_provider_route(type, wc_doc_string(job->doc, "platform"))
+                   : -1;
+    if (kind >= 0) {
+        const worker_provider_info_t *row = &worker_providers[kind];
         const char *url = wc_doc_string(job->doc, "recipient");
-        kind = PROVIDER_WEBHOOK;
-        job->breaker = worker_breaker_for_webhook(url != NULL ? url : "");
-        job->channel = "webhook";
+        job->channel = row->channel;
+        job->breaker = row->breaker_per_host ? worker_breaker_for_webhook(url != NULL ? url : "")
+                                             : kind;
     }
     job->provider_kind = kind;
     return kind >= 0 ? ctx->providers[kind] : NULL;
+}
+
+/* provider_job_t.complete: the provider's job is the first member of ours. */
+static void on_provider_report(provider_job_t *provider_job, const delivery_result_t *result)
+{
+    job_complete((delivery_job_t *)provider_job, result);
 }
 
 static void start_job(delivery_job_t *job)
@@ -740,7 +708,7 @@ static void start_job(delivery_job_t *job)
     if (provider == NULL) {
         provider_fail(&result, DELIVERY_PERMANENT, "%s delivery is not configured on this worker",
                       job->channel);
-        delivery_job_complete(job, &result);
+        job_complete(job, &result);
         return;
     }
     int64_t now = wc_time_monotonic_ms();
@@ -749,11 +717,16 @@ static void start_job(delivery_job_t *job)
         result.not_attempted = true;
         result.retry_after_ms = wc_breaker_retry_after_ms(breaker, &ctx->breaker_policy, now);
         provider_fail(&result, DELIVERY_TRANSIENT, "%s circuit breaker open", job->channel);
-        delivery_job_complete(job, &result);
+        job_complete(job, &result);
         return;
     }
+    job->provider_job = (provider_job_t){
+        .doc = job->doc,
+        .id = job->msg.notification_id,
+        .complete = on_provider_report,
+    };
     job->provider_started_ms = wc_time_monotonic_ms();
-    provider->start(provider, job);
+    provider->start(provider, &job->provider_job);
 }
 
 /* A claim that failed may have been applied: the message's next copy here

@@ -14,6 +14,7 @@
 
 #include "breakers.h"
 #include "metrics.h"
+#include "provider_table.h"
 #include "providers/provider.h"
 #include "store_pool.h"
 #include "trail_batch.h"
@@ -21,7 +22,8 @@
 #include "wc_config.h"
 #include "wc_store.h"
 
-enum { PROVIDER_SMTP, PROVIDER_TWILIO, PROVIDER_FCM, PROVIDER_APNS, PROVIDER_WEBHOOK, PROVIDER_COUNT };
+/* One message's delivery, from its claim to its settling (delivery.c). */
+typedef struct delivery_job delivery_job_t;
 
 /* Claims remembered after a database error (see failed_claims). */
 #define DELIVERY_FAILED_CLAIMS 64
@@ -47,7 +49,7 @@ typedef struct {
      * (docs/ARCHITECTURE.md §6): their messages stay unacked. One of them at
      * a time probes the database, on a timer with backoff; when it is
      * recorded the others are written at once. */
-    delivery_job_t *waiting_head, *waiting_tail; /* provider.h's job */
+    delivery_job_t *waiting_head, *waiting_tail;
     int waiting_n;
     bool probe_in_flight;
     int64_t probe_at_ms;    /* monotonic; when the next probe goes */

@@ -11,29 +11,15 @@
 #include <unistd.h>
 
 #include "child.h"
+#include "master_slots.h"
 #include "metrics.h"
 #include "metrics_server.h"
 #include "wc_log.h"
 #include "wc_time.h"
 
-/* A child that lived shorter than this is crashing, and its restart waits. */
-#define HEALTHY_LIFETIME_MS 10000
-#define RESTART_DELAY_MAX_MS 30000
-
 typedef enum { MASTER_RUNNING, MASTER_DRAINING, MASTER_DONE } master_state_t;
 
 static const char *const state_names[] = {"running", "draining", "done"};
-
-typedef struct {
-    pid_t pid;              /* 0 when no child runs in this slot */
-    int64_t started_ms;
-    int64_t restart_at_ms;  /* when an empty slot may be refilled */
-    int restarts;
-    int crash_streak;       /* consecutive short-lived exits */
-    unsigned generation;    /* configuration generation the child runs with */
-    bool exiting;           /* we asked it to stop */
-    bool fatal;             /* exited with CHILD_EXIT_FATAL: never refilled */
-} slot_t;
 
 typedef struct {
     wc_config_t *cfg;
@@ -41,7 +27,7 @@ typedef struct {
     worker_metrics_t *metrics;   /* shared with every child */
     metrics_server_t *metrics_server; /* NULL when off or when it could not start */
     int metrics_fd;                   /* its listening socket, -1 without one */
-    slot_t *slots;
+    master_slot_t *slots;
     int count;
     master_state_t state;
     unsigned generation;
@@ -58,7 +44,7 @@ static void set_state(master_t *m, master_state_t next, const char *why)
 /* A child's start or exit as log fields besides the message, so that a log
  * pipeline can count restarts and alert on crash loops without parsing text.
  * Returns NULL when out of memory (the line then goes without them). */
-static json_object *child_fields(int index, pid_t pid, const slot_t *s)
+static json_object *child_fields(int index, pid_t pid, const master_slot_t *s)
 {
     json_object *f = json_object_new_object();
     if (f != NULL) {
@@ -84,7 +70,7 @@ static void add_exit_fields(json_object *f, int status, int64_t lived_ms)
 
 static void spawn(master_t *m, int i)
 {
-    slot_t *s = &m->slots[i];
+    master_slot_t *s = &m->slots[i];
     pid_t pid = fork();
     if (pid < 0) {
         wc_log_error("fork for worker %d failed: %s; retrying in 1 s", i, strerror(errno));
@@ -119,25 +105,22 @@ static void describe_exit(int status, char *buf, size_t len)
     }
 }
 
-static void on_child_exit(master_t *m, slot_t *s, int index, int status)
+static void on_child_exit(master_t *m, master_slot_t *s, int index, int status)
 {
     char how[96];
     describe_exit(status, how, sizeof(how));
     int64_t now = wc_time_monotonic_ms();
     int64_t lived = now - s->started_ms;
-    bool asked = s->exiting;
     pid_t pid = s->pid;
-    s->pid = 0;
-    s->exiting = false;
     /* A child that died cannot clear its own gauges. */
     worker_metrics_clear_slot(m->metrics, index);
 
-    if (m->state != MASTER_RUNNING) {
+    bool fatal_code = WIFEXITED(status) && WEXITSTATUS(status) == CHILD_EXIT_FATAL;
+    switch (master_slot_exited(s, m->state != MASTER_RUNNING, fatal_code, now)) {
+    case MASTER_EXIT_DRAINED:
         wc_log_info("worker %d %s while draining", index, how);
         return;
-    }
-    if (WIFEXITED(status) && WEXITSTATUS(status) == CHILD_EXIT_FATAL) {
-        s->fatal = true;
+    case MASTER_EXIT_FATAL: {
         char msg[192];
         snprintf(msg, sizeof(msg),
                  "worker %d (pid %d) %s: its configuration cannot work; not restarting it", index,
@@ -147,21 +130,15 @@ static void on_child_exit(master_t *m, slot_t *s, int index, int status)
         wc_log_fields(WC_LOG_ERROR, msg, f);
         return;
     }
-    if (asked) {
-        /* A rolling restart: replace it at once with the new configuration. */
+    case MASTER_EXIT_ROLLED:
+        /* A rolling restart: replaced at once with the new configuration. */
         wc_log_info("worker %d %s for a rolling restart", index, how);
-        s->restart_at_ms = now;
         return;
+    case MASTER_EXIT_CRASHED:
+        break;
     }
-    s->crash_streak = lived < HEALTHY_LIFETIME_MS ? s->crash_streak + 1 : 0;
-    int64_t delay = 0;
-    if (s->crash_streak > 0) {
-        delay = 1000LL << (s->crash_streak - 1 < 5 ? s->crash_streak - 1 : 5);
-        delay = delay > RESTART_DELAY_MAX_MS ? RESTART_DELAY_MAX_MS : delay;
-    }
-    s->restarts++;
+    int64_t delay = s->restart_at_ms - now;
     worker_metrics_count_restart(m->metrics);
-    s->restart_at_ms = now + delay;
     /* How long it lived tells a crash loop (dying young, restarts spaced out)
      * from a rare crash after a healthy run (restarted at once). */
     char msg[256];
@@ -248,18 +225,10 @@ static void reload(master_t *m)
 /* One child at a time is replaced, so capacity never drops to zero. */
 static void roll_one(master_t *m)
 {
-    for (int i = 0; i < m->count; i++) {
-        if (m->slots[i].exiting) {
-            return; /* one already on its way out */
-        }
-    }
-    for (int i = 0; i < m->count; i++) {
-        slot_t *s = &m->slots[i];
-        if (s->pid != 0 && s->generation != m->generation) {
-            kill(s->pid, SIGTERM);
-            s->exiting = true;
-            return;
-        }
+    int i = master_slot_to_roll(m->slots, m->count, m->generation);
+    if (i >= 0) {
+        kill(m->slots[i].pid, SIGTERM);
+        m->slots[i].exiting = true;
     }
 }
 
@@ -267,21 +236,10 @@ static void refill(master_t *m)
 {
     int64_t now = wc_time_monotonic_ms();
     for (int i = 0; i < m->count; i++) {
-        slot_t *s = &m->slots[i];
-        if (s->pid == 0 && !s->fatal && now >= s->restart_at_ms) {
+        if (master_slot_due(&m->slots[i], now)) {
             spawn(m, i);
         }
     }
-}
-
-static bool all_fatal(const master_t *m)
-{
-    for (int i = 0; i < m->count; i++) {
-        if (!m->slots[i].fatal) {
-            return false;
-        }
-    }
-    return true;
 }
 
 int worker_master_run(wc_config_t *cfg)
@@ -298,7 +256,7 @@ int worker_master_run(wc_config_t *cfg)
 
     master_t m = {.cfg = cfg, .count = cfg->worker_processes, .state = MASTER_RUNNING,
                   .metrics_fd = -1};
-    m.slots = calloc((size_t)m.count, sizeof(slot_t));
+    m.slots = calloc((size_t)m.count, sizeof(master_slot_t));
     /* Mapped before any fork, so that every child, restarted ones too,
      * shares the same breakers. */
     m.breakers = worker_breakers_map();
@@ -344,7 +302,7 @@ int worker_master_run(wc_config_t *cfg)
         if (m.state == MASTER_RUNNING) {
             roll_one(&m);
             refill(&m);
-            if (all_fatal(&m)) {
+            if (master_slots_all_fatal(m.slots, m.count)) {
                 set_state(&m, MASTER_DONE, "every worker failed fatally");
                 rc = 1;
             }

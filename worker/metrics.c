@@ -9,9 +9,6 @@
 static const double bucket_bounds[WORKER_METRICS_BUCKETS] = {
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
 
-/* In the order of delivery.h's PROVIDER_* kinds. */
-static const char *const provider_names[WORKER_METRICS_PROVIDERS] = {"smtp", "twilio", "fcm",
-                                                                     "apns", "webhook"};
 
 worker_metrics_t *worker_metrics_map(void)
 {
@@ -257,7 +254,7 @@ int worker_metrics_render(const worker_metrics_t *m, const worker_breakers_t *br
     write_header(out, "provider_request_duration_seconds", "histogram",
                  "Time a provider took to answer one delivery attempt, by provider.");
     for (int p = 0; p < WORKER_METRICS_PROVIDERS; p++) {
-        write_histogram(out, "provider_request_duration_seconds", "provider", provider_names[p],
+        write_histogram(out, "provider_request_duration_seconds", "provider", worker_providers[p].name,
                         &m->provider[p]);
     }
 
@@ -269,7 +266,7 @@ int worker_metrics_render(const worker_metrics_t *m, const worker_breakers_t *br
     for (int p = 0; p < WORKER_METRICS_PROVIDERS; p++) {
         for (int o = 0; o < WORKER_PROVIDER_OUTCOMES; o++) {
             fputs("provider_requests_total{provider=\"", out);
-            worker_metrics_write_label(out, provider_names[p]);
+            worker_metrics_write_label(out, worker_providers[p].name);
             fputs("\",outcome=\"", out);
             worker_metrics_write_label(out, outcome_names[o]);
             fprintf(out, "\"} %llu\n",

@@ -27,9 +27,9 @@
 #define WORKER_METRICS_MAX_TIERS 8
 #define WORKER_METRICS_MAX_SLOTS 256
 
-/* Provider labels of provider_request_duration_seconds, in the order of
- * delivery.h's PROVIDER_* kinds. */
-#define WORKER_METRICS_PROVIDERS 5
+/* Provider labels of provider_request_duration_seconds: one per row of
+ * provider_table.h, indexed by its PROVIDER_* kind. */
+#define WORKER_METRICS_PROVIDERS PROVIDER_COUNT
 
 /* How a provider answered one attempt, for provider_requests_total. */
 typedef enum {

@@ -8,6 +8,7 @@ import * as notifications from './notifications.js';
 import * as detail from './detail.js';
 import * as create from './create.js';
 import * as dlq from './dlq.js';
+import * as keys from './keys.js';
 
 const main = document.getElementById('main');
 const nav = document.getElementById('nav');
@@ -20,6 +21,7 @@ const PAGES = {
   notifications: { module: notifications, title: 'Notifications' },
   create: { module: create, title: 'Create' },
   dlq: { module: dlq, title: 'Dead letters' },
+  keys: { module: keys, title: 'API keys' },
 };
 
 function parseRoute() {

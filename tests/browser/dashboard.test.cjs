@@ -266,6 +266,27 @@ async function main() {
     await page.getByRole('link', { name: created.EMAIL }).click();
     await waitStatus(page, 'SENT');
 
+    step('the API keys page: the admin key with its last use and counts, and the day in the chart');
+    const adminHint = ADMIN_KEY.slice(0, 12);
+    const today = new Date().toISOString().slice(0, 10);
+    await page.goto(URL + '/#/keys');
+    const keyRow = page.locator(`#keys tr[data-hint="${adminHint}"]`);
+    // Usage reaches the database once per WAVECOM_USAGE_FLUSH_SECONDS (5 s): a reload or two.
+    for (let attempt = 1; ; attempt++) {
+      await keyRow.waitFor({ timeout: 5000 });
+      const accepted = Number((await keyRow.locator('td.num').nth(1).textContent()).replace(/[^0-9]/g, ''));
+      if (accepted >= 6) break;
+      if (attempt >= 15) assert.fail(`the admin key shows ${accepted} accepted notifications`);
+      await page.waitForTimeout(1000);
+      await page.reload();
+    }
+    assert.notEqual((await keyRow.locator('td').nth(4).textContent()).trim(), 'never');
+    assert.equal((await keyRow.locator('td').nth(3).textContent()).trim(), 'active');
+    await page.locator('#stale-count').getByText('0 stale keys').waitFor();
+    const bar = page.locator(`#usage-chart rect.accepted[data-day="${today}"]`);
+    assert.ok(Number(await bar.getAttribute('height')) > 0, 'today has a bar of accepted notifications');
+    await shot(page, '10b-keys');
+
     step('keyboard: skip link, navigation, channel choice by arrow keys, visible focus');
     await page.goto(URL + '/#/overview');
     await page.reload();
@@ -277,7 +298,7 @@ async function main() {
     assert.equal(await page.evaluate(() => document.activeElement.id), 'pause-refresh');
     await page.keyboard.press('Shift+Tab');
     assert.equal(await page.evaluate(() => document.activeElement.id), 'sign-out');
-    for (let i = 0; i < 4; i++) await page.keyboard.press('Shift+Tab');
+    for (let i = 0; i < 5; i++) await page.keyboard.press('Shift+Tab');
     assert.equal(await page.evaluate(() => document.activeElement.textContent), 'Overview');
     const outline = await page.evaluate(() => getComputedStyle(document.activeElement).outlineStyle);
     assert.notEqual(outline, 'none', 'a focused link shows its focus');

@@ -191,6 +191,26 @@ class OpenApiConformanceTest(unittest.TestCase):
         self.check("GET", "/api/audit", 403)
         self.check("GET", "/api/audit", 401, key=None)
 
+    def test_keys_and_usage(self):
+        post(self.stack, self.admin, email())
+        r = self.check("GET", "/api/keys", 200, key=self.admin)
+        self.assertIn(self.admin[:12], [k["hint"] for k in r.json["data"]["keys"]])
+        self.check("GET", "/api/keys", 403)
+        self.check("GET", "/api/keys?x=1", 400, key=self.admin)
+        self.check("GET", "/api/usage", 200, key=self.admin)
+        self.check("GET", f"/api/usage?from=2026-01-01&to=2026-01-31&apiKey={self.admin[:12]}", 200,
+                   key=self.admin)
+        self.check("GET", "/api/usage?from=2026-02-30", 400, key=self.admin)
+        self.check("GET", "/api/usage?from=2026-02-01&to=2026-01-01", 400, key=self.admin)
+        self.check("GET", "/api/usage?apiKey=secret", 400, key=self.admin)
+        self.check("GET", "/api/usage", 403)
+        self.check("GET", "/api/usage", 401, key=None)
+        # Over a monthly quota: 429 with the quota and Retry-After, as documented.
+        tenant, key = self.stack.new_tenant_key(role="sender")
+        self.stack.ctl("apikey", "quota", key[:12], "--monthly", "0")
+        r = self.check("POST", "/api/notifications", 429, key=key, body=email())
+        self.assertEqual(r.json["quota"]["limit"], 0)
+
     def test_list_and_stats(self):
         post(self.stack, self.key, sms())
         r = self.check("GET", "/api/notifications?limit=5&type=SMS", 200)

@@ -43,7 +43,7 @@ static void open_and_half_open_breakers_carry_their_wall_clock_start(void **stat
     assert_non_null(b);
     /* Twilio opens at monotonic 4000 ms; webhook slot 7 opens at 2000 ms and
      * goes half-open when a call comes after its open period, at 3500 ms. */
-    wc_breaker_t *twilio = &b->slots[BREAKER_TWILIO];
+    wc_breaker_t *twilio = &b->slots[PROVIDER_TWILIO];
     wc_breaker_record(twilio, &policy, false, 3900);
     wc_breaker_record(twilio, &policy, false, 4000);
     wc_breaker_t *hook = &b->slots[BREAKER_WEBHOOK_FIRST + 7];

@@ -33,7 +33,7 @@ typedef struct {
 
 typedef struct {
     apns_t *apns;
-    delivery_job_t *job;
+    provider_job_t *job;
     char apns_id[40];
 } apns_call_t;
 
@@ -78,7 +78,7 @@ static const char *reason_of(json_object *body)
 static void on_done(http_call_t *call, void *arg)
 {
     apns_call_t *ctx = arg;
-    delivery_job_t *job = ctx->job;
+    provider_job_t *job = ctx->job;
     delivery_result_t result;
     memset(&result, 0, sizeof(result));
     provider_classify_http(call, &result);
@@ -103,7 +103,7 @@ static void on_done(http_call_t *call, void *arg)
     json_object_put(body);
     http_call_free(call);
     free(ctx);
-    delivery_job_complete(job, &result);
+    provider_job_complete(job, &result);
 }
 
 static json_object *payload_for(const bson_t *doc, const char *id)
@@ -131,22 +131,22 @@ static json_object *payload_for(const bson_t *doc, const char *id)
     return root;
 }
 
-static void apns_start(provider_t *self, delivery_job_t *job)
+static void apns_start(provider_t *self, provider_job_t *job)
 {
     apns_t *a = self->state;
-    const bson_t *doc = delivery_job_document(job);
-    const char *id = delivery_job_id(job);
+    const bson_t *doc = job->doc;
+    const char *id = job->id;
     delivery_result_t result;
     memset(&result, 0, sizeof(result));
     const char *device = wc_doc_string(doc, "recipient");
     if (device == NULL || wc_doc_string(doc, "message") == NULL || strlen(device) > 200) {
         provider_fail(&result, DELIVERY_PERMANENT, "document lacks a device token or message");
-        delivery_job_complete(job, &result);
+        provider_job_complete(job, &result);
         return;
     }
     if (provider_token(a) != 0) {
         provider_fail(&result, DELIVERY_TRANSIENT, "cannot sign an APNs provider token");
-        delivery_job_complete(job, &result);
+        provider_job_complete(job, &result);
         return;
     }
     char url[1024];
@@ -188,7 +188,7 @@ fail:
     free(ctx);
     http_call_free(call);
     provider_fail(&result, DELIVERY_TRANSIENT, "cannot start the HTTP/2 request");
-    delivery_job_complete(job, &result);
+    provider_job_complete(job, &result);
 }
 
 static void apns_destroy(provider_t *self)

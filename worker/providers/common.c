@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "delivery_policy.h"
 #include "provider.h"
 
 #define MAX_FILE 65536
@@ -19,18 +20,12 @@ void provider_fail(delivery_result_t *result, delivery_outcome_t outcome, const 
 void provider_classify_http(const http_call_t *call, delivery_result_t *result)
 {
     if (call->result != CURLE_OK) {
-        provider_fail(result, DELIVERY_TRANSIENT, "transport error: %s",
+        provider_fail(result, delivery_policy_classify_http(0, true), "transport error: %s",
                       call->error[0] != '\0' ? call->error : curl_easy_strerror(call->result));
         return;
     }
     long s = call->status;
-    if (s >= 200 && s < 300) {
-        result->outcome = DELIVERY_OK;
-    } else if (s == 408 || s == 429 || s >= 500) {
-        result->outcome = DELIVERY_TRANSIENT;
-    } else {
-        result->outcome = DELIVERY_PERMANENT;
-    }
+    result->outcome = delivery_policy_classify_http(s, false);
     if (call->retry_after_seconds > 0) {
         result->retry_after_ms = call->retry_after_seconds * 1000;
     }

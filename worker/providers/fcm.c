@@ -158,13 +158,13 @@ static void fcm_error_codes(json_object *body, const char **status, const char *
 /* What a finished send needs: the job, and the provider to drop a refused token. */
 typedef struct {
     fcm_t *fcm;
-    delivery_job_t *job;
+    provider_job_t *job;
 } fcm_call_t;
 
 static void on_done(http_call_t *call, void *arg)
 {
     fcm_call_t *ctx = arg;
-    delivery_job_t *job = ctx->job;
+    provider_job_t *job = ctx->job;
     fcm_t *f = ctx->fcm;
     free(ctx);
     delivery_result_t result;
@@ -201,13 +201,13 @@ static void on_done(http_call_t *call, void *arg)
     }
     json_object_put(body);
     http_call_free(call);
-    delivery_job_complete(job, &result);
+    provider_job_complete(job, &result);
 }
 
-static void fcm_start(provider_t *self, delivery_job_t *job)
+static void fcm_start(provider_t *self, provider_job_t *job)
 {
     fcm_t *f = self->state;
-    const bson_t *doc = delivery_job_document(job);
+    const bson_t *doc = job->doc;
     delivery_result_t result;
     memset(&result, 0, sizeof(result));
     const char *token = wc_doc_string(doc, "recipient");
@@ -215,12 +215,12 @@ static void fcm_start(provider_t *self, delivery_job_t *job)
     const char *title = wc_doc_string(doc, "title");
     if (token == NULL || text == NULL) {
         provider_fail(&result, DELIVERY_PERMANENT, "document lacks a device token or message");
-        delivery_job_complete(job, &result);
+        provider_job_complete(job, &result);
         return;
     }
     if (refresh_token(f) != 0) {
         provider_fail(&result, DELIVERY_TRANSIENT, "no FCM access token (token exchange failed)");
-        delivery_job_complete(job, &result);
+        provider_job_complete(job, &result);
         return;
     }
 
@@ -241,7 +241,7 @@ static void fcm_start(provider_t *self, delivery_job_t *job)
         }
     }
     /* FCM data values are strings; the id lets the app and the double deduplicate. */
-    json_object_object_add(data, "notificationId", json_object_new_string(delivery_job_id(job)));
+    json_object_object_add(data, "notificationId", json_object_new_string(job->id));
     json_object *message = json_object_new_object();
     json_object_object_add(message, "token", json_object_new_string(token));
     json_object_object_add(message, "notification", notification);
@@ -257,7 +257,7 @@ static void fcm_start(provider_t *self, delivery_job_t *job)
     char auth[2100];
     char id_header[80];
     snprintf(auth, sizeof(auth), "Authorization: Bearer %s", f->access_token);
-    snprintf(id_header, sizeof(id_header), "X-WaveCom-Notification-Id: %s", delivery_job_id(job));
+    snprintf(id_header, sizeof(id_header), "X-WaveCom-Notification-Id: %s", job->id);
     fcm_call_t *ctx = malloc(sizeof(*ctx));
     if (ctx == NULL || call == NULL || http_call_header(call, "Content-Type: application/json") != 0 ||
         http_call_header(call, auth) != 0 || http_call_header(call, id_header) != 0) {
@@ -271,7 +271,7 @@ fail:
     free(ctx);
     http_call_free(call);
     provider_fail(&result, DELIVERY_TRANSIENT, "cannot start the HTTP request");
-    delivery_job_complete(job, &result);
+    provider_job_complete(job, &result);
 }
 
 static void fcm_destroy(provider_t *self)

@@ -1,7 +1,10 @@
 /*
  * One small interface for every delivery channel. A provider starts the
  * delivery of a claimed notification and later reports how it went, exactly
- * once, through delivery_job_complete — in terms the retry policy understands.
+ * once, through provider_job_complete — in terms the retry policy
+ * (delivery_policy.h) understands. The job carries the function that takes the
+ * report, so the providers depend on this header alone and not on the
+ * worker's delivery code that calls them.
  * Every report happens on the worker's loop thread: HTTP providers report
  * from http_client_run when the response arrives; SMTP, whose sessions run
  * on threads of their own, reports from on_ready once its descriptor woke
@@ -31,15 +34,22 @@ typedef struct {
     char detail[512];              /* the provider's answer, for the audit trail */
 } delivery_result_t;
 
-typedef struct delivery_job delivery_job_t;
+/* One delivery as a provider sees it, filled in by the worker before start;
+ * all of it stays valid until the job completes. */
+typedef struct provider_job provider_job_t;
+struct provider_job {
+    const bson_t *doc; /* the claimed notification */
+    const char *id;    /* its id, 24 hex digits */
+    /* The worker's; providers call provider_job_complete instead. */
+    void (*complete)(provider_job_t *job, const delivery_result_t *result);
+};
 
-/* The claimed notification a job delivers, its id (24 hex digits), and its
- * priority name. Valid until the job completes. */
-const bson_t *delivery_job_document(const delivery_job_t *job);
-const char *delivery_job_id(const delivery_job_t *job);
-
-/* Reports the outcome of a started job. Must be called exactly once. */
-void delivery_job_complete(delivery_job_t *job, const delivery_result_t *result);
+/* Reports the outcome of a started job. Must be called exactly once, on the
+ * worker's loop thread. */
+static inline void provider_job_complete(provider_job_t *job, const delivery_result_t *result)
+{
+    job->complete(job, result);
+}
 
 typedef struct provider provider_t;
 
@@ -47,7 +57,7 @@ struct provider {
     const char *name;
     /* Starts delivering the job's document; never blocks longer than the
      * provider's configured timeouts. */
-    void (*start)(provider_t *self, delivery_job_t *job);
+    void (*start)(provider_t *self, provider_job_t *job);
     /* Optional, NULL when unused: a descriptor the worker's loop polls for
      * reading beside its transfers, and what the loop runs (on its own
      * thread) after each wait, readable or not, so that a provider working

@@ -150,9 +150,9 @@ static int build_message(const smtp_state_t *st, const char *id, const char *to,
 /* Renders the job's document into an item for the pool, copying everything
  * the sender thread needs: it never sees the job or its document. Returns
  * NULL with `result` set when the email cannot be sent. */
-static smtp_item_t *render(const smtp_state_t *st, delivery_job_t *job, delivery_result_t *result)
+static smtp_item_t *render(const smtp_state_t *st, provider_job_t *job, delivery_result_t *result)
 {
-    const bson_t *doc = delivery_job_document(job);
+    const bson_t *doc = job->doc;
     char id[25] = "";
     bson_iter_t iter;
     if (bson_iter_init_find(&iter, doc, "_id") && BSON_ITER_HOLDS_OID(&iter)) {
@@ -194,20 +194,20 @@ static smtp_item_t *render(const smtp_state_t *st, delivery_job_t *job, delivery
 
 /* Hands the email to the sender threads; it is reported from smtp_on_ready
  * once its session has ended. */
-static void smtp_start(provider_t *self, delivery_job_t *job)
+static void smtp_start(provider_t *self, provider_job_t *job)
 {
     smtp_state_t *st = self->state;
     delivery_result_t result;
     memset(&result, 0, sizeof(result));
     smtp_item_t *item = render(st, job, &result);
     if (item == NULL) {
-        delivery_job_complete(job, &result);
+        provider_job_complete(job, &result);
         return;
     }
     if (smtp_pool_submit(st->pool, item) != 0) {
         provider_fail(&result, DELIVERY_TRANSIENT, "the SMTP senders are stopping");
         smtp_item_free(item);
-        delivery_job_complete(job, &result);
+        provider_job_complete(job, &result);
     }
 }
 
@@ -224,7 +224,7 @@ static void smtp_on_ready(provider_t *self)
     smtp_item_t *item = smtp_pool_take_done(st->pool);
     while (item != NULL) {
         smtp_item_t *next = item->next;
-        delivery_job_complete(item->owner, &item->result);
+        provider_job_complete(item->owner, &item->result);
         smtp_item_free(item);
         item = next;
     }

@@ -11,6 +11,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "delivery_policy.h"
 #include "wc_log.h"
 
 struct smtp_pool {
@@ -91,15 +92,6 @@ static int auth_interact(auth_client_request_t request, char **result, int field
     return 1;
 }
 
-/* 5xx is permanent, anything else that is not 2xx may pass later. */
-static delivery_outcome_t classify_code(int code)
-{
-    if (code >= 200 && code < 300) {
-        return DELIVERY_OK;
-    }
-    return code >= 500 && code < 600 ? DELIVERY_PERMANENT : DELIVERY_TRANSIENT;
-}
-
 /* Server, timeouts, STARTTLS and AUTH as configured. Returns 0, or -1 with
  * the reason in `why`; `*auth` is set once created, for the caller to free. */
 static int configure_session(smtp_pool_options_t *o, smtp_session_t session,
@@ -171,11 +163,11 @@ static void read_outcome(const session_slot_t *slot, const char *server, const c
     const smtp_status_t *ps = smtp_reverse_path_status(slot->message);
     /* A 3xx is the 354 before the data: the transfer never ended. */
     bool ended = ms != NULL && ms->code != 0 && ms->code / 100 != 3;
-    if (rs != NULL && rs->code != 0 && classify_code(rs->code) != DELIVERY_OK) {
-        provider_fail(r, classify_code(rs->code), "recipient refused: %d %s", rs->code,
-                      rs->text != NULL ? rs->text : "");
+    if (rs != NULL && rs->code != 0 && delivery_policy_classify_smtp(rs->code) != DELIVERY_OK) {
+        provider_fail(r, delivery_policy_classify_smtp(rs->code), "recipient refused: %d %s",
+                      rs->code, rs->text != NULL ? rs->text : "");
     } else if (ended) {
-        r->outcome = classify_code(ms->code);
+        r->outcome = delivery_policy_classify_smtp(ms->code);
         snprintf(r->detail, sizeof(r->detail), "%d %s", ms->code, ms->text != NULL ? ms->text : "");
         if (r->outcome == DELIVERY_OK) {
             snprintf(r->provider_message_id, sizeof(r->provider_message_id), "%s",
@@ -183,7 +175,7 @@ static void read_outcome(const session_slot_t *slot, const char *server, const c
         }
     } else if (session_error != NULL) {
         provider_fail(r, DELIVERY_TRANSIENT, "%s", session_error);
-    } else if (ps != NULL && ps->code != 0 && classify_code(ps->code) != DELIVERY_OK) {
+    } else if (ps != NULL && ps->code != 0 && delivery_policy_classify_smtp(ps->code) != DELIVERY_OK) {
         provider_fail(r, DELIVERY_TRANSIENT, "sender refused: %d %s", ps->code,
                       ps->text != NULL ? ps->text : "");
     } else {

@@ -36,7 +36,7 @@ static bool permanent_code(int code)
 
 static void on_done(http_call_t *call, void *arg)
 {
-    delivery_job_t *job = arg;
+    provider_job_t *job = arg;
     delivery_result_t result;
     memset(&result, 0, sizeof(result));
     provider_classify_http(call, &result);
@@ -64,7 +64,7 @@ static void on_done(http_call_t *call, void *arg)
     }
     json_object_put(body);
     http_call_free(call);
-    delivery_job_complete(job, &result);
+    provider_job_complete(job, &result);
 }
 
 static int append_param(char *buf, size_t len, size_t *used, const char *name, const char *value)
@@ -82,17 +82,17 @@ static int append_param(char *buf, size_t len, size_t *used, const char *name, c
     return 0;
 }
 
-static void twilio_start(provider_t *self, delivery_job_t *job)
+static void twilio_start(provider_t *self, provider_job_t *job)
 {
     twilio_t *t = self->state;
-    const bson_t *doc = delivery_job_document(job);
+    const bson_t *doc = job->doc;
     const char *to = wc_doc_string(doc, "recipient");
     const char *text = wc_doc_string(doc, "message");
     delivery_result_t result;
     memset(&result, 0, sizeof(result));
     if (to == NULL || text == NULL) {
         provider_fail(&result, DELIVERY_PERMANENT, "document lacks a recipient or message");
-        delivery_job_complete(job, &result);
+        provider_job_complete(job, &result);
         return;
     }
 
@@ -106,27 +106,27 @@ static void twilio_start(provider_t *self, delivery_job_t *job)
         append_param(form, FORM_MAX, &used, "Body", text) != 0) {
         free(form);
         provider_fail(&result, DELIVERY_PERMANENT, "message too large to encode");
-        delivery_job_complete(job, &result);
+        provider_job_complete(job, &result);
         return;
     }
     http_call_t *call = http_call_new(t->env->http, t->url, form, used);
     free(form);
     char id_header[80];
-    snprintf(id_header, sizeof(id_header), "X-WaveCom-Notification-Id: %s", delivery_job_id(job));
+    snprintf(id_header, sizeof(id_header), "X-WaveCom-Notification-Id: %s", job->id);
     if (call == NULL ||
         http_call_header(call, "Content-Type: application/x-www-form-urlencoded") != 0 ||
         http_call_header(call, "Accept: application/json") != 0 ||
         http_call_header(call, id_header) != 0) {
         http_call_free(call);
         provider_fail(&result, DELIVERY_TRANSIENT, "out of memory");
-        delivery_job_complete(job, &result);
+        provider_job_complete(job, &result);
         return;
     }
     http_call_basic_auth(call, t->sid, t->token);
     if (http_client_start(t->env->http, call, on_done, job) != 0) {
         http_call_free(call);
         provider_fail(&result, DELIVERY_TRANSIENT, "cannot start the HTTP request");
-        delivery_job_complete(job, &result);
+        provider_job_complete(job, &result);
     }
 }
 

@@ -88,34 +88,34 @@ static int sign(const char *secret, const char *id, long long ts, const char *bo
 
 static void on_done(http_call_t *call, void *arg)
 {
-    delivery_job_t *job = arg;
+    provider_job_t *job = arg;
     delivery_result_t result;
     memset(&result, 0, sizeof(result));
     provider_classify_http(call, &result);
     if (result.outcome == DELIVERY_OK) {
         snprintf(result.provider_message_id, sizeof(result.provider_message_id), "%s",
-                 delivery_job_id(job));
+                 job->id);
     } else if (call->result == CURLE_OK) {
         /* Only 410 says the endpoint is gone; a receiver's other 4xx may be a
          * deploy in progress on its side. */
         result.outcome = call->status == 410 ? DELIVERY_PERMANENT : DELIVERY_TRANSIENT;
     }
     http_call_free(call);
-    delivery_job_complete(job, &result);
+    provider_job_complete(job, &result);
 }
 
-static void webhook_start(provider_t *self, delivery_job_t *job)
+static void webhook_start(provider_t *self, provider_job_t *job)
 {
     webhook_t *w = self->state;
-    const bson_t *doc = delivery_job_document(job);
-    const char *id = delivery_job_id(job);
+    const bson_t *doc = job->doc;
+    const char *id = job->id;
     delivery_result_t result;
     memset(&result, 0, sizeof(result));
     const char *url = wc_doc_string(doc, "recipient");
     const char *tenant = wc_doc_string(doc, "tenantId");
     if (url == NULL || tenant == NULL) {
         provider_fail(&result, DELIVERY_PERMANENT, "document lacks a URL or tenant");
-        delivery_job_complete(job, &result);
+        provider_job_complete(job, &result);
         return;
     }
     char pin[512] = "";
@@ -126,18 +126,18 @@ static void webhook_start(provider_t *self, delivery_job_t *job)
             break;
         case WC_GUARD_UNRESOLVED:
             provider_fail(&result, DELIVERY_TRANSIENT, "%s", why);
-            delivery_job_complete(job, &result);
+            provider_job_complete(job, &result);
             return;
         default:
             provider_fail(&result, DELIVERY_PERMANENT, "%s", why);
-            delivery_job_complete(job, &result);
+            provider_job_complete(job, &result);
             return;
         }
     }
     const char *secret = tenant_secret(w, tenant);
     if (secret == NULL) {
         provider_fail(&result, DELIVERY_TRANSIENT, "no webhook signing secret for tenant %s", tenant);
-        delivery_job_complete(job, &result);
+        provider_job_complete(job, &result);
         return;
     }
 
@@ -163,7 +163,7 @@ static void webhook_start(provider_t *self, delivery_job_t *job)
     if (sign(secret, id, ts, body, len, signature, sizeof(signature)) != 0) {
         json_object_put(payload);
         provider_fail(&result, DELIVERY_PERMANENT, "the tenant's webhook secret is malformed");
-        delivery_job_complete(job, &result);
+        provider_job_complete(job, &result);
         return;
     }
     call = http_call_new(w->env->http, url, body, len);
@@ -177,7 +177,7 @@ static void webhook_start(provider_t *self, delivery_job_t *job)
         http_client_start(w->env->http, call, on_done, job) != 0) {
         http_call_free(call);
         provider_fail(&result, DELIVERY_TRANSIENT, "cannot start the HTTP request");
-        delivery_job_complete(job, &result);
+        provider_job_complete(job, &result);
     }
 }
 

@@ -1,9 +1,11 @@
 /*
- * What the dlq commands share (ctl_dlq.c reads the DLQ, lists and shows;
- * ctl_dlq_replay.c replays and purges). Private to wavecomctl.
+ * What the dlq commands share: the DLQ message, the filter, the options, and
+ * the scan that reads the queue (ctl_dlq_scan.c). ctl_dlq.c parses the
+ * commands, lists and shows; ctl_dlq_replay.c replays and purges. Private to
+ * wavecomctl.
  */
-#ifndef WAVECOM_CTL_DLQ_H
-#define WAVECOM_CTL_DLQ_H
+#ifndef WAVECOM_CTL_DLQ_SCAN_H
+#define WAVECOM_CTL_DLQ_SCAN_H
 
 #include <stdint.h>
 
@@ -59,7 +61,8 @@ bool ctl_dlq_interrupted(void);
 /* True when `f` has a criterion besides ids and --all. */
 bool ctl_dlq_filter_has_criteria(const dlq_filter_t *f);
 
-/* dlq replay (purge false) or dlq purge, with the parsed options. */
-int ctl_dlq_act(ctl_t *ctl, ctl_opt_t *opts, const dlq_filter_t *f, bool purge);
+/* Copies the header `key` of a DLQ message into `out`: its text, or its
+ * number; "" when it is absent or of another kind. */
+void ctl_dlq_header_copy(const amqp_table_t *headers, const char *key, char *out, size_t len);
 
 #endif
