@@ -130,6 +130,9 @@ BEGIN
       EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON %I.%I USING gin ((_jsonb -> %L) jsonb_path_ops) '
                      'WITH (fastupdate = off)', t.relname || '_listBucket_gin', '$DB', t.relname,
                      'listBucket');
+      EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON %I.%I USING gin ((_jsonb -> %L) jsonb_path_ops) '
+                     'WITH (fastupdate = off)', t.relname || '_listSlot_gin', '$DB', t.relname,
+                     'listSlot');
     ELSIF t.relname ~ '^notification_counters_[0-9a-f]{8}\$' THEN
       EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON %I.%I USING gin ((_jsonb -> %L) jsonb_path_ops) '
                      'WITH (fastupdate = off)', t.relname || '_scope_gin', '$DB', t.relname, 'scope');

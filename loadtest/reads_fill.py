@@ -123,7 +123,7 @@ def main():
                "status": status, "priority": prio, "retryCount": 0, "maxRetries": 3,
                "createdAt": when(created), "updatedAt": when(created),
                "listBucket": f"{tid}:{created // MINUTE * MINUTE}",
-               "listSlot": created % MINUTE // 1000}
+               "listSlot": f"{tid}:{created // 1000 * 1000}"}
         if typ == "EMAIL":
             doc["subject"] = "Your verification code"
         if status == "SCHEDULED":

@@ -112,13 +112,14 @@ int wc_notification_list_bucket(char *out, size_t len, const char *tenant_id, in
     return n < 0 || (size_t)n >= len ? -1 : 0;
 }
 
-int wc_notification_list_slot(int64_t created_ms)
+int wc_notification_list_slot(char *out, size_t len, const char *tenant_id, int64_t created_ms)
 {
-    int64_t into = created_ms % WC_LIST_BUCKET_MS;
-    if (into < 0) {
-        into += WC_LIST_BUCKET_MS; /* floored, as the bucket is */
+    int64_t start = created_ms / WC_LIST_SLOT_MS * WC_LIST_SLOT_MS;
+    if (start > created_ms) {
+        start -= WC_LIST_SLOT_MS; /* floored, as the bucket is */
     }
-    return (int)(into / WC_LIST_SLOT_MS);
+    int n = snprintf(out, len, "%s:%lld", tenant_id, (long long)start);
+    return n < 0 || (size_t)n >= len ? -1 : 0;
 }
 
 bson_t *wc_notification_new_document(const wc_notification_request_t *req, const bson_oid_t *id,
@@ -171,7 +172,8 @@ bson_t *wc_notification_new_document(const wc_notification_request_t *req, const
     char bucket[WC_LIST_BUCKET_LEN];
     ok = ok && wc_notification_list_bucket(bucket, sizeof(bucket), tenant_id, now_ms) == 0;
     ok = ok && BSON_APPEND_UTF8(doc, "listBucket", bucket);
-    ok = ok && BSON_APPEND_INT32(doc, "listSlot", wc_notification_list_slot(now_ms));
+    ok = ok && wc_notification_list_slot(bucket, sizeof(bucket), tenant_id, now_ms) == 0;
+    ok = ok && BSON_APPEND_UTF8(doc, "listSlot", bucket);
 
     /* A notification sent now is stored QUEUED with its commit's outbox
      * record (docs/ARCHITECTURE.md §3.2): its creation is changes 1 (PENDING)

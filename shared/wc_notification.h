@@ -159,12 +159,13 @@ bson_t *wc_notification_new_document(const wc_notification_request_t *req, const
 #define WC_LIST_BUCKET_LEN 64
 int wc_notification_list_bucket(char *out, size_t len, const char *tenant_id, int64_t created_ms);
 
-/* The one-second slot of its list bucket a notification was created in
- * (0 to WC_LIST_SLOTS - 1), stored as field listSlot: a page inside a busy
- * minute reads one or two slots, not the whole minute (docs/READS.md). */
+/* The one-second slot of its list bucket a notification was created in,
+ * "<tenant>:<the second's start, ms>", stored and indexed as field listSlot:
+ * a page inside a busy minute reads one or two seconds, not the whole minute
+ * (docs/READS.md). 0, or -1 when `len` is too small. */
 #define WC_LIST_SLOT_MS 1000LL
 #define WC_LIST_SLOTS ((int)(WC_LIST_BUCKET_MS / WC_LIST_SLOT_MS))
-int wc_notification_list_slot(int64_t created_ms);
+int wc_notification_list_slot(char *out, size_t len, const char *tenant_id, int64_t created_ms);
 
 /* The notification as the API shows it: `_id` as hex, dates ISO 8601, and
  * without internal fields (the lease, the audit trail, the sweeper's

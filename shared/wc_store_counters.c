@@ -263,10 +263,15 @@ static bson_t *pending_update(const pending_t *d)
     if (d->kind != DOC_TENANT) {
         ok = ok && BSON_APPEND_DATE_TIME(&soi, "start", d->start_ms);
     }
-    if (d->slotted) {
-        ok = ok && BSON_APPEND_BOOL(&soi, "slotted", true);
-    }
     ok = ok && bson_append_document_end(update, &soi);
+    if (d->slotted) {
+        /* Set by whichever flush carries a creation, not only on insert: a
+         * worker's flush of a later change may create the document first. */
+        bson_t set;
+        ok = ok && BSON_APPEND_DOCUMENT_BEGIN(update, "$set", &set);
+        ok = ok && BSON_APPEND_BOOL(&set, "slotted", true);
+        ok = ok && bson_append_document_end(update, &set);
+    }
     if (!ok || changed == 0) {
         bson_destroy(update);
         return NULL;
@@ -653,6 +658,7 @@ wc_store_status_t wc_store_ensure_list_indexes(wc_store_t *store)
     mongoc_client_t *client = wc_store_client_take(store);
     bool ok =
         create_index(client, store->db, WC_COLL_NOTIFICATIONS, "listBucket", "list_bucket") &&
+        create_index(client, store->db, WC_COLL_NOTIFICATIONS, "listSlot", "list_slot") &&
         create_index(client, store->db, WC_COLL_COUNTERS, "scope", "scope");
     wc_store_client_give(store, client);
     return ok ? WC_STORE_OK : WC_STORE_ERROR;

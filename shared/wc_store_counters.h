@@ -87,8 +87,8 @@ wc_store_status_t wc_store_counters_apply(wc_store_t *store, const wc_counter_de
 typedef struct {
     int64_t start_ms;
     /* A minute bucket whose every notification carries listSlot, so that a
-     * page may read it by one-second slots (`slotted: true`, set when a
-     * creation first wrote the bucket). */
+     * page may read it by one-second slots (`slotted: true`, set by every
+     * flush that carries a creation into it). */
     bool slotted;
     int64_t counts[WC_STATUS_COUNT][WC_CHANNEL_COUNT][WC_PRIORITY_COUNT];
 } wc_counter_bucket_t;

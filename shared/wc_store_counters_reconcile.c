@@ -342,15 +342,20 @@ static wc_store_status_t recount(wc_store_t *store, const char *tenant_id, table
             continue;
         }
         const char *stored = wc_doc_string(doc, "listBucket");
-        int slot = wc_notification_list_slot(created_ms);
-        if (stored == NULL || strcmp(stored, bucket) != 0 || wc_doc_int(doc, "listSlot", -1) != slot) {
+        char slot[WC_LIST_BUCKET_LEN];
+        if (wc_notification_list_slot(slot, sizeof(slot), tenant, created_ms) != 0) {
+            continue;
+        }
+        const char *stored_slot = wc_doc_string(doc, "listSlot");
+        if (stored == NULL || strcmp(stored, bucket) != 0 || stored_slot == NULL ||
+            strcmp(stored_slot, slot) != 0) {
             if (bulk == NULL) {
                 bulk = mongoc_collection_create_bulk_operation_with_opts(coll, NULL);
             }
             bson_t selector = BSON_INITIALIZER;
             bson_append_iter(&selector, "_id", -1, &id);
             bson_t *update = BCON_NEW("$set", "{", "listBucket", BCON_UTF8(bucket), "listSlot",
-                                      BCON_INT32(slot), "}");
+                                      BCON_UTF8(slot), "}");
             if (!mongoc_bulk_operation_update_one_with_opts(bulk, &selector, update, NULL,
                                                             &error)) {
                 wc_log_error("reconcile: building the backfill failed: %s", error.message);

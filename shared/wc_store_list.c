@@ -164,10 +164,13 @@ static wc_store_status_t read_leaf(walk_t *w, int64_t start_ms, int slot, bool c
     if (wc_notification_list_bucket(bucket, sizeof(bucket), w->q->tenant_id, start_ms) != 0) {
         return WC_STORE_ERROR;
     }
-    bson_t *filter = BCON_NEW("listBucket", BCON_UTF8(bucket));
-    if (slot >= 0) {
-        BSON_APPEND_INT32(filter, "listSlot", slot);
+    if (slot >= 0 && wc_notification_list_slot(bucket, sizeof(bucket), w->q->tenant_id,
+                                               start_ms + slot * WC_LIST_SLOT_MS) != 0) {
+        return WC_STORE_ERROR;
     }
+    /* A slot is looked up by its own indexed key: the minute's key with a
+     * second's number beside it made PostgreSQL read the whole minute. */
+    bson_t *filter = BCON_NEW(slot >= 0 ? "listSlot" : "listBucket", BCON_UTF8(bucket));
     if (w->q->status >= 0) {
         BSON_APPEND_UTF8(filter, "status", wc_status_name((wc_status_t)w->q->status));
     }

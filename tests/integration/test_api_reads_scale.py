@@ -77,7 +77,7 @@ class ReadsScaleTest(unittest.TestCase):
                "message": "m", "status": status, "priority": priority, "retryCount": 0,
                "maxRetries": 3, "createdAt": dt_of(created_ms), "updatedAt": dt_of(created_ms),
                "listBucket": f"{tenant}:{created_ms // MINUTE * MINUTE}",
-               "listSlot": created_ms % MINUTE // 1000}
+               "listSlot": f"{tenant}:{created_ms // 1000 * 1000}"}
         self.stack.db.notifications.insert_one(doc)
         delta = (tenant, created_ms, created_ms, type_, priority, None, status)
         if count:
@@ -197,7 +197,7 @@ class ReadsScaleTest(unittest.TestCase):
                          "recipient": "+15005550006", "message": "m", "status": status,
                          "priority": priority, "retryCount": 0, "maxRetries": 3,
                          "createdAt": dt_of(created), "updatedAt": dt_of(created),
-                         "listBucket": f"{tenant}:{start}", "listSlot": created % MINUTE // 1000})
+                         "listBucket": f"{tenant}:{start}", "listSlot": f"{tenant}:{created // 1000 * 1000}"})
             deltas.append((tenant, created, created, type_, priority, None, status))
         self.stack.db.notifications.insert_many(docs)
         self.apply(deltas)
