@@ -62,7 +62,6 @@ CONTROL=${WAVECOM_DOUBLES_CONTROL:-http://127.0.0.1:4000}
 WEBHOOK_URL=${WAVECOM_DOUBLES_WEBHOOK:-http://127.0.0.1:4040}
 MAILDIR=${WAVECOM_MAILDIR:-$ROOT/.wavecom/maildir}
 MONGODB_URI=${WAVECOM_MONGODB_URI:-mongodb://127.0.0.1:27017}
-AMQP_BASE=${WAVECOM_LOADTEST_AMQP_BASE:-amqp://guest:guest@127.0.0.1:5672}
 COMMAND="loadtest/e2e.sh $*"
 
 usage() {
@@ -203,44 +202,10 @@ lt_build "$BUILD"
 say "vhost $VHOST, database $DB, logs in ${OUT#"$ROOT"/}"
 lt_vhost_fresh "$VHOST"
 
-export WAVECOM_MONGODB_URI=$MONGODB_URI
-export WAVECOM_MONGODB_DB=$DB
-export WAVECOM_AMQP_URL=$AMQP_BASE/$VHOST
-export WAVECOM_API_HOST=127.0.0.1
-export WAVECOM_API_PORT=$PORT
-export WAVECOM_API_PER_IP_LIMIT=${WAVECOM_API_PER_IP_LIMIT:-1024}
-# An open loop at a low rate leaves a connection idle between requests; keep it open.
-export WAVECOM_API_TIMEOUT_SECONDS=${WAVECOM_API_TIMEOUT_SECONDS:-300}
-export WAVECOM_LOG_LEVEL=${WAVECOM_LOG_LEVEL:-warn}
-export WAVECOM_WORKER_PROCESSES=$WORKERS
-export WAVECOM_DRAIN_GRACE_SECONDS=${WAVECOM_DRAIN_GRACE_SECONDS:-30}
+lt_export_run_env "$MONGODB_URI" "$DB" "$VHOST" "$PORT" "$WORKERS"
 if ((PRIVATE_DOUBLES)); then
-  # Doubles of the benchmark's own, with credentials of their own (the shared service-account file
-  # must not be touched: a doubles instance rewrites its token_uri to its own address).
-  dd=$OUT/doubles
-  mkdir -p "$dd"
-  b=$PRIVATE_DOUBLES_BASE
-  "$DOUBLES_BIN" -control-addr "127.0.0.1:$b" -twilio-addr "127.0.0.1:$((b + 10))" \
-    -fcm-addr "127.0.0.1:$((b + 20))" -apns-addr "127.0.0.1:$((b + 30))" \
-    -webhook-addr "127.0.0.1:$((b + 40))" -fcm-service-account-out "$dd/fcm-service-account.json" \
-    -apns-key-out "$dd/apns-key.p8" -tls-cert-out "$dd/tls-cert.pem" \
-    -twilio-sid AC0123456789abcdef0123456789abcdef -twilio-token wavecom-dev-twilio-auth-token \
-    -apns-key-id ABC123DEFG -apns-team-id DEF123GHIJ -apns-max-token-updates 0 2>>"$OUT/doubles.log" &
-  DOUBLES_PID=$!
-  CONTROL=http://127.0.0.1:$b
-  WEBHOOK_URL=http://127.0.0.1:$((b + 40))
-  for ((i = 0; i < 100; i++)); do
-    curl -fsS -m 2 -o /dev/null "$CONTROL/_control/info" 2>/dev/null && break
-    kill -0 "$DOUBLES_PID" 2>/dev/null || die "the private doubles exited during start (see $OUT/doubles.log)"
-    sleep 0.2
-  done
-  curl -fsS -m 2 -o /dev/null "$CONTROL/_control/info" || die "the private doubles did not start"
-  export WAVECOM_TWILIO_URL=http://127.0.0.1:$((b + 10))
-  export WAVECOM_FCM_URL=http://127.0.0.1:$((b + 20))
-  export WAVECOM_FCM_SERVICE_ACCOUNT_FILE=$dd/fcm-service-account.json
-  export WAVECOM_APNS_URL=https://127.0.0.1:$((b + 30))
-  export WAVECOM_APNS_KEY_FILE=$dd/apns-key.p8
-  export WAVECOM_PROVIDER_CA_FILE=$dd/tls-cert.pem
+  lt_start_private_doubles "$DOUBLES_BIN" "$PRIVATE_DOUBLES_BASE" "$OUT/doubles"
+  DOUBLES_PID=$LT_DOUBLES_PID CONTROL=$LT_CONTROL WEBHOOK_URL=$LT_WEBHOOK_URL
 fi
 lt_export_provider_env
 

@@ -73,14 +73,7 @@ say "building $BUILD (Release, no sanitizers)"
 lt_build "$BUILD"
 lt_vhost_fresh "$VHOST"
 
-export WAVECOM_MONGODB_URI=$MONGODB_URI
-export WAVECOM_MONGODB_DB=$DB
-export WAVECOM_AMQP_URL=amqp://guest:guest@127.0.0.1:5672/$VHOST
-export WAVECOM_API_HOST=127.0.0.1
-export WAVECOM_API_PORT=$PORT
-export WAVECOM_API_PER_IP_LIMIT=${WAVECOM_API_PER_IP_LIMIT:-1024}
-export WAVECOM_LOG_LEVEL=${WAVECOM_LOG_LEVEL:-warn}
-export WAVECOM_WORKER_PROCESSES=$WORKERS
+lt_export_run_env "$MONGODB_URI" "$DB" "$VHOST" "$PORT" "$WORKERS"
 export WAVECOM_TWILIO_FROM=${WAVECOM_TWILIO_FROM:-+14155550000}
 lt_export_provider_env
 

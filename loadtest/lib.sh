@@ -150,3 +150,64 @@ lt_tenant_key() { # BUILD NAME ROLE
     die "wavecomctl apikey create failed"
   [[ $LT_TENANT =~ ^[[:alnum:]_-]+$ && -n $LT_KEY ]] || die "wavecomctl printed no usable tenant or key"
 }
+
+# Exports the configuration every benchmark's API and worker run with: database DB, the RabbitMQ
+# vhost VHOST, the API on 127.0.0.1:PORT, WORKERS worker processes, the providers at the doubles.
+# What the caller exported already wins.
+lt_export_run_env() { # MONGODB_URI DB VHOST PORT WORKERS
+  export WAVECOM_MONGODB_URI=$1
+  export WAVECOM_MONGODB_DB=$2
+  export WAVECOM_AMQP_URL=${WAVECOM_LOADTEST_AMQP_BASE:-amqp://guest:guest@127.0.0.1:5672}/$3
+  export WAVECOM_API_HOST=127.0.0.1
+  export WAVECOM_API_PORT=$4
+  export WAVECOM_API_PER_IP_LIMIT=${WAVECOM_API_PER_IP_LIMIT:-1024}
+  # An open loop at a low rate leaves a connection idle between requests; keep it open.
+  export WAVECOM_API_TIMEOUT_SECONDS=${WAVECOM_API_TIMEOUT_SECONDS:-300}
+  export WAVECOM_LOG_LEVEL=${WAVECOM_LOG_LEVEL:-warn}
+  export WAVECOM_WORKER_PROCESSES=$5
+  export WAVECOM_DRAIN_GRACE_SECONDS=${WAVECOM_DRAIN_GRACE_SECONDS:-30}
+}
+
+# Starts provider doubles of the benchmark's own (BIN) on ports BASE (control) to BASE+40, with
+# credentials of their own written into DIR (the shared service-account file must not be touched:
+# a doubles instance rewrites its token_uri to its own address), and points the providers at them.
+# Sets LT_DOUBLES_PID, LT_CONTROL and LT_WEBHOOK_URL.
+lt_start_private_doubles() { # BIN BASE DIR
+  local bin=$1 b=$2 dd=$3 i
+  mkdir -p "$dd"
+  "$bin" -control-addr "127.0.0.1:$b" -twilio-addr "127.0.0.1:$((b + 10))" \
+    -fcm-addr "127.0.0.1:$((b + 20))" -apns-addr "127.0.0.1:$((b + 30))" \
+    -webhook-addr "127.0.0.1:$((b + 40))" -fcm-service-account-out "$dd/fcm-service-account.json" \
+    -apns-key-out "$dd/apns-key.p8" -tls-cert-out "$dd/tls-cert.pem" \
+    -twilio-sid AC0123456789abcdef0123456789abcdef -twilio-token wavecom-dev-twilio-auth-token \
+    -apns-key-id ABC123DEFG -apns-team-id DEF123GHIJ -apns-max-token-updates 0 2>>"$dd/doubles.log" &
+  LT_DOUBLES_PID=$!
+  LT_CONTROL=http://127.0.0.1:$b
+  LT_WEBHOOK_URL=http://127.0.0.1:$((b + 40))
+  for ((i = 0; i < 100; i++)); do
+    curl -fsS -m 2 -o /dev/null "$LT_CONTROL/_control/info" 2>/dev/null && break
+    kill -0 "$LT_DOUBLES_PID" 2>/dev/null || die "the private doubles exited during start (see $dd/doubles.log)"
+    sleep 0.2
+  done
+  curl -fsS -m 2 -o /dev/null "$LT_CONTROL/_control/info" || die "the private doubles did not start"
+  export WAVECOM_TWILIO_URL=http://127.0.0.1:$((b + 10))
+  export WAVECOM_FCM_URL=http://127.0.0.1:$((b + 20))
+  export WAVECOM_FCM_SERVICE_ACCOUNT_FILE=$dd/fcm-service-account.json
+  export WAVECOM_APNS_URL=https://127.0.0.1:$((b + 30))
+  export WAVECOM_APNS_KEY_FILE=$dd/apns-key.p8
+  export WAVECOM_PROVIDER_CA_FILE=$dd/tls-cert.pem
+}
+
+# Sets every HTTP double at CONTROL to LATENCY_MS of latency and FAILURE_RATE transient failures
+# (503 with Retry-After: 1), nothing else failing.
+lt_configure_doubles() { # CONTROL LATENCY_MS FAILURE_RATE
+  local p body
+  for p in twilio fcm apns webhook; do
+    body="{\"latency_ms\":$2,\"latency_jitter_ms\":0,\"failure_rate\":$3,"
+    body+="\"failure_kind\":\"503\",\"down\":false,\"fail_first_n\":0,\"retry_after_s\":1"
+    # A new worker signs a new APNs provider token per child: let the key introduce them.
+    [[ $p == apns ]] && body+=",\"max_token_updates\":0"
+    curl -fsS -m 10 -o /dev/null -X POST --data-binary "$body}" "$1/_control/$p/config" ||
+      die "could not configure the $p double"
+  done
+}

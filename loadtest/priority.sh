@@ -49,7 +49,6 @@ DOUBLES_BIN=${WAVECOM_DOUBLES_BIN:-$ROOT/.wavecom/bin/wavecom-doubles}
 RESULTS=$ROOT/loadtest/results
 BUILD=${WAVECOM_BENCH_BUILD_DIR:-$ROOT/build-bench}
 MONGODB_URI=${WAVECOM_MONGODB_URI:-mongodb://127.0.0.1:27017}
-AMQP_BASE=${WAVECOM_LOADTEST_AMQP_BASE:-amqp://guest:guest@127.0.0.1:5672}
 COMMAND="loadtest/priority.sh${*:+ $*}"
 
 usage() {
@@ -166,51 +165,14 @@ lt_build "$BUILD"
 say "vhost $VHOST, database $DB, logs in ${OUT#"$ROOT"/}"
 lt_vhost_fresh "$VHOST"
 
-export WAVECOM_MONGODB_URI=$MONGODB_URI
-export WAVECOM_MONGODB_DB=$DB
-export WAVECOM_AMQP_URL=$AMQP_BASE/$VHOST
-export WAVECOM_API_HOST=127.0.0.1
-export WAVECOM_API_PORT=$PORT
-export WAVECOM_API_PER_IP_LIMIT=${WAVECOM_API_PER_IP_LIMIT:-1024}
-export WAVECOM_API_TIMEOUT_SECONDS=${WAVECOM_API_TIMEOUT_SECONDS:-300}
-export WAVECOM_LOG_LEVEL=${WAVECOM_LOG_LEVEL:-warn}
-export WAVECOM_WORKER_PROCESSES=$WORKERS
-export WAVECOM_DRAIN_GRACE_SECONDS=${WAVECOM_DRAIN_GRACE_SECONDS:-30}
+lt_export_run_env "$MONGODB_URI" "$DB" "$VHOST" "$PORT" "$WORKERS"
 
 # Provider doubles of the benchmark's own (e2e.sh --private-doubles), with credentials of their own.
-dd=$OUT/doubles
-mkdir -p "$dd"
-b=$DOUBLES_BASE
-"$DOUBLES_BIN" -control-addr "127.0.0.1:$b" -twilio-addr "127.0.0.1:$((b + 10))" \
-  -fcm-addr "127.0.0.1:$((b + 20))" -apns-addr "127.0.0.1:$((b + 30))" \
-  -webhook-addr "127.0.0.1:$((b + 40))" -fcm-service-account-out "$dd/fcm-service-account.json" \
-  -apns-key-out "$dd/apns-key.p8" -tls-cert-out "$dd/tls-cert.pem" \
-  -twilio-sid AC0123456789abcdef0123456789abcdef -twilio-token wavecom-dev-twilio-auth-token \
-  -apns-key-id ABC123DEFG -apns-team-id DEF123GHIJ -apns-max-token-updates 0 2>>"$OUT/doubles.log" &
-DOUBLES_PID=$!
-CONTROL=http://127.0.0.1:$b
-WEBHOOK_URL=http://127.0.0.1:$((b + 40))
-for ((i = 0; i < 100; i++)); do
-  curl -fsS -m 2 -o /dev/null "$CONTROL/_control/info" 2>/dev/null && break
-  kill -0 "$DOUBLES_PID" 2>/dev/null || die "the doubles exited during start (see $OUT/doubles.log)"
-  sleep 0.2
-done
-curl -fsS -m 2 -o /dev/null "$CONTROL/_control/info" || die "the doubles did not start"
-export WAVECOM_TWILIO_URL=http://127.0.0.1:$((b + 10))
-export WAVECOM_FCM_URL=http://127.0.0.1:$((b + 20))
-export WAVECOM_FCM_SERVICE_ACCOUNT_FILE=$dd/fcm-service-account.json
-export WAVECOM_APNS_URL=https://127.0.0.1:$((b + 30))
-export WAVECOM_APNS_KEY_FILE=$dd/apns-key.p8
-export WAVECOM_PROVIDER_CA_FILE=$dd/tls-cert.pem
+lt_start_private_doubles "$DOUBLES_BIN" "$DOUBLES_BASE" "$OUT/doubles"
+DOUBLES_PID=$LT_DOUBLES_PID CONTROL=$LT_CONTROL WEBHOOK_URL=$LT_WEBHOOK_URL
 lt_export_provider_env
 say "doubles at $CONTROL: ${LATENCY_MS} ms latency, $FAILURE_RATE transient failures (503)"
-for p in twilio fcm apns webhook; do
-  body="{\"latency_ms\":$LATENCY_MS,\"latency_jitter_ms\":0,\"failure_rate\":$FAILURE_RATE,"
-  body+="\"failure_kind\":\"503\",\"down\":false,\"fail_first_n\":0,\"retry_after_s\":1"
-  [[ $p == apns ]] && body+=",\"max_token_updates\":0"
-  curl -fsS -m 10 -o /dev/null -X POST --data-binary "$body}" "$CONTROL/_control/$p/config" ||
-    die "could not configure the $p double"
-done
+lt_configure_doubles "$CONTROL" "$LATENCY_MS" "$FAILURE_RATE"
 
 say "starting wavecom-api on port $PORT (the worker stays stopped while the LOW flood is queued)"
 lt_start_api "$BUILD" "$OUT/api.log"
