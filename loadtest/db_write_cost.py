@@ -2,11 +2,13 @@
 """What one single-document write costs the local database, in CPU.
 
     /usr/bin/python3 loadtest/db_write_cost.py [--uri URI] [--docs N] [--threads T] [--writes W]
-                                               [--results DIR]
+                                               [--shape SHAPE] [--results DIR]
 
 Fills a scratch collection (database wc_bench_dbcost_<time>, left in place like every benchmark's)
-with N notification-like documents, then has T threads make W findAndModify calls each, by _id with
-a status condition, $set and $push: the shape of a WaveCom claim or outcome write. It reports the
+with N documents of one --shape, then has T threads make W findAndModify calls each, by _id with a
+status condition: the shape of a WaveCom claim. --shape notification is the document and claim of
+today's write path, state the same claim on a document holding only what it changes (how much a
+separate state document would save), legacy the document with its embedded trail before. It reports the
 calls per second and the CPU seconds the database processes spent per call, read from /proc before
 and after: the FerretDB launcher (wavecom-ferretdb) and PostgreSQL's processes (postgres). The
 client's own CPU is not counted. Loopback only; bounded by N, T and W.
@@ -37,12 +39,67 @@ def cpu_seconds(command_names):
     return sum(cpu for comm, _, cpu in cpu_snapshot.processes().values() if comm in command_names)
 
 
+SHAPES = {
+    "legacy": "the document before the write path changes, with its trail embedded and growing",
+    "notification": "the document as WaveCom stores it now, and the worker's claim",
+    "state": "only what a claim or an outcome changes (status, seq, last, lease, counts), "
+             "as a separate state document would hold it",
+}
+
+
+def make_doc(shape, i, now):
+    """Document number i of SHAPE, as the write path stores it."""
+    oid = bson.ObjectId()
+    if shape == "legacy":
+        return {"_id": oid, "tenantId": "t", "status": "QUEUED", "type": "SMS",
+                "recipient": f"+1555{i:07d}", "message": "hello " * 10, "priority": "MEDIUM",
+                "retryCount": 0, "createdAt": now, "updatedAt": now,
+                "logs": [{"status": "PENDING", "message": "Notification created", "timestamp": now},
+                         {"status": "QUEUED", "message": "Added to queue", "timestamp": now}]}
+    state = {"_id": oid, "status": "QUEUED", "retryCount": 0, "maxRetries": 3, "updatedAt": now,
+             "seq": 2, "createdSeq": 2,
+             "last": {"status": "QUEUED", "message": "Added to queue", "actor": "api",
+                      "timestamp": now}}
+    if shape == "state":
+        return state
+    minute = int(now.timestamp() // 60 * 60_000)
+    doc = {"_id": oid, "tenantId": "65f0c0ffee0123456789abcd", "type": "EMAIL",
+           "recipient": f"customer{i}@example.com", "subject": "Your statement is ready",
+           "message": "Your monthly statement is ready to view in online banking. " * 3,
+           "priority": "MEDIUM", "metadata": {"campaign": "statements", "region": "eu"},
+           "correlationId": f"corr-{i:012d}", "createdAt": now,
+           "listBucket": f"65f0c0ffee0123456789abcd:{minute}",
+           "listSlot": f"65f0c0ffee0123456789abcd:{int(now.timestamp()) * 1000}"}
+    doc.update(state)
+    return doc
+
+
+def claim(shape, oid):
+    """The filter and update of a claim on document oid of SHAPE."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    if shape == "legacy":
+        return ({"_id": oid, "$or": [{"status": "QUEUED"}, {"status": "PROCESSING"}]},
+                {"$set": {"status": "PROCESSING", "lease": {"owner": "bench", "until": now}},
+                 "$push": {"logs": {"status": "PROCESSING", "message": "bench"}}})
+    return ({"_id": oid, "$or": [{"status": {"$in": ["QUEUED", "RETRYING"]}},
+                                 {"status": "PROCESSING", "lease.until": {"$lt": now}}]},
+            {"$set": {"status": "PROCESSING", "updatedAt": now,
+                      "last": {"status": "PROCESSING", "message": "Worker started processing",
+                               "actor": "worker:bench", "timestamp": now},
+                      "lease": {"owner": "worker:bench", "until": now, "token": "0123456789abcdef"},
+                      "lastToken": "0123456789abcdef"},
+             "$inc": {"seq": 1}})
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--uri", default="mongodb://127.0.0.1:27017")
     parser.add_argument("--docs", type=int, default=20000)
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--writes", type=int, default=300, help="per thread")
+    parser.add_argument("--shape", choices=sorted(SHAPES), default="notification",
+                        help="the document and the claim written: " +
+                             "; ".join(f"{k}: {v}" for k, v in sorted(SHAPES.items())))
     parser.add_argument("--results", help="write db_ceiling.json and db_ceiling.md here")
     args = parser.parse_args()
     if args.threads * args.writes > args.docs:
@@ -52,12 +109,7 @@ def main():
     name = "wc_bench_dbcost_" + datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d_%H%M%S")
     coll = client[name].notifications
     now = datetime.datetime.now(datetime.timezone.utc)
-    docs = [{"_id": bson.ObjectId(), "tenantId": "t", "status": "QUEUED", "type": "SMS",
-             "recipient": f"+1555{i:07d}", "message": "hello " * 10, "priority": "MEDIUM",
-             "retryCount": 0, "createdAt": now, "updatedAt": now,
-             "logs": [{"status": "PENDING", "message": "Notification created", "timestamp": now},
-                      {"status": "QUEUED", "message": "Added to queue", "timestamp": now}]}
-            for i in range(args.docs)]
+    docs = [make_doc(args.shape, i, now) for i in range(args.docs)]
     names = {"ferretdb": {"wavecom-ferretd", "wavecom-ferretdb"}, "postgresql": {"postgres"}}
     fill_before = {k: cpu_seconds(v) for k, v in names.items()}
     fill_started = time.monotonic()
@@ -69,13 +121,7 @@ def main():
 
     def writer(k):
         for j in range(args.writes):
-            coll.find_one_and_update(
-                {"_id": ids[k * args.writes + j],
-                 "$or": [{"status": "QUEUED"}, {"status": "PROCESSING"}]},
-                {"$set": {"status": "PROCESSING",
-                          "lease": {"owner": "bench", "until": datetime.datetime.now(
-                              datetime.timezone.utc)}},
-                 "$push": {"logs": {"status": "PROCESSING", "message": "bench"}}})
+            coll.find_one_and_update(*claim(args.shape, ids[k * args.writes + j]))
 
     before = {k: cpu_seconds(v) for k, v in names.items()}
     started = time.monotonic()
@@ -87,7 +133,8 @@ def main():
     elapsed = time.monotonic() - started
     calls = args.threads * args.writes
     per_call = {k: (cpu_seconds(v) - before[k]) / calls * 1000 for k, v in names.items()}
-    print(f"db write cost: {calls} findAndModify by _id on {args.docs} documents, "
+    print(f"db write cost ({args.shape}, {len(bson.encode(docs[0]))} bytes of BSON): "
+          f"{calls} findAndModify by _id on {args.docs} documents, "
           f"{args.threads} threads: {calls / elapsed:.0f}/s; CPU per call: "
           f"FerretDB {per_call['ferretdb']:.2f} ms + PostgreSQL {per_call['postgresql']:.2f} ms = "
           f"{sum(per_call.values()):.2f} ms (database {name})")
@@ -107,7 +154,8 @@ def write_results(args, calls_per_s, per_call, inserts_per_s, insert_ms):
         "meta": {"time": time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime()), "commit": commit,
                  "command": "/usr/bin/python3 loadtest/db_write_cost.py " + " ".join(sys.argv[1:]),
                  "cpus": cpus},
-        "config": {"docs": args.docs, "threads": args.threads, "writes_per_thread": args.writes},
+        "config": {"docs": args.docs, "threads": args.threads, "writes_per_thread": args.writes,
+                   "shape": args.shape},
         "find_and_modify_per_s": round(calls_per_s, 1),
         "find_and_modify_cpu_ms": {k: round(v, 3) for k, v in per_call.items()},
         "bulk_insert_docs_per_s": round(inserts_per_s, 1),
