@@ -132,6 +132,22 @@ bool wc_store_ping(wc_store_t *store)
     return ok;
 }
 
+bool wc_store_create_index(wc_store_t *store, const char *coll, const bson_t *key,
+                           const char *name)
+{
+    bson_t *cmd = BCON_NEW("createIndexes", BCON_UTF8(coll), "indexes", "[", "{", "key",
+                           BCON_DOCUMENT(key), "name", BCON_UTF8(name), "}", "]");
+    mongoc_client_t *client = wc_store_client_take(store);
+    bson_error_t error;
+    bool ok = mongoc_client_write_command_with_opts(client, store->db, cmd, NULL, NULL, &error);
+    wc_store_client_give(store, client);
+    bson_destroy(cmd);
+    if (!ok) {
+        wc_log_error("createIndexes %s on %s failed: %s", name, coll, error.message);
+    }
+    return ok;
+}
+
 bool wc_store_is_ferretdb(wc_store_t *store)
 {
     int kind = atomic_load(&store->server_kind);

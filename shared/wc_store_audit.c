@@ -127,19 +127,10 @@ wc_store_status_t wc_store_count_in_flight(wc_store_t *store, const char *tenant
 
 wc_store_status_t wc_store_ensure_audit_indexes(wc_store_t *store)
 {
-    bson_t *cmd = BCON_NEW("createIndexes", BCON_UTF8(WC_COLL_AUDIT), "indexes", "[", "{", "key",
-                           "{", "tenantId", BCON_INT32(1), "at", BCON_INT32(-1), "}", "name",
-                           BCON_UTF8("tenant_at"), "}", "]");
-    mongoc_client_t *client = mongoc_client_pool_pop(store->pool);
-    bson_error_t error;
-    bool ok = mongoc_client_write_command_with_opts(client, store->db, cmd, NULL, NULL, &error);
-    mongoc_client_pool_push(store->pool, client);
-    bson_destroy(cmd);
-    if (!ok) {
-        wc_log_error("createIndexes (audit) failed: %s", error.message);
-        return WC_STORE_ERROR;
-    }
-    return WC_STORE_OK;
+    bson_t *key = BCON_NEW("tenantId", BCON_INT32(1), "at", BCON_INT32(-1));
+    bool ok = wc_store_create_index(store, WC_COLL_AUDIT, key, "tenant_at");
+    bson_destroy(key);
+    return ok ? WC_STORE_OK : WC_STORE_ERROR;
 }
 
 wc_store_status_t wc_store_audit_append(wc_store_t *store, const wc_audit_event_t *event)

@@ -636,30 +636,21 @@ wc_store_status_t wc_store_counters_throughput(wc_store_t *store, const char *te
     return WC_STORE_OK;
 }
 
-static bool create_index(mongoc_client_t *client, const char *db, const char *coll,
-                         const char *field, const char *name)
-{
-    bson_t *cmd = BCON_NEW("createIndexes", BCON_UTF8(coll), "indexes", "[", "{", "key", "{",
-                           field, BCON_INT32(1), "}", "name", BCON_UTF8(name), "}", "]");
-    bson_error_t error;
-    bool ok = mongoc_client_write_command_with_opts(client, db, cmd, NULL, NULL, &error);
-    if (!ok) {
-        wc_log_error("createIndexes %s on %s failed: %s", name, coll, error.message);
-    }
-    bson_destroy(cmd);
-    return ok;
-}
-
 wc_store_status_t wc_store_ensure_list_indexes(wc_store_t *store)
 {
     if (wc_store_is_ferretdb(store)) {
         return WC_STORE_OK;
     }
-    mongoc_client_t *client = wc_store_client_take(store);
-    bool ok =
-        create_index(client, store->db, WC_COLL_NOTIFICATIONS, "listBucket", "list_bucket") &&
-        create_index(client, store->db, WC_COLL_NOTIFICATIONS, "listSlot", "list_slot") &&
-        create_index(client, store->db, WC_COLL_COUNTERS, "scope", "scope");
-    wc_store_client_give(store, client);
+    const struct {
+        const char *coll, *field, *name;
+    } indexes[] = {{WC_COLL_NOTIFICATIONS, "listBucket", "list_bucket"},
+                   {WC_COLL_NOTIFICATIONS, "listSlot", "list_slot"},
+                   {WC_COLL_COUNTERS, "scope", "scope"}};
+    bool ok = true;
+    for (size_t i = 0; ok && i < sizeof(indexes) / sizeof(indexes[0]); i++) {
+        bson_t *key = BCON_NEW(indexes[i].field, BCON_INT32(1));
+        ok = wc_store_create_index(store, indexes[i].coll, key, indexes[i].name);
+        bson_destroy(key);
+    }
     return ok ? WC_STORE_OK : WC_STORE_ERROR;
 }

@@ -66,4 +66,9 @@ wc_store_status_t wc_store_insert(wc_store_t *store, const char *coll, const bso
  * every write and serve no query (docs/ARCHITECTURE.md §3.4). */
 bool wc_store_is_ferretdb(wc_store_t *store);
 
+/* Creates the index `name` on `key` (e.g. {tenantId: 1, at: -1}) of `coll`,
+ * logging the server's error; true when it exists afterwards. */
+bool wc_store_create_index(wc_store_t *store, const char *coll, const bson_t *key,
+                           const char *name);
+
 #endif

@@ -355,17 +355,8 @@ wc_store_status_t wc_store_ensure_trail_indexes(wc_store_t *store)
     if (wc_store_is_ferretdb(store)) {
         return WC_STORE_OK;
     }
-    bson_t *cmd = BCON_NEW("createIndexes", BCON_UTF8(WC_COLL_TRAIL), "indexes", "[", "{", "key",
-                           "{", "notificationId", BCON_INT32(1), "seq", BCON_INT32(1), "}", "name",
-                           BCON_UTF8("notification_seq"), "}", "]");
-    mongoc_client_t *client = wc_store_client_take(store);
-    bson_error_t error;
-    bool ok = mongoc_client_write_command_with_opts(client, store->db, cmd, NULL, NULL, &error);
-    wc_store_client_give(store, client);
-    bson_destroy(cmd);
-    if (!ok) {
-        wc_log_error("createIndexes on %s failed: %s", WC_COLL_TRAIL, error.message);
-        return WC_STORE_ERROR;
-    }
-    return WC_STORE_OK;
+    bson_t *key = BCON_NEW("notificationId", BCON_INT32(1), "seq", BCON_INT32(1));
+    bool ok = wc_store_create_index(store, WC_COLL_TRAIL, key, "notification_seq");
+    bson_destroy(key);
+    return ok ? WC_STORE_OK : WC_STORE_ERROR;
 }

@@ -445,19 +445,10 @@ wc_store_status_t wc_store_ensure_usage_indexes(wc_store_t *store)
     if (wc_store_is_ferretdb(store)) {
         return WC_STORE_OK;
     }
-    bson_t *cmd = BCON_NEW("createIndexes", BCON_UTF8(WC_COLL_USAGE), "indexes", "[", "{", "key",
-                           "{", "tenantId", BCON_INT32(1), "dayStart", BCON_INT32(1), "}", "name",
-                           BCON_UTF8("tenant_day"), "}", "]");
-    mongoc_client_t *client = wc_store_client_take(store);
-    bson_error_t error;
-    bool ok = mongoc_client_write_command_with_opts(client, store->db, cmd, NULL, NULL, &error);
-    wc_store_client_give(store, client);
-    bson_destroy(cmd);
-    if (!ok) {
-        wc_log_error("createIndexes (%s) failed: %s", WC_COLL_USAGE, error.message);
-        return WC_STORE_ERROR;
-    }
-    return WC_STORE_OK;
+    bson_t *key = BCON_NEW("tenantId", BCON_INT32(1), "dayStart", BCON_INT32(1));
+    bool ok = wc_store_create_index(store, WC_COLL_USAGE, key, "tenant_day");
+    bson_destroy(key);
+    return ok ? WC_STORE_OK : WC_STORE_ERROR;
 }
 
 wc_store_status_t wc_store_usage_sweep(wc_store_t *store, int64_t before_ms, int64_t *deleted)
