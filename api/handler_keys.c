@@ -141,19 +141,6 @@ static const char *channel_name(int i) { return wc_channel_name((wc_channel_t)i)
 static const char *refusal_name(int i) { return wc_usage_refusal_name((wc_usage_refusal_t)i); }
 
 /* A key hint: "wck_" and 8 lowercase hex digits. */
-static bool is_hint(const char *text)
-{
-    if (strlen(text) != 12 || strncmp(text, "wck_", 4) != 0) {
-        return false;
-    }
-    for (const char *c = text + 4; *c != '\0'; c++) {
-        if (!((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'f'))) {
-            return false;
-        }
-    }
-    return true;
-}
-
 api_response_t api_handle_usage(api_context_t *ctx, const api_request_t *req,
                                 const wc_principal_t *principal, const char *param)
 {
@@ -167,7 +154,7 @@ api_response_t api_handle_usage(api_context_t *ctx, const api_request_t *req,
     int64_t from = day_arg(&q, "from", to >= 0 ? to - (USAGE_DEFAULT_DAYS - 1) * WC_DAY_MS : -1,
                            &errs);
     const char *hint = api_query_get(&q, "apiKey");
-    if (hint != NULL && !is_hint(hint)) {
+    if (hint != NULL && !wc_key_hint_valid(hint)) {
         wc_field_errors_add(&errs, "apiKey", "format",
                             "apiKey must be a key hint: wck_ and 8 hex digits");
     }

@@ -3,7 +3,8 @@
  * with the pagination object the WaveCom specification defines (see
  * docs/ARCHITECTURE.md §7). Query arguments: page (1..1,000,000, default 1),
  * limit (1..100, default 20), status, type, priority, a createdAt range: from
- * (inclusive) and to (exclusive), RFC 3339;
+ * (inclusive) and to (exclusive), RFC 3339; apiKey (a key hint: only what
+ * that key created);
  * and the keyset cursors `before` / `after` (a nextCursor / prevCursor of an
  * earlier answer), which replace page.
  *
@@ -25,8 +26,9 @@
 #define LIMIT_MAX 100
 #define LIMIT_DEFAULT 20
 
-static const char *const list_args[] = {"page", "limit", "status", "type",   "priority",
-                                        "from", "to",    "before", "after", NULL};
+static const char *const list_args[] = {"page", "limit",  "status", "type",   "priority",
+                                        "from", "to",     "before", "after",  "apiKey",
+                                        NULL};
 
 /* Reads the `before` or `after` cursor into the query; false when absent. */
 static bool cursor_arg(const api_query_t *q, const char *name, wc_list_mode_t mode,
@@ -130,6 +132,7 @@ api_response_t api_handle_list_notifications(api_context_t *ctx, const api_reque
         .priority = enum_arg(&q, "priority", parse_priority, "LOW, MEDIUM, HIGH, CRITICAL", &errs),
         .created_from_ms = date_arg(&q, "from", &errs),
         .created_to_ms = date_arg(&q, "to", &errs),
+        .key_hint = api_query_get(&q, "apiKey"),
         .skip = (page - 1) * limit,
         .limit = limit,
     };
@@ -137,6 +140,10 @@ api_response_t api_handle_list_notifications(api_context_t *ctx, const api_reque
     bool after = cursor_arg(&q, "after", WC_LIST_AFTER, &query, &errs);
     if (before && after) {
         wc_field_errors_add(&errs, "after", "exclusive", "give before or after, not both");
+    }
+    if (query.key_hint != NULL && !wc_key_hint_valid(query.key_hint)) {
+        wc_field_errors_add(&errs, "apiKey", "format",
+                            "apiKey must be a key hint: wck_ and 8 hex digits");
     }
     if ((before || after) && api_query_get(&q, "page") != NULL) {
         wc_field_errors_add(&errs, "page", "exclusive", "a cursor replaces page; give one");

@@ -22,11 +22,12 @@ void api_list_key(api_context_t *ctx, const char *kind, const wc_list_query_t *q
     /* Every field of the query that changes the answer, and nothing else. */
     int n = snprintf(key->text, sizeof(key->text),
                      "%s|%s|%" PRId64 "|%d|%d|%d|%" PRId64 "|%" PRId64 "|%" PRId64 "|%" PRId64
-                     "|%d|%" PRId64 "|%s",
+                     "|%d|%" PRId64 "|%s|%s",
                      kind, query->tenant_id, version, query->status, query->type,
                      query->priority, query->created_from_ms, query->created_to_ms, query->skip,
                      query->limit, (int)query->mode, query->cursor_ms,
-                     query->mode == WC_LIST_PAGE ? "" : cursor);
+                     query->mode == WC_LIST_PAGE ? "" : cursor,
+                     query->key_hint != NULL ? query->key_hint : "");
     key->usable = n > 0 && (size_t)n < sizeof(key->text);
 }
 

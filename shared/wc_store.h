@@ -93,6 +93,12 @@ typedef struct {
  * say what it left. */
 #define WC_TRAIL_FROM_UNKNOWN (-2)
 
+/* An API key's public hint, "wck_" and 8 hex digits, with its NUL. */
+#define WC_KEY_HINT_SIZE 13
+
+/* Whether `text` has the form of a key hint. */
+bool wc_key_hint_valid(const char *text);
+
 /* One entry of the audit trail, in memory: what changed, and what the stats
  * counters fold (tenant, channel, priority, createdAt). */
 typedef struct {
@@ -106,6 +112,7 @@ typedef struct {
     wc_priority_t priority;
     int64_t created_at_ms; /* the notification's createdAt */
     int64_t at_ms;         /* when the change happened */
+    char key_hint[WC_KEY_HINT_SIZE]; /* the key that created it; "" for none */
     char actor[96];
     char message[256];
 } wc_trail_entry_t;
@@ -230,7 +237,7 @@ typedef struct {
     /* The key's first 12 characters ("wck_" and 8 hex digits), as listings
      * show it; names the key in usage and on the notifications it creates.
      * Empty for a JWT. */
-    char key_hint[13];
+    char key_hint[WC_KEY_HINT_SIZE];
     wc_tenant_limits_t limits;
     wc_quota_t key_quota; /* the key's own monthly quota */
     /* Set when a dashboard user's JWT authenticated the request (its "sub"
@@ -442,6 +449,7 @@ typedef enum {
 
 typedef struct {
     const char *tenant_id;
+    const char *key_hint; /* only what this API key created; NULL for any */
     int status;          /* a wc_status_t, or -1 for any */
     int type;            /* a wc_channel_t, or -1 */
     int priority;        /* a wc_priority_t, or -1 */

@@ -14,7 +14,7 @@
 
 #define DAY_MS (24LL * 3600 * 1000)
 #define HOUR_MS (3600LL * 1000)
-#define ID_LEN 96
+#define ID_LEN WC_COUNTER_ID_LEN
 #define CELLS (WC_STATUS_COUNT * WC_CHANNEL_COUNT * WC_PRIORITY_COUNT)
 #define MONGO_DUPLICATE_KEY 11000
 
@@ -48,21 +48,42 @@ static int fit(int n, size_t len)
     return n < 0 || (size_t)n >= len ? -1 : 0;
 }
 
-int wc_counter_doc_id(char *out, size_t len, const char *tenant_id, wc_counter_level_t level,
+int wc_counter_owner(char owner[WC_COUNTER_ID_LEN], char *scope, const char *tenant_id,
+                     const char *key_hint)
+{
+    if (tenant_id == NULL || tenant_id[0] == '\0' || strlen(tenant_id) > 24 ||
+        strpbrk(tenant_id, ":~") != NULL || (key_hint != NULL && !wc_key_hint_valid(key_hint))) {
+        return -1;
+    }
+    if (key_hint == NULL) {
+        snprintf(owner, WC_COUNTER_ID_LEN, "%s", tenant_id);
+        if (scope != NULL) {
+            snprintf(scope, WC_COUNTER_ID_LEN, "tenants");
+        }
+        return 0;
+    }
+    snprintf(owner, WC_COUNTER_ID_LEN, "%s~%s", tenant_id, key_hint);
+    if (scope != NULL) {
+        snprintf(scope, WC_COUNTER_ID_LEN, "%s:keys", tenant_id);
+    }
+    return 0;
+}
+
+int wc_counter_doc_id(char *out, size_t len, const char *owner, wc_counter_level_t level,
                       int64_t ms)
 {
-    return fit(snprintf(out, len, "%s:%s:%" PRId64, tenant_id, levels[level].code,
+    return fit(snprintf(out, len, "%s:%s:%" PRId64, owner, levels[level].code,
                         wc_counter_bucket_start(level, ms)),
                len);
 }
 
-int wc_counter_scope(char *out, size_t len, const char *tenant_id, wc_counter_level_t level,
+int wc_counter_scope(char *out, size_t len, const char *owner, wc_counter_level_t level,
                      int64_t ms)
 {
     if (level == WC_COUNTER_DAY) {
-        return fit(snprintf(out, len, "%s:%s", tenant_id, levels[level].code), len);
+        return fit(snprintf(out, len, "%s:%s", owner, levels[level].code), len);
     }
-    return fit(snprintf(out, len, "%s:%s:%" PRId64, tenant_id, levels[level].code,
+    return fit(snprintf(out, len, "%s:%s:%" PRId64, owner, levels[level].code,
                         wc_counter_bucket_start(level - 1, ms)),
                len);
 }
@@ -114,13 +135,14 @@ typedef struct {
     char id[ID_LEN];
     char scope[ID_LEN];
     const char *tenant_id;
+    const char *key_hint; /* a key's documents: NULL for the tenant's */
     int64_t start_ms;
     doc_kind_t kind;
     /* A minute bucket first written by a creation: every notification in it
      * carries listSlot (a bucket first written for an older document may
      * hold some without). */
     bool slotted;
-    int64_t changes; /* DOC_TENANT: deltas folded in, added to its `version` */
+    int64_t changes; /* the tenant's top document: deltas folded in, added to its `version` */
     int64_t cells[CELLS];
     int64_t created, sent, failed;
 } pending_t;
@@ -157,36 +179,40 @@ static pending_t *pending_get(pending_set_t *set, const char *id)
 
 static bool valid_delta(const wc_counter_delta_t *d)
 {
-    return d->tenant_id != NULL && strlen(d->tenant_id) <= 24 && d->type >= 0 &&
+    char owner[ID_LEN];
+    return wc_counter_owner(owner, NULL, d->tenant_id, d->key_hint) == 0 && d->type >= 0 &&
            d->type < WC_CHANNEL_COUNT && d->priority >= 0 && d->priority < WC_PRIORITY_COUNT &&
            d->from >= -1 && d->from < WC_STATUS_COUNT && d->to >= 0 && d->to < WC_STATUS_COUNT;
 }
 
-/* Adds one delta to the set; false when the set is full. */
-static bool fold(pending_set_t *set, const wc_counter_delta_t *d)
+/* Adds one delta to the state counters of one owner (the tenant, or the key
+ * that created the notification); false when the set is full. */
+static bool fold_owner(pending_set_t *set, const wc_counter_delta_t *d, const char *key_hint)
 {
-    char id[ID_LEN];
-    snprintf(id, sizeof(id), "%s", d->tenant_id);
-    pending_t *doc = pending_get(set, id);
-    if (doc == NULL) {
+    char owner[ID_LEN], scope[ID_LEN], id[ID_LEN];
+    pending_t *doc = NULL;
+    if (wc_counter_owner(owner, scope, d->tenant_id, key_hint) != 0 ||
+        (doc = pending_get(set, owner)) == NULL) {
         return false;
     }
     doc->kind = DOC_TENANT;
     doc->tenant_id = d->tenant_id;
-    snprintf(doc->scope, sizeof(doc->scope), "tenants");
-    doc->changes++;
+    doc->key_hint = key_hint;
+    snprintf(doc->scope, sizeof(doc->scope), "%s", scope);
+    doc->changes += key_hint == NULL;
     pending_t *touched[1 + WC_COUNTER_LEVELS];
     touched[0] = doc;
     for (int l = 0; l < WC_COUNTER_LEVELS; l++) {
-        if (wc_counter_doc_id(id, sizeof(id), d->tenant_id, (wc_counter_level_t)l,
-                              d->created_at_ms) != 0 ||
+        if (wc_counter_doc_id(id, sizeof(id), owner, (wc_counter_level_t)l, d->created_at_ms) !=
+                0 ||
             (doc = pending_get(set, id)) == NULL) {
             return false;
         }
         doc->kind = DOC_LEVEL;
         doc->tenant_id = d->tenant_id;
+        doc->key_hint = key_hint;
         doc->start_ms = wc_counter_bucket_start((wc_counter_level_t)l, d->created_at_ms);
-        wc_counter_scope(doc->scope, sizeof(doc->scope), d->tenant_id, (wc_counter_level_t)l,
+        wc_counter_scope(doc->scope, sizeof(doc->scope), owner, (wc_counter_level_t)l,
                          d->created_at_ms);
         doc->slotted = doc->slotted || (l == WC_COUNTER_MINUTE && d->from < 0);
         touched[1 + l] = doc;
@@ -197,10 +223,21 @@ static bool fold(pending_set_t *set, const wc_counter_delta_t *d)
         }
         touched[i]->cells[cell_index(d->to, d->type, d->priority)]++;
     }
+    return true;
+}
+
+/* Adds one delta to the set; false when the set is full. */
+static bool fold(pending_set_t *set, const wc_counter_delta_t *d)
+{
+    if (!fold_owner(set, d, NULL) || (d->key_hint != NULL && !fold_owner(set, d, d->key_hint))) {
+        return false;
+    }
     bool created = d->from < 0;
     bool sent = d->to == WC_STATUS_SENT && d->from != WC_STATUS_SENT;
     bool failed = d->to == WC_STATUS_FAILED && d->from != WC_STATUS_FAILED;
     if (created || sent || failed) {
+        char id[ID_LEN];
+        pending_t *doc = NULL;
         int64_t minute = floor_to(d->at_ms, WC_LIST_BUCKET_MS);
         snprintf(id, sizeof(id), "%s:tp:%" PRId64, d->tenant_id, minute);
         if ((doc = pending_get(set, id)) == NULL) {
@@ -260,6 +297,9 @@ static bson_t *pending_update(const pending_t *d)
     ok = ok && BSON_APPEND_DOCUMENT_BEGIN(update, "$setOnInsert", &soi);
     ok = ok && BSON_APPEND_UTF8(&soi, "scope", d->scope);
     ok = ok && BSON_APPEND_UTF8(&soi, "tenantId", d->tenant_id);
+    if (d->key_hint != NULL) {
+        ok = ok && BSON_APPEND_UTF8(&soi, "apiKey", d->key_hint);
+    }
     if (d->kind != DOC_TENANT) {
         ok = ok && BSON_APPEND_DATE_TIME(&soi, "start", d->start_ms);
     }
@@ -298,7 +338,9 @@ wc_store_status_t wc_store_counters_apply(wc_store_t *store, const wc_counter_de
         return WC_STORE_OK;
     }
     wc_store_status_t status = WC_STORE_ERROR;
-    pending_set_t set = {.cap = n * (2 + WC_COUNTER_LEVELS)};
+    /* Each delta touches a tenant's and a key's top and level documents and a
+     * throughput minute. */
+    pending_set_t set = {.cap = n * (3 + 2 * WC_COUNTER_LEVELS)};
     bson_t **updates = NULL;
     mongoc_client_t *client = NULL;
     mongoc_collection_t *coll = NULL;
@@ -524,7 +566,7 @@ static void read_own_counts(wc_store_t *store)
     (void)wc_store_counters_flush(store, true);
 }
 
-wc_store_status_t wc_store_counters_children(wc_store_t *store, const char *tenant_id,
+wc_store_status_t wc_store_counters_children(wc_store_t *store, const char *owner,
                                              wc_counter_level_t level, int64_t ms,
                                              wc_counter_bucket_t **out, size_t *n)
 {
@@ -532,7 +574,7 @@ wc_store_status_t wc_store_counters_children(wc_store_t *store, const char *tena
     *out = NULL;
     *n = 0;
     char scope[ID_LEN];
-    if (wc_counter_scope(scope, sizeof(scope), tenant_id, level, ms) != 0) {
+    if (wc_counter_scope(scope, sizeof(scope), owner, level, ms) != 0) {
         return WC_STORE_ERROR;
     }
     bson_t *filter = BCON_NEW("scope", BCON_UTF8(scope));

@@ -12,6 +12,11 @@
  *   _id "<tenant>:m:<minuteStartMs>"   scope "<tenant>:m:<hour>"  ... that minute (a list bucket)
  *   _id "<tenant>:tp:<minuteStartMs>"  scope "<tenant>:tp:<hour>" created/sent/failed that minute
  *
+ * The same four kinds are kept a second time per API key, with the owner
+ * "<tenant>~<keyHint>" in place of "<tenant>" (its top document has scope
+ * "<tenant>:keys" and an `apiKey` field), so that a list filtered by key
+ * walks the key's own counts (wc_counter_owner).
+ *
  * The first four carry c: {"<STATUS>:<TYPE>:<PRIORITY>": n} by the status a
  * notification is in now, and `start` (the bucket's first instant). A minute
  * bucket is the set of notifications whose listBucket field names it
@@ -51,12 +56,23 @@ int64_t wc_counter_level_width(wc_counter_level_t level);
  * instants before 1970). */
 int64_t wc_counter_bucket_start(wc_counter_level_t level, int64_t ms);
 
+/* The longest owner, _id or scope of a counter document, with its NUL. */
+#define WC_COUNTER_ID_LEN 64
+
+/* Whose counts a counter document holds: the tenant's ("<tenant>"), or those
+ * of the notifications one of its API keys created ("<tenant>~<keyHint>",
+ * when `key_hint` is not NULL). Its top document's scope ("tenants", or
+ * "<tenant>:keys") goes to `scope` when not NULL. Returns 0, or -1 for a
+ * malformed tenant or hint. */
+int wc_counter_owner(char owner[WC_COUNTER_ID_LEN], char *scope, const char *tenant_id,
+                     const char *key_hint);
+
 /* The _id of the counter document of `level` holding `ms`, and the scope shared
- * by it and its siblings (the children of one parent bucket). Each returns 0,
- * or -1 when `out` is too small. */
-int wc_counter_doc_id(char *out, size_t len, const char *tenant_id, wc_counter_level_t level,
+ * by it and its siblings (the children of one parent bucket), for `owner`.
+ * Each returns 0, or -1 when `out` is too small. */
+int wc_counter_doc_id(char *out, size_t len, const char *owner, wc_counter_level_t level,
                       int64_t ms);
-int wc_counter_scope(char *out, size_t len, const char *tenant_id, wc_counter_level_t level,
+int wc_counter_scope(char *out, size_t len, const char *owner, wc_counter_level_t level,
                      int64_t ms);
 
 /* The key of one cell of the c map, "<STATUS>:<TYPE>:<PRIORITY>"; and its
@@ -66,6 +82,7 @@ int wc_counter_cell_parse(const char *key, int *status, int *type, int *priority
 
 typedef struct {
     const char *tenant_id;     /* 24 hex */
+    const char *key_hint;      /* the API key that created it, or NULL */
     int64_t created_at_ms;     /* the notification's createdAt: picks its list bucket */
     int64_t at_ms;             /* when the transition happened: picks the throughput minute */
     int type;                  /* wc_channel_t */
@@ -93,10 +110,10 @@ typedef struct {
     int64_t counts[WC_STATUS_COUNT][WC_CHANNEL_COUNT][WC_PRIORITY_COUNT];
 } wc_counter_bucket_t;
 
-/* The buckets of `level` inside the parent bucket holding `ms` (for
- * WC_COUNTER_DAY: every day of the tenant), in no order. On OK *out is a new
+/* The buckets of `level` of `owner` (wc_counter_owner) inside the parent
+ * bucket holding `ms` (for WC_COUNTER_DAY: every day), in no order. On OK *out is a new
  * array of *n the caller frees (NULL when n is 0). */
-wc_store_status_t wc_store_counters_children(wc_store_t *store, const char *tenant_id,
+wc_store_status_t wc_store_counters_children(wc_store_t *store, const char *owner,
                                              wc_counter_level_t level, int64_t ms,
                                              wc_counter_bucket_t **out, size_t *n);
 

@@ -28,7 +28,7 @@
 #include "wc_store_private.h"
 #include "wc_time.h"
 
-#define ID_LEN 64
+#define ID_LEN WC_COUNTER_ID_LEN
 #define CELLS (WC_STATUS_COUNT * WC_CHANNEL_COUNT * WC_PRIORITY_COUNT)
 #define ENTRIES_MAX (8u << 20) /* counter documents of one pass */
 #define BACKFILL_BATCH 1000
@@ -46,7 +46,8 @@ typedef struct {
     char id[ID_LEN];
     char scope[ID_LEN];
     char tenant_id[25];
-    int64_t start_ms; /* INT64_MIN for the tenant document */
+    char key_hint[WC_KEY_HINT_SIZE]; /* a key's documents; "" for the tenant's */
+    int64_t start_ms; /* INT64_MIN for the owner's top document */
     bool in_s1, in_s2, in_e;
     uint64_t s1_hash;
     cells_t s2;
@@ -243,35 +244,42 @@ static wc_store_status_t read_stored(wc_store_t *store, const char *tenant_id, t
 }
 
 /* Adds n notifications of (s, t, p) created in the minute starting at
- * `minute_ms` to the expected counts of every level. */
-static bool expect(table_t *table, const char *tenant_id, int64_t minute_ms, int s, int t, int p,
-                   int64_t n)
+ * `minute_ms` to the expected counts of every level of one owner: the tenant,
+ * or the key that created them. */
+static bool expect_owner(table_t *table, const char *tenant_id, const char *key_hint,
+                         int64_t minute_ms, int s, int t, int p, int64_t n)
 {
-    char id[ID_LEN];
-    entry_t *e = table_get(table, tenant_id);
-    if (e == NULL) {
+    char owner[ID_LEN], scope[ID_LEN], id[ID_LEN];
+    entry_t *e = NULL;
+    if (wc_counter_owner(owner, scope, tenant_id, key_hint) != 0 ||
+        (e = table_get(table, owner)) == NULL) {
         return false;
     }
-    snprintf(e->scope, sizeof(e->scope), "tenants");
-    snprintf(e->tenant_id, sizeof(e->tenant_id), "%s", tenant_id);
-    e->in_e = true;
-    if (!cells_add(&e->e, cell_index(s, t, p), n)) {
-        return false;
-    }
-    for (int l = 0; l < WC_COUNTER_LEVELS; l++) {
-        if (wc_counter_doc_id(id, sizeof(id), tenant_id, (wc_counter_level_t)l, minute_ms) != 0 ||
-            (e = table_get(table, id)) == NULL) {
-            return false;
+    for (int l = -1; l < WC_COUNTER_LEVELS; l++) {
+        if (l >= 0) {
+            if (wc_counter_doc_id(id, sizeof(id), owner, (wc_counter_level_t)l, minute_ms) != 0 ||
+                (e = table_get(table, id)) == NULL) {
+                return false;
+            }
+            e->start_ms = wc_counter_bucket_start((wc_counter_level_t)l, minute_ms);
+            wc_counter_scope(scope, sizeof(scope), owner, (wc_counter_level_t)l, minute_ms);
         }
         e->in_e = true;
-        e->start_ms = wc_counter_bucket_start((wc_counter_level_t)l, minute_ms);
-        wc_counter_scope(e->scope, sizeof(e->scope), tenant_id, (wc_counter_level_t)l, minute_ms);
+        snprintf(e->scope, sizeof(e->scope), "%s", scope);
         snprintf(e->tenant_id, sizeof(e->tenant_id), "%s", tenant_id);
+        snprintf(e->key_hint, sizeof(e->key_hint), "%s", key_hint != NULL ? key_hint : "");
         if (!cells_add(&e->e, cell_index(s, t, p), n)) {
             return false;
         }
     }
     return true;
+}
+
+static bool expect(table_t *table, const char *tenant_id, const char *key_hint, int64_t minute_ms,
+                   int s, int t, int p, int64_t n)
+{
+    return expect_owner(table, tenant_id, NULL, minute_ms, s, t, p, n) &&
+           (key_hint == NULL || expect_owner(table, tenant_id, key_hint, minute_ms, s, t, p, n));
 }
 
 /* Gives listBucket to the documents queued in `bulk`; destroys it. */
@@ -309,7 +317,7 @@ static wc_store_status_t recount(wc_store_t *store, const char *tenant_id, table
     bson_t *filter = tenant_id != NULL ? BCON_NEW("tenantId", BCON_UTF8(tenant_id)) : bson_new();
     bson_t *opts = BCON_NEW("projection", "{", "tenantId", BCON_INT32(1), "listBucket",
                             BCON_INT32(1), "listSlot", BCON_INT32(1), "createdAt", BCON_INT32(1),
-                            "status", BCON_INT32(1),
+                            "status", BCON_INT32(1), "apiKey", BCON_INT32(1),
                             "type", BCON_INT32(1), "priority", BCON_INT32(1), "}", "batchSize",
                             BCON_INT32(2000));
     mongoc_client_t *client = wc_store_client_take(store);
@@ -368,8 +376,12 @@ static wc_store_status_t recount(wc_store_t *store, const char *tenant_id, table
             }
         }
         report->notifications++;
+        const char *key_hint = wc_doc_string(doc, "apiKey");
+        if (!wc_key_hint_valid(key_hint)) {
+            key_hint = NULL;
+        }
         if (status == WC_STORE_OK &&
-            !expect(table, tenant, wc_counter_bucket_start(WC_COUNTER_MINUTE, created_ms), (int)s,
+            !expect(table, tenant, key_hint, wc_counter_bucket_start(WC_COUNTER_MINUTE, created_ms), (int)s,
                     (int)t, (int)p, 1)) {
             wc_log_error("reconcile: too many counter documents, or out of memory");
             status = WC_STORE_ERROR;
@@ -445,6 +457,9 @@ static wc_store_status_t repair(wc_store_t *store, table_t *table,
             BSON_APPEND_DOCUMENT_BEGIN(update, "$setOnInsert", &soi);
             BSON_APPEND_UTF8(&soi, "scope", e->scope);
             BSON_APPEND_UTF8(&soi, "tenantId", e->tenant_id);
+            if (e->key_hint[0] != '\0') {
+                BSON_APPEND_UTF8(&soi, "apiKey", e->key_hint);
+            }
             if (e->start_ms != INT64_MIN) {
                 BSON_APPEND_DATE_TIME(&soi, "start", e->start_ms);
             }

@@ -9,6 +9,8 @@
  * matching count the page still skips is skipped whole, the others are
  * descended, and a minute bucket is read by equality on listBucket (plus
  * status/type/priority), sorted here. The total comes from the same counts.
+ * A list of what one API key created walks that key's own counters and adds
+ * the key to each bucket's equality.
  * On MongoDB the same equalities are served by the indexes of
  * wc_store_ensure_list_indexes.
  */
@@ -69,6 +71,7 @@ typedef enum { ELIGIBLE_NONE, ELIGIBLE_SOME, ELIGIBLE_ALL } eligible_t;
 typedef struct {
     wc_store_t *store;
     const wc_list_query_t *q;
+    char owner[WC_COUNTER_ID_LEN]; /* whose counters the walk reads (wc_counter_owner) */
     int64_t lo, hi; /* the from/to range, [lo, hi) */
     bool newest_first;
     int64_t skip;
@@ -171,6 +174,9 @@ static wc_store_status_t read_leaf(walk_t *w, int64_t start_ms, int slot, bool c
     /* A slot is looked up by its own indexed key: the minute's key with a
      * second's number beside it made PostgreSQL read the whole minute. */
     bson_t *filter = BCON_NEW(slot >= 0 ? "listSlot" : "listBucket", BCON_UTF8(bucket));
+    if (w->q->key_hint != NULL) {
+        BSON_APPEND_UTF8(filter, "apiKey", w->q->key_hint);
+    }
     if (w->q->status >= 0) {
         BSON_APPEND_UTF8(filter, "status", wc_status_name((wc_status_t)w->q->status));
     }
@@ -299,7 +305,7 @@ static wc_store_status_t walk_level(walk_t *w, wc_counter_level_t level, int64_t
     size_t n = 0;
     w->queries++;
     wc_store_status_t status =
-        wc_store_counters_children(w->store, w->q->tenant_id, level, parent_ms, &buckets, &n);
+        wc_store_counters_children(w->store, w->owner, level, parent_ms, &buckets, &n);
     if (status != WC_STORE_OK) {
         return status;
     }
@@ -356,7 +362,7 @@ wc_store_status_t wc_store_list_notifications(wc_store_t *store, const wc_list_q
         .skip = q->mode == WC_LIST_PAGE ? q->skip : 0,
         .need = q->limit + 1,
     };
-    if (q->limit <= 0) {
+    if (q->limit <= 0 || wc_counter_owner(w.owner, NULL, q->tenant_id, q->key_hint) != 0) {
         return WC_STORE_ERROR;
     }
     w.docs = calloc((size_t)w.need, sizeof(*w.docs));

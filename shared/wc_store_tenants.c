@@ -20,6 +20,16 @@
 #define WEBHOOK_SECRET_BYTES 24
 #define WEBHOOK_SECRET_LEN (6 + 4 * ((WEBHOOK_SECRET_BYTES + 2) / 3) + 1)
 
+bool wc_key_hint_valid(const char *text)
+{
+    if (text == NULL || strlen(text) != WC_KEY_HINT_SIZE - 1 ||
+        strncmp(text, API_KEY_PREFIX, strlen(API_KEY_PREFIX)) != 0) {
+        return false;
+    }
+    return strspn(text + strlen(API_KEY_PREFIX), "0123456789abcdef") ==
+           WC_KEY_HINT_SIZE - 1 - strlen(API_KEY_PREFIX);
+}
+
 int wc_store_set_secrets_key(wc_store_t *store, const char *hex)
 {
     store->has_secrets_key = false;

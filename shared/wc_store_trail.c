@@ -33,6 +33,10 @@ int wc_trail_entry_init(wc_trail_entry_t *e, const bson_t *doc, int32_t seq, int
         return -1;
     }
     snprintf(e->tenant_id, sizeof(e->tenant_id), "%s", tenant);
+    const char *key_hint = wc_doc_string(doc, "apiKey");
+    if (wc_key_hint_valid(key_hint)) {
+        snprintf(e->key_hint, sizeof(e->key_hint), "%s", key_hint);
+    }
     e->created_at_ms = bson_iter_init_find(&iter, doc, "createdAt") &&
                                BSON_ITER_HOLDS_DATE_TIME(&iter)
                            ? bson_iter_date_time(&iter)
@@ -119,6 +123,7 @@ bson_t *wc_trail_entry_document(const wc_trail_entry_t *e)
 struct counted_change {
     wc_counter_delta_t delta;
     char tenant_id[25];
+    char key_hint[WC_KEY_HINT_SIZE];
 };
 
 /* How long counted changes may wait before they are written; more than this
@@ -160,6 +165,7 @@ wc_store_status_t wc_store_counters_flush(wc_store_t *store, bool force)
         for (size_t i = 0; i < n; i++) {
             deltas[i] = changes[i].delta;
             deltas[i].tenant_id = changes[i].tenant_id;
+            deltas[i].key_hint = changes[i].key_hint[0] != '\0' ? changes[i].key_hint : NULL;
         }
         status = wc_store_counters_apply(store, deltas, n);
     }
@@ -199,6 +205,7 @@ void wc_store_trail_count(wc_store_t *store, const wc_trail_entry_t *entries, si
         }
         struct counted_change *c = &store->counted[store->counted_n++];
         snprintf(c->tenant_id, sizeof(c->tenant_id), "%s", entries[i].tenant_id);
+        snprintf(c->key_hint, sizeof(c->key_hint), "%s", entries[i].key_hint);
         c->delta = (wc_counter_delta_t){
             .created_at_ms = entries[i].created_at_ms,
             .at_ms = entries[i].at_ms,

@@ -62,7 +62,7 @@ export function render(main) {
 
   function renderKeys(data) {
     const rows = data.keys.map((k) => h('tr', { 'data-hint': k.hint },
-      h('td', { class: 'mono' }, k.hint),
+      h('td', { class: 'mono' }, h('a', { href: `#/notifications?apiKey=${encodeURIComponent(k.hint)}`, 'aria-label': `Notifications sent with key ${k.hint}` }, k.hint)),
       h('td', {}, k.role),
       h('td', {}, k.name || '—'),
       h('td', {}, k.revoked ? 'revoked' : k.stale ? 'stale' : 'active'),

@@ -41,6 +41,7 @@ export function render(main, params) {
     priority: params.get('priority') || '',
     from: params.get('from') || '',
     to: params.get('to') || '',
+    apiKey: params.get('apiKey') || '',
   };
   const form = h('form', { class: 'filters', 'aria-label': 'Filter notifications', novalidate: true },
     select('status', 'Status', STATUSES, filters.status),
@@ -48,12 +49,16 @@ export function render(main, params) {
     select('priority', 'Priority', PRIORITIES, filters.priority),
     dateField('from', 'Created from', filters.from),
     dateField('to', 'Created before', filters.to),
+    h('div', { class: 'field' },
+      h('label', { for: 'filter-apiKey' }, 'API key'),
+      h('input', { id: 'filter-apiKey', name: 'apiKey', value: filters.apiKey, placeholder: 'wck_…', pattern: 'wck_[0-9a-f]{8}', size: 14, autocomplete: 'off' })),
     h('div', { class: 'field' }, h('button', { type: 'submit' }, 'Apply filters')));
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();
     const data = new FormData(form);
     const next = {};
     for (const name of ['status', 'type', 'priority']) next[name] = data.get(name);
+    next.apiKey = (data.get('apiKey') || '').trim();
     for (const name of ['from', 'to']) {
       const v = data.get(name);
       next[name] = v ? new Date(v).toISOString() : '';

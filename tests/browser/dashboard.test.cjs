@@ -286,6 +286,11 @@ async function main() {
     const bar = page.locator(`#usage-chart rect.accepted[data-day="${today}"]`);
     assert.ok(Number(await bar.getAttribute('height')) > 0, 'today has a bar of accepted notifications');
     await shot(page, '10b-keys');
+    // A key's hint opens the list of what that key sent.
+    const sentWithKey = Number((await keyRow.locator('td.num').nth(1).textContent()).replace(/[^0-9]/g, ''));
+    await keyRow.getByRole('link', { name: `Notifications sent with key ${adminHint}` }).click();
+    await page.locator('#page-summary').getByText(`${sentWithKey} notifications`).waitFor();
+    assert.equal(await page.getByLabel('API key').inputValue(), adminHint);
 
     step('keyboard: skip link, navigation, channel choice by arrow keys, visible focus');
     await page.goto(URL + '/#/overview');

@@ -68,7 +68,8 @@ class ReadsScaleTest(unittest.TestCase):
                            env=self.stack.env, timeout=60)
         self.assertEqual(r.returncode, 0, r.stderr)
 
-    def create(self, tenant, created_ms, status="SENT", type_=None, priority=None, count=True):
+    def create(self, tenant, created_ms, status="SENT", type_=None, priority=None, count=True,
+               api_key=None):
         """Inserts one notification as the write path would, and counts its creation."""
         type_ = type_ or self.rng.choice(TYPES)
         priority = priority or self.rng.choice(PRIORITIES)
@@ -78,6 +79,8 @@ class ReadsScaleTest(unittest.TestCase):
                "maxRetries": 3, "createdAt": dt_of(created_ms), "updatedAt": dt_of(created_ms),
                "listBucket": f"{tenant}:{created_ms // MINUTE * MINUTE}",
                "listSlot": f"{tenant}:{created_ms // 1000 * 1000}"}
+        if api_key:
+            doc["apiKey"] = api_key
         self.stack.db.notifications.insert_one(doc)
         delta = (tenant, created_ms, created_ms, type_, priority, None, status)
         if count:
@@ -130,6 +133,11 @@ class ReadsScaleTest(unittest.TestCase):
                        for d in self.stack.db.notifications.find(q, {"status": 1, "type": 1,
                                                                      "priority": 1}))
 
+    def counter_docs(self, tenant, level):
+        """The tenant's own counter documents of one level (not its keys')."""
+        return self.stack.db.notification_counters.find(
+            {"tenantId": tenant, "_id": {"$regex": f"^{tenant}:{level}:"}})
+
     def counted(self, doc_id):
         doc = self.stack.db.notification_counters.find_one({"_id": doc_id}) or {}
         return Counter({tuple(k.split(":")): v for k, v in doc.get("c", {}).items() if v})
@@ -146,8 +154,7 @@ class ReadsScaleTest(unittest.TestCase):
             by_level["m"][(c // MINUTE * MINUTE, key)] += 1
         for level, want_cells in by_level.items():
             got = Counter()
-            for doc in self.stack.db.notification_counters.find(
-                    {"tenantId": tenant, "_id": {"$regex": f":{level}:"}}):
+            for doc in self.counter_docs(tenant, level):
                 start = int(doc["_id"].rsplit(":", 1)[1])
                 for k, v in doc.get("c", {}).items():
                     if v:
@@ -348,6 +355,27 @@ class ReadsScaleTest(unittest.TestCase):
                                           "--json").stdout)
         self.assertEqual(again["bucketsFixed"], 0)
         self.assertEqual(again["backfilled"], 0)
+
+    def test_reconciliation_counts_each_key_the_list_filters_by(self):
+        tenant, key = self.stack.new_tenant_key(role="operator")
+        hint = key[:12]
+        # Notifications of a key written before its counters existed: only the documents.
+        mine = [self.create(tenant, self.now - self.rng.randrange(2 * HOUR), "SENT", count=False,
+                            api_key=hint)[0] for _ in range(12)]
+        self.fill(tenant, 20, 2 * HOUR)
+        self.assertEqual(self.get(key, f"/api/notifications?apiKey={hint}")["pagination"]
+                         ["totalItems"], 0)
+        report = json.loads(self.stack.ctl("counters", "reconcile", "--tenant", tenant,
+                                           "--json").stdout)
+        self.assertEqual(report["notifications"], 32)
+        self.assert_counters_equal_recount(tenant)
+        self.assertEqual(self.counted(f"{tenant}~{hint}"), Counter(
+            (d["status"], d["type"], d["priority"]) for d in mine))
+        self.assertEqual(self.walk(key, f"apiKey={hint}", limit=5), self.newest_first(mine))
+        sms = [d for d in mine if d["type"] == "SMS"]
+        data = self.get(key, f"/api/notifications?apiKey={hint}&type=SMS&limit=100")
+        self.assertEqual(data["pagination"]["totalItems"], len(sms))
+        self.assertEqual([n["_id"] for n in data["notifications"]], self.newest_first(sms))
 
 
 if __name__ == "__main__":

@@ -47,6 +47,32 @@ static void a_minute_bucket_is_named_like_the_documents_list_bucket(void **state
     assert_int_equal(wc_counter_doc_id(id, 10, T, WC_COUNTER_MINUTE, ms), -1);
 }
 
+static void a_key_has_counters_of_its_own_beside_its_tenants(void **state)
+{
+    (void)state;
+    char owner[WC_COUNTER_ID_LEN], scope[WC_COUNTER_ID_LEN], id[WC_COUNTER_ID_LEN];
+    const int64_t ms = 1733912999999; /* 2024-12-11T10:29:59.999Z */
+    assert_int_equal(wc_counter_owner(owner, scope, T, NULL), 0);
+    assert_string_equal(owner, T);
+    assert_string_equal(scope, "tenants");
+    assert_int_equal(wc_counter_owner(owner, scope, T, "wck_0123abcd"), 0);
+    assert_string_equal(owner, T "~wck_0123abcd");
+    /* Not "tenants": the sum over every tenant must not count a key twice. */
+    assert_string_equal(scope, T ":keys");
+    assert_int_equal(wc_counter_doc_id(id, sizeof(id), owner, WC_COUNTER_MINUTE, ms), 0);
+    assert_string_equal(id, T "~wck_0123abcd:m:1733912940000");
+    assert_int_equal(wc_counter_scope(id, sizeof(id), owner, WC_COUNTER_DAY, ms), 0);
+    assert_string_equal(id, T "~wck_0123abcd:d");
+    /* Anything that is not a hint, or a tenant that could forge another owner, is refused. */
+    assert_int_equal(wc_counter_owner(owner, NULL, T, "wck_0123ABCD"), -1);
+    assert_int_equal(wc_counter_owner(owner, NULL, T, "wck_0123abc"), -1);
+    assert_int_equal(wc_counter_owner(owner, NULL, T, "wck_0123abcd:"), -1);
+    assert_int_equal(wc_counter_owner(owner, NULL, T, ""), -1);
+    assert_int_equal(wc_counter_owner(owner, NULL, "a~wck_0123abcd", NULL), -1);
+    assert_int_equal(wc_counter_owner(owner, NULL, "", NULL), -1);
+    assert_int_equal(wc_counter_owner(owner, NULL, NULL, NULL), -1);
+}
+
 static void cells_round_trip_and_refuse_strangers(void **state)
 {
     (void)state;
@@ -145,6 +171,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(buckets_floor_even_before_1970),
         cmocka_unit_test(a_minute_bucket_is_named_like_the_documents_list_bucket),
+        cmocka_unit_test(a_key_has_counters_of_its_own_beside_its_tenants),
         cmocka_unit_test(cells_round_trip_and_refuse_strangers),
         cmocka_unit_test(cursors_round_trip_and_refuse_anything_else),
         cmocka_unit_test(the_order_is_newest_first_then_higher_id_first),
