@@ -30,7 +30,7 @@ BUILD_DIR=$ROOT/build
 TEST_BUILD_DIR=$ROOT/build-test
 API_BIN=$BUILD_DIR/api/wavecom-api
 WORKER_BIN=$BUILD_DIR/worker/wavecom-worker
-CTL_BIN=$BUILD_DIR/worker/wavecomctl
+CTL_BIN=$BUILD_DIR/ctl/wavecomctl
 
 FERRETDB_SRC=$ROOT/deploy/ferretdb
 FERRETDB_BIN=$BIN_DIR/wavecom-ferretdb

@@ -31,7 +31,7 @@ lt_apt_install() { # PKG...
 # on the sanitized test build; their figures mean nothing, their reconciliation does).
 lt_build() { # DIR
   if [[ ${WAVECOM_LOADTEST_PREBUILT:-0} == 1 ]]; then
-    [[ -x $1/api/wavecom-api && -x $1/worker/wavecom-worker && -x $1/worker/wavecomctl ]] ||
+    [[ -x $1/api/wavecom-api && -x $1/worker/wavecom-worker && -x $1/ctl/wavecomctl ]] ||
       die "WAVECOM_LOADTEST_PREBUILT=1 but $1 holds no built wavecom-api, wavecom-worker, wavecomctl"
     return 0
   fi
@@ -144,9 +144,9 @@ lt_stop_services() { # DRAIN_SECONDS
 
 # Creates a tenant and a key with ROLE; sets LT_TENANT and LT_KEY.
 lt_tenant_key() { # BUILD NAME ROLE
-  LT_TENANT=$("$1/worker/wavecomctl" tenant create --name "$2" 2>/dev/null) ||
+  LT_TENANT=$("$1/ctl/wavecomctl" tenant create --name "$2" 2>/dev/null) ||
     die "wavecomctl tenant create failed"
-  LT_KEY=$("$1/worker/wavecomctl" apikey create --tenant "$LT_TENANT" --role "$3" 2>/dev/null) ||
+  LT_KEY=$("$1/ctl/wavecomctl" apikey create --tenant "$LT_TENANT" --role "$3" 2>/dev/null) ||
     die "wavecomctl apikey create failed"
   [[ $LT_TENANT =~ ^[[:alnum:]_-]+$ && -n $LT_KEY ]] || die "wavecomctl printed no usable tenant or key"
 }

@@ -46,7 +46,7 @@ os.environ["MONGOC_DISABLE_SHM"] = "1"
 
 API_BIN = os.path.join(BUILD_DIR, "api", "wavecom-api")
 WORKER_BIN = os.path.join(BUILD_DIR, "worker", "wavecom-worker")
-CTL_BIN = os.path.join(BUILD_DIR, "worker", "wavecomctl")
+CTL_BIN = os.path.join(BUILD_DIR, "ctl", "wavecomctl")
 
 
 def trail(db, doc):
