@@ -453,8 +453,11 @@ class FilesAndBuildTest(unittest.TestCase):
         for r in runs:
             self.assertNotIn("apt-get", r)
             self.assertNotIn("cmake", r.replace("deploy/build-deps.sh build", ""))
-        # deploy/stack.sh (CI) takes its build packages and its build from the same script.
-        stack = read("deploy/stack.sh")
+        # deploy/stack.sh (CI) takes its build packages and its build from the same script; the
+        # jobs it runs are the files of deploy/stack/.
+        stack = "".join(read(os.path.relpath(path, ROOT)) for path in
+                        [os.path.join(ROOT, "deploy", "stack.sh")] +
+                        sorted(glob.glob(os.path.join(ROOT, "deploy", "stack", "*.sh"))))
         self.assertRegex(stack, r'\n\. "\$ROOT/deploy/build-deps.sh"\n')
         self.assertIn('"${WAVECOM_BUILD_PACKAGES[@]}"', stack)
         self.assertIn("wavecom_cmake_build", stack)
