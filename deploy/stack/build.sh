@@ -36,46 +36,18 @@ find_go() {
   fi
 }
 
-# Builds the FerretDB launcher when it is missing or older than its sources.
-build_ferretdb() {
-  local src stale=""
-  [[ -x $FERRETDB_BIN ]] || stale=1
-  for src in "$FERRETDB_SRC"/*.go "$FERRETDB_SRC"/go.mod "$FERRETDB_SRC"/go.sum; do
-    if [[ $src -nt $FERRETDB_BIN ]]; then stale=1; fi
-  done
-  [[ -n $stale ]] || return 0
-  find_go
-  say "building the FerretDB launcher with $(env "${GO_ENV[@]}" "$GO" env GOVERSION) (about a minute the first time)"
-  (cd "$FERRETDB_SRC" && env "${GO_ENV[@]}" "$GO" build -o "$FERRETDB_BIN" .) ||
-    die "building the FerretDB launcher in $FERRETDB_SRC failed"
-}
-
-# Builds the deployment file checker when it is missing or older than its sources.
-build_deploy_validate() {
-  local src stale=""
-  [[ -x $DEPLOY_VALIDATE_BIN ]] || stale=1
-  for src in "$DEPLOY_VALIDATE_SRC"/*.go "$DEPLOY_VALIDATE_SRC"/go.mod "$DEPLOY_VALIDATE_SRC"/go.sum; do
-    if [[ $src -nt $DEPLOY_VALIDATE_BIN ]]; then stale=1; fi
-  done
-  [[ -n $stale ]] || return 0
-  find_go
-  say "building the deployment file checker (a minute or two the first time)"
-  (cd "$DEPLOY_VALIDATE_SRC" && env "${GO_ENV[@]}" "$GO" build -o "$DEPLOY_VALIDATE_BIN" .) ||
-    die "building the deployment file checker in $DEPLOY_VALIDATE_SRC failed"
-}
-
-# Builds the provider test doubles when missing or older than their sources (tests excluded).
-build_doubles() {
-  local newer
-  if [[ -x $DOUBLES_BIN ]]; then
-    newer=$(find "$DOUBLES_SRC" -maxdepth 1 -type f \( -name '*.go' -o -name go.mod -o -name go.sum \) \
-      ! -name '*_test.go' -newer "$DOUBLES_BIN" -print -quit)
+# Builds the Go program in folder SRC into BIN when BIN is missing or older than one of SRC's
+# sources (its tests excluded); WHAT names the program in messages.
+build_go_program() { # SRC BIN WHAT
+  local src=$1 bin=$2 what=$3 newer
+  if [[ -x $bin ]]; then
+    newer=$(find "$src" -maxdepth 1 -type f \( -name '*.go' -o -name go.mod -o -name go.sum \) \
+      ! -name '*_test.go' -newer "$bin" -print -quit)
     [[ -n $newer ]] || return 0
   fi
   find_go
-  say "building the provider test doubles with $(env "${GO_ENV[@]}" "$GO" env GOVERSION)"
-  (cd "$DOUBLES_SRC" && env "${GO_ENV[@]}" "$GO" build -o "$DOUBLES_BIN" .) ||
-    die "building the provider test doubles in $DOUBLES_SRC failed"
+  say "building $what with $(env "${GO_ENV[@]}" "$GO" env GOVERSION) (a minute or two the first time)"
+  (cd "$src" && env "${GO_ENV[@]}" "$GO" build -o "$bin" .) || die "building $what in $src failed"
 }
 
 # Configures and builds a tree; says plainly when the C code does not build (yet).

@@ -81,9 +81,9 @@ cmd_install() {
   apt_install "${DEBIAN_PACKAGES[@]}"
   install_promtool
   install_schemathesis
-  build_ferretdb
-  build_doubles
-  build_deploy_validate
+  build_go_program "$FERRETDB_SRC" "$FERRETDB_BIN" "the FerretDB launcher"
+  build_go_program "$DOUBLES_SRC" "$DOUBLES_BIN" "the provider test doubles"
+  build_go_program "$DEPLOY_VALIDATE_SRC" "$DEPLOY_VALIDATE_BIN" "the deployment file checker"
   install_browser_test_modules
   # The SMTP catcher is aiosmtpd from Debian, importable only by Debian's own python3.
   /usr/bin/python3 -c 'import aiosmtpd.handlers' 2>/dev/null ||
