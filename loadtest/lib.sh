@@ -17,6 +17,31 @@ die() {
   exit 1
 }
 
+say() { printf '==> %s\n' "$*" >&2; }
+
+# Fails with a pointer to --help unless option $1 was given a value ($2).
+lt_need_value() { [[ $# -ge 2 && -n $2 ]] || die "$1 needs a value (see --help)"; }
+
+# Runs FUNCTION when the script exits, Ctrl-C and SIGTERM included (they become exits 130, 143).
+lt_on_exit() { # FUNCTION
+  # shellcheck disable=SC2064 # the function's name is fixed now, on purpose
+  trap "$1" EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+}
+
+# At exit: drops the benchmark's database when DROP is 1, else says it is left; nothing when the
+# API never started (nothing was written).
+lt_drop_or_keep_database() { # URI DB DROP
+  if [[ -z $LT_API_PID ]]; then
+    return 0
+  elif (($3)); then
+    lt_drop_database "$1" "$2"
+  else
+    printf 'note: the database %s is left in place (--drop-db drops it)\n' "$2" >&2
+  fi
+}
+
 # Installs the Debian packages PKG... with apt-get (through sudo unless root); for the tools only
 # a benchmark needs, which deploy/stack.sh does not install for everyone.
 lt_apt_install() { # PKG...
