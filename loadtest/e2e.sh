@@ -89,23 +89,22 @@ Usage: loadtest/e2e.sh [options]
 EOF
 }
 
-need_value() { [[ $# -ge 2 && -n $2 ]] || die "$1 needs a value (see --help)"; }
 while (($#)); do
   case $1 in
-    --count) need_value "$@"; COUNT=$2; shift ;;
-    --rate) need_value "$@"; RATE=$2; shift ;;
+    --count) lt_need_value "$@"; COUNT=$2; shift ;;
+    --rate) lt_need_value "$@"; RATE=$2; shift ;;
     --closed) RATE=0 ;;
-    --batch) need_value "$@"; BATCH=$2; shift ;;
-    --concurrency) need_value "$@"; CONCURRENCY=$2; shift ;;
-    --duration) need_value "$@"; DURATION=$2; shift ;;
-    --drain-timeout) need_value "$@"; DRAIN_TIMEOUT=$2; shift ;;
-    --workers) need_value "$@"; WORKERS=$2; shift ;;
-    --latency-ms) need_value "$@"; LATENCY_MS=$2; shift ;;
-    --failure-rate) need_value "$@"; FAILURE_RATE=$2; shift ;;
-    --mix) need_value "$@"; MIX=$2; shift ;;
-    --priorities) need_value "$@"; PRIORITIES=$2; shift ;;
-    --port) need_value "$@"; PORT=$2; shift ;;
-    --results) need_value "$@"; RESULTS=$2; shift ;;
+    --batch) lt_need_value "$@"; BATCH=$2; shift ;;
+    --concurrency) lt_need_value "$@"; CONCURRENCY=$2; shift ;;
+    --duration) lt_need_value "$@"; DURATION=$2; shift ;;
+    --drain-timeout) lt_need_value "$@"; DRAIN_TIMEOUT=$2; shift ;;
+    --workers) lt_need_value "$@"; WORKERS=$2; shift ;;
+    --latency-ms) lt_need_value "$@"; LATENCY_MS=$2; shift ;;
+    --failure-rate) lt_need_value "$@"; FAILURE_RATE=$2; shift ;;
+    --mix) lt_need_value "$@"; MIX=$2; shift ;;
+    --priorities) lt_need_value "$@"; PRIORITIES=$2; shift ;;
+    --port) lt_need_value "$@"; PORT=$2; shift ;;
+    --results) lt_need_value "$@"; RESULTS=$2; shift ;;
     --drop-db) DROP_DB=1 ;;
     --private-doubles) PRIVATE_DOUBLES=1 ;;
     -h | --help) usage; exit 0 ;;
@@ -164,13 +163,7 @@ cleanup() {
     restore_doubles
   fi
   lt_vhost_delete "$VHOST"
-  if [[ -z $LT_API_PID ]]; then
-    : # nothing was written to the database
-  elif ((DROP_DB)); then
-    lt_drop_database "$MONGODB_URI" "$DB"
-  else
-    printf 'note: the database %s is left in place (--drop-db drops it)\n' "$DB" >&2
-  fi
+  lt_drop_or_keep_database "$MONGODB_URI" "$DB" "$DROP_DB"
   exit "$rc"
 }
 # Puts each shared double back as it was, unless someone else changed it since the benchmark did:
@@ -191,11 +184,7 @@ restore_doubles() {
         "$OUT/doubles-config-$p.json" >&2
   done
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-say() { printf '==> %s\n' "$*" >&2; }
+lt_on_exit cleanup
 
 say "building $BUILD (Release, no sanitizers)"
 lt_build "$BUILD"

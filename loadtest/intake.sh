@@ -68,7 +68,6 @@ VHOST=$DB
 OUT=$ROOT/.wavecom/loadtest/intake-$STAMP
 mkdir -p "$OUT" "$RESULTS"
 
-say() { printf '==> %s\n' "$*" >&2; }
 say "building $BUILD (Release, no sanitizers)"
 lt_build "$BUILD"
 lt_vhost_fresh "$VHOST"
@@ -86,9 +85,7 @@ cleanup() {
   printf 'note: the database %s is left in place\n' "$DB" >&2
   exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+lt_on_exit cleanup
 
 lt_start_api "$BUILD" "$OUT/api.log"
 if ((WORKERS > 0)); then

@@ -17,6 +17,31 @@ die() {
   exit 1
 }
 
+say() { printf '==> %s\n' "$*" >&2; }
+
+# Fails with a pointer to --help unless option $1 was given a value ($2).
+lt_need_value() { [[ $# -ge 2 && -n $2 ]] || die "$1 needs a value (see --help)"; }
+
+# Runs FUNCTION when the script exits, Ctrl-C and SIGTERM included (they become exits 130, 143).
+lt_on_exit() { # FUNCTION
+  # shellcheck disable=SC2064 # the function's name is fixed now, on purpose
+  trap "$1" EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+}
+
+# At exit: drops the benchmark's database when DROP is 1, else says it is left; nothing when the
+# API never started (nothing was written).
+lt_drop_or_keep_database() { # URI DB DROP
+  if [[ -z $LT_API_PID ]]; then
+    return 0
+  elif (($3)); then
+    lt_drop_database "$1" "$2"
+  else
+    printf 'note: the database %s is left in place (--drop-db drops it)\n' "$2" >&2
+  fi
+}
+
 # Installs the Debian packages PKG... with apt-get (through sudo unless root); for the tools only
 # a benchmark needs, which deploy/stack.sh does not install for everyone.
 lt_apt_install() { # PKG...
@@ -31,7 +56,7 @@ lt_apt_install() { # PKG...
 # on the sanitized test build; their figures mean nothing, their reconciliation does).
 lt_build() { # DIR
   if [[ ${WAVECOM_LOADTEST_PREBUILT:-0} == 1 ]]; then
-    [[ -x $1/api/wavecom-api && -x $1/worker/wavecom-worker && -x $1/worker/wavecomctl ]] ||
+    [[ -x $1/api/wavecom-api && -x $1/worker/wavecom-worker && -x $1/ctl/wavecomctl ]] ||
       die "WAVECOM_LOADTEST_PREBUILT=1 but $1 holds no built wavecom-api, wavecom-worker, wavecomctl"
     return 0
   fi
@@ -144,9 +169,9 @@ lt_stop_services() { # DRAIN_SECONDS
 
 # Creates a tenant and a key with ROLE; sets LT_TENANT and LT_KEY.
 lt_tenant_key() { # BUILD NAME ROLE
-  LT_TENANT=$("$1/worker/wavecomctl" tenant create --name "$2" 2>/dev/null) ||
+  LT_TENANT=$("$1/ctl/wavecomctl" tenant create --name "$2" 2>/dev/null) ||
     die "wavecomctl tenant create failed"
-  LT_KEY=$("$1/worker/wavecomctl" apikey create --tenant "$LT_TENANT" --role "$3" 2>/dev/null) ||
+  LT_KEY=$("$1/ctl/wavecomctl" apikey create --tenant "$LT_TENANT" --role "$3" 2>/dev/null) ||
     die "wavecomctl apikey create failed"
   [[ $LT_TENANT =~ ^[[:alnum:]_-]+$ && -n $LT_KEY ]] || die "wavecomctl printed no usable tenant or key"
 }

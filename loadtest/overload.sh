@@ -51,16 +51,15 @@ WAVECOM_* setting of the API and the worker, passed on as loadtest/e2e.sh does.
 EOF
 }
 
-need_value() { [[ $# -ge 2 && -n $2 ]] || die "$1 needs a value (see --help)"; }
 while (($#)); do
   case $1 in
-    --capacity) need_value "$@"; CAPACITY=$2; shift ;;
-    --factor) need_value "$@"; FACTOR=$2; shift ;;
-    --duration) need_value "$@"; DURATION=$2; shift ;;
-    --batch) need_value "$@"; BATCH=$2; shift ;;
-    --priorities) need_value "$@"; PRIORITIES=$2; shift ;;
-    --drain-timeout) need_value "$@"; DRAIN_TIMEOUT=$2; shift ;;
-    --results) need_value "$@"; RESULTS=$2; shift ;;
+    --capacity) lt_need_value "$@"; CAPACITY=$2; shift ;;
+    --factor) lt_need_value "$@"; FACTOR=$2; shift ;;
+    --duration) lt_need_value "$@"; DURATION=$2; shift ;;
+    --batch) lt_need_value "$@"; BATCH=$2; shift ;;
+    --priorities) lt_need_value "$@"; PRIORITIES=$2; shift ;;
+    --drain-timeout) lt_need_value "$@"; DRAIN_TIMEOUT=$2; shift ;;
+    --results) lt_need_value "$@"; RESULTS=$2; shift ;;
     -h | --help) usage; exit 0 ;;
     *) usage >&2; die "unknown argument '$1'" ;;
   esac

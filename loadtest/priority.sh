@@ -75,23 +75,22 @@ Usage: loadtest/priority.sh [options]
 EOF
 }
 
-need_value() { [[ $# -ge 2 && -n $2 ]] || die "$1 needs a value (see --help)"; }
 while (($#)); do
   case $1 in
-    --low) need_value "$@"; LOW=$2; shift ;;
-    --critical) need_value "$@"; CRITICAL=$2; shift ;;
-    --critical-batch) need_value "$@"; CRIT_BATCH=$2; shift ;;
-    --critical-concurrency) need_value "$@"; CRIT_CONCURRENCY=$2; shift ;;
-    --lead) need_value "$@"; LEAD=$2; shift ;;
-    --workers) need_value "$@"; WORKERS=$2; shift ;;
-    --latency-ms) need_value "$@"; LATENCY_MS=$2; shift ;;
-    --failure-rate) need_value "$@"; FAILURE_RATE=$2; shift ;;
-    --mix) need_value "$@"; MIX=$2; shift ;;
-    --drain-timeout) need_value "$@"; DRAIN_TIMEOUT=$2; shift ;;
-    --target-ms) need_value "$@"; TARGET_MS=$2; shift ;;
-    --port) need_value "$@"; PORT=$2; shift ;;
-    --doubles-port) need_value "$@"; DOUBLES_BASE=$2; shift ;;
-    --results) need_value "$@"; RESULTS=$2; shift ;;
+    --low) lt_need_value "$@"; LOW=$2; shift ;;
+    --critical) lt_need_value "$@"; CRITICAL=$2; shift ;;
+    --critical-batch) lt_need_value "$@"; CRIT_BATCH=$2; shift ;;
+    --critical-concurrency) lt_need_value "$@"; CRIT_CONCURRENCY=$2; shift ;;
+    --lead) lt_need_value "$@"; LEAD=$2; shift ;;
+    --workers) lt_need_value "$@"; WORKERS=$2; shift ;;
+    --latency-ms) lt_need_value "$@"; LATENCY_MS=$2; shift ;;
+    --failure-rate) lt_need_value "$@"; FAILURE_RATE=$2; shift ;;
+    --mix) lt_need_value "$@"; MIX=$2; shift ;;
+    --drain-timeout) lt_need_value "$@"; DRAIN_TIMEOUT=$2; shift ;;
+    --target-ms) lt_need_value "$@"; TARGET_MS=$2; shift ;;
+    --port) lt_need_value "$@"; PORT=$2; shift ;;
+    --doubles-port) lt_need_value "$@"; DOUBLES_BASE=$2; shift ;;
+    --results) lt_need_value "$@"; RESULTS=$2; shift ;;
     --drop-db) DROP_DB=1 ;;
     -h | --help) usage; exit 0 ;;
     *) usage >&2; die "unknown argument '$1'" ;;
@@ -134,20 +133,10 @@ cleanup() {
   lt_stop_services 40
   [[ -n $DOUBLES_PID ]] && lt_stop_pid "$DOUBLES_PID" 10
   lt_vhost_delete "$VHOST"
-  if [[ -z $LT_API_PID ]]; then
-    : # nothing was written to the database
-  elif ((DROP_DB)); then
-    lt_drop_database "$MONGODB_URI" "$DB"
-  else
-    printf 'note: the database %s is left in place (--drop-db drops it)\n' "$DB" >&2
-  fi
+  lt_drop_or_keep_database "$MONGODB_URI" "$DB" "$DROP_DB"
   exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-say() { printf '==> %s\n' "$*" >&2; }
+lt_on_exit cleanup
 
 # The long steps run in the background and are waited for, so that a signal to this script is
 # acted on at once.

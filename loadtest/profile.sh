@@ -46,9 +46,7 @@ cleanup() {
   [[ -n $E2E_PID ]] && kill -TERM "$E2E_PID" 2>/dev/null && wait "$E2E_PID" 2>/dev/null
   exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+lt_on_exit cleanup
 
 "$ROOT/loadtest/e2e.sh" --private-doubles --drop-db --count "$COUNT" --results "$RUN" \
   >"$RUN/e2e.txt" 2>"$RUN/e2e.log" &

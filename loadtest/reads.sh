@@ -70,8 +70,6 @@ VHOST=wc_bench_reads_${STAMP//-/_}
 OUT=$ROOT/.wavecom/loadtest/reads-$STAMP
 TENANTS=$ROOT/.wavecom/loadtest/reads-$DB.json
 mkdir -p "$OUT" "$RESULTS"
-say() { printf '==> %s\n' "$*" >&2; }
-
 say "building $BUILD (Release, no sanitizers)"
 lt_build "$BUILD"
 lt_vhost_fresh "$VHOST"
@@ -97,9 +95,7 @@ cleanup() {
   printf 'note: the database %s is left in place\n' "$DB" >&2
   exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+lt_on_exit cleanup
 
 # The API first: it creates the MongoDB indexes while the collections are still empty.
 lt_start_api "$BUILD" "$OUT/api.log"

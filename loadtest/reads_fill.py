@@ -3,7 +3,7 @@
 
 Tenants (each with an admin API key), notifications spread over the last DAYS days with a
 realistic mix of statuses, channels and priorities, and the counter documents that match them
-exactly (the same layout as shared/wc_store_counters.c: tenant, day, hour, minute and throughput
+exactly (the same layout as shared/store/wc_store_counters.c: tenant, day, hour, minute and throughput
 documents), so the API reads the fill as if every notification had come through it. Bulk inserts
 (insert_many, unordered, BATCH documents each), timed.
 

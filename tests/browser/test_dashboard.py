@@ -15,7 +15,7 @@ import uuid
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
 
 import providers  # noqa: E402
-from harness import BUILD_DIR, Stack, purge_queues, trail as trail_of  # noqa: E402
+from harness import BUILD_DIR, Stack, close_cleanly, purge_queues, trail as trail_of  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -42,8 +42,7 @@ class DashboardBrowserTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        codes = cls.stack.close()
-        assert codes == {"api": 0, "worker": 0}, (codes, cls.stack.log("api"), cls.stack.log("worker"))
+        close_cleanly(cls.stack)
 
     def test_dashboard_in_chromium(self):
         tenant, admin_key = self.stack.new_tenant_key(role="admin")

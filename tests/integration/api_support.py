@@ -5,24 +5,11 @@ import datetime
 import gzip
 import http.client
 import json
-import time
 import uuid
 
+from harness import started, wait_until as wait_for  # the API tests take these from here
+
 APNS_TOKEN = "a1" * 32  # 64 hexadecimal digits
-
-
-def started(stack, worker=False):
-    """Starts the stack's API (and worker), stopping what started when a step
-    fails: a failed setUp never runs its tearDown, and a left-over API would
-    keep working on the shared services."""
-    try:
-        stack.start_api()
-        if worker:
-            stack.start_worker()
-    except BaseException:
-        stack.close()
-        raise
-    return stack
 
 
 def later(days=30):
@@ -107,13 +94,3 @@ def post(stack, key, body, headers=None):
 def field_rules(reply):
     """The (field, rule) pairs of a validation error."""
     return [(e["field"], e["rule"]) for e in (reply.json or {}).get("errors", [])]
-
-
-def wait_for(predicate, timeout, interval=0.1, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")

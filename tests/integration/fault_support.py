@@ -3,18 +3,80 @@
 A fault test starts a Load, breaks something for real, ends the load, waits for
 quiescence and calls reconcile(): every notification that got a 201 must end
 SENT (delivered, counted from the provider's own records) or FAILED with its
-message in the dead-letter queue, each exactly once.
+message in the dead-letter queue, each exactly once. The set-up they share
+(a private broker or database, a stack with short sweeper intervals, a load of
+emails) and the kill-and-restart scenario are here too.
 """
 import collections
 import json
+import os
 import subprocess
 import threading
 import time
+import unittest
 import urllib.error
 
-from harness import CTL_BIN, wait_until
+import providers
+from harness import CTL_BIN, mails_for, stack_for_test, wait_until
+from private_services import FERRETDB_BIN, PrivateDatabase, PrivateRabbitMQ
 
 FINAL = ("SENT", "FAILED", "CANCELLED")
+# A notification stranded PENDING by a fault is republished within seconds, not minutes.
+SWEEPER_ENV = {"WAVECOM_PENDING_REPUBLISH_SECONDS": "3", "WAVECOM_SCHEDULER_INTERVAL_MS": "500"}
+
+
+# The database fault tests kill, pause and restart a FerretDB of their own.
+needs_ferretdb = unittest.skipUnless(
+    os.path.exists(FERRETDB_BIN),
+    f"no FerretDB launcher at {FERRETDB_BIN} (the tests run against a real MongoDB): "
+    "set WAVECOM_TEST_FERRETDB_BIN")
+
+
+def slow_twilio(test, latency_ms):
+    """The doubles reset, the Twilio one answering after `latency_ms`, and reset again when the
+    test ends: deliveries are in flight when the fault strikes."""
+    providers.reset()
+    test.addCleanup(providers.reset)
+    providers.configure("twilio", latency_ms=latency_ms)
+
+
+def private_rabbitmq(test):
+    """A RabbitMQ node of the test's own, started, closed when the test ends."""
+    rabbit = PrivateRabbitMQ()
+    test.addCleanup(rabbit.close)
+    rabbit.start()
+    return rabbit
+
+
+def private_database(test):
+    """A PostgreSQL and FerretDB of the test's own, started, closed when the test ends."""
+    database = PrivateDatabase()
+    test.addCleanup(database.close)
+    database.start()
+    return database
+
+
+def start_stack(test, env=None, workers=2, **stack_args):
+    """An API and a worker pool with SWEEPER_ENV (`env` adds to it or overrides it), closed when
+    the test ends; sets test.stack, test.tenant and test.key."""
+    return stack_for_test(test, workers=workers, env=dict(SWEEPER_ENV, **(env or {})), **stack_args)
+
+
+def health(stack, service):
+    """/api/health's status, what it says of `service` ("rabbitmq", "mongodb"), and Retry-After."""
+    r = stack.request("GET", "/api/health", timeout=30)
+    return r.status, r.json["services"][service], r.headers.get("Retry-After")
+
+
+def mail_deliveries(ids):
+    """Deliveries per id as the SMTP catcher received them."""
+    return {nid: len(mails) for nid, mails in mails_for(ids).items()}
+
+
+def sms_deliveries(ids):
+    """Deliveries per id as the Twilio double received them."""
+    per_id = providers.stats(ids=True)["twilio"].get("per_id", {})
+    return {nid: per_id.get(nid, 0) for nid in ids}
 
 
 class Load:
@@ -80,6 +142,15 @@ class Load:
         target = self.accepted_count() + more
         wait_until(lambda: self.accepted_count() >= target, timeout, interval=0.05,
                    what=f"{target} notifications accepted")
+
+    @classmethod
+    def emails(cls, test, tag, **options):
+        """A load of emails tagged `tag`, started, and stopped when the test ends at the latest."""
+        load = cls(test.stack, test.key, lambda n, i: {
+            "type": "EMAIL", "recipient": f"{tag}-{n}-{i}@example.com",
+            "subject": f"{tag} {n}-{i}", "message": "body"}, **options)
+        test.addCleanup(load.stopping.set)
+        return load.start()
 
     def stop(self):
         self.stopping.set()
@@ -149,3 +220,29 @@ def reconcile(test, stack, load, deliveries, label, timeout=150, duplicates_allo
     test.assertLessEqual(duplicates, duplicates_allowed, "deliveries beyond the duplicate window")
     test.assertEqual(dlq, stored_failed, "every FAILED notification has its DLQ message")
     return {"sent": sent, "failed": failed, "duplicates": duplicates}
+
+
+def kill_and_restart_mid_load(test, service, kill, restart, label, before=120, after=120,
+                              down_seconds=6, refused_within=20):
+    """A dependency killed under a steady load of emails and started again: while it is down
+    the API answers 503 with Retry-After and /api/health names `service`; once it is back the
+    API and the worker reconnect by themselves and every 201 is delivered once."""
+    load = Load.emails(test, label.replace(" ", "-"))
+    load.wait_accepted(before)
+
+    kill()
+    killed_at = time.monotonic()
+    test.assertEqual(health(test.stack, service), (503, "disconnected", "5"))
+    wait_until(lambda: load.refused_count() > 0, refused_within,
+               what=f"a 503 while {service} is down")
+    time.sleep(max(0.0, down_seconds - (time.monotonic() - killed_at)))
+
+    restart()
+    wait_until(lambda: health(test.stack, service)[0] == 200, 60, interval=0.5,
+               what=f"the API to report {service} connected again")
+    load.wait_accepted(after)
+    load.stop()
+
+    reconcile(test, test.stack, load, deliveries=mail_deliveries, label=label)
+    # The worker came back by itself: it delivered what was accepted after the restart.
+    test.assertIsNone(test.stack.worker.poll(), "the worker master exited")

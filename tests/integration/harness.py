@@ -14,6 +14,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import unittest
 import urllib.error
 import urllib.request
 import uuid
@@ -46,7 +47,7 @@ os.environ["MONGOC_DISABLE_SHM"] = "1"
 
 API_BIN = os.path.join(BUILD_DIR, "api", "wavecom-api")
 WORKER_BIN = os.path.join(BUILD_DIR, "worker", "wavecom-worker")
-CTL_BIN = os.path.join(BUILD_DIR, "worker", "wavecomctl")
+CTL_BIN = os.path.join(BUILD_DIR, "ctl", "wavecomctl")
 
 
 def trail(db, doc):
@@ -82,18 +83,31 @@ def wait_until(predicate, timeout, interval=0.1, what="condition"):
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
-def queue_depths():
-    """Messages ready + unacked per queue of the test vhost, from the broker itself."""
-    out = subprocess.run(
-        [RABBITMQCTL, "list_queues", "-p", VHOST, "--quiet", "--no-table-headers",
-         "name", "messages"],
-        check=True, capture_output=True, text=True, timeout=60).stdout
+def parse_queue_depths(listing):
+    """{queue: messages} from `rabbitmqctl list_queues --quiet --no-table-headers name messages`."""
     depths = {}
-    for line in out.splitlines():
+    for line in listing.splitlines():
         parts = line.split()
         if len(parts) == 2 and parts[1].isdigit():
             depths[parts[0]] = int(parts[1])
     return depths
+
+
+def queue_depths():
+    """Messages ready + unacked per queue of the test vhost, from the broker itself."""
+    return parse_queue_depths(subprocess.run(
+        [RABBITMQCTL, "list_queues", "-p", VHOST, "--quiet", "--no-table-headers",
+         "name", "messages"],
+        check=True, capture_output=True, text=True, timeout=60).stdout)
+
+
+def tcp_answers(port, timeout=5):
+    """True when something accepts connections on 127.0.0.1:port."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout):
+            return True
+    except OSError:
+        return False
 
 
 def purge_queues():
@@ -134,6 +148,55 @@ def mails_for(notification_ids):
                 msg = email.message_from_binary_file(f, policy=email.policy.default)
             found.setdefault(msg["X-WaveCom-Notification-Id"], []).append(msg)
     return found
+
+
+def started(stack, worker=False):
+    """Starts the stack's API (and worker), stopping what started when a step
+    fails: a failed setUp never runs its tearDown, and a left-over API would
+    keep working on the shared services."""
+    try:
+        stack.start_api()
+        if worker:
+            stack.start_worker()
+    except BaseException:
+        stack.close()
+        raise
+    return stack
+
+
+def stack_for_test(test, worker=True, **stack_args):
+    """A Stack(**stack_args) for one test: its API (and worker pool) started, a sender's tenant and
+    key made (test.stack, test.tenant, test.key), and everything closed when the test ends."""
+    test.stack = started(Stack(**stack_args), worker=worker)
+    test.addCleanup(test.stack.close)
+    test.tenant, test.key = test.stack.new_tenant_key()
+    return test.stack
+
+
+def close_cleanly(stack):
+    """Closes the stack and fails unless each of its processes exited 0 (a leak exits 23)."""
+    codes = stack.close()
+    assert codes and set(codes.values()) == {0}, (codes, stack.log("api"), stack.log("worker"))
+
+
+class StackTestCase(unittest.TestCase):
+    """A test class on one stack of its own: an API (and, with WORKER, a worker pool of WORKERS)
+    with ENV, started before the first test with a tenant and a ROLE key (cls.tenant, cls.key),
+    and closed after the last, each process exiting 0."""
+
+    ENV = {}
+    WORKERS = 1
+    WORKER = False
+    ROLE = "sender"
+
+    @classmethod
+    def setUpClass(cls):
+        cls.stack = started(Stack(workers=cls.WORKERS, env=cls.ENV), worker=cls.WORKER)
+        cls.tenant, cls.key = cls.stack.new_tenant_key(role=cls.ROLE)
+
+    @classmethod
+    def tearDownClass(cls):
+        close_cleanly(cls.stack)
 
 
 class Response:

@@ -12,13 +12,12 @@ import glob
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
 import uuid
 
-from harness import RABBITMQCTL, free_port, wait_until
+from harness import RABBITMQCTL, free_port, parse_queue_depths, tcp_answers, wait_until
 
 RABBITMQ_LIBEXEC = "/usr/lib/rabbitmq/bin"
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -33,14 +32,6 @@ DIE_WITH_TEST = ["setpriv", "--pdeathsig", "SIGKILL", "--"]
 
 START_TIMEOUT = 90
 STOP_TIMEOUT = 30
-
-
-def _port_answers(port):
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1):
-            return True
-    except OSError:
-        return False
 
 
 def _kill_group(proc, sig):
@@ -111,7 +102,7 @@ class PrivateRabbitMQ:
             if self.proc.poll() is not None:
                 raise AssertionError(f"private RabbitMQ exited with {self.proc.returncode}:\n"
                                      + self.log())
-            return _port_answers(self.port)
+            return tcp_answers(self.port, timeout=1)
         wait_until(up, START_TIMEOUT, interval=0.3, what="the private RabbitMQ node")
         return self
 
@@ -119,7 +110,7 @@ class PrivateRabbitMQ:
         """Stops the node as a crash would: SIGKILL to the whole node."""
         _kill_group(self.proc, signal.SIGKILL)
         _reap(self.proc)
-        wait_until(lambda: not _port_answers(self.port), 10, what="the AMQP port to close")
+        wait_until(lambda: not tcp_answers(self.port, timeout=1), 10, what="the AMQP port to close")
 
     def ctl(self, *args, timeout=60):
         return subprocess.run([os.path.join(RABBITMQ_LIBEXEC, "rabbitmqctl"), *args],
@@ -127,13 +118,8 @@ class PrivateRabbitMQ:
                               timeout=timeout).stdout
 
     def queue_depths(self):
-        out = self.ctl("list_queues", "--quiet", "--no-table-headers", "name", "messages")
-        depths = {}
-        for line in out.splitlines():
-            parts = line.split()
-            if len(parts) == 2 and parts[1].isdigit():
-                depths[parts[0]] = int(parts[1])
-        return depths
+        return parse_queue_depths(
+            self.ctl("list_queues", "--quiet", "--no-table-headers", "name", "messages"))
 
     def set_memory_alarm(self, on):
         """A memory high watermark far below what the node uses raises the memory
@@ -206,7 +192,7 @@ class PrivateDatabase:
             if proc.poll() is not None:
                 raise AssertionError(f"private {name} exited with {proc.returncode}:\n"
                                      + self.log(name))
-            return _port_answers(port)
+            return tcp_answers(port, timeout=1)
         wait_until(up, START_TIMEOUT, interval=0.2, what=f"the private {name}")
 
     def start(self, first=True):
@@ -246,7 +232,8 @@ class PrivateDatabase:
         FerretDB stays up and answers every command with an error meanwhile."""
         _kill_group(self.postgres, signal.SIGKILL)
         _reap(self.postgres)
-        wait_until(lambda: not _port_answers(self.pg_port), 10, what="PostgreSQL's port to close")
+        wait_until(lambda: not tcp_answers(self.pg_port, timeout=1), 10,
+                   what="PostgreSQL's port to close")
 
     def pause(self):
         """SIGSTOP of FerretDB and of every PostgreSQL process: connections stay open and
@@ -266,7 +253,8 @@ class PrivateDatabase:
         if self.postgres is not None and self.postgres.poll() is None:
             self.postgres.send_signal(signal.SIGQUIT)
         _reap(self.postgres)
-        wait_until(lambda: not _port_answers(self.port) and not _port_answers(self.pg_port), 10,
+        wait_until(lambda: not (tcp_answers(self.port, timeout=1) or
+                                tcp_answers(self.pg_port, timeout=1)), 10,
                    what="the database ports to close")
 
     def restart(self):

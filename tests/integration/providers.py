@@ -3,7 +3,7 @@ import json
 import os
 import urllib.request
 
-from harness import _required_env
+from harness import Stack, _required_env, purge_queues, started
 
 CONTROL = _required_env("WAVECOM_TEST_DOUBLES_CONTROL")
 
@@ -63,3 +63,23 @@ def last(provider, n=10):
 
 def register_webhook_secret(prefix, secret):
     return _call("POST", "/_control/webhook/secrets", {"prefix": prefix, "secret": secret})
+
+
+def register_tenant_webhooks(stack, tenant, name):
+    """Lets the webhook double check the signatures of `tenant`'s webhooks sent under
+    /NAME-TENANT and /gone/TENANT (the address the double answers 410 at); returns the first."""
+    secret = stack.db.tenants.find_one({"_id": tenant})["webhookSecret"]
+    prefix = f"/{name}-{tenant}"
+    register_webhook_secret(prefix, secret)
+    register_webhook_secret(f"/gone/{tenant}", secret)
+    return prefix
+
+
+def started_stack(workers=1, **settings):
+    """Empty queues, the doubles reset, an API and a worker pool sending to the doubles with
+    `settings` (WAVECOM_* variables) on top, and a sender's tenant and key: (stack, tenant, key)."""
+    purge_queues()
+    reset()
+    stack = started(Stack(workers=workers, env=dict(worker_env(), **settings)), worker=True)
+    tenant, key = stack.new_tenant_key()
+    return stack, tenant, key

@@ -6,8 +6,8 @@ import uuid
 
 from bson import ObjectId
 
-from api_support import started, later, call, email, field_rules, post, push, sms, wait_for, webhook
-from harness import Stack, mails_for
+from api_support import later, call, email, field_rules, post, push, sms, wait_for, webhook
+from harness import StackTestCase, mails_for
 
 LATER = later()
 BATCH = "/api/notifications/batch"
@@ -22,18 +22,10 @@ def commits(stack):
     return values["wavecom_intake_commits_total"], values["wavecom_intake_items_total"]
 
 
-class BatchTest(unittest.TestCase):
+class BatchTest(StackTestCase):
     """No worker: what the API stored stays as it left it."""
 
-    @classmethod
-    def setUpClass(cls):
-        cls.stack = started(Stack(workers=1, env={"WAVECOM_API_MAX_BATCH_BODY_BYTES": "262144"}))
-        cls.tenant, cls.key = cls.stack.new_tenant_key(role="sender")
-
-    @classmethod
-    def tearDownClass(cls):
-        codes = cls.stack.close()
-        assert codes == {"api": 0}, (codes, cls.stack.log("api"))
+    ENV = {"WAVECOM_API_MAX_BATCH_BODY_BYTES": "262144"}
 
     def batch(self, items, **kw):
         # A thousand status writes can take a while on the SQLite FerretDB (its writes cost
@@ -171,18 +163,11 @@ class BatchTest(unittest.TestCase):
         self.assertIn("262144", too_big.json["message"])
 
 
-class BatchDeliveryTest(unittest.TestCase):
+class BatchDeliveryTest(StackTestCase):
     """A batch goes all the way to the SMTP server."""
 
-    @classmethod
-    def setUpClass(cls):
-        cls.stack = started(Stack(workers=2), worker=True)
-        cls.tenant, cls.key = cls.stack.new_tenant_key(role="sender")
-
-    @classmethod
-    def tearDownClass(cls):
-        codes = cls.stack.close()
-        assert codes == {"api": 0, "worker": 0}, (codes, cls.stack.log("api"))
+    WORKERS = 2
+    WORKER = True
 
     def test_batch_emails_are_delivered(self):
         marker = uuid.uuid4().hex[:8]

@@ -4,8 +4,8 @@ import unittest
 
 from bson import ObjectId
 
-from api_support import started, APNS_TOKEN, email, field_rules, post, push, sms, webhook
-from harness import Stack
+from api_support import APNS_TOKEN, email, field_rules, post, push, sms, webhook
+from harness import StackTestCase
 
 # (description, body, field, rule): one line per rule and channel.
 RULES = [
@@ -109,19 +109,13 @@ RULES = [
 ]
 
 
-class ChannelsTest(unittest.TestCase):
+class ChannelsTest(StackTestCase):
     """No worker runs: the documents stay as the API left them."""
 
     @classmethod
     def setUpClass(cls):
-        cls.stack = started(Stack(workers=1))
-        cls.tenant, cls.key = cls.stack.new_tenant_key(role="sender")
+        super().setUpClass()
         cls.created = set()
-
-    @classmethod
-    def tearDownClass(cls):
-        codes = cls.stack.close()
-        assert codes == {"api": 0}, (codes, cls.stack.log("api"))
 
     def create(self, body):
         r = post(self.stack, self.key, body)
@@ -213,18 +207,10 @@ class ChannelsTest(unittest.TestCase):
         self.assertEqual(self.stack.db.idempotency_keys.count_documents({}), 0)
 
 
-class HttpWebhooksAllowedTest(unittest.TestCase):
+class HttpWebhooksAllowedTest(StackTestCase):
     """WAVECOM_WEBHOOK_ALLOW_HTTP=1 admits http:// (loopback test doubles), nothing else."""
 
-    @classmethod
-    def setUpClass(cls):
-        cls.stack = started(Stack(workers=1, env={"WAVECOM_WEBHOOK_ALLOW_HTTP": "1"}))
-        cls.tenant, cls.key = cls.stack.new_tenant_key(role="sender")
-
-    @classmethod
-    def tearDownClass(cls):
-        codes = cls.stack.close()
-        assert codes == {"api": 0}, (codes, cls.stack.log("api"))
+    ENV = {"WAVECOM_WEBHOOK_ALLOW_HTTP": "1"}
 
     def test_http_accepted_when_allowed(self):
         r = post(self.stack, self.key, webhook(recipient="http://127.0.0.1:9/hook"))

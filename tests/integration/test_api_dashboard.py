@@ -14,7 +14,7 @@ import bson
 
 import providers
 from api_support import call, email, started
-from harness import Stack, purge_queues, wait_until
+from harness import Stack, close_cleanly, purge_queues, wait_until
 
 
 class DashboardRoutesTest(unittest.TestCase):
@@ -34,8 +34,7 @@ class DashboardRoutesTest(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         purge_queues()
-        codes = cls.stack.close()
-        assert codes == {"api": 0, "worker": 0}, (codes, cls.stack.log("api"), cls.stack.log("worker"))
+        close_cleanly(cls.stack)
 
     def get(self, path, key=None, **kw):
         return call(self.stack, "GET", path, key=key or self.admin, **kw)

@@ -9,22 +9,13 @@ import uuid
 
 from bson import ObjectId
 
-from api_support import started, call, email, field_rules, post, sms, webhook
-from harness import Stack, trail
+from api_support import call, email, field_rules, post, sms, webhook
+from harness import StackTestCase, trail
 
 UTC = datetime.timezone.utc
 
 
-class IdempotencyTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.stack = started(Stack(workers=1))
-        cls.tenant, cls.key = cls.stack.new_tenant_key(role="sender")
-
-    @classmethod
-    def tearDownClass(cls):
-        codes = cls.stack.close()
-        assert codes == {"api": 0}, (codes, cls.stack.log("api"))
+class IdempotencyTest(StackTestCase):
 
     def post_with(self, body, idem, key=None):
         return post(self.stack, key or self.key, body, headers={"Idempotency-Key": idem})

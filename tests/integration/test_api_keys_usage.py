@@ -17,7 +17,7 @@ import unittest
 from api_support import started, email, sms, webhook, post, call, field_rules, wait_for
 import pymongo
 
-from harness import MONGODB_URI, Stack
+from harness import MONGODB_URI, Stack, StackTestCase, close_cleanly
 
 FLUSH_SECONDS = 1
 
@@ -37,8 +37,7 @@ class KeyUsageTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        codes = cls.stack.close()
-        assert codes == {"api": 0}, (codes, cls.stack.log("api"))
+        close_cleanly(cls.stack)
 
     def usage_doc(self, key):
         """Today's usage document of `key`, found by its hint."""
@@ -281,15 +280,8 @@ def iso_z(t):
     return t.strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
-class QuotaTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.stack = started(Stack(workers=1, env={"WAVECOM_QUOTA_CHUNK": "3"}))
-
-    @classmethod
-    def tearDownClass(cls):
-        codes = cls.stack.close()
-        assert codes == {"api": 0}, (codes, cls.stack.log("api"))
+class QuotaTest(StackTestCase):
+    ENV = {"WAVECOM_QUOTA_CHUNK": "3"}
 
     def assert_over_quota(self, r, scope, limit, channel=None):
         self.assertEqual(r.status, 429, r)

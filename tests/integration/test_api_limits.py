@@ -7,7 +7,7 @@ import time
 import unittest
 
 from api_support import started, email, post
-from harness import CTL_BIN, Stack, purge_queues, wait_until
+from harness import CTL_BIN, Stack, StackTestCase, close_cleanly, purge_queues, wait_until
 
 
 def rate_headers(test, r):
@@ -16,16 +16,9 @@ def rate_headers(test, r):
     test.assertGreaterEqual(int(r.headers["Retry-After"]), 1)
 
 
-class RateLimitTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        # Every key: 4 requests/s; tenants: no default limit, their own where set.
-        cls.stack = started(Stack(workers=1, env={"WAVECOM_RATE_KEY_RPS": "4"}))
-
-    @classmethod
-    def tearDownClass(cls):
-        codes = cls.stack.close()
-        assert codes == {"api": 0}, (codes, cls.stack.log("api"))
+class RateLimitTest(StackTestCase):
+    # Every key: 4 requests/s; tenants: no default limit, their own where set.
+    ENV = {"WAVECOM_RATE_KEY_RPS": "4"}
 
     def tenant_with_keys(self, n, *limits):
         tenant, key = self.stack.new_tenant_key(role="sender")
@@ -101,18 +94,10 @@ class RateLimitTest(unittest.TestCase):
         self.assertEqual(post(self.stack, key, email()).status, 429)
 
 
-class GlobalCeilingTest(unittest.TestCase):
+class GlobalCeilingTest(StackTestCase):
     """Over the ceiling, non-CRITICAL work is shed with 503 while CRITICAL is taken."""
 
-    @classmethod
-    def setUpClass(cls):
-        cls.stack = started(Stack(workers=1, env={"WAVECOM_RATE_GLOBAL_NPS": "3"}))
-        cls.tenant, cls.key = cls.stack.new_tenant_key(role="sender")
-
-    @classmethod
-    def tearDownClass(cls):
-        codes = cls.stack.close()
-        assert codes == {"api": 0}, (codes, cls.stack.log("api"))
+    ENV = {"WAVECOM_RATE_GLOBAL_NPS": "3"}
 
     def test_sheds_standard_keeps_critical(self):
         batch = self.stack.request("POST", "/api/notifications/batch", key=self.key,
@@ -148,8 +133,7 @@ class FairnessTest(unittest.TestCase):
             "WAVECOM_TENANT_MAX_IN_FLIGHT": str(self.QUOTA)}))
 
     def tearDown(self):
-        codes = self.stack.close()
-        self.assertEqual(codes, {"api": 0, "worker": 0}, self.stack.log("api"))
+        close_cleanly(self.stack)
 
     def test_flood_cannot_delay_another_tenants_critical(self):
         a_tenant, a_key = self.stack.new_tenant_key(role="sender")

@@ -9,8 +9,8 @@ import unittest
 
 from bson import ObjectId
 
-from api_support import started, call, email, field_rules, post, push, sms, wait_for, webhook
-from harness import CTL_BIN, Stack
+from api_support import call, email, field_rules, post, push, sms, wait_for, webhook
+from harness import CTL_BIN, StackTestCase
 
 UTC = datetime.timezone.utc
 
@@ -23,13 +23,15 @@ def parse_iso(text):
     return datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
 
 
-class ReadsTest(unittest.TestCase):
+class ReadsTest(StackTestCase):
     """No worker: statuses stay where the API (or the test) put them."""
+
+    ENV = {"WAVECOM_API_STATS_CACHE_SECONDS": "3"}
+    ROLE = "operator"
 
     @classmethod
     def setUpClass(cls):
-        cls.stack = started(Stack(workers=1, env={"WAVECOM_API_STATS_CACHE_SECONDS": "3"}))
-        cls.tenant, cls.key = cls.stack.new_tenant_key(role="operator")
+        super().setUpClass()
         cls.other_tenant, cls.other_key = cls.stack.new_tenant_key(role="admin")
         _, cls.viewer = cls.stack.new_tenant_key(role="viewer")
         # 25 notifications, one at a time so that createdAt orders them.
@@ -44,11 +46,6 @@ class ReadsTest(unittest.TestCase):
             cls.ids.append(r.json["data"]["_id"])
             cls.bodies.append(body)
             time.sleep(0.002)
-
-    @classmethod
-    def tearDownClass(cls):
-        codes = cls.stack.close()
-        assert codes == {"api": 0}, (codes, cls.stack.log("api"))
 
     def get(self, path, key=None, headers=None):
         return call(self.stack, "GET", path, key=key or self.key, headers=headers)

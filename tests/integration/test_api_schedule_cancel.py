@@ -9,7 +9,7 @@ import uuid
 from bson import ObjectId
 
 from api_support import started, call, email, field_rules, post, sms, wait_for
-from harness import Stack, mails_for, purge_queues, queue_depths, trail
+from harness import Stack, StackTestCase, mails_for, purge_queues, queue_depths, trail
 
 UTC = datetime.timezone.utc
 
@@ -25,17 +25,11 @@ def cancel(stack, key, nid, body=None, raw=None, headers=None):
                 headers=headers)
 
 
-class ScheduleAndCancelTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.stack = started(Stack(workers=2, env={"WAVECOM_SCHEDULER_INTERVAL_MS": "200"}), worker=True)
-        cls.tenant, cls.key = cls.stack.new_tenant_key(role="operator")
-
-    @classmethod
-    def tearDownClass(cls):
-        codes = cls.stack.close()
-        assert codes == {"api": 0, "worker": 0}, (codes, cls.stack.log("api"),
-                                                  cls.stack.log("worker"))
+class ScheduleAndCancelTest(StackTestCase):
+    ENV = {"WAVECOM_SCHEDULER_INTERVAL_MS": "200"}
+    WORKERS = 2
+    WORKER = True
+    ROLE = "operator"
 
     def status(self, nid):
         return self.stack.get(self.key, nid).json["data"]["notification"]["status"]

@@ -1,7 +1,7 @@
 """Bad input gets a 4xx that names the field and the rule, and writes nothing."""
 import unittest
 
-from harness import Stack, purge_queues, queue_depths, wait_until
+from harness import StackTestCase, purge_queues, queue_depths, wait_until
 
 VALID = {"type": "EMAIL", "recipient": "ok@example.com", "subject": "s", "message": "m"}
 
@@ -18,20 +18,15 @@ def with_(**changes):
     return body
 
 
-class BadInputTest(unittest.TestCase):
+class BadInputTest(StackTestCase):
     """No worker runs here, so whatever reached a queue would still be in it."""
+
+    ENV = {"WAVECOM_API_MAX_BODY_BYTES": "8192"}
 
     @classmethod
     def setUpClass(cls):
-        cls.stack = Stack(workers=1, env={"WAVECOM_API_MAX_BODY_BYTES": "8192"})
-        cls.stack.start_api()
+        super().setUpClass()
         purge_queues()
-        cls.tenant, cls.key = cls.stack.new_tenant_key(role="sender")
-
-    @classmethod
-    def tearDownClass(cls):
-        codes = cls.stack.close()
-        assert codes == {"api": 0}, (codes, cls.stack.log("api"))
 
     def post(self, body=None, raw=None, headers=None, key="default"):
         key = self.key if key == "default" else key

@@ -2,7 +2,7 @@
 import json
 import unittest
 
-from harness import Stack
+from harness import Stack, close_cleanly
 
 
 class CtlAdminTest(unittest.TestCase):
@@ -14,8 +14,7 @@ class CtlAdminTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        codes = cls.stack.close()
-        assert codes == {"api": 0}, (codes, cls.stack.log("api"))
+        close_cleanly(cls.stack)
 
     def ctl_json(self, *args):
         r = self.stack.ctl(*args, "--json")

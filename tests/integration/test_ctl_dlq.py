@@ -14,7 +14,7 @@ import unittest
 import uuid
 
 import providers
-from harness import AMQP_URL, CTL_BIN, Stack, purge_queues, trail, wait_until
+from harness import AMQP_URL, CTL_BIN, close_cleanly, purge_queues, trail, wait_until
 
 DLQ = "notifications_dlq"
 _ENV = {"PATH": "/usr/bin:/bin", "WAVECOM_AMQP_URL": AMQP_URL}
@@ -32,18 +32,12 @@ def dlq_depth():
 class CtlDlqTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        purge_queues()
-        env = providers.worker_env()
         # Hundreds of failures on purpose: the webhook breaker must not open and hold them back.
-        env.update({"WAVECOM_BREAKER_THRESHOLD": "10000", "WAVECOM_WORKER_PROCESSES": "2"})
-        cls.stack = Stack(workers=2, env=env)
-        cls.stack.start_api()
-        cls.stack.start_worker()
+        cls.stack, _, _ = providers.started_stack(workers=2, WAVECOM_BREAKER_THRESHOLD="10000")
 
     @classmethod
     def tearDownClass(cls):
-        codes = cls.stack.close()
-        assert codes == {"api": 0, "worker": 0}, (codes, cls.stack.log("worker"))
+        close_cleanly(cls.stack)
 
     def setUp(self):
         purge_queues()

@@ -7,7 +7,6 @@ manifests' own ports are checked against the configuration in tests/repository/t
 """
 import os
 import re
-import socket
 import unittest
 import urllib.error
 import urllib.request
@@ -15,7 +14,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from harness import API_BIN, Stack, free_port, wait_until
+from harness import API_BIN, Stack, free_port, tcp_answers, wait_until
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
@@ -51,14 +50,6 @@ def http_status(port, path):
             return res.status
     except urllib.error.HTTPError as e:
         return e.code
-
-
-def tcp_answers(port):
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=5):
-            return True
-    except OSError:
-        return False
 
 
 class ProbesTest(unittest.TestCase):

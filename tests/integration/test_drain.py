@@ -3,7 +3,7 @@ import concurrent.futures
 import signal
 import unittest
 
-from harness import Stack, mails_for, purge_queues, wait_until
+from harness import mails_for, purge_queues, stack_for_test, wait_until
 
 BURST = 200
 
@@ -11,12 +11,7 @@ BURST = 200
 class DrainTest(unittest.TestCase):
     def setUp(self):
         purge_queues()
-        self.stack = Stack(workers=2)
-        self.stack.start_api()
-        self.tenant, self.key = self.stack.new_tenant_key()
-
-    def tearDown(self):
-        self.stack.close()
+        stack_for_test(self, worker=False, workers=2)
 
     def test_sigterm_mid_burst_loses_nothing(self):
         worker = self.stack.start_worker()

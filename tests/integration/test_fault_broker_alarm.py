@@ -19,9 +19,8 @@ import subprocess
 import time
 import unittest
 
-from fault_support import Load, reconcile
-from harness import BUILD_DIR, Stack, mails_for, wait_until
-from private_services import PrivateRabbitMQ
+from fault_support import Load, health, mail_deliveries, private_rabbitmq, reconcile, start_stack
+from harness import BUILD_DIR, Stack, wait_until
 
 PUBLISH_RAW = os.path.join(BUILD_DIR, "tests", "publish_raw")
 
@@ -32,32 +31,16 @@ ALARM_SECONDS = 8
 
 class BrokerAlarmTest(unittest.TestCase):
     def setUp(self):
-        self.rabbit = PrivateRabbitMQ()
-        self.addCleanup(self.rabbit.close)
-        self.rabbit.start()
+        self.rabbit = private_rabbitmq(self)
         self.addCleanup(lambda: self.rabbit.proc.poll() is None and
                         self.rabbit.set_memory_alarm(False))
 
-    def start_stack(self):
-        self.stack = Stack(workers=2, amqp_url=self.rabbit.url,
-                           env={"WAVECOM_PENDING_REPUBLISH_SECONDS": "3",
-                                "WAVECOM_SCHEDULER_INTERVAL_MS": "500"})
-        self.addCleanup(self.stack.close)
-        self.stack.start_api()
-        self.stack.start_worker()
-        self.tenant, self.key = self.stack.new_tenant_key()
-
     def health(self):
-        r = self.stack.request("GET", "/api/health", timeout=30)
-        return r.status, r.json["services"]["rabbitmq"]
+        return health(self.stack, "rabbitmq")[:2]
 
     def test_memory_alarm_blocks_publishes(self):
-        self.start_stack()
-        load = Load(self.stack, self.key, lambda n, i: {
-            "type": "EMAIL", "recipient": f"alarm-{n}-{i}@example.com",
-            "subject": f"memory alarm {n}-{i}", "message": "body"})
-        self.addCleanup(load.stopping.set)
-        load.start()
+        start_stack(self, amqp_url=self.rabbit.url)
+        load = Load.emails(self, "alarm")
         load.wait_accepted(BEFORE)
 
         self.rabbit.set_memory_alarm(True)
@@ -84,9 +67,7 @@ class BrokerAlarmTest(unittest.TestCase):
         load.stop()
         wait_until(lambda: self.health()[0] == 200, 30, interval=0.5,
                    what="/api/health healthy once the alarm cleared")
-        reconcile(self, self.stack, load,
-                  deliveries=lambda ids: {k: len(v) for k, v in mails_for(ids).items()},
-                  label="RabbitMQ memory alarm")
+        reconcile(self, self.stack, load, deliveries=mail_deliveries, label="RabbitMQ memory alarm")
 
 
     def test_publish_stalled_by_a_blocked_broker_fails_in_bounded_time(self):
@@ -113,9 +94,7 @@ class BrokerFrozenTest(unittest.TestCase):
     BOUND_SECONDS = 4
 
     def setUp(self):
-        self.rabbit = PrivateRabbitMQ()
-        self.addCleanup(self.rabbit.close)
-        self.rabbit.start()
+        self.rabbit = private_rabbitmq(self)
         self.stack = Stack(workers=1, amqp_url=self.rabbit.url,
                            env={"WAVECOM_PUBLISH_TIMEOUT_SECONDS": str(self.BOUND_SECONDS)})
         self.addCleanup(self.stack.close)

@@ -11,44 +11,27 @@ again in the meantime (docs/ARCHITECTURE.md §4, §6).
 Counted from the provider double's own records (per message id): every 201
 delivered exactly once, and every outcome recorded once in the trail.
 """
-import os
 import time
 import unittest
 
 import providers
-from fault_support import Load, reconcile
-from harness import Stack, purge_queues, wait_until
-from private_services import FERRETDB_BIN, PrivateDatabase
+from fault_support import (Load, needs_ferretdb, private_database, reconcile, slow_twilio,
+                           sms_deliveries, start_stack)
+from harness import purge_queues, wait_until
 
 BEFORE = 150
 AFTER = 100
 DOWN_SECONDS = 120
 
 
-@unittest.skipUnless(os.path.exists(FERRETDB_BIN),
-                     f"no FerretDB launcher at {FERRETDB_BIN}: set WAVECOM_TEST_FERRETDB_BIN")
+@needs_ferretdb
 class PostgresDownTest(unittest.TestCase):
     def setUp(self):
         purge_queues()
-        providers.reset()
-        self.addCleanup(providers.reset)
         # 500 ms at the provider: deliveries are in flight when PostgreSQL dies.
-        providers.configure("twilio", latency_ms=500)
-        self.database = PrivateDatabase()
-        self.addCleanup(self.database.close)
-        self.database.start()
-        env = providers.worker_env()
-        env.update({"WAVECOM_PENDING_REPUBLISH_SECONDS": "3",
-                    "WAVECOM_SCHEDULER_INTERVAL_MS": "500"})
-        self.stack = Stack(workers=2, mongodb_uri=self.database.uri, env=env)
-        self.addCleanup(self.stack.close)
-        self.stack.start_api()
-        self.stack.start_worker()
-        self.tenant, self.key = self.stack.new_tenant_key()
-
-    def deliveries(self, ids):
-        per_id = providers.stats(ids=True)["twilio"].get("per_id", {})
-        return {nid: per_id.get(nid, 0) for nid in ids}
+        slow_twilio(self, 500)
+        self.database = private_database(self)
+        start_stack(self, env=providers.worker_env(), mongodb_uri=self.database.uri)
 
     def test_postgres_killed_and_down_120_seconds(self):
         load = Load(self.stack, self.key, lambda n, i: {
@@ -68,7 +51,7 @@ class PostgresDownTest(unittest.TestCase):
         load.wait_accepted(AFTER, timeout=120)
         load.stop()
 
-        result = reconcile(self, self.stack, load, deliveries=self.deliveries,
+        result = reconcile(self, self.stack, load, deliveries=sms_deliveries,
                            label="PostgreSQL killed, down 120 s", timeout=150)
         self.assertEqual(result["duplicates"], 0)
         log = self.stack.log("worker", whole=True)

@@ -13,14 +13,13 @@ Counted from the provider double's own records (per message id): every 201
 delivered exactly once, and no worker log line claims a lease passed to
 another worker.
 """
-import os
 import time
 import unittest
 
 import providers
-from fault_support import reconcile
-from harness import Stack, purge_queues, wait_until
-from private_services import FERRETDB_BIN, PrivateDatabase
+from fault_support import (needs_ferretdb, private_database, reconcile, slow_twilio, sms_deliveries,
+                           start_stack)
+from harness import purge_queues, wait_until
 
 TOTAL = 2000
 BATCH = 200
@@ -45,32 +44,16 @@ class _Accepted:
         return 0
 
 
-@unittest.skipUnless(os.path.exists(FERRETDB_BIN),
-                     f"no FerretDB launcher at {FERRETDB_BIN}: set WAVECOM_TEST_FERRETDB_BIN")
+@needs_ferretdb
 class DatabasePauseTest(unittest.TestCase):
     def setUp(self):
         purge_queues()
-        providers.reset()
-        self.addCleanup(providers.reset)
         # Each SMS spends 300 ms at the provider, so hundreds are in flight when the
         # database stops, their outcomes known and not yet written.
-        providers.configure("twilio", latency_ms=300)
-        self.database = PrivateDatabase()
-        self.addCleanup(self.database.close)
-        self.database.start()
-        env = providers.worker_env()
-        env.update({"WAVECOM_PENDING_REPUBLISH_SECONDS": "3",
-                    "WAVECOM_SCHEDULER_INTERVAL_MS": "500",
-                    "WAVECOM_WORKER_PREFETCH": "100"})
-        self.stack = Stack(workers=2, mongodb_uri=self.database.uri, env=env)
-        self.addCleanup(self.stack.close)
-        self.stack.start_api()
-        self.stack.start_worker()
-        self.tenant, self.key = self.stack.new_tenant_key()
-
-    def deliveries(self, ids):
-        per_id = providers.stats(ids=True)["twilio"].get("per_id", {})
-        return {nid: per_id.get(nid, 0) for nid in ids}
+        slow_twilio(self, 300)
+        self.database = private_database(self)
+        start_stack(self, env=dict(providers.worker_env(), WAVECOM_WORKER_PREFETCH="100"),
+                    mongodb_uri=self.database.uri)
 
     def submit(self, load):
         for b in range(TOTAL // BATCH):
@@ -100,7 +83,7 @@ class DatabasePauseTest(unittest.TestCase):
               f"{providers.stats()['twilio']['received'] - received_before} of {TOTAL} "
               "delivered", flush=True)
 
-        result = reconcile(self, self.stack, load, deliveries=self.deliveries,
+        result = reconcile(self, self.stack, load, deliveries=sms_deliveries,
                            label="database paused 20 s", timeout=SETTLE_SECONDS)
         settled = time.monotonic() - resumed_at
         print(f"every notification final {settled:.1f} s after the database resumed",

@@ -13,28 +13,18 @@ catcher's Maildir), and no outbox record may stay open.
 """
 import os
 import signal
-import time
 import unittest
 
-from fault_support import Load, reconcile
-from harness import Stack, mails_for, wait_until
-from private_services import PrivateRabbitMQ
+from fault_support import Load, mail_deliveries, private_rabbitmq, reconcile, start_stack
+from harness import mails_for, wait_until
 
 KILLS = 20
 
 
 class OutboxKillTest(unittest.TestCase):
     def setUp(self):
-        self.rabbit = PrivateRabbitMQ()
-        self.addCleanup(self.rabbit.close)
-        self.rabbit.start()
-        self.stack = Stack(workers=2, amqp_url=self.rabbit.url,
-                           env={"WAVECOM_PENDING_REPUBLISH_SECONDS": "3",
-                                "WAVECOM_SCHEDULER_INTERVAL_MS": "200"})
-        self.addCleanup(self.stack.close)
-        self.stack.start_api()
-        self.stack.start_worker()
-        self.tenant, self.key = self.stack.new_tenant_key()
+        self.rabbit = private_rabbitmq(self)
+        start_stack(self, env={"WAVECOM_SCHEDULER_INTERVAL_MS": "200"}, amqp_url=self.rabbit.url)
 
     def freeze_broker(self, frozen):
         os.killpg(self.rabbit.proc.pid, signal.SIGSTOP if frozen else signal.SIGCONT)
@@ -48,11 +38,7 @@ class OutboxKillTest(unittest.TestCase):
         return None
 
     def test_kill_9_api_between_insert_and_confirms(self):
-        load = Load(self.stack, self.key, lambda n, i: {
-            "type": "EMAIL", "recipient": f"outbox-{n}-{i}@example.com",
-            "subject": f"outbox kill {n}-{i}", "message": "body"}, clients=4, timeout=5)
-        self.addCleanup(load.stopping.set)
-        load.start()
+        load = Load.emails(self, "outbox", clients=4, timeout=5)
         cut = 0
         for _ in range(KILLS):
             load.wait_accepted(5)
@@ -70,8 +56,7 @@ class OutboxKillTest(unittest.TestCase):
         load.wait_accepted(20)
         load.stop()
 
-        result = reconcile(self, self.stack, load,
-                           lambda ids: {nid: len(m) for nid, m in mails_for(ids).items()},
+        result = reconcile(self, self.stack, load, mail_deliveries,
                            "API killed 20 times between insert and confirms", timeout=240)
         # The cut-off requests' notifications were stored and are delivered too, once each.
         stored = {str(d["_id"]) for d in self.stack.db.notifications.find({}, {"_id": 1})}

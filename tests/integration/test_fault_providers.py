@@ -16,8 +16,8 @@ import time
 import unittest
 
 import providers
-from fault_support import Load, reconcile
-from harness import Stack, purge_queues
+from fault_support import Load, reconcile, sms_deliveries, start_stack
+from harness import purge_queues
 
 OUTAGE_SECONDS = 30
 HANG_SECONDS = 15
@@ -36,23 +36,13 @@ class ProviderFaultTest(unittest.TestCase):
             "WAVECOM_BREAKER_OPEN_SECONDS": "5",
             "WAVECOM_MAX_RETRIES": "2",
             "WAVECOM_PROVIDER_TIMEOUT_MS": "1000",
-            "WAVECOM_PENDING_REPUBLISH_SECONDS": "3",
-            "WAVECOM_SCHEDULER_INTERVAL_MS": "500",
         })
-        self.stack = Stack(workers=2, env=env)
-        self.addCleanup(self.stack.close)
-        self.stack.start_api()
-        self.stack.start_worker()
-        self.tenant, self.key = self.stack.new_tenant_key()
+        start_stack(self, env=env)
 
     def sms_load(self, tag):
         return Load(self.stack, self.key, lambda n, i: {
             "type": "SMS", "recipient": "+14155550123", "message": f"{tag} {n}-{i}"},
             clients=2, pause=0.1)
-
-    def deliveries(self, ids):
-        per_id = providers.stats(ids=True)["twilio"].get("per_id", {})
-        return {nid: per_id.get(nid, 0) for nid in ids}
 
     def breaker_refusals(self):
         """Attempts the breaker refused, from the audit trail (docs/ARCHITECTURE.md §3.2)."""
@@ -76,7 +66,7 @@ class ProviderFaultTest(unittest.TestCase):
         submitted = load.accepted_count() - accepted_before
         load.wait_accepted(30)
         load.stop()
-        result = reconcile(self, self.stack, load, deliveries=self.deliveries, label=label)
+        result = reconcile(self, self.stack, load, deliveries=sms_deliveries, label=label)
         print(f"{label}: {submitted} notifications accepted during the fault, "
               f"{calls} provider calls", flush=True)
         self.assertGreater(self.breaker_refusals(), 0, "the breaker never opened")

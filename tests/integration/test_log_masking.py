@@ -6,7 +6,7 @@ import unittest
 import uuid
 
 import providers
-from harness import Stack, purge_queues, wait_until
+from harness import Stack, close_cleanly, purge_queues, wait_until
 
 
 class LogMaskingTest(unittest.TestCase):
@@ -20,8 +20,7 @@ class LogMaskingTest(unittest.TestCase):
         self.stack.start_worker()
 
     def tearDown(self):
-        codes = self.stack.close()
-        self.assertEqual(codes, {"api": 0, "worker": 0}, self.stack.log("worker"))
+        close_cleanly(self.stack)
 
     def test_logs_hold_no_secret_and_no_full_recipient(self):
         tenant, key = self.stack.new_tenant_key(role="admin")

@@ -22,7 +22,7 @@ import urllib.request
 import uuid
 
 import providers
-from harness import MONGODB_URI, Stack, free_port, purge_queues, wait_until
+from harness import MONGODB_URI, Stack, close_cleanly, free_port, purge_queues, wait_until
 from private_services import FERRETDB_BIN, PrivateDatabase
 
 # The reference checkers: Debian's python3-prometheus-client parser and promtool, which
@@ -109,24 +109,15 @@ def children_of(pid):
 class MetricsTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        purge_queues()
         cls.metrics_port = free_port()
-        env = providers.worker_env()
-        env["WAVECOM_WORKER_METRICS_PORT"] = str(cls.metrics_port)
-        cls.stack = Stack(workers=2, env=env)
-        cls.stack.start_api()
-        cls.stack.start_worker()
-        cls.tenant, cls.key = cls.stack.new_tenant_key()
-        secret = cls.stack.db.tenants.find_one({"_id": cls.tenant})["webhookSecret"]
-        cls.prefix = f"/metrics-{cls.tenant}"
-        providers.register_webhook_secret(cls.prefix, secret)
-        providers.register_webhook_secret(f"/gone/{cls.tenant}", secret)
+        cls.stack, cls.tenant, cls.key = providers.started_stack(
+            workers=2, WAVECOM_WORKER_METRICS_PORT=str(cls.metrics_port))
+        cls.prefix = providers.register_tenant_webhooks(cls.stack, cls.tenant, "metrics")
 
     @classmethod
     def tearDownClass(cls):
         providers.configure("webhook")
-        codes = cls.stack.close()
-        assert codes == {"api": 0, "worker": 0}, (codes, cls.stack.log("worker"))
+        close_cleanly(cls.stack)
 
     def scrape_worker(self):
         url = f"http://127.0.0.1:{self.metrics_port}/metrics"
@@ -284,25 +275,16 @@ class DatabasePoolTest(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        purge_queues()
         cls.metrics_port = free_port()
-        env = providers.worker_env()
         separator = "&" if "?" in MONGODB_URI else ("?" if MONGODB_URI.endswith("/") else "/?")
-        env.update({
-            "WAVECOM_MONGODB_URI": MONGODB_URI + separator + "maxPoolSize=1",
-            "WAVECOM_WORKER_METRICS_PORT": str(cls.metrics_port),
-            "WAVECOM_API_THREADS": "4",
-            "WAVECOM_WORKER_STORE_THREADS": "4",
-        })
-        cls.stack = Stack(workers=1, env=env)
-        cls.stack.start_api()
-        cls.stack.start_worker()
-        cls.tenant, cls.key = cls.stack.new_tenant_key()
+        cls.stack, cls.tenant, cls.key = providers.started_stack(
+            WAVECOM_MONGODB_URI=MONGODB_URI + separator + "maxPoolSize=1",
+            WAVECOM_WORKER_METRICS_PORT=str(cls.metrics_port),
+            WAVECOM_API_THREADS="4", WAVECOM_WORKER_STORE_THREADS="4")
 
     @classmethod
     def tearDownClass(cls):
-        codes = cls.stack.close()
-        assert codes == {"api": 0, "worker": 0}, (codes, cls.stack.log("worker"))
+        close_cleanly(cls.stack)
 
     def scrape(self, url):
         with urllib.request.urlopen(url, timeout=10) as resp:

@@ -15,7 +15,7 @@ import unittest
 
 import bson
 
-from harness import BUILD_DIR, CTL_BIN, Stack, mails_for, purge_queues, wait_until
+from harness import BUILD_DIR, CTL_BIN, mails_for, purge_queues, stack_for_test, wait_until
 
 PUBLISH_RAW = os.path.join(BUILD_DIR, "tests", "publish_raw")
 DLQ = "notifications_dlq"
@@ -24,11 +24,7 @@ DLQ = "notifications_dlq"
 class PoisonMessageTest(unittest.TestCase):
     def setUp(self):
         purge_queues()
-        self.stack = Stack(workers=1)
-        self.addCleanup(self.stack.close)
-        self.stack.start_api()
-        self.stack.start_worker()
-        self.tenant, self.key = self.stack.new_tenant_key()
+        stack_for_test(self, workers=1)
 
     def publish_raw(self, body):
         subprocess.run([PUBLISH_RAW, "notifications", body], env=self.stack.env, check=True,

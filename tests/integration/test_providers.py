@@ -13,27 +13,18 @@ import urllib.parse
 import uuid
 
 import providers
-from harness import SMTP_PORT, Stack, mails_for, purge_queues, wait_until
+from harness import SMTP_PORT, Stack, close_cleanly, mails_for, purge_queues, wait_until
 
 
 class ProvidersTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        purge_queues()
-        providers.reset()
-        cls.stack = Stack(workers=1, env=providers.worker_env())
-        cls.stack.start_api()
-        cls.stack.start_worker()
-        cls.tenant, cls.key = cls.stack.new_tenant_key()
-        secret = cls.stack.db.tenants.find_one({"_id": cls.tenant})["webhookSecret"]
-        cls.hook_prefix = f"/tenant-{cls.tenant}"
-        providers.register_webhook_secret(cls.hook_prefix, secret)
-        providers.register_webhook_secret(f"/gone/{cls.tenant}", secret)
+        cls.stack, cls.tenant, cls.key = providers.started_stack()
+        cls.hook_prefix = providers.register_tenant_webhooks(cls.stack, cls.tenant, "tenant")
 
     @classmethod
     def tearDownClass(cls):
-        codes = cls.stack.close()
-        assert codes == {"api": 0, "worker": 0}, (codes, cls.stack.log("worker"))
+        close_cleanly(cls.stack)
 
     def create(self, body):
         r = self.stack.request("POST", "/api/notifications", key=self.key, body=body)

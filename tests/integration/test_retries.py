@@ -9,7 +9,7 @@ import urllib.request
 import bson
 
 import providers
-from harness import AMQP_URL, Stack, purge_queues, wait_until, VHOST
+from harness import AMQP_URL, VHOST, close_cleanly, wait_until
 
 MANAGEMENT = "http://127.0.0.1:15672"
 
@@ -33,24 +33,14 @@ def dlq_messages():
 class RetryTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        purge_queues()
-        providers.reset()
-        env = providers.worker_env()
-        env.update({"WAVECOM_BREAKER_THRESHOLD": "3", "WAVECOM_BREAKER_OPEN_SECONDS": "4"})
-        cls.stack = Stack(workers=2, env=env)
-        cls.stack.start_api()
-        cls.stack.start_worker()
-        cls.tenant, cls.key = cls.stack.new_tenant_key()
-        secret = cls.stack.db.tenants.find_one({"_id": cls.tenant})["webhookSecret"]
-        cls.prefix = f"/retry-{cls.tenant}"
-        providers.register_webhook_secret(cls.prefix, secret)
-        providers.register_webhook_secret(f"/gone/{cls.tenant}", secret)
+        cls.stack, cls.tenant, cls.key = providers.started_stack(
+            workers=2, WAVECOM_BREAKER_THRESHOLD="3", WAVECOM_BREAKER_OPEN_SECONDS="4")
+        cls.prefix = providers.register_tenant_webhooks(cls.stack, cls.tenant, "retry")
 
     @classmethod
     def tearDownClass(cls):
         providers.reset()
-        codes = cls.stack.close()
-        assert codes == {"api": 0, "worker": 0}, (codes, cls.stack.log("worker"))
+        close_cleanly(cls.stack)
 
     def create(self, body):
         r = self.stack.request("POST", "/api/notifications", key=self.key, body=body)

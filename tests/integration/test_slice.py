@@ -2,22 +2,13 @@
 import unittest
 import uuid
 
-from harness import Stack, mails_for, wait_until
+from harness import StackTestCase, mails_for, wait_until
 
 
-class SliceTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.stack = Stack(workers=2)
-        cls.stack.start_api()
-        cls.stack.start_worker()
-        cls.tenant, cls.key = cls.stack.new_tenant_key(role="sender")
-
-    @classmethod
-    def tearDownClass(cls):
-        codes = cls.stack.close()
-        # Clean shutdown of both services, with no leak reports.
-        assert codes == {"api": 0, "worker": 0}, (codes, cls.stack.log("api"), cls.stack.log("worker"))
+class SliceTest(StackTestCase):
+    # Closed after the last test, where both services must shut down cleanly, with no leak reports.
+    WORKERS = 2
+    WORKER = True
 
     def test_health_reports_both_dependencies(self):
         r = self.stack.request("GET", "/api/health")

@@ -7,28 +7,19 @@ import urllib.parse
 import uuid
 
 import providers
-from harness import Stack, purge_queues
+from harness import close_cleanly
 
 
 class SsrfTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        purge_queues()
-        providers.reset()
-        env = providers.worker_env()
-        env.update({"WAVECOM_WEBHOOK_ALLOW_PRIVATE": "0", "WAVECOM_MAX_RETRIES": "0"})
-        cls.stack = Stack(workers=1, env=env)
-        cls.stack.start_api()
-        cls.stack.start_worker()
-        cls.tenant, cls.key = cls.stack.new_tenant_key()
-        secret = cls.stack.db.tenants.find_one({"_id": cls.tenant})["webhookSecret"]
-        cls.prefix = f"/ssrf-{cls.tenant}"
-        providers.register_webhook_secret(cls.prefix, secret)
+        cls.stack, cls.tenant, cls.key = providers.started_stack(
+            WAVECOM_WEBHOOK_ALLOW_PRIVATE="0", WAVECOM_MAX_RETRIES="0")
+        cls.prefix = providers.register_tenant_webhooks(cls.stack, cls.tenant, "ssrf")
 
     @classmethod
     def tearDownClass(cls):
-        codes = cls.stack.close()
-        assert codes == {"api": 0, "worker": 0}, (codes, cls.stack.log("worker"))
+        close_cleanly(cls.stack)
 
     def hook(self, url):
         r = self.stack.request("POST", "/api/notifications", key=self.key,

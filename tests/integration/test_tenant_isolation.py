@@ -1,22 +1,17 @@
 """A tenant only ever sees its own notifications."""
 import unittest
 
-from harness import Stack
+from harness import StackTestCase
 
 
-class TenantIsolationTest(unittest.TestCase):
+class TenantIsolationTest(StackTestCase):
+    WORKER = True
+
     @classmethod
     def setUpClass(cls):
-        cls.stack = Stack(workers=1)
-        cls.stack.start_api()
-        cls.stack.start_worker()
-        cls.tenant_a, cls.key_a = cls.stack.new_tenant_key(role="sender")
+        super().setUpClass()
+        cls.tenant_a, cls.key_a = cls.tenant, cls.key
         cls.tenant_b, cls.key_b = cls.stack.new_tenant_key(role="admin")
-
-    @classmethod
-    def tearDownClass(cls):
-        codes = cls.stack.close()
-        assert codes == {"api": 0, "worker": 0}, (codes, cls.stack.log("api"))
 
     def test_other_tenant_gets_404_indistinguishable_from_missing(self):
         r = self.stack.create_email(self.key_a, "iso@example.com", "private", "for A only")

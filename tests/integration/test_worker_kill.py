@@ -14,7 +14,7 @@ import unittest
 
 import bson
 
-from harness import Stack, mails_for, purge_queues, trail, wait_until
+from harness import mails_for, purge_queues, stack_for_test, trail, wait_until
 
 TOTAL = 2000
 
@@ -28,12 +28,7 @@ class WorkerKillTest(unittest.TestCase):
     def setUp(self):
         purge_queues()
         # A short lease, so that a killed child's claims are taken over quickly.
-        self.stack = Stack(workers=2, env={"WAVECOM_LEASE_SECONDS": "5"})
-        self.stack.start_api()
-        self.tenant, self.key = self.stack.new_tenant_key()
-
-    def tearDown(self):
-        self.stack.close()
+        stack_for_test(self, worker=False, workers=2, env={"WAVECOM_LEASE_SECONDS": "5"})
 
     def test_kill_9_child_mid_run(self):
         worker = self.stack.start_worker()

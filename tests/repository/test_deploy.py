@@ -16,7 +16,7 @@ import yaml
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILD_DIR = os.environ["WAVECOM_BUILD_DIR"]
-CTL = os.path.join(BUILD_DIR, "worker", "wavecomctl")
+CTL = os.path.join(BUILD_DIR, "ctl", "wavecomctl")
 K8S = os.path.join(ROOT, "deploy", "k8s")
 COMPOSE_FILE = os.path.join(ROOT, "docker-compose.yml")
 DOCKERFILE = os.path.join(ROOT, "deploy", "Dockerfile")
@@ -338,7 +338,7 @@ class QueuesTest(unittest.TestCase):
 
     def test_keda_scales_on_the_high_and_standard_queues(self):
         declared = {q["name"] for q in self.topology["queues"]}
-        header = read("shared/wc_topology.h")
+        header = read("shared/broker/wc_topology.h")
         high = re.search(r'#define WC_QUEUE_HIGH "([^"]+)"', header).group(1)
         standard = re.search(r'#define WC_QUEUE_STANDARD "([^"]+)"', header).group(1)
         scaled = find(self.docs, "ScaledObject", "wavecom-worker")
@@ -453,8 +453,11 @@ class FilesAndBuildTest(unittest.TestCase):
         for r in runs:
             self.assertNotIn("apt-get", r)
             self.assertNotIn("cmake", r.replace("deploy/build-deps.sh build", ""))
-        # deploy/stack.sh (CI) takes its build packages and its build from the same script.
-        stack = read("deploy/stack.sh")
+        # deploy/stack.sh (CI) takes its build packages and its build from the same script; the
+        # jobs it runs are the files of deploy/stack/.
+        stack = "".join(read(os.path.relpath(path, ROOT)) for path in
+                        [os.path.join(ROOT, "deploy", "stack.sh")] +
+                        sorted(glob.glob(os.path.join(ROOT, "deploy", "stack", "*.sh"))))
         self.assertRegex(stack, r'\n\. "\$ROOT/deploy/build-deps.sh"\n')
         self.assertIn('"${WAVECOM_BUILD_PACKAGES[@]}"', stack)
         self.assertIn("wavecom_cmake_build", stack)
@@ -483,7 +486,7 @@ class FilesAndBuildTest(unittest.TestCase):
         runtime = self.script_packages("runtime-packages")
         # In every Debian image; the sanitizer runtimes only in sanitizer builds such as CI's.
         base = {"libc6", "libgcc-s1", "libasan8", "libubsan1"}
-        for program in ("api/wavecom-api", "worker/wavecom-worker", "worker/wavecomctl"):
+        for program in ("api/wavecom-api", "worker/wavecom-worker", "ctl/wavecomctl"):
             binary = os.path.join(BUILD_DIR, program)
             needed = re.findall(r"NEEDED\s+(\S+)", subprocess.run(
                 ["objdump", "-p", binary], capture_output=True, text=True, check=True).stdout)

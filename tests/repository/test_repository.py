@@ -6,7 +6,7 @@ import subprocess
 import unittest
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-CTL = os.path.join(os.environ["WAVECOM_BUILD_DIR"], "worker", "wavecomctl")
+CTL = os.path.join(os.environ["WAVECOM_BUILD_DIR"], "ctl", "wavecomctl")
 
 
 def read(path):
@@ -39,7 +39,7 @@ class RepositoryTest(unittest.TestCase):
         declared = json.loads(ctl("topology"))
         on_file = json.loads(read("deploy/rabbitmq-definitions.json"))
         self.assertEqual(on_file, declared,
-                         "regenerate with: build/worker/wavecomctl topology > deploy/rabbitmq-definitions.json")
+                         "regenerate with: build/ctl/wavecomctl topology > deploy/rabbitmq-definitions.json")
 
 
 if __name__ == "__main__":

@@ -6,9 +6,10 @@ A module is a header and the source file of the same name in the same folder
 any of its files has `#include "<the other's header>"` (or, as a unit test
 does, `#include "<the other's .c>"`). Only quoted includes count. A quoted
 include is looked up the way the build finds it: beside the including file,
-then in the top folder of its program (api/ or worker/), then in shared/; the
-C of tests/ (unit tests, fuzzers, tools) is compiled with api/, worker/ and
-shared/ on its include path and is looked up there. A header found nowhere (a
+then in the top folder of its program (api/, worker/ or ctl/), then in the
+folders of shared/ (store/, broker/, model/, util/); the C of tests/ (unit
+tests, fuzzers, tools) is compiled with the programs' folders and shared/'s on
+its include path and is looked up there. A header found nowhere (a
 system or generated header) is left out. Any circle in that graph is printed,
 one per line with one path around it, and the exit status is 1 unless it is
 one of KNOWN_CYCLES; a known circle that is gone fails too, so that the list
@@ -21,7 +22,9 @@ import os
 import re
 import sys
 
-SOURCE_DIRS = ("api", "worker", "shared")
+PROGRAM_DIRS = ("api", "worker", "ctl")
+SHARED_DIRS = ("shared/store", "shared/broker", "shared/model", "shared/util")
+SOURCE_DIRS = PROGRAM_DIRS + ("shared",)
 # The tests' C: not a program's module, but a test that includes a module's
 # header or .c must not close a circle either.
 TEST_DIRS = ("tests/unit", "tests/tools", "tests/fuzz")
@@ -29,8 +32,8 @@ TEST_DIRS = ("tests/unit", "tests/tools", "tests/fuzz")
 # transition writes record the trail and the counters, which in turn use the
 # store's types: one component spread over files, to be split with shared/.
 KNOWN_CYCLES = [
-    ["shared/wc_store", "shared/wc_store_counters", "shared/wc_store_private",
-     "shared/wc_store_trail"],
+    ["shared/store/wc_store", "shared/store/wc_store_counters", "shared/store/wc_store_private",
+     "shared/store/wc_store_trail"],
 ]
 
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.MULTILINE)
@@ -50,10 +53,12 @@ def module_of(path):
 
 def resolve(root, including, header):
     top = including.split(os.sep)[0]
-    if top in SOURCE_DIRS:
-        folders = (os.path.dirname(including), top, "shared")
+    if top in PROGRAM_DIRS:
+        folders = (os.path.dirname(including), top) + SHARED_DIRS
+    elif top == "shared":
+        folders = (os.path.dirname(including),) + SHARED_DIRS
     else:
-        folders = (os.path.dirname(including),) + SOURCE_DIRS
+        folders = (os.path.dirname(including),) + PROGRAM_DIRS + SHARED_DIRS
     for folder in folders:
         candidate = os.path.normpath(os.path.join(folder, header))
         if os.path.isfile(os.path.join(root, candidate)):

@@ -1,4 +1,4 @@
-/* Every cell of the lifecycle table (shared/wc_lifecycle.c), against the
+/* Every cell of the lifecycle table (shared/model/wc_lifecycle.c), against the
  * moves docs/ARCHITECTURE.md §4 lists. */
 #include <setjmp.h>
 #include <stdarg.h>
