@@ -22,6 +22,8 @@ N=0 the same outcome as one findAndModify per notification, as the worker writes
 `claim` is one such update claiming N documents followed by one find of them by `_id $in` (the
 claim must know the documents as they were). It reports the database CPU per notification, not
 per command.
+Keep N small on the shared stack: with N=32 and N=64 from eight threads FerretDB 1.24 stopped
+answering until its launcher restarted it (loadtest/ANALYSIS.md).
 
 The fill itself is measured the same way (insert_many of 1,000 documents, one client): the cost of
 the API's group commit. With --results DIR it also writes DIR/db_ceiling.json and .md: the
