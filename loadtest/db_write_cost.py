@@ -2,7 +2,8 @@
 """What one single-document write costs the local database, in CPU.
 
     /usr/bin/python3 loadtest/db_write_cost.py [--uri URI] [--docs N] [--threads T] [--writes W]
-                                               [--shape SHAPE] [--results DIR]
+                                               [--shape SHAPE] [--batch N [--write KIND]]
+                                               [--results DIR]
 
 Fills a scratch collection (database wc_bench_dbcost_<time>, left in place like every benchmark's)
 with N documents of one --shape, then has T threads make W findAndModify calls each, by _id with a
@@ -12,6 +13,17 @@ separate state document would save), legacy the document with its embedded trail
 calls per second and the CPU seconds the database processes spent per call, read from /proc before
 and after: the FerretDB launcher (wavecom-ferretdb) and PostgreSQL's processes (postgres). The
 client's own CPU is not counted. Loopback only; bounded by N, T and W.
+
+With --batch N the documents start PROCESSING under a lease token, as a claim leaves them, and the
+threads write --write KIND for N notifications per command instead: `outcome` is one unordered
+`update` of N statements, each `{q: {_id, $and: [status PROCESSING, lease token]}, u: {$set SENT
+..., $unset lease, $inc seq}}` (N=1 is the outcome as one update instead of a findAndModify,
+N=0 the same outcome as one findAndModify per notification, as the worker writes it one by one);
+`claim` is one such update claiming N documents followed by one find of them by `_id $in` (the
+claim must know the documents as they were). It reports the database CPU per notification, not
+per command.
+Keep N small on the shared stack: with N=32 and N=64 from eight threads FerretDB 1.24 stopped
+answering until its launcher restarted it (loadtest/ANALYSIS.md).
 
 The fill itself is measured the same way (insert_many of 1,000 documents, one client): the cost of
 the API's group commit. With --results DIR it also writes DIR/db_ceiling.json and .md: the
@@ -91,6 +103,62 @@ def claim(shape, oid):
              "$inc": {"seq": 1}})
 
 
+def processing(doc, token):
+    """DOC as a claim under TOKEN leaves it."""
+    now = doc["updatedAt"]
+    doc.update({"status": "PROCESSING", "seq": doc["seq"] + 1,
+                "last": {"status": "PROCESSING", "message": "Worker started processing",
+                         "actor": "worker:bench", "timestamp": now},
+                "lease": {"owner": "worker:bench", "until": now, "token": token},
+                "lastToken": token})
+    return doc
+
+
+def outcome(oid, token):
+    """The filter and update of an outcome: SENT under the claim's TOKEN."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    return (
+        {"_id": oid, "$and": [{"status": "PROCESSING"}, {"lease.token": token}]},
+        {"$set": {"status": "SENT", "updatedAt": now, "sentAt": now, "processingTimeMs": 200,
+                  "providerMessageId": "bench-" + str(oid), "lastToken": token,
+                  "last": {"status": "SENT", "message": "Successfully sent via email provider",
+                           "actor": "worker:bench", "timestamp": now}},
+         "$unset": {"lease": ""}, "$inc": {"seq": 1}})
+
+
+def outcome_statement(oid, token):
+    """One statement of a batched outcome write."""
+    return pymongo.UpdateOne(*outcome(oid, token))
+
+
+def claim_statement(oid, token):
+    """One statement of a batched claim under TOKEN (the filter of `claim`)."""
+    filt, update = claim("notification", oid)
+    update["$set"]["lease"]["token"] = token
+    update["$set"]["lastToken"] = token
+    return pymongo.UpdateOne(filt, update)
+
+
+def batched_writer(coll, kind, batch, ids, token):
+    """Writes KIND for ids, BATCH notifications per command."""
+    if batch == 0:
+        for oid in ids:
+            if coll.find_one_and_update(*outcome(oid, token)) is None:
+                raise RuntimeError("an outcome matched nothing")
+        return
+    for i in range(0, len(ids), batch):
+        chunk = ids[i:i + batch]
+        if kind == "outcome":
+            reply = coll.bulk_write([outcome_statement(oid, token) for oid in chunk], ordered=False)
+        else:
+            reply = coll.bulk_write([claim_statement(oid, token) for oid in chunk], ordered=False)
+            read = list(coll.find({"_id": {"$in": chunk}}, {"status": 1, "seq": 1, "lease": 1}))
+            if len(read) != len(chunk):
+                raise RuntimeError(f"claim read back {len(read)} of {len(chunk)} documents")
+        if reply.matched_count != len(chunk):
+            raise RuntimeError(f"{kind} matched {reply.matched_count} of {len(chunk)} statements")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--uri", default="mongodb://127.0.0.1:27017")
@@ -100,8 +168,16 @@ def main():
     parser.add_argument("--shape", choices=sorted(SHAPES), default="notification",
                         help="the document and the claim written: " +
                              "; ".join(f"{k}: {v}" for k, v in sorted(SHAPES.items())))
+    parser.add_argument("--batch", type=int, help="notifications per command (see above)")
+    parser.add_argument("--write", choices=["outcome", "claim"], default="outcome",
+                        help="with --batch: what is written")
     parser.add_argument("--results", help="write db_ceiling.json and db_ceiling.md here")
     args = parser.parse_args()
+    if args.batch is not None and (args.batch < 0 or (args.batch > 0 and args.writes % args.batch)
+                                   or (args.batch == 0 and args.write != "outcome")):
+        parser.error("--batch must divide --writes; 0 only with --write outcome")
+    if args.batch is not None and (args.shape != "notification" or args.results):
+        parser.error("--batch measures the notification shape and writes no results")
     if args.threads * args.writes > args.docs:
         parser.error("--threads x --writes must not exceed --docs (one write per document)")
 
@@ -110,6 +186,9 @@ def main():
     coll = client[name].notifications
     now = datetime.datetime.now(datetime.timezone.utc)
     docs = [make_doc(args.shape, i, now) for i in range(args.docs)]
+    token = "0123456789abcdef01234567"
+    if args.batch is not None and args.write == "outcome":
+        docs = [processing(d, token) for d in docs]
     names = {"ferretdb": {"wavecom-ferretd", "wavecom-ferretdb"}, "postgresql": {"postgres"}}
     fill_before = {k: cpu_seconds(v) for k, v in names.items()}
     fill_started = time.monotonic()
@@ -120,9 +199,17 @@ def main():
     ids = [d["_id"] for d in docs]
 
     def writer(k):
-        for j in range(args.writes):
-            coll.find_one_and_update(*claim(args.shape, ids[k * args.writes + j]))
+        mine = ids[k * args.writes:(k + 1) * args.writes]
+        if args.batch is not None:
+            try:
+                batched_writer(coll, args.write, args.batch, mine, token)
+            except (RuntimeError, pymongo.errors.PyMongoError) as e:
+                failures.append(str(e))
+            return
+        for oid in mine:
+            coll.find_one_and_update(*claim(args.shape, oid))
 
+    failures = []  # a thread's failure, so that a partial run prints no figure
     before = {k: cpu_seconds(v) for k, v in names.items()}
     started = time.monotonic()
     threads = [threading.Thread(target=writer, args=(k,)) for k in range(args.threads)]
@@ -133,6 +220,17 @@ def main():
     elapsed = time.monotonic() - started
     calls = args.threads * args.writes
     per_call = {k: (cpu_seconds(v) - before[k]) / calls * 1000 for k, v in names.items()}
+    if failures:
+        sys.exit("db_write_cost: " + "; ".join(failures))
+    if args.batch is not None:
+        how = (f"{args.write}s batched {args.batch} per command" if args.batch else
+               "outcomes as one findAndModify each")
+        print(f"db write cost ({how}): {calls} "
+              f"notifications on {args.docs} documents, {args.threads} threads: "
+              f"{calls / elapsed:.0f} notifications/s; CPU per notification: "
+              f"FerretDB {per_call['ferretdb']:.2f} ms + PostgreSQL {per_call['postgresql']:.2f} ms "
+              f"= {sum(per_call.values()):.2f} ms (database {name})")
+        return
     print(f"db write cost ({args.shape}, {len(bson.encode(docs[0]))} bytes of BSON): "
           f"{calls} findAndModify by _id on {args.docs} documents, "
           f"{args.threads} threads: {calls / elapsed:.0f}/s; CPU per call: "
