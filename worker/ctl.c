@@ -7,7 +7,6 @@
  * 3 not found, 130 interrupted (SIGINT) between two items.
  */
 #include <ctype.h>
-#include <errno.h>
 #include <mongoc/mongoc.h>
 #include <pwd.h>
 #include <signal.h>
@@ -19,6 +18,7 @@
 
 #include "ctl.h"
 #include "wc_log.h"
+#include "wc_signals.h"
 #include "wc_topology.h"
 
 static void usage(FILE *out)
@@ -310,15 +310,13 @@ int main(int argc, char **argv)
      * already reports in one line of its own. */
     wc_log_init("ctl", (wc_log_level_t)(WC_LOG_ERROR + 1));
 
-    /* SIGINT stays pending until a command looks for it between two items
-     * (dlq replay stops cleanly after the current message). It is blocked
-     * here, before libmongoc starts its monitoring threads, because a signal
-     * goes to any thread that does not block it. */
-    sigset_t sigint;
-    sigemptyset(&sigint);
-    sigaddset(&sigint, SIGINT);
-    if (sigprocmask(SIG_BLOCK, &sigint, NULL) != 0) {
-        ctl_error("sigprocmask: %s", strerror(errno));
+    /* SIGINT waits on the wake-up descriptor until a command looks for it
+     * between two items (dlq replay stops cleanly after the current
+     * message). It is blocked here, before libmongoc starts its monitoring
+     * threads, because a signal goes to any thread that does not block it. */
+    const int interrupt[] = {SIGINT};
+    if (wc_signals_open(interrupt, 1) != 0) {
+        ctl_error("cannot take SIGINT through a signalfd");
         return CTL_EXIT_INFRA;
     }
     mongoc_init();
