@@ -17,6 +17,16 @@ void provider_fail(delivery_result_t *result, delivery_outcome_t outcome, const 
     va_end(ap);
 }
 
+void provider_job_fail(provider_job_t *job, delivery_outcome_t outcome, const char *fmt, ...)
+{
+    delivery_result_t result = {.outcome = outcome};
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(result.detail, sizeof(result.detail), fmt, ap);
+    va_end(ap);
+    provider_job_complete(job, &result);
+}
+
 void provider_classify_http(const http_call_t *call, delivery_result_t *result)
 {
     if (call->result != CURLE_OK) {

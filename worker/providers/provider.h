@@ -94,6 +94,11 @@ void provider_classify_http(const http_call_t *call, delivery_result_t *result);
 void provider_fail(delivery_result_t *result, delivery_outcome_t outcome, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Completes `job` as a failure with a formatted detail: for a job that
+ * cannot even be started. */
+void provider_job_fail(provider_job_t *job, delivery_outcome_t outcome, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* Reads a whole small file (at most 64 KiB) into a new NUL-terminated string. */
 char *provider_read_file(const char *path, size_t *len);
 

@@ -88,11 +88,8 @@ static void twilio_start(provider_t *self, provider_job_t *job)
     const bson_t *doc = job->doc;
     const char *to = wc_doc_string(doc, "recipient");
     const char *text = wc_doc_string(doc, "message");
-    delivery_result_t result;
-    memset(&result, 0, sizeof(result));
     if (to == NULL || text == NULL) {
-        provider_fail(&result, DELIVERY_PERMANENT, "document lacks a recipient or message");
-        provider_job_complete(job, &result);
+        provider_job_fail(job, DELIVERY_PERMANENT, "document lacks a recipient or message");
         return;
     }
 
@@ -105,8 +102,7 @@ static void twilio_start(provider_t *self, provider_job_t *job)
         append_param(form, FORM_MAX, &used, service ? "MessagingServiceSid" : "From", t->from) != 0 ||
         append_param(form, FORM_MAX, &used, "Body", text) != 0) {
         free(form);
-        provider_fail(&result, DELIVERY_PERMANENT, "message too large to encode");
-        provider_job_complete(job, &result);
+        provider_job_fail(job, DELIVERY_PERMANENT, "message too large to encode");
         return;
     }
     http_call_t *call = http_call_new(t->env->http, t->url, form, used);
@@ -118,15 +114,13 @@ static void twilio_start(provider_t *self, provider_job_t *job)
         http_call_header(call, "Accept: application/json") != 0 ||
         http_call_header(call, id_header) != 0) {
         http_call_free(call);
-        provider_fail(&result, DELIVERY_TRANSIENT, "out of memory");
-        provider_job_complete(job, &result);
+        provider_job_fail(job, DELIVERY_TRANSIENT, "out of memory");
         return;
     }
     http_call_basic_auth(call, t->sid, t->token);
     if (http_client_start(t->env->http, call, on_done, job) != 0) {
         http_call_free(call);
-        provider_fail(&result, DELIVERY_TRANSIENT, "cannot start the HTTP request");
-        provider_job_complete(job, &result);
+        provider_job_fail(job, DELIVERY_TRANSIENT, "cannot start the HTTP request");
     }
 }
 
