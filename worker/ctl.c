@@ -7,6 +7,7 @@
  * 3 not found, 130 interrupted (SIGINT) between two items.
  */
 #include <ctype.h>
+#include <limits.h>
 #include <mongoc/mongoc.h>
 #include <pwd.h>
 #include <signal.h>
@@ -219,6 +220,76 @@ bool ctl_parse_oid(const char *text, bson_oid_t *oid)
     }
     bson_oid_init_from_string(oid, text);
     return true;
+}
+
+int ctl_parse_command(int argc, char **argv, ctl_opt_t *opts, size_t n_opts,
+                      void (*print_usage)(FILE *), const char **positional, size_t max_pos,
+                      size_t *n_pos)
+{
+    if (ctl_parse(argc, argv, 3, opts, n_opts, positional, max_pos, n_pos) != 0) {
+        return CTL_EXIT_USAGE;
+    }
+    if (ctl_opt(opts, n_opts, "--help")->present) {
+        print_usage(stdout);
+        return CTL_HELP_SHOWN;
+    }
+    return 0;
+}
+
+const char *ctl_row_text(json_object *row, const char *key)
+{
+    json_object *v = NULL;
+    return json_object_object_get_ex(row, key, &v) && v != NULL ? json_object_get_string(v) : "-";
+}
+
+static void print_cell(const ctl_column_t *col, const char *text, bool first, const char *gap)
+{
+    int precision = col->max_chars > 0 ? col->max_chars : INT_MAX;
+    printf("%s%*.*s", first ? "" : gap, col->width, precision, text);
+}
+
+void ctl_print_table(json_object *rows, const ctl_column_t *cols, size_t n_cols, const char *gap)
+{
+    for (size_t c = 0; c < n_cols; c++) {
+        print_cell(&cols[c], cols[c].header, c == 0, gap);
+    }
+    printf("\n");
+    for (size_t i = 0; i < json_object_array_length(rows); i++) {
+        json_object *row = json_object_array_get_idx(rows, i);
+        for (size_t c = 0; c < n_cols; c++) {
+            const char *text =
+                cols[c].cell != NULL ? cols[c].cell(row) : ctl_row_text(row, cols[c].key);
+            print_cell(&cols[c], text, c == 0, gap);
+        }
+        printf("\n");
+    }
+}
+
+bool ctl_key_named(const char *text)
+{
+    if (strncmp(text, "wck_", 4) != 0 || strlen(text) < 12) {
+        ctl_error("\"%.16s\" is neither an API key nor a key hint (wck_ and 8 or more hex digits)",
+                  text);
+        return false;
+    }
+    return true;
+}
+
+int ctl_key_lookup_exit(wc_store_status_t status, const char *text, const char *doing)
+{
+    switch (status) {
+    case WC_STORE_OK:
+        return 0;
+    case WC_STORE_NOT_FOUND:
+        ctl_error("no API key matches \"%.16s\"", text);
+        return CTL_EXIT_NOT_FOUND;
+    case WC_STORE_CONFLICT:
+        ctl_error("the hint \"%.12s\" matches more than one key; give the whole key", text);
+        return CTL_EXIT_USAGE;
+    default:
+        ctl_error("the database failed while %s", doing);
+        return CTL_EXIT_INFRA;
+    }
 }
 
 static void set_actor(ctl_t *ctl)
