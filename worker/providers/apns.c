@@ -220,11 +220,10 @@ provider_t *provider_apns_new(const provider_env_t *env)
         return NULL;
     }
     apns_t *a = calloc(1, sizeof(*a));
-    provider_t *p = calloc(1, sizeof(*p));
-    if (a == NULL || p == NULL) {
+    provider_t *p = a != NULL ? provider_new("apns", a, apns_start, apns_destroy) : NULL;
+    if (p == NULL) {
         EVP_PKEY_free(key);
         free(a);
-        free(p);
         return NULL;
     }
     a->env = env;
@@ -233,9 +232,5 @@ provider_t *provider_apns_new(const provider_env_t *env)
     snprintf(a->key_id, sizeof(a->key_id), "%s", cfg->apns_key_id);
     snprintf(a->team_id, sizeof(a->team_id), "%s", cfg->apns_team_id);
     snprintf(a->topic, sizeof(a->topic), "%s", cfg->apns_topic);
-    p->name = "apns";
-    p->start = apns_start;
-    p->destroy = apns_destroy;
-    p->state = a;
     return p;
 }

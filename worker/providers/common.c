@@ -17,6 +17,25 @@ void provider_fail(delivery_result_t *result, delivery_outcome_t outcome, const 
     va_end(ap);
 }
 
+provider_t *provider_new(const char *name, void *state,
+                         void (*start)(provider_t *self, provider_job_t *job),
+                         void (*destroy)(provider_t *self))
+{
+    provider_t *p = calloc(1, sizeof(*p));
+    if (p != NULL) {
+        *p = (provider_t){.name = name, .start = start, .destroy = destroy, .state = state};
+    }
+    return p;
+}
+
+void provider_destroy_plain(provider_t *self)
+{
+    if (self != NULL) {
+        free(self->state);
+        free(self);
+    }
+}
+
 void provider_job_fail(provider_job_t *job, delivery_outcome_t outcome, const char *fmt, ...)
 {
     delivery_result_t result = {.outcome = outcome};

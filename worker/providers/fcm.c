@@ -298,7 +298,7 @@ provider_t *provider_fcm_new(const provider_env_t *env)
     json_object *account = wc_json_parse_strict(text, len, &why);
     free(text);
     fcm_t *f = calloc(1, sizeof(*f));
-    provider_t *p = calloc(1, sizeof(*p));
+    provider_t *p = f != NULL ? provider_new("fcm", f, fcm_start, fcm_destroy) : NULL;
     char project[256];
     char pem[8192];
     if (account == NULL || f == NULL || p == NULL ||
@@ -318,9 +318,5 @@ provider_t *provider_fcm_new(const provider_env_t *env)
     f->env = env;
     snprintf(f->send_url, sizeof(f->send_url), "%s/v1/projects/%s/messages:send", cfg->fcm_url,
              project);
-    p->name = "fcm";
-    p->start = fcm_start;
-    p->destroy = fcm_destroy;
-    p->state = f;
     return p;
 }

@@ -84,6 +84,15 @@ provider_t *provider_fcm_new(const provider_env_t *env);
 provider_t *provider_apns_new(const provider_env_t *env);
 provider_t *provider_webhook_new(const provider_env_t *env);
 
+/* A provider named `name` (a static string) over `state`, with `start` and
+ * `destroy`; NULL when out of memory, `state` then still the caller's. */
+provider_t *provider_new(const char *name, void *state,
+                         void (*start)(provider_t *self, provider_job_t *job),
+                         void (*destroy)(provider_t *self));
+
+/* The `destroy` of a provider whose state is one allocation owning nothing. */
+void provider_destroy_plain(provider_t *self);
+
 /* Helpers for the HTTP providers (providers/common.c). */
 
 /* Sets `result` from a finished call whose status says nothing more specific:

@@ -124,14 +124,6 @@ static void twilio_start(provider_t *self, provider_job_t *job)
     }
 }
 
-static void twilio_destroy(provider_t *self)
-{
-    if (self != NULL) {
-        free(self->state);
-        free(self);
-    }
-}
-
 provider_t *provider_twilio_new(const provider_env_t *env)
 {
     const wc_config_t *cfg = env->cfg;
@@ -144,10 +136,7 @@ provider_t *provider_twilio_new(const provider_env_t *env)
         return NULL;
     }
     twilio_t *t = calloc(1, sizeof(*t));
-    provider_t *p = calloc(1, sizeof(*p));
-    if (t == NULL || p == NULL) {
-        free(t);
-        free(p);
+    if (t == NULL) {
         return NULL;
     }
     t->env = env;
@@ -156,9 +145,9 @@ provider_t *provider_twilio_new(const provider_env_t *env)
     snprintf(t->sid, sizeof(t->sid), "%s", cfg->twilio_account_sid);
     snprintf(t->token, sizeof(t->token), "%s", cfg->twilio_auth_token);
     snprintf(t->from, sizeof(t->from), "%s", cfg->twilio_from);
-    p->name = "twilio";
-    p->start = twilio_start;
-    p->destroy = twilio_destroy;
-    p->state = t;
+    provider_t *p = provider_new("twilio", t, twilio_start, provider_destroy_plain);
+    if (p == NULL) {
+        free(t);
+    }
     return p;
 }

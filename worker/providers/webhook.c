@@ -173,27 +173,16 @@ static void webhook_start(provider_t *self, provider_job_t *job)
     }
 }
 
-static void webhook_destroy(provider_t *self)
-{
-    if (self != NULL) {
-        free(self->state);
-        free(self);
-    }
-}
-
 provider_t *provider_webhook_new(const provider_env_t *env)
 {
     webhook_t *w = calloc(1, sizeof(*w));
-    provider_t *p = calloc(1, sizeof(*p));
-    if (w == NULL || p == NULL) {
-        free(w);
-        free(p);
+    if (w == NULL) {
         return NULL;
     }
     w->env = env;
-    p->name = "webhook";
-    p->start = webhook_start;
-    p->destroy = webhook_destroy;
-    p->state = w;
+    provider_t *p = provider_new("webhook", w, webhook_start, provider_destroy_plain);
+    if (p == NULL) {
+        free(w);
+    }
     return p;
 }
