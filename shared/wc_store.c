@@ -249,48 +249,75 @@ wc_store_status_t wc_store_find_one(wc_store_t *store, const char *coll_name, co
     return status;
 }
 
-wc_store_status_t wc_store_find_many(wc_store_t *store, const char *coll_name, const bson_t *filter,
-                                     const bson_t *opts, size_t max, bson_t ***docs_out,
-                                     size_t *n_out)
+wc_store_status_t wc_store_find_each(wc_store_t *store, const char *coll_name, const bson_t *filter,
+                                     const bson_t *opts, bool (*each)(const bson_t *doc, void *arg),
+                                     void *arg)
 {
-    *docs_out = NULL;
-    *n_out = 0;
     mongoc_client_t *client = wc_store_client_take(store);
     mongoc_collection_t *coll = mongoc_client_get_collection(client, store->db, coll_name);
     mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(coll, filter, opts, NULL);
-    bson_t **docs = NULL;
-    size_t n = 0;
-    size_t cap = 0;
     const bson_t *doc = NULL;
-    wc_store_status_t status = WC_STORE_OK;
-    while (n < max && mongoc_cursor_next(cursor, &doc)) {
-        if (n == cap) {
-            size_t new_cap = cap == 0 ? 16 : cap * 2;
-            bson_t **grown = realloc(docs, new_cap * sizeof(*grown));
-            if (grown == NULL) {
-                wc_log_error("out of memory reading %s", coll_name);
-                status = WC_STORE_ERROR;
-                break;
-            }
-            docs = grown;
-            cap = new_cap;
-        }
-        docs[n++] = bson_copy(doc);
+    bool stopped = false;
+    while (!stopped && mongoc_cursor_next(cursor, &doc)) {
+        stopped = !each(doc, arg);
     }
+    wc_store_status_t status = WC_STORE_OK;
     bson_error_t error;
-    if (status == WC_STORE_OK && mongoc_cursor_error(cursor, &error)) {
+    if (!stopped && mongoc_cursor_error(cursor, &error)) {
         wc_log_error("find in %s failed: %s", coll_name, error.message);
         status = WC_STORE_ERROR;
     }
     mongoc_cursor_destroy(cursor);
     mongoc_collection_destroy(coll);
     wc_store_client_give(store, client);
-    if (status != WC_STORE_OK) {
-        wc_store_docs_free(docs, n);
-        return status;
+    return status;
+}
+
+/* What wc_store_find_many's visitor fills. */
+typedef struct {
+    bson_t **docs;
+    size_t n, cap, max;
+    const char *coll;
+    bool out_of_memory;
+} doc_array_t;
+
+static bool copy_doc(const bson_t *doc, void *arg)
+{
+    doc_array_t *a = arg;
+    if (a->n == a->max) {
+        return false;
     }
-    *docs_out = docs;
-    *n_out = n;
+    if (a->n == a->cap) {
+        size_t cap = a->cap == 0 ? 16 : a->cap * 2;
+        bson_t **grown = realloc(a->docs, cap * sizeof(*grown));
+        if (grown == NULL) {
+            wc_log_error("out of memory reading %s", a->coll);
+            a->out_of_memory = true;
+            return false;
+        }
+        a->docs = grown;
+        a->cap = cap;
+    }
+    a->docs[a->n++] = bson_copy(doc);
+    return true;
+}
+
+wc_store_status_t wc_store_find_many(wc_store_t *store, const char *coll_name, const bson_t *filter,
+                                     const bson_t *opts, size_t max, bson_t ***docs_out,
+                                     size_t *n_out)
+{
+    *docs_out = NULL;
+    *n_out = 0;
+    doc_array_t a = {.max = max, .coll = coll_name};
+    wc_store_status_t status = max == 0 ? WC_STORE_OK
+                                        : wc_store_find_each(store, coll_name, filter, opts,
+                                                             copy_doc, &a);
+    if (status != WC_STORE_OK || a.out_of_memory) {
+        wc_store_docs_free(a.docs, a.n);
+        return WC_STORE_ERROR;
+    }
+    *docs_out = a.docs;
+    *n_out = a.n;
     return WC_STORE_OK;
 }
 

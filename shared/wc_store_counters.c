@@ -356,30 +356,29 @@ static int64_t doc_date(const bson_t *doc, const char *key)
     return INT64_MIN;
 }
 
-/* Runs find(filter) on the counters and calls `row` for each document. */
+/* A row visitor's walk: `row` returning false fails the read. */
+typedef struct {
+    bool (*row)(const bson_t *doc, void *arg);
+    void *arg;
+    bool failed;
+} row_walk_t;
+
+static bool walk_row(const bson_t *doc, void *arg)
+{
+    row_walk_t *w = arg;
+    w->failed = !w->row(doc, w->arg);
+    return !w->failed;
+}
+
+/* Runs find(filter) on the counters and calls `row` for each document; ERROR
+ * when the read fails or `row` returns false. */
 static wc_store_status_t find_each(wc_store_t *store, const bson_t *filter,
                                    bool (*row)(const bson_t *doc, void *arg), void *arg)
 {
-    mongoc_client_t *client = wc_store_client_take(store);
-    mongoc_collection_t *coll = mongoc_client_get_collection(client, store->db, WC_COLL_COUNTERS);
-    mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(coll, filter, NULL, NULL);
-    const bson_t *doc = NULL;
-    wc_store_status_t status = WC_STORE_OK;
-    while (mongoc_cursor_next(cursor, &doc)) {
-        if (!row(doc, arg)) {
-            status = WC_STORE_ERROR;
-            break;
-        }
-    }
-    bson_error_t error;
-    if (mongoc_cursor_error(cursor, &error)) {
-        wc_log_error("reading notification counters failed: %s", error.message);
-        status = WC_STORE_ERROR;
-    }
-    mongoc_cursor_destroy(cursor);
-    mongoc_collection_destroy(coll);
-    wc_store_client_give(store, client);
-    return status;
+    row_walk_t walk = {.row = row, .arg = arg};
+    wc_store_status_t status =
+        wc_store_find_each(store, WC_COLL_COUNTERS, filter, NULL, walk_row, &walk);
+    return walk.failed ? WC_STORE_ERROR : status;
 }
 
 typedef struct {

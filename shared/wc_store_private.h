@@ -49,6 +49,13 @@ void wc_store_client_give(wc_store_t *store, mongoc_client_t *client);
 wc_store_status_t wc_store_find_one(wc_store_t *store, const char *coll, const bson_t *filter,
                                     bson_t **out);
 
+/* Calls `each` for every document of `coll` matching `filter` (with `opts`:
+ * sort, projection, limit...), until it returns false. ERROR, logged, when
+ * the read fails before `each` stopped it. */
+wc_store_status_t wc_store_find_each(wc_store_t *store, const char *coll, const bson_t *filter,
+                                     const bson_t *opts, bool (*each)(const bson_t *doc, void *arg),
+                                     void *arg);
+
 /* Copies up to `max` documents matching `filter` (with `opts`: sort,
  * projection, limit...) into a new array of *n_out: free it with
  * wc_store_docs_free. ERROR, with nothing returned, when the read fails. */

@@ -126,17 +126,17 @@ static json_object *counts_json(const int64_t *counts, size_t n, const char *(*n
     return obj;
 }
 
-static const char *class_name(int i) { return wc_usage_class_name((wc_usage_class_t)i); }
-static const char *channel_name(int i) { return wc_channel_name((wc_channel_t)i); }
-static const char *refusal_name(int i) { return wc_usage_refusal_name((wc_usage_refusal_t)i); }
 
 void wc_usage_add_counts_json(json_object *row, const int64_t requests[WC_USAGE_CLASS_COUNT],
                               const int64_t accepted[WC_CHANNEL_COUNT],
                               const int64_t refused[WC_REFUSED_COUNT])
 {
-    json_object_object_add(row, "requests", counts_json(requests, WC_USAGE_CLASS_COUNT, class_name));
-    json_object_object_add(row, "accepted", counts_json(accepted, WC_CHANNEL_COUNT, channel_name));
-    json_object_object_add(row, "refused", counts_json(refused, WC_REFUSED_COUNT, refusal_name));
+    json_object_object_add(row, "requests",
+                           counts_json(requests, WC_USAGE_CLASS_COUNT, class_name_int));
+    json_object_object_add(row, "accepted",
+                           counts_json(accepted, WC_CHANNEL_COUNT, channel_name_int));
+    json_object_object_add(row, "refused",
+                           counts_json(refused, WC_REFUSED_COUNT, refusal_name_int));
 }
 
 wc_store_status_t wc_store_usage_add(wc_store_t *store, const wc_usage_day_t *days, size_t n)
@@ -230,6 +230,34 @@ static void day_from_doc(const bson_t *doc, wc_usage_day_t *d)
     copy_field(doc, "lastUseFrom", d->last_from, sizeof(d->last_from));
 }
 
+/* What wc_store_usage_read's visitor fills. */
+typedef struct {
+    wc_usage_day_t *days;
+    size_t n, cap, max;
+    bool out_of_memory;
+} day_array_t;
+
+static bool add_day(const bson_t *doc, void *arg)
+{
+    day_array_t *a = arg;
+    if (a->n == a->max) {
+        return false;
+    }
+    if (a->n == a->cap) {
+        size_t cap = a->cap == 0 ? 16 : a->cap * 2;
+        wc_usage_day_t *grown = realloc(a->days, cap * sizeof(*grown));
+        if (grown == NULL) {
+            wc_log_error("out of memory reading %s", WC_COLL_USAGE);
+            a->out_of_memory = true;
+            return false;
+        }
+        a->days = grown;
+        a->cap = cap;
+    }
+    day_from_doc(doc, &a->days[a->n++]);
+    return true;
+}
+
 wc_store_status_t wc_store_usage_read(wc_store_t *store, const char *tenant_id,
                                       const char *key_id, int64_t from_ms, int64_t to_ms,
                                       size_t max, wc_usage_day_t **out, size_t *n_out)
@@ -245,43 +273,17 @@ wc_store_status_t wc_store_usage_read(wc_store_t *store, const char *tenant_id,
     }
     bson_t *opts = BCON_NEW("sort", "{", "dayStart", BCON_INT32(1), "keyId", BCON_INT32(1), "}",
                             "limit", BCON_INT64((int64_t)max));
-    mongoc_client_t *client = wc_store_client_take(store);
-    mongoc_collection_t *coll = mongoc_client_get_collection(client, store->db, WC_COLL_USAGE);
-    mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(coll, filter, opts, NULL);
-    wc_usage_day_t *days = NULL;
-    size_t n = 0, cap = 0;
-    const bson_t *doc = NULL;
-    wc_store_status_t status = WC_STORE_OK;
-    while (n < max && mongoc_cursor_next(cursor, &doc)) {
-        if (n == cap) {
-            size_t new_cap = cap == 0 ? 16 : cap * 2;
-            wc_usage_day_t *grown = realloc(days, new_cap * sizeof(*grown));
-            if (grown == NULL) {
-                wc_log_error("out of memory reading %s", WC_COLL_USAGE);
-                status = WC_STORE_ERROR;
-                break;
-            }
-            days = grown;
-            cap = new_cap;
-        }
-        day_from_doc(doc, &days[n++]);
-    }
-    bson_error_t error;
-    if (status == WC_STORE_OK && mongoc_cursor_error(cursor, &error)) {
-        wc_log_error("find in %s failed: %s", WC_COLL_USAGE, error.message);
-        status = WC_STORE_ERROR;
-    }
-    mongoc_cursor_destroy(cursor);
-    mongoc_collection_destroy(coll);
-    wc_store_client_give(store, client);
+    day_array_t a = {.max = max};
+    wc_store_status_t status =
+        max == 0 ? WC_STORE_OK : wc_store_find_each(store, WC_COLL_USAGE, filter, opts, add_day, &a);
     bson_destroy(opts);
     bson_destroy(filter);
-    if (status != WC_STORE_OK) {
-        free(days);
-        return status;
+    if (status != WC_STORE_OK || a.out_of_memory) {
+        free(a.days);
+        return WC_STORE_ERROR;
     }
-    *out = days;
-    *n_out = n;
+    *out = a.days;
+    *n_out = a.n;
     return WC_STORE_OK;
 }
 
