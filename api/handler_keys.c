@@ -127,19 +127,6 @@ static int64_t day_arg(const api_query_t *q, const char *name, int64_t fallback,
     return ms;
 }
 
-static json_object *counts_json(const int64_t *v, size_t n, const char *(*name)(int))
-{
-    json_object *obj = json_object_new_object();
-    for (size_t i = 0; i < n; i++) {
-        json_object_object_add(obj, name((int)i), json_object_new_int64(v[i]));
-    }
-    return obj;
-}
-
-static const char *class_name(int i) { return wc_usage_class_name((wc_usage_class_t)i); }
-static const char *channel_name(int i) { return wc_channel_name((wc_channel_t)i); }
-static const char *refusal_name(int i) { return wc_usage_refusal_name((wc_usage_refusal_t)i); }
-
 /* A key hint: "wck_" and 8 lowercase hex digits. */
 api_response_t api_handle_usage(api_context_t *ctx, const api_request_t *req,
                                 const wc_principal_t *principal, const char *param)
@@ -186,12 +173,7 @@ api_response_t api_handle_usage(api_context_t *ctx, const api_request_t *req,
         json_object *row = json_object_new_object();
         json_object_object_add(row, "day", json_object_new_string(day));
         json_object_object_add(row, "apiKey", json_object_new_string(d->hint));
-        json_object_object_add(row, "requests",
-                               counts_json(d->requests, WC_USAGE_CLASS_COUNT, class_name));
-        json_object_object_add(row, "accepted",
-                               counts_json(d->accepted, WC_CHANNEL_COUNT, channel_name));
-        json_object_object_add(row, "refused",
-                               counts_json(d->refused, WC_REFUSED_COUNT, refusal_name));
+        wc_usage_add_counts_json(row, d->requests, d->accepted, d->refused);
         json_object_object_add(row, "lastUseAt", date_or_null(d->last_at_ms));
         json_object_array_add(rows, row);
         for (int c = 0; c < WC_USAGE_CLASS_COUNT; c++) {
@@ -209,10 +191,7 @@ api_response_t api_handle_usage(api_context_t *ctx, const api_request_t *req,
     wc_usage_day_name(from, from_text);
     wc_usage_day_name(to, to_text);
     json_object *totals = json_object_new_object();
-    json_object_object_add(totals, "requests",
-                           counts_json(requests, WC_USAGE_CLASS_COUNT, class_name));
-    json_object_object_add(totals, "accepted", counts_json(accepted, WC_CHANNEL_COUNT, channel_name));
-    json_object_object_add(totals, "refused", counts_json(refused, WC_REFUSED_COUNT, refusal_name));
+    wc_usage_add_counts_json(totals, requests, accepted, refused);
     json_object *data = json_object_new_object();
     json_object_object_add(data, "from", json_object_new_string(from_text));
     json_object_object_add(data, "to", json_object_new_string(to_text));

@@ -1,6 +1,5 @@
 #include "intake.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -12,24 +11,22 @@
 typedef struct {
     api_intake_t *intake;
     api_publisher_t *publisher;
-    pthread_t thread;
-    bool started;
 } committer_t;
 
+/* The committers are the threads of a work pool whose works are the jobs,
+ * weighed by their notifications; each thread has its own publisher. */
 struct api_intake {
     const wc_config_t *cfg;
     wc_store_t *store;
-
-    pthread_mutex_t lock;
-    pthread_cond_t wake;
-    api_intake_job_t *head, *tail;
-    size_t waiting_items;
-    bool stopping;
-    api_intake_stats_t stats;
-
+    wc_work_pool_t *pool;
     committer_t *committers;
     int committer_count;
 };
+
+static api_intake_job_t *job_of(wc_work_t *work)
+{
+    return work != NULL ? WC_WORK_OWNER(work, api_intake_job_t, work) : NULL;
+}
 
 /* Scratch arrays of one commit, sized for its items. */
 typedef struct {
@@ -223,7 +220,7 @@ static void commit(committer_t *c, api_intake_job_t *jobs, size_t n)
     commit_scratch_t s = {0};
     bool ok = scratch_alloc(&s, n);
     size_t k = 0;
-    for (api_intake_job_t *job = jobs; job != NULL; job = job->next) {
+    for (api_intake_job_t *job = jobs; job != NULL; job = job_of(job->work.next)) {
         for (size_t i = 0; i < job->n; i++) {
             job->items[i]->outcome = ok ? API_INTAKE_WAITING : API_INTAKE_DB_FAILED;
             if (ok) {
@@ -253,50 +250,25 @@ static void commit(committer_t *c, api_intake_job_t *jobs, size_t n)
     scratch_free(&s);
 }
 
-static void *committer_main(void *arg)
+/* One group commit: the jobs the pool took together (everything waiting, up
+ * to WAVECOM_API_COMMIT_MAX_ITEMS, always at least one job whole), on
+ * committer thread `thread`. */
+static void commit_batch(void *arg, int thread, wc_work_t *batch)
 {
-    committer_t *c = arg;
-    api_intake_t *in = c->intake;
-    size_t max_items = (size_t)in->cfg->api_commit_max_items;
-    for (;;) {
-        pthread_mutex_lock(&in->lock);
-        while (in->head == NULL && !in->stopping) {
-            pthread_cond_wait(&in->wake, &in->lock);
-        }
-        if (in->head == NULL) {
-            pthread_mutex_unlock(&in->lock);
-            break; /* stopping, and nothing left to commit */
-        }
-        /* Everything waiting, up to max_items; always at least one job whole
-         * (a batch request larger than max_items is committed alone). */
-        api_intake_job_t *first = in->head;
-        api_intake_job_t *last = first;
-        size_t n = first->n;
-        while (last->next != NULL && n + last->next->n <= max_items) {
-            last = last->next;
-            n += last->n;
-        }
-        in->head = last->next;
-        if (in->head == NULL) {
-            in->tail = NULL;
-        }
-        last->next = NULL;
-        in->waiting_items -= n;
-        in->stats.commits++;
-        in->stats.items += n;
-        pthread_mutex_unlock(&in->lock);
-
-        commit(c, first, n);
-
-        api_intake_job_t *job = first;
-        while (job != NULL) {
-            api_intake_job_t *next = job->next; /* done() may free the job */
-            job->next = NULL;
-            job->done(job);
-            job = next;
-        }
+    api_intake_t *in = arg;
+    size_t n = 0;
+    for (wc_work_t *work = batch; work != NULL; work = work->next) {
+        n += job_of(work)->n;
     }
-    return NULL;
+    commit(&in->committers[thread], job_of(batch), n);
+
+    api_intake_job_t *job = job_of(batch);
+    while (job != NULL) {
+        api_intake_job_t *next = job_of(job->work.next); /* done() may free the job */
+        job->work.next = NULL;
+        job->done(job);
+        job = next;
+    }
 }
 
 api_intake_t *api_intake_start(const wc_config_t *cfg, wc_store_t *store)
@@ -309,67 +281,48 @@ api_intake_t *api_intake_start(const wc_config_t *cfg, wc_store_t *store)
     in->store = store;
     in->committer_count = cfg->api_committers;
     in->committers = calloc((size_t)in->committer_count, sizeof(*in->committers));
-    if (in->committers == NULL || pthread_mutex_init(&in->lock, NULL) != 0) {
-        free(in->committers);
+    if (in->committers == NULL) {
         free(in);
         return NULL;
     }
-    pthread_cond_init(&in->wake, NULL);
     for (int i = 0; i < in->committer_count; i++) {
         committer_t *c = &in->committers[i];
         char name[48];
         snprintf(name, sizeof(name), "wavecom-api-commit-%d", i);
         c->intake = in;
         c->publisher = api_publisher_new(cfg, name);
-        if (c->publisher == NULL || pthread_create(&c->thread, NULL, committer_main, c) != 0) {
-            wc_log_error("cannot start group-commit thread %d", i);
-            api_intake_stop(in);
+        if (c->publisher == NULL) {
+            wc_log_error("cannot start group-commit publisher %d", i);
             api_intake_free(in);
             return NULL;
         }
-        c->started = true;
+    }
+    const wc_work_pool_options_t opts = {
+        .name = "group commit",
+        .threads = in->committer_count,
+        .batch_max = (size_t)cfg->api_commit_max_items,
+        .queue_limit = (size_t)cfg->api_intake_queue_limit,
+        .run = commit_batch,
+        .arg = in,
+    };
+    in->pool = wc_work_pool_start(&opts);
+    if (in->pool == NULL) {
+        api_intake_free(in);
+        return NULL;
     }
     return in;
 }
 
 bool api_intake_submit(api_intake_t *in, api_intake_job_t *job)
 {
-    pthread_mutex_lock(&in->lock);
-    /* A batch larger than the limit is still taken when nothing waits. */
-    bool full = in->waiting_items > 0 &&
-                in->waiting_items + job->n > (size_t)in->cfg->api_intake_queue_limit;
-    if (in->stopping || full) {
-        in->stats.refused++;
-        pthread_mutex_unlock(&in->lock);
-        return false;
-    }
-    job->next = NULL;
-    if (in->tail != NULL) {
-        in->tail->next = job;
-    } else {
-        in->head = job;
-    }
-    in->tail = job;
-    in->waiting_items += job->n;
-    pthread_cond_signal(&in->wake);
-    pthread_mutex_unlock(&in->lock);
-    return true;
+    job->work = (wc_work_t){.weight = job->n};
+    return wc_work_pool_submit(in->pool, &job->work) == WC_WORK_QUEUED;
 }
 
 void api_intake_stop(api_intake_t *in)
 {
-    if (in == NULL) {
-        return;
-    }
-    pthread_mutex_lock(&in->lock);
-    in->stopping = true;
-    pthread_cond_broadcast(&in->wake);
-    pthread_mutex_unlock(&in->lock);
-    for (int i = 0; i < in->committer_count; i++) {
-        if (in->committers[i].started) {
-            pthread_join(in->committers[i].thread, NULL);
-            in->committers[i].started = false;
-        }
+    if (in != NULL) {
+        wc_work_pool_stop(in->pool);
     }
 }
 
@@ -378,19 +331,18 @@ void api_intake_free(api_intake_t *in)
     if (in == NULL) {
         return;
     }
+    wc_work_pool_free(in->pool);
     for (int i = 0; i < in->committer_count; i++) {
         api_publisher_free(in->committers[i].publisher);
     }
     free(in->committers);
-    pthread_cond_destroy(&in->wake);
-    pthread_mutex_destroy(&in->lock);
     free(in);
 }
 
 void api_intake_stats(api_intake_t *in, api_intake_stats_t *out)
 {
-    pthread_mutex_lock(&in->lock);
-    *out = in->stats;
-    out->waiting = in->waiting_items;
-    pthread_mutex_unlock(&in->lock);
+    wc_work_pool_stats_t s;
+    wc_work_pool_stats(in->pool, &s);
+    *out = (api_intake_stats_t){
+        .commits = s.batches, .items = s.taken, .refused = s.refused, .waiting = s.waiting};
 }

@@ -31,6 +31,7 @@
 
 #include "api.h"
 #include "wc_publish.h"
+#include "wc_work_pool.h"
 
 typedef enum {
     API_INTAKE_WAITING,        /* not committed yet */
@@ -64,7 +65,7 @@ struct api_intake_job {
     /* Called once on a committer thread when every item has its outcome. */
     void (*done)(api_intake_job_t *job);
     void *arg;
-    api_intake_job_t *next; /* the pipeline's own */
+    wc_work_t work; /* the pipeline's own */
 };
 
 /* Starts the committer threads (each with its own broker connection).

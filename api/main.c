@@ -18,6 +18,7 @@
 #include "server.h"
 #include "usage.h"
 #include "wc_log.h"
+#include "wc_signals.h"
 #include "wc_store_counters.h"
 #include "wc_store_usage.h"
 #include "wc_time.h"
@@ -74,13 +75,12 @@ int main(int argc, char **argv)
     wc_log_level_parse(cfg.log_level, &level);
     wc_log_init("api", level);
 
-    /* Signals are taken synchronously with sigwait below; block them before
-     * any thread exists so that every thread inherits the mask. */
-    sigset_t stop_signals;
-    sigemptyset(&stop_signals);
-    sigaddset(&stop_signals, SIGTERM);
-    sigaddset(&stop_signals, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+    /* Before any thread exists, so that every thread inherits the mask and
+     * the stop signals reach only the wait below. */
+    const int stop_signals[] = {SIGTERM, SIGINT};
+    if (wc_signals_open(stop_signals, sizeof(stop_signals) / sizeof(stop_signals[0])) != 0) {
+        return 1;
+    }
     signal(SIGPIPE, SIG_IGN);
 
     mongoc_init();
@@ -130,9 +130,11 @@ int main(int argc, char **argv)
         }
     }
 
-    int sig = 0;
-    sigwait(&stop_signals, &sig);
-    wc_log_info("received %s; finishing requests in progress", strsignal(sig));
+    while (!wc_signals_arrived(SIGTERM) && !wc_signals_arrived(SIGINT)) {
+        wc_signals_wait(-1);
+    }
+    wc_log_info("received %s; finishing requests in progress",
+                strsignal(wc_signals_arrived(SIGTERM) ? SIGTERM : SIGINT));
     rc = 0;
 
 out:

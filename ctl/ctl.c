@@ -7,7 +7,7 @@
  * 3 not found, 130 interrupted (SIGINT) between two items.
  */
 #include <ctype.h>
-#include <errno.h>
+#include <limits.h>
 #include <mongoc/mongoc.h>
 #include <pwd.h>
 #include <signal.h>
@@ -19,6 +19,7 @@
 
 #include "ctl.h"
 #include "wc_log.h"
+#include "wc_signals.h"
 #include "wc_topology.h"
 
 static void usage(FILE *out)
@@ -221,6 +222,76 @@ bool ctl_parse_oid(const char *text, bson_oid_t *oid)
     return true;
 }
 
+int ctl_parse_command(int argc, char **argv, ctl_opt_t *opts, size_t n_opts,
+                      void (*print_usage)(FILE *), const char **positional, size_t max_pos,
+                      size_t *n_pos)
+{
+    if (ctl_parse(argc, argv, 3, opts, n_opts, positional, max_pos, n_pos) != 0) {
+        return CTL_EXIT_USAGE;
+    }
+    if (ctl_opt(opts, n_opts, "--help")->present) {
+        print_usage(stdout);
+        return CTL_HELP_SHOWN;
+    }
+    return 0;
+}
+
+const char *ctl_row_text(json_object *row, const char *key)
+{
+    json_object *v = NULL;
+    return json_object_object_get_ex(row, key, &v) && v != NULL ? json_object_get_string(v) : "-";
+}
+
+static void print_cell(const ctl_column_t *col, const char *text, bool first, const char *gap)
+{
+    int precision = col->max_chars > 0 ? col->max_chars : INT_MAX;
+    printf("%s%*.*s", first ? "" : gap, col->width, precision, text);
+}
+
+void ctl_print_table(json_object *rows, const ctl_column_t *cols, size_t n_cols, const char *gap)
+{
+    for (size_t c = 0; c < n_cols; c++) {
+        print_cell(&cols[c], cols[c].header, c == 0, gap);
+    }
+    printf("\n");
+    for (size_t i = 0; i < json_object_array_length(rows); i++) {
+        json_object *row = json_object_array_get_idx(rows, i);
+        for (size_t c = 0; c < n_cols; c++) {
+            const char *text =
+                cols[c].cell != NULL ? cols[c].cell(row) : ctl_row_text(row, cols[c].key);
+            print_cell(&cols[c], text, c == 0, gap);
+        }
+        printf("\n");
+    }
+}
+
+bool ctl_key_named(const char *text)
+{
+    if (strncmp(text, "wck_", 4) != 0 || strlen(text) < 12) {
+        ctl_error("\"%.16s\" is neither an API key nor a key hint (wck_ and 8 or more hex digits)",
+                  text);
+        return false;
+    }
+    return true;
+}
+
+int ctl_key_lookup_exit(wc_store_status_t status, const char *text, const char *doing)
+{
+    switch (status) {
+    case WC_STORE_OK:
+        return 0;
+    case WC_STORE_NOT_FOUND:
+        ctl_error("no API key matches \"%.16s\"", text);
+        return CTL_EXIT_NOT_FOUND;
+    case WC_STORE_CONFLICT:
+        ctl_error("the hint \"%.12s\" matches more than one key; give the whole key", text);
+        return CTL_EXIT_USAGE;
+    default:
+        ctl_error("the database failed while %s", doing);
+        return CTL_EXIT_INFRA;
+    }
+}
+
 static void set_actor(ctl_t *ctl)
 {
     const char *user = getenv("USER");
@@ -310,15 +381,13 @@ int main(int argc, char **argv)
      * already reports in one line of its own. */
     wc_log_init("ctl", (wc_log_level_t)(WC_LOG_ERROR + 1));
 
-    /* SIGINT stays pending until a command looks for it between two items
-     * (dlq replay stops cleanly after the current message). It is blocked
-     * here, before libmongoc starts its monitoring threads, because a signal
-     * goes to any thread that does not block it. */
-    sigset_t sigint;
-    sigemptyset(&sigint);
-    sigaddset(&sigint, SIGINT);
-    if (sigprocmask(SIG_BLOCK, &sigint, NULL) != 0) {
-        ctl_error("sigprocmask: %s", strerror(errno));
+    /* SIGINT waits on the wake-up descriptor until a command looks for it
+     * between two items (dlq replay stops cleanly after the current
+     * message). It is blocked here, before libmongoc starts its monitoring
+     * threads, because a signal goes to any thread that does not block it. */
+    const int interrupt[] = {SIGINT};
+    if (wc_signals_open(interrupt, 1) != 0) {
+        ctl_error("cannot take SIGINT through a signalfd");
         return CTL_EXIT_INFRA;
     }
     mongoc_init();

@@ -45,6 +45,14 @@ typedef struct {
 int ctl_parse(int argc, char **argv, int from, ctl_opt_t *opts, size_t n_opts,
               const char **positional, size_t max_pos, size_t *n_pos);
 
+/* ctl_parse for a subcommand (its words from argv[3] on) whose opts list
+ * --help: prints `print_usage` to stdout when it is given. Returns 0 to go on,
+ * CTL_EXIT_USAGE, or CTL_HELP_SHOWN, after which the command returns 0. */
+#define CTL_HELP_SHOWN (-1)
+int ctl_parse_command(int argc, char **argv, ctl_opt_t *opts, size_t n_opts,
+                      void (*print_usage)(FILE *), const char **positional, size_t max_pos,
+                      size_t *n_pos);
+
 /* The option named `name` among opts[0..n). Never NULL for a listed name. */
 ctl_opt_t *ctl_opt(ctl_opt_t *opts, size_t n, const char *name);
 
@@ -80,6 +88,34 @@ void ctl_mask_recipient(const char *recipient, char *out, size_t out_len);
 
 /* True when `text` is 24 hex digits; fills *oid. */
 bool ctl_parse_oid(const char *text, bson_oid_t *oid);
+
+/* The member `key` of the JSON object `row` as text; "-" when it is absent
+ * or null. */
+const char *ctl_row_text(json_object *row, const char *key);
+
+/* A column of a text table: its header, its width (printf's: negative pads
+ * on the right, 0 does not pad), the most characters a cell shows (0: all),
+ * and its cell: the row's member `key`, or what `cell` makes of the row. */
+typedef struct {
+    const char *header;
+    int width;
+    int max_chars;
+    const char *key;
+    const char *(*cell)(json_object *row);
+} ctl_column_t;
+
+/* Prints `rows`, an array of JSON objects, as a table: a header line, then a
+ * line per row, cells `gap` apart. One lister for every list command. */
+void ctl_print_table(json_object *rows, const ctl_column_t *cols, size_t n_cols, const char *gap);
+
+/* True when `text` may name an API key: the key, or the hint `apikey list`
+ * shows (wck_ and 8 or more hex digits); says why not otherwise. */
+bool ctl_key_named(const char *text);
+
+/* The exit code for the store's answer to a command that named the key
+ * `text`: 0 for OK, else the reason said (no such key, a hint that matches
+ * several, the database failing while `doing`). */
+int ctl_key_lookup_exit(wc_store_status_t status, const char *text, const char *doing);
 
 /* A group's subcommand: its word and what runs it (with argv from the
  * group's word on). */

@@ -68,12 +68,10 @@ static int tenant_create(ctl_t *ctl, int argc, char **argv)
     ctl_opt_t opts[] = {{.name = "--name", .has_value = true}, {.name = "--json"}, {.name = "--help"}};
     const char *pos[1];
     size_t n_pos = 0;
-    if (ctl_parse(argc, argv, 3, opts, 3, pos, 0, &n_pos) != 0) {
-        return CTL_EXIT_USAGE;
-    }
-    if (opts[2].present) {
-        tenant_usage(stdout);
-        return 0;
+    int parsed = ctl_parse_command(argc, argv, opts, 3, tenant_usage, pos, 0,
+                                   &n_pos);
+    if (parsed != 0) {
+        return parsed == CTL_HELP_SHOWN ? 0 : parsed;
     }
     const char *name = opts[0].value;
     if (name == NULL || name[0] == '\0' || strlen(name) > 200) {
@@ -121,12 +119,10 @@ static int apikey_create(ctl_t *ctl, int argc, char **argv)
                         {.name = "--help"}};
     const char *pos[1];
     size_t n_pos = 0;
-    if (ctl_parse(argc, argv, 3, opts, 5, pos, 0, &n_pos) != 0) {
-        return CTL_EXIT_USAGE;
-    }
-    if (opts[4].present) {
-        apikey_usage(stdout);
-        return 0;
+    int parsed = ctl_parse_command(argc, argv, opts, 5, apikey_usage, pos, 0,
+                                   &n_pos);
+    if (parsed != 0) {
+        return parsed == CTL_HELP_SHOWN ? 0 : parsed;
     }
     const char *tenant = opts[0].value;
     const char *role = opts[1].value != NULL ? opts[1].value : "sender";
@@ -171,53 +167,73 @@ static int apikey_create(ctl_t *ctl, int argc, char **argv)
     return 0;
 }
 
-/* A string field of `doc` as JSON, or null. */
-static json_object *doc_str(const bson_t *doc, const char *key)
-{
-    const char *v = wc_doc_string(doc, key);
-    return v != NULL ? json_object_new_string(v) : NULL;
-}
+/* What a list shows of a stored document: the row's member `key` holds the
+ * document's field `field`, read as `kind`. */
+typedef enum { FIELD_STRING, FIELD_BOOL, FIELD_DATE } field_kind_t;
+typedef struct {
+    const char *key;
+    const char *field;
+    field_kind_t kind;
+} list_field_t;
 
-static json_object *doc_bool(const bson_t *doc, const char *key)
+/* The field as JSON: a string, a boolean (false when absent), an ISO 8601
+ * date; null when absent or of another type. */
+static json_object *field_json(const bson_t *doc, const list_field_t *f)
 {
     bson_iter_t iter;
-    bool v = bson_iter_init_find(&iter, doc, key) && BSON_ITER_HOLDS_BOOL(&iter) &&
-             bson_iter_bool(&iter);
-    return json_object_new_boolean(v);
-}
-
-static json_object *doc_date(const bson_t *doc, const char *key)
-{
-    bson_iter_t iter;
-    char text[WC_ISO8601_LEN];
-    if (!bson_iter_init_find(&iter, doc, key) || !BSON_ITER_HOLDS_DATE_TIME(&iter) ||
-        wc_time_format_iso8601(bson_iter_date_time(&iter), text, sizeof(text)) != 0) {
-        return NULL;
+    bool found = bson_iter_init_find(&iter, doc, f->field);
+    switch (f->kind) {
+    case FIELD_STRING: {
+        const char *v = wc_doc_string(doc, f->field);
+        return v != NULL ? json_object_new_string(v) : NULL;
     }
-    return json_object_new_string(text);
+    case FIELD_BOOL:
+        return json_object_new_boolean(found && BSON_ITER_HOLDS_BOOL(&iter) && bson_iter_bool(&iter));
+    case FIELD_DATE: {
+        char text[WC_ISO8601_LEN];
+        if (!found || !BSON_ITER_HOLDS_DATE_TIME(&iter) ||
+            wc_time_format_iso8601(bson_iter_date_time(&iter), text, sizeof(text)) != 0) {
+            return NULL;
+        }
+        return json_object_new_string(text);
+    }
+    }
+    return NULL;
 }
 
-static const char *row_get(json_object *row, const char *key)
+/* The documents as list rows, one member per field; frees the documents. */
+static json_object *rows_of(bson_t **docs, size_t n, const list_field_t *fields, size_t n_fields)
 {
-    json_object *v = NULL;
-    return json_object_object_get_ex(row, key, &v) && v != NULL ? json_object_get_string(v) : "-";
+    json_object *rows = json_object_new_array();
+    for (size_t i = 0; i < n; i++) {
+        json_object *row = json_object_new_object();
+        for (size_t f = 0; f < n_fields; f++) {
+            json_object_object_add(row, fields[f].key, field_json(docs[i], &fields[f]));
+        }
+        json_object_array_add(rows, row);
+    }
+    wc_store_docs_free(docs, n);
+    return rows;
+}
+
+static bool row_is(json_object *row, const char *key)
+{
+    return strcmp(ctl_row_text(row, key), "true") == 0;
 }
 
 /* Parses the options of a command that takes `n_pos_want` words, --json,
- * --help and `extra` (may be NULL). Returns -1 when done (help shown), or an
- * exit code. */
+ * --help and `extra` (may be NULL). Returns -1 (CTL_HELP_SHOWN) when done,
+ * or an exit code. */
 static int simple_parse(int argc, char **argv, const char *extra, const char **pos,
                         size_t n_pos_want, const char **extra_value, bool *json,
                         void (*usage)(FILE *), const char *what)
 {
     ctl_opt_t opts[] = {{.name = "--help"}, {.name = "--json"}, {.name = extra, .has_value = true}};
     size_t n_pos = 0;
-    if (ctl_parse(argc, argv, 3, opts, extra != NULL ? 3 : 2, pos, n_pos_want, &n_pos) != 0) {
-        return CTL_EXIT_USAGE;
-    }
-    if (opts[0].present) {
-        usage(stdout);
-        return -1;
+    int parsed = ctl_parse_command(argc, argv, opts, extra != NULL ? 3 : 2, usage, pos, n_pos_want,
+                                   &n_pos);
+    if (parsed != 0) {
+        return parsed; /* CTL_HELP_SHOWN is -1 */
     }
     if (n_pos != n_pos_want) {
         ctl_error("%s", what);
@@ -228,6 +244,11 @@ static int simple_parse(int argc, char **argv, const char *extra, const char **p
         *extra_value = opts[2].value;
     }
     return 0;
+}
+
+static const char *tenant_state(json_object *row)
+{
+    return row_is(row, "disabled") ? "disabled" : "enabled";
 }
 
 static int tenant_list(ctl_t *ctl, int argc, char **argv)
@@ -247,27 +268,20 @@ static int tenant_list(ctl_t *ctl, int argc, char **argv)
         ctl_error("the database failed while listing tenants");
         return CTL_EXIT_INFRA;
     }
-    json_object *rows = json_object_new_array();
-    for (size_t i = 0; i < n; i++) {
-        json_object *row = json_object_new_object();
-        json_object_object_add(row, "id", doc_str(docs[i], "_id"));
-        json_object_object_add(row, "name", doc_str(docs[i], "name"));
-        json_object_object_add(row, "disabled", doc_bool(docs[i], "disabled"));
-        json_object_object_add(row, "createdAt", doc_date(docs[i], "createdAt"));
-        json_object_array_add(rows, row);
-    }
-    wc_store_docs_free(docs, n);
+    static const list_field_t fields[] = {{"id", "_id", FIELD_STRING},
+                                          {"name", "name", FIELD_STRING},
+                                          {"disabled", "disabled", FIELD_BOOL},
+                                          {"createdAt", "createdAt", FIELD_DATE}};
+    json_object *rows = rows_of(docs, n, fields, sizeof(fields) / sizeof(fields[0]));
     if (json) {
         ctl_print_json(rows);
         return 0;
     }
-    printf("%-24s  %-8s  %-24s  %s\n", "ID", "STATE", "CREATED AT", "NAME");
-    for (size_t i = 0; i < json_object_array_length(rows); i++) {
-        json_object *row = json_object_array_get_idx(rows, i);
-        printf("%-24s  %-8s  %-24s  %s\n", row_get(row, "id"),
-               strcmp(row_get(row, "disabled"), "true") == 0 ? "disabled" : "enabled",
-               row_get(row, "createdAt"), row_get(row, "name"));
-    }
+    static const ctl_column_t columns[] = {{"ID", -24, 0, "id", NULL},
+                                           {"STATE", -8, 0, NULL, tenant_state},
+                                           {"CREATED AT", -24, 0, "createdAt", NULL},
+                                           {"NAME", 0, 0, "name", NULL}};
+    ctl_print_table(rows, columns, sizeof(columns) / sizeof(columns[0]), "  ");
     json_object_put(rows);
     return 0;
 }
@@ -306,6 +320,11 @@ static int tenant_disable(ctl_t *ctl, int argc, char **argv)
     return 0;
 }
 
+static const char *key_state(json_object *row)
+{
+    return row_is(row, "revoked") ? "revoked" : row_is(row, "stale") ? "stale" : "active";
+}
+
 static int apikey_list(ctl_t *ctl, int argc, char **argv)
 {
     ctl_opt_t opts[] = {{.name = "--tenant", .has_value = true},
@@ -313,12 +332,10 @@ static int apikey_list(ctl_t *ctl, int argc, char **argv)
                         {.name = "--json"},
                         {.name = "--help"}};
     size_t n_pos = 0;
-    if (ctl_parse(argc, argv, 3, opts, 4, NULL, 0, &n_pos) != 0) {
-        return CTL_EXIT_USAGE;
-    }
-    if (opts[3].present) {
-        apikey_usage(stdout);
-        return 0;
+    int parsed = ctl_parse_command(argc, argv, opts, 4, apikey_usage, NULL, 0,
+                                   &n_pos);
+    if (parsed != 0) {
+        return parsed == CTL_HELP_SHOWN ? 0 : parsed;
     }
     const char *tenant = opts[0].present ? opts[0].value : NULL;
     bool json = opts[2].present || ctl->json;
@@ -331,18 +348,11 @@ static int apikey_list(ctl_t *ctl, int argc, char **argv)
         ctl_error("the database failed while listing API keys");
         return CTL_EXIT_INFRA;
     }
-    json_object *rows = json_object_new_array();
-    for (size_t i = 0; i < n; i++) {
-        json_object *row = json_object_new_object();
-        json_object_object_add(row, "hint", doc_str(docs[i], "hint"));
-        json_object_object_add(row, "tenant", doc_str(docs[i], "tenantId"));
-        json_object_object_add(row, "role", doc_str(docs[i], "role"));
-        json_object_object_add(row, "name", doc_str(docs[i], "name"));
-        json_object_object_add(row, "revoked", doc_bool(docs[i], "revoked"));
-        json_object_object_add(row, "createdAt", doc_date(docs[i], "createdAt"));
-        json_object_array_add(rows, row);
-    }
-    wc_store_docs_free(docs, n);
+    static const list_field_t fields[] = {
+        {"hint", "hint", FIELD_STRING},        {"tenant", "tenantId", FIELD_STRING},
+        {"role", "role", FIELD_STRING},        {"name", "name", FIELD_STRING},
+        {"revoked", "revoked", FIELD_BOOL},    {"createdAt", "createdAt", FIELD_DATE}};
+    json_object *rows = rows_of(docs, n, fields, sizeof(fields) / sizeof(fields[0]));
     if (ctl_keys_add_usage(ctl, rows) != 0) {
         json_object_put(rows);
         ctl_error("the database failed while reading the keys' usage");
@@ -353,8 +363,7 @@ static int apikey_list(ctl_t *ctl, int argc, char **argv)
         json_object *stale = json_object_new_array();
         for (size_t i = 0; i < json_object_array_length(rows); i++) {
             json_object *row = json_object_array_get_idx(rows, i);
-            if (strcmp(row_get(row, "stale"), "true") == 0 &&
-                strcmp(row_get(row, "revoked"), "true") != 0) {
+            if (row_is(row, "stale") && !row_is(row, "revoked")) {
                 json_object_array_add(stale, json_object_get(row));
             }
         }
@@ -365,20 +374,14 @@ static int apikey_list(ctl_t *ctl, int argc, char **argv)
         ctl_print_json(rows);
         return 0;
     }
-    printf("%-12s  %-24s  %-8s  %-7s  %-24s  %-24s  %-15s  %8s  %8s  %8s  %s\n", "HINT", "TENANT",
-           "ROLE", "STATE", "CREATED AT", "LAST USED", "FROM", "REQ 30D", "SENT 30D", "REF 30D",
-           "NAME");
-    for (size_t i = 0; i < json_object_array_length(rows); i++) {
-        json_object *row = json_object_array_get_idx(rows, i);
-        const char *state = strcmp(row_get(row, "revoked"), "true") == 0 ? "revoked"
-                            : strcmp(row_get(row, "stale"), "true") == 0 ? "stale"
-                                                                          : "active";
-        printf("%-12s  %-24s  %-8s  %-7s  %-24s  %-24s  %-15s  %8s  %8s  %8s  %s\n",
-               row_get(row, "hint"), row_get(row, "tenant"), row_get(row, "role"), state,
-               row_get(row, "createdAt"), row_get(row, "lastUsedAt"), row_get(row, "lastUsedFrom"),
-               row_get(row, "requests30d"), row_get(row, "accepted30d"), row_get(row, "refused30d"),
-               row_get(row, "name"));
-    }
+    static const ctl_column_t columns[] = {
+        {"HINT", -12, 0, "hint", NULL},           {"TENANT", -24, 0, "tenant", NULL},
+        {"ROLE", -8, 0, "role", NULL},            {"STATE", -7, 0, NULL, key_state},
+        {"CREATED AT", -24, 0, "createdAt", NULL}, {"LAST USED", -24, 0, "lastUsedAt", NULL},
+        {"FROM", -15, 0, "lastUsedFrom", NULL},   {"REQ 30D", 8, 0, "requests30d", NULL},
+        {"SENT 30D", 8, 0, "accepted30d", NULL},  {"REF 30D", 8, 0, "refused30d", NULL},
+        {"NAME", 0, 0, "name", NULL}};
+    ctl_print_table(rows, columns, sizeof(columns) / sizeof(columns[0]), "  ");
     json_object_put(rows);
     return 0;
 }
@@ -392,26 +395,16 @@ static int apikey_revoke(ctl_t *ctl, int argc, char **argv)
     if (rc != 0) {
         return rc < 0 ? 0 : rc;
     }
-    if (strncmp(pos[0], "wck_", 4) != 0 || strlen(pos[0]) < 12) {
-        ctl_error("\"%.16s\" is neither an API key nor a key hint (wck_ and 8 or more hex digits)",
-                  pos[0]);
+    if (!ctl_key_named(pos[0])) {
         return CTL_EXIT_USAGE;
     }
     if (ctl_store(ctl) == NULL) {
         return CTL_EXIT_INFRA;
     }
-    switch (wc_store_revoke_api_key(ctl->store, pos[0], wc_time_now_ms())) {
-    case WC_STORE_OK:
-        break;
-    case WC_STORE_NOT_FOUND:
-        ctl_error("no API key matches \"%.16s\"", pos[0]);
-        return CTL_EXIT_NOT_FOUND;
-    case WC_STORE_CONFLICT:
-        ctl_error("the hint \"%s\" matches more than one key; give the whole key", pos[0]);
-        return CTL_EXIT_USAGE;
-    default:
-        ctl_error("the database failed while revoking the key");
-        return CTL_EXIT_INFRA;
+    rc = ctl_key_lookup_exit(wc_store_revoke_api_key(ctl->store, pos[0], wc_time_now_ms()),
+                             pos[0], "revoking the key");
+    if (rc != 0) {
+        return rc;
     }
     if (json) {
         json_object *out = json_object_new_object();
@@ -491,12 +484,10 @@ static int tenant_limits(ctl_t *ctl, int argc, char **argv)
                         {.name = "--help"}};
     const char *pos[1];
     size_t n_pos = 0;
-    if (ctl_parse(argc, argv, 3, opts, 5, pos, 1, &n_pos) != 0) {
-        return CTL_EXIT_USAGE;
-    }
-    if (opts[4].present) {
-        tenant_usage(stdout);
-        return 0;
+    int parsed = ctl_parse_command(argc, argv, opts, 5, tenant_usage, pos, 1,
+                                   &n_pos);
+    if (parsed != 0) {
+        return parsed == CTL_HELP_SHOWN ? 0 : parsed;
     }
     wc_tenant_limits_t l;
     if (n_pos != 1) {

@@ -26,12 +26,10 @@ static int counters_reconcile(ctl_t *ctl, int argc, char **argv)
     const size_t n_opts = sizeof(opts) / sizeof(opts[0]);
     const char *pos[1];
     size_t n_pos = 0;
-    if (ctl_parse(argc, argv, 3, opts, n_opts, pos, 0, &n_pos) != 0) {
-        return CTL_EXIT_USAGE;
-    }
-    if (ctl_opt(opts, n_opts, "--help")->present) {
-        counters_usage(stdout);
-        return 0;
+    int parsed = ctl_parse_command(argc, argv, opts, n_opts, counters_usage, pos, 0,
+                                   &n_pos);
+    if (parsed != 0) {
+        return parsed == CTL_HELP_SHOWN ? 0 : parsed;
     }
     const char *tenant = ctl_opt(opts, n_opts, "--tenant")->value;
     if (tenant != NULL && (strlen(tenant) != 24 || strspn(tenant, "0123456789abcdef") != 24)) {

@@ -114,23 +114,14 @@ static json_object *item_row(ctl_t *ctl, const dlq_item_t *item)
     return row;
 }
 
-static const char *row_str(json_object *row, const char *key)
-{
-    json_object *v = NULL;
-    return json_object_object_get_ex(row, key, &v) && v != NULL ? json_object_get_string(v) : "-";
-}
-
 static void print_rows_text(json_object *rows)
 {
-    printf("%-24s  %-24s  %-7s  %-20s  %-8s  %-3s  %-24s  %s\n", "ID", "TENANT", "TYPE",
-           "RECIPIENT", "STATUS", "ATT", "FAILED AT", "ERROR");
-    for (size_t i = 0; i < json_object_array_length(rows); i++) {
-        json_object *row = json_object_array_get_idx(rows, i);
-        printf("%-24s  %-24s  %-7s  %-20s  %-8s  %-3s  %-24s  %.80s\n", row_str(row, "id"),
-               row_str(row, "tenant"), row_str(row, "type"), row_str(row, "recipient"),
-               row_str(row, "status"), row_str(row, "attempts"), row_str(row, "failedAt"),
-               row_str(row, "error"));
-    }
+    static const ctl_column_t columns[] = {
+        {"ID", -24, 0, "id", NULL},           {"TENANT", -24, 0, "tenant", NULL},
+        {"TYPE", -7, 0, "type", NULL},        {"RECIPIENT", -20, 0, "recipient", NULL},
+        {"STATUS", -8, 0, "status", NULL},    {"ATT", -3, 0, "attempts", NULL},
+        {"FAILED AT", -24, 0, "failedAt", NULL}, {"ERROR", 0, 80, "error", NULL}};
+    ctl_print_table(rows, columns, sizeof(columns) / sizeof(columns[0]), "  ");
 }
 
 /* ---- dlq list ---- */
@@ -306,12 +297,10 @@ int ctl_dlq_main(ctl_t *ctl, int argc, char **argv)
     options_init(opts);
     const char *ids[CTL_OPT_VALUES_MAX];
     size_t n_ids = 0;
-    if (ctl_parse(argc, argv, 3, opts, O_COUNT, ids, CTL_OPT_VALUES_MAX, &n_ids) != 0) {
-        return CTL_EXIT_USAGE;
-    }
-    if (opts[O_HELP].present) {
-        dlq_usage(stdout);
-        return 0;
+    int parsed = ctl_parse_command(argc, argv, opts, O_COUNT, dlq_usage, ids, CTL_OPT_VALUES_MAX,
+                                   &n_ids);
+    if (parsed != 0) {
+        return parsed == CTL_HELP_SHOWN ? 0 : parsed;
     }
     ctl->json = opts[O_JSON].present;
     dlq_filter_t f;

@@ -13,17 +13,17 @@
  * (ctl_dlq.c), which acks nothing a visitor here did not ask it to.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "ctl_dlq_replay.h"
+#include "wc_signals.h"
 #include "wc_time.h"
 #include "wc_store_ops.h"
 #include "wc_publish.h"
 
-#define DLQ_POLL_MS 200 /* how often a --rate wait looks at SIGINT */
 
 /* ---- dlq replay and purge ---- */
 
@@ -97,9 +97,7 @@ static void throttle(act_state_t *st)
     int64_t due = st->started_ms + (int64_t)((double)st->handled * 1000.0 / st->rate);
     int64_t wait = due - wc_time_monotonic_ms();
     while (wait > 0 && !ctl_dlq_interrupted()) {
-        int64_t step = wait < DLQ_POLL_MS ? wait : DLQ_POLL_MS;
-        struct timespec ts = {.tv_sec = step / 1000, .tv_nsec = (long)(step % 1000) * 1000000L};
-        nanosleep(&ts, NULL);
+        wc_signals_wait(wait < INT_MAX ? (int)wait : INT_MAX); /* SIGINT ends it at once */
         wait = due - wc_time_monotonic_ms();
     }
 }

@@ -7,16 +7,18 @@
  * filter that matches nothing leave the queue exactly as it was, and a command
  * that dies anywhere loses nothing.
  */
+#include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "ctl_dlq_scan.h"
+#include "wc_signals.h"
 #include "wc_time.h"
 #include "wc_topology.h"
 
 #define DLQ_IDLE_MS 2000 /* no delivery this long: the queue held less than counted */
-#define DLQ_POLL_MS 200  /* how often a wait looks at SIGINT */
 
 /* ---- one DLQ message ---- */
 
@@ -107,27 +109,36 @@ bool ctl_dlq_filter_has_criteria(const dlq_filter_t *f)
 
 /* SIGINT is blocked (main, before any thread exists) and looked for between
  * messages, so it can never cut a step of a replay in half, nor interrupt a
- * socket call. */
+ * socket call; it waits on the wake-up descriptor (shared/util/wc_signals.h). */
 bool ctl_dlq_interrupted(void)
 {
-    sigset_t pending;
-    return sigpending(&pending) == 0 && sigismember(&pending, SIGINT) == 1;
+    wc_signals_collect();
+    return wc_signals_arrived(SIGINT);
 }
 
-/* Waits for the next delivery, looking at SIGINT every DLQ_POLL_MS. Returns
- * 1 with *env, 0 when idle or interrupted, -1 when the connection failed. */
+/* Waits for the next delivery, up to DLQ_IDLE_MS, or until SIGINT. Returns 1
+ * with *env, 0 when idle or interrupted, -1 when the connection failed. */
 static int next_delivery(wc_broker_t *consumer, amqp_envelope_t *env)
 {
-    for (int waited = 0; waited < DLQ_IDLE_MS; waited += DLQ_POLL_MS) {
+    int64_t deadline = wc_time_monotonic_ms() + DLQ_IDLE_MS;
+    for (;;) {
         if (ctl_dlq_interrupted()) {
             return 0;
         }
-        int rc = wc_broker_next(consumer, DLQ_POLL_MS, env);
-        if (rc != 0) {
+        int rc = wc_broker_next(consumer, 0, env);
+        int64_t left = deadline - wc_time_monotonic_ms();
+        if (rc != 0 || left <= 0) {
             return rc;
         }
+        if (wc_broker_has_buffered(consumer)) {
+            continue; /* a frame that was not a delivery; the next may be */
+        }
+        struct pollfd pfd[2] = {{.fd = wc_broker_fd(consumer), .events = POLLIN},
+                                {.fd = wc_signals_fd(), .events = POLLIN}};
+        if (poll(pfd, 2, (int)left) < 0 && errno != EINTR) {
+            return -1;
+        }
     }
-    return 0;
 }
 
 int ctl_dlq_scan(ctl_t *ctl, const dlq_filter_t *f, visit_fn visit, void *arg)

@@ -103,31 +103,16 @@ static int parse_count(const char *name, const char *text, long min, long max, l
     return 0;
 }
 
-static json_object *counts_json(const int64_t *counts, size_t n, const char *(*name)(int))
-{
-    json_object *obj = json_object_new_object();
-    for (size_t i = 0; i < n; i++) {
-        json_object_object_add(obj, name((int)i), json_object_new_int64(counts[i]));
-    }
-    return obj;
-}
-
-static const char *class_name(int i) { return wc_usage_class_name((wc_usage_class_t)i); }
-static const char *channel_name(int i) { return wc_channel_name((wc_channel_t)i); }
-static const char *refusal_name(int i) { return wc_usage_refusal_name((wc_usage_refusal_t)i); }
-
 int ctl_apikey_usage(ctl_t *ctl, int argc, char **argv)
 {
     ctl_opt_t opts[] = {
         {.name = "--days", .has_value = true}, {.name = "--json"}, {.name = "--help"}};
     const char *pos[1];
     size_t n_pos = 0;
-    if (ctl_parse(argc, argv, 3, opts, 3, pos, 1, &n_pos) != 0) {
-        return CTL_EXIT_USAGE;
-    }
-    if (opts[2].present) {
-        usage_usage(stdout);
-        return 0;
+    int parsed = ctl_parse_command(argc, argv, opts, 3, usage_usage, pos, 1,
+                                   &n_pos);
+    if (parsed != 0) {
+        return parsed == CTL_HELP_SHOWN ? 0 : parsed;
     }
     long days = USAGE_DAYS_DEFAULT;
     if (n_pos != 1) {
@@ -137,27 +122,17 @@ int ctl_apikey_usage(ctl_t *ctl, int argc, char **argv)
     if (opts[0].present && parse_count("--days", opts[0].value, 1, USAGE_DAYS_MAX, &days) != 0) {
         return CTL_EXIT_USAGE;
     }
-    if (strncmp(pos[0], "wck_", 4) != 0 || strlen(pos[0]) < 12) {
-        ctl_error("\"%.16s\" is neither an API key nor a key hint (wck_ and 8 or more hex digits)",
-                  pos[0]);
+    if (!ctl_key_named(pos[0])) {
         return CTL_EXIT_USAGE;
     }
     if (ctl_store(ctl) == NULL) {
         return CTL_EXIT_INFRA;
     }
     char key_id[17], tenant[25], hint[13];
-    switch (wc_store_find_api_key(ctl->store, pos[0], key_id, tenant, hint)) {
-    case WC_STORE_OK:
-        break;
-    case WC_STORE_NOT_FOUND:
-        ctl_error("no API key matches \"%.16s\"", pos[0]);
-        return CTL_EXIT_NOT_FOUND;
-    case WC_STORE_CONFLICT:
-        ctl_error("the hint \"%.12s\" matches more than one key; give the whole key", pos[0]);
-        return CTL_EXIT_USAGE;
-    default:
-        ctl_error("the database failed while looking the key up");
-        return CTL_EXIT_INFRA;
+    int rc = ctl_key_lookup_exit(wc_store_find_api_key(ctl->store, pos[0], key_id, tenant, hint),
+                                 pos[0], "looking the key up");
+    if (rc != 0) {
+        return rc;
     }
     int64_t now = wc_time_now_ms();
     int64_t today = now - now % WC_DAY_MS;
@@ -175,12 +150,7 @@ int ctl_apikey_usage(ctl_t *ctl, int argc, char **argv)
         wc_usage_day_name(d->day_ms, day);
         json_object *row = json_object_new_object();
         json_object_object_add(row, "day", json_object_new_string(day));
-        json_object_object_add(row, "requests",
-                               counts_json(d->requests, WC_USAGE_CLASS_COUNT, class_name));
-        json_object_object_add(row, "accepted",
-                               counts_json(d->accepted, WC_CHANNEL_COUNT, channel_name));
-        json_object_object_add(row, "refused",
-                               counts_json(d->refused, WC_REFUSED_COUNT, refusal_name));
+        wc_usage_add_counts_json(row, d->requests, d->accepted, d->refused);
         json_object_object_add(row, "firstUseAt", date_or_null(d->first_at_ms));
         json_object_object_add(row, "firstUseFrom", json_object_new_string(d->first_from));
         json_object_object_add(row, "lastUseAt", date_or_null(d->last_at_ms));
@@ -287,12 +257,10 @@ static int set_quota(ctl_t *ctl, int argc, char **argv, bool tenant)
     const size_t n_opts = sizeof(opts) / sizeof(opts[0]);
     const char *pos[1];
     size_t n_pos = 0;
-    if (ctl_parse(argc, argv, 3, opts, n_opts, pos, 1, &n_pos) != 0) {
-        return CTL_EXIT_USAGE;
-    }
-    if (opts[7].present) {
-        quota_usage(stdout);
-        return 0;
+    int parsed = ctl_parse_command(argc, argv, opts, n_opts, quota_usage, pos, 1,
+                                   &n_pos);
+    if (parsed != 0) {
+        return parsed == CTL_HELP_SHOWN ? 0 : parsed;
     }
     wc_quota_t q;
     if (n_pos != 1) {

@@ -161,12 +161,10 @@ int ctl_notification_main(ctl_t *ctl, int argc, char **argv)
     ctl_opt_t opts[] = {{.name = "--help"}, {.name = "--json"}, {.name = "--reason", .has_value = true}};
     const char *pos[1];
     size_t n_pos = 0;
-    if (ctl_parse(argc, argv, 3, opts, 3, pos, 1, &n_pos) != 0) {
-        return CTL_EXIT_USAGE;
-    }
-    if (opts[0].present) {
-        usage(stdout);
-        return 0;
+    int parsed = ctl_parse_command(argc, argv, opts, 3, usage, pos, 1,
+                                   &n_pos);
+    if (parsed != 0) {
+        return parsed == CTL_HELP_SHOWN ? 0 : parsed;
     }
     ctl->json = opts[1].present;
     bson_oid_t id;

@@ -123,22 +123,13 @@ static void add_management(json_object *row, json_object *mgmt, const char *queu
     }
 }
 
-static const char *cell(json_object *row, const char *key)
-{
-    json_object *v = NULL;
-    return json_object_object_get_ex(row, key, &v) && v != NULL ? json_object_get_string(v) : "-";
-}
-
 static void print_text(json_object *rows)
 {
-    printf("%-20s %10s %10s %10s %12s %12s\n", "QUEUE", "READY", "UNACKED", "CONSUMERS",
-           "PUBLISH/s", "DELIVER/s");
-    for (size_t i = 0; i < json_object_array_length(rows); i++) {
-        json_object *row = json_object_array_get_idx(rows, i);
-        printf("%-20s %10s %10s %10s %12s %12s\n", cell(row, "queue"), cell(row, "ready"),
-               cell(row, "unacked"), cell(row, "consumers"), cell(row, "publishRate"),
-               cell(row, "deliverRate"));
-    }
+    static const ctl_column_t columns[] = {
+        {"QUEUE", -20, 0, "queue", NULL},         {"READY", 10, 0, "ready", NULL},
+        {"UNACKED", 10, 0, "unacked", NULL},      {"CONSUMERS", 10, 0, "consumers", NULL},
+        {"PUBLISH/s", 12, 0, "publishRate", NULL}, {"DELIVER/s", 12, 0, "deliverRate", NULL}};
+    ctl_print_table(rows, columns, sizeof(columns) / sizeof(columns[0]), " ");
 }
 
 static size_t queue_names(const char **names)

@@ -5,61 +5,43 @@
 #include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
-#include <string.h>
 #include <sys/prctl.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "delivery.h"
 #include "host_report.h"
 #include "http_client.h"
 #include "wc_log.h"
+#include "wc_signals.h"
 #include "wc_store_trail.h"
 #include "wc_time.h"
 #include "wc_topology.h"
 
-static volatile sig_atomic_t stop_requested;
-
-static void on_stop_signal(int sig)
+/* SIGTERM (from the master, or PR_SET_PDEATHSIG when it dies) or SIGINT asks
+ * for a drain; it stays asked. */
+static bool stop_requested(void)
 {
-    (void)sig;
-    stop_requested = 1;
+    return wc_signals_arrived(SIGTERM) || wc_signals_arrived(SIGINT);
 }
 
-/* The child starts clean: default dispositions, nothing blocked, then its own
- * handlers, and it dies with the master. */
+/* The child starts clean: default dispositions, only its own signals blocked
+ * (they wait on its own wake-up descriptor, never the master's), and it dies
+ * with the master. Blocked signals never interrupt the SMTP or database
+ * exchange in progress. */
 static int reset_process_state(pid_t master)
 {
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
     signal(SIGHUP, SIG_DFL);
     signal(SIGCHLD, SIG_DFL);
     signal(SIGPIPE, SIG_IGN);
-
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_stop_signal;
-    /* Restart interrupted calls: a drain signal must not fail the SMTP or
-     * database exchange in progress. */
-    sa.sa_flags = SA_RESTART;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-
+    const int stop_signals[] = {SIGTERM, SIGINT};
+    if (wc_signals_open(stop_signals, sizeof(stop_signals) / sizeof(stop_signals[0])) != 0) {
+        return -1;
+    }
     if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0) {
         return -1;
     }
     /* The master may have died before prctl took effect. */
     return getppid() == master ? 0 : -1;
-}
-
-static void sleep_while_running(int ms)
-{
-    for (int waited = 0; waited < ms && !stop_requested; waited += 100) {
-        struct timespec ts = {.tv_sec = 0, .tv_nsec = 100 * 1000000L};
-        nanosleep(&ts, NULL);
-    }
 }
 
 /* Opens the consumer connection and subscribes to the priority queues. Each
@@ -102,16 +84,18 @@ static bool required_providers_present(const delivery_context_t *ctx)
 }
 
 /* Waits up to `timeout_ms` for the transfers, the broker (`broker_fd`, -1
- * for none), the database steps or a provider's own descriptor, then runs
+ * for none), the database steps, a signal or a provider's own descriptor,
+ * then collects the signals and runs
  * what the database steps and the providers that work on threads of their
  * own finished, on this thread. */
 static void run_io(delivery_context_t *ctx, http_client_t *http, int timeout_ms, int broker_fd)
 {
-    _Static_assert(2 + PROVIDER_COUNT <= HTTP_CLIENT_MAX_EXTRA_FDS, "too many descriptors to poll");
-    int fds[2 + PROVIDER_COUNT];
+    _Static_assert(3 + PROVIDER_COUNT <= HTTP_CLIENT_MAX_EXTRA_FDS, "too many descriptors to poll");
+    int fds[3 + PROVIDER_COUNT];
     size_t n = 0;
     fds[n++] = broker_fd;
     fds[n++] = store_pool_fd(ctx->store_pool);
+    fds[n++] = wc_signals_fd(); /* a drain request ends the wait at once */
     for (int i = 0; i < PROVIDER_COUNT; i++) {
         provider_t *p = ctx->providers[i];
         if (p != NULL && p->ready_fd != NULL) {
@@ -119,6 +103,7 @@ static void run_io(delivery_context_t *ctx, http_client_t *http, int timeout_ms,
         }
     }
     http_client_run(http, timeout_ms, fds, n);
+    wc_signals_collect();
     store_pool_dispatch(ctx->store_pool);
     for (int i = 0; i < PROVIDER_COUNT; i++) {
         provider_t *p = ctx->providers[i];
@@ -255,8 +240,8 @@ int worker_child_run(const wc_config_t *cfg, int slot, worker_breakers_t *breake
     counting_flush_t counting = {0};
     int backoff_ms = 500;
     bool draining_logged = false;
-    while (!stop_requested || ctx.in_flight > 0) {
-        if (stop_requested && !draining_logged) {
+    while (!stop_requested() || ctx.in_flight > 0) {
+        if (stop_requested() && !draining_logged) {
             wc_log_info("draining: %d deliveries in flight", ctx.in_flight);
             draining_logged = true;
         }
@@ -264,19 +249,19 @@ int worker_child_run(const wc_config_t *cfg, int slot, worker_breakers_t *breake
             host_report_tick(report, ctx.store_pool, wc_time_monotonic_ms());
         }
         counting_flush_tick(&counting, ctx.store_pool, wc_time_monotonic_ms());
-        ctx.draining = stop_requested != 0;
+        ctx.draining = stop_requested();
         delivery_tick(&ctx);
-        if (!stop_requested && !wc_broker_is_open(ctx.consumer)) {
+        if (!stop_requested() && !wc_broker_is_open(ctx.consumer)) {
             if (start_consuming(ctx.consumer, cfg) != 0) {
                 run_io(&ctx, http, 0, -1);
-                sleep_while_running(backoff_ms);
+                wc_signals_wait(backoff_ms); /* ended early by a drain request */
                 backoff_ms = backoff_ms < 8000 ? backoff_ms * 2 : 8000;
                 continue;
             }
             ctx.consumer_generation++;
             backoff_ms = 500;
         }
-        bool may_take = !stop_requested && wc_broker_is_open(ctx.consumer) &&
+        bool may_take = !stop_requested() && wc_broker_is_open(ctx.consumer) &&
                         wc_time_monotonic_ms() >= ctx.paused_until_ms &&
                         ctx.in_flight < max_in_flight;
         for (int i = 0; may_take && i < ACCEPT_BATCH && ctx.in_flight < max_in_flight; i++) {

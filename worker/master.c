@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "child.h"
@@ -15,6 +14,7 @@
 #include "metrics.h"
 #include "metrics_server.h"
 #include "wc_log.h"
+#include "wc_signals.h"
 #include "wc_time.h"
 
 typedef enum { MASTER_RUNNING, MASTER_DRAINING, MASTER_DONE } master_state_t;
@@ -244,15 +244,13 @@ static void refill(master_t *m)
 
 int worker_master_run(wc_config_t *cfg)
 {
-    /* No handlers at all: the signals stay blocked and are taken one at a
-     * time by sigtimedwait in the loop, where the work is done. */
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGCHLD);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGHUP);
-    sigprocmask(SIG_BLOCK, &set, NULL);
+    /* No handlers at all: the signals stay blocked and wait on the wake-up
+     * descriptor, which the loop polls and acts on (shared/util/wc_signals.h). A
+     * child inherits them blocked and opens its own descriptor. */
+    const int signals[] = {SIGCHLD, SIGTERM, SIGINT, SIGHUP};
+    if (wc_signals_open(signals, sizeof(signals) / sizeof(signals[0])) != 0) {
+        return 1;
+    }
 
     master_t m = {.cfg = cfg, .count = cfg->worker_processes, .state = MASTER_RUNNING,
                   .metrics_fd = -1};
@@ -286,17 +284,19 @@ int worker_master_run(wc_config_t *cfg)
     while (m.state != MASTER_DONE) {
         /* Short turns while the metrics endpoint is served from here. */
         long tick_ms = m.metrics_server != NULL ? 20 : 200;
-        struct timespec tick = {.tv_sec = 0, .tv_nsec = tick_ms * 1000000L};
-        siginfo_t info;
-        int sig = sigtimedwait(&set, &info, &tick);
-        if (sig == SIGCHLD) {
-            reap(&m);
-        } else if ((sig == SIGTERM || sig == SIGINT) && m.state == MASTER_RUNNING) {
-            begin_drain(&m, sig);
-        } else if (sig == SIGHUP && m.state == MASTER_RUNNING) {
+        wc_signals_wait((int)tick_ms);
+        bool term = wc_signals_take(SIGTERM);
+        bool interrupt = wc_signals_take(SIGINT);
+        if ((term || interrupt) && m.state == MASTER_RUNNING) {
+            begin_drain(&m, term ? SIGTERM : SIGINT);
+        }
+        if (wc_signals_take(SIGHUP) && m.state == MASTER_RUNNING) {
             reload(&m);
         }
-        reap(&m); /* SIGCHLDs coalesce; never miss an exit */
+        /* SIGCHLDs coalesce, and an exit may come between two turns: reap on
+         * every turn. */
+        (void)wc_signals_take(SIGCHLD);
+        reap(&m);
         metrics_server_run(m.metrics_server);
 
         if (m.state == MASTER_RUNNING) {

@@ -15,6 +15,7 @@
 #include <stddef.h>
 
 #include "wc_store.h"
+#include "wc_work_pool.h"
 
 typedef struct store_op store_op_t;
 
@@ -31,7 +32,7 @@ struct store_op {
     void (*done)(store_op_t *op);
     void *arg;
     bool urgent;
-    store_op_t *next; /* the pool's */
+    wc_work_t work; /* the pool's */
 };
 
 typedef struct store_pool store_pool_t;

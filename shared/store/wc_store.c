@@ -1,6 +1,7 @@
 #include "wc_store_private.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "wc_lifecycle.h"
@@ -11,7 +12,6 @@
 #define LIBMONGOC_DEFAULT_MAX_POOL_SIZE 100
 
 /* libmongoc's duplicate-key error code. */
-#define MONGO_DUPLICATE_KEY 11000
 
 /* Bounds on every network wait, unless the URI sets its own. */
 static const struct {
@@ -244,6 +244,184 @@ wc_store_status_t wc_store_find_one(wc_store_t *store, const char *coll_name, co
     }
     mongoc_cursor_destroy(cursor);
     bson_destroy(opts);
+    mongoc_collection_destroy(coll);
+    wc_store_client_give(store, client);
+    return status;
+}
+
+wc_store_status_t wc_store_find_each(wc_store_t *store, const char *coll_name, const bson_t *filter,
+                                     const bson_t *opts, bool (*each)(const bson_t *doc, void *arg),
+                                     void *arg)
+{
+    mongoc_client_t *client = wc_store_client_take(store);
+    mongoc_collection_t *coll = mongoc_client_get_collection(client, store->db, coll_name);
+    mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(coll, filter, opts, NULL);
+    const bson_t *doc = NULL;
+    bool stopped = false;
+    while (!stopped && mongoc_cursor_next(cursor, &doc)) {
+        stopped = !each(doc, arg);
+    }
+    wc_store_status_t status = WC_STORE_OK;
+    bson_error_t error;
+    if (!stopped && mongoc_cursor_error(cursor, &error)) {
+        wc_log_error("find in %s failed: %s", coll_name, error.message);
+        status = WC_STORE_ERROR;
+    }
+    mongoc_cursor_destroy(cursor);
+    mongoc_collection_destroy(coll);
+    wc_store_client_give(store, client);
+    return status;
+}
+
+/* What wc_store_find_many's visitor fills. */
+typedef struct {
+    bson_t **docs;
+    size_t n, cap, max;
+    const char *coll;
+    bool out_of_memory;
+} doc_array_t;
+
+static bool copy_doc(const bson_t *doc, void *arg)
+{
+    doc_array_t *a = arg;
+    if (a->n == a->max) {
+        return false;
+    }
+    if (a->n == a->cap) {
+        size_t cap = a->cap == 0 ? 16 : a->cap * 2;
+        bson_t **grown = realloc(a->docs, cap * sizeof(*grown));
+        if (grown == NULL) {
+            wc_log_error("out of memory reading %s", a->coll);
+            a->out_of_memory = true;
+            return false;
+        }
+        a->docs = grown;
+        a->cap = cap;
+    }
+    a->docs[a->n++] = bson_copy(doc);
+    return true;
+}
+
+wc_store_status_t wc_store_find_many(wc_store_t *store, const char *coll_name, const bson_t *filter,
+                                     const bson_t *opts, size_t max, bson_t ***docs_out,
+                                     size_t *n_out)
+{
+    *docs_out = NULL;
+    *n_out = 0;
+    doc_array_t a = {.max = max, .coll = coll_name};
+    wc_store_status_t status = max == 0 ? WC_STORE_OK
+                                        : wc_store_find_each(store, coll_name, filter, opts,
+                                                             copy_doc, &a);
+    if (status != WC_STORE_OK || a.out_of_memory) {
+        wc_store_docs_free(a.docs, a.n);
+        return WC_STORE_ERROR;
+    }
+    *docs_out = a.docs;
+    *n_out = a.n;
+    return WC_STORE_OK;
+}
+
+wc_store_status_t wc_store_update_one(wc_store_t *store, const char *coll_name,
+                                      const bson_t *filter, const bson_t *update)
+{
+    mongoc_client_t *client = wc_store_client_take(store);
+    mongoc_collection_t *coll = mongoc_client_get_collection(client, store->db, coll_name);
+    bson_t reply;
+    bson_error_t error;
+    wc_store_status_t status = WC_STORE_OK;
+    if (!mongoc_collection_update_one(coll, filter, update, NULL, &reply, &error)) {
+        wc_log_error("update in %s failed: %s", coll_name, error.message);
+        status = WC_STORE_ERROR;
+    } else {
+        bson_iter_t iter;
+        if (!bson_iter_init_find(&iter, &reply, "matchedCount") ||
+            bson_iter_as_int64(&iter) == 0) {
+            status = WC_STORE_NOT_FOUND;
+        }
+    }
+    bson_destroy(&reply);
+    mongoc_collection_destroy(coll);
+    wc_store_client_give(store, client);
+    return status;
+}
+
+/* Two writers creating the same new document: one upsert loses with a
+ * duplicate key and applied nothing; the document exists now, so the same
+ * upsert again is a plain update. True when every write error of `reply`
+ * was that and its retry succeeded. */
+static bool retry_lost_upserts(mongoc_collection_t *coll, const bson_t *reply,
+                               const char *const *ids, bson_t *const *updates, size_t n)
+{
+    bson_iter_t iter, errs;
+    if (!bson_iter_init_find(&iter, reply, "writeErrors") || !BSON_ITER_HOLDS_ARRAY(&iter) ||
+        !bson_iter_recurse(&iter, &errs)) {
+        return false;
+    }
+    while (bson_iter_next(&errs)) {
+        bson_t err_doc;
+        uint32_t len = 0;
+        const uint8_t *data = NULL;
+        if (!BSON_ITER_HOLDS_DOCUMENT(&errs)) {
+            return false;
+        }
+        bson_iter_document(&errs, &len, &data);
+        if (!bson_init_static(&err_doc, data, len)) {
+            return false;
+        }
+        int64_t index = wc_doc_int(&err_doc, "index", -1);
+        if (wc_doc_int(&err_doc, "code", 0) != MONGO_DUPLICATE_KEY || index < 0 ||
+            (size_t)index >= n) {
+            return false;
+        }
+        bson_t *selector = BCON_NEW("_id", BCON_UTF8(ids[index]));
+        bson_t *opts = BCON_NEW("upsert", BCON_BOOL(true));
+        bson_error_t error;
+        bool ok = mongoc_collection_update_one(coll, selector, updates[index], opts, NULL, &error);
+        bson_destroy(opts);
+        bson_destroy(selector);
+        if (!ok) {
+            return false;
+        }
+    }
+    return true;
+}
+
+wc_store_status_t wc_store_upsert_many(wc_store_t *store, const char *coll_name,
+                                       const char *const *ids, bson_t *const *updates, size_t n,
+                                       const char *what)
+{
+    if (n == 0) {
+        return WC_STORE_OK;
+    }
+    wc_store_status_t status = WC_STORE_ERROR;
+    bson_t reply = BSON_INITIALIZER;
+    bson_error_t error;
+    mongoc_client_t *client = wc_store_client_take(store);
+    mongoc_collection_t *coll = mongoc_client_get_collection(client, store->db, coll_name);
+    bson_t *bulk_opts = BCON_NEW("ordered", BCON_BOOL(false));
+    mongoc_bulk_operation_t *bulk = mongoc_collection_create_bulk_operation_with_opts(coll, bulk_opts);
+    bson_destroy(bulk_opts);
+    for (size_t i = 0; i < n; i++) {
+        bson_t *selector = BCON_NEW("_id", BCON_UTF8(ids[i]));
+        bson_t *opts = BCON_NEW("upsert", BCON_BOOL(true));
+        bool ok = mongoc_bulk_operation_update_one_with_opts(bulk, selector, updates[i], opts,
+                                                             &error);
+        bson_destroy(opts);
+        bson_destroy(selector);
+        if (!ok) {
+            wc_log_error("%s: building the bulk write failed: %s", what, error.message);
+            goto out;
+        }
+    }
+    if (mongoc_bulk_operation_execute(bulk, &reply, &error) != 0 ||
+        retry_lost_upserts(coll, &reply, ids, updates, n)) {
+        status = WC_STORE_OK;
+    } else {
+        wc_log_error("%s: bulk write of %zu upserts failed: %s", what, n, error.message);
+    }
+out:
+    bson_destroy(&reply);
+    mongoc_bulk_operation_destroy(bulk);
     mongoc_collection_destroy(coll);
     wc_store_client_give(store, client);
     return status;

@@ -69,21 +69,7 @@ wc_store_status_t wc_store_set_tenant_limits(wc_store_t *store, const char *tena
         BSON_APPEND_DOCUMENT(&update, "$unset", &unset);
     }
     bson_t *filter = BCON_NEW("_id", BCON_UTF8(tenant_id));
-    mongoc_client_t *client = mongoc_client_pool_pop(store->pool);
-    mongoc_collection_t *coll = mongoc_client_get_collection(client, store->db, WC_COLL_TENANTS);
-    bson_t reply;
-    bson_error_t error;
-    wc_store_status_t status = WC_STORE_ERROR;
-    if (mongoc_collection_update_one(coll, filter, &update, NULL, &reply, &error)) {
-        bson_iter_t it;
-        bool matched = bson_iter_init_find(&it, &reply, "matchedCount") && bson_iter_as_int64(&it) > 0;
-        status = matched ? WC_STORE_OK : WC_STORE_NOT_FOUND;
-    } else {
-        wc_log_error("setting tenant limits failed: %s", error.message);
-    }
-    bson_destroy(&reply);
-    mongoc_collection_destroy(coll);
-    mongoc_client_pool_push(store->pool, client);
+    wc_store_status_t status = wc_store_update_one(store, WC_COLL_TENANTS, filter, &update);
     bson_destroy(filter);
     bson_destroy(&set);
     bson_destroy(&unset);
@@ -160,34 +146,12 @@ wc_store_status_t wc_store_audit_list(wc_store_t *store, const char *tenant_id, 
 {
     *docs_out = NULL;
     *n_out = 0;
-    bson_t **docs = calloc((size_t)(limit > 0 ? limit : 1), sizeof(*docs));
-    if (docs == NULL) {
-        return WC_STORE_ERROR;
-    }
     bson_t *filter = BCON_NEW("tenantId", BCON_UTF8(tenant_id));
     bson_t *opts = BCON_NEW("sort", "{", "at", BCON_INT32(-1), "_id", BCON_INT32(-1), "}", "skip",
                             BCON_INT64(skip), "limit", BCON_INT64(limit));
-    mongoc_client_t *client = mongoc_client_pool_pop(store->pool);
-    mongoc_collection_t *coll = mongoc_client_get_collection(client, store->db, WC_COLL_AUDIT);
-    mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(coll, filter, opts, NULL);
-    const bson_t *doc = NULL;
-    size_t n = 0;
-    while (n < (size_t)limit && mongoc_cursor_next(cursor, &doc)) {
-        docs[n++] = bson_copy(doc);
-    }
-    bson_error_t error;
-    bool failed = mongoc_cursor_error(cursor, &error);
-    mongoc_cursor_destroy(cursor);
-    mongoc_collection_destroy(coll);
-    mongoc_client_pool_push(store->pool, client);
+    wc_store_status_t status = wc_store_find_many(store, WC_COLL_AUDIT, filter, opts,
+                                                  (size_t)(limit > 0 ? limit : 0), docs_out, n_out);
     bson_destroy(filter);
     bson_destroy(opts);
-    if (failed) {
-        wc_log_error("listing audit events failed: %s", error.message);
-        wc_store_docs_free(docs, n);
-        return WC_STORE_ERROR;
-    }
-    *docs_out = docs;
-    *n_out = n;
-    return WC_STORE_OK;
+    return status;
 }

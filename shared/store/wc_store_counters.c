@@ -16,7 +16,6 @@
 #define HOUR_MS (3600LL * 1000)
 #define ID_LEN WC_COUNTER_ID_LEN
 #define CELLS (WC_STATUS_COUNT * WC_CHANNEL_COUNT * WC_PRIORITY_COUNT)
-#define MONGO_DUPLICATE_KEY 11000
 
 static const struct {
     const char *code;
@@ -319,18 +318,6 @@ static bson_t *pending_update(const pending_t *d)
     return update;
 }
 
-/* Runs one upsert by _id; used again for an upsert that lost a race to insert. */
-static bool upsert_one(mongoc_collection_t *coll, const char *id, const bson_t *update,
-                       bson_error_t *error)
-{
-    bson_t *selector = BCON_NEW("_id", BCON_UTF8(id));
-    bson_t *opts = BCON_NEW("upsert", BCON_BOOL(true));
-    bool ok = mongoc_collection_update_one(coll, selector, update, opts, NULL, error);
-    bson_destroy(opts);
-    bson_destroy(selector);
-    return ok;
-}
-
 wc_store_status_t wc_store_counters_apply(wc_store_t *store, const wc_counter_delta_t *deltas,
                                           size_t n)
 {
@@ -342,11 +329,8 @@ wc_store_status_t wc_store_counters_apply(wc_store_t *store, const wc_counter_de
      * throughput minute. */
     pending_set_t set = {.cap = n * (3 + 2 * WC_COUNTER_LEVELS)};
     bson_t **updates = NULL;
-    mongoc_client_t *client = NULL;
-    mongoc_collection_t *coll = NULL;
-    mongoc_bulk_operation_t *bulk = NULL;
-    bson_t reply = BSON_INITIALIZER;
-    bson_error_t error;
+    const char **ids = NULL;
+    size_t queued = 0;
     set.docs = calloc(set.cap, sizeof(*set.docs));
     if (set.docs == NULL) {
         wc_log_error("counters: out of memory for %zu deltas", n);
@@ -365,100 +349,23 @@ wc_store_status_t wc_store_counters_apply(wc_store_t *store, const wc_counter_de
         }
     }
     updates = calloc(set.n + 1, sizeof(*updates));
-    if (updates == NULL) {
+    ids = calloc(set.n + 1, sizeof(*ids));
+    if (updates == NULL || ids == NULL) {
         goto out;
     }
-    client = wc_store_client_take(store);
-    coll = mongoc_client_get_collection(client, store->db, WC_COLL_COUNTERS);
-    bson_t *bulk_opts = BCON_NEW("ordered", BCON_BOOL(false));
-    bulk = mongoc_collection_create_bulk_operation_with_opts(coll, bulk_opts);
-    bson_destroy(bulk_opts);
-    size_t queued = 0;
     for (size_t i = 0; i < set.n; i++) {
-        updates[i] = pending_update(&set.docs[i]);
-        if (updates[i] == NULL) {
-            continue;
-        }
-        bson_t *selector = BCON_NEW("_id", BCON_UTF8(set.docs[i].id));
-        bson_t *opts = BCON_NEW("upsert", BCON_BOOL(true));
-        bool ok = mongoc_bulk_operation_update_one_with_opts(bulk, selector, updates[i], opts,
-                                                             &error);
-        bson_destroy(opts);
-        bson_destroy(selector);
-        if (!ok) {
-            wc_log_error("counters: building the bulk write failed: %s", error.message);
-            goto out;
-        }
-        queued++;
-    }
-    if (queued == 0) {
-        status = WC_STORE_OK;
-        goto out;
-    }
-    if (mongoc_bulk_operation_execute(bulk, &reply, &error) != 0) {
-        status = WC_STORE_OK;
-        goto out;
-    }
-    /* Two writers upserting the same new document: one insert loses with a
-     * duplicate key and its $inc was not applied. The document exists now, so
-     * the same upsert again is a plain update. Any other error fails. */
-    bson_iter_t iter, errs;
-    if (!bson_iter_init_find(&iter, &reply, "writeErrors") || !BSON_ITER_HOLDS_ARRAY(&iter) ||
-        !bson_iter_recurse(&iter, &errs)) {
-        wc_log_error("counters: bulk write failed: %s", error.message);
-        goto out;
-    }
-    bool all_retried = true;
-    while (bson_iter_next(&errs)) {
-        bson_t err_doc;
-        uint32_t len = 0;
-        const uint8_t *data = NULL;
-        if (!BSON_ITER_HOLDS_DOCUMENT(&errs)) {
-            all_retried = false;
-            continue;
-        }
-        bson_iter_document(&errs, &len, &data);
-        if (!bson_init_static(&err_doc, data, len)) {
-            all_retried = false;
-            continue;
-        }
-        int64_t code = wc_doc_int(&err_doc, "code", 0);
-        int64_t index = wc_doc_int(&err_doc, "index", -1);
-        /* The bulk's index counts queued operations; map it back. */
-        size_t k = 0, seen = 0;
-        for (; k < set.n; k++) {
-            if (updates[k] != NULL && seen++ == (size_t)index) {
-                break;
-            }
-        }
-        bson_error_t again;
-        if (code != MONGO_DUPLICATE_KEY || k == set.n ||
-            !upsert_one(coll, set.docs[k].id, updates[k], &again)) {
-            all_retried = false;
+        updates[queued] = pending_update(&set.docs[i]);
+        if (updates[queued] != NULL) {
+            ids[queued++] = set.docs[i].id;
         }
     }
-    if (!all_retried) {
-        wc_log_error("counters: bulk write failed: %s", error.message);
-        goto out;
-    }
-    status = WC_STORE_OK;
+    status = wc_store_upsert_many(store, WC_COLL_COUNTERS, ids, updates, queued, "counters");
 out:
-    bson_destroy(&reply);
-    if (bulk != NULL) {
-        mongoc_bulk_operation_destroy(bulk);
-    }
-    if (coll != NULL) {
-        mongoc_collection_destroy(coll);
-    }
-    if (client != NULL) {
-        wc_store_client_give(store, client);
-    }
-    for (size_t i = 0; updates != NULL && i < set.n; i++) {
-        if (updates[i] != NULL) {
-            bson_destroy(updates[i]);
-        }
+    for (size_t i = 0; updates != NULL && i < queued; i++) {
+        bson_destroy(updates[i]);
     }
     free(updates);
+    free(ids);
     free(set.docs);
     return status;
 }
@@ -491,30 +398,29 @@ static int64_t doc_date(const bson_t *doc, const char *key)
     return INT64_MIN;
 }
 
-/* Runs find(filter) on the counters and calls `row` for each document. */
+/* A row visitor's walk: `row` returning false fails the read. */
+typedef struct {
+    bool (*row)(const bson_t *doc, void *arg);
+    void *arg;
+    bool failed;
+} row_walk_t;
+
+static bool walk_row(const bson_t *doc, void *arg)
+{
+    row_walk_t *w = arg;
+    w->failed = !w->row(doc, w->arg);
+    return !w->failed;
+}
+
+/* Runs find(filter) on the counters and calls `row` for each document; ERROR
+ * when the read fails or `row` returns false. */
 static wc_store_status_t find_each(wc_store_t *store, const bson_t *filter,
                                    bool (*row)(const bson_t *doc, void *arg), void *arg)
 {
-    mongoc_client_t *client = wc_store_client_take(store);
-    mongoc_collection_t *coll = mongoc_client_get_collection(client, store->db, WC_COLL_COUNTERS);
-    mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(coll, filter, NULL, NULL);
-    const bson_t *doc = NULL;
-    wc_store_status_t status = WC_STORE_OK;
-    while (mongoc_cursor_next(cursor, &doc)) {
-        if (!row(doc, arg)) {
-            status = WC_STORE_ERROR;
-            break;
-        }
-    }
-    bson_error_t error;
-    if (mongoc_cursor_error(cursor, &error)) {
-        wc_log_error("reading notification counters failed: %s", error.message);
-        status = WC_STORE_ERROR;
-    }
-    mongoc_cursor_destroy(cursor);
-    mongoc_collection_destroy(coll);
-    wc_store_client_give(store, client);
-    return status;
+    row_walk_t walk = {.row = row, .arg = arg};
+    wc_store_status_t status =
+        wc_store_find_each(store, WC_COLL_COUNTERS, filter, NULL, walk_row, &walk);
+    return walk.failed ? WC_STORE_ERROR : status;
 }
 
 typedef struct {

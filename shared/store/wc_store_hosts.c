@@ -66,48 +66,12 @@ wc_store_status_t wc_store_report_worker_host(wc_store_t *store, const wc_host_r
 
 wc_store_status_t wc_store_list_worker_hosts(wc_store_t *store, bson_t ***docs_out, size_t *n_out)
 {
-    *docs_out = NULL;
-    *n_out = 0;
     bson_t filter = BSON_INITIALIZER;
     bson_t *opts = BCON_NEW("sort", "{", "_id", BCON_INT32(1), "}", "limit",
                             BCON_INT64(WC_STORE_WORKER_HOSTS_MAX));
-    mongoc_client_t *client = wc_store_client_take(store);
-    mongoc_collection_t *coll = mongoc_client_get_collection(client, store->db, WC_COLL_WORKER_HOSTS);
-    mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(coll, &filter, opts, NULL);
-    bson_t **docs = NULL;
-    size_t n = 0;
-    size_t cap = 0;
-    const bson_t *doc = NULL;
-    wc_store_status_t status = WC_STORE_OK;
-    while (n < WC_STORE_WORKER_HOSTS_MAX && mongoc_cursor_next(cursor, &doc)) {
-        if (n == cap) {
-            size_t new_cap = cap == 0 ? 8 : cap * 2;
-            bson_t **grown = realloc(docs, new_cap * sizeof(*grown));
-            if (grown == NULL) {
-                wc_log_error("out of memory listing %s", WC_COLL_WORKER_HOSTS);
-                status = WC_STORE_ERROR;
-                break;
-            }
-            docs = grown;
-            cap = new_cap;
-        }
-        docs[n++] = bson_copy(doc);
-    }
-    bson_error_t error;
-    if (status == WC_STORE_OK && mongoc_cursor_error(cursor, &error)) {
-        wc_log_error("find in %s failed: %s", WC_COLL_WORKER_HOSTS, error.message);
-        status = WC_STORE_ERROR;
-    }
-    mongoc_cursor_destroy(cursor);
-    mongoc_collection_destroy(coll);
-    wc_store_client_give(store, client);
+    wc_store_status_t status = wc_store_find_many(store, WC_COLL_WORKER_HOSTS, &filter, opts,
+                                                  WC_STORE_WORKER_HOSTS_MAX, docs_out, n_out);
     bson_destroy(opts);
     bson_destroy(&filter);
-    if (status != WC_STORE_OK) {
-        wc_store_docs_free(docs, n);
-        return status;
-    }
-    *docs_out = docs;
-    *n_out = n;
-    return WC_STORE_OK;
+    return status;
 }

@@ -11,7 +11,6 @@
 #include "wc_store_private.h"
 #include "wc_store_trail.h"
 
-#define MONGO_DUPLICATE_KEY 11000
 
 wc_store_status_t wc_store_ensure_intake_indexes(wc_store_t *store)
 {

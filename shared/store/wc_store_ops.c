@@ -19,48 +19,12 @@ wc_store_status_t wc_store_find_notification(wc_store_t *store, const bson_oid_t
     return status;
 }
 
-/* Copies up to WC_STORE_OPS_LIST_MAX matches of `filter` into a new array. */
+/* Up to WC_STORE_OPS_LIST_MAX matches of `filter`, as a new array. */
 static wc_store_status_t find_many(wc_store_t *store, const char *coll_name, const bson_t *filter,
                                    const bson_t *opts, bson_t ***docs_out, size_t *n_out)
 {
-    *docs_out = NULL;
-    *n_out = 0;
-    mongoc_client_t *client = wc_store_client_take(store);
-    mongoc_collection_t *coll = mongoc_client_get_collection(client, store->db, coll_name);
-    mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(coll, filter, opts, NULL);
-    bson_t **docs = NULL;
-    size_t n = 0;
-    size_t cap = 0;
-    const bson_t *doc = NULL;
-    wc_store_status_t status = WC_STORE_OK;
-    while (n < WC_STORE_OPS_LIST_MAX && mongoc_cursor_next(cursor, &doc)) {
-        if (n == cap) {
-            size_t new_cap = cap == 0 ? 16 : cap * 2;
-            bson_t **grown = realloc(docs, new_cap * sizeof(*grown));
-            if (grown == NULL) {
-                status = WC_STORE_ERROR;
-                break;
-            }
-            docs = grown;
-            cap = new_cap;
-        }
-        docs[n++] = bson_copy(doc);
-    }
-    bson_error_t error;
-    if (status == WC_STORE_OK && mongoc_cursor_error(cursor, &error)) {
-        wc_log_error("find in %s failed: %s", coll_name, error.message);
-        status = WC_STORE_ERROR;
-    }
-    mongoc_cursor_destroy(cursor);
-    mongoc_collection_destroy(coll);
-    wc_store_client_give(store, client);
-    if (status != WC_STORE_OK) {
-        wc_store_docs_free(docs, n);
-        return status;
-    }
-    *docs_out = docs;
-    *n_out = n;
-    return WC_STORE_OK;
+    return wc_store_find_many(store, coll_name, filter, opts, WC_STORE_OPS_LIST_MAX, docs_out,
+                              n_out);
 }
 
 /* $set `set` on the one document matching `filter`; NOT_FOUND when none. */
@@ -68,24 +32,7 @@ static wc_store_status_t update_one(wc_store_t *store, const char *coll_name, co
                                     const bson_t *set)
 {
     bson_t *update = BCON_NEW("$set", BCON_DOCUMENT(set));
-    mongoc_client_t *client = wc_store_client_take(store);
-    mongoc_collection_t *coll = mongoc_client_get_collection(client, store->db, coll_name);
-    bson_t reply;
-    bson_error_t error;
-    wc_store_status_t status = WC_STORE_OK;
-    if (!mongoc_collection_update_one(coll, filter, update, NULL, &reply, &error)) {
-        wc_log_error("update in %s failed: %s", coll_name, error.message);
-        status = WC_STORE_ERROR;
-    } else {
-        bson_iter_t iter;
-        if (!bson_iter_init_find(&iter, &reply, "matchedCount") ||
-            bson_iter_as_int64(&iter) == 0) {
-            status = WC_STORE_NOT_FOUND;
-        }
-    }
-    bson_destroy(&reply);
-    mongoc_collection_destroy(coll);
-    wc_store_client_give(store, client);
+    wc_store_status_t status = wc_store_update_one(store, coll_name, filter, update);
     bson_destroy(update);
     return status;
 }
@@ -206,22 +153,7 @@ wc_store_status_t wc_store_set_key_quota(wc_store_t *store, const char *key_or_h
         return WC_STORE_ERROR;
     }
     bson_t *filter = BCON_NEW("_id", BCON_UTF8(hash));
-    mongoc_client_t *client = wc_store_client_take(store);
-    mongoc_collection_t *coll = mongoc_client_get_collection(client, store->db, WC_COLL_API_KEYS);
-    bson_t reply;
-    bson_error_t error;
-    status = WC_STORE_ERROR;
-    if (mongoc_collection_update_one(coll, filter, &update, NULL, &reply, &error)) {
-        bson_iter_t it;
-        bool matched =
-            bson_iter_init_find(&it, &reply, "matchedCount") && bson_iter_as_int64(&it) > 0;
-        status = matched ? WC_STORE_OK : WC_STORE_NOT_FOUND;
-    } else {
-        wc_log_error("setting the quota of an API key failed: %s", error.message);
-    }
-    bson_destroy(&reply);
-    mongoc_collection_destroy(coll);
-    wc_store_client_give(store, client);
+    status = wc_store_update_one(store, WC_COLL_API_KEYS, filter, &update);
     bson_destroy(filter);
     bson_destroy(&update);
     return status;

@@ -33,6 +33,9 @@ struct wc_store {
 mongoc_client_t *wc_store_client_take(wc_store_t *store);
 void wc_store_client_give(wc_store_t *store, mongoc_client_t *client);
 
+/* The server's code for a duplicate key. */
+#define MONGO_DUPLICATE_KEY 11000
+
 /* Names of the collections. */
 #define WC_COLL_NOTIFICATIONS "notifications"
 #define WC_COLL_TENANTS "tenants"
@@ -45,6 +48,32 @@ void wc_store_client_give(wc_store_t *store, mongoc_client_t *client);
  * NOT_FOUND when there is none. */
 wc_store_status_t wc_store_find_one(wc_store_t *store, const char *coll, const bson_t *filter,
                                     bson_t **out);
+
+/* Calls `each` for every document of `coll` matching `filter` (with `opts`:
+ * sort, projection, limit...), until it returns false. ERROR, logged, when
+ * the read fails before `each` stopped it. */
+wc_store_status_t wc_store_find_each(wc_store_t *store, const char *coll, const bson_t *filter,
+                                     const bson_t *opts, bool (*each)(const bson_t *doc, void *arg),
+                                     void *arg);
+
+/* Copies up to `max` documents matching `filter` (with `opts`: sort,
+ * projection, limit...) into a new array of *n_out: free it with
+ * wc_store_docs_free. ERROR, with nothing returned, when the read fails. */
+wc_store_status_t wc_store_find_many(wc_store_t *store, const char *coll, const bson_t *filter,
+                                     const bson_t *opts, size_t max, bson_t ***docs_out,
+                                     size_t *n_out);
+
+/* Applies `update` (operators: $set, $unset...) to the first document of
+ * `coll` matching `filter`. NOT_FOUND when none matched. */
+wc_store_status_t wc_store_update_one(wc_store_t *store, const char *coll, const bson_t *filter,
+                                      const bson_t *update);
+
+/* Upserts updates[i] into the document of `coll` whose _id is ids[i], for
+ * every i < n, with one unordered bulk write; a duplicate key from two
+ * writers creating the same document at once is retried as the update it
+ * now is. OK when every upsert applied; `what` names them in log lines. */
+wc_store_status_t wc_store_upsert_many(wc_store_t *store, const char *coll, const char *const *ids,
+                                       bson_t *const *updates, size_t n, const char *what);
 
 /* Deletes the first (or, with `many`, every) document of `coll` matching
  * `filter`; *deleted (when not NULL) counts them. NOT_FOUND when none did. */

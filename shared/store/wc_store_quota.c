@@ -109,22 +109,7 @@ wc_store_status_t wc_store_set_tenant_quota(wc_store_t *store, const char *tenan
         return WC_STORE_ERROR;
     }
     bson_t *filter = BCON_NEW("_id", BCON_UTF8(tenant_id));
-    mongoc_client_t *client = wc_store_client_take(store);
-    mongoc_collection_t *coll = mongoc_client_get_collection(client, store->db, WC_COLL_TENANTS);
-    bson_t reply;
-    bson_error_t error;
-    wc_store_status_t status = WC_STORE_ERROR;
-    if (mongoc_collection_update_one(coll, filter, &update, NULL, &reply, &error)) {
-        bson_iter_t it;
-        bool matched =
-            bson_iter_init_find(&it, &reply, "matchedCount") && bson_iter_as_int64(&it) > 0;
-        status = matched ? WC_STORE_OK : WC_STORE_NOT_FOUND;
-    } else {
-        wc_log_error("setting the quota of tenant %s failed: %s", tenant_id, error.message);
-    }
-    bson_destroy(&reply);
-    mongoc_collection_destroy(coll);
-    wc_store_client_give(store, client);
+    wc_store_status_t status = wc_store_update_one(store, WC_COLL_TENANTS, filter, &update);
     bson_destroy(filter);
     bson_destroy(&update);
     return status;

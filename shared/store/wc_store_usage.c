@@ -10,7 +10,6 @@
 #include "wc_store_private.h"
 #include "wc_time.h"
 
-#define MONGO_DUPLICATE_KEY 11000
 
 /* One table of names: field names of the documents and of the API's JSON. */
 static const char *const class_names[WC_USAGE_CLASS_COUNT] = {"read", "send", "operate", "admin"};
@@ -118,45 +117,26 @@ static bson_t *day_update(const wc_usage_day_t *d)
     return update;
 }
 
-/* Two instances creating the same day's document: one upsert loses with a
- * duplicate key and applied nothing; the document exists now, so the same
- * upsert again is a plain update. True when every write error was that and
- * its retry succeeded. */
-static bool retry_lost_upserts(mongoc_collection_t *coll, const bson_t *reply,
-                               bson_t *const *updates, char (*ids)[64], size_t n)
+static json_object *counts_json(const int64_t *counts, size_t n, const char *(*name)(int))
 {
-    bson_iter_t iter, errs;
-    if (!bson_iter_init_find(&iter, reply, "writeErrors") || !BSON_ITER_HOLDS_ARRAY(&iter) ||
-        !bson_iter_recurse(&iter, &errs)) {
-        return false;
+    json_object *obj = json_object_new_object();
+    for (size_t i = 0; i < n; i++) {
+        json_object_object_add(obj, name((int)i), json_object_new_int64(counts[i]));
     }
-    while (bson_iter_next(&errs)) {
-        bson_t err_doc;
-        uint32_t len = 0;
-        const uint8_t *data = NULL;
-        if (!BSON_ITER_HOLDS_DOCUMENT(&errs)) {
-            return false;
-        }
-        bson_iter_document(&errs, &len, &data);
-        if (!bson_init_static(&err_doc, data, len)) {
-            return false;
-        }
-        int64_t index = wc_doc_int(&err_doc, "index", -1);
-        if (wc_doc_int(&err_doc, "code", 0) != MONGO_DUPLICATE_KEY || index < 0 ||
-            (size_t)index >= n) {
-            return false;
-        }
-        bson_t *selector = BCON_NEW("_id", BCON_UTF8(ids[index]));
-        bson_t *opts = BCON_NEW("upsert", BCON_BOOL(true));
-        bson_error_t error;
-        bool ok = mongoc_collection_update_one(coll, selector, updates[index], opts, NULL, &error);
-        bson_destroy(opts);
-        bson_destroy(selector);
-        if (!ok) {
-            return false;
-        }
-    }
-    return true;
+    return obj;
+}
+
+
+void wc_usage_add_counts_json(json_object *row, const int64_t requests[WC_USAGE_CLASS_COUNT],
+                              const int64_t accepted[WC_CHANNEL_COUNT],
+                              const int64_t refused[WC_REFUSED_COUNT])
+{
+    json_object_object_add(row, "requests",
+                           counts_json(requests, WC_USAGE_CLASS_COUNT, class_name_int));
+    json_object_object_add(row, "accepted",
+                           counts_json(accepted, WC_CHANNEL_COUNT, channel_name_int));
+    json_object_object_add(row, "refused",
+                           counts_json(refused, WC_REFUSED_COUNT, refusal_name_int));
 }
 
 wc_store_status_t wc_store_usage_add(wc_store_t *store, const wc_usage_day_t *days, size_t n)
@@ -167,62 +147,30 @@ wc_store_status_t wc_store_usage_add(wc_store_t *store, const wc_usage_day_t *da
     wc_store_status_t status = WC_STORE_ERROR;
     bson_t **updates = calloc(n, sizeof(*updates));
     char(*ids)[64] = calloc(n, sizeof(*ids));
-    mongoc_client_t *client = NULL;
-    mongoc_collection_t *coll = NULL;
-    mongoc_bulk_operation_t *bulk = NULL;
-    bson_t reply = BSON_INITIALIZER;
-    bson_error_t error;
+    const char **id_of = calloc(n, sizeof(*id_of));
     size_t queued = 0;
-    if (updates == NULL || ids == NULL) {
+    if (updates == NULL || ids == NULL || id_of == NULL) {
         wc_log_error("usage: out of memory for %zu days", n);
         goto out;
     }
-    client = wc_store_client_take(store);
-    coll = mongoc_client_get_collection(client, store->db, WC_COLL_USAGE);
-    bson_t *bulk_opts = BCON_NEW("ordered", BCON_BOOL(false));
-    bulk = mongoc_collection_create_bulk_operation_with_opts(coll, bulk_opts);
-    bson_destroy(bulk_opts);
     for (size_t i = 0; i < n; i++) {
         bson_t *update = day_update(&days[i]);
         if (update == NULL) {
             continue;
         }
-        /* Indexed by queued operation, as the reply's writeErrors are. */
         updates[queued] = update;
         usage_id(&days[i], ids[queued], sizeof(ids[queued]));
-        bson_t *selector = BCON_NEW("_id", BCON_UTF8(ids[queued]));
-        bson_t *opts = BCON_NEW("upsert", BCON_BOOL(true));
+        id_of[queued] = ids[queued];
         queued++;
-        bool ok = mongoc_bulk_operation_update_one_with_opts(bulk, selector, update, opts, &error);
-        bson_destroy(opts);
-        bson_destroy(selector);
-        if (!ok) {
-            wc_log_error("usage: building the bulk write failed: %s", error.message);
-            goto out;
-        }
     }
-    if (queued == 0 || mongoc_bulk_operation_execute(bulk, &reply, &error) != 0 ||
-        retry_lost_upserts(coll, &reply, updates, ids, queued)) {
-        status = WC_STORE_OK;
-    } else {
-        wc_log_error("usage: bulk write of %zu days failed: %s", queued, error.message);
-    }
+    status = wc_store_upsert_many(store, WC_COLL_USAGE, id_of, updates, queued, "usage");
 out:
-    bson_destroy(&reply);
-    if (bulk != NULL) {
-        mongoc_bulk_operation_destroy(bulk);
-    }
-    if (coll != NULL) {
-        mongoc_collection_destroy(coll);
-    }
-    if (client != NULL) {
-        wc_store_client_give(store, client);
-    }
     for (size_t i = 0; updates != NULL && i < queued; i++) {
         bson_destroy(updates[i]);
     }
     free(updates);
     free(ids);
+    free(id_of);
     return status;
 }
 
@@ -282,6 +230,34 @@ static void day_from_doc(const bson_t *doc, wc_usage_day_t *d)
     copy_field(doc, "lastUseFrom", d->last_from, sizeof(d->last_from));
 }
 
+/* What wc_store_usage_read's visitor fills. */
+typedef struct {
+    wc_usage_day_t *days;
+    size_t n, cap, max;
+    bool out_of_memory;
+} day_array_t;
+
+static bool add_day(const bson_t *doc, void *arg)
+{
+    day_array_t *a = arg;
+    if (a->n == a->max) {
+        return false;
+    }
+    if (a->n == a->cap) {
+        size_t cap = a->cap == 0 ? 16 : a->cap * 2;
+        wc_usage_day_t *grown = realloc(a->days, cap * sizeof(*grown));
+        if (grown == NULL) {
+            wc_log_error("out of memory reading %s", WC_COLL_USAGE);
+            a->out_of_memory = true;
+            return false;
+        }
+        a->days = grown;
+        a->cap = cap;
+    }
+    day_from_doc(doc, &a->days[a->n++]);
+    return true;
+}
+
 wc_store_status_t wc_store_usage_read(wc_store_t *store, const char *tenant_id,
                                       const char *key_id, int64_t from_ms, int64_t to_ms,
                                       size_t max, wc_usage_day_t **out, size_t *n_out)
@@ -297,43 +273,17 @@ wc_store_status_t wc_store_usage_read(wc_store_t *store, const char *tenant_id,
     }
     bson_t *opts = BCON_NEW("sort", "{", "dayStart", BCON_INT32(1), "keyId", BCON_INT32(1), "}",
                             "limit", BCON_INT64((int64_t)max));
-    mongoc_client_t *client = wc_store_client_take(store);
-    mongoc_collection_t *coll = mongoc_client_get_collection(client, store->db, WC_COLL_USAGE);
-    mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(coll, filter, opts, NULL);
-    wc_usage_day_t *days = NULL;
-    size_t n = 0, cap = 0;
-    const bson_t *doc = NULL;
-    wc_store_status_t status = WC_STORE_OK;
-    while (n < max && mongoc_cursor_next(cursor, &doc)) {
-        if (n == cap) {
-            size_t new_cap = cap == 0 ? 16 : cap * 2;
-            wc_usage_day_t *grown = realloc(days, new_cap * sizeof(*grown));
-            if (grown == NULL) {
-                wc_log_error("out of memory reading %s", WC_COLL_USAGE);
-                status = WC_STORE_ERROR;
-                break;
-            }
-            days = grown;
-            cap = new_cap;
-        }
-        day_from_doc(doc, &days[n++]);
-    }
-    bson_error_t error;
-    if (status == WC_STORE_OK && mongoc_cursor_error(cursor, &error)) {
-        wc_log_error("find in %s failed: %s", WC_COLL_USAGE, error.message);
-        status = WC_STORE_ERROR;
-    }
-    mongoc_cursor_destroy(cursor);
-    mongoc_collection_destroy(coll);
-    wc_store_client_give(store, client);
+    day_array_t a = {.max = max};
+    wc_store_status_t status =
+        max == 0 ? WC_STORE_OK : wc_store_find_each(store, WC_COLL_USAGE, filter, opts, add_day, &a);
     bson_destroy(opts);
     bson_destroy(filter);
-    if (status != WC_STORE_OK) {
-        free(days);
-        return status;
+    if (status != WC_STORE_OK || a.out_of_memory) {
+        free(a.days);
+        return WC_STORE_ERROR;
     }
-    *out = days;
-    *n_out = n;
+    *out = a.days;
+    *n_out = a.n;
     return WC_STORE_OK;
 }
 

@@ -56,6 +56,13 @@ typedef struct {
 const char *wc_usage_class_name(wc_usage_class_t c);
 const char *wc_usage_refusal_name(wc_usage_refusal_t r);
 
+/* Adds "requests" (by class), "accepted" (by channel) and "refused" (by
+ * reason) to `row`, each an object of name -> count, as the API's usage
+ * answer and wavecomctl show a day's counts or their totals. */
+void wc_usage_add_counts_json(json_object *row, const int64_t requests[WC_USAGE_CLASS_COUNT],
+                              const int64_t accepted[WC_CHANNEL_COUNT],
+                              const int64_t refused[WC_REFUSED_COUNT]);
+
 /* The refusal counted for an HTTP status; -1 when the status is not one. */
 int wc_usage_refusal_of_status(unsigned status);
 

@@ -136,17 +136,13 @@ static void apns_start(provider_t *self, provider_job_t *job)
     apns_t *a = self->state;
     const bson_t *doc = job->doc;
     const char *id = job->id;
-    delivery_result_t result;
-    memset(&result, 0, sizeof(result));
     const char *device = wc_doc_string(doc, "recipient");
     if (device == NULL || wc_doc_string(doc, "message") == NULL || strlen(device) > 200) {
-        provider_fail(&result, DELIVERY_PERMANENT, "document lacks a device token or message");
-        provider_job_complete(job, &result);
+        provider_job_fail(job, DELIVERY_PERMANENT, "document lacks a device token or message");
         return;
     }
     if (provider_token(a) != 0) {
-        provider_fail(&result, DELIVERY_TRANSIENT, "cannot sign an APNs provider token");
-        provider_job_complete(job, &result);
+        provider_job_fail(job, DELIVERY_TRANSIENT, "cannot sign an APNs provider token");
         return;
     }
     char url[1024];
@@ -187,8 +183,7 @@ static void apns_start(provider_t *self, provider_job_t *job)
 fail:
     free(ctx);
     http_call_free(call);
-    provider_fail(&result, DELIVERY_TRANSIENT, "cannot start the HTTP/2 request");
-    provider_job_complete(job, &result);
+    provider_job_fail(job, DELIVERY_TRANSIENT, "cannot start the HTTP/2 request");
 }
 
 static void apns_destroy(provider_t *self)
@@ -225,11 +220,10 @@ provider_t *provider_apns_new(const provider_env_t *env)
         return NULL;
     }
     apns_t *a = calloc(1, sizeof(*a));
-    provider_t *p = calloc(1, sizeof(*p));
-    if (a == NULL || p == NULL) {
+    provider_t *p = a != NULL ? provider_new("apns", a, apns_start, apns_destroy) : NULL;
+    if (p == NULL) {
         EVP_PKEY_free(key);
         free(a);
-        free(p);
         return NULL;
     }
     a->env = env;
@@ -238,9 +232,5 @@ provider_t *provider_apns_new(const provider_env_t *env)
     snprintf(a->key_id, sizeof(a->key_id), "%s", cfg->apns_key_id);
     snprintf(a->team_id, sizeof(a->team_id), "%s", cfg->apns_team_id);
     snprintf(a->topic, sizeof(a->topic), "%s", cfg->apns_topic);
-    p->name = "apns";
-    p->start = apns_start;
-    p->destroy = apns_destroy;
-    p->state = a;
     return p;
 }

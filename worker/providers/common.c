@@ -17,6 +17,35 @@ void provider_fail(delivery_result_t *result, delivery_outcome_t outcome, const 
     va_end(ap);
 }
 
+provider_t *provider_new(const char *name, void *state,
+                         void (*start)(provider_t *self, provider_job_t *job),
+                         void (*destroy)(provider_t *self))
+{
+    provider_t *p = calloc(1, sizeof(*p));
+    if (p != NULL) {
+        *p = (provider_t){.name = name, .start = start, .destroy = destroy, .state = state};
+    }
+    return p;
+}
+
+void provider_destroy_plain(provider_t *self)
+{
+    if (self != NULL) {
+        free(self->state);
+        free(self);
+    }
+}
+
+void provider_job_fail(provider_job_t *job, delivery_outcome_t outcome, const char *fmt, ...)
+{
+    delivery_result_t result = {.outcome = outcome};
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(result.detail, sizeof(result.detail), fmt, ap);
+    va_end(ap);
+    provider_job_complete(job, &result);
+}
+
 void provider_classify_http(const http_call_t *call, delivery_result_t *result)
 {
     if (call->result != CURLE_OK) {

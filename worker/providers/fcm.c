@@ -208,19 +208,15 @@ static void fcm_start(provider_t *self, provider_job_t *job)
 {
     fcm_t *f = self->state;
     const bson_t *doc = job->doc;
-    delivery_result_t result;
-    memset(&result, 0, sizeof(result));
     const char *token = wc_doc_string(doc, "recipient");
     const char *text = wc_doc_string(doc, "message");
     const char *title = wc_doc_string(doc, "title");
     if (token == NULL || text == NULL) {
-        provider_fail(&result, DELIVERY_PERMANENT, "document lacks a device token or message");
-        provider_job_complete(job, &result);
+        provider_job_fail(job, DELIVERY_PERMANENT, "document lacks a device token or message");
         return;
     }
     if (refresh_token(f) != 0) {
-        provider_fail(&result, DELIVERY_TRANSIENT, "no FCM access token (token exchange failed)");
-        provider_job_complete(job, &result);
+        provider_job_fail(job, DELIVERY_TRANSIENT, "no FCM access token (token exchange failed)");
         return;
     }
 
@@ -270,8 +266,7 @@ static void fcm_start(provider_t *self, provider_job_t *job)
 fail:
     free(ctx);
     http_call_free(call);
-    provider_fail(&result, DELIVERY_TRANSIENT, "cannot start the HTTP request");
-    provider_job_complete(job, &result);
+    provider_job_fail(job, DELIVERY_TRANSIENT, "cannot start the HTTP request");
 }
 
 static void fcm_destroy(provider_t *self)
@@ -303,7 +298,7 @@ provider_t *provider_fcm_new(const provider_env_t *env)
     json_object *account = wc_json_parse_strict(text, len, &why);
     free(text);
     fcm_t *f = calloc(1, sizeof(*f));
-    provider_t *p = calloc(1, sizeof(*p));
+    provider_t *p = f != NULL ? provider_new("fcm", f, fcm_start, fcm_destroy) : NULL;
     char project[256];
     char pem[8192];
     if (account == NULL || f == NULL || p == NULL ||
@@ -323,9 +318,5 @@ provider_t *provider_fcm_new(const provider_env_t *env)
     f->env = env;
     snprintf(f->send_url, sizeof(f->send_url), "%s/v1/projects/%s/messages:send", cfg->fcm_url,
              project);
-    p->name = "fcm";
-    p->start = fcm_start;
-    p->destroy = fcm_destroy;
-    p->state = f;
     return p;
 }

@@ -84,6 +84,15 @@ provider_t *provider_fcm_new(const provider_env_t *env);
 provider_t *provider_apns_new(const provider_env_t *env);
 provider_t *provider_webhook_new(const provider_env_t *env);
 
+/* A provider named `name` (a static string) over `state`, with `start` and
+ * `destroy`; NULL when out of memory, `state` then still the caller's. */
+provider_t *provider_new(const char *name, void *state,
+                         void (*start)(provider_t *self, provider_job_t *job),
+                         void (*destroy)(provider_t *self));
+
+/* The `destroy` of a provider whose state is one allocation owning nothing. */
+void provider_destroy_plain(provider_t *self);
+
 /* Helpers for the HTTP providers (providers/common.c). */
 
 /* Sets `result` from a finished call whose status says nothing more specific:
@@ -92,6 +101,11 @@ void provider_classify_http(const http_call_t *call, delivery_result_t *result);
 
 /* Fills `result` as a failure with a formatted detail. */
 void provider_fail(delivery_result_t *result, delivery_outcome_t outcome, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Completes `job` as a failure with a formatted detail: for a job that
+ * cannot even be started. */
+void provider_job_fail(provider_job_t *job, delivery_outcome_t outcome, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* Reads a whole small file (at most 64 KiB) into a new NUL-terminated string. */

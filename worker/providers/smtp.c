@@ -205,9 +205,8 @@ static void smtp_start(provider_t *self, provider_job_t *job)
         return;
     }
     if (smtp_pool_submit(st->pool, item) != 0) {
-        provider_fail(&result, DELIVERY_TRANSIENT, "the SMTP senders are stopping");
         smtp_item_free(item);
-        provider_job_complete(job, &result);
+        provider_job_fail(job, DELIVERY_TRANSIENT, "the SMTP senders are stopping");
     }
 }
 

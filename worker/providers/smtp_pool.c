@@ -1,31 +1,16 @@
 #include "smtp_pool.h"
 
-#include <errno.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdbool.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
 
 #include "delivery_policy.h"
 #include "wc_log.h"
 
 struct smtp_pool {
     smtp_pool_options_t opts;
-
-    pthread_mutex_t lock;
-    pthread_cond_t wake; /* signalled when an item is queued, or on stop */
-    smtp_item_t *queue_head, *queue_tail;
-    smtp_item_t *done_head, *done_tail;
-    bool stopping;
-
-    int event_fd; /* readable while done_head is (or was) non-empty */
-    pthread_t *threads;
-    int started;
+    wc_work_pool_t *senders;
 };
 
 /* One message of a session and the handles libesmtp gave it. */
@@ -35,16 +20,7 @@ typedef struct {
     smtp_recipient_t recipient;
 } session_slot_t;
 
-/* Locking and signalling a valid mutex or condition fails only on a
- * programming error, after which nothing here can be trusted: stop loudly
- * rather than carry on unsynchronised. */
-static void must(int rc, const char *call)
-{
-    if (rc != 0) {
-        wc_log_error("%s: %s", call, strerror(rc));
-        abort();
-    }
-}
+static smtp_item_t *item_of(wc_work_t *work) { return WC_WORK_OWNER(work, smtp_item_t, work); }
 
 smtp_item_t *smtp_item_new(char *message, const char *recipient, const char *message_id,
                            void *owner)
@@ -190,17 +166,20 @@ static void read_outcome(const session_slot_t *slot, const char *server, const c
     one_line(r->detail);
 }
 
-static void fail_all(smtp_item_t *batch, const char *why)
+static void fail_all(wc_work_t *batch, const char *why)
 {
-    for (smtp_item_t *item = batch; item != NULL; item = item->next) {
-        provider_fail(&item->result, DELIVERY_TRANSIENT, "%s", why);
+    for (wc_work_t *work = batch; work != NULL; work = work->next) {
+        provider_fail(&item_of(work)->result, DELIVERY_TRANSIENT, "%s", why);
     }
 }
 
 /* Sends every item of `batch` (at most SMTP_POOL_BATCH_MAX) in one session
- * and sets each item's result. */
-static void send_batch(smtp_pool_options_t *o, smtp_item_t *batch)
+ * and sets each item's result; on a sender thread, which the pool then hands
+ * the batch back from. */
+static void send_batch(void *arg, int thread, wc_work_t *batch)
 {
+    (void)thread;
+    smtp_pool_options_t *o = arg;
     session_slot_t slots[SMTP_POOL_BATCH_MAX];
     size_t n = 0;
     char why[400];
@@ -216,8 +195,8 @@ static void send_batch(smtp_pool_options_t *o, smtp_item_t *batch)
         fail_all(batch, why);
         goto out;
     }
-    for (smtp_item_t *item = batch; item != NULL && n < SMTP_POOL_BATCH_MAX; item = item->next) {
-        slots[n] = (session_slot_t){.item = item};
+    for (wc_work_t *work = batch; work != NULL && n < SMTP_POOL_BATCH_MAX; work = work->next) {
+        slots[n] = (session_slot_t){.item = item_of(work)};
         if (add_to_session(session, o->envelope_from, &slots[n]) == 0) {
             n++;
         }
@@ -248,113 +227,7 @@ out:
     }
 }
 
-/* Everything queued, up to SMTP_POOL_BATCH_MAX, as a list; waits while
- * nothing is. NULL once the pool stops with nothing left to send. */
-static smtp_item_t *take_batch(smtp_pool_t *pool)
-{
-    must(pthread_mutex_lock(&pool->lock), "pthread_mutex_lock");
-    while (pool->queue_head == NULL && !pool->stopping) {
-        must(pthread_cond_wait(&pool->wake, &pool->lock), "pthread_cond_wait");
-    }
-    smtp_item_t *first = pool->queue_head;
-    smtp_item_t *last = first;
-    for (int n = 1; last != NULL && last->next != NULL && n < SMTP_POOL_BATCH_MAX; n++) {
-        last = last->next;
-    }
-    if (last != NULL) {
-        pool->queue_head = last->next;
-        if (pool->queue_head == NULL) {
-            pool->queue_tail = NULL;
-        }
-        last->next = NULL;
-    }
-    must(pthread_mutex_unlock(&pool->lock), "pthread_mutex_unlock");
-    return first;
-}
-
-/* Hands a sent batch back to the loop thread and wakes its poll. */
-static void finish_batch(smtp_pool_t *pool, smtp_item_t *batch)
-{
-    smtp_item_t *last = batch;
-    while (last->next != NULL) {
-        last = last->next;
-    }
-    must(pthread_mutex_lock(&pool->lock), "pthread_mutex_lock");
-    if (pool->done_tail != NULL) {
-        pool->done_tail->next = batch;
-    } else {
-        pool->done_head = batch;
-    }
-    pool->done_tail = last;
-    must(pthread_mutex_unlock(&pool->lock), "pthread_mutex_unlock");
-
-    const uint64_t one = 1;
-    /* EAGAIN means the counter is saturated: the descriptor is readable
-     * already. No EINTR: the senders block every signal. */
-    if (write(pool->event_fd, &one, sizeof(one)) != (ssize_t)sizeof(one) && errno != EAGAIN) {
-        wc_log_error("SMTP pool: write to eventfd: %s", strerror(errno));
-    }
-}
-
-static void *sender_main(void *arg)
-{
-    smtp_pool_t *pool = arg;
-    smtp_item_t *batch;
-    while ((batch = take_batch(pool)) != NULL) {
-        send_batch(&pool->opts, batch);
-        finish_batch(pool, batch);
-    }
-    return NULL;
-}
-
 /* --- the loop thread's side --- */
-
-/* Stops the started senders once the queue is empty and waits for them. */
-static void stop_senders(smtp_pool_t *pool)
-{
-    must(pthread_mutex_lock(&pool->lock), "pthread_mutex_lock");
-    pool->stopping = true;
-    must(pthread_cond_broadcast(&pool->wake), "pthread_cond_broadcast");
-    must(pthread_mutex_unlock(&pool->lock), "pthread_mutex_unlock");
-    for (int i = 0; i < pool->started; i++) {
-        int rc = pthread_join(pool->threads[i], NULL);
-        if (rc != 0) {
-            wc_log_error("SMTP pool: pthread_join: %s", strerror(rc));
-        }
-    }
-    pool->started = 0;
-}
-
-/* Starts the sender threads with the asynchronous signals blocked, so that
- * SIGTERM reaches the loop thread and never interrupts an SMTP exchange.
- * Faults stay deliverable: a crash in a sender must still be reported. */
-static int start_senders(smtp_pool_t *pool)
-{
-    sigset_t all, old;
-    sigfillset(&all);
-    const int faults[] = {SIGILL, SIGFPE, SIGSEGV, SIGBUS};
-    for (size_t i = 0; i < sizeof(faults) / sizeof(faults[0]); i++) {
-        sigdelset(&all, faults[i]);
-    }
-    int rc = pthread_sigmask(SIG_SETMASK, &all, &old);
-    if (rc != 0) {
-        wc_log_error("SMTP pool: pthread_sigmask: %s", strerror(rc));
-        return -1;
-    }
-    for (int i = 0; i < pool->opts.sessions; i++) {
-        rc = pthread_create(&pool->threads[i], NULL, sender_main, pool);
-        if (rc != 0) {
-            wc_log_error("SMTP pool: cannot start sender thread %d: %s", i, strerror(rc));
-            break;
-        }
-        pool->started++;
-    }
-    int restored = pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (restored != 0) {
-        wc_log_error("SMTP pool: pthread_sigmask: %s", strerror(restored));
-    }
-    return rc == 0 && restored == 0 ? 0 : -1;
-}
 
 smtp_pool_t *smtp_pool_start(const smtp_pool_options_t *opts)
 {
@@ -364,79 +237,46 @@ smtp_pool_t *smtp_pool_start(const smtp_pool_options_t *opts)
         return NULL;
     }
     pool->opts = *opts;
-    pool->event_fd = -1;
-    pool->threads = calloc((size_t)opts->sessions, sizeof(*pool->threads));
-    if (pool->threads == NULL) {
-        wc_log_error("SMTP pool: out of memory");
+    const wc_work_pool_options_t work_opts = {
+        .name = "SMTP pool",
+        .threads = opts->sessions,
+        .batch_max = SMTP_POOL_BATCH_MAX,
+        .hand_back = true,
+        .run = send_batch,
+        .arg = &pool->opts,
+    };
+    pool->senders = wc_work_pool_start(&work_opts);
+    if (pool->senders == NULL) {
         free(pool);
         return NULL;
     }
-    int rc = pthread_mutex_init(&pool->lock, NULL);
-    if (rc != 0) {
-        wc_log_error("SMTP pool: pthread_mutex_init: %s", strerror(rc));
-        goto fail_lock;
-    }
-    rc = pthread_cond_init(&pool->wake, NULL);
-    if (rc != 0) {
-        wc_log_error("SMTP pool: pthread_cond_init: %s", strerror(rc));
-        goto fail_cond;
-    }
-    pool->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (pool->event_fd < 0) {
-        wc_log_error("SMTP pool: eventfd: %s", strerror(errno));
-        goto fail_fd;
-    }
-    if (start_senders(pool) != 0) {
-        stop_senders(pool);
-        close(pool->event_fd);
-        goto fail_fd;
-    }
     return pool;
-
-fail_fd:
-    must(pthread_cond_destroy(&pool->wake), "pthread_cond_destroy");
-fail_cond:
-    must(pthread_mutex_destroy(&pool->lock), "pthread_mutex_destroy");
-fail_lock:
-    free(pool->threads);
-    free(pool);
-    return NULL;
 }
 
 int smtp_pool_submit(smtp_pool_t *pool, smtp_item_t *item)
 {
-    must(pthread_mutex_lock(&pool->lock), "pthread_mutex_lock");
-    if (pool->stopping) {
-        must(pthread_mutex_unlock(&pool->lock), "pthread_mutex_unlock");
-        return -1;
-    }
-    item->next = NULL;
-    if (pool->queue_tail != NULL) {
-        pool->queue_tail->next = item;
-    } else {
-        pool->queue_head = item;
-    }
-    pool->queue_tail = item;
-    must(pthread_cond_signal(&pool->wake), "pthread_cond_signal");
-    must(pthread_mutex_unlock(&pool->lock), "pthread_mutex_unlock");
-    return 0;
+    item->work = (wc_work_t){0};
+    return wc_work_pool_submit(pool->senders, &item->work) == WC_WORK_QUEUED ? 0 : -1;
 }
 
-int smtp_pool_fd(const smtp_pool_t *pool) { return pool->event_fd; }
+int smtp_pool_fd(const smtp_pool_t *pool) { return wc_work_pool_fd(pool->senders); }
+
+/* The pool's list of finished works as a list of items. */
+static smtp_item_t *items_of(wc_work_t *work)
+{
+    smtp_item_t *head = NULL;
+    smtp_item_t **link = &head;
+    for (; work != NULL; work = work->next) {
+        *link = item_of(work);
+        link = &(*link)->next;
+    }
+    *link = NULL;
+    return head;
+}
 
 smtp_item_t *smtp_pool_take_done(smtp_pool_t *pool)
 {
-    /* Reset the descriptor before taking the list: a batch finished in
-     * between then leaves it readable, and the next poll comes back here. */
-    uint64_t count;
-    if (read(pool->event_fd, &count, sizeof(count)) < 0 && errno != EAGAIN && errno != EINTR) {
-        wc_log_error("SMTP pool: read from eventfd: %s", strerror(errno));
-    }
-    must(pthread_mutex_lock(&pool->lock), "pthread_mutex_lock");
-    smtp_item_t *done = pool->done_head;
-    pool->done_head = pool->done_tail = NULL;
-    must(pthread_mutex_unlock(&pool->lock), "pthread_mutex_unlock");
-    return done;
+    return items_of(wc_work_pool_take_done(pool->senders));
 }
 
 void smtp_pool_free(smtp_pool_t *pool)
@@ -444,11 +284,11 @@ void smtp_pool_free(smtp_pool_t *pool)
     if (pool == NULL) {
         return;
     }
-    stop_senders(pool);
-    /* The senders sent the whole queue before they stopped; what is left is
+    /* The senders send the whole queue before they stop; what is left is
      * finished work nobody took. */
+    wc_work_pool_stop(pool->senders);
     size_t orphans = 0;
-    smtp_item_t *item = pool->done_head;
+    smtp_item_t *item = items_of(wc_work_pool_take_done(pool->senders));
     while (item != NULL) {
         smtp_item_t *next = item->next;
         smtp_item_free(item);
@@ -458,11 +298,6 @@ void smtp_pool_free(smtp_pool_t *pool)
     if (orphans > 0) {
         wc_log_error("SMTP pool freed with %zu finished email(s) never reported", orphans);
     }
-    if (close(pool->event_fd) != 0) {
-        wc_log_error("SMTP pool: close eventfd: %s", strerror(errno));
-    }
-    must(pthread_cond_destroy(&pool->wake), "pthread_cond_destroy");
-    must(pthread_mutex_destroy(&pool->lock), "pthread_mutex_destroy");
-    free(pool->threads);
+    wc_work_pool_free(pool->senders);
     free(pool);
 }

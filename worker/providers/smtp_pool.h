@@ -28,6 +28,7 @@
 #include <libesmtp.h>
 
 #include "provider.h"
+#include "wc_work_pool.h"
 
 /* Most messages one session carries: long sessions keep a message waiting
  * for the others' round trips, and a server may limit transactions per
@@ -50,7 +51,8 @@ typedef struct smtp_item smtp_item_t;
  * the pool; the pool hands it back, with the result, from
  * smtp_pool_take_done. Between the two only a sender thread touches it. */
 struct smtp_item {
-    smtp_item_t *next; /* the pool's list link */
+    smtp_item_t *next; /* the next of the list smtp_pool_take_done returns */
+    wc_work_t work;    /* the pool's */
 
     /* Input. */
     char *message;       /* the whole RFC 5322 message, CRLF line ends; owned */

@@ -88,11 +88,8 @@ static void twilio_start(provider_t *self, provider_job_t *job)
     const bson_t *doc = job->doc;
     const char *to = wc_doc_string(doc, "recipient");
     const char *text = wc_doc_string(doc, "message");
-    delivery_result_t result;
-    memset(&result, 0, sizeof(result));
     if (to == NULL || text == NULL) {
-        provider_fail(&result, DELIVERY_PERMANENT, "document lacks a recipient or message");
-        provider_job_complete(job, &result);
+        provider_job_fail(job, DELIVERY_PERMANENT, "document lacks a recipient or message");
         return;
     }
 
@@ -105,8 +102,7 @@ static void twilio_start(provider_t *self, provider_job_t *job)
         append_param(form, FORM_MAX, &used, service ? "MessagingServiceSid" : "From", t->from) != 0 ||
         append_param(form, FORM_MAX, &used, "Body", text) != 0) {
         free(form);
-        provider_fail(&result, DELIVERY_PERMANENT, "message too large to encode");
-        provider_job_complete(job, &result);
+        provider_job_fail(job, DELIVERY_PERMANENT, "message too large to encode");
         return;
     }
     http_call_t *call = http_call_new(t->env->http, t->url, form, used);
@@ -118,23 +114,13 @@ static void twilio_start(provider_t *self, provider_job_t *job)
         http_call_header(call, "Accept: application/json") != 0 ||
         http_call_header(call, id_header) != 0) {
         http_call_free(call);
-        provider_fail(&result, DELIVERY_TRANSIENT, "out of memory");
-        provider_job_complete(job, &result);
+        provider_job_fail(job, DELIVERY_TRANSIENT, "out of memory");
         return;
     }
     http_call_basic_auth(call, t->sid, t->token);
     if (http_client_start(t->env->http, call, on_done, job) != 0) {
         http_call_free(call);
-        provider_fail(&result, DELIVERY_TRANSIENT, "cannot start the HTTP request");
-        provider_job_complete(job, &result);
-    }
-}
-
-static void twilio_destroy(provider_t *self)
-{
-    if (self != NULL) {
-        free(self->state);
-        free(self);
+        provider_job_fail(job, DELIVERY_TRANSIENT, "cannot start the HTTP request");
     }
 }
 
@@ -150,10 +136,7 @@ provider_t *provider_twilio_new(const provider_env_t *env)
         return NULL;
     }
     twilio_t *t = calloc(1, sizeof(*t));
-    provider_t *p = calloc(1, sizeof(*p));
-    if (t == NULL || p == NULL) {
-        free(t);
-        free(p);
+    if (t == NULL) {
         return NULL;
     }
     t->env = env;
@@ -162,9 +145,9 @@ provider_t *provider_twilio_new(const provider_env_t *env)
     snprintf(t->sid, sizeof(t->sid), "%s", cfg->twilio_account_sid);
     snprintf(t->token, sizeof(t->token), "%s", cfg->twilio_auth_token);
     snprintf(t->from, sizeof(t->from), "%s", cfg->twilio_from);
-    p->name = "twilio";
-    p->start = twilio_start;
-    p->destroy = twilio_destroy;
-    p->state = t;
+    provider_t *p = provider_new("twilio", t, twilio_start, provider_destroy_plain);
+    if (p == NULL) {
+        free(t);
+    }
     return p;
 }

@@ -109,13 +109,10 @@ static void webhook_start(provider_t *self, provider_job_t *job)
     webhook_t *w = self->state;
     const bson_t *doc = job->doc;
     const char *id = job->id;
-    delivery_result_t result;
-    memset(&result, 0, sizeof(result));
     const char *url = wc_doc_string(doc, "recipient");
     const char *tenant = wc_doc_string(doc, "tenantId");
     if (url == NULL || tenant == NULL) {
-        provider_fail(&result, DELIVERY_PERMANENT, "document lacks a URL or tenant");
-        provider_job_complete(job, &result);
+        provider_job_fail(job, DELIVERY_PERMANENT, "document lacks a URL or tenant");
         return;
     }
     char pin[512] = "";
@@ -125,19 +122,16 @@ static void webhook_start(provider_t *self, provider_job_t *job)
         case WC_GUARD_OK:
             break;
         case WC_GUARD_UNRESOLVED:
-            provider_fail(&result, DELIVERY_TRANSIENT, "%s", why);
-            provider_job_complete(job, &result);
+            provider_job_fail(job, DELIVERY_TRANSIENT, "%s", why);
             return;
         default:
-            provider_fail(&result, DELIVERY_PERMANENT, "%s", why);
-            provider_job_complete(job, &result);
+            provider_job_fail(job, DELIVERY_PERMANENT, "%s", why);
             return;
         }
     }
     const char *secret = tenant_secret(w, tenant);
     if (secret == NULL) {
-        provider_fail(&result, DELIVERY_TRANSIENT, "no webhook signing secret for tenant %s", tenant);
-        provider_job_complete(job, &result);
+        provider_job_fail(job, DELIVERY_TRANSIENT, "no webhook signing secret for tenant %s", tenant);
         return;
     }
 
@@ -162,8 +156,7 @@ static void webhook_start(provider_t *self, provider_job_t *job)
     http_call_t *call = NULL;
     if (sign(secret, id, ts, body, len, signature, sizeof(signature)) != 0) {
         json_object_put(payload);
-        provider_fail(&result, DELIVERY_PERMANENT, "the tenant's webhook secret is malformed");
-        provider_job_complete(job, &result);
+        provider_job_fail(job, DELIVERY_PERMANENT, "the tenant's webhook secret is malformed");
         return;
     }
     call = http_call_new(w->env->http, url, body, len);
@@ -176,32 +169,20 @@ static void webhook_start(provider_t *self, provider_job_t *job)
         http_call_header(call, h_sig) != 0 || (pin[0] != '\0' && http_call_pin(call, pin) != 0) ||
         http_client_start(w->env->http, call, on_done, job) != 0) {
         http_call_free(call);
-        provider_fail(&result, DELIVERY_TRANSIENT, "cannot start the HTTP request");
-        provider_job_complete(job, &result);
-    }
-}
-
-static void webhook_destroy(provider_t *self)
-{
-    if (self != NULL) {
-        free(self->state);
-        free(self);
+        provider_job_fail(job, DELIVERY_TRANSIENT, "cannot start the HTTP request");
     }
 }
 
 provider_t *provider_webhook_new(const provider_env_t *env)
 {
     webhook_t *w = calloc(1, sizeof(*w));
-    provider_t *p = calloc(1, sizeof(*p));
-    if (w == NULL || p == NULL) {
-        free(w);
-        free(p);
+    if (w == NULL) {
         return NULL;
     }
     w->env = env;
-    p->name = "webhook";
-    p->start = webhook_start;
-    p->destroy = webhook_destroy;
-    p->state = w;
+    provider_t *p = provider_new("webhook", w, webhook_start, provider_destroy_plain);
+    if (p == NULL) {
+        free(w);
+    }
     return p;
 }
