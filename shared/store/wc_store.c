@@ -321,6 +321,43 @@ wc_store_status_t wc_store_find_many(wc_store_t *store, const char *coll_name, c
     return WC_STORE_OK;
 }
 
+wc_store_status_t wc_store_find_and_modify(wc_store_t *store, const char *coll_name,
+                                           const bson_t *filter, const bson_t *sort,
+                                           const bson_t *update,
+                                           mongoc_find_and_modify_flags_t flags, bson_t **out)
+{
+    *out = NULL;
+    mongoc_find_and_modify_opts_t *opts = mongoc_find_and_modify_opts_new();
+    mongoc_find_and_modify_opts_set_update(opts, update);
+    if (sort != NULL) {
+        mongoc_find_and_modify_opts_set_sort(opts, sort);
+    }
+    mongoc_find_and_modify_opts_set_flags(opts, flags);
+    mongoc_client_t *client = wc_store_client_take(store);
+    mongoc_collection_t *coll = mongoc_client_get_collection(client, store->db, coll_name);
+    bson_t reply;
+    bson_error_t error;
+    wc_store_status_t status = WC_STORE_NOT_FOUND;
+    if (!mongoc_collection_find_and_modify_with_opts(coll, filter, opts, &reply, &error)) {
+        wc_log_error("findAndModify on %s failed: %s", coll_name, error.message);
+        status = WC_STORE_ERROR;
+    } else {
+        bson_iter_t iter;
+        if (bson_iter_init_find(&iter, &reply, "value") && BSON_ITER_HOLDS_DOCUMENT(&iter)) {
+            uint32_t len = 0;
+            const uint8_t *data = NULL;
+            bson_iter_document(&iter, &len, &data);
+            *out = bson_new_from_data(data, len);
+            status = *out != NULL ? WC_STORE_OK : WC_STORE_ERROR;
+        }
+    }
+    bson_destroy(&reply);
+    mongoc_collection_destroy(coll);
+    wc_store_client_give(store, client);
+    mongoc_find_and_modify_opts_destroy(opts);
+    return status;
+}
+
 wc_store_status_t wc_store_update_one(wc_store_t *store, const char *coll_name,
                                       const bson_t *filter, const bson_t *update)
 {
@@ -540,32 +577,8 @@ wc_store_status_t wc_store_transition_deferred(wc_store_t *store, const bson_t *
     snprintf(last.actor, sizeof(last.actor), "%s", t->audit.actor);
     snprintf(last.message, sizeof(last.message), "%s", t->audit.message);
     bson_t *update = transition_update(t, &last, now_ms);
-    mongoc_find_and_modify_opts_t *opts = mongoc_find_and_modify_opts_new();
-    mongoc_find_and_modify_opts_set_update(opts, update);
-    mongoc_find_and_modify_opts_set_flags(opts, MONGOC_FIND_AND_MODIFY_NONE);
-
-    mongoc_client_t *client = wc_store_client_take(store);
-    mongoc_collection_t *coll = mongoc_client_get_collection(client, store->db, WC_COLL_NOTIFICATIONS);
-    bson_t reply;
-    bson_error_t error;
-    wc_store_status_t status = WC_STORE_NOT_FOUND;
-    if (!mongoc_collection_find_and_modify_with_opts(coll, filter, opts, &reply, &error)) {
-        wc_log_error("status change to %s failed: %s", wc_status_name(t->to), error.message);
-        status = WC_STORE_ERROR;
-    } else {
-        bson_iter_t iter;
-        if (bson_iter_init_find(&iter, &reply, "value") && BSON_ITER_HOLDS_DOCUMENT(&iter)) {
-            uint32_t len = 0;
-            const uint8_t *data = NULL;
-            bson_iter_document(&iter, &len, &data);
-            *before = bson_new_from_data(data, len);
-            status = *before != NULL ? WC_STORE_OK : WC_STORE_ERROR;
-        }
-    }
-    bson_destroy(&reply);
-    mongoc_collection_destroy(coll);
-    wc_store_client_give(store, client);
-    mongoc_find_and_modify_opts_destroy(opts);
+    wc_store_status_t status = wc_store_find_and_modify(
+        store, WC_COLL_NOTIFICATIONS, filter, NULL, update, MONGOC_FIND_AND_MODIFY_NONE, before);
     bson_destroy(update);
     if (status != WC_STORE_OK) {
         return status;

@@ -327,44 +327,6 @@ wc_store_status_t wc_store_idempotency_purge(wc_store_t *store, int64_t before_m
 
 /* ---- scheduler and sweeper ---- */
 
-/* findAndModify on `coll_name` (the first match in the order of `sort`, or
- * any when NULL), returning the new document. */
-static wc_store_status_t find_and_modify_in(wc_store_t *store, const char *coll_name,
-                                            const bson_t *filter, const bson_t *sort,
-                                            const bson_t *update, bson_t **out)
-{
-    *out = NULL;
-    mongoc_find_and_modify_opts_t *opts = mongoc_find_and_modify_opts_new();
-    mongoc_find_and_modify_opts_set_update(opts, update);
-    if (sort != NULL) {
-        mongoc_find_and_modify_opts_set_sort(opts, sort);
-    }
-    mongoc_find_and_modify_opts_set_flags(opts, MONGOC_FIND_AND_MODIFY_RETURN_NEW);
-    mongoc_client_t *client = wc_store_client_take(store);
-    mongoc_collection_t *coll = mongoc_client_get_collection(client, store->db, coll_name);
-    bson_t reply;
-    bson_error_t error;
-    wc_store_status_t status = WC_STORE_NOT_FOUND;
-    if (!mongoc_collection_find_and_modify_with_opts(coll, filter, opts, &reply, &error)) {
-        wc_log_error("findAndModify on %s failed: %s", coll_name, error.message);
-        status = WC_STORE_ERROR;
-    } else {
-        bson_iter_t iter;
-        if (bson_iter_init_find(&iter, &reply, "value") && BSON_ITER_HOLDS_DOCUMENT(&iter)) {
-            uint32_t len = 0;
-            const uint8_t *data = NULL;
-            bson_iter_document(&iter, &len, &data);
-            *out = bson_new_from_data(data, len);
-            status = *out != NULL ? WC_STORE_OK : WC_STORE_ERROR;
-        }
-    }
-    bson_destroy(&reply);
-    mongoc_collection_destroy(coll);
-    wc_store_client_give(store, client);
-    mongoc_find_and_modify_opts_destroy(opts);
-    return status;
-}
-
 /* The field a sweep of `status` reads its time from; NULL for the others. */
 static const char *sweep_field(wc_status_t status)
 {
@@ -464,7 +426,7 @@ wc_store_status_t wc_store_outbox_take_stale(wc_store_t *store, int64_t stale_be
     bson_t *sort = BCON_NEW("createdAt", BCON_INT32(1));
     bson_t *update = BCON_NEW("$set", "{", "createdAt", BCON_DATE_TIME(now_ms), "}", "$inc", "{",
                               "sweepCount", BCON_INT32(1), "}");
-    wc_store_status_t status = find_and_modify_in(store, WC_COLL_OUTBOX, filter, sort, update, out);
+    wc_store_status_t status = wc_store_find_and_modify(store, WC_COLL_OUTBOX, filter, sort, update, MONGOC_FIND_AND_MODIFY_RETURN_NEW, out);
     bson_destroy(update);
     bson_destroy(sort);
     bson_destroy(filter);
@@ -479,7 +441,7 @@ wc_store_status_t wc_store_take_stale_pending(wc_store_t *store, const bson_oid_
     bson_t *update = BCON_NEW("$set", "{", "updatedAt", BCON_DATE_TIME(now_ms), "}", "$inc", "{",
                               "republishCount", BCON_INT32(1), "}");
     wc_store_status_t status =
-        find_and_modify_in(store, WC_COLL_NOTIFICATIONS, filter, NULL, update, out);
+        wc_store_find_and_modify(store, WC_COLL_NOTIFICATIONS, filter, NULL, update, MONGOC_FIND_AND_MODIFY_RETURN_NEW, out);
     bson_destroy(update);
     bson_destroy(filter);
     return status;
@@ -497,7 +459,7 @@ wc_store_status_t wc_store_take_overdue(wc_store_t *store, const bson_oid_t *id,
     bson_t *update = BCON_NEW("$set", "{", sweep_field(status), BCON_DATE_TIME(now_ms), "}",
                               "$inc", "{", "sweepCount", BCON_INT32(1), "}");
     wc_store_status_t result =
-        find_and_modify_in(store, WC_COLL_NOTIFICATIONS, filter, NULL, update, out);
+        wc_store_find_and_modify(store, WC_COLL_NOTIFICATIONS, filter, NULL, update, MONGOC_FIND_AND_MODIFY_RETURN_NEW, out);
     bson_destroy(update);
     bson_destroy(filter);
     return result;

@@ -63,6 +63,16 @@ wc_store_status_t wc_store_find_many(wc_store_t *store, const char *coll, const 
                                      const bson_t *opts, size_t max, bson_t ***docs_out,
                                      size_t *n_out);
 
+/* One findAndModify on `coll`: `update` applied to the first document
+ * matching `filter` in the order of `sort` (any when NULL); *out is that
+ * document as it was, or as it is with MONGOC_FIND_AND_MODIFY_RETURN_NEW in
+ * `flags`. NOT_FOUND when none matched; ERROR, logged, when the command
+ * failed. */
+wc_store_status_t wc_store_find_and_modify(wc_store_t *store, const char *coll,
+                                           const bson_t *filter, const bson_t *sort,
+                                           const bson_t *update,
+                                           mongoc_find_and_modify_flags_t flags, bson_t **out);
+
 /* Applies `update` (operators: $set, $unset...) to the first document of
  * `coll` matching `filter`. NOT_FOUND when none matched. */
 wc_store_status_t wc_store_update_one(wc_store_t *store, const char *coll, const bson_t *filter,

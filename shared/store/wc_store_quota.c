@@ -122,39 +122,29 @@ wc_store_status_t wc_store_quota_add(wc_store_t *store, const char *id, const ch
     bson_t *update = BCON_NEW("$inc", "{", "used", BCON_INT64(n), "}", "$setOnInsert", "{",
                               "tenantId", BCON_UTF8(tenant_id), "month",
                               BCON_DATE_TIME(month_ms), "}");
-    mongoc_find_and_modify_opts_t *opts = mongoc_find_and_modify_opts_new();
-    mongoc_find_and_modify_opts_set_update(opts, update);
-    mongoc_find_and_modify_opts_set_flags(
-        opts, MONGOC_FIND_AND_MODIFY_UPSERT | MONGOC_FIND_AND_MODIFY_RETURN_NEW);
-    mongoc_client_t *client = wc_store_client_take(store);
-    mongoc_collection_t *coll =
-        mongoc_client_get_collection(client, store->db, WC_COLL_QUOTA_COUNTERS);
-    bson_t reply;
-    bson_error_t error;
     wc_store_status_t status = WC_STORE_ERROR;
     /* Two instances creating the month's counter at once: the loser's upsert
      * fails with a duplicate key and applied nothing; once more is an update. */
     for (int attempt = 0; attempt < 2 && status != WC_STORE_OK; attempt++) {
-        if (!mongoc_collection_find_and_modify_with_opts(coll, filter, opts, &reply, &error)) {
-            wc_log_error("quota counter %s: findAndModify failed: %s", id, error.message);
-            bson_destroy(&reply);
+        bson_t *counter = NULL;
+        if (wc_store_find_and_modify(store, WC_COLL_QUOTA_COUNTERS, filter, NULL, update,
+                                     MONGOC_FIND_AND_MODIFY_UPSERT |
+                                         MONGOC_FIND_AND_MODIFY_RETURN_NEW,
+                                     &counter) != WC_STORE_OK) {
+            wc_log_error("quota counter %s: no counter after the upsert", id);
             continue;
         }
-        bson_iter_t it, value;
-        if (bson_iter_init_find(&it, &reply, "value") && BSON_ITER_HOLDS_DOCUMENT(&it) &&
-            bson_iter_recurse(&it, &value) && bson_iter_find(&value, "used") &&
+        bson_iter_t value;
+        if (bson_iter_init_find(&value, counter, "used") &&
             (BSON_ITER_HOLDS_INT64(&value) || BSON_ITER_HOLDS_INT32(&value) ||
              BSON_ITER_HOLDS_DOUBLE(&value))) {
             *used_after = bson_iter_as_int64(&value);
             status = WC_STORE_OK;
         } else {
-            wc_log_error("quota counter %s: the reply has no value", id);
+            wc_log_error("quota counter %s: the counter has no count", id);
         }
-        bson_destroy(&reply);
+        bson_destroy(counter);
     }
-    mongoc_collection_destroy(coll);
-    wc_store_client_give(store, client);
-    mongoc_find_and_modify_opts_destroy(opts);
     bson_destroy(update);
     bson_destroy(filter);
     return status;
