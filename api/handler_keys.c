@@ -140,11 +140,7 @@ api_response_t api_handle_usage(api_context_t *ctx, const api_request_t *req,
     int64_t to = day_arg(&q, "to", today, &errs);
     int64_t from = day_arg(&q, "from", to >= 0 ? to - (USAGE_DEFAULT_DAYS - 1) * WC_DAY_MS : -1,
                            &errs);
-    const char *hint = api_query_get(&q, "apiKey");
-    if (hint != NULL && !wc_key_hint_valid(hint)) {
-        wc_field_errors_add(&errs, "apiKey", "format",
-                            "apiKey must be a key hint: wck_ and 8 hex digits");
-    }
+    const char *hint = api_query_key_hint(&q, &errs);
     if (from >= 0 && to >= 0 && from > to) {
         wc_field_errors_add(&errs, "to", "range", "to must not be before from");
     } else if (from >= 0 && to >= 0 && (to - from) / WC_DAY_MS >= USAGE_RANGE_DAYS_MAX) {

@@ -132,7 +132,7 @@ api_response_t api_handle_list_notifications(api_context_t *ctx, const api_reque
         .priority = enum_arg(&q, "priority", parse_priority, "LOW, MEDIUM, HIGH, CRITICAL", &errs),
         .created_from_ms = date_arg(&q, "from", &errs),
         .created_to_ms = date_arg(&q, "to", &errs),
-        .key_hint = api_query_get(&q, "apiKey"),
+        .key_hint = api_query_key_hint(&q, &errs),
         .skip = (page - 1) * limit,
         .limit = limit,
     };
@@ -140,10 +140,6 @@ api_response_t api_handle_list_notifications(api_context_t *ctx, const api_reque
     bool after = cursor_arg(&q, "after", WC_LIST_AFTER, &query, &errs);
     if (before && after) {
         wc_field_errors_add(&errs, "after", "exclusive", "give before or after, not both");
-    }
-    if (query.key_hint != NULL && !wc_key_hint_valid(query.key_hint)) {
-        wc_field_errors_add(&errs, "apiKey", "format",
-                            "apiKey must be a key hint: wck_ and 8 hex digits");
     }
     if ((before || after) && api_query_get(&q, "page") != NULL) {
         wc_field_errors_add(&errs, "page", "exclusive", "a cursor replaces page; give one");

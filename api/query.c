@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "wc_store.h"
+
 typedef struct {
     const char *const *allowed;
     api_query_t *out;
@@ -82,4 +84,14 @@ int64_t api_query_int(const api_query_t *q, const char *name, int64_t min, int64
         return fallback;
     }
     return v;
+}
+
+const char *api_query_key_hint(const api_query_t *q, wc_field_errors_t *errs)
+{
+    const char *hint = api_query_get(q, "apiKey");
+    if (hint != NULL && !wc_key_hint_valid(hint)) {
+        wc_field_errors_add(errs, "apiKey", "format",
+                            "apiKey must be a key hint: wck_ and 8 hex digits");
+    }
+    return hint;
 }

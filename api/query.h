@@ -33,4 +33,9 @@ const char *api_query_get(const api_query_t *q, const char *name);
 int64_t api_query_int(const api_query_t *q, const char *name, int64_t min, int64_t max,
                       int64_t fallback, wc_field_errors_t *errs);
 
+/* The key hint given as argument "apiKey" ("wck_" and 8 hex digits), or NULL
+ * when absent; a malformed one adds rule "format" to `errs` (and is
+ * returned as given). */
+const char *api_query_key_hint(const api_query_t *q, wc_field_errors_t *errs);
+
 #endif
