@@ -2,9 +2,9 @@
  * GET /api/notifications/stats/system: the tenant's notifications by status,
  * type and priority, the depth of each queue, the average processing time
  * and the success rate. The counts are the tenant's counter document (one
- * read by _id, wc_store_counters.h), the average is over the newest SENT
- * notifications (a few minute buckets, wc_store_recent_processing_times): no
- * read grows with the collection. The answer is still kept
+ * read by _id, wc_store_counters.h); the average is over the deliveries of
+ * the last hour, from the throughput counters (two reads by scope): no read
+ * grows with the collection. The answer is still kept
  * WAVECOM_API_STATS_CACHE_SECONDS, since dashboards poll every 5 s.
  */
 #include <math.h>
@@ -19,18 +19,6 @@
 #include "wc_time.h"
 #include "wc_topology.h"
 
-typedef struct {
-    int64_t count;
-    int64_t sum_ms;
-} time_sums_t;
-
-static void add_time(int64_t ms, int64_t count, void *arg)
-{
-    time_sums_t *t = arg;
-    t->count += count;
-    t->sum_ms += ms * count;
-}
-
 static json_object *depth_json(long depth)
 {
     return depth >= 0 ? json_object_new_int64(depth) : NULL;
@@ -39,11 +27,12 @@ static json_object *depth_json(long depth)
 /* Builds the statistics of `tenant_id`; NULL when the database failed. */
 static json_object *compute_stats(api_context_t *ctx, const char *tenant_id, int64_t now)
 {
-    (void)now; /* generatedAt is the time the queries ended */
     wc_store_counts_t counts;
-    time_sums_t times = {0};
+    wc_duration_histogram_t times = {0};
+    int64_t since, until;
+    api_recent_window(now, &since, &until);
     if (wc_store_counters_totals(ctx->store, tenant_id, &counts) != WC_STORE_OK ||
-        wc_store_recent_processing_times(ctx->store, tenant_id, add_time, &times) !=
+        wc_store_counters_throughput(ctx->store, tenant_id, since, until, NULL, NULL, &times) !=
             WC_STORE_OK) {
         return NULL;
     }
@@ -93,17 +82,17 @@ static json_object *compute_stats(api_context_t *ctx, const char *tenant_id, int
     json_object_object_add(data, "byType", type);
     json_object_object_add(data, "byPriority", priority);
     json_object_object_add(data, "queueDepth", queues);
-    /* Milliseconds, rounded; null until something has been processed. */
+    /* Milliseconds, rounded; null when nothing was delivered in the last hour. */
+    int64_t average = wc_duration_histogram_average(&times);
     json_object_object_add(data, "averageProcessingTime",
-                           times.count > 0 ? json_object_new_int64((times.sum_ms + times.count / 2) /
-                                                                   times.count)
-                                           : NULL);
+                           average >= 0 ? json_object_new_int64(average) : NULL);
     /* Percent of finished deliveries that succeeded, one decimal. */
     json_object_object_add(
         data, "successRate",
         sent + failed > 0 ? json_object_new_double(round(1000.0 * (double)sent /
                                                          (double)(sent + failed)) / 10.0)
                           : NULL);
+    /* The time the queries ended. */
     json_object_object_add(data, "generatedAt", json_object_new_string(ts));
     return data;
 }

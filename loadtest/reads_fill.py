@@ -12,6 +12,7 @@ Prints one JSON object: the tenants with their keys, and the timings. Stdlib + p
 import argparse
 import hashlib
 import json
+import math
 import os
 import random
 import sys
@@ -30,6 +31,17 @@ STATUSES = [("SENT", 0.905), ("FAILED", 0.045), ("CANCELLED", 0.049), ("SCHEDULE
 TYPES = [("EMAIL", 0.40), ("SMS", 0.35), ("PUSH", 0.15), ("WEBHOOK", 0.10)]
 PRIORITIES = [("LOW", 0.20), ("MEDIUM", 0.50), ("HIGH", 0.25), ("CRITICAL", 0.05)]
 MINUTE, HOUR, DAY = 60_000, 3_600_000, 86_400_000
+
+
+def duration_bucket(ms):
+    """The processing-time bucket of the counters (shared/util/wc_duration_histogram.c): eight
+    per doubling, bucket k holding [2^(k/8), 2^((k+1)/8)) ms, bucket 0 up to 1 ms."""
+    if ms <= 1:
+        return 0
+    b = math.floor(8 * math.log2(ms))
+    if b + 1 < 192 and ms >= 2 ** ((b + 1) / 8):
+        b += 1
+    return min(b, 191)
 
 
 def pick(rng, table):
@@ -83,6 +95,8 @@ def main():
     cells = defaultdict(lambda: defaultdict(int))
     meta = {}
     throughput = defaultdict(lambda: [0, 0, 0])
+    # times[(tenant, minute)] = [ptSum, {"b<k>": n}]: the processing times of the minute's deliveries
+    times = defaultdict(lambda: [0, defaultdict(int)])
 
     def count(tid, created, cell):
         for doc_id, scope, start in (
@@ -96,8 +110,11 @@ def main():
             meta[doc_id] = (scope, tid, start)
 
     def event(tid, at, slot):
-        if at >= now - 3 * HOUR:  # the chart shows the last hour; older events are not read
-            throughput[(tid, at // MINUTE * MINUTE)][slot] += 1
+        """Counts an event in its throughput minute; False for one too old to be read."""
+        if at < now - 3 * HOUR:  # the chart shows the last hour; older events are not read
+            return False
+        throughput[(tid, at // MINUTE * MINUTE)][slot] += 1
+        return True
 
     span = args.days * DAY
     inserted = 0
@@ -135,7 +152,10 @@ def main():
             doc["updatedAt"] = when(done)
             if status == "SENT":
                 doc["sentAt"] = when(done)
-                event(tid, done, 1)
+                if event(tid, done, 1):
+                    minute_times = times[(tid, done // MINUTE * MINUTE)]
+                    minute_times[0] += took
+                    minute_times[1][f"b{duration_bucket(took)}"] += 1
             else:
                 doc["failedAt"] = when(done)
                 doc["error"] = "provider answered 400: invalid recipient"
@@ -166,9 +186,13 @@ def main():
             d["slotted"] = True  # every notification of the minute carries listSlot
         counters.append(d)
     for (tid, minute), (created, sent, failed) in throughput.items():
-        counters.append({"_id": f"{tid}:tp:{minute}", "scope": f"{tid}:tp:{minute // HOUR * HOUR}",
-                         "tenantId": tid, "start": when(minute), "created": created,
-                         "sent": sent, "failed": failed})
+        d = {"_id": f"{tid}:tp:{minute}", "scope": f"{tid}:tp:{minute // HOUR * HOUR}",
+             "tenantId": tid, "start": when(minute), "created": created, "sent": sent,
+             "failed": failed}
+        if (tid, minute) in times:
+            d["ptSum"], buckets = times[(tid, minute)]
+            d["pt"] = dict(buckets)
+        counters.append(d)
     for i in range(0, len(counters), args.batch):
         db.notification_counters.insert_many(counters[i:i + args.batch], ordered=False)
     counters_s = time.monotonic() - t1

@@ -607,6 +607,14 @@ wc_store_status_t wc_store_transition_deferred(wc_store_t *store, const bson_t *
     }
     if (wc_trail_entry_init(&entries[*n_entries], *before, ++seq, from, t->to, &t->audit,
                             now_ms) == 0) {
+        /* The stats counters keep the processing times of deliveries
+         * (docs/READS.md, "Processing times"). */
+        bson_iter_t iter;
+        if (t->to == WC_STATUS_SENT && t->set != NULL &&
+            bson_iter_init_find(&iter, t->set, "processingTimeMs") &&
+            BSON_ITER_HOLDS_NUMBER(&iter)) {
+            entries[*n_entries].processing_ms = bson_iter_as_int64(&iter);
+        }
         (*n_entries)++;
     }
     return WC_STORE_OK;

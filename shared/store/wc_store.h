@@ -113,6 +113,7 @@ typedef struct {
     int64_t created_at_ms; /* the notification's createdAt */
     int64_t at_ms;         /* when the change happened */
     char key_hint[WC_KEY_HINT_SIZE]; /* the key that created it; "" for none */
+    int64_t processing_ms; /* a change to SENT: the delivery's processingTimeMs; else -1 */
     char actor[96];
     char message[256];
 } wc_trail_entry_t;
@@ -460,9 +461,6 @@ typedef struct {
     wc_list_mode_t mode;
     int64_t cursor_ms;   /* WC_LIST_BEFORE/AFTER: the cursor's createdAt */
     bson_oid_t cursor_id; /* ... and _id */
-    /* At most this many list buckets are read (0: no limit); the page may then
-     * be short. For samples such as the latest processing times. */
-    int max_bucket_reads;
 } wc_list_query_t;
 
 typedef struct {
@@ -487,16 +485,6 @@ void wc_list_page_free(wc_list_page_t *page);
  * before (b_ms, b) in the list, i.e. is newer. */
 int wc_list_order(int64_t a_ms, const bson_oid_t *a, int64_t b_ms, const bson_oid_t *b);
 
-/* Calls `each` (ms, 1) for the processing time of each of the tenant's
- * newest SENT notifications: at most WC_RECENT_TIMES_MAX of them, read from at
- * most WC_RECENT_TIMES_BUCKETS minute buckets, so the cost does not grow with
- * the collection. What the statistics and the chart show as processing time. */
-#define WC_RECENT_TIMES_MAX 500
-#define WC_RECENT_TIMES_BUCKETS 8
-wc_store_status_t wc_store_recent_processing_times(wc_store_t *store, const char *tenant_id,
-                                                   void (*each)(int64_t ms, int64_t count,
-                                                                void *arg),
-                                                   void *arg);
 
 /* A cursor as the API shows it, "<createdAt ms>.<24 hex _id>", and its
  * parser (0, or -1 for anything else). */

@@ -144,6 +144,7 @@ typedef struct {
     int64_t changes; /* the tenant's top document: deltas folded in, added to its `version` */
     int64_t cells[CELLS];
     int64_t created, sent, failed;
+    wc_duration_histogram_t *times; /* a throughput minute's deliveries; NULL until one */
 } pending_t;
 
 typedef struct {
@@ -250,8 +251,34 @@ static bool fold(pending_set_t *set, const wc_counter_delta_t *d)
         doc->created += created;
         doc->sent += sent;
         doc->failed += failed;
+        if (sent && d->processing_ms >= 0) {
+            if (doc->times == NULL && (doc->times = calloc(1, sizeof(*doc->times))) == NULL) {
+                return false;
+            }
+            wc_duration_histogram_add(doc->times, d->processing_ms, 1);
+        }
     }
     return true;
+}
+
+/* The processing times of a throughput minute's deliveries as $inc fields:
+ * ptSum and pt.b<bucket> for each bucket that holds any (how many there were
+ * is the sum of the buckets). */
+static bool append_times(bson_t *inc, const wc_duration_histogram_t *times, int *changed)
+{
+    if (times == NULL || times->n == 0) {
+        return true;
+    }
+    bool ok = BSON_APPEND_INT64(inc, "ptSum", times->sum_ms);
+    for (int b = 0; ok && b < WC_DURATION_BUCKETS; b++) {
+        char key[16];
+        if (times->counts[b] != 0) {
+            snprintf(key, sizeof(key), "pt.b%d", b);
+            ok = BSON_APPEND_INT64(inc, key, times->counts[b]);
+        }
+    }
+    *changed += 1;
+    return ok;
 }
 
 /* The update of one pending document, or NULL when its net change is zero. */
@@ -272,6 +299,7 @@ static bson_t *pending_update(const pending_t *d)
                 changed++;
             }
         }
+        ok = ok && append_times(&inc, d->times, &changed);
     } else {
         for (int s = 0; s < WC_STATUS_COUNT; s++) {
             for (int t = 0; t < WC_CHANNEL_COUNT; t++) {
@@ -366,6 +394,9 @@ out:
     }
     free(updates);
     free(ids);
+    for (size_t i = 0; set.docs != NULL && i < set.n; i++) {
+        free(set.docs[i].times);
+    }
     free(set.docs);
     return status;
 }
@@ -541,30 +572,60 @@ wc_store_status_t wc_store_counters_totals(wc_store_t *store, const char *tenant
 
 typedef struct {
     int64_t since_ms, until_ms;
-    void (*each)(int64_t, int64_t, int64_t, int64_t, void *);
+    void (*each)(const wc_throughput_minute_t *, void *);
     void *arg;
+    wc_duration_histogram_t *times;
 } tp_call_t;
+
+/* Adds the pt buckets and ptSum of a throughput minute to `times`. */
+static void read_times(const bson_t *doc, wc_duration_histogram_t *times)
+{
+    bson_iter_t iter, buckets;
+    if (bson_iter_init_find(&iter, doc, "pt") && BSON_ITER_HOLDS_DOCUMENT(&iter) &&
+        bson_iter_recurse(&iter, &buckets)) {
+        while (bson_iter_next(&buckets)) {
+            const char *key = bson_iter_key(&buckets);
+            char *end = NULL;
+            long b = key[0] == 'b' ? strtol(key + 1, &end, 10) : -1;
+            if (end != NULL && *end == '\0' && end != key + 1 && b < WC_DURATION_BUCKETS) {
+                wc_duration_histogram_add_bucket(times, (int)b, bson_iter_as_int64(&buckets));
+            }
+        }
+    }
+    /* The exact sum over the same deliveries the buckets hold. */
+    times->sum_ms += wc_doc_int(doc, "ptSum", 0);
+}
 
 static bool tp_row(const bson_t *doc, void *arg)
 {
     tp_call_t *call = arg;
     int64_t start = doc_date(doc, "start");
     if (start >= call->since_ms && start < call->until_ms) {
-        call->each(start, wc_doc_int(doc, "created", 0), wc_doc_int(doc, "sent", 0),
-                   wc_doc_int(doc, "failed", 0), call->arg);
+        const wc_throughput_minute_t minute = {
+            .start_ms = start,
+            .created = wc_doc_int(doc, "created", 0),
+            .sent = wc_doc_int(doc, "sent", 0),
+            .failed = wc_doc_int(doc, "failed", 0),
+        };
+        if (call->each != NULL) {
+            call->each(&minute, call->arg);
+        }
+        if (call->times != NULL) {
+            read_times(doc, call->times);
+        }
     }
     return true;
 }
 
 wc_store_status_t wc_store_counters_throughput(wc_store_t *store, const char *tenant_id,
                                                int64_t since_ms, int64_t until_ms,
-                                               void (*each)(int64_t minute_ms, int64_t created,
-                                                            int64_t sent, int64_t failed,
+                                               void (*each)(const wc_throughput_minute_t *minute,
                                                             void *arg),
-                                               void *arg)
+                                               void *arg, wc_duration_histogram_t *times)
 {
     read_own_counts(store);
-    tp_call_t call = {.since_ms = since_ms, .until_ms = until_ms, .each = each, .arg = arg};
+    tp_call_t call = {
+        .since_ms = since_ms, .until_ms = until_ms, .each = each, .arg = arg, .times = times};
     /* One equality query per hour the window touches; the window is at most
      * two hours long so this is at most three queries. */
     int64_t first = floor_to(since_ms, HOUR_MS);

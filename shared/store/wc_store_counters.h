@@ -10,7 +10,9 @@
  *   _id "<tenant>:d:<dayStartMs>"      scope "<tenant>:d"         those created that UTC day
  *   _id "<tenant>:h:<hourStartMs>"     scope "<tenant>:h:<day>"   ... that hour
  *   _id "<tenant>:m:<minuteStartMs>"   scope "<tenant>:m:<hour>"  ... that minute (a list bucket)
- *   _id "<tenant>:tp:<minuteStartMs>"  scope "<tenant>:tp:<hour>" created/sent/failed that minute
+ *   _id "<tenant>:tp:<minuteStartMs>"  scope "<tenant>:tp:<hour>" created/sent/failed that minute,
+ *                                                                 and the processing times of
+ *                                                                 its deliveries
  *
  * The same four kinds are kept a second time per API key, with the owner
  * "<tenant>~<keyHint>" in place of "<tenant>" (its top document has scope
@@ -36,6 +38,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "wc_duration_histogram.h"
 #include "wc_notification.h"
 #include "wc_store.h"
 
@@ -89,6 +92,7 @@ typedef struct {
     int priority;              /* wc_priority_t */
     int from;                  /* wc_status_t the notification left, or -1 when it was created */
     int to;                    /* wc_status_t it entered */
+    int64_t processing_ms;     /* a change to SENT: its processingTimeMs; -1 for none */
 } wc_counter_delta_t;
 
 /* Folds deltas[0..n) into the counter documents with as few writes as it can
@@ -129,14 +133,21 @@ wc_store_status_t wc_store_counters_totals(wc_store_t *store, const char *tenant
 wc_store_status_t wc_store_counters_version(wc_store_t *store, const char *tenant_id,
                                             int64_t *version);
 
+/* One throughput minute as read back. */
+typedef struct {
+    int64_t start_ms;
+    int64_t created, sent, failed;
+} wc_throughput_minute_t;
+
 /* Calls `each` for every throughput minute of the tenant in [since_ms, until_ms)
- * that has a document (at most two hours' worth are read per call). */
+ * that has a document (at most two hours' worth are read per call), and adds
+ * the processing times of those minutes' deliveries (`pt`, `ptSum`:
+ * wc_duration_histogram.h) to `times` when it is not NULL; `each` may be NULL. */
 wc_store_status_t wc_store_counters_throughput(wc_store_t *store, const char *tenant_id,
                                                int64_t since_ms, int64_t until_ms,
-                                               void (*each)(int64_t minute_ms, int64_t created,
-                                                            int64_t sent, int64_t failed,
+                                               void (*each)(const wc_throughput_minute_t *minute,
                                                             void *arg),
-                                               void *arg);
+                                               void *arg, wc_duration_histogram_t *times);
 
 typedef struct {
     int64_t notifications;   /* documents recounted */

@@ -80,7 +80,6 @@ typedef struct {
     size_t n;
     int64_t total;
     int queries;
-    int leaf_reads;
 } walk_t;
 
 static int64_t bucket_matches(const walk_t *w, const wc_counter_bucket_t *b)
@@ -201,7 +200,6 @@ static wc_store_status_t read_leaf(walk_t *w, int64_t start_ms, int slot, bool c
     const bson_t *doc = NULL;
     bson_error_t error;
     w->queries++;
-    w->leaf_reads++;
     while (mongoc_cursor_next(cursor, &doc)) {
         bson_iter_t it;
         int64_t ms = 0;
@@ -322,10 +320,6 @@ static wc_store_status_t walk_level(walk_t *w, wc_counter_level_t level, int64_t
         }
         bool whole_range = s >= w->lo && e <= w->hi;
         eligible_t elig = eligibility(w, s, e);
-        bool budget_left = w->q->max_bucket_reads <= 0 || w->leaf_reads < w->q->max_bucket_reads;
-        if (!budget_left) {
-            w->need = 0;
-        }
         bool descend = !whole_range; /* the exact count needs the documents' times */
         if (w->need > 0 && elig != ELIGIBLE_NONE) {
             if (elig == ELIGIBLE_ALL && whole_range && count <= w->skip) {
@@ -390,43 +384,5 @@ wc_store_status_t wc_store_list_notifications(wc_store_t *store, const wc_list_q
     out->n = w.n;
     out->total = w.total;
     out->queries = w.queries;
-    return WC_STORE_OK;
-}
-
-typedef struct {
-    void (*each)(int64_t ms, int64_t count, void *arg);
-    void *arg;
-} times_call_t;
-
-wc_store_status_t wc_store_recent_processing_times(wc_store_t *store, const char *tenant_id,
-                                                   void (*each)(int64_t ms, int64_t count,
-                                                                void *arg),
-                                                   void *arg)
-{
-    /* The newest SENT notifications, from at most a few minute buckets: a
-     * bounded read however large the tenant. */
-    const wc_list_query_t q = {
-        .tenant_id = tenant_id,
-        .status = WC_STATUS_SENT,
-        .type = -1,
-        .priority = -1,
-        .created_from_ms = -1,
-        .created_to_ms = -1,
-        .limit = WC_RECENT_TIMES_MAX,
-        .mode = WC_LIST_PAGE,
-        .max_bucket_reads = WC_RECENT_TIMES_BUCKETS,
-    };
-    wc_list_page_t page;
-    wc_store_status_t status = wc_store_list_notifications(store, &q, &page);
-    if (status != WC_STORE_OK) {
-        return status;
-    }
-    for (size_t i = 0; i < page.n; i++) {
-        int64_t ms = wc_doc_int(page.docs[i], "processingTimeMs", -1);
-        if (ms >= 0) {
-            each(ms, 1, arg);
-        }
-    }
-    wc_list_page_free(&page);
     return WC_STORE_OK;
 }

@@ -45,6 +45,7 @@ int wc_trail_entry_init(wc_trail_entry_t *e, const bson_t *doc, int32_t seq, int
     e->from = from;
     e->to = to;
     e->at_ms = at_ms;
+    e->processing_ms = -1;
     snprintf(e->actor, sizeof(e->actor), "%s", audit->actor);
     snprintf(e->message, sizeof(e->message), "%s", audit->message);
     return 0;
@@ -213,6 +214,7 @@ void wc_store_trail_count(wc_store_t *store, const wc_trail_entry_t *entries, si
             .priority = (int)entries[i].priority,
             .from = entries[i].from,
             .to = (int)entries[i].to,
+            .processing_ms = entries[i].processing_ms,
         };
     }
     if (store->counted_n > 0 && store->counted_since_ms == 0) {

@@ -121,10 +121,20 @@ class DashboardRoutesTest(unittest.TestCase):
         self.assertEqual(sum(data["sent"]), 3)
         self.assertEqual(sum(data["failed"]), 0)
         self.assertFalse(data["truncated"])
+        # Processing times come from the same counters: the average exact, each
+        # percentile within one bucket (a ratio of 2^(1/8)) of the stored times' own.
+        stored = sorted(self.stack.db.notifications.find_one({"_id": bson.ObjectId(nid)})[
+            "processingTimeMs"] for nid in ids)
         times = data["processingTime"]
         self.assertEqual(times["count"], 3)
-        self.assertLessEqual(times["p50Ms"], times["p95Ms"])
-        self.assertLessEqual(times["p95Ms"], times["p99Ms"])
+        self.assertEqual(times["averageMs"], int(sum(stored) / 3 + 0.5))
+        width = 2 ** (1 / 8)
+        for pct, name in ((50, "p50Ms"), (95, "p95Ms"), (99, "p99Ms")):
+            want = stored[-(-3 * pct // 100) - 1]
+            self.assertGreaterEqual(times[name], int(want / width), (name, stored, times))
+            self.assertLessEqual(times[name], int(want * width) + 1, (name, stored, times))
+        stats = self.get("/api/notifications/stats/system", key=key).json["data"]
+        self.assertEqual(stats["averageProcessingTime"], times["averageMs"])
         # Another tenant's notifications are not in it.
         other = self.get("/api/notifications/stats/throughput", key=self.other).json["data"]
         self.assertEqual(sum(other["created"]), 0)

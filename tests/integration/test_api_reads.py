@@ -197,8 +197,10 @@ class ReadsTest(StackTestCase):
                                          "CANCELLED": 0})
         self.assertEqual(s["byType"], {"EMAIL": 2, "SMS": 2, "PUSH": 1, "WEBHOOK": 1})
         self.assertEqual(s["byPriority"], {"LOW": 2, "MEDIUM": 2, "HIGH": 1, "CRITICAL": 1})
-        # Over the most recent SENT notifications (docs/READS.md): (100+200+301)/3, rounded.
-        self.assertEqual(s["averageProcessingTime"], 200)
+        # The average is over the last hour's deliveries, which the throughput counters keep
+        # (docs/READS.md); documents written behind the API's back were never delivered.
+        # test_api_dashboard checks it against real deliveries.
+        self.assertIsNone(s["averageProcessingTime"])
         self.assertEqual(s["successRate"], 75.0)
         self.assertEqual(set(s["queueDepth"]),
                          {"notifications", "high_priority", "retry", "notifications_dlq"})
@@ -217,7 +219,7 @@ class ReadsTest(StackTestCase):
             30, interval=0.5, what="the statistics cache to expire")
         self.assertEqual(fresh["byStatus"]["SENT"], 4)
         self.assertEqual(fresh["successRate"], 80.0)
-        self.assertEqual(fresh["averageProcessingTime"], 163)  # (100+200+301+50) / 4 SENT
+        self.assertIsNone(fresh["averageProcessingTime"])
 
     def test_stats_of_an_empty_tenant(self):
         _, key = self.stack.new_tenant_key(role="viewer")
