@@ -1,8 +1,4 @@
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "unit_test.h"
 #include <string.h>
 
 #include "wc_breaker.h"
@@ -86,14 +82,8 @@ static void a_lost_probe_does_not_wedge_the_breaker(void **state)
     assert_true(wc_breaker_allow(&b, &policy, 2000)); /* freed after a whole period */
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(opens_after_threshold_consecutive_failures),
-        cmocka_unit_test(open_refuses_until_the_period_ends),
-        cmocka_unit_test(half_open_lets_exactly_one_probe_through),
-        cmocka_unit_test(failed_probe_opens_again),
-        cmocka_unit_test(a_lost_probe_does_not_wedge_the_breaker),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_TEST_MAIN(cmocka_unit_test(opens_after_threshold_consecutive_failures),
+               cmocka_unit_test(open_refuses_until_the_period_ends),
+               cmocka_unit_test(half_open_lets_exactly_one_probe_through),
+               cmocka_unit_test(failed_probe_opens_again),
+               cmocka_unit_test(a_lost_probe_does_not_wedge_the_breaker))

@@ -2,11 +2,7 @@
  * what the queue refuses, and what stopping runs. A "gate" work holds the
  * pool's only thread until the test opens it, so the others queue up behind
  * it in a known state; every work records the batch it ran in. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "unit_test.h"
 
 #include <poll.h>
 #include <pthread.h>
@@ -268,14 +264,8 @@ static void invalid_options_start_nothing(void **state)
     assert_null(wc_work_pool_start(&opts));
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(batches_take_urgent_works_first_up_to_their_weight),
-        cmocka_unit_test(a_full_queue_refuses_but_an_empty_one_takes_anything),
-        cmocka_unit_test(stop_runs_what_is_queued_then_refuses),
-        cmocka_unit_test(finished_works_come_back_through_the_descriptor),
-        cmocka_unit_test(invalid_options_start_nothing),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_TEST_MAIN(cmocka_unit_test(batches_take_urgent_works_first_up_to_their_weight),
+               cmocka_unit_test(a_full_queue_refuses_but_an_empty_one_takes_anything),
+               cmocka_unit_test(stop_runs_what_is_queued_then_refuses),
+               cmocka_unit_test(finished_works_come_back_through_the_descriptor),
+               cmocka_unit_test(invalid_options_start_nothing))

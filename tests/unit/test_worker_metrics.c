@@ -1,8 +1,4 @@
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "unit_test.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,12 +103,6 @@ static void counts_of_a_dead_child_remain(void **state)
     worker_breakers_unmap(b);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(label_values_are_escaped),
-        cmocka_unit_test(histograms_are_cumulative_and_count_every_observation),
-        cmocka_unit_test(counts_of_a_dead_child_remain),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_TEST_MAIN(cmocka_unit_test(label_values_are_escaped),
+               cmocka_unit_test(histograms_are_cumulative_and_count_every_observation),
+               cmocka_unit_test(counts_of_a_dead_child_remain))
