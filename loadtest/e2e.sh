@@ -64,6 +64,7 @@ MAILDIR=${WAVECOM_MAILDIR:-$ROOT/.wavecom/maildir}
 MONGODB_URI=${WAVECOM_MONGODB_URI:-mongodb://127.0.0.1:27017}
 COMMAND="loadtest/e2e.sh $*"
 
+# shellcheck disable=SC2317 # called by lt_parse_options for --help
 usage() {
   cat <<EOF
 Usage: loadtest/e2e.sh [options]
@@ -89,32 +90,11 @@ Usage: loadtest/e2e.sh [options]
 EOF
 }
 
-while (($#)); do
-  case $1 in
-    --count) lt_need_value "$@"; COUNT=$2; shift ;;
-    --rate) lt_need_value "$@"; RATE=$2; shift ;;
-    --closed) RATE=0 ;;
-    --batch) lt_need_value "$@"; BATCH=$2; shift ;;
-    --concurrency) lt_need_value "$@"; CONCURRENCY=$2; shift ;;
-    --duration) lt_need_value "$@"; DURATION=$2; shift ;;
-    --drain-timeout) lt_need_value "$@"; DRAIN_TIMEOUT=$2; shift ;;
-    --workers) lt_need_value "$@"; WORKERS=$2; shift ;;
-    --latency-ms) lt_need_value "$@"; LATENCY_MS=$2; shift ;;
-    --failure-rate) lt_need_value "$@"; FAILURE_RATE=$2; shift ;;
-    --mix) lt_need_value "$@"; MIX=$2; shift ;;
-    --priorities) lt_need_value "$@"; PRIORITIES=$2; shift ;;
-    --port) lt_need_value "$@"; PORT=$2; shift ;;
-    --results) lt_need_value "$@"; RESULTS=$2; shift ;;
-    --drop-db) DROP_DB=1 ;;
-    --private-doubles) PRIVATE_DOUBLES=1 ;;
-    -h | --help) usage; exit 0 ;;
-    *) usage >&2; die "unknown argument '$1'" ;;
-  esac
-  shift
-done
-for v in COUNT BATCH CONCURRENCY DURATION DRAIN_TIMEOUT WORKERS LATENCY_MS PORT; do
-  [[ ${!v} =~ ^[0-9]+$ ]] || die "${v,,} must be a whole number, not '${!v}'"
-done
+lt_parse_options usage --count=COUNT --rate=RATE --closed=RATE=0 --batch=BATCH \
+  --concurrency=CONCURRENCY --duration=DURATION --drain-timeout=DRAIN_TIMEOUT --workers=WORKERS \
+  --latency-ms=LATENCY_MS --failure-rate=FAILURE_RATE --mix=MIX --priorities=PRIORITIES \
+  --port=PORT --results=RESULTS --drop-db=DROP_DB=1 --private-doubles=PRIVATE_DOUBLES=1 -- "$@"
+lt_need_whole_numbers COUNT BATCH CONCURRENCY DURATION DRAIN_TIMEOUT WORKERS LATENCY_MS PORT
 [[ $RATE =~ ^[0-9]+([.][0-9]+)?$ ]] || die "--rate must be a number, not '$RATE'"
 [[ $FAILURE_RATE =~ ^(0([.][0-9]+)?|1([.]0+)?)$ ]] || die "--failure-rate must be in 0..1"
 ((COUNT >= 1 && WORKERS >= 1 && BATCH <= 1000)) || die "--count and --workers must be at least 1, --batch at most 1000"

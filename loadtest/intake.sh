@@ -37,21 +37,9 @@ PORT=${WAVECOM_LOADTEST_PORT:-5077}
 MONGODB_URI=${WAVECOM_MONGODB_URI:-mongodb://127.0.0.1:27017}
 COMMAND="loadtest/intake.sh $*"
 
-while (($#)); do
-  case $1 in
-    --duration) DURATION=${2:?}; shift ;;
-    --connections) CONNECTIONS=${2:?}; shift ;;
-    --batch-duration) BATCH_DURATION=${2:?}; shift ;;
-    --results) RESULTS=${2:?}; shift ;;
-    --workers) WORKERS=${2:?}; shift ;;
-    -h | --help) sed -n '2,23p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) die "unknown argument '$1' (see --help)" ;;
-  esac
-  shift
-done
-for v in DURATION BATCH_DURATION WORKERS; do
-  [[ ${!v} =~ ^[0-9]+$ ]] || die "${v,,} must be a whole number, not '${!v}'"
-done
+lt_parse_options lt_header_help --duration=DURATION --connections=CONNECTIONS \
+  --batch-duration=BATCH_DURATION --results=RESULTS --workers=WORKERS -- "$@"
+lt_need_whole_numbers DURATION BATCH_DURATION WORKERS
 ((DURATION >= 1)) || die "--duration must be at least 1"
 read -r -a CONNS <<<"$CONNECTIONS"
 for c in "${CONNS[@]}"; do

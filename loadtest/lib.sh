@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# loadtest/lib.sh: the shell the load-test scripts (intake.sh, e2e.sh) share. Source it from a
+# loadtest/lib.sh: the shell the benchmark scripts share. Source it from a
 # script that runs with `set -euo pipefail`; it defines paths and functions and starts nothing.
 #
 # The processes a script starts are remembered (LT_API_PID, LT_WORKER_PID) so that its EXIT trap
@@ -21,6 +21,48 @@ say() { printf '==> %s\n' "$*" >&2; }
 
 # Fails with a pointer to --help unless option $1 was given a value ($2).
 lt_need_value() { [[ $# -ge 2 && -n $2 ]] || die "$1 needs a value (see --help)"; }
+
+# Prints the running script's opening comment, the lines after `#!` up to the first that is not a
+# comment, without their `# `: the --help of a script that documents itself at its top.
+lt_header_help() {
+  sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "${BASH_SOURCE[-1]}"
+}
+
+# Reads a script's options into its variables, from a table of SPECs: `--OPTION=VARIABLE` takes a
+# value (`--OPTION VALUE` sets VARIABLE), `--OPTION=VARIABLE=VALUE` is a switch that sets VARIABLE
+# to VALUE. -h and --help run HELP (a function or command) and exit 0; anything else is an error.
+lt_parse_options() { # HELP SPEC... -- ARG...
+  local help=$1 spec
+  local -A lt_option_spec=()
+  shift
+  while [[ $1 != -- ]]; do
+    spec=$1
+    lt_option_spec[${spec%%=*}]=${spec#*=}
+    shift
+  done
+  shift
+  while (($#)); do
+    [[ $1 == -h || $1 == --help ]] && { "$help"; exit 0; }
+    spec=${lt_option_spec[$1]:-}
+    [[ -n $spec ]] || die "unknown argument '$1' (see --help)"
+    if [[ $spec == *=* ]]; then
+      printf -v "${spec%%=*}" '%s' "${spec#*=}"
+    else
+      lt_need_value "$@"
+      printf -v "$spec" '%s' "$2"
+      shift
+    fi
+    shift
+  done
+}
+
+# Fails naming the first VARIABLE whose value is not a whole number (0, 1, 2, ...).
+lt_need_whole_numbers() { # VARIABLE...
+  local v
+  for v in "$@"; do
+    [[ ${!v} =~ ^[0-9]+$ ]] || die "${v,,} must be a whole number, not '${!v}'"
+  done
+}
 
 # Runs FUNCTION when the script exits, Ctrl-C and SIGTERM included (they become exits 130, 143).
 lt_on_exit() { # FUNCTION

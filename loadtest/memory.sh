@@ -18,15 +18,7 @@ ROOT=$LT_ROOT
 COUNT=10000
 RESULTS=$ROOT/loadtest/results
 COMMAND="loadtest/memory.sh $*"
-while (($#)); do
-  case $1 in
-    --count) COUNT=${2:?}; shift ;;
-    --results) RESULTS=${2:?}; shift ;;
-    -h | --help) sed -n '2,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) die "unknown argument '$1' (see --help)" ;;
-  esac
-  shift
-done
+lt_parse_options lt_header_help --count=COUNT --results=RESULTS -- "$@"
 [[ $COUNT =~ ^[1-9][0-9]*$ ]] || die "--count must be a positive whole number, not '$COUNT'"
 
 RUN=$ROOT/.wavecom/loadtest/memory-$(date +%Y%m%d-%H%M%S)

@@ -32,6 +32,7 @@ PRIORITIES=CRITICAL=2,HIGH=18,MEDIUM=50,LOW=30
 RESULTS=$ROOT/loadtest/results
 COMMAND="loadtest/overload.sh${*:+ $*}"
 
+# shellcheck disable=SC2317 # called by lt_parse_options for --help
 usage() {
   cat <<EOF
 Usage: loadtest/overload.sh [options]
@@ -51,20 +52,8 @@ WAVECOM_* setting of the API and the worker, passed on as loadtest/e2e.sh does.
 EOF
 }
 
-while (($#)); do
-  case $1 in
-    --capacity) lt_need_value "$@"; CAPACITY=$2; shift ;;
-    --factor) lt_need_value "$@"; FACTOR=$2; shift ;;
-    --duration) lt_need_value "$@"; DURATION=$2; shift ;;
-    --batch) lt_need_value "$@"; BATCH=$2; shift ;;
-    --priorities) lt_need_value "$@"; PRIORITIES=$2; shift ;;
-    --drain-timeout) lt_need_value "$@"; DRAIN_TIMEOUT=$2; shift ;;
-    --results) lt_need_value "$@"; RESULTS=$2; shift ;;
-    -h | --help) usage; exit 0 ;;
-    *) usage >&2; die "unknown argument '$1'" ;;
-  esac
-  shift
-done
+lt_parse_options usage --capacity=CAPACITY --factor=FACTOR --duration=DURATION --batch=BATCH \
+  --priorities=PRIORITIES --drain-timeout=DRAIN_TIMEOUT --results=RESULTS -- "$@"
 if [[ -z $CAPACITY ]]; then
   [[ -f $RESULTS/e2e.json ]] || die "no --capacity and no $RESULTS/e2e.json (run loadtest/e2e.sh first)"
   CAPACITY=$("$LT_PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["delivered"]["steady_middle_80"]["per_s"])' \
@@ -73,9 +62,7 @@ fi
 for v in CAPACITY FACTOR; do
   [[ ${!v} =~ ^[0-9]+([.][0-9]+)?$ ]] || die "--${v,,} must be a number, not '${!v}'"
 done
-for v in DURATION BATCH DRAIN_TIMEOUT; do
-  [[ ${!v} =~ ^[0-9]+$ ]] || die "--${v,,} must be a whole number, not '${!v}'"
-done
+lt_need_whole_numbers DURATION BATCH DRAIN_TIMEOUT
 # The ceiling the API sheds at: the capacity, unless the caller chose one.
 CEILING=${WAVECOM_RATE_GLOBAL_NPS:-$(printf '%.0f' "$CAPACITY")}
 [[ $CEILING =~ ^[0-9]+$ ]] || die "WAVECOM_RATE_GLOBAL_NPS must be a whole number, not '$CEILING'"

@@ -51,6 +51,7 @@ BUILD=${WAVECOM_BENCH_BUILD_DIR:-$ROOT/build-bench}
 MONGODB_URI=${WAVECOM_MONGODB_URI:-mongodb://127.0.0.1:27017}
 COMMAND="loadtest/priority.sh${*:+ $*}"
 
+# shellcheck disable=SC2317 # called by lt_parse_options for --help
 usage() {
   cat <<EOF
 Usage: loadtest/priority.sh [options]
@@ -75,31 +76,12 @@ Usage: loadtest/priority.sh [options]
 EOF
 }
 
-while (($#)); do
-  case $1 in
-    --low) lt_need_value "$@"; LOW=$2; shift ;;
-    --critical) lt_need_value "$@"; CRITICAL=$2; shift ;;
-    --critical-batch) lt_need_value "$@"; CRIT_BATCH=$2; shift ;;
-    --critical-concurrency) lt_need_value "$@"; CRIT_CONCURRENCY=$2; shift ;;
-    --lead) lt_need_value "$@"; LEAD=$2; shift ;;
-    --workers) lt_need_value "$@"; WORKERS=$2; shift ;;
-    --latency-ms) lt_need_value "$@"; LATENCY_MS=$2; shift ;;
-    --failure-rate) lt_need_value "$@"; FAILURE_RATE=$2; shift ;;
-    --mix) lt_need_value "$@"; MIX=$2; shift ;;
-    --drain-timeout) lt_need_value "$@"; DRAIN_TIMEOUT=$2; shift ;;
-    --target-ms) lt_need_value "$@"; TARGET_MS=$2; shift ;;
-    --port) lt_need_value "$@"; PORT=$2; shift ;;
-    --doubles-port) lt_need_value "$@"; DOUBLES_BASE=$2; shift ;;
-    --results) lt_need_value "$@"; RESULTS=$2; shift ;;
-    --drop-db) DROP_DB=1 ;;
-    -h | --help) usage; exit 0 ;;
-    *) usage >&2; die "unknown argument '$1'" ;;
-  esac
-  shift
-done
-for v in LOW CRITICAL CRIT_BATCH CRIT_CONCURRENCY LEAD WORKERS LATENCY_MS DRAIN_TIMEOUT TARGET_MS PORT DOUBLES_BASE; do
-  [[ ${!v} =~ ^[0-9]+$ ]] || die "${v,,} must be a whole number, not '${!v}'"
-done
+lt_parse_options usage --low=LOW --critical=CRITICAL --critical-batch=CRIT_BATCH \
+  --critical-concurrency=CRIT_CONCURRENCY --lead=LEAD --workers=WORKERS --latency-ms=LATENCY_MS \
+  --failure-rate=FAILURE_RATE --mix=MIX --drain-timeout=DRAIN_TIMEOUT --target-ms=TARGET_MS \
+  --port=PORT --doubles-port=DOUBLES_BASE --results=RESULTS --drop-db=DROP_DB=1 -- "$@"
+lt_need_whole_numbers LOW CRITICAL CRIT_BATCH CRIT_CONCURRENCY LEAD WORKERS LATENCY_MS \
+  DRAIN_TIMEOUT TARGET_MS PORT DOUBLES_BASE
 [[ $FAILURE_RATE =~ ^(0([.][0-9]+)?|1([.]0+)?)$ ]] || die "--failure-rate must be in 0..1"
 ((LOW >= 1 && CRITICAL >= 1 && WORKERS >= 1 && CRIT_BATCH >= 1 && CRIT_BATCH <= 1000 &&
   CRIT_CONCURRENCY >= 1)) || die "--low, --critical, --workers, --critical-concurrency must be at least 1, --critical-batch 1..1000"

@@ -21,16 +21,7 @@ COUNT=6000
 SECONDS_TO_RECORD=20
 RESULTS=$ROOT/loadtest/results
 COMMAND="loadtest/profile.sh $*"
-while (($#)); do
-  case $1 in
-    --count) COUNT=${2:?}; shift ;;
-    --seconds) SECONDS_TO_RECORD=${2:?}; shift ;;
-    --results) RESULTS=${2:?}; shift ;;
-    -h | --help) sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) die "unknown argument '$1' (see --help)" ;;
-  esac
-  shift
-done
+lt_parse_options lt_header_help --count=COUNT --seconds=SECONDS_TO_RECORD --results=RESULTS -- "$@"
 [[ $COUNT =~ ^[1-9][0-9]*$ && $SECONDS_TO_RECORD =~ ^[1-9][0-9]*$ ]] ||
   die "--count and --seconds must be positive whole numbers"
 

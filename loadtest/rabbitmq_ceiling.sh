@@ -25,18 +25,8 @@ LIB=$ROOT/.wavecom/perftest/lib
 AMQP_BASE=${WAVECOM_LOADTEST_AMQP_BASE:-amqp://guest:guest@127.0.0.1:5672}
 COMMAND="loadtest/rabbitmq_ceiling.sh $*"
 
-while (($#)); do
-  case $1 in
-    --duration) DURATION=${2:?}; shift ;;
-    --producers) PRODUCERS=${2:?}; shift ;;
-    --size) SIZE=${2:?}; shift ;;
-    --confirms) CONFIRMS=${2:?}; shift ;;
-    --results) RESULTS=${2:?}; shift ;;
-    -h | --help) sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) die "unknown argument '$1' (see --help)" ;;
-  esac
-  shift
-done
+lt_parse_options lt_header_help --duration=DURATION --producers=PRODUCERS --size=SIZE \
+  --confirms=CONFIRMS --results=RESULTS -- "$@"
 for v in DURATION PRODUCERS SIZE CONFIRMS; do
   [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "${v,,} must be a positive whole number, not '${!v}'"
 done

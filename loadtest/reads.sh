@@ -42,22 +42,9 @@ PG_PORT=${WAVECOM_POSTGRES_PORT:-5433}
 BUILD=${WAVECOM_LOADTEST_BUILD:-$ROOT/build-bench}
 RESULTS=${WAVECOM_LOADTEST_RESULTS:-$ROOT/loadtest/results}
 
-usage() { sed -n '2,30p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
-while (($#)); do
-  case $1 in
-  --count) COUNT=$2; shift ;;
-  --pollers) POLLERS=$2; shift ;;
-  --duration) DURATION=$2; shift ;;
-  --write-rate) WRITE_RATE=$2; shift ;;
-  --reuse-db) REUSE_DB=$2; shift ;;
-  -h | --help) usage; exit 0 ;;
-  *) die "unknown argument $1 (see --help)" ;;
-  esac
-  shift
-done
-for v in COUNT POLLERS DURATION WRITE_RATE WORKERS PORT; do
-  [[ ${!v} =~ ^[0-9]+$ ]] || die "${v,,} must be a whole number, not '${!v}'"
-done
+lt_parse_options lt_header_help --count=COUNT --pollers=POLLERS --duration=DURATION \
+  --write-rate=WRITE_RATE --reuse-db=REUSE_DB -- "$@"
+lt_need_whole_numbers COUNT POLLERS DURATION WRITE_RATE WORKERS PORT
 ((DURATION >= 10 && DURATION <= 1800)) || die "--duration must be 10 to 1800 seconds"
 ((COUNT <= 5000000)) || die "--count is at most 5,000,000"
 [[ -z $REUSE_DB || $REUSE_DB =~ ^wc_bench_reads_[0-9_]+$ ]] || die "--reuse-db takes a wc_bench_reads_* name"
