@@ -249,9 +249,11 @@ static void a_non_reloadable_row_is_refused_on_reload(void **state)
 }
 
 UNIT_TEST_MAIN(cmocka_unit_test_setup(defaults_apply_without_environment, clear_env),
-               cmocka_unit_test_setup_teardown(environment_overrides_defaults, clear_env, clear_env),
+               cmocka_unit_test_setup_teardown(environment_overrides_defaults, clear_env,
+                                               clear_env),
                cmocka_unit_test_setup(bad_values_are_rejected_by_name, clear_env),
                cmocka_unit_test_setup(secrets_come_from_files, clear_env),
-               cmocka_unit_test_setup_teardown(every_secret_row_is_masked, clear_secrets, clear_secrets),
+               cmocka_unit_test_setup_teardown(every_secret_row_is_masked, clear_secrets,
+                                               clear_secrets),
                cmocka_unit_test(the_table_names_each_secrets_file),
                cmocka_unit_test_setup(a_non_reloadable_row_is_refused_on_reload, clear_env))
