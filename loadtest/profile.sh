@@ -11,15 +11,13 @@
 # by process name, then the hottest functions of each of the top processes. perf comes from
 # Debian's linux-perf (installed with apt-get when missing); it needs root or
 # kernel.perf_event_paranoid <= 1.
-set -euo pipefail
 
 # shellcheck source=loadtest/lib.sh
 . "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 
-ROOT=$LT_ROOT
 COUNT=6000
 SECONDS_TO_RECORD=20
-RESULTS=$ROOT/loadtest/results
+RESULTS=$LT_ROOT/loadtest/results
 COMMAND="loadtest/profile.sh $*"
 lt_parse_options lt_header_help --count=COUNT --seconds=SECONDS_TO_RECORD --results=RESULTS -- "$@"
 [[ $COUNT =~ ^[1-9][0-9]*$ && $SECONDS_TO_RECORD =~ ^[1-9][0-9]*$ ]] ||
@@ -27,7 +25,7 @@ lt_parse_options lt_header_help --count=COUNT --seconds=SECONDS_TO_RECORD --resu
 
 command -v perf >/dev/null || lt_apt_install linux-perf
 
-RUN=$ROOT/.wavecom/loadtest/profile-$(date +%Y%m%d-%H%M%S)
+RUN=$LT_ROOT/.wavecom/loadtest/profile-$(date +%Y%m%d-%H%M%S)
 mkdir -p "$RUN" "$RESULTS"
 E2E_PID=
 # shellcheck disable=SC2317 # reached through the EXIT trap
@@ -39,7 +37,7 @@ cleanup() {
 }
 lt_on_exit cleanup
 
-"$ROOT/loadtest/e2e.sh" --private-doubles --drop-db --count "$COUNT" --results "$RUN" \
+"$LT_ROOT/loadtest/e2e.sh" --private-doubles --drop-db --count "$COUNT" --results "$RUN" \
   >"$RUN/e2e.txt" 2>"$RUN/e2e.log" &
 E2E_PID=$!
 
