@@ -25,6 +25,7 @@
 # (dropping one while other clients work can stall FerretDB's PostgreSQL backend). On a machine
 # shared with other benchmarks, run it under the same lock they take (flock LOCKFILE loadtest/reads.sh).
 # Every process it started is stopped at exit. Logs: .wavecom/loadtest/reads-<time>/.
+
 # shellcheck source=loadtest/lib.sh
 . "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 COUNT=1000000
