@@ -33,12 +33,10 @@
 #
 # The database is left in place (dropping one while other clients work can stall FerretDB's
 # PostgreSQL backend); --drop-db drops it at exit. Logs and raw outputs: .wavecom/loadtest/e2e-<time>/.
-set -euo pipefail
 
 # shellcheck source=loadtest/lib.sh
 . "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 
-ROOT=$LT_ROOT
 COUNT=50000
 RATE=0
 BATCH=0
@@ -55,15 +53,16 @@ SAMPLE_INTERVAL=1
 DROP_DB=0
 PRIVATE_DOUBLES=0
 PRIVATE_DOUBLES_BASE=${WAVECOM_E2E_DOUBLES_PORT:-4100}
-DOUBLES_BIN=${WAVECOM_DOUBLES_BIN:-$ROOT/.wavecom/bin/wavecom-doubles}
-RESULTS=$ROOT/loadtest/results
-BUILD=${WAVECOM_BENCH_BUILD_DIR:-$ROOT/build-bench}
+DOUBLES_BIN=${WAVECOM_DOUBLES_BIN:-$LT_ROOT/.wavecom/bin/wavecom-doubles}
+RESULTS=$LT_ROOT/loadtest/results
+BUILD=${WAVECOM_BENCH_BUILD_DIR:-$LT_ROOT/build-bench}
 CONTROL=${WAVECOM_DOUBLES_CONTROL:-http://127.0.0.1:4000}
 WEBHOOK_URL=${WAVECOM_DOUBLES_WEBHOOK:-http://127.0.0.1:4040}
-MAILDIR=${WAVECOM_MAILDIR:-$ROOT/.wavecom/maildir}
+MAILDIR=${WAVECOM_MAILDIR:-$LT_ROOT/.wavecom/maildir}
 MONGODB_URI=${WAVECOM_MONGODB_URI:-mongodb://127.0.0.1:27017}
 COMMAND="loadtest/e2e.sh $*"
 
+# shellcheck disable=SC2317 # called by lt_parse_options for --help
 usage() {
   cat <<EOF
 Usage: loadtest/e2e.sh [options]
@@ -89,32 +88,11 @@ Usage: loadtest/e2e.sh [options]
 EOF
 }
 
-while (($#)); do
-  case $1 in
-    --count) lt_need_value "$@"; COUNT=$2; shift ;;
-    --rate) lt_need_value "$@"; RATE=$2; shift ;;
-    --closed) RATE=0 ;;
-    --batch) lt_need_value "$@"; BATCH=$2; shift ;;
-    --concurrency) lt_need_value "$@"; CONCURRENCY=$2; shift ;;
-    --duration) lt_need_value "$@"; DURATION=$2; shift ;;
-    --drain-timeout) lt_need_value "$@"; DRAIN_TIMEOUT=$2; shift ;;
-    --workers) lt_need_value "$@"; WORKERS=$2; shift ;;
-    --latency-ms) lt_need_value "$@"; LATENCY_MS=$2; shift ;;
-    --failure-rate) lt_need_value "$@"; FAILURE_RATE=$2; shift ;;
-    --mix) lt_need_value "$@"; MIX=$2; shift ;;
-    --priorities) lt_need_value "$@"; PRIORITIES=$2; shift ;;
-    --port) lt_need_value "$@"; PORT=$2; shift ;;
-    --results) lt_need_value "$@"; RESULTS=$2; shift ;;
-    --drop-db) DROP_DB=1 ;;
-    --private-doubles) PRIVATE_DOUBLES=1 ;;
-    -h | --help) usage; exit 0 ;;
-    *) usage >&2; die "unknown argument '$1'" ;;
-  esac
-  shift
-done
-for v in COUNT BATCH CONCURRENCY DURATION DRAIN_TIMEOUT WORKERS LATENCY_MS PORT; do
-  [[ ${!v} =~ ^[0-9]+$ ]] || die "${v,,} must be a whole number, not '${!v}'"
-done
+lt_parse_options usage --count=COUNT --rate=RATE --closed=RATE=0 --batch=BATCH \
+  --concurrency=CONCURRENCY --duration=DURATION --drain-timeout=DRAIN_TIMEOUT --workers=WORKERS \
+  --latency-ms=LATENCY_MS --failure-rate=FAILURE_RATE --mix=MIX --priorities=PRIORITIES \
+  --port=PORT --results=RESULTS --drop-db=DROP_DB=1 --private-doubles=PRIVATE_DOUBLES=1 -- "$@"
+lt_need_whole_numbers COUNT BATCH CONCURRENCY DURATION DRAIN_TIMEOUT WORKERS LATENCY_MS PORT
 [[ $RATE =~ ^[0-9]+([.][0-9]+)?$ ]] || die "--rate must be a number, not '$RATE'"
 [[ $FAILURE_RATE =~ ^(0([.][0-9]+)?|1([.]0+)?)$ ]] || die "--failure-rate must be in 0..1"
 ((COUNT >= 1 && WORKERS >= 1 && BATCH <= 1000)) || die "--count and --workers must be at least 1, --batch at most 1000"
@@ -135,18 +113,14 @@ fi
 
 lt_port_free "$PORT" || die "port $PORT is in use; choose another with --port"
 
-STAMP=$(date +%Y%m%d-%H%M%S)
-NAME=wc_bench_e2e_${STAMP//-/_}
-DB=$NAME
-VHOST=$NAME
-OUT=$ROOT/.wavecom/loadtest/e2e-$STAMP
-mkdir -p "$OUT" "$RESULTS"
+lt_name_run e2e e2e
+DB=$LT_RUN_NAME VHOST=$LT_RUN_NAME OUT=$LT_OUT
+mkdir -p "$RESULTS"
 SINCE=$(date +%s)
 
 # --- everything this script changes is undone by cleanup, whatever happens from here on
 
 SAMPLER_PID=
-CHILD_PID=
 DOUBLES_PID=
 DOUBLES_SAVED=0
 declare -A DOUBLES_SET=() # provider -> the settings the benchmark gave it, as the double echoed them
@@ -154,7 +128,7 @@ declare -A DOUBLES_SET=() # provider -> the settings the benchmark gave it, as t
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
-  [[ -n $CHILD_PID ]] && lt_stop_pid "$CHILD_PID" 10
+  [[ -n $LT_CHILD_PID ]] && lt_stop_pid "$LT_CHILD_PID" 10
   [[ -n $SAMPLER_PID ]] && lt_stop_pid "$SAMPLER_PID" 5
   lt_stop_services 40
   if [[ -n $DOUBLES_PID ]]; then
@@ -188,7 +162,7 @@ lt_on_exit cleanup
 
 say "building $BUILD (Release, no sanitizers)"
 lt_build "$BUILD"
-say "vhost $VHOST, database $DB, logs in ${OUT#"$ROOT"/}"
+say "vhost $VHOST, database $DB, logs in ${OUT#"$LT_ROOT"/}"
 lt_vhost_fresh "$VHOST"
 
 lt_export_run_env "$MONGODB_URI" "$DB" "$VHOST" "$PORT" "$WORKERS"
@@ -224,8 +198,7 @@ lt_start_worker "$BUILD" "$OUT/worker.log"
 # A pool whose children die at start (a broken build) would only make the drain wait in vain.
 for ((i = 0; i < 15; i++)); do
   sleep 0.2
-  if grep -q '"worker-master".*"msg":"worker [0-9]* (pid [0-9]*) \(killed by signal\|exited with code\)' \
-    "$OUT/worker.log"; then
+  if lt_worker_child_died "$OUT/worker.log"; then
     tail -n 5 "$OUT/worker.log" >&2
     die "wavecom-worker children die at start (see $OUT/worker.log)"
   fi
@@ -233,37 +206,17 @@ done
 lt_tenant_key "$BUILD" e2e-bench sender
 TENANT=$LT_TENANT
 # The tenant's webhooks are signed with its secret: the webhook double needs it for their path.
-SECRET=$("$LT_PYTHON" -c "import pymongo,sys; print(pymongo.MongoClient(sys.argv[1])[sys.argv[2]].tenants.find_one({'_id': sys.argv[3]})['webhookSecret'])" \
-  "$MONGODB_URI" "$DB" "$TENANT") || die "could not read the tenant's webhook secret"
-curl -fsS -m 10 -o /dev/null -X POST "$CONTROL/_control/webhook/secrets" \
-  --data-binary "{\"prefix\":\"/e2e-$TENANT\",\"secret\":\"$SECRET\"}" ||
-  die "could not register the webhook secret with the double"
+lt_register_webhook_secret "$CONTROL" "$MONGODB_URI" "$DB" "$TENANT" "/e2e-$TENANT"
 
-# Memory: every SAMPLE_INTERVAL seconds, one line per process of the tree:
-# epoch role pid VmRSS_kB VmHWM_kB.
+# Memory: every SAMPLE_INTERVAL seconds, one line per process of the tree (lt_sample_rss).
 RSS_FILE=$OUT/rss.txt
-sample_rss() {
-  local now pid role line
-  now=$(date +%s)
-  # shellcheck disable=SC2046 # one word per child pid
-  for pid in "$LT_API_PID" "$LT_WORKER_PID" $(lt_children "$LT_WORKER_PID"); do
-    case $pid in
-      "$LT_API_PID") role=api ;;
-      "$LT_WORKER_PID") role=worker-master ;;
-      *) role=worker-child ;;
-    esac
-    line=$(awk '/^VmRSS:/ { r = $2 } /^VmHWM:/ { h = $2 } END { if (r != "") print r, h }' \
-      "/proc/$pid/status" 2>/dev/null) || continue
-    [[ -n $line ]] && printf '%s %s %s %s\n' "$now" "$role" "$pid" "$line" >>"$RSS_FILE"
-  done
-  return 0
-}
+
 # CPU by part of the system (loadtest/cpu_snapshot.py), before the first request and after the
 # last delivery: where the machine's two cores went.
 cpu_snapshot() { # FILE
   local smtp_pid=
-  [[ -f $ROOT/.wavecom/run/smtp-catcher.pid ]] && smtp_pid=$(<"$ROOT/.wavecom/run/smtp-catcher.pid")
-  "$LT_PYTHON" "$ROOT/loadtest/cpu_snapshot.py" --pid "api=$LT_API_PID" --pid "worker=$LT_WORKER_PID" \
+  [[ -f $LT_ROOT/.wavecom/run/smtp-catcher.pid ]] && smtp_pid=$(<"$LT_ROOT/.wavecom/run/smtp-catcher.pid")
+  "$LT_PYTHON" "$LT_ROOT/loadtest/cpu_snapshot.py" --pid "api=$LT_API_PID" --pid "worker=$LT_WORKER_PID" \
     ${DOUBLES_PID:+--pid "doubles=$DOUBLES_PID"} ${smtp_pid:+--pid "smtp-catcher=$smtp_pid"} >"$1" ||
     printf '{}\n' >"$1"
 }
@@ -295,38 +248,27 @@ watch_doubles() {
   declare -A DOUBLES_SEEN=()
   for p in twilio fcm apns webhook; do DOUBLES_SEEN[$p]=${DOUBLES_SET[$p]}; done
   while sleep "$SAMPLE_INTERVAL"; do
-    sample_rss
+    lt_sample_rss "$RSS_FILE"
     watch_doubles
     cpu_sample
   done
 ) &
 SAMPLER_PID=$!
 
-# The long steps run in the background and are waited for, so that a signal to this script is
-# acted on at once (bash runs a trap only after a foreground command has finished).
-run_child() { # COMMAND...: runs it as CHILD_PID, returns its exit status
-  "$@" &
-  CHILD_PID=$!
-  local rc=0
-  wait "$CHILD_PID" || rc=$?
-  CHILD_PID=
-  return "$rc"
-}
-
 # Memory at idle: the processes up, connected and waiting, before the first request.
 sleep 3
-RSS_FILE=$OUT/rss-idle.txt sample_rss
+lt_sample_rss "$OUT/rss-idle.txt"
 cpu_snapshot "$OUT/cpu-before.json"
 # What the database engine wrote (loadtest/db_writes.py): only on our own FerretDB+PostgreSQL.
 db_snapshot() { # FILE
-  "$LT_PYTHON" "$ROOT/loadtest/db_writes.py" --db "$DB" >"$1" 2>>"$OUT/db_writes.err" || rm -f "$1"
+  "$LT_PYTHON" "$LT_ROOT/loadtest/db_writes.py" --db "$DB" >"$1" 2>>"$OUT/db_writes.err" || rm -f "$1"
 }
 db_snapshot "$OUT/db-before.json"
 
 if [[ $RATE == 0 ]]; then mode="closed loop"; else mode="open loop at $RATE/s"; fi
 say "submitting $COUNT notifications ($mode, at most ${DURATION} s)"
 submit_rc=0
-WAVECOM_E2E_KEY=$LT_KEY run_child "$LT_PYTHON" "$ROOT/loadtest/e2e_submit.py" \
+WAVECOM_E2E_KEY=$LT_KEY lt_run_child "$LT_PYTHON" "$LT_ROOT/loadtest/e2e_submit.py" \
   --url "http://127.0.0.1:$PORT" --count "$COUNT" --rate "$RATE" --batch "$BATCH" \
   --concurrency "$CONCURRENCY" --duration "$DURATION" --mix "$MIX" --priorities "$PRIORITIES" \
   --webhook-base "$WEBHOOK_URL/e2e-$TENANT" --tag "$SINCE" \
@@ -339,12 +281,12 @@ quiescent=1
 # Each poll groups the tenant's documents by status: poll a big run less often.
 interval=2
 ((accepted <= 10000)) || interval=5
-run_child "$LT_PYTHON" "$ROOT/loadtest/e2e_report.py" wait --mongodb-uri "$MONGODB_URI" --db "$DB" \
+lt_run_child "$LT_PYTHON" "$LT_ROOT/loadtest/e2e_report.py" wait --mongodb-uri "$MONGODB_URI" --db "$DB" \
   --tenant "$TENANT" --expected "$accepted" --timeout "$DRAIN_TIMEOUT" --interval "$interval" ||
   quiescent=0
 kill -0 "$LT_WORKER_PID" 2>/dev/null || die "wavecom-worker died during the run (see $OUT/worker.log)"
 kill -0 "$LT_API_PID" 2>/dev/null || die "wavecom-api died during the run (see $OUT/api.log)"
-sample_rss # the end state, after the last delivery
+lt_sample_rss "$RSS_FILE" # the end state, after the last delivery
 cpu_snapshot "$OUT/cpu-after.json"
 sleep 1 # PostgreSQL's statistics reach its view within a second
 db_snapshot "$OUT/db-after.json"
@@ -361,9 +303,9 @@ DB_WRITES_ARGS=()
 [[ -f $OUT/db-before.json && -f $OUT/db-after.json ]] &&
   DB_WRITES_ARGS=(--db-before "$OUT/db-before.json" --db-after "$OUT/db-after.json")
 dirty=0
-[[ -z $(git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null) ]] || dirty=1
+[[ -z $(git -C "$LT_ROOT" status --porcelain --untracked-files=no 2>/dev/null) ]] || dirty=1
 report_rc=0
-"$LT_PYTHON" "$ROOT/loadtest/e2e_report.py" report --mongodb-uri "$MONGODB_URI" --db "$DB" \
+"$LT_PYTHON" "$LT_ROOT/loadtest/e2e_report.py" report --mongodb-uri "$MONGODB_URI" --db "$DB" \
   --tenant "$TENANT" --ids "$OUT/ids.txt" --submit-stats "$OUT/submit.json" --rss "$RSS_FILE" --rss-idle "$OUT/rss-idle.txt" \
   --cpu-before "$OUT/cpu-before.json" --cpu-after "$OUT/cpu-after.json" --cpu-samples "$CPU_SAMPLES" \
   ${DB_WRITES_ARGS[@]+"${DB_WRITES_ARGS[@]}"} \
@@ -372,10 +314,10 @@ report_rc=0
   --out-json "$RESULTS/e2e.json" --out-md "$RESULTS/e2e.md" \
   --meta "command=$COMMAND" --meta "date=$(date -u +%Y-%m-%dT%H:%MZ)" --meta "cores=$(nproc)" \
   --meta "workers=$WORKERS" --meta "latency_ms=$LATENCY_MS" --meta "failure_rate=$FAILURE_RATE" \
-  --meta "commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
-  --meta "dirty=$dirty" --meta "database=$DB" --meta "logs=${OUT#"$ROOT"/}" \
+  --meta "commit=$(git -C "$LT_ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
+  --meta "dirty=$dirty" --meta "database=$DB" --meta "logs=${OUT#"$LT_ROOT"/}" \
   --meta "doubles=$( ((PRIVATE_DOUBLES)) && echo private || echo shared) $CONTROL" || report_rc=$?
 ((report_rc == 0 || report_rc == 4 || report_rc == 5)) || die "the report failed (exit $report_rc)"
 cp "$RESULTS/e2e.json" "$RESULTS/e2e.md" "$OUT/" # the run's own copy, kept with its logs
-say "results: ${RESULTS#"$ROOT"/}/e2e.json, ${RESULTS#"$ROOT"/}/e2e.md"
+say "results: ${RESULTS#"$LT_ROOT"/}/e2e.json, ${RESULTS#"$LT_ROOT"/}/e2e.md"
 exit "$report_rc"

@@ -56,6 +56,41 @@ def percentile(sorted_values, p):
     return sorted_values[k]
 
 
+def lat_summary(values):
+    """Count, p50, p95, p99 and max of latencies in milliseconds; None for none."""
+    values = sorted(values)
+    if not values:
+        return None
+    return {"n": len(values), "p50_ms": percentile(values, 50), "p95_ms": percentile(values, 95),
+            "p99_ms": percentile(values, 99), "max_ms": values[-1]}
+
+
+def benchmark_db(args):
+    """The benchmark's database, named by the --mongodb-uri and --db every subcommand takes."""
+    return pymongo.MongoClient(args.mongodb_uri, serverSelectionTimeoutMS=10000)[args.db]
+
+
+def run_subcommand(description, commands, add_arguments):
+    """The main() of a report script: parses the command line into one of `commands` ({name:
+    function(args) returning the exit status}) and runs it. Each subcommand reads the benchmark's
+    database (--mongodb-uri, --db); `report` also writes its results (--out-json, --out-md, and
+    --meta key=value pairs for them); add_arguments(parsers by name) adds the rest."""
+    ap = argparse.ArgumentParser(description=description)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    for name, command in commands.items():
+        p = sub.add_parser(name)
+        p.set_defaults(command=command)
+        p.add_argument("--mongodb-uri", required=True)
+        p.add_argument("--db", required=True)
+    report = sub.choices["report"]
+    report.add_argument("--out-json", required=True)
+    report.add_argument("--out-md", required=True)
+    report.add_argument("--meta", action="append", default=[])
+    add_arguments(sub.choices)
+    args = ap.parse_args()
+    return args.command(args)
+
+
 def by_status(coll, tenant):
     pipeline = [{"$match": {"tenantId": tenant}}, {"$group": {"_id": "$status", "n": {"$sum": 1}}}]
     return {d["_id"]: d["n"] for d in coll.aggregate(pipeline)}
@@ -92,7 +127,7 @@ def open_by_counters(db, tenant):
 
 
 def cmd_wait(args):
-    db = pymongo.MongoClient(args.mongodb_uri, serverSelectionTimeoutMS=10000)[args.db]
+    db = benchmark_db(args)
     coll = db.notifications
     start = time.monotonic()
     last_print = 0.0
@@ -318,7 +353,7 @@ def cmd_report(args):
     accepted_set = set(accepted)
     repeated_ids = len(accepted) - len(accepted_set)
 
-    coll = pymongo.MongoClient(args.mongodb_uri, serverSelectionTimeoutMS=10000)[args.db].notifications
+    coll = benchmark_db(args).notifications
     projection = {"type": 1, "platform": 1, "priority": 1, "status": 1, "createdAt": 1,
                   "sentAt": 1, "failedAt": 1, "retryCount": 1, "error": 1}
     docs = {}
@@ -362,13 +397,6 @@ def cmd_report(args):
             steady = {"per_s": round(n / ((hi - lo) / 1000.0), 1),
                       "per_min": round(n / ((hi - lo) / 1000.0) * 60),
                       "window_s": round((hi - lo) / 1000.0, 3)}
-
-    def lat_summary(values):
-        values = sorted(values)
-        if not values:
-            return None
-        return {"n": len(values), "p50_ms": percentile(values, 50), "p95_ms": percentile(values, 95),
-                "p99_ms": percentile(values, 99), "max_ms": values[-1]}
 
     per_channel = {}
     per_priority = {}
@@ -632,21 +660,16 @@ def markdown(r):
     return "\n".join(out)
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    sub = ap.add_subparsers(dest="cmd", required=True)
-    for name in ("wait", "report"):
-        p = sub.add_parser(name)
-        p.add_argument("--mongodb-uri", required=True)
-        p.add_argument("--db", required=True)
+def add_arguments(parsers):
+    for p in parsers.values():
         p.add_argument("--tenant", required=True)
-    w = sub.choices["wait"]
+    w = parsers["wait"]
     w.add_argument("--expected", type=int, required=True)
     w.add_argument("--timeout", type=float, default=600)
     w.add_argument("--interval", type=float, default=2)
     w.add_argument("--stall", type=float, default=200,
                    help="give up when no status changed for this long (the longest retry tier is 125 s)")
-    r = sub.choices["report"]
+    r = parsers["report"]
     r.add_argument("--ids", required=True)
     r.add_argument("--submit-stats", required=True)
     r.add_argument("--rss", required=True)
@@ -663,11 +686,11 @@ def main():
     r.add_argument("--quiescent", type=int, default=1)
     r.add_argument("--doubles-drift")
     r.add_argument("--worker-log")
-    r.add_argument("--out-json", required=True)
-    r.add_argument("--out-md", required=True)
-    r.add_argument("--meta", action="append", default=[])
-    args = ap.parse_args()
-    return cmd_wait(args) if args.cmd == "wait" else cmd_report(args)
+
+
+def main():
+    return run_subcommand(__doc__.split("\n\n")[0], {"wait": cmd_wait, "report": cmd_report},
+                          add_arguments)
 
 
 if __name__ == "__main__":

@@ -21,37 +21,23 @@
 # elsewhere); raw outputs go to .wavecom/loadtest/intake-<time>/. Environment knobs: any WAVECOM_*
 # variable of the API (e.g. WAVECOM_API_COMMITTERS), WAVECOM_LOADTEST_PORT (5077),
 # WAVECOM_PERF_BUILD_DIR (build-perf).
-set -euo pipefail
 
 # shellcheck source=loadtest/lib.sh
 . "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 
-ROOT=$LT_ROOT
 DURATION=60
 CONNECTIONS="16 64 256"
 BATCH_DURATION=60
 WORKERS=${WAVECOM_LOADTEST_WORKERS:-2}
-RESULTS=$ROOT/loadtest/results
-BUILD=${WAVECOM_PERF_BUILD_DIR:-$ROOT/build-perf}
+RESULTS=$LT_ROOT/loadtest/results
+BUILD=${WAVECOM_PERF_BUILD_DIR:-$LT_ROOT/build-perf}
 PORT=${WAVECOM_LOADTEST_PORT:-5077}
 MONGODB_URI=${WAVECOM_MONGODB_URI:-mongodb://127.0.0.1:27017}
 COMMAND="loadtest/intake.sh $*"
 
-while (($#)); do
-  case $1 in
-    --duration) DURATION=${2:?}; shift ;;
-    --connections) CONNECTIONS=${2:?}; shift ;;
-    --batch-duration) BATCH_DURATION=${2:?}; shift ;;
-    --results) RESULTS=${2:?}; shift ;;
-    --workers) WORKERS=${2:?}; shift ;;
-    -h | --help) sed -n '2,23p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) die "unknown argument '$1' (see --help)" ;;
-  esac
-  shift
-done
-for v in DURATION BATCH_DURATION WORKERS; do
-  [[ ${!v} =~ ^[0-9]+$ ]] || die "${v,,} must be a whole number, not '${!v}'"
-done
+lt_parse_options lt_header_help --duration=DURATION --connections=CONNECTIONS \
+  --batch-duration=BATCH_DURATION --results=RESULTS --workers=WORKERS -- "$@"
+lt_need_whole_numbers DURATION BATCH_DURATION WORKERS
 ((DURATION >= 1)) || die "--duration must be at least 1"
 read -r -a CONNS <<<"$CONNECTIONS"
 for c in "${CONNS[@]}"; do
@@ -62,11 +48,9 @@ command -v wrk >/dev/null || die "wrk is not installed (apt-get install wrk)"
 [[ -x $LT_RABBITMQCTL ]] || die "no $LT_RABBITMQCTL: run deploy/stack.sh services first"
 lt_port_free "$PORT" || die "port $PORT is in use (WAVECOM_LOADTEST_PORT chooses another)"
 
-STAMP=$(date +%Y%m%d-%H%M%S)
-DB=wc_bench_intake_${STAMP//-/_}
-VHOST=$DB
-OUT=$ROOT/.wavecom/loadtest/intake-$STAMP
-mkdir -p "$OUT" "$RESULTS"
+lt_name_run intake intake
+DB=$LT_RUN_NAME VHOST=$LT_RUN_NAME OUT=$LT_OUT
+mkdir -p "$RESULTS"
 
 say "building $BUILD (Release, no sanitizers)"
 lt_build "$BUILD"
@@ -133,7 +117,7 @@ run_wrk() {
   printf '$ wrk -t2 -c%s -d%ss --timeout 30s --latency -s loadtest/intake.lua (delay %s ms) http://127.0.0.1:%s/api/notifications\n' \
     "$conns" "$DURATION" "$pause" "$PORT" >"$OUT/$name.txt"
   WAVECOM_LOADTEST_IDS_DIR=$ids WAVECOM_LOADTEST_DELAY_MS=$pause \
-    wrk -t2 -c"$conns" -d"${DURATION}s" --timeout 30s --latency -s "$ROOT/loadtest/intake.lua" \
+    wrk -t2 -c"$conns" -d"${DURATION}s" --timeout 30s --latency -s "$LT_ROOT/loadtest/intake.lua" \
     "http://127.0.0.1:$PORT/api/notifications" >>"$OUT/$name.txt"
   read -r recorded stored pending < <(reconcile "$ids"/*.txt) || die "reconciliation of $name failed"
   [[ $recorded == "$(value created_201 "$OUT/$name.txt")" ]] ||
@@ -162,7 +146,7 @@ run_wrk paced "$best_conns" "$pause"
 
 if ((BATCH_DURATION > 0)); then
   say "batch endpoint: 500 per request, 4 in flight, $BATCH_DURATION s"
-  WAVECOM_E2E_KEY=$LT_KEY "$LT_PYTHON" "$ROOT/loadtest/e2e_submit.py" --url "http://127.0.0.1:$PORT" \
+  WAVECOM_E2E_KEY=$LT_KEY "$LT_PYTHON" "$LT_ROOT/loadtest/e2e_submit.py" --url "http://127.0.0.1:$PORT" \
     --count 100000000 --batch 500 --concurrency 4 --duration "$BATCH_DURATION" --mix sms=1 \
     --webhook-base "http://127.0.0.1:4040" --ids-out "$OUT/batch.ids" --stats-out "$OUT/batch.json" \
     2>"$OUT/batch.log" || die "the batch submitter failed (see $OUT/batch.log)"
@@ -172,6 +156,6 @@ fi
 
 api_hwm_kb=$(awk '/^VmHWM:/ { print $2 }' "/proc/$LT_API_PID/status")
 
-"$LT_PYTHON" "$ROOT/loadtest/intake_report.py" --out "$OUT" --results "$RESULTS" --command "$COMMAND" \
+"$LT_PYTHON" "$LT_ROOT/loadtest/intake_report.py" --out "$OUT" --results "$RESULTS" --command "$COMMAND" \
   --connections "${CONNS[*]}" --duration "$DURATION" --batch-duration "$BATCH_DURATION" \
   --workers "$WORKERS" --api-hwm-kb "$api_hwm_kb"

@@ -1,9 +1,11 @@
 # shellcheck shell=bash
-# loadtest/lib.sh: the shell the load-test scripts (intake.sh, e2e.sh) share. Source it from a
-# script that runs with `set -euo pipefail`; it defines paths and functions and starts nothing.
+# loadtest/lib.sh: the shell the benchmark scripts share. Source it first: it turns on strict mode
+# (set -euo pipefail) for the script, defines paths and functions, and starts nothing.
 #
 # The processes a script starts are remembered (LT_API_PID, LT_WORKER_PID) so that its EXIT trap
 # can stop exactly those, by pid, with lt_stop_services.
+
+set -euo pipefail
 
 LT_ROOT=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)
 LT_RABBITMQCTL=${WAVECOM_LOADTEST_RABBITMQCTL:-$LT_ROOT/.wavecom/bin/rabbitmqctl}
@@ -11,6 +13,7 @@ LT_DOUBLES_DIR=$LT_ROOT/.wavecom/doubles
 LT_PYTHON=/usr/bin/python3
 LT_API_PID=
 LT_WORKER_PID=
+LT_CHILD_PID=
 
 die() {
   printf 'error: %s\n' "$*" >&2
@@ -21,6 +24,48 @@ say() { printf '==> %s\n' "$*" >&2; }
 
 # Fails with a pointer to --help unless option $1 was given a value ($2).
 lt_need_value() { [[ $# -ge 2 && -n $2 ]] || die "$1 needs a value (see --help)"; }
+
+# Prints the running script's opening comment, the lines after `#!` up to the first that is not a
+# comment, without their `# `: the --help of a script that documents itself at its top.
+lt_header_help() {
+  awk 'NR > 1 { if (!/^#/) exit; sub(/^# ?/, ""); print }' "${BASH_SOURCE[-1]}"
+}
+
+# Reads a script's options into its variables, from a table of SPECs: `--OPTION=VARIABLE` takes a
+# value (`--OPTION VALUE` sets VARIABLE), `--OPTION=VARIABLE=VALUE` is a switch that sets VARIABLE
+# to VALUE. -h and --help run HELP (a function or command) and exit 0; anything else is an error.
+lt_parse_options() { # HELP SPEC... -- ARG...
+  local help=$1 spec
+  local -A lt_option_spec=()
+  shift
+  while [[ $1 != -- ]]; do
+    spec=$1
+    lt_option_spec[${spec%%=*}]=${spec#*=}
+    shift
+  done
+  shift
+  while (($#)); do
+    [[ $1 == -h || $1 == --help ]] && { "$help"; exit 0; }
+    spec=${lt_option_spec[$1]:-}
+    [[ -n $spec ]] || die "unknown argument '$1' (see --help)"
+    if [[ $spec == *=* ]]; then
+      printf -v "${spec%%=*}" '%s' "${spec#*=}"
+    else
+      lt_need_value "$@"
+      printf -v "$spec" '%s' "$2"
+      shift
+    fi
+    shift
+  done
+}
+
+# Fails naming the first VARIABLE whose value is not a whole number (0, 1, 2, ...).
+lt_need_whole_numbers() { # VARIABLE...
+  local v
+  for v in "$@"; do
+    [[ ${!v} =~ ^[0-9]+$ ]] || die "${v,,} must be a whole number, not '${!v}'"
+  done
+}
 
 # Runs FUNCTION when the script exits, Ctrl-C and SIGTERM included (they become exits 130, 143).
 lt_on_exit() { # FUNCTION
@@ -64,6 +109,17 @@ lt_build() { # DIR
     die "cmake could not configure $1"
   cmake --build "$1" -j"$(nproc)" --target wavecom-api wavecom-worker wavecomctl >/dev/null ||
     die "the build in $1 failed (run: cmake --build $1)"
+}
+
+# Names this run after the time it starts and makes its folder: LT_STAMP (YYYYmmdd-HHMMSS),
+# LT_RUN_NAME (wc_bench_NAME_YYYYmmdd_HHMMSS: its database and vhost) and LT_OUT
+# (.wavecom/loadtest/FOLDER-LT_STAMP: its logs and raw outputs).
+lt_name_run() { # NAME FOLDER
+  LT_STAMP=$(date +%Y%m%d-%H%M%S)
+  # shellcheck disable=SC2034 # read by the scripts that source this file
+  LT_RUN_NAME=wc_bench_$1_${LT_STAMP//-/_}
+  LT_OUT=$LT_ROOT/.wavecom/loadtest/$2-$LT_STAMP
+  mkdir -p "$LT_OUT"
 }
 
 # A RabbitMQ virtual host of the script's own, empty: deleted first if an earlier run left it.
@@ -161,6 +217,43 @@ lt_stop_pid() { # PID SECONDS
   return 0
 }
 
+# Runs COMMAND in the background as LT_CHILD_PID and waits for it, returning its exit status: a long
+# step run so lets a signal to the script act at once (bash runs a trap only after a foreground
+# command has finished). The script's EXIT trap stops LT_CHILD_PID when it is set.
+lt_run_child() { # COMMAND...
+  "$@" &
+  LT_CHILD_PID=$!
+  local rc=0
+  wait "$LT_CHILD_PID" || rc=$?
+  LT_CHILD_PID=
+  return "$rc"
+}
+
+# Succeeds when the worker's LOG says that one of its children was killed or exited.
+lt_worker_child_died() { # LOG
+  grep -q '"worker-master".*"msg":"worker [0-9]* (pid [0-9]*) \(killed by signal\|exited with code\)' "$1"
+}
+
+# Appends a line `epoch role pid VmRSS_kB VmHWM_kB` for the API, the worker master and each worker
+# child this script started (role api, worker-master or worker-child) to FILE; processes that are
+# not running are left out.
+lt_sample_rss() { # FILE
+  local now pid role line
+  now=$(date +%s)
+  # shellcheck disable=SC2046 # one word per child pid
+  for pid in $LT_API_PID $LT_WORKER_PID $([[ -n $LT_WORKER_PID ]] && lt_children "$LT_WORKER_PID"); do
+    case $pid in
+      "$LT_API_PID") role=api ;;
+      "$LT_WORKER_PID") role=worker-master ;;
+      *) role=worker-child ;;
+    esac
+    line=$(awk '/^VmRSS:/ { r = $2 } /^VmHWM:/ { h = $2 } END { if (r != "") print r, h }' \
+      "/proc/$pid/status" 2>/dev/null) || continue
+    [[ -n $line ]] && printf '%s %s %s %s\n' "$now" "$role" "$pid" "$line" >>"$1"
+  done
+  return 0
+}
+
 # Stops the worker (drain first) and then the API, those this script started.
 lt_stop_services() { # DRAIN_SECONDS
   lt_stop_pid "$LT_WORKER_PID" "$1"
@@ -221,6 +314,17 @@ lt_start_private_doubles() { # BIN BASE DIR
   export WAVECOM_APNS_URL=https://127.0.0.1:$((b + 30))
   export WAVECOM_APNS_KEY_FILE=$dd/apns-key.p8
   export WAVECOM_PROVIDER_CA_FILE=$dd/tls-cert.pem
+}
+
+# Gives the webhook double at CONTROL the webhook secret of TENANT (read from database DB), so that
+# it checks the signature of every webhook sent to a path under PREFIX.
+lt_register_webhook_secret() { # CONTROL MONGODB_URI DB TENANT PREFIX
+  local secret
+  secret=$("$LT_PYTHON" -c "import pymongo,sys; print(pymongo.MongoClient(sys.argv[1])[sys.argv[2]].tenants.find_one({'_id': sys.argv[3]})['webhookSecret'])" \
+    "$2" "$3" "$4") || die "could not read the tenant's webhook secret"
+  curl -fsS -m 10 -o /dev/null -X POST "$1/_control/webhook/secrets" \
+    --data-binary "{\"prefix\":\"$5\",\"secret\":\"$secret\"}" ||
+    die "could not register the webhook secret with the double"
 }
 
 # Sets every HTTP double at CONTROL to LATENCY_MS of latency and FAILURE_RATE transient failures

@@ -9,29 +9,19 @@
 # the first request (idle) and every second under load, and writes the memory figures to
 # loadtest/results/memory.json and memory.md. Prints ONE summary line. Fails when e2e.sh's
 # reconciliation fails: a memory figure of a run that lost notifications is worth nothing.
-set -euo pipefail
 
 # shellcheck source=loadtest/lib.sh
 . "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 
-ROOT=$LT_ROOT
 COUNT=10000
-RESULTS=$ROOT/loadtest/results
+RESULTS=$LT_ROOT/loadtest/results
 COMMAND="loadtest/memory.sh $*"
-while (($#)); do
-  case $1 in
-    --count) COUNT=${2:?}; shift ;;
-    --results) RESULTS=${2:?}; shift ;;
-    -h | --help) sed -n '2,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) die "unknown argument '$1' (see --help)" ;;
-  esac
-  shift
-done
+lt_parse_options lt_header_help --count=COUNT --results=RESULTS -- "$@"
 [[ $COUNT =~ ^[1-9][0-9]*$ ]] || die "--count must be a positive whole number, not '$COUNT'"
 
-RUN=$ROOT/.wavecom/loadtest/memory-$(date +%Y%m%d-%H%M%S)
+RUN=$LT_ROOT/.wavecom/loadtest/memory-$(date +%Y%m%d-%H%M%S)
 mkdir -p "$RUN" "$RESULTS"
-"$ROOT/loadtest/e2e.sh" --private-doubles --drop-db --count "$COUNT" --results "$RUN" >"$RUN/e2e.txt" ||
+"$LT_ROOT/loadtest/e2e.sh" --private-doubles --drop-db --count "$COUNT" --results "$RUN" >"$RUN/e2e.txt" ||
   die "the e2e run failed (exit $?; see $RUN/e2e.txt and $RUN/e2e.md)"
 
 "$LT_PYTHON" - "$RUN/e2e.json" "$RESULTS" "$COMMAND" <<'PY'

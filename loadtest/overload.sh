@@ -17,21 +17,20 @@
 # the ceiling it sheds non-CRITICAL work with 503 + Retry-After and still takes CRITICAL work. Exit
 # status: that of e2e.sh (0; 4 when an accepted notification was lost or not terminal; 1 on other
 # errors).
-set -euo pipefail
 
 # shellcheck source=loadtest/lib.sh
 . "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 
-ROOT=$LT_ROOT
 CAPACITY=
 FACTOR=3
 DURATION=60
 BATCH=10
 DRAIN_TIMEOUT=900
 PRIORITIES=CRITICAL=2,HIGH=18,MEDIUM=50,LOW=30
-RESULTS=$ROOT/loadtest/results
+RESULTS=$LT_ROOT/loadtest/results
 COMMAND="loadtest/overload.sh${*:+ $*}"
 
+# shellcheck disable=SC2317 # called by lt_parse_options for --help
 usage() {
   cat <<EOF
 Usage: loadtest/overload.sh [options]
@@ -51,20 +50,8 @@ WAVECOM_* setting of the API and the worker, passed on as loadtest/e2e.sh does.
 EOF
 }
 
-while (($#)); do
-  case $1 in
-    --capacity) lt_need_value "$@"; CAPACITY=$2; shift ;;
-    --factor) lt_need_value "$@"; FACTOR=$2; shift ;;
-    --duration) lt_need_value "$@"; DURATION=$2; shift ;;
-    --batch) lt_need_value "$@"; BATCH=$2; shift ;;
-    --priorities) lt_need_value "$@"; PRIORITIES=$2; shift ;;
-    --drain-timeout) lt_need_value "$@"; DRAIN_TIMEOUT=$2; shift ;;
-    --results) lt_need_value "$@"; RESULTS=$2; shift ;;
-    -h | --help) usage; exit 0 ;;
-    *) usage >&2; die "unknown argument '$1'" ;;
-  esac
-  shift
-done
+lt_parse_options usage --capacity=CAPACITY --factor=FACTOR --duration=DURATION --batch=BATCH \
+  --priorities=PRIORITIES --drain-timeout=DRAIN_TIMEOUT --results=RESULTS -- "$@"
 if [[ -z $CAPACITY ]]; then
   [[ -f $RESULTS/e2e.json ]] || die "no --capacity and no $RESULTS/e2e.json (run loadtest/e2e.sh first)"
   CAPACITY=$("$LT_PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["delivered"]["steady_middle_80"]["per_s"])' \
@@ -73,9 +60,7 @@ fi
 for v in CAPACITY FACTOR; do
   [[ ${!v} =~ ^[0-9]+([.][0-9]+)?$ ]] || die "--${v,,} must be a number, not '${!v}'"
 done
-for v in DURATION BATCH DRAIN_TIMEOUT; do
-  [[ ${!v} =~ ^[0-9]+$ ]] || die "--${v,,} must be a whole number, not '${!v}'"
-done
+lt_need_whole_numbers DURATION BATCH DRAIN_TIMEOUT
 # The ceiling the API sheds at: the capacity, unless the caller chose one.
 CEILING=${WAVECOM_RATE_GLOBAL_NPS:-$(printf '%.0f' "$CAPACITY")}
 [[ $CEILING =~ ^[0-9]+$ ]] || die "WAVECOM_RATE_GLOBAL_NPS must be a whole number, not '$CEILING'"
@@ -84,21 +69,21 @@ RATE=$("$LT_PYTHON" -c 'import sys; print(round(float(sys.argv[1]) * float(sys.a
 COUNT=$("$LT_PYTHON" -c 'import math,sys; print(math.ceil(float(sys.argv[1]) * int(sys.argv[2])))' "$RATE" "$DURATION")
 
 STAMP=$(date +%Y%m%d-%H%M%S)
-RUN=$ROOT/.wavecom/loadtest/overload-$STAMP
+RUN=$LT_ROOT/.wavecom/loadtest/overload-$STAMP
 mkdir -p "$RUN" "$RESULTS"
 printf '==> overload: capacity %s/s x %s = %s/s offered for %s s (%s notifications, %s per request)\n' \
   "$CAPACITY" "$FACTOR" "$RATE" "$DURATION" "$COUNT" "$BATCH" >&2
 
 rc=0
-"$ROOT/loadtest/e2e.sh" --private-doubles --drop-db --rate "$RATE" --count "$COUNT" --batch "$BATCH" \
+"$LT_ROOT/loadtest/e2e.sh" --private-doubles --drop-db --rate "$RATE" --count "$COUNT" --batch "$BATCH" \
   --concurrency 64 --duration "$DURATION" --drain-timeout "$DRAIN_TIMEOUT" --priorities "$PRIORITIES" \
   --results "$RUN" >"$RUN/e2e-summary.txt" || rc=$?
 cat "$RUN/e2e-summary.txt" >&2
 [[ -f $RUN/e2e.json ]] || die "loadtest/e2e.sh produced no result (exit $rc)"
-"$LT_PYTHON" "$ROOT/loadtest/overload_report.py" --e2e "$RUN/e2e.json" --capacity "$CAPACITY" \
+"$LT_PYTHON" "$LT_ROOT/loadtest/overload_report.py" --e2e "$RUN/e2e.json" --capacity "$CAPACITY" \
   --factor "$FACTOR" --ceiling "$CEILING" --command "$COMMAND" --out-json "$RESULTS/overload.json" --out-md "$RESULTS/overload.md" ||
   die "the overload report failed"
 cp "$RESULTS/overload.json" "$RESULTS/overload.md" "$RUN/"
-printf '==> results: %s, %s (raw: %s)\n' "${RESULTS#"$ROOT"/}/overload.json" \
-  "${RESULTS#"$ROOT"/}/overload.md" "${RUN#"$ROOT"/}" >&2
+printf '==> results: %s, %s (raw: %s)\n' "${RESULTS#"$LT_ROOT"/}/overload.json" \
+  "${RESULTS#"$LT_ROOT"/}/overload.md" "${RUN#"$LT_ROOT"/}" >&2
 exit "$rc"

@@ -25,12 +25,10 @@
 # --drop-db. Every WAVECOM_* variable of the API and the worker set when the script starts is
 # passed on (e.g. WAVECOM_WORKER_PREFETCH), except those it sets itself.
 # Logs and raw outputs: .wavecom/loadtest/priority-<time>/.
-set -euo pipefail
 
 # shellcheck source=loadtest/lib.sh
 . "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 
-ROOT=$LT_ROOT
 LOW=20000
 CRITICAL=200
 CRIT_BATCH=1
@@ -45,12 +43,13 @@ PORT=${WAVECOM_PRIORITY_PORT:-5079}
 DOUBLES_BASE=${WAVECOM_PRIORITY_DOUBLES_PORT:-4200}
 MIX=sms=35,fcm=20,apns=10,webhook=15,email=20
 DROP_DB=0
-DOUBLES_BIN=${WAVECOM_DOUBLES_BIN:-$ROOT/.wavecom/bin/wavecom-doubles}
-RESULTS=$ROOT/loadtest/results
-BUILD=${WAVECOM_BENCH_BUILD_DIR:-$ROOT/build-bench}
+DOUBLES_BIN=${WAVECOM_DOUBLES_BIN:-$LT_ROOT/.wavecom/bin/wavecom-doubles}
+RESULTS=$LT_ROOT/loadtest/results
+BUILD=${WAVECOM_BENCH_BUILD_DIR:-$LT_ROOT/build-bench}
 MONGODB_URI=${WAVECOM_MONGODB_URI:-mongodb://127.0.0.1:27017}
 COMMAND="loadtest/priority.sh${*:+ $*}"
 
+# shellcheck disable=SC2317 # called by lt_parse_options for --help
 usage() {
   cat <<EOF
 Usage: loadtest/priority.sh [options]
@@ -75,31 +74,12 @@ Usage: loadtest/priority.sh [options]
 EOF
 }
 
-while (($#)); do
-  case $1 in
-    --low) lt_need_value "$@"; LOW=$2; shift ;;
-    --critical) lt_need_value "$@"; CRITICAL=$2; shift ;;
-    --critical-batch) lt_need_value "$@"; CRIT_BATCH=$2; shift ;;
-    --critical-concurrency) lt_need_value "$@"; CRIT_CONCURRENCY=$2; shift ;;
-    --lead) lt_need_value "$@"; LEAD=$2; shift ;;
-    --workers) lt_need_value "$@"; WORKERS=$2; shift ;;
-    --latency-ms) lt_need_value "$@"; LATENCY_MS=$2; shift ;;
-    --failure-rate) lt_need_value "$@"; FAILURE_RATE=$2; shift ;;
-    --mix) lt_need_value "$@"; MIX=$2; shift ;;
-    --drain-timeout) lt_need_value "$@"; DRAIN_TIMEOUT=$2; shift ;;
-    --target-ms) lt_need_value "$@"; TARGET_MS=$2; shift ;;
-    --port) lt_need_value "$@"; PORT=$2; shift ;;
-    --doubles-port) lt_need_value "$@"; DOUBLES_BASE=$2; shift ;;
-    --results) lt_need_value "$@"; RESULTS=$2; shift ;;
-    --drop-db) DROP_DB=1 ;;
-    -h | --help) usage; exit 0 ;;
-    *) usage >&2; die "unknown argument '$1'" ;;
-  esac
-  shift
-done
-for v in LOW CRITICAL CRIT_BATCH CRIT_CONCURRENCY LEAD WORKERS LATENCY_MS DRAIN_TIMEOUT TARGET_MS PORT DOUBLES_BASE; do
-  [[ ${!v} =~ ^[0-9]+$ ]] || die "${v,,} must be a whole number, not '${!v}'"
-done
+lt_parse_options usage --low=LOW --critical=CRITICAL --critical-batch=CRIT_BATCH \
+  --critical-concurrency=CRIT_CONCURRENCY --lead=LEAD --workers=WORKERS --latency-ms=LATENCY_MS \
+  --failure-rate=FAILURE_RATE --mix=MIX --drain-timeout=DRAIN_TIMEOUT --target-ms=TARGET_MS \
+  --port=PORT --doubles-port=DOUBLES_BASE --results=RESULTS --drop-db=DROP_DB=1 -- "$@"
+lt_need_whole_numbers LOW CRITICAL CRIT_BATCH CRIT_CONCURRENCY LEAD WORKERS LATENCY_MS \
+  DRAIN_TIMEOUT TARGET_MS PORT DOUBLES_BASE
 [[ $FAILURE_RATE =~ ^(0([.][0-9]+)?|1([.]0+)?)$ ]] || die "--failure-rate must be in 0..1"
 ((LOW >= 1 && CRITICAL >= 1 && WORKERS >= 1 && CRIT_BATCH >= 1 && CRIT_BATCH <= 1000 &&
   CRIT_CONCURRENCY >= 1)) || die "--low, --critical, --workers, --critical-concurrency must be at least 1, --critical-batch 1..1000"
@@ -113,22 +93,18 @@ for port in "$PORT" "$DOUBLES_BASE" $((DOUBLES_BASE + 10)) $((DOUBLES_BASE + 20)
   lt_port_free "$port" || die "port $port is in use (see --port, --doubles-port)"
 done
 
-STAMP=$(date +%Y%m%d-%H%M%S)
-NAME=wc_bench_prio_${STAMP//-/_}
-DB=$NAME
-VHOST=$NAME
-OUT=$ROOT/.wavecom/loadtest/priority-$STAMP
-mkdir -p "$OUT" "$RESULTS"
+lt_name_run prio priority
+DB=$LT_RUN_NAME VHOST=$LT_RUN_NAME OUT=$LT_OUT
+mkdir -p "$RESULTS"
 SINCE=$(date +%s)
 
 SAMPLER_PID=
-CHILD_PID=
 DOUBLES_PID=
 # shellcheck disable=SC2317 # reached through the EXIT trap
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
-  [[ -n $CHILD_PID ]] && lt_stop_pid "$CHILD_PID" 10
+  [[ -n $LT_CHILD_PID ]] && lt_stop_pid "$LT_CHILD_PID" 10
   [[ -n $SAMPLER_PID ]] && lt_stop_pid "$SAMPLER_PID" 5
   lt_stop_services 40
   [[ -n $DOUBLES_PID ]] && lt_stop_pid "$DOUBLES_PID" 10
@@ -138,20 +114,9 @@ cleanup() {
 }
 lt_on_exit cleanup
 
-# The long steps run in the background and are waited for, so that a signal to this script is
-# acted on at once.
-run_child() { # COMMAND...: runs it as CHILD_PID, returns its exit status
-  "$@" &
-  CHILD_PID=$!
-  local rc=0
-  wait "$CHILD_PID" || rc=$?
-  CHILD_PID=
-  return "$rc"
-}
-
 say "building $BUILD (Release, no sanitizers)"
 lt_build "$BUILD"
-say "vhost $VHOST, database $DB, logs in ${OUT#"$ROOT"/}"
+say "vhost $VHOST, database $DB, logs in ${OUT#"$LT_ROOT"/}"
 lt_vhost_fresh "$VHOST"
 
 lt_export_run_env "$MONGODB_URI" "$DB" "$VHOST" "$PORT" "$WORKERS"
@@ -167,32 +132,13 @@ say "starting wavecom-api on port $PORT (the worker stays stopped while the LOW 
 lt_start_api "$BUILD" "$OUT/api.log"
 lt_tenant_key "$BUILD" priority-bench sender
 TENANT=$LT_TENANT
-SECRET=$("$LT_PYTHON" -c "import pymongo,sys; print(pymongo.MongoClient(sys.argv[1])[sys.argv[2]].tenants.find_one({'_id': sys.argv[3]})['webhookSecret'])" \
-  "$MONGODB_URI" "$DB" "$TENANT") || die "could not read the tenant's webhook secret"
-curl -fsS -m 10 -o /dev/null -X POST "$CONTROL/_control/webhook/secrets" \
-  --data-binary "{\"prefix\":\"/prio-$TENANT\",\"secret\":\"$SECRET\"}" ||
-  die "could not register the webhook secret with the double"
+lt_register_webhook_secret "$CONTROL" "$MONGODB_URI" "$DB" "$TENANT" "/prio-$TENANT"
 
+# Memory: every second once the worker runs, one line per process of the tree (lt_sample_rss).
 RSS_FILE=$OUT/rss.txt
-sample_rss() {
-  local now pid role line
-  now=$(date +%s)
-  # shellcheck disable=SC2046 # one word per child pid
-  for pid in "$LT_API_PID" $LT_WORKER_PID $( [[ -n $LT_WORKER_PID ]] && lt_children "$LT_WORKER_PID"); do
-    case $pid in
-      "$LT_API_PID") role=api ;;
-      "$LT_WORKER_PID") role=worker-master ;;
-      *) role=worker-child ;;
-    esac
-    line=$(awk '/^VmRSS:/ { r = $2 } /^VmHWM:/ { h = $2 } END { if (r != "") print r, h }' \
-      "/proc/$pid/status" 2>/dev/null) || continue
-    [[ -n $line ]] && printf '%s %s %s %s\n' "$now" "$role" "$pid" "$line" >>"$RSS_FILE"
-  done
-  return 0
-}
 
 submit() { # COUNT PRIORITY TAG BATCH CONCURRENCY NAME
-  WAVECOM_E2E_KEY=$LT_KEY run_child "$LT_PYTHON" "$ROOT/loadtest/e2e_submit.py" \
+  WAVECOM_E2E_KEY=$LT_KEY lt_run_child "$LT_PYTHON" "$LT_ROOT/loadtest/e2e_submit.py" \
     --url "http://127.0.0.1:$PORT" --count "$1" --rate 0 --batch "$4" --concurrency "$5" \
     --duration 600 --mix "$MIX" --priorities "$2=1" --webhook-base "$WEBHOOK_URL/prio-$TENANT" \
     --tag "$3" --ids-out "$OUT/$6-ids.txt" --stats-out "$OUT/$6-submit.json"
@@ -207,13 +153,12 @@ say "starting wavecom-worker with $WORKERS children; CRITICAL ones follow in $LE
 lt_start_worker "$BUILD" "$OUT/worker.log"
 (
   trap - EXIT
-  while sleep 1; do sample_rss; done
+  while sleep 1; do lt_sample_rss "$RSS_FILE"; done
 ) &
 SAMPLER_PID=$!
 sleep "$LEAD"
 kill -0 "$LT_WORKER_PID" 2>/dev/null || die "wavecom-worker exited at start (see $OUT/worker.log)"
-if grep -q '"worker-master".*"msg":"worker [0-9]* (pid [0-9]*) \(killed by signal\|exited with code\)' \
-  "$OUT/worker.log"; then
+if lt_worker_child_died "$OUT/worker.log"; then
   die "wavecom-worker children die (see $OUT/worker.log)"
 fi
 
@@ -221,22 +166,22 @@ say "submitting $CRITICAL CRITICAL notifications ($CRIT_BATCH per request, $CRIT
 submit "$CRITICAL" CRITICAL "$((SINCE + 1))" "$CRIT_BATCH" "$CRIT_CONCURRENCY" critical ||
   die "the CRITICAL submission failed (see $OUT/api.log)"
 
-run_child "$LT_PYTHON" "$ROOT/loadtest/priority_report.py" wait-critical --mongodb-uri "$MONGODB_URI" \
+lt_run_child "$LT_PYTHON" "$LT_ROOT/loadtest/priority_report.py" wait-critical --mongodb-uri "$MONGODB_URI" \
   --db "$DB" --ids "$OUT/critical-ids.txt" --timeout 300 --interval 1 ||
   say "not every CRITICAL notification is terminal; reporting what there is"
 
 accepted=$((low_accepted + $(wc -l <"$OUT/critical-ids.txt")))
 say "waiting for all $accepted notifications to be SENT or FAILED (at most ${DRAIN_TIMEOUT} s)"
 quiescent=1
-run_child "$LT_PYTHON" "$ROOT/loadtest/e2e_report.py" wait --mongodb-uri "$MONGODB_URI" --db "$DB" \
+lt_run_child "$LT_PYTHON" "$LT_ROOT/loadtest/e2e_report.py" wait --mongodb-uri "$MONGODB_URI" --db "$DB" \
   --tenant "$TENANT" --expected "$accepted" --timeout "$DRAIN_TIMEOUT" --interval 5 || quiescent=0
 kill -0 "$LT_WORKER_PID" 2>/dev/null || die "wavecom-worker died during the run (see $OUT/worker.log)"
-sample_rss
+lt_sample_rss "$RSS_FILE"
 
 dirty=0
-[[ -z $(git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null) ]] || dirty=1
+[[ -z $(git -C "$LT_ROOT" status --porcelain --untracked-files=no 2>/dev/null) ]] || dirty=1
 report_rc=0
-"$LT_PYTHON" "$ROOT/loadtest/priority_report.py" report --mongodb-uri "$MONGODB_URI" --db "$DB" \
+"$LT_PYTHON" "$LT_ROOT/loadtest/priority_report.py" report --mongodb-uri "$MONGODB_URI" --db "$DB" \
   --tenant "$TENANT" --low-ids "$OUT/low-ids.txt" --critical-ids "$OUT/critical-ids.txt" \
   --low-submit "$OUT/low-submit.json" --critical-submit "$OUT/critical-submit.json" \
   --rss "$RSS_FILE" --quiescent "$quiescent" --target-ms "$TARGET_MS" \
@@ -245,9 +190,9 @@ report_rc=0
   --meta "workers=$WORKERS" --meta "prefetch=${WAVECOM_WORKER_PREFETCH:-50}" \
   --meta "store_threads=${WAVECOM_WORKER_STORE_THREADS:-4}" --meta "latency_ms=$LATENCY_MS" \
   --meta "failure_rate=$FAILURE_RATE" --meta "low_with_worker_stopped=1" --meta "lead_s=$LEAD" \
-  --meta "commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
-  --meta "dirty=$dirty" --meta "database=$DB" --meta "logs=${OUT#"$ROOT"/}" || report_rc=$?
+  --meta "commit=$(git -C "$LT_ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
+  --meta "dirty=$dirty" --meta "database=$DB" --meta "logs=${OUT#"$LT_ROOT"/}" || report_rc=$?
 ((report_rc == 0 || report_rc == 4)) || die "the report failed (exit $report_rc)"
 cp "$RESULTS/priority.json" "$RESULTS/priority.md" "$OUT/"
-say "results: ${RESULTS#"$ROOT"/}/priority.json, ${RESULTS#"$ROOT"/}/priority.md"
+say "results: ${RESULTS#"$LT_ROOT"/}/priority.json, ${RESULTS#"$LT_ROOT"/}/priority.md"
 exit "$report_rc"

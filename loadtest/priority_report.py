@@ -15,18 +15,14 @@ Definitions (also written into the Markdown):
   - LOW still waiting when the last CRITICAL was sent: LOW notifications that were not SENT or
     FAILED at the last CRITICAL sentAt (terminal later, by their sentAt/failedAt, or never).
 """
-import argparse
 import json
 import os
 import sys
 import time
 
-import pymongo
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_report import fmt_s, ms, percentile, rss_peaks, mb  # noqa: E402
-
-TERMINAL = ("SENT", "FAILED")
+from e2e_report import (TERMINAL, benchmark_db, fmt_s, lat_summary, mb, ms, percentile,  # noqa: E402
+                        rss_peaks, run_subcommand)
 
 
 def read_ids(path):
@@ -36,7 +32,7 @@ def read_ids(path):
 
 def cmd_wait_critical(args):
     from bson import ObjectId
-    coll = pymongo.MongoClient(args.mongodb_uri, serverSelectionTimeoutMS=10000)[args.db].notifications
+    coll = benchmark_db(args).notifications
     ids = [ObjectId(i) for i in read_ids(args.ids)]
     start = time.monotonic()
     while True:
@@ -52,14 +48,6 @@ def cmd_wait_critical(args):
         time.sleep(args.interval)
 
 
-def lat_summary(values):
-    values = sorted(values)
-    if not values:
-        return None
-    return {"n": len(values), "p50_ms": percentile(values, 50), "p95_ms": percentile(values, 95),
-            "p99_ms": percentile(values, 99), "max_ms": values[-1]}
-
-
 def cmd_report(args):
     meta = dict(kv.split("=", 1) for kv in args.meta)
     low_ids = set(read_ids(args.low_ids))
@@ -67,7 +55,7 @@ def cmd_report(args):
     low_submit = json.load(open(args.low_submit))
     crit_submit = json.load(open(args.critical_submit))
 
-    coll = pymongo.MongoClient(args.mongodb_uri, serverSelectionTimeoutMS=10000)[args.db].notifications
+    coll = benchmark_db(args).notifications
     projection = {"priority": 1, "status": 1, "createdAt": 1, "sentAt": 1, "failedAt": 1, "retryCount": 1}
     docs = {str(d["_id"]): d for d in coll.find({"tenantId": args.tenant}, projection, batch_size=5000)}
 
@@ -213,18 +201,12 @@ def markdown(r):
     return "\n".join(out)
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    sub = ap.add_subparsers(dest="cmd", required=True)
-    for name in ("wait-critical", "report"):
-        p = sub.add_parser(name)
-        p.add_argument("--mongodb-uri", required=True)
-        p.add_argument("--db", required=True)
-    w = sub.choices["wait-critical"]
+def add_arguments(parsers):
+    w = parsers["wait-critical"]
     w.add_argument("--ids", required=True)
     w.add_argument("--timeout", type=float, default=300)
     w.add_argument("--interval", type=float, default=1)
-    r = sub.choices["report"]
+    r = parsers["report"]
     r.add_argument("--tenant", required=True)
     r.add_argument("--low-ids", required=True)
     r.add_argument("--critical-ids", required=True)
@@ -233,11 +215,11 @@ def main():
     r.add_argument("--rss")
     r.add_argument("--quiescent", type=int, default=1)
     r.add_argument("--target-ms", type=float, default=1000)
-    r.add_argument("--out-json", required=True)
-    r.add_argument("--out-md", required=True)
-    r.add_argument("--meta", action="append", default=[])
-    args = ap.parse_args()
-    return cmd_wait_critical(args) if args.cmd == "wait-critical" else cmd_report(args)
+
+
+def main():
+    return run_subcommand(__doc__.split("\n\n")[0],
+                          {"wait-critical": cmd_wait_critical, "report": cmd_report}, add_arguments)
 
 
 if __name__ == "__main__":

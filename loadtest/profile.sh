@@ -11,32 +11,21 @@
 # by process name, then the hottest functions of each of the top processes. perf comes from
 # Debian's linux-perf (installed with apt-get when missing); it needs root or
 # kernel.perf_event_paranoid <= 1.
-set -euo pipefail
 
 # shellcheck source=loadtest/lib.sh
 . "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 
-ROOT=$LT_ROOT
 COUNT=6000
 SECONDS_TO_RECORD=20
-RESULTS=$ROOT/loadtest/results
+RESULTS=$LT_ROOT/loadtest/results
 COMMAND="loadtest/profile.sh $*"
-while (($#)); do
-  case $1 in
-    --count) COUNT=${2:?}; shift ;;
-    --seconds) SECONDS_TO_RECORD=${2:?}; shift ;;
-    --results) RESULTS=${2:?}; shift ;;
-    -h | --help) sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) die "unknown argument '$1' (see --help)" ;;
-  esac
-  shift
-done
+lt_parse_options lt_header_help --count=COUNT --seconds=SECONDS_TO_RECORD --results=RESULTS -- "$@"
 [[ $COUNT =~ ^[1-9][0-9]*$ && $SECONDS_TO_RECORD =~ ^[1-9][0-9]*$ ]] ||
   die "--count and --seconds must be positive whole numbers"
 
 command -v perf >/dev/null || lt_apt_install linux-perf
 
-RUN=$ROOT/.wavecom/loadtest/profile-$(date +%Y%m%d-%H%M%S)
+RUN=$LT_ROOT/.wavecom/loadtest/profile-$(date +%Y%m%d-%H%M%S)
 mkdir -p "$RUN" "$RESULTS"
 E2E_PID=
 # shellcheck disable=SC2317 # reached through the EXIT trap
@@ -48,7 +37,7 @@ cleanup() {
 }
 lt_on_exit cleanup
 
-"$ROOT/loadtest/e2e.sh" --private-doubles --drop-db --count "$COUNT" --results "$RUN" \
+"$LT_ROOT/loadtest/e2e.sh" --private-doubles --drop-db --count "$COUNT" --results "$RUN" \
   >"$RUN/e2e.txt" 2>"$RUN/e2e.log" &
 E2E_PID=$!
 

@@ -10,33 +10,21 @@
 # local broker (deploy/stack.sh services) in a vhost of its own, with one consumer draining the
 # queue so that it stays short, as our workers keep ours. It prints ONE summary line and writes
 # loadtest/results/rabbitmq_ceiling.json and .md. The vhost is deleted at exit.
-set -euo pipefail
 
 # shellcheck source=loadtest/lib.sh
 . "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 
-ROOT=$LT_ROOT
 DURATION=30
 PRODUCERS=1
 SIZE=256
 CONFIRMS=200
-RESULTS=$ROOT/loadtest/results
-LIB=$ROOT/.wavecom/perftest/lib
+RESULTS=$LT_ROOT/loadtest/results
+LIB=$LT_ROOT/.wavecom/perftest/lib
 AMQP_BASE=${WAVECOM_LOADTEST_AMQP_BASE:-amqp://guest:guest@127.0.0.1:5672}
 COMMAND="loadtest/rabbitmq_ceiling.sh $*"
 
-while (($#)); do
-  case $1 in
-    --duration) DURATION=${2:?}; shift ;;
-    --producers) PRODUCERS=${2:?}; shift ;;
-    --size) SIZE=${2:?}; shift ;;
-    --confirms) CONFIRMS=${2:?}; shift ;;
-    --results) RESULTS=${2:?}; shift ;;
-    -h | --help) sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) die "unknown argument '$1' (see --help)" ;;
-  esac
-  shift
-done
+lt_parse_options lt_header_help --duration=DURATION --producers=PRODUCERS --size=SIZE \
+  --confirms=CONFIRMS --results=RESULTS -- "$@"
 for v in DURATION PRODUCERS SIZE CONFIRMS; do
   [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "${v,,} must be a positive whole number, not '${!v}'"
 done
@@ -45,14 +33,14 @@ if ! command -v java >/dev/null || ! command -v mvn >/dev/null; then
   lt_apt_install openjdk-17-jre-headless maven
 fi
 if ! compgen -G "$LIB/perf-test-*.jar" >/dev/null; then
-  printf '==> resolving RabbitMQ PerfTest from Maven Central into %s\n' "${LIB#"$ROOT"/}" >&2
-  mvn -q -B -f "$ROOT/loadtest/perftest/pom.xml" dependency:copy-dependencies \
+  printf '==> resolving RabbitMQ PerfTest from Maven Central into %s\n' "${LIB#"$LT_ROOT"/}" >&2
+  mvn -q -B -f "$LT_ROOT/loadtest/perftest/pom.xml" dependency:copy-dependencies \
     -DoutputDirectory="$LIB" -DincludeScope=runtime >&2 || die "mvn could not resolve PerfTest"
 fi
 
 STAMP=$(date +%Y%m%d-%H%M%S)
 VHOST=wc_bench_ceiling_${STAMP//-/_}
-OUT=$ROOT/.wavecom/loadtest/ceiling-$STAMP
+OUT=$LT_ROOT/.wavecom/loadtest/ceiling-$STAMP
 mkdir -p "$OUT" "$RESULTS"
 trap 'lt_vhost_delete "$VHOST"' EXIT
 lt_vhost_fresh "$VHOST"

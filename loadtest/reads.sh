@@ -25,10 +25,9 @@
 # (dropping one while other clients work can stall FerretDB's PostgreSQL backend). On a machine
 # shared with other benchmarks, run it under the same lock they take (flock LOCKFILE loadtest/reads.sh).
 # Every process it started is stopped at exit. Logs: .wavecom/loadtest/reads-<time>/.
-set -euo pipefail
+
 # shellcheck source=loadtest/lib.sh
 . "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
-ROOT=$LT_ROOT
 COUNT=1000000
 POLLERS=50
 DURATION=120
@@ -39,25 +38,12 @@ PORT=${WAVECOM_LOADTEST_PORT:-5180}
 MONGODB_URI=${WAVECOM_LOADTEST_MONGODB_URI:-mongodb://127.0.0.1:27017}
 PSQL=${WAVECOM_LOADTEST_PSQL:-/usr/lib/postgresql/15/bin/psql}
 PG_PORT=${WAVECOM_POSTGRES_PORT:-5433}
-BUILD=${WAVECOM_LOADTEST_BUILD:-$ROOT/build-bench}
-RESULTS=${WAVECOM_LOADTEST_RESULTS:-$ROOT/loadtest/results}
+BUILD=${WAVECOM_LOADTEST_BUILD:-$LT_ROOT/build-bench}
+RESULTS=${WAVECOM_LOADTEST_RESULTS:-$LT_ROOT/loadtest/results}
 
-usage() { sed -n '2,30p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
-while (($#)); do
-  case $1 in
-  --count) COUNT=$2; shift ;;
-  --pollers) POLLERS=$2; shift ;;
-  --duration) DURATION=$2; shift ;;
-  --write-rate) WRITE_RATE=$2; shift ;;
-  --reuse-db) REUSE_DB=$2; shift ;;
-  -h | --help) usage; exit 0 ;;
-  *) die "unknown argument $1 (see --help)" ;;
-  esac
-  shift
-done
-for v in COUNT POLLERS DURATION WRITE_RATE WORKERS PORT; do
-  [[ ${!v} =~ ^[0-9]+$ ]] || die "${v,,} must be a whole number, not '${!v}'"
-done
+lt_parse_options lt_header_help --count=COUNT --pollers=POLLERS --duration=DURATION \
+  --write-rate=WRITE_RATE --reuse-db=REUSE_DB -- "$@"
+lt_need_whole_numbers COUNT POLLERS DURATION WRITE_RATE WORKERS PORT
 ((DURATION >= 10 && DURATION <= 1800)) || die "--duration must be 10 to 1800 seconds"
 ((COUNT <= 5000000)) || die "--count is at most 5,000,000"
 [[ -z $REUSE_DB || $REUSE_DB =~ ^wc_bench_reads_[0-9_]+$ ]] || die "--reuse-db takes a wc_bench_reads_* name"
@@ -67,8 +53,8 @@ lt_port_free "$PORT" || die "port $PORT is in use (WAVECOM_LOADTEST_PORT chooses
 STAMP=$(date +%Y%m%d-%H%M%S)
 DB=${REUSE_DB:-wc_bench_reads_${STAMP//-/_}}
 VHOST=wc_bench_reads_${STAMP//-/_}
-OUT=$ROOT/.wavecom/loadtest/reads-$STAMP
-TENANTS=$ROOT/.wavecom/loadtest/reads-$DB.json
+OUT=$LT_ROOT/.wavecom/loadtest/reads-$STAMP
+TENANTS=$LT_ROOT/.wavecom/loadtest/reads-$DB.json
 mkdir -p "$OUT" "$RESULTS"
 say "building $BUILD (Release, no sanitizers)"
 lt_build "$BUILD"
@@ -107,7 +93,7 @@ if [[ -n $REUSE_DB ]]; then
   say "reusing $DB"
 else
   say "filling $COUNT notifications into $DB"
-  "$LT_PYTHON" "$ROOT/loadtest/reads_fill.py" --uri "$MONGODB_URI" --db "$DB" --count "$COUNT" \
+  "$LT_PYTHON" "$LT_ROOT/loadtest/reads_fill.py" --uri "$MONGODB_URI" --db "$DB" --count "$COUNT" \
     >"$FILL_JSON" 2>"$OUT/fill.log" || die "reads_fill.py failed (see $OUT/fill.log)"
   cp "$FILL_JSON" "$TENANTS"
   # FerretDB: the GIN indexes that serve listBucket and scope, named as deploy/ferretdb/postgresql.sql
@@ -146,13 +132,13 @@ KEY=$("$LT_PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["tena
 snapshot() { # FILE
   local pids=(--pid "api=$LT_API_PID")
   [[ -n $LT_WORKER_PID ]] && pids+=(--pid "worker=$LT_WORKER_PID")
-  "$LT_PYTHON" "$ROOT/loadtest/cpu_snapshot.py" "${pids[@]}" >"$1"
+  "$LT_PYTHON" "$LT_ROOT/loadtest/cpu_snapshot.py" "${pids[@]}" >"$1"
 }
 
 if ((WRITE_RATE > 0)); then
   lt_start_worker "$BUILD" "$OUT/worker.log"
   say "write load: $WRITE_RATE notifications/s into tenant 0"
-  WAVECOM_E2E_KEY=$KEY "$LT_PYTHON" "$ROOT/loadtest/e2e_submit.py" --url "http://127.0.0.1:$PORT" \
+  WAVECOM_E2E_KEY=$KEY "$LT_PYTHON" "$LT_ROOT/loadtest/e2e_submit.py" --url "http://127.0.0.1:$PORT" \
     --count $((WRITE_RATE * (2 * DURATION + 60))) --rate "$WRITE_RATE" --batch 50 --concurrency 8 \
     --duration $((2 * DURATION + 60)) --webhook-base "http://127.0.0.1:4040/reads-$STAMP" \
     --ids-out "$OUT/ids.txt" --stats-out "$OUT/submit.json" 2>"$OUT/submit.log" &
@@ -167,7 +153,7 @@ snapshot "$OUT/cpu_write_1.json"
 
 say "phase read: $POLLERS dashboards polling every 5 s for $DURATION s"
 snapshot "$OUT/cpu_read_0.json"
-"$LT_PYTHON" "$ROOT/loadtest/reads_poll.py" --url "http://127.0.0.1:$PORT" --tenants "$FILL_JSON" \
+"$LT_PYTHON" "$LT_ROOT/loadtest/reads_poll.py" --url "http://127.0.0.1:$PORT" --tenants "$FILL_JSON" \
   --pollers "$POLLERS" --duration "$DURATION" --out "$OUT/poll.json" >&2
 snapshot "$OUT/cpu_read_1.json"
 
@@ -175,6 +161,6 @@ if [[ -n $SUBMIT_PID ]]; then
   lt_stop_pid "$SUBMIT_PID" 10
   SUBMIT_PID=
 fi
-"$LT_PYTHON" "$ROOT/loadtest/reads_report.py" --out-dir "$OUT" --results "$RESULTS" --db "$DB" \
+"$LT_PYTHON" "$LT_ROOT/loadtest/reads_report.py" --out-dir "$OUT" --results "$RESULTS" --db "$DB" \
   --count "$COUNT" --write-rate "$WRITE_RATE" --duration "$DURATION" \
   --command "loadtest/reads.sh --count $COUNT --pollers $POLLERS --duration $DURATION --write-rate $WRITE_RATE${REUSE_DB:+ --reuse-db $REUSE_DB}"

@@ -51,6 +51,15 @@ def percentile(sorted_values, pct):
     return sorted_values[int(rank) - 1]
 
 
+def page_before(list_path, cursor):
+    """The list page after the one that returned `cursor` (a query string may be on `list_path`),
+    or None when there was no cursor to follow."""
+    if not cursor:
+        return None
+    separator = "&" if "?" in list_path else "?"
+    return f"{list_path}{separator}before={urllib.parse.quote(cursor)}"
+
+
 class Poller(threading.Thread):
     def __init__(self, args, key, index, deadline, results, lock):
         super().__init__(daemon=True)
@@ -107,22 +116,17 @@ class Poller(threading.Thread):
             to = time.strftime(fmt, time.gmtime(now))
             path = f"{PAGE}?from={frm}&to={to}"
         elif name == "list next page (cursor)":
-            cursor = self.state.get("next")
-            if not cursor:
-                return
-            path = f"{PAGE}?before={urllib.parse.quote(cursor)}"
+            path = page_before(PAGE, self.state.get("next"))
         elif name == "list page 2 of FAILED (cursor)":
             status, body = self.request("list status=FAILED", f"{PAGE}?status=FAILED",
                                         use_etag=False)
             cursor = (body or {}).get("data", {}).get("pagination", {}).get("nextCursor")
-            if not cursor:
-                return
-            path = f"{PAGE}?status=FAILED&before={urllib.parse.quote(cursor)}"
+            path = page_before(f"{PAGE}?status=FAILED", cursor)
         elif name == "get by id":
             ids = self.state.get("ids")
-            if not ids:
-                return
-            path = f"{PAGE}/{self.rng.choice(ids)}"
+            path = f"{PAGE}/{self.rng.choice(ids)}" if ids else None
+        if path is None:
+            return  # the page before gave nothing to follow yet
         self.request(name, path)
 
     def run(self):

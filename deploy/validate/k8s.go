@@ -38,31 +38,47 @@ type kustomization struct {
 	} `json:"images,omitempty"`
 }
 
-// newObject returns an empty typed object for apiVersion and kind, or nil for a kind unknown here.
-func newObject(apiVersion, kind string) any {
-	switch apiVersion + "/" + kind {
-	case "v1/Namespace":
-		return &corev1.Namespace{}
-	case "v1/ConfigMap":
-		return &corev1.ConfigMap{}
-	case "v1/Secret":
-		return &corev1.Secret{}
-	case "v1/Service":
-		return &corev1.Service{}
-	case "apps/v1/Deployment":
-		return &appsv1.Deployment{}
-	case "autoscaling/v2/HorizontalPodAutoscaler":
-		return &autoscalingv2.HorizontalPodAutoscaler{}
-	case "policy/v1/PodDisruptionBudget":
-		return &policyv1.PodDisruptionBudget{}
-	case "networking.k8s.io/v1/NetworkPolicy":
-		return &networkingv1.NetworkPolicy{}
-	case "keda.sh/v1alpha1/ScaledObject":
-		return &keda.ScaledObject{}
-	case "keda.sh/v1alpha1/TriggerAuthentication":
-		return &keda.TriggerAuthentication{}
+// kind is one apiVersion/kind the check knows: how to make an empty object of it to decode into,
+// and where in objects a decoded one is kept.
+type kind struct {
+	empty func() any
+	keep  func(o *objects, name string, obj any)
+}
+
+// kindOf makes the kind whose objects are *T, kept by keep.
+func kindOf[T any](keep func(o *objects, name string, obj *T)) kind {
+	return kind{
+		empty: func() any { return new(T) },
+		keep:  func(o *objects, name string, obj any) { keep(o, name, obj.(*T)) },
 	}
-	return nil
+}
+
+// kinds is every apiVersion/kind the check knows; a document of any other is a problem.
+var kinds = map[string]kind{
+	"v1/Namespace": kindOf(func(*objects, string, *corev1.Namespace) {}),
+	"v1/ConfigMap": kindOf(func(o *objects, name string, c *corev1.ConfigMap) { o.configMaps[name] = c }),
+	"v1/Secret":    kindOf(func(o *objects, name string, s *corev1.Secret) { o.secrets[name] = s }),
+	"v1/Service": kindOf(func(o *objects, _ string, s *corev1.Service) {
+		o.services = append(o.services, s)
+	}),
+	"apps/v1/Deployment": kindOf(func(o *objects, name string, d *appsv1.Deployment) {
+		o.deployments[name] = d
+	}),
+	"autoscaling/v2/HorizontalPodAutoscaler": kindOf(func(o *objects, _ string, h *autoscalingv2.HorizontalPodAutoscaler) {
+		o.hpas = append(o.hpas, h)
+	}),
+	"policy/v1/PodDisruptionBudget": kindOf(func(o *objects, _ string, p *policyv1.PodDisruptionBudget) {
+		o.pdbs = append(o.pdbs, p)
+	}),
+	"networking.k8s.io/v1/NetworkPolicy": kindOf(func(o *objects, _ string, n *networkingv1.NetworkPolicy) {
+		o.netpols = append(o.netpols, n)
+	}),
+	"keda.sh/v1alpha1/ScaledObject": kindOf(func(o *objects, _ string, s *keda.ScaledObject) {
+		o.scaledObjects = append(o.scaledObjects, s)
+	}),
+	"keda.sh/v1alpha1/TriggerAuthentication": kindOf(func(o *objects, name string, t *keda.TriggerAuthentication) {
+		o.triggerAuths[name] = t
+	}),
 }
 
 // objects holds every decoded object by kind, then name.
@@ -123,12 +139,13 @@ func (o *objects) decode(file string, index int, doc []byte) {
 		o.fail("%s, document %d: %v", file, index, err)
 		return
 	}
-	obj := newObject(meta.APIVersion, meta.Kind)
-	if obj == nil {
+	known, ok := kinds[meta.APIVersion+"/"+meta.Kind]
+	if !ok {
 		o.fail("%s, document %d: apiVersion %q kind %q is not a kind this check knows", file, index,
 			meta.APIVersion, meta.Kind)
 		return
 	}
+	obj := known.empty()
 	if err := yaml.UnmarshalStrict(doc, obj); err != nil {
 		o.fail("%s, document %d (%s): %v", file, index, meta.Kind, err)
 		return
@@ -139,26 +156,7 @@ func (o *objects) decode(file string, index int, doc []byte) {
 		return
 	}
 	fmt.Printf("ok %s %s/%s\n", file, meta.Kind, name)
-	switch v := obj.(type) {
-	case *appsv1.Deployment:
-		o.deployments[name] = v
-	case *corev1.ConfigMap:
-		o.configMaps[name] = v
-	case *corev1.Secret:
-		o.secrets[name] = v
-	case *corev1.Service:
-		o.services = append(o.services, v)
-	case *autoscalingv2.HorizontalPodAutoscaler:
-		o.hpas = append(o.hpas, v)
-	case *policyv1.PodDisruptionBudget:
-		o.pdbs = append(o.pdbs, v)
-	case *networkingv1.NetworkPolicy:
-		o.netpols = append(o.netpols, v)
-	case *keda.ScaledObject:
-		o.scaledObjects = append(o.scaledObjects, v)
-	case *keda.TriggerAuthentication:
-		o.triggerAuths[name] = v
-	}
+	known.keep(o, name, obj)
 }
 
 // secretHasKey reports whether Secret name exists and holds key (in data or stringData).

@@ -77,29 +77,22 @@ func defaultBehaviour() behaviour {
 	return behaviour{FailureKind: kind503, RetryAfterS: 1}
 }
 
+// keepUnlessSet overwrites *field with *patched when the patch carries that field.
+func keepUnlessSet[T any](field *T, patched *T) {
+	if patched != nil {
+		*field = *patched
+	}
+}
+
 // apply returns b changed by patch, or an error naming the first bad field; b is left alone.
 func (b behaviour) apply(patch behaviourPatch) (behaviour, error) {
-	if patch.LatencyMS != nil {
-		b.LatencyMS = *patch.LatencyMS
-	}
-	if patch.LatencyJitterMS != nil {
-		b.LatencyJitterMS = *patch.LatencyJitterMS
-	}
-	if patch.FailureRate != nil {
-		b.FailureRate = *patch.FailureRate
-	}
-	if patch.FailureKind != nil {
-		b.FailureKind = *patch.FailureKind
-	}
-	if patch.Down != nil {
-		b.Down = *patch.Down
-	}
-	if patch.FailFirstN != nil {
-		b.FailFirstN = *patch.FailFirstN
-	}
-	if patch.RetryAfterS != nil {
-		b.RetryAfterS = *patch.RetryAfterS
-	}
+	keepUnlessSet(&b.LatencyMS, patch.LatencyMS)
+	keepUnlessSet(&b.LatencyJitterMS, patch.LatencyJitterMS)
+	keepUnlessSet(&b.FailureRate, patch.FailureRate)
+	keepUnlessSet(&b.FailureKind, patch.FailureKind)
+	keepUnlessSet(&b.Down, patch.Down)
+	keepUnlessSet(&b.FailFirstN, patch.FailFirstN)
+	keepUnlessSet(&b.RetryAfterS, patch.RetryAfterS)
 	if patch.MaxTokenUpdates != nil {
 		if b.MaxTokenUpdates == nil {
 			return b, errors.New("max_token_updates: applies to apns only")

@@ -69,6 +69,16 @@ class CtlDlqTest(unittest.TestCase):
             60, interval=0.5, what=f"{n} notifications FAILED")
         return ids
 
+    def dead_lettered_tenant(self, label, n):
+        """A new tenant whose n webhooks to /ctl-LABEL-TENANT (where no secret is registered yet)
+        are FAILED and in the DLQ. Returns the tenant, that prefix, the ids, the DLQ's depth then,
+        and fix_provider(), which registers the tenant's secret there so that a replay delivers."""
+        tenant, key, secret = self.tenant()
+        prefix = f"/ctl-{label}-{tenant}"
+        ids = self.dead_letter(key, n, prefix)
+        depth = self.wait_dlq(n)
+        return tenant, prefix, ids, depth, lambda: providers.register_webhook_secret(prefix, secret)
+
     def wait_dlq(self, n):
         """Waits until the DLQ holds (at least) the n messages just dead-lettered; returns its depth.
         At least: the worker may, rarely, dead-letter a notification twice (it publishes to the DLQ
@@ -104,10 +114,7 @@ class CtlDlqTest(unittest.TestCase):
     # -- tests --
 
     def test_replay_all_after_fixing_the_provider(self):
-        tenant, key, secret = self.tenant()
-        prefix = f"/ctl-all-{tenant}"
-        ids = self.dead_letter(key, 100, prefix)
-        depth = self.wait_dlq(100)
+        tenant, prefix, ids, depth, fix_provider = self.dead_lettered_tenant("all", 100)
 
         listed = self.ctl("dlq", "list", "--json", "--limit", "1000")
         self.assertEqual(listed.returncode, 0, listed.stderr)
@@ -127,7 +134,7 @@ class CtlDlqTest(unittest.TestCase):
         self.assertEqual(shown["trail"][-1]["status"], "FAILED")
         self.assertEqual(dlq_depth(), depth)  # listing and showing took nothing
 
-        providers.register_webhook_secret(prefix, secret)
+        fix_provider()
         r = self.ctl("dlq", "replay", "--all")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("replayed 100", r.stderr)
@@ -142,11 +149,8 @@ class CtlDlqTest(unittest.TestCase):
             self.assertEqual(doc["retryCount"], 0)
 
     def test_replay_interrupted_then_rerun_loses_and_duplicates_nothing(self):
-        tenant, key, secret = self.tenant()
-        prefix = f"/ctl-int-{tenant}"
-        ids = self.dead_letter(key, 60, prefix)
-        depth = self.wait_dlq(60)
-        providers.register_webhook_secret(prefix, secret)
+        _, _, ids, _, fix_provider = self.dead_lettered_tenant("int", 60)
+        fix_provider()
 
         env = dict(self.stack.env)
         proc = subprocess.Popen([CTL_BIN, "dlq", "replay", "--all", "--rate", "20/s"], env=env,
@@ -186,11 +190,8 @@ class CtlDlqTest(unittest.TestCase):
 
     def test_replay_after_a_crash_between_its_steps(self):
         """The states a replay killed between its steps leaves behind, made by hand."""
-        tenant, key, secret = self.tenant()
-        prefix = f"/ctl-crash-{tenant}"
-        ids = self.dead_letter(key, 3, prefix)
-        depth = self.wait_dlq(3)
-        providers.register_webhook_secret(prefix, secret)
+        _, _, ids, _, fix_provider = self.dead_lettered_tenant("crash", 3)
+        fix_provider()
         oid = __import__("bson").ObjectId
         # ids[0]: step 1 done (PENDING, replayedAt set), the publish lost; ids[2]: settled
         # meanwhile (CANCELLED).

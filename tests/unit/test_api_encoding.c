@@ -1,9 +1,5 @@
 /* The API's response encodings and its cache (api/encoding.c, api/cache.c). */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "unit_test.h"
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -113,13 +109,7 @@ static void cache_expires_and_evicts(void **state)
     api_cache_free(c);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(accept_encoding_values),
-        cmocka_unit_test(gzip_round_trip),
-        cmocka_unit_test(etags_compare_weakly),
-        cmocka_unit_test(cache_expires_and_evicts),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_TEST_MAIN(cmocka_unit_test(accept_encoding_values),
+               cmocka_unit_test(gzip_round_trip),
+               cmocka_unit_test(etags_compare_weakly),
+               cmocka_unit_test(cache_expires_and_evicts))

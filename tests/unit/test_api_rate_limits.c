@@ -7,11 +7,7 @@
  * The test includes rate_limits.c itself, to replace the limiter's clock and
  * to set a tenant's in-flight count without a database.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "unit_test.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -342,21 +338,15 @@ static void an_evicted_bucket_starts_full(void **state)
     api_limits_free(l);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(no_limiter_admits_everything),
-        cmocka_unit_test(a_bucket_holds_one_seconds_worth),
-        cmocka_unit_test(a_bucket_refills_at_its_rate),
-        cmocka_unit_test(a_refusal_says_when_to_come_back),
-        cmocka_unit_test(a_large_batch_leaves_a_debt),
-        cmocka_unit_test(tenant_and_key_are_taken_together),
-        cmocka_unit_test(tenants_have_buckets_of_their_own),
-        cmocka_unit_test(a_tenants_own_limit_wins),
-        cmocka_unit_test(the_ceiling_never_sheds_critical_work),
-        cmocka_unit_test(the_in_flight_quota_counts_admissions),
-        cmocka_unit_test(wait_seconds_rounds_up),
-        cmocka_unit_test(an_evicted_bucket_starts_full),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_TEST_MAIN(cmocka_unit_test(no_limiter_admits_everything),
+               cmocka_unit_test(a_bucket_holds_one_seconds_worth),
+               cmocka_unit_test(a_bucket_refills_at_its_rate),
+               cmocka_unit_test(a_refusal_says_when_to_come_back),
+               cmocka_unit_test(a_large_batch_leaves_a_debt),
+               cmocka_unit_test(tenant_and_key_are_taken_together),
+               cmocka_unit_test(tenants_have_buckets_of_their_own),
+               cmocka_unit_test(a_tenants_own_limit_wins),
+               cmocka_unit_test(the_ceiling_never_sheds_critical_work),
+               cmocka_unit_test(the_in_flight_quota_counts_admissions),
+               cmocka_unit_test(wait_seconds_rounds_up),
+               cmocka_unit_test(an_evicted_bucket_starts_full))

@@ -8,11 +8,7 @@
  * authentication, the rate limits and the usage and metrics counters are
  * replaced by recorders below.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "unit_test.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -467,17 +463,11 @@ static void wrong_methods_are_405_with_allow(void **state)
     }
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(every_route_has_a_case),
-        cmocka_unit_test(every_route_resolves_to_its_handler),
-        cmocka_unit_test(roles_reach_what_they_are_granted),
-        cmocka_unit_test(authentication_failures),
-        cmocka_unit_test(usage_is_counted_by_route_permission),
-        cmocka_unit_test(unknown_paths_are_404),
-        cmocka_unit_test(a_path_parameter_is_bounded),
-        cmocka_unit_test(wrong_methods_are_405_with_allow),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_TEST_MAIN(cmocka_unit_test(every_route_has_a_case),
+               cmocka_unit_test(every_route_resolves_to_its_handler),
+               cmocka_unit_test(roles_reach_what_they_are_granted),
+               cmocka_unit_test(authentication_failures),
+               cmocka_unit_test(usage_is_counted_by_route_permission),
+               cmocka_unit_test(unknown_paths_are_404),
+               cmocka_unit_test(a_path_parameter_is_bounded),
+               cmocka_unit_test(wrong_methods_are_405_with_allow))

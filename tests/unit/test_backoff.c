@@ -1,8 +1,4 @@
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "unit_test.h"
 
 #include "wc_backoff.h"
 #include "wc_topology.h"
@@ -49,13 +45,7 @@ static void random_units_stay_in_range(void **state)
     }
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(first_retry_always_takes_the_shortest_tier),
-        cmocka_unit_test(later_retries_spread_over_longer_tiers),
-        cmocka_unit_test(a_retry_never_comes_sooner_than_its_drawn_delay),
-        cmocka_unit_test(random_units_stay_in_range),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_TEST_MAIN(cmocka_unit_test(first_retry_always_takes_the_shortest_tier),
+               cmocka_unit_test(later_retries_spread_over_longer_tiers),
+               cmocka_unit_test(a_retry_never_comes_sooner_than_its_drawn_delay),
+               cmocka_unit_test(random_units_stay_in_range))

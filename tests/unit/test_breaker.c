@@ -1,13 +1,18 @@
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "unit_test.h"
 #include <string.h>
 
 #include "wc_breaker.h"
 
 static const wc_breaker_policy_t policy = {.threshold = 3, .open_ms = 1000};
+
+/* Makes *b a breaker that the policy's threshold of failures at `now_ms` has just opened. */
+static void open_at(wc_breaker_t *b, int64_t now_ms)
+{
+    memset(b, 0, sizeof(*b));
+    for (int i = 0; i < policy.threshold; i++) {
+        wc_breaker_record(b, &policy, false, now_ms);
+    }
+}
 
 static void opens_after_threshold_consecutive_failures(void **state)
 {
@@ -32,10 +37,7 @@ static void opens_after_threshold_consecutive_failures(void **state)
 static void open_refuses_until_the_period_ends(void **state)
 {
     wc_breaker_t b;
-    memset(&b, 0, sizeof(b));
-    for (int i = 0; i < 3; i++) {
-        wc_breaker_record(&b, &policy, false, 100);
-    }
+    open_at(&b, 100);
     assert_false(wc_breaker_allow(&b, &policy, 200));
     assert_false(wc_breaker_allow(&b, &policy, 1099));
     assert_int_equal(wc_breaker_retry_after_ms(&b, &policy, 600), 500);
@@ -45,10 +47,7 @@ static void open_refuses_until_the_period_ends(void **state)
 static void half_open_lets_exactly_one_probe_through(void **state)
 {
     wc_breaker_t b;
-    memset(&b, 0, sizeof(b));
-    for (int i = 0; i < 3; i++) {
-        wc_breaker_record(&b, &policy, false, 0);
-    }
+    open_at(&b, 0);
     assert_true(wc_breaker_allow(&b, &policy, 1000)); /* the probe */
     assert_int_equal(wc_breaker_state(&b), WC_BREAKER_HALF_OPEN);
     assert_false(wc_breaker_allow(&b, &policy, 1001));
@@ -63,10 +62,7 @@ static void half_open_lets_exactly_one_probe_through(void **state)
 static void failed_probe_opens_again(void **state)
 {
     wc_breaker_t b;
-    memset(&b, 0, sizeof(b));
-    for (int i = 0; i < 3; i++) {
-        wc_breaker_record(&b, &policy, false, 0);
-    }
+    open_at(&b, 0);
     assert_true(wc_breaker_allow(&b, &policy, 1000));
     wc_breaker_record(&b, &policy, false, 1200);
     assert_int_equal(wc_breaker_state(&b), WC_BREAKER_OPEN);
@@ -77,23 +73,14 @@ static void failed_probe_opens_again(void **state)
 static void a_lost_probe_does_not_wedge_the_breaker(void **state)
 {
     wc_breaker_t b;
-    memset(&b, 0, sizeof(b));
-    for (int i = 0; i < 3; i++) {
-        wc_breaker_record(&b, &policy, false, 0);
-    }
+    open_at(&b, 0);
     assert_true(wc_breaker_allow(&b, &policy, 1000)); /* probe taken, never recorded */
     assert_false(wc_breaker_allow(&b, &policy, 1500));
     assert_true(wc_breaker_allow(&b, &policy, 2000)); /* freed after a whole period */
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(opens_after_threshold_consecutive_failures),
-        cmocka_unit_test(open_refuses_until_the_period_ends),
-        cmocka_unit_test(half_open_lets_exactly_one_probe_through),
-        cmocka_unit_test(failed_probe_opens_again),
-        cmocka_unit_test(a_lost_probe_does_not_wedge_the_breaker),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_TEST_MAIN(cmocka_unit_test(opens_after_threshold_consecutive_failures),
+               cmocka_unit_test(open_refuses_until_the_period_ends),
+               cmocka_unit_test(half_open_lets_exactly_one_probe_through),
+               cmocka_unit_test(failed_probe_opens_again),
+               cmocka_unit_test(a_lost_probe_does_not_wedge_the_breaker))

@@ -1,8 +1,4 @@
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "unit_test.h"
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -252,16 +248,12 @@ static void a_non_reloadable_row_is_refused_on_reload(void **state)
     assert_int_equal(current.max_retries, 1);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup(defaults_apply_without_environment, clear_env),
-        cmocka_unit_test_setup_teardown(environment_overrides_defaults, clear_env, clear_env),
-        cmocka_unit_test_setup(bad_values_are_rejected_by_name, clear_env),
-        cmocka_unit_test_setup(secrets_come_from_files, clear_env),
-        cmocka_unit_test_setup_teardown(every_secret_row_is_masked, clear_secrets, clear_secrets),
-        cmocka_unit_test(the_table_names_each_secrets_file),
-        cmocka_unit_test_setup(a_non_reloadable_row_is_refused_on_reload, clear_env),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_TEST_MAIN(cmocka_unit_test_setup(defaults_apply_without_environment, clear_env),
+               cmocka_unit_test_setup_teardown(environment_overrides_defaults, clear_env,
+                                               clear_env),
+               cmocka_unit_test_setup(bad_values_are_rejected_by_name, clear_env),
+               cmocka_unit_test_setup(secrets_come_from_files, clear_env),
+               cmocka_unit_test_setup_teardown(every_secret_row_is_masked, clear_secrets,
+                                               clear_secrets),
+               cmocka_unit_test(the_table_names_each_secrets_file),
+               cmocka_unit_test_setup(a_non_reloadable_row_is_refused_on_reload, clear_env))

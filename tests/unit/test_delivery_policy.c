@@ -1,10 +1,6 @@
 /* The outcome policy of worker/delivery_policy.c for every class of provider
  * answer: classified as the providers classify it, then decided. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "unit_test.h"
 #include <string.h>
 
 #include "delivery_policy.h"
@@ -163,19 +159,13 @@ static void later_retries_draw_later_tiers(void **state)
     assert_int_equal(d.retry_count, 3);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(smtp_2xx_is_sent),
-        cmocka_unit_test(smtp_4xx_and_no_reply_are_retried),
-        cmocka_unit_test(smtp_5xx_fails_for_good_at_once),
-        cmocka_unit_test(http_2xx_is_sent),
-        cmocka_unit_test(http_4xx_fails_for_good_except_408_and_429),
-        cmocka_unit_test(http_429_waits_at_least_its_retry_after),
-        cmocka_unit_test(http_5xx_and_transport_failures_are_retried),
-        cmocka_unit_test(an_open_breaker_spends_no_attempt),
-        cmocka_unit_test(the_last_retry_is_taken_and_then_none),
-        cmocka_unit_test(later_retries_draw_later_tiers),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_TEST_MAIN(cmocka_unit_test(smtp_2xx_is_sent),
+               cmocka_unit_test(smtp_4xx_and_no_reply_are_retried),
+               cmocka_unit_test(smtp_5xx_fails_for_good_at_once),
+               cmocka_unit_test(http_2xx_is_sent),
+               cmocka_unit_test(http_4xx_fails_for_good_except_408_and_429),
+               cmocka_unit_test(http_429_waits_at_least_its_retry_after),
+               cmocka_unit_test(http_5xx_and_transport_failures_are_retried),
+               cmocka_unit_test(an_open_breaker_spends_no_attempt),
+               cmocka_unit_test(the_last_retry_is_taken_and_then_none),
+               cmocka_unit_test(later_retries_draw_later_tiers))

@@ -1,8 +1,4 @@
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "unit_test.h"
 #include <string.h>
 
 #include "host_report.h"
@@ -67,11 +63,5 @@ static void open_and_half_open_breakers_carry_their_wall_clock_start(void **stat
     worker_breakers_unmap(b);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(closed_breakers_are_the_four_providers_only),
-        cmocka_unit_test(open_and_half_open_breakers_carry_their_wall_clock_start),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_TEST_MAIN(cmocka_unit_test(closed_breakers_are_the_four_providers_only),
+               cmocka_unit_test(open_and_half_open_breakers_carry_their_wall_clock_start))

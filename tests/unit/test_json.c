@@ -1,8 +1,4 @@
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "unit_test.h"
 #include <string.h>
 
 #include "wc_json.h"
@@ -98,14 +94,8 @@ static void dates_and_object_ids_become_strings(void **state)
     bson_destroy(&doc);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(strict_parser_refuses_hostile_input),
-        cmocka_unit_test(strict_parser_bounds_nesting),
-        cmocka_unit_test(strict_parser_accepts_plain_json_with_whitespace),
-        cmocka_unit_test(json_to_bson_and_back_keeps_values),
-        cmocka_unit_test(dates_and_object_ids_become_strings),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_TEST_MAIN(cmocka_unit_test(strict_parser_refuses_hostile_input),
+               cmocka_unit_test(strict_parser_bounds_nesting),
+               cmocka_unit_test(strict_parser_accepts_plain_json_with_whitespace),
+               cmocka_unit_test(json_to_bson_and_back_keeps_values),
+               cmocka_unit_test(dates_and_object_ids_become_strings))

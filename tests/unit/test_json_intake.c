@@ -1,10 +1,6 @@
 /* The JSON and time pieces the intake relies on: canonical request text,
  * NUL in keys, storable numbers, RFC 3339 parsing. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "unit_test.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -133,13 +129,7 @@ static void rfc3339_dates(void **state)
     assert_int_equal(back, 1733913000123);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(canonical_text_ignores_key_order_and_space),
-        cmocka_unit_test(nul_in_a_key_is_refused),
-        cmocka_unit_test(numbers_outside_storage_are_flagged),
-        cmocka_unit_test(rfc3339_dates),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_TEST_MAIN(cmocka_unit_test(canonical_text_ignores_key_order_and_space),
+               cmocka_unit_test(nul_in_a_key_is_refused),
+               cmocka_unit_test(numbers_outside_storage_are_flagged),
+               cmocka_unit_test(rfc3339_dates))

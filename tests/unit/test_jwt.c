@@ -1,8 +1,4 @@
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "unit_test.h"
 #include <openssl/bn.h>
 #include <openssl/ec.h>
 #include <openssl/ecdsa.h>
@@ -134,12 +130,6 @@ static void hmac_and_base64_decode_match_known_values(void **state)
     assert_int_equal(wc_base64_decode("", out, sizeof(out)), -1);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(es256_signature_is_raw_r_s_and_verifies),
-        cmocka_unit_test(rs256_verifies_and_refuses_the_wrong_key_type),
-        cmocka_unit_test(hmac_and_base64_decode_match_known_values),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_TEST_MAIN(cmocka_unit_test(es256_signature_is_raw_r_s_and_verifies),
+               cmocka_unit_test(rs256_verifies_and_refuses_the_wrong_key_type),
+               cmocka_unit_test(hmac_and_base64_decode_match_known_values))

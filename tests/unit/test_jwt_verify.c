@@ -1,12 +1,8 @@
 /* wc_jwt_verify: dashboard users' HS256 tokens. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
-#include <cmocka.h>
+#include "unit_test.h"
 
 #include "wc_crypto.h"
 #include "wc_jwt.h"
@@ -88,11 +84,5 @@ static void test_refusals(void **state)
     assert_int_equal(verify("", &c, &why), -1);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_valid_token),
-        cmocka_unit_test(test_refusals),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_TEST_MAIN(cmocka_unit_test(test_valid_token),
+               cmocka_unit_test(test_refusals))

@@ -1,10 +1,6 @@
 /* Every cell of the lifecycle table (shared/model/wc_lifecycle.c), against the
  * moves docs/ARCHITECTURE.md §4 lists. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "unit_test.h"
 
 #include "wc_lifecycle.h"
 
@@ -95,14 +91,8 @@ static void the_filter_names_the_sources(void **state)
     bson_destroy(filter);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(every_cell_is_as_documented),
-        cmocka_unit_test(sent_and_cancelled_are_final),
-        cmocka_unit_test(values_outside_the_enum_never_move),
-        cmocka_unit_test(sources_are_the_column_in_enum_order),
-        cmocka_unit_test(the_filter_names_the_sources),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_TEST_MAIN(cmocka_unit_test(every_cell_is_as_documented),
+               cmocka_unit_test(sent_and_cancelled_are_final),
+               cmocka_unit_test(values_outside_the_enum_never_move),
+               cmocka_unit_test(sources_are_the_column_in_enum_order),
+               cmocka_unit_test(the_filter_names_the_sources))

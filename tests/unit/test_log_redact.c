@@ -1,11 +1,7 @@
 /* wc_log_redact: what log lines may not carry. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
 #include <string.h>
 
-#include <cmocka.h>
+#include "unit_test.h"
 
 #include "wc_log_redact.h"
 
@@ -50,11 +46,5 @@ static void test_leaves_ordinary_text(void **state)
     assert_string_equal(small, "a long ");
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_masks_secrets_and_recipients),
-        cmocka_unit_test(test_leaves_ordinary_text),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_TEST_MAIN(cmocka_unit_test(test_masks_secrets_and_recipients),
+               cmocka_unit_test(test_leaves_ordinary_text))

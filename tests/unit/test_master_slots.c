@@ -1,10 +1,6 @@
 /* The worker master's slot table (worker/master_slots.c): restarts, their
  * spacing, rolling restarts, fatal exits and drains, with no process. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "unit_test.h"
 
 #include "master_slots.h"
 
@@ -119,16 +115,10 @@ static void the_master_gives_up_only_when_every_slot_is_fatal(void **state)
     assert_true(master_slots_all_fatal(slots, 2));
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(restart_delays_double_up_to_the_cap),
-        cmocka_unit_test(a_crash_loop_is_spaced_out_and_a_healthy_run_resets_it),
-        cmocka_unit_test(a_fatal_exit_is_never_refilled),
-        cmocka_unit_test(a_drain_refills_nothing),
-        cmocka_unit_test(a_rolled_child_is_replaced_at_once_without_counting_a_crash),
-        cmocka_unit_test(a_rolling_restart_replaces_one_child_at_a_time),
-        cmocka_unit_test(the_master_gives_up_only_when_every_slot_is_fatal),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_TEST_MAIN(cmocka_unit_test(restart_delays_double_up_to_the_cap),
+               cmocka_unit_test(a_crash_loop_is_spaced_out_and_a_healthy_run_resets_it),
+               cmocka_unit_test(a_fatal_exit_is_never_refilled),
+               cmocka_unit_test(a_drain_refills_nothing),
+               cmocka_unit_test(a_rolled_child_is_replaced_at_once_without_counting_a_crash),
+               cmocka_unit_test(a_rolling_restart_replaces_one_child_at_a_time),
+               cmocka_unit_test(the_master_gives_up_only_when_every_slot_is_fatal))

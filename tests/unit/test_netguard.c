@@ -1,12 +1,8 @@
 /* wc_netguard: which addresses webhooks may reach, and the URL's host. */
 #include <arpa/inet.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
 #include <string.h>
 
-#include <cmocka.h>
+#include "unit_test.h"
 
 #include "wc_netguard.h"
 
@@ -85,12 +81,6 @@ static void test_guard_blocks_literal_and_named_loopback(void **state)
     assert_string_equal(pin, "93.184.216.34:8443:93.184.216.34");
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_internal_addresses),
-        cmocka_unit_test(test_url_host_port),
-        cmocka_unit_test(test_guard_blocks_literal_and_named_loopback),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_TEST_MAIN(cmocka_unit_test(test_internal_addresses),
+               cmocka_unit_test(test_url_host_port),
+               cmocka_unit_test(test_guard_blocks_literal_and_named_loopback))

@@ -1,11 +1,26 @@
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "unit_test.h"
 #include <string.h>
 
 #include "wc_recipient.h"
+
+#define COUNT(array) (sizeof(array) / sizeof((array)[0]))
+
+/* Fails naming the first value `valid` judges wrongly: it must accept each of
+ * the `goods` values in `good` and refuse each of the `bads` values in `bad`. */
+static void judges_each(bool (*valid)(const char *), const char *const *good, size_t goods,
+                        const char *const *bad, size_t bads)
+{
+    for (size_t i = 0; i < goods; i++) {
+        if (!valid(good[i])) {
+            fail_msg("rejected %s", good[i]);
+        }
+    }
+    for (size_t i = 0; i < bads; i++) {
+        if (valid(bad[i])) {
+            fail_msg("accepted %s", bad[i]);
+        }
+    }
+}
 
 static void e164_numbers(void **state)
 {
@@ -14,16 +29,23 @@ static void e164_numbers(void **state)
     static const char *const bad[] = {"",         "+",          "14155550100",   "+0123456789",
                                       "+1234567", "+1234567890123456", "+1 4155550100",
                                       "+1-415-555-0100", "+14155550100x", "++14155550100"};
-    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
-        if (!wc_e164_valid(good[i])) {
-            fail_msg("rejected %s", good[i]);
-        }
-    }
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        if (wc_e164_valid(bad[i])) {
-            fail_msg("accepted %s", bad[i]);
-        }
-    }
+    judges_each(wc_e164_valid, good, COUNT(good), bad, COUNT(bad));
+}
+
+static void email_addresses(void **state)
+{
+    static const char *const good[] = {"user@example.com", "first.last+tag@mail.example.co.uk",
+                                       "x_y-z@sub-domain.example.org", "o'brien@example.ie"};
+    static const char *const bad[] = {"", "user", "@example.com", "user@", "user@localhost",
+                                      "user@@example.com", ".user@example.com", "user.@example.com",
+                                      "us..er@example.com", "user@-example.com",
+                                      "user@example-.com", "user@exa mple.com", "user@1.2.3.4",
+                                      "us er@example.com", "user@example..com"};
+    judges_each(wc_email_address_valid, good, COUNT(good), bad, COUNT(bad));
+    char longest[300];
+    memset(longest, 'a', 65);
+    strcpy(longest + 65, "@example.com"); /* a 65-character local part */
+    assert_false(wc_email_address_valid(longest));
 }
 
 static void push_tokens(void **state)
@@ -34,25 +56,26 @@ static void push_tokens(void **state)
     assert_false(wc_push_token_valid("a b", WC_PUSH_FCM));
     assert_false(wc_push_token_valid("a/b", WC_PUSH_FCM));
     assert_false(wc_push_token_valid("\xc3\xa9", WC_PUSH_FCM));
+    /* The bounds of a token's length: FCM's most, APNS's least and most (hex, either case). */
+    static const struct {
+        wc_push_platform_t platform;
+        char fill;
+        size_t length;
+        bool valid;
+    } lengths[] = {
+        {WC_PUSH_FCM, 'A', 4096, true}, {WC_PUSH_FCM, 'A', 4097, false},
+        {WC_PUSH_APNS, 'f', 64, true},  {WC_PUSH_APNS, 'f', 63, false},
+        {WC_PUSH_APNS, 'F', 200, true}, {WC_PUSH_APNS, 'F', 201, false},
+    };
     char token[4100];
-    memset(token, 'A', 4096);
-    token[4096] = '\0';
-    assert_true(wc_push_token_valid(token, WC_PUSH_FCM));
-    token[4096] = 'A';
-    token[4097] = '\0';
-    assert_false(wc_push_token_valid(token, WC_PUSH_FCM));
-
-    memset(token, 'f', 64);
-    token[64] = '\0';
-    assert_true(wc_push_token_valid(token, WC_PUSH_APNS));
-    token[63] = '\0';
-    assert_false(wc_push_token_valid(token, WC_PUSH_APNS));
-    memset(token, 'F', 200);
-    token[200] = '\0';
-    assert_true(wc_push_token_valid(token, WC_PUSH_APNS));
-    token[200] = 'F';
-    token[201] = '\0';
-    assert_false(wc_push_token_valid(token, WC_PUSH_APNS));
+    for (size_t i = 0; i < COUNT(lengths); i++) {
+        memset(token, lengths[i].fill, lengths[i].length);
+        token[lengths[i].length] = '\0';
+        if (wc_push_token_valid(token, lengths[i].platform) != lengths[i].valid) {
+            fail_msg("%s token of %zu '%c': want %s", wc_push_platform_name(lengths[i].platform),
+                     lengths[i].length, lengths[i].fill, lengths[i].valid ? "valid" : "refused");
+        }
+    }
     memset(token, 'a', 64);
     token[10] = 'g';
     token[64] = '\0';
@@ -124,12 +147,7 @@ static void webhook_urls(void **state)
     assert_int_equal(wc_webhook_url_check(url, false), WC_URL_LENGTH);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(e164_numbers),
-        cmocka_unit_test(push_tokens),
-        cmocka_unit_test(webhook_urls),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_TEST_MAIN(cmocka_unit_test(e164_numbers),
+               cmocka_unit_test(email_addresses),
+               cmocka_unit_test(push_tokens),
+               cmocka_unit_test(webhook_urls))

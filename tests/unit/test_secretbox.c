@@ -1,11 +1,7 @@
 /* wc_secretbox: webhook secrets sealed at rest with AES-256-GCM. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
 #include <string.h>
 
-#include <cmocka.h>
+#include "unit_test.h"
 
 #include "wc_secretbox.h"
 
@@ -60,12 +56,6 @@ static void test_plain_values_and_keys(void **state)
                      -1);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_seal_then_open),
-        cmocka_unit_test(test_refuses_wrong_key_and_tampering),
-        cmocka_unit_test(test_plain_values_and_keys),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_TEST_MAIN(cmocka_unit_test(test_seal_then_open),
+               cmocka_unit_test(test_refuses_wrong_key_and_tampering),
+               cmocka_unit_test(test_plain_values_and_keys))

@@ -1,11 +1,7 @@
 /* shared/util/wc_signals.c: a blocked signal wakes the descriptor and sets its
  * flag; `take` clears, `arrived` stays; a forked child that opens again has
  * its own descriptor and flags, and its signals never reach the parent's. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "unit_test.h"
 
 #include <poll.h>
 #include <signal.h>
@@ -104,13 +100,7 @@ static void a_number_that_is_no_signal_is_refused(void **state)
     assert_false(wc_signals_take(-3));
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(a_signal_wakes_the_descriptor_and_sets_its_flag),
-        cmocka_unit_test(opening_again_starts_with_no_flags),
-        cmocka_unit_test(a_forked_child_has_its_own_descriptor),
-        cmocka_unit_test(a_number_that_is_no_signal_is_refused),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_TEST_MAIN(cmocka_unit_test(a_signal_wakes_the_descriptor_and_sets_its_flag),
+               cmocka_unit_test(opening_again_starts_with_no_flags),
+               cmocka_unit_test(a_forked_child_has_its_own_descriptor),
+               cmocka_unit_test(a_number_that_is_no_signal_is_refused))

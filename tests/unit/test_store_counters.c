@@ -1,10 +1,6 @@
 /* The pure parts of the counters and the list: bucket arithmetic, the names of
  * counter documents, cells, cursors and the keyset order. No database. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "unit_test.h"
 #include <string.h>
 
 #include "wc_notification.h"
@@ -166,17 +162,11 @@ static void applying_nothing_touches_no_database(void **state)
     assert_int_equal(wc_store_counters_apply(NULL, NULL, 0), WC_STORE_OK);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(buckets_floor_even_before_1970),
-        cmocka_unit_test(a_minute_bucket_is_named_like_the_documents_list_bucket),
-        cmocka_unit_test(a_key_has_counters_of_its_own_beside_its_tenants),
-        cmocka_unit_test(cells_round_trip_and_refuse_strangers),
-        cmocka_unit_test(cursors_round_trip_and_refuse_anything_else),
-        cmocka_unit_test(the_order_is_newest_first_then_higher_id_first),
-        cmocka_unit_test(new_documents_carry_their_list_bucket_hidden_from_clients),
-        cmocka_unit_test(applying_nothing_touches_no_database),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_TEST_MAIN(cmocka_unit_test(buckets_floor_even_before_1970),
+               cmocka_unit_test(a_minute_bucket_is_named_like_the_documents_list_bucket),
+               cmocka_unit_test(a_key_has_counters_of_its_own_beside_its_tenants),
+               cmocka_unit_test(cells_round_trip_and_refuse_strangers),
+               cmocka_unit_test(cursors_round_trip_and_refuse_anything_else),
+               cmocka_unit_test(the_order_is_newest_first_then_higher_id_first),
+               cmocka_unit_test(new_documents_carry_their_list_bucket_hidden_from_clients),
+               cmocka_unit_test(applying_nothing_touches_no_database))

@@ -1,10 +1,6 @@
 /* worker/store_pool.c: steps run off the loop thread, urgent ones first. No
  * database is needed: the steps here only record the order they ran in. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "unit_test.h"
 
 #include <poll.h>
 #include <pthread.h>
@@ -131,11 +127,5 @@ static void every_step_runs_when_only_one_kind_is_queued(void **state)
     store_pool_free(pool);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(urgent_steps_overtake_waiting_ones),
-        cmocka_unit_test(every_step_runs_when_only_one_kind_is_queued),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_TEST_MAIN(cmocka_unit_test(urgent_steps_overtake_waiting_ones),
+               cmocka_unit_test(every_step_runs_when_only_one_kind_is_queued))

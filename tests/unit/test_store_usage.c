@@ -1,11 +1,7 @@
 /* The pure parts of per key usage and monthly quotas (wc_store_usage.c,
  * wc_store_quota.c): day and month arithmetic, refusal statuses, the stale
  * rule, and quotas read from and written to documents. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "unit_test.h"
 #include <string.h>
 
 #include "wc_store_quota.h"
@@ -113,14 +109,8 @@ static void quotas_round_trip_through_documents(void **state)
     bson_destroy(bad);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(days_are_utc_and_strict),
-        cmocka_unit_test(refusals_are_the_four_statuses),
-        cmocka_unit_test(a_key_is_stale_after_thirty_quiet_days),
-        cmocka_unit_test(months_are_calendar_months_in_utc),
-        cmocka_unit_test(quotas_round_trip_through_documents),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_TEST_MAIN(cmocka_unit_test(days_are_utc_and_strict),
+               cmocka_unit_test(refusals_are_the_four_statuses),
+               cmocka_unit_test(a_key_is_stale_after_thirty_quiet_days),
+               cmocka_unit_test(months_are_calendar_months_in_utc),
+               cmocka_unit_test(quotas_round_trip_through_documents))

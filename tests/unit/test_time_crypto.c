@@ -1,8 +1,4 @@
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "unit_test.h"
 #include <string.h>
 
 #include "wc_crypto.h"
@@ -46,13 +42,7 @@ static void base64_encodes_and_checks_room(void **state)
     assert_int_equal(wc_base64_encode("hello", 5, tiny, sizeof(tiny)), -1);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(iso8601_formats_utc_with_milliseconds),
-        cmocka_unit_test(sha256_matches_the_standard_vector),
-        cmocka_unit_test(random_hex_is_fresh_and_bounded),
-        cmocka_unit_test(base64_encodes_and_checks_room),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_TEST_MAIN(cmocka_unit_test(iso8601_formats_utc_with_milliseconds),
+               cmocka_unit_test(sha256_matches_the_standard_vector),
+               cmocka_unit_test(random_hex_is_fresh_and_bounded),
+               cmocka_unit_test(base64_encodes_and_checks_room))

@@ -1,11 +1,7 @@
 /* worker/trail_batch.c: the worker's group commit of audit trail entries.
  * No database is needed: this file's wc_store_trail_append stands in for the
  * store's (the linker takes it before the library's), recording each write. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "unit_test.h"
 
 #include <poll.h>
 #include <pthread.h>
@@ -133,10 +129,4 @@ static void entries_waiting_during_a_write_go_in_the_next_one(void **state)
     trail_batch_free(batch);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(entries_waiting_during_a_write_go_in_the_next_one),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_TEST_MAIN(cmocka_unit_test(entries_waiting_during_a_write_go_in_the_next_one))

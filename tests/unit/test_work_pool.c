@@ -2,11 +2,7 @@
  * what the queue refuses, and what stopping runs. A "gate" work holds the
  * pool's only thread until the test opens it, so the others queue up behind
  * it in a known state; every work records the batch it ran in. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "unit_test.h"
 
 #include <poll.h>
 #include <pthread.h>
@@ -118,16 +114,24 @@ static wc_work_pool_options_t options(int threads, size_t batch_max, size_t queu
                                     .run = run_batch};
 }
 
+/* Clears the recorder and starts a pool with these options; the test frees it. */
+static wc_work_pool_t *started_pool(int threads, size_t batch_max, size_t queue_limit,
+                                    bool hand_back)
+{
+    reset_recorder();
+    wc_work_pool_options_t opts = options(threads, batch_max, queue_limit, hand_back);
+    wc_work_pool_t *pool = wc_work_pool_start(&opts);
+    assert_non_null(pool);
+    return pool;
+}
+
 /* Urgent works go first; a batch is filled up to batch_max of weight in
  * queue order and never split a work; a work heavier than batch_max runs
  * alone. */
 static void batches_take_urgent_works_first_up_to_their_weight(void **state)
 {
     (void)state;
-    reset_recorder();
-    wc_work_pool_options_t opts = options(1, 4, 0, false);
-    wc_work_pool_t *pool = wc_work_pool_start(&opts);
-    assert_non_null(pool);
+    wc_work_pool_t *pool = started_pool(1, 4, 0, false);
     assert_int_equal(wc_work_pool_fd(pool), -1);
 
     job_t gate;
@@ -163,10 +167,7 @@ static void batches_take_urgent_works_first_up_to_their_weight(void **state)
 static void a_full_queue_refuses_but_an_empty_one_takes_anything(void **state)
 {
     (void)state;
-    reset_recorder();
-    wc_work_pool_options_t opts = options(1, 1, 3, false);
-    wc_work_pool_t *pool = wc_work_pool_start(&opts);
-    assert_non_null(pool);
+    wc_work_pool_t *pool = started_pool(1, 1, 3, false);
 
     job_t gate;
     hold_the_thread(pool, &gate);
@@ -192,10 +193,7 @@ static void a_full_queue_refuses_but_an_empty_one_takes_anything(void **state)
 static void stop_runs_what_is_queued_then_refuses(void **state)
 {
     (void)state;
-    reset_recorder();
-    wc_work_pool_options_t opts = options(1, 1, 0, false);
-    wc_work_pool_t *pool = wc_work_pool_start(&opts);
-    assert_non_null(pool);
+    wc_work_pool_t *pool = started_pool(1, 1, 0, false);
 
     job_t gate;
     hold_the_thread(pool, &gate);
@@ -220,11 +218,8 @@ static void stop_runs_what_is_queued_then_refuses(void **state)
 static void finished_works_come_back_through_the_descriptor(void **state)
 {
     (void)state;
-    reset_recorder();
     enum { THREADS = 3, JOBS = 40 };
-    wc_work_pool_options_t opts = options(THREADS, 2, 0, true);
-    wc_work_pool_t *pool = wc_work_pool_start(&opts);
-    assert_non_null(pool);
+    wc_work_pool_t *pool = started_pool(THREADS, 2, 0, true);
     assert_true(wc_work_pool_fd(pool) >= 0);
     assert_null(wc_work_pool_take_done(pool));
 
@@ -268,14 +263,8 @@ static void invalid_options_start_nothing(void **state)
     assert_null(wc_work_pool_start(&opts));
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(batches_take_urgent_works_first_up_to_their_weight),
-        cmocka_unit_test(a_full_queue_refuses_but_an_empty_one_takes_anything),
-        cmocka_unit_test(stop_runs_what_is_queued_then_refuses),
-        cmocka_unit_test(finished_works_come_back_through_the_descriptor),
-        cmocka_unit_test(invalid_options_start_nothing),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_TEST_MAIN(cmocka_unit_test(batches_take_urgent_works_first_up_to_their_weight),
+               cmocka_unit_test(a_full_queue_refuses_but_an_empty_one_takes_anything),
+               cmocka_unit_test(stop_runs_what_is_queued_then_refuses),
+               cmocka_unit_test(finished_works_come_back_through_the_descriptor),
+               cmocka_unit_test(invalid_options_start_nothing))

@@ -1,8 +1,4 @@
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "unit_test.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +28,33 @@ static void assert_has_line(const char *text, const char *line)
     }
 }
 
+/* The master's shared memory that a test counts into: mapped before the test, unmapped after. */
+typedef struct {
+    worker_metrics_t *metrics;
+    worker_breakers_t *breakers;
+} shared_maps_t;
+
+static int unmap_shared(void **state)
+{
+    shared_maps_t *maps = *state;
+    worker_metrics_unmap(maps->metrics);
+    worker_breakers_unmap(maps->breakers);
+    return 0;
+}
+
+static int map_shared(void **state)
+{
+    static shared_maps_t maps;
+    maps.metrics = worker_metrics_map();
+    maps.breakers = worker_breakers_map();
+    *state = &maps;
+    if (maps.metrics == NULL || maps.breakers == NULL) {
+        unmap_shared(state); /* cmocka runs no teardown after a failed setup */
+        return -1;
+    }
+    return 0;
+}
+
 static void label_values_are_escaped(void **state)
 {
     (void)state;
@@ -47,11 +70,9 @@ static void label_values_are_escaped(void **state)
 
 static void histograms_are_cumulative_and_count_every_observation(void **state)
 {
-    (void)state;
-    worker_metrics_t *m = worker_metrics_map();
-    worker_breakers_t *b = worker_breakers_map();
-    assert_non_null(m);
-    assert_non_null(b);
+    const shared_maps_t *maps = *state;
+    worker_metrics_t *m = maps->metrics;
+    const worker_breakers_t *b = maps->breakers;
     worker_metrics_observe_processing(m, 5);      /* on the 0.005 bound: in that bucket */
     worker_metrics_observe_processing(m, 300);    /* 0.5 */
     worker_metrics_observe_processing(m, 120000); /* beyond the last bound: +Inf only */
@@ -68,18 +89,14 @@ static void histograms_are_cumulative_and_count_every_observation(void **state)
     assert_has_line(text, "provider_requests_total{provider=\"twilio\",outcome=\"transient\"} 1");
     assert_has_line(text, "# TYPE notification_processing_duration_seconds histogram");
     free(text);
-    worker_metrics_unmap(m);
-    worker_breakers_unmap(b);
 }
 
 /* What a child adds survives the child: the memory is the master's. */
 static void counts_of_a_dead_child_remain(void **state)
 {
-    (void)state;
-    worker_metrics_t *m = worker_metrics_map();
-    worker_breakers_t *b = worker_breakers_map();
-    assert_non_null(m);
-    assert_non_null(b);
+    const shared_maps_t *maps = *state;
+    worker_metrics_t *m = maps->metrics;
+    const worker_breakers_t *b = maps->breakers;
     worker_metrics_count_sent(m, WC_CHANNEL_SMS);
     pid_t pid = fork();
     assert_true(pid >= 0);
@@ -103,16 +120,10 @@ static void counts_of_a_dead_child_remain(void **state)
     assert_has_line(text, "circuit_breaker_state{provider=\"smtp\"} 0");
     assert_null(strstr(text, "webhook:"));
     free(text);
-    worker_metrics_unmap(m);
-    worker_breakers_unmap(b);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(label_values_are_escaped),
-        cmocka_unit_test(histograms_are_cumulative_and_count_every_observation),
-        cmocka_unit_test(counts_of_a_dead_child_remain),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_TEST_MAIN(cmocka_unit_test(label_values_are_escaped),
+               cmocka_unit_test_setup_teardown(
+                   histograms_are_cumulative_and_count_every_observation, map_shared, unmap_shared),
+               cmocka_unit_test_setup_teardown(counts_of_a_dead_child_remain, map_shared,
+                                               unmap_shared))
