@@ -1,12 +1,9 @@
 /* wc_duration_histogram: buckets, percentiles within a bucket's width, and
  * histograms that add up as the stats counters add them. */
+#include "unit_test.h"
+
 #include <math.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
 #include <stdlib.h>
-#include <cmocka.h>
 
 #include "wc_duration_histogram.h"
 
@@ -110,13 +107,7 @@ static void histograms_read_back_by_bucket_add_up(void **state)
     assert_int_equal(merged.n, both.n);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(every_duration_falls_inside_its_bucket),
-        cmocka_unit_test(an_empty_histogram_has_no_percentile_or_average),
-        cmocka_unit_test(percentiles_are_within_one_bucket_and_the_average_is_exact),
-        cmocka_unit_test(histograms_read_back_by_bucket_add_up),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_TEST_MAIN(cmocka_unit_test(every_duration_falls_inside_its_bucket),
+               cmocka_unit_test(an_empty_histogram_has_no_percentile_or_average),
+               cmocka_unit_test(percentiles_are_within_one_bucket_and_the_average_is_exact),
+               cmocka_unit_test(histograms_read_back_by_bucket_add_up))
