@@ -527,6 +527,28 @@ wc_store_status_t wc_store_counters_children(wc_store_t *store, const char *owne
     return WC_STORE_OK;
 }
 
+wc_store_status_t wc_store_counters_bucket(wc_store_t *store, const char *owner,
+                                           wc_counter_level_t level, int64_t ms,
+                                           wc_counter_bucket_t *out, bool *found)
+{
+    read_own_counts(store);
+    *found = false;
+    char id[ID_LEN];
+    if (wc_counter_doc_id(id, sizeof(id), owner, level, ms) != 0) {
+        return WC_STORE_ERROR;
+    }
+    bson_t *filter = BCON_NEW("_id", BCON_UTF8(id));
+    bucket_list_t list = {0};
+    wc_store_status_t status = find_each(store, filter, bucket_row, &list);
+    bson_destroy(filter);
+    if (status == WC_STORE_OK && list.n == 1) {
+        *out = list.items[0];
+        *found = true;
+    }
+    free(list.items);
+    return status;
+}
+
 static bool totals_row(const bson_t *doc, void *arg)
 {
     wc_store_counts_t *out = arg;

@@ -121,8 +121,15 @@ wc_store_status_t wc_store_counters_children(wc_store_t *store, const char *owne
                                              wc_counter_level_t level, int64_t ms,
                                              wc_counter_bucket_t **out, size_t *n);
 
-/* The counts of one tenant, or summed over every tenant when `tenant_id` is
- * NULL. A tenant without counters yet has zero counts. */
+/* The one bucket of `level` of `owner` that holds instant `ms`, read by _id;
+ * *found is false when it has no document. */
+wc_store_status_t wc_store_counters_bucket(wc_store_t *store, const char *owner,
+                                           wc_counter_level_t level, int64_t ms,
+                                           wc_counter_bucket_t *out, bool *found);
+
+/* The counts of one tenant (or of any counter owner, wc_counter_owner), or
+ * summed over every tenant when `tenant_id` is NULL. A tenant without
+ * counters yet has zero counts. */
 wc_store_status_t wc_store_counters_totals(wc_store_t *store, const char *tenant_id,
                                            wc_store_counts_t *out);
 
