@@ -21,6 +21,7 @@ die() {
 }
 
 say() { printf '==> %s\n' "$*" >&2; }
+warn() { printf 'warning: %s\n' "$*" >&2; }
 
 # Fails with a pointer to --help unless option $1 was given a value ($2).
 lt_need_value() { [[ $# -ge 2 && -n $2 ]] || die "$1 needs a value (see --help)"; }

@@ -3,6 +3,7 @@
 # that polling dashboards cost, with N notifications in the database and a write load running.
 #
 #   loadtest/reads.sh [--count N] [--pollers P] [--duration S] [--write-rate R] [--reuse-db DB]
+#                     [--page-loads L]
 #
 # It builds a Release build in build-bench/ (no sanitizers), starts wavecom-api (and, for the write
 # load, a wavecom-worker pool) against the running local services (deploy/stack.sh services) on a
@@ -16,9 +17,12 @@
 #   3. phase "read": the same write load plus P dashboards (default 50; loadtest/reads_poll.py)
 #      polling every 5 s for S seconds, with ETags, each also clicking through a deep page, every
 #      filter, the next page by cursor, one notification, the DLQ and the audit list;
-#   4. reports (loadtest/reads_report.py): p50/p95/p99 per endpoint, the CPU of each process in
-#      both phases and what the readers added, as loadtest/results/reads.json and reads.md, which
-#      loadtest/report.py puts into RESULTS.md.
+#   4. pages: with the write load still running, loads the dashboard's Overview and Notifications
+#      pages in Chromium L times each (default 5), cold and warm, as tenant 0 (the busy one) and
+#      tenant 1 (loadtest/dashboard_load.cjs; skipped, with a warning, without Chromium);
+#   5. reports (loadtest/reads_report.py): p50/p95/p99 per endpoint, the CPU of each process in
+#      both phases and what the readers added, and the page loads, as loadtest/results/reads.json
+#      and reads.md, which loadtest/report.py puts into RESULTS.md.
 #
 # --reuse-db DB skips the fill and reads DB again (its tenants are in
 # .wavecom/loadtest/reads-DB.json from the run that filled it). The database is left in place
@@ -33,6 +37,7 @@ POLLERS=50
 DURATION=120
 WRITE_RATE=110
 REUSE_DB=
+PAGE_LOADS=5
 WORKERS=${WAVECOM_WORKER_PROCESSES:-2}
 PORT=${WAVECOM_LOADTEST_PORT:-5180}
 MONGODB_URI=${WAVECOM_LOADTEST_MONGODB_URI:-mongodb://127.0.0.1:27017}
@@ -42,8 +47,9 @@ BUILD=${WAVECOM_LOADTEST_BUILD:-$LT_ROOT/build-bench}
 RESULTS=${WAVECOM_LOADTEST_RESULTS:-$LT_ROOT/loadtest/results}
 
 lt_parse_options lt_header_help --count=COUNT --pollers=POLLERS --duration=DURATION \
-  --write-rate=WRITE_RATE --reuse-db=REUSE_DB -- "$@"
-lt_need_whole_numbers COUNT POLLERS DURATION WRITE_RATE WORKERS PORT
+  --write-rate=WRITE_RATE --reuse-db=REUSE_DB --page-loads=PAGE_LOADS -- "$@"
+lt_need_whole_numbers COUNT POLLERS DURATION WRITE_RATE WORKERS PORT PAGE_LOADS
+((PAGE_LOADS >= 1 && PAGE_LOADS <= 100)) || die "--page-loads must be 1 to 100"
 ((DURATION >= 10 && DURATION <= 1800)) || die "--duration must be 10 to 1800 seconds"
 ((COUNT <= 5000000)) || die "--count is at most 5,000,000"
 [[ -z $REUSE_DB || $REUSE_DB =~ ^wc_bench_reads_[0-9_]+$ ]] || die "--reuse-db takes a wc_bench_reads_* name"
@@ -139,8 +145,8 @@ if ((WRITE_RATE > 0)); then
   lt_start_worker "$BUILD" "$OUT/worker.log"
   say "write load: $WRITE_RATE notifications/s into tenant 0"
   WAVECOM_E2E_KEY=$KEY "$LT_PYTHON" "$LT_ROOT/loadtest/e2e_submit.py" --url "http://127.0.0.1:$PORT" \
-    --count $((WRITE_RATE * (2 * DURATION + 60))) --rate "$WRITE_RATE" --batch 50 --concurrency 8 \
-    --duration $((2 * DURATION + 60)) --webhook-base "http://127.0.0.1:4040/reads-$STAMP" \
+    --count $((WRITE_RATE * (2 * DURATION + 120))) --rate "$WRITE_RATE" --batch 50 --concurrency 8 \
+    --duration $((2 * DURATION + 120)) --webhook-base "http://127.0.0.1:4040/reads-$STAMP" \
     --ids-out "$OUT/ids.txt" --stats-out "$OUT/submit.json" 2>"$OUT/submit.log" &
   SUBMIT_PID=$!
   sleep 10 # past the ramp-up
@@ -157,10 +163,27 @@ snapshot "$OUT/cpu_read_0.json"
   --pollers "$POLLERS" --duration "$DURATION" --out "$OUT/poll.json" >&2
 snapshot "$OUT/cpu_read_1.json"
 
+# The dashboard's pages in Chromium, while the write load goes on (its submitter runs 110 s past
+# the two phases, long enough for these): the busy tenant 0 and an ordinary tenant 1, PAGE_LOADS loads per page and mode
+# (5 take about 15 s a tenant).
+NODE_MODULES=${WAVECOM_BROWSER_NODE_MODULES:-$LT_ROOT/.wavecom/browser/node_modules}
+if [[ -x /usr/bin/chromium && -d $NODE_MODULES/playwright-core ]] && command -v node >/dev/null; then
+  for t in 0 1; do
+    say "page loads in Chromium: tenant $t"
+    WAVECOM_BROWSER_NODE_MODULES=$NODE_MODULES WAVECOM_DASHBOARD_KEY=$("$LT_PYTHON" -c \
+      'import json,sys; print(json.load(open(sys.argv[1]))["tenants"][int(sys.argv[2])]["key"])' \
+      "$FILL_JSON" "$t") node "$LT_ROOT/loadtest/dashboard_load.cjs" --url "http://127.0.0.1:$PORT" \
+      --loads "$PAGE_LOADS" --overall-timeout-s 120 --out "$OUT/pages_tenant$t.json" >&2 ||
+      warn "some page loads of tenant $t failed (see $OUT/pages_tenant$t.json)"
+  done
+else
+  warn "no Chromium or playwright-core ($NODE_MODULES): page loads not measured (deploy/stack.sh install)"
+fi
+
 if [[ -n $SUBMIT_PID ]]; then
   lt_stop_pid "$SUBMIT_PID" 10
   SUBMIT_PID=
 fi
 "$LT_PYTHON" "$LT_ROOT/loadtest/reads_report.py" --out-dir "$OUT" --results "$RESULTS" --db "$DB" \
   --count "$COUNT" --write-rate "$WRITE_RATE" --duration "$DURATION" \
-  --command "loadtest/reads.sh --count $COUNT --pollers $POLLERS --duration $DURATION --write-rate $WRITE_RATE${REUSE_DB:+ --reuse-db $REUSE_DB}"
+  --command "loadtest/reads.sh --count $COUNT --pollers $POLLERS --duration $DURATION --write-rate $WRITE_RATE${REUSE_DB:+ --reuse-db $REUSE_DB} --page-loads $PAGE_LOADS"
