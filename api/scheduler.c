@@ -6,8 +6,8 @@
 
 #include "wc_log.h"
 #include "wc_publish.h"
+#include "wc_store_counters.h"
 #include "wc_store_ops.h"
-#include "wc_store_trail.h"
 #include "wc_time.h"
 
 /* Notifications taken per round and step; a backlog drains over rounds

@@ -13,7 +13,7 @@
 #include "http_client.h"
 #include "wc_log.h"
 #include "wc_signals.h"
-#include "wc_store_trail.h"
+#include "wc_store_counters.h"
 #include "wc_time.h"
 #include "wc_topology.h"
 
