@@ -216,6 +216,35 @@ wc_store_status_t wc_store_find_one(wc_store_t *store, const char *coll_name, co
     return status;
 }
 
+static wc_store_status_t find_by_value(wc_store_t *store, const char *coll,
+                                       const bson_value_t *id, bson_t **out)
+{
+    bson_t filter = BSON_INITIALIZER;
+    wc_store_status_t status = WC_STORE_ERROR;
+    if (BSON_APPEND_VALUE(&filter, "_id", id)) {
+        status = wc_store_find_one(store, coll, &filter, out);
+    }
+    bson_destroy(&filter);
+    return status;
+}
+
+wc_store_status_t wc_store_find_by_id(wc_store_t *store, const char *coll, const char *id,
+                                      bson_t **out)
+{
+    bson_value_t value = {.value_type = BSON_TYPE_UTF8};
+    value.value.v_utf8.str = (char *)id; /* only read */
+    value.value.v_utf8.len = (uint32_t)strlen(id);
+    return find_by_value(store, coll, &value, out);
+}
+
+wc_store_status_t wc_store_find_by_oid(wc_store_t *store, const char *coll, const bson_oid_t *oid,
+                                       bson_t **out)
+{
+    bson_value_t value = {.value_type = BSON_TYPE_OID};
+    bson_oid_copy(oid, &value.value.v_oid);
+    return find_by_value(store, coll, &value, out);
+}
+
 wc_store_status_t wc_store_find_each(wc_store_t *store, const char *coll_name, const bson_t *filter,
                                      const bson_t *opts, bool (*each)(const bson_t *doc, void *arg),
                                      void *arg)

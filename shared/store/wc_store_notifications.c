@@ -20,25 +20,24 @@ wc_store_status_t wc_store_ensure_indexes(wc_store_t *store)
         return wc_store_ensure_trail_indexes(store);
     }
     /* The WaveCom specification's compound indexes, each scoped by tenant first. */
-    bson_t *cmd = BCON_NEW(
-        "createIndexes", BCON_UTF8(WC_COLL_NOTIFICATIONS), "indexes", "[",
-        "{", "key", "{", "tenantId", BCON_INT32(1), "type", BCON_INT32(1), "status", BCON_INT32(1),
-        "createdAt", BCON_INT32(-1), "}", "name", BCON_UTF8("tenant_type_status_created"), "}",
-        "{", "key", "{", "tenantId", BCON_INT32(1), "status", BCON_INT32(1), "priority",
-        BCON_INT32(-1), "createdAt", BCON_INT32(-1), "}", "name",
-        BCON_UTF8("tenant_status_priority_created"), "}",
-        "{", "key", "{", "tenantId", BCON_INT32(1), "recipient", BCON_INT32(1), "createdAt",
-        BCON_INT32(-1), "}", "name", BCON_UTF8("tenant_recipient_created"), "}",
-        "{", "key", "{", "tenantId", BCON_INT32(1), "createdAt", BCON_INT32(-1), "}", "name",
-        BCON_UTF8("tenant_created"), "}",
-        "]");
-    mongoc_client_t *client = wc_store_client_take(store);
-    bson_error_t error;
-    bool ok = mongoc_client_write_command_with_opts(client, store->db, cmd, NULL, NULL, &error);
-    wc_store_client_give(store, client);
-    bson_destroy(cmd);
+    static const char *const names[] = {"tenant_type_status_created",
+                                        "tenant_status_priority_created",
+                                        "tenant_recipient_created", "tenant_created"};
+    bson_t *keys[] = {
+        BCON_NEW("tenantId", BCON_INT32(1), "type", BCON_INT32(1), "status", BCON_INT32(1),
+                 "createdAt", BCON_INT32(-1)),
+        BCON_NEW("tenantId", BCON_INT32(1), "status", BCON_INT32(1), "priority", BCON_INT32(-1),
+                 "createdAt", BCON_INT32(-1)),
+        BCON_NEW("tenantId", BCON_INT32(1), "recipient", BCON_INT32(1), "createdAt",
+                 BCON_INT32(-1)),
+        BCON_NEW("tenantId", BCON_INT32(1), "createdAt", BCON_INT32(-1)),
+    };
+    bool ok = true;
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        ok = wc_store_create_index(store, WC_COLL_NOTIFICATIONS, keys[i], names[i]) && ok;
+        bson_destroy(keys[i]);
+    }
     if (!ok) {
-        wc_log_error("createIndexes failed: %s", error.message);
         return WC_STORE_ERROR;
     }
     return wc_store_ensure_trail_indexes(store);
@@ -234,10 +233,7 @@ wc_store_status_t wc_store_mark_queued(wc_store_t *store, const bson_oid_t *id, 
         return status;
     }
     /* A worker claimed it between the confirm and this write; show it as is. */
-    bson_t *by_id = BCON_NEW("_id", BCON_OID(id));
-    status = wc_store_find_one(store, WC_COLL_NOTIFICATIONS, by_id, out);
-    bson_destroy(by_id);
-    return status;
+    return wc_store_find_by_oid(store, WC_COLL_NOTIFICATIONS, id, out);
 }
 
 void wc_store_new_token(char token[WC_LEASE_TOKEN_LEN])
@@ -276,10 +272,8 @@ wc_store_status_t wc_store_find_own_change(wc_store_t *store, const bson_oid_t *
 {
     *doc = NULL;
     *n_entries = 0;
-    bson_t *by_id = BCON_NEW("_id", BCON_OID(id));
     bson_t *found = NULL;
-    wc_store_status_t status = wc_store_find_one(store, WC_COLL_NOTIFICATIONS, by_id, &found);
-    bson_destroy(by_id);
+    wc_store_status_t status = wc_store_find_by_oid(store, WC_COLL_NOTIFICATIONS, id, &found);
     if (status != WC_STORE_OK) {
         return status;
     }
@@ -351,10 +345,8 @@ static wc_claim_result_t claim_once(wc_store_t *store, const bson_oid_t *id, con
 
     /* Not claimable now: find out whether someone holds it, it is finished,
      * or it moved (e.g. the API recorded QUEUED) between the attempts above. */
-    bson_t *by_id = BCON_NEW("_id", BCON_OID(id));
     bson_t *doc = NULL;
-    status = wc_store_find_one(store, WC_COLL_NOTIFICATIONS, by_id, &doc);
-    bson_destroy(by_id);
+    status = wc_store_find_by_oid(store, WC_COLL_NOTIFICATIONS, id, &doc);
     if (status == WC_STORE_ERROR) {
         return WC_CLAIM_ERROR;
     }
