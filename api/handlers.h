@@ -74,8 +74,10 @@ api_response_t api_cached_statistics(api_context_t *ctx, const api_request_t *re
                                      const char *kind, const char *tenant_id,
                                      api_statistics_fn compute);
 
-/* Parses a path id; on failure returns false with the 400 in *res. */
-bool api_parse_id(const char *param, bson_oid_t *id, api_response_t *res);
+/* Parses the id in the path of a route that takes no query argument (every
+ * /{id} route); on failure returns false with the 400 in *res. */
+bool api_parse_id(const api_request_t *req, const char *param, bson_oid_t *id,
+                  api_response_t *res);
 
 /* Refuses any query argument (for endpoints that take none); false with the
  * 400 in *res. */
