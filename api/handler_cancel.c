@@ -85,7 +85,7 @@ api_response_t api_handle_cancel_notification(api_context_t *ctx, const api_requ
     api_response_t res;
     bson_oid_t id;
     char reason[REASON_MAX_CHARS * 4 + 1];
-    if (!api_parse_id(param, &id, &res) || !api_no_query(req, &res) ||
+    if (!api_parse_id(req, param, &id, &res) ||
         !cancel_reason(req, reason, sizeof(reason), &res)) {
         return res;
     }

@@ -123,43 +123,40 @@ static bool render_system(api_context_t *ctx, api_text_buf_t *out)
     return true;
 }
 
+/* One unlabelled series with its HELP and TYPE lines. */
+static void render_series(api_text_buf_t *out, const char *name, const char *type,
+                          const char *help, long long value)
+{
+    api_text_printf(out, "# HELP %s %s\n# TYPE %s %s\n%s %lld\n", name, help, name, type, name,
+                    value);
+}
+
 static void render_intake(api_context_t *ctx, api_text_buf_t *out)
 {
     api_intake_stats_t s;
     api_intake_stats(ctx->intake, &s);
-    api_text_printf(out,
-                    "# HELP wavecom_intake_commits_total Group commits (bulk insert + batch "
-                    "publish) done.\n# TYPE wavecom_intake_commits_total counter\n"
-                    "wavecom_intake_commits_total %llu\n"
-                    "# HELP wavecom_intake_items_total Notifications written by group commits.\n"
-                    "# TYPE wavecom_intake_items_total counter\n"
-                    "wavecom_intake_items_total %llu\n"
-                    "# HELP wavecom_intake_refused_total Requests refused with 503 because the "
-                    "intake queue was full or stopping.\n"
-                    "# TYPE wavecom_intake_refused_total counter\n"
-                    "wavecom_intake_refused_total %llu\n"
-                    "# HELP wavecom_intake_waiting Notifications waiting for a group commit.\n"
-                    "# TYPE wavecom_intake_waiting gauge\n"
-                    "wavecom_intake_waiting %zu\n",
-                    (unsigned long long)s.commits, (unsigned long long)s.items,
-                    (unsigned long long)s.refused, s.waiting);
+    render_series(out, "wavecom_intake_commits_total", "counter",
+                  "Group commits (bulk insert + batch publish) done.", (long long)s.commits);
+    render_series(out, "wavecom_intake_items_total", "counter",
+                  "Notifications written by group commits.", (long long)s.items);
+    render_series(out, "wavecom_intake_refused_total", "counter",
+                  "Requests refused with 503 because the intake queue was full or stopping.",
+                  (long long)s.refused);
+    render_series(out, "wavecom_intake_waiting", "gauge",
+                  "Notifications waiting for a group commit.", (long long)s.waiting);
 }
 
 static void render_db_pool(api_context_t *ctx, api_text_buf_t *out)
 {
     wc_store_pool_stats_t pool;
     wc_store_pool_stats(ctx->store, &pool);
-    api_text_printf(out,
-                    "# HELP wavecom_db_pool_connections_in_use Database connections checked "
-                    "out now.\n# TYPE wavecom_db_pool_connections_in_use gauge\n"
-                    "wavecom_db_pool_connections_in_use %lld\n"
-                    "# HELP wavecom_db_pool_connections_max Database connections the pool may "
-                    "open.\n# TYPE wavecom_db_pool_connections_max gauge\n"
-                    "wavecom_db_pool_connections_max %lld\n"
-                    "# HELP wavecom_db_pool_waits_total Checkouts that found every database "
-                    "connection busy and waited.\n# TYPE wavecom_db_pool_waits_total counter\n"
-                    "wavecom_db_pool_waits_total %llu\n",
-                    (long long)pool.in_use, (long long)pool.max, (unsigned long long)pool.waits);
+    render_series(out, "wavecom_db_pool_connections_in_use", "gauge",
+                  "Database connections checked out now.", (long long)pool.in_use);
+    render_series(out, "wavecom_db_pool_connections_max", "gauge",
+                  "Database connections the pool may open.", (long long)pool.max);
+    render_series(out, "wavecom_db_pool_waits_total", "counter",
+                  "Checkouts that found every database connection busy and waited.",
+                  (long long)pool.waits);
 }
 
 api_response_t api_handle_metrics(api_context_t *ctx, const api_request_t *req,

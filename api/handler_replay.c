@@ -15,7 +15,7 @@ api_response_t api_handle_replay_notification(api_context_t *ctx, const api_requ
 {
     api_response_t res;
     bson_oid_t id;
-    if (!api_parse_id(param, &id, &res) || !api_no_query(req, &res)) {
+    if (!api_parse_id(req, param, &id, &res)) {
         return res;
     }
     if (req->body_len > 0) {

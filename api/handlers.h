@@ -79,8 +79,10 @@ api_response_t api_cached_statistics(api_context_t *ctx, const api_request_t *re
 #define API_RECENT_MINUTES 60
 void api_recent_window(int64_t now, int64_t *start_ms, int64_t *end_ms);
 
-/* Parses a path id; on failure returns false with the 400 in *res. */
-bool api_parse_id(const char *param, bson_oid_t *id, api_response_t *res);
+/* Parses the id in the path of a route that takes no query argument (every
+ * /{id} route); on failure returns false with the 400 in *res. */
+bool api_parse_id(const api_request_t *req, const char *param, bson_oid_t *id,
+                  api_response_t *res);
 
 /* Refuses any query argument (for endpoints that take none); false with the
  * 400 in *res. */

@@ -13,14 +13,15 @@
 #include "wc_store_trail.h"
 #include "wc_time.h"
 
-bool api_parse_id(const char *param, bson_oid_t *id, api_response_t *res)
+bool api_parse_id(const api_request_t *req, const char *param, bson_oid_t *id,
+                  api_response_t *res)
 {
     if (param == NULL || strlen(param) != 24 || !bson_oid_is_valid(param, 24)) {
         *res = api_field_error("id", "objectid", "id must be 24 hexadecimal characters");
         return false;
     }
     bson_oid_init_from_string(id, param);
-    return true;
+    return api_no_query(req, res);
 }
 
 bool api_no_query(const api_request_t *req, api_response_t *res)
@@ -121,7 +122,7 @@ api_response_t api_handle_get_notification(api_context_t *ctx, const api_request
 {
     api_response_t res;
     bson_oid_t id;
-    if (!api_parse_id(param, &id, &res) || !api_no_query(req, &res)) {
+    if (!api_parse_id(req, param, &id, &res)) {
         return res;
     }
     bson_t *doc = NULL;

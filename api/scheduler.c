@@ -4,10 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "periodic.h"
 #include "wc_log.h"
 #include "wc_publish.h"
+#include "wc_store_counters.h"
 #include "wc_store_ops.h"
-#include "wc_store_trail.h"
 #include "wc_time.h"
 
 /* Notifications taken per round and step; a backlog drains over rounds
@@ -17,25 +18,29 @@
 /* How often old idempotency records are deleted. */
 #define PURGE_INTERVAL_MS (10 * 60 * 1000)
 
+/* The steps of every turn (`steps` below). */
+#define STEPS 4
+
+struct round;
+
 struct api_scheduler {
     api_context_t *ctx;
-    pthread_t thread;
-    pthread_mutex_t lock;
-    pthread_cond_t wake;
-    bool stopping;
+    api_periodic_t *thread;
+    api_periodic_t *running; /* the same, as the thread itself sees it */
+    struct round *round;
     /* Monotonic time of the last database error a step met; 0: none yet. */
     int64_t db_failed_at_ms;
+    /* When each step, the outbox sweep and the purge are due next
+     * (wc_time_now_ms). */
+    int64_t next_run[STEPS];
+    int64_t next_outbox_sweep;
+    int64_t next_purge;
 };
 
-static bool stopping(api_scheduler_t *s)
-{
-    pthread_mutex_lock(&s->lock);
-    bool stop = s->stopping;
-    pthread_mutex_unlock(&s->lock);
-    return stop;
-}
+/* Asked by the scheduler's own thread, between two takes. */
+static bool stopping(api_scheduler_t *s) { return api_periodic_stopping(s->running); }
 
-typedef struct {
+typedef struct round {
     bson_t *docs[ROUND_MAX];
     wc_publish_t publishes[ROUND_MAX];
     wc_broker_message_t msgs[ROUND_MAX];
@@ -173,7 +178,7 @@ static int overdue_threshold(const wc_config_t *cfg) { return cfg->sweep_overdue
  * commits that never closed their outbox record. A copy
  * of a message that was not lost after all is harmless: the claim lets one
  * delivery through. */
-static const step_t steps[] = {
+static const step_t steps[STEPS] = {
     {due_before, take_due, NULL, WC_STATUS_SCHEDULED, "api:scheduler", true, WC_LOG_INFO,
      "due notifications released", false},
     {stale_before, take_stale, pending_threshold, WC_STATUS_PENDING, "api:sweeper", true, WC_LOG_WARN,
@@ -184,7 +189,6 @@ static const step_t steps[] = {
      "PROCESSING notifications whose lease ended long ago queued again", true},
 };
 
-#define STEPS (sizeof(steps) / sizeof(steps[0]))
 
 /* Takes up to a round of one step's notifications and publishes them.
  * Returns how many candidates it found (a full round means more may be
@@ -298,81 +302,62 @@ static size_t sweep_outbox(api_scheduler_t *s, round_t *r)
     return published;
 }
 
-static void *scheduler_main(void *arg)
+/* One turn of the loop; returns how long to wait before the next. */
+static int64_t scheduler_turn(api_periodic_t *self, void *arg)
 {
     api_scheduler_t *s = arg;
     api_context_t *ctx = s->ctx;
-    round_t *r = calloc(1, sizeof(*r));
-    if (r == NULL) {
-        wc_log_error("scheduler: out of memory; scheduled notifications will not be released");
-        return NULL;
-    }
-    int64_t next_purge = 0;
-    int64_t next_run[STEPS] = {0};
-    int64_t next_outbox_sweep = 0;
-    pthread_mutex_lock(&s->lock);
-    while (!s->stopping) {
-        pthread_mutex_unlock(&s->lock);
-        /* A full round means more are waiting: go again at once. */
-        bool full = false;
-        for (size_t k = 0; k < STEPS && !stopping(s); k++) {
-            int64_t turn = wc_time_now_ms();
-            if (turn < next_run[k]) {
-                continue;
-            }
-            bool step_full = run_step(s, r, &steps[k]) == ROUND_MAX;
-            full = step_full || full;
-            if (!step_full && steps[k].threshold_seconds != NULL) {
-                next_run[k] = turn + steps[k].threshold_seconds(ctx->cfg) * 1000LL /
-                                         SWEEPS_PER_THRESHOLD;
-            }
+    round_t *r = s->round;
+    s->running = self;
+    /* A full round means more are waiting: go again at once. */
+    bool full = false;
+    for (size_t k = 0; k < STEPS && !stopping(s); k++) {
+        int64_t turn = wc_time_now_ms();
+        if (turn < s->next_run[k]) {
+            continue;
         }
-        if (wc_time_now_ms() >= next_outbox_sweep && !stopping(s)) {
-            sweep_outbox(s, r);
-            next_outbox_sweep = wc_time_now_ms() +
-                                ctx->cfg->pending_republish_seconds * 1000LL / SWEEPS_PER_THRESHOLD;
-        }
-        /* The last changes counted before a quiet spell reach the counters. */
-        (void)wc_store_counters_flush(ctx->store, false);
-        int64_t now = wc_time_now_ms();
-        if (now >= next_purge && !stopping(s)) {
-            int64_t deleted = 0;
-            if (wc_store_idempotency_purge(ctx->store, now - WC_IDEMPOTENCY_TTL_MS, &deleted) ==
-                    WC_STORE_OK &&
-                deleted > 0) {
-                wc_log_info("deleted %lld idempotency keys older than 24 hours",
-                            (long long)deleted);
-            }
-            next_purge = now + PURGE_INTERVAL_MS;
-        }
-        pthread_mutex_lock(&s->lock);
-        if (!s->stopping && !full) {
-            struct timespec until;
-            clock_gettime(CLOCK_REALTIME, &until);
-            int64_t ns = until.tv_nsec + (int64_t)ctx->cfg->scheduler_interval_ms * 1000000LL;
-            until.tv_sec += (time_t)(ns / 1000000000LL);
-            until.tv_nsec = (long)(ns % 1000000000LL);
-            pthread_cond_timedwait(&s->wake, &s->lock, &until);
+        bool step_full = run_step(s, r, &steps[k]) == ROUND_MAX;
+        full = step_full || full;
+        if (!step_full && steps[k].threshold_seconds != NULL) {
+            s->next_run[k] =
+                turn + steps[k].threshold_seconds(ctx->cfg) * 1000LL / SWEEPS_PER_THRESHOLD;
         }
     }
-    pthread_mutex_unlock(&s->lock);
-    free(r);
-    return NULL;
+    if (wc_time_now_ms() >= s->next_outbox_sweep && !stopping(s)) {
+        sweep_outbox(s, r);
+        s->next_outbox_sweep =
+            wc_time_now_ms() + ctx->cfg->pending_republish_seconds * 1000LL / SWEEPS_PER_THRESHOLD;
+    }
+    /* The last changes counted before a quiet spell reach the counters. */
+    (void)wc_store_counters_flush(ctx->store, false);
+    int64_t now = wc_time_now_ms();
+    if (now >= s->next_purge && !stopping(s)) {
+        int64_t deleted = 0;
+        if (wc_store_idempotency_purge(ctx->store, now - WC_IDEMPOTENCY_TTL_MS, &deleted) ==
+                WC_STORE_OK &&
+            deleted > 0) {
+            wc_log_info("deleted %lld idempotency keys older than 24 hours", (long long)deleted);
+        }
+        s->next_purge = now + PURGE_INTERVAL_MS;
+    }
+    return full ? 0 : ctx->cfg->scheduler_interval_ms;
 }
 
 api_scheduler_t *api_scheduler_start(api_context_t *ctx)
 {
     api_scheduler_t *s = calloc(1, sizeof(*s));
-    if (s == NULL) {
+    round_t *r = calloc(1, sizeof(*r));
+    if (s == NULL || r == NULL) {
+        wc_log_error("scheduler: out of memory; scheduled notifications will not be released");
+        free(s);
+        free(r);
         return NULL;
     }
     s->ctx = ctx;
-    pthread_mutex_init(&s->lock, NULL);
-    pthread_cond_init(&s->wake, NULL);
-    if (pthread_create(&s->thread, NULL, scheduler_main, s) != 0) {
-        wc_log_error("cannot start the scheduler thread");
-        pthread_cond_destroy(&s->wake);
-        pthread_mutex_destroy(&s->lock);
+    s->round = r;
+    s->thread = api_periodic_start("scheduler", scheduler_turn, s);
+    if (s->thread == NULL) {
+        free(r);
         free(s);
         return NULL;
     }
@@ -381,15 +366,9 @@ api_scheduler_t *api_scheduler_start(api_context_t *ctx)
 
 void api_scheduler_stop(api_scheduler_t *s)
 {
-    if (s == NULL) {
-        return;
+    if (s != NULL) {
+        api_periodic_stop(s->thread);
+        free(s->round);
+        free(s);
     }
-    pthread_mutex_lock(&s->lock);
-    s->stopping = true;
-    pthread_cond_signal(&s->wake);
-    pthread_mutex_unlock(&s->lock);
-    pthread_join(s->thread, NULL);
-    pthread_cond_destroy(&s->wake);
-    pthread_mutex_destroy(&s->lock);
-    free(s);
 }

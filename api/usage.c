@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "periodic.h"
 #include "wc_log.h"
 #include "wc_time.h"
 
@@ -34,10 +35,8 @@ struct api_usage {
     usage_table_t *spare;
     wc_usage_day_t *out; /* the days of one flush, contiguous */
     _Atomic uint64_t dropped;
-    pthread_t thread;
-    pthread_mutex_t wake_lock;
-    pthread_cond_t wake;
-    bool stopping;
+    api_periodic_t *writer; /* flushes every WAVECOM_USAGE_FLUSH_SECONDS */
+    int64_t next_sweep;     /* wc_time_monotonic_ms */
 };
 
 static uint32_t slot_hash(const char *key_id, int64_t day_ms)
@@ -231,32 +230,23 @@ static void sweep(api_usage_t *u)
     }
 }
 
-static void *usage_main(void *arg)
+/* The writer's turn: the flush, and the hourly sweep when due. */
+static int64_t usage_turn(api_periodic_t *self, void *arg)
 {
+    (void)self;
     api_usage_t *u = arg;
-    int64_t next_sweep = 0;
-    pthread_mutex_lock(&u->wake_lock);
-    while (!u->stopping) {
-        pthread_mutex_unlock(&u->wake_lock);
-        api_usage_flush(u);
-        if (wc_time_monotonic_ms() >= next_sweep) {
-            sweep(u);
-            next_sweep = wc_time_monotonic_ms() + SWEEP_INTERVAL_MS;
-        }
-        pthread_mutex_lock(&u->wake_lock);
-        if (!u->stopping) {
-            struct timespec until;
-            clock_gettime(CLOCK_REALTIME, &until);
-            until.tv_sec += u->cfg->usage_flush_seconds;
-            pthread_cond_timedwait(&u->wake, &u->wake_lock, &until);
-        }
+    api_usage_flush(u);
+    if (wc_time_monotonic_ms() >= u->next_sweep) {
+        sweep(u);
+        u->next_sweep = wc_time_monotonic_ms() + SWEEP_INTERVAL_MS;
     }
-    pthread_mutex_unlock(&u->wake_lock);
-    return NULL;
+    return u->cfg->usage_flush_seconds * 1000LL;
 }
 
 static void usage_free(api_usage_t *u)
 {
+    pthread_mutex_destroy(&u->flush_lock);
+    pthread_mutex_destroy(&u->lock);
     free(u->live);
     free(u->spare);
     free(u->out);
@@ -266,28 +256,21 @@ static void usage_free(api_usage_t *u)
 api_usage_t *api_usage_start(const wc_config_t *cfg, wc_store_t *store)
 {
     api_usage_t *u = calloc(1, sizeof(*u));
-    if (u == NULL) {
+    usage_table_t *live = calloc(1, sizeof(*live));
+    usage_table_t *spare = calloc(1, sizeof(*spare));
+    wc_usage_day_t *out = calloc(MAX_FILL, sizeof(*out));
+    if (u == NULL || live == NULL || spare == NULL || out == NULL) {
+        free(u);
+        free(live);
+        free(spare);
+        free(out);
         return NULL;
     }
-    u->cfg = cfg;
-    u->store = store;
-    u->live = calloc(1, sizeof(*u->live));
-    u->spare = calloc(1, sizeof(*u->spare));
-    u->out = calloc(MAX_FILL, sizeof(*u->out));
-    if (u->live == NULL || u->spare == NULL || u->out == NULL) {
-        usage_free(u);
-        return NULL;
-    }
+    *u = (api_usage_t){.cfg = cfg, .store = store, .live = live, .spare = spare, .out = out};
     pthread_mutex_init(&u->lock, NULL);
     pthread_mutex_init(&u->flush_lock, NULL);
-    pthread_mutex_init(&u->wake_lock, NULL);
-    pthread_cond_init(&u->wake, NULL);
-    if (pthread_create(&u->thread, NULL, usage_main, u) != 0) {
-        wc_log_error("cannot start the usage writer thread");
-        pthread_cond_destroy(&u->wake);
-        pthread_mutex_destroy(&u->wake_lock);
-        pthread_mutex_destroy(&u->flush_lock);
-        pthread_mutex_destroy(&u->lock);
+    u->writer = api_periodic_start("usage writer", usage_turn, u);
+    if (u->writer == NULL) {
         usage_free(u);
         return NULL;
     }
@@ -296,18 +279,9 @@ api_usage_t *api_usage_start(const wc_config_t *cfg, wc_store_t *store)
 
 void api_usage_stop(api_usage_t *u)
 {
-    if (u == NULL) {
-        return;
+    if (u != NULL) {
+        api_periodic_stop(u->writer);
+        api_usage_flush(u);
+        usage_free(u);
     }
-    pthread_mutex_lock(&u->wake_lock);
-    u->stopping = true;
-    pthread_cond_signal(&u->wake);
-    pthread_mutex_unlock(&u->wake_lock);
-    pthread_join(u->thread, NULL);
-    api_usage_flush(u);
-    pthread_cond_destroy(&u->wake);
-    pthread_mutex_destroy(&u->wake_lock);
-    pthread_mutex_destroy(&u->flush_lock);
-    pthread_mutex_destroy(&u->lock);
-    usage_free(u);
 }

@@ -72,6 +72,26 @@ int ctl_dispatch(ctl_t *ctl, int argc, char **argv, const char *group,
     return CTL_EXIT_USAGE;
 }
 
+const char *ctl_subcommand_word(int argc, char **argv, const char *group,
+                                const char *const *names, void (*print_usage)(FILE *out),
+                                int *exit_code)
+{
+    const char *sub = argc >= 3 ? argv[2] : NULL;
+    *exit_code = CTL_EXIT_USAGE;
+    if (sub == NULL || strcmp(sub, "--help") == 0) {
+        print_usage(sub == NULL ? stderr : stdout);
+        *exit_code = sub == NULL ? CTL_EXIT_USAGE : 0;
+        return NULL;
+    }
+    for (const char *const *name = names; *name != NULL; name++) {
+        if (strcmp(sub, *name) == 0) {
+            return sub;
+        }
+    }
+    ctl_error("unknown command \"%s %s\"; see wavecomctl %s --help", group, sub, group);
+    return NULL;
+}
+
 ctl_opt_t *ctl_opt(ctl_opt_t *opts, size_t n, const char *name)
 {
     for (size_t i = 0; i < n; i++) {
@@ -223,10 +243,12 @@ bool ctl_parse_oid(const char *text, bson_oid_t *oid)
 }
 
 int ctl_parse_command(int argc, char **argv, ctl_opt_t *opts, size_t n_opts,
-                      void (*print_usage)(FILE *), const char **positional, size_t max_pos,
-                      size_t *n_pos)
+                      void (*print_usage)(FILE *), ctl_words_t *words, size_t max_words)
 {
-    if (ctl_parse(argc, argv, 3, opts, n_opts, positional, max_pos, n_pos) != 0) {
+    if (max_words > CTL_OPT_VALUES_MAX) {
+        max_words = CTL_OPT_VALUES_MAX;
+    }
+    if (ctl_parse(argc, argv, 3, opts, n_opts, words->word, max_words, &words->n) != 0) {
         return CTL_EXIT_USAGE;
     }
     if (ctl_opt(opts, n_opts, "--help")->present) {
@@ -234,6 +256,22 @@ int ctl_parse_command(int argc, char **argv, ctl_opt_t *opts, size_t n_opts,
         return CTL_HELP_SHOWN;
     }
     return 0;
+}
+
+int ctl_store_exit(wc_store_status_t status, const char *kind, const char *id,
+                   const char *or_else, const char *doing)
+{
+    switch (status) {
+    case WC_STORE_OK:
+        return 0;
+    case WC_STORE_NOT_FOUND:
+        ctl_error("no %s with id \"%s\"%s%s", kind, id, or_else != NULL ? ", " : "",
+                  or_else != NULL ? or_else : "");
+        return CTL_EXIT_NOT_FOUND;
+    default:
+        ctl_error("the database failed while %s %s", doing, id);
+        return CTL_EXIT_INFRA;
+    }
 }
 
 const char *ctl_row_text(json_object *row, const char *key)
@@ -345,7 +383,7 @@ static group_fn find_group(const char *name)
         {"tenant", ctl_tenant_main}, {"apikey", ctl_apikey_main},
         {"queues", ctl_queues_main}, {"counters", ctl_counters_main},
     };
-    for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++) {
+    for (size_t i = 0; i < CTL_COUNT(groups); i++) {
         if (strcmp(groups[i].name, name) == 0) {
             return groups[i].fn;
         }
@@ -392,6 +430,9 @@ int main(int argc, char **argv)
     }
     mongoc_init();
     rc = group(&ctl, argc, argv);
+    if (rc == CTL_HELP_SHOWN) {
+        rc = 0; /* a subcommand's --help, printed */
+    }
     ctl_close(&ctl);
     mongoc_cleanup();
     return rc;

@@ -45,13 +45,20 @@ typedef struct {
 int ctl_parse(int argc, char **argv, int from, ctl_opt_t *opts, size_t n_opts,
               const char **positional, size_t max_pos, size_t *n_pos);
 
-/* ctl_parse for a subcommand (its words from argv[3] on) whose opts list
- * --help: prints `print_usage` to stdout when it is given. Returns 0 to go on,
- * CTL_EXIT_USAGE, or CTL_HELP_SHOWN, after which the command returns 0. */
+/* The words of a subcommand's command line that are not options. */
+typedef struct {
+    const char *word[CTL_OPT_VALUES_MAX];
+    size_t n;
+} ctl_words_t;
+
+/* ctl_parse for a subcommand (its words from argv[3] on, at most `max_words`
+ * of them into `words`) whose opts list --help. Returns 0 to go on; anything
+ * else is what the command returns at once: CTL_EXIT_USAGE, or
+ * CTL_HELP_SHOWN after printing `print_usage` to stdout for --help, which
+ * main turns into exit code 0. */
 #define CTL_HELP_SHOWN (-1)
 int ctl_parse_command(int argc, char **argv, ctl_opt_t *opts, size_t n_opts,
-                      void (*print_usage)(FILE *), const char **positional, size_t max_pos,
-                      size_t *n_pos);
+                      void (*print_usage)(FILE *), ctl_words_t *words, size_t max_words);
 
 /* The option named `name` among opts[0..n). Never NULL for a listed name. */
 ctl_opt_t *ctl_opt(ctl_opt_t *opts, size_t n, const char *name);
@@ -112,6 +119,14 @@ void ctl_print_table(json_object *rows, const ctl_column_t *cols, size_t n_cols,
  * shows (wck_ and 8 or more hex digits); says why not otherwise. */
 bool ctl_key_named(const char *text);
 
+/* The exit code for the store's answer to a command about the `kind`
+ * ("tenant", "notification") whose id is `id`: 0 for OK; for NOT_FOUND,
+ * CTL_EXIT_NOT_FOUND after saying there is none (followed by `or_else`, the
+ * other reason it may have, when not NULL); otherwise CTL_EXIT_INFRA after
+ * saying the database failed while `doing` it. */
+int ctl_store_exit(wc_store_status_t status, const char *kind, const char *id,
+                   const char *or_else, const char *doing);
+
 /* The exit code for the store's answer to a command that named the key
  * `text`: 0 for OK, else the reason said (no such key, a hint that matches
  * several, the database failing while `doing`). */
@@ -128,6 +143,18 @@ typedef struct {
  * --help (print_usage), or says the command is unknown (CTL_EXIT_USAGE). */
 int ctl_dispatch(ctl_t *ctl, int argc, char **argv, const char *group,
                  const ctl_subcommand_t *subcommands, size_t n, void (*print_usage)(FILE *out));
+
+/* For a group whose subcommands share one parser: argv[2] when it is one of
+ * `names` (NULL-terminated). Otherwise NULL, with *exit_code what the group
+ * returns: 0 after printing `print_usage` to stdout for --help; or
+ * CTL_EXIT_USAGE after printing it to stderr (no subcommand) or saying the
+ * subcommand is unknown. */
+const char *ctl_subcommand_word(int argc, char **argv, const char *group,
+                                const char *const *names, void (*print_usage)(FILE *out),
+                                int *exit_code);
+
+/* How many elements the array `a` has. */
+#define CTL_COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Command groups: each gets argv from its group's word on. */
 int ctl_dlq_main(ctl_t *ctl, int argc, char **argv);

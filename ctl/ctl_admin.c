@@ -66,12 +66,10 @@ static void apikey_usage(FILE *out)
 static int tenant_create(ctl_t *ctl, int argc, char **argv)
 {
     ctl_opt_t opts[] = {{.name = "--name", .has_value = true}, {.name = "--json"}, {.name = "--help"}};
-    const char *pos[1];
-    size_t n_pos = 0;
-    int parsed = ctl_parse_command(argc, argv, opts, 3, tenant_usage, pos, 0,
-                                   &n_pos);
+    ctl_words_t pos;
+    int parsed = ctl_parse_command(argc, argv, opts, 3, tenant_usage, &pos, 0);
     if (parsed != 0) {
-        return parsed == CTL_HELP_SHOWN ? 0 : parsed;
+        return parsed;
     }
     const char *name = opts[0].value;
     if (name == NULL || name[0] == '\0' || strlen(name) > 200) {
@@ -117,12 +115,10 @@ static int apikey_create(ctl_t *ctl, int argc, char **argv)
                         {.name = "--name", .has_value = true},
                         {.name = "--json"},
                         {.name = "--help"}};
-    const char *pos[1];
-    size_t n_pos = 0;
-    int parsed = ctl_parse_command(argc, argv, opts, 5, apikey_usage, pos, 0,
-                                   &n_pos);
+    ctl_words_t pos;
+    int parsed = ctl_parse_command(argc, argv, opts, 5, apikey_usage, &pos, 0);
     if (parsed != 0) {
-        return parsed == CTL_HELP_SHOWN ? 0 : parsed;
+        return parsed;
     }
     const char *tenant = opts[0].value;
     const char *role = opts[1].value != NULL ? opts[1].value : "sender";
@@ -221,29 +217,33 @@ static bool row_is(json_object *row, const char *key)
     return strcmp(ctl_row_text(row, key), "true") == 0;
 }
 
-/* Parses the options of a command that takes `n_pos_want` words, --json,
- * --help and `extra` (may be NULL). Returns -1 (CTL_HELP_SHOWN) when done,
- * or an exit code. */
-static int simple_parse(int argc, char **argv, const char *extra, const char **pos,
-                        size_t n_pos_want, const char **extra_value, bool *json,
+/* Parses the options of a command that takes `n_words` words, --json and
+ * --help. Returns 0 to go on, else what the command returns. */
+static int simple_parse(int argc, char **argv, ctl_words_t *words, size_t n_words, bool *json,
                         void (*usage)(FILE *), const char *what)
 {
-    ctl_opt_t opts[] = {{.name = "--help"}, {.name = "--json"}, {.name = extra, .has_value = true}};
-    size_t n_pos = 0;
-    int parsed = ctl_parse_command(argc, argv, opts, extra != NULL ? 3 : 2, usage, pos, n_pos_want,
-                                   &n_pos);
+    ctl_opt_t opts[] = {{.name = "--help"}, {.name = "--json"}};
+    int parsed = ctl_parse_command(argc, argv, opts, 2, usage, words, n_words);
     if (parsed != 0) {
-        return parsed; /* CTL_HELP_SHOWN is -1 */
+        return parsed;
     }
-    if (n_pos != n_pos_want) {
+    if (words->n != n_words) {
         ctl_error("%s", what);
         return CTL_EXIT_USAGE;
     }
     *json = opts[1].present;
-    if (extra_value != NULL) {
-        *extra_value = opts[2].value;
-    }
     return 0;
+}
+
+/* simple_parse, then the store (ctl->store) for a command that needs it. */
+static int parse_and_connect(ctl_t *ctl, int argc, char **argv, ctl_words_t *words,
+                             size_t n_words, bool *json, void (*usage)(FILE *), const char *what)
+{
+    int rc = simple_parse(argc, argv, words, n_words, json, usage, what);
+    if (rc == 0 && ctl_store(ctl) == NULL) {
+        rc = CTL_EXIT_INFRA;
+    }
+    return rc;
 }
 
 static const char *tenant_state(json_object *row)
@@ -254,13 +254,11 @@ static const char *tenant_state(json_object *row)
 static int tenant_list(ctl_t *ctl, int argc, char **argv)
 {
     bool json = false;
-    int rc = simple_parse(argc, argv, NULL, NULL, 0, NULL, &json, tenant_usage,
-                          "tenant list takes no arguments");
+    ctl_words_t pos;
+    int rc = parse_and_connect(ctl, argc, argv, &pos, 0, &json, tenant_usage,
+                               "tenant list takes no arguments");
     if (rc != 0) {
-        return rc < 0 ? 0 : rc;
-    }
-    if (ctl_store(ctl) == NULL) {
-        return CTL_EXIT_INFRA;
+        return rc;
     }
     bson_t **docs = NULL;
     size_t n = 0;
@@ -272,7 +270,7 @@ static int tenant_list(ctl_t *ctl, int argc, char **argv)
                                           {"name", "name", FIELD_STRING},
                                           {"disabled", "disabled", FIELD_BOOL},
                                           {"createdAt", "createdAt", FIELD_DATE}};
-    json_object *rows = rows_of(docs, n, fields, sizeof(fields) / sizeof(fields[0]));
+    json_object *rows = rows_of(docs, n, fields, CTL_COUNT(fields));
     if (json) {
         ctl_print_json(rows);
         return 0;
@@ -281,7 +279,7 @@ static int tenant_list(ctl_t *ctl, int argc, char **argv)
                                            {"STATE", -8, 0, NULL, tenant_state},
                                            {"CREATED AT", -24, 0, "createdAt", NULL},
                                            {"NAME", 0, 0, "name", NULL}};
-    ctl_print_table(rows, columns, sizeof(columns) / sizeof(columns[0]), "  ");
+    ctl_print_table(rows, columns, CTL_COUNT(columns), "  ");
     json_object_put(rows);
     return 0;
 }
@@ -289,34 +287,26 @@ static int tenant_list(ctl_t *ctl, int argc, char **argv)
 static int tenant_disable(ctl_t *ctl, int argc, char **argv)
 {
     bool json = false;
-    const char *pos[1];
-    int rc = simple_parse(argc, argv, NULL, pos, 1, NULL, &json, tenant_usage,
-                          "tenant disable takes one tenant id");
+    ctl_words_t pos;
+    int rc = parse_and_connect(ctl, argc, argv, &pos, 1, &json, tenant_usage,
+                               "tenant disable takes one tenant id");
     if (rc != 0) {
-        return rc < 0 ? 0 : rc;
+        return rc;
     }
-    if (ctl_store(ctl) == NULL) {
-        return CTL_EXIT_INFRA;
-    }
-    switch (wc_store_disable_tenant(ctl->store, pos[0], wc_time_now_ms())) {
-    case WC_STORE_OK:
-        break;
-    case WC_STORE_NOT_FOUND:
-        ctl_error("no tenant with id \"%s\"", pos[0]);
-        return CTL_EXIT_NOT_FOUND;
-    default:
-        ctl_error("the database failed while disabling %s", pos[0]);
-        return CTL_EXIT_INFRA;
+    rc = ctl_store_exit(wc_store_disable_tenant(ctl->store, pos.word[0], wc_time_now_ms()),
+                        "tenant", pos.word[0], NULL, "disabling");
+    if (rc != 0) {
+        return rc;
     }
     if (json) {
         json_object *out = json_object_new_object();
-        json_object_object_add(out, "id", json_object_new_string(pos[0]));
+        json_object_object_add(out, "id", json_object_new_string(pos.word[0]));
         json_object_object_add(out, "disabled", json_object_new_boolean(1));
         ctl_print_json(out);
     } else {
-        printf("%s disabled\n", pos[0]);
+        printf("%s disabled\n", pos.word[0]);
     }
-    audit(ctl, "tenant.disable", pos[0], pos[0], NULL);
+    audit(ctl, "tenant.disable", pos.word[0], pos.word[0], NULL);
     return 0;
 }
 
@@ -331,11 +321,10 @@ static int apikey_list(ctl_t *ctl, int argc, char **argv)
                         {.name = "--stale"},
                         {.name = "--json"},
                         {.name = "--help"}};
-    size_t n_pos = 0;
-    int parsed = ctl_parse_command(argc, argv, opts, 4, apikey_usage, NULL, 0,
-                                   &n_pos);
+    ctl_words_t none;
+    int parsed = ctl_parse_command(argc, argv, opts, 4, apikey_usage, &none, 0);
     if (parsed != 0) {
-        return parsed == CTL_HELP_SHOWN ? 0 : parsed;
+        return parsed;
     }
     const char *tenant = opts[0].present ? opts[0].value : NULL;
     bool json = opts[2].present || ctl->json;
@@ -352,7 +341,7 @@ static int apikey_list(ctl_t *ctl, int argc, char **argv)
         {"hint", "hint", FIELD_STRING},        {"tenant", "tenantId", FIELD_STRING},
         {"role", "role", FIELD_STRING},        {"name", "name", FIELD_STRING},
         {"revoked", "revoked", FIELD_BOOL},    {"createdAt", "createdAt", FIELD_DATE}};
-    json_object *rows = rows_of(docs, n, fields, sizeof(fields) / sizeof(fields[0]));
+    json_object *rows = rows_of(docs, n, fields, CTL_COUNT(fields));
     if (ctl_keys_add_usage(ctl, rows) != 0) {
         json_object_put(rows);
         ctl_error("the database failed while reading the keys' usage");
@@ -381,7 +370,7 @@ static int apikey_list(ctl_t *ctl, int argc, char **argv)
         {"FROM", -15, 0, "lastUsedFrom", NULL},   {"REQ 30D", 8, 0, "requests30d", NULL},
         {"SENT 30D", 8, 0, "accepted30d", NULL},  {"REF 30D", 8, 0, "refused30d", NULL},
         {"NAME", 0, 0, "name", NULL}};
-    ctl_print_table(rows, columns, sizeof(columns) / sizeof(columns[0]), "  ");
+    ctl_print_table(rows, columns, CTL_COUNT(columns), "  ");
     json_object_put(rows);
     return 0;
 }
@@ -389,20 +378,20 @@ static int apikey_list(ctl_t *ctl, int argc, char **argv)
 static int apikey_revoke(ctl_t *ctl, int argc, char **argv)
 {
     bool json = false;
-    const char *pos[1];
-    int rc = simple_parse(argc, argv, NULL, pos, 1, NULL, &json, apikey_usage,
+    ctl_words_t pos;
+    int rc = simple_parse(argc, argv, &pos, 1, &json, apikey_usage,
                           "apikey revoke takes one key, or the hint apikey list shows");
     if (rc != 0) {
-        return rc < 0 ? 0 : rc;
+        return rc;
     }
-    if (!ctl_key_named(pos[0])) {
+    if (!ctl_key_named(pos.word[0])) {
         return CTL_EXIT_USAGE;
     }
     if (ctl_store(ctl) == NULL) {
         return CTL_EXIT_INFRA;
     }
-    rc = ctl_key_lookup_exit(wc_store_revoke_api_key(ctl->store, pos[0], wc_time_now_ms()),
-                             pos[0], "revoking the key");
+    rc = ctl_key_lookup_exit(wc_store_revoke_api_key(ctl->store, pos.word[0], wc_time_now_ms()),
+                             pos.word[0], "revoking the key");
     if (rc != 0) {
         return rc;
     }
@@ -412,10 +401,10 @@ static int apikey_revoke(ctl_t *ctl, int argc, char **argv)
         ctl_print_json(out);
     } else {
         /* Echo only the hint: the command line may hold the whole key. */
-        printf("%.12s revoked\n", pos[0]);
+        printf("%.12s revoked\n", pos.word[0]);
     }
     char hint[13];
-    snprintf(hint, sizeof(hint), "%.12s", pos[0]);
+    snprintf(hint, sizeof(hint), "%.12s", pos.word[0]);
     audit(ctl, "apikey.revoke", hint, NULL, NULL);
     return 0;
 }
@@ -423,32 +412,24 @@ static int apikey_revoke(ctl_t *ctl, int argc, char **argv)
 static int tenant_secret(ctl_t *ctl, int argc, char **argv)
 {
     bool json = false;
-    const char *pos[1];
-    int rc = simple_parse(argc, argv, NULL, pos, 1, NULL, &json, tenant_usage,
-                          "tenant secret takes one tenant id");
+    ctl_words_t pos;
+    int rc = parse_and_connect(ctl, argc, argv, &pos, 1, &json, tenant_usage,
+                               "tenant secret takes one tenant id");
     if (rc != 0) {
-        return rc < 0 ? 0 : rc;
-    }
-    if (ctl_store(ctl) == NULL) {
-        return CTL_EXIT_INFRA;
+        return rc;
     }
     char secret[256];
-    switch (wc_store_tenant_webhook_secret(ctl->store, pos[0], secret, sizeof(secret))) {
-    case WC_STORE_OK:
-        break;
-    case WC_STORE_NOT_FOUND:
-        ctl_error("no tenant with id \"%s\", or its secret cannot be opened with "
-                  "WAVECOM_SECRETS_KEY",
-                  pos[0]);
-        return CTL_EXIT_NOT_FOUND;
-    default:
-        ctl_error("the database failed while reading the secret of %s", pos[0]);
-        return CTL_EXIT_INFRA;
+    rc = ctl_store_exit(
+        wc_store_tenant_webhook_secret(ctl->store, pos.word[0], secret, sizeof(secret)), "tenant",
+        pos.word[0], "or its secret cannot be opened with WAVECOM_SECRETS_KEY",
+        "reading the secret of");
+    if (rc != 0) {
+        return rc;
     }
-    audit(ctl, "tenant.secret.show", pos[0], pos[0], NULL);
+    audit(ctl, "tenant.secret.show", pos.word[0], pos.word[0], NULL);
     if (json) {
         json_object *out = json_object_new_object();
-        json_object_object_add(out, "id", json_object_new_string(pos[0]));
+        json_object_object_add(out, "id", json_object_new_string(pos.word[0]));
         json_object_object_add(out, "webhookSecret", json_object_new_string(secret));
         ctl_print_json(out);
     } else {
@@ -482,15 +463,13 @@ static int tenant_limits(ctl_t *ctl, int argc, char **argv)
                         {.name = "--in-flight", .has_value = true},
                         {.name = "--json"},
                         {.name = "--help"}};
-    const char *pos[1];
-    size_t n_pos = 0;
-    int parsed = ctl_parse_command(argc, argv, opts, 5, tenant_usage, pos, 1,
-                                   &n_pos);
+    ctl_words_t pos;
+    int parsed = ctl_parse_command(argc, argv, opts, 5, tenant_usage, &pos, 1);
     if (parsed != 0) {
-        return parsed == CTL_HELP_SHOWN ? 0 : parsed;
+        return parsed;
     }
     wc_tenant_limits_t l;
-    if (n_pos != 1) {
+    if (pos.n != 1) {
         ctl_error("tenant limits takes one tenant id");
         return CTL_EXIT_USAGE;
     }
@@ -502,30 +481,25 @@ static int tenant_limits(ctl_t *ctl, int argc, char **argv)
     if (ctl_store(ctl) == NULL) {
         return CTL_EXIT_INFRA;
     }
-    switch (wc_store_set_tenant_limits(ctl->store, pos[0], &l)) {
-    case WC_STORE_OK:
-        break;
-    case WC_STORE_NOT_FOUND:
-        ctl_error("no tenant with id \"%s\"", pos[0]);
-        return CTL_EXIT_NOT_FOUND;
-    default:
-        ctl_error("the database failed while setting the limits of %s", pos[0]);
-        return CTL_EXIT_INFRA;
+    int rc = ctl_store_exit(wc_store_set_tenant_limits(ctl->store, pos.word[0], &l), "tenant",
+                            pos.word[0], NULL, "setting the limits of");
+    if (rc != 0) {
+        return rc;
     }
     char detail[96];
     snprintf(detail, sizeof(detail), "rps=%d nps=%d inFlight=%d", l.requests_per_second,
              l.notifications_per_second, l.max_in_flight);
-    audit(ctl, "tenant.limits", pos[0], pos[0], detail);
+    audit(ctl, "tenant.limits", pos.word[0], pos.word[0], detail);
     if (opts[3].present) {
         json_object *out = json_object_new_object();
-        json_object_object_add(out, "id", json_object_new_string(pos[0]));
+        json_object_object_add(out, "id", json_object_new_string(pos.word[0]));
         json_object_object_add(out, "requestsPerSecond", json_object_new_int(l.requests_per_second));
         json_object_object_add(out, "notificationsPerSecond",
                                json_object_new_int(l.notifications_per_second));
         json_object_object_add(out, "maxInFlight", json_object_new_int(l.max_in_flight));
         ctl_print_json(out);
     } else {
-        printf("%s limits: %s (-1: the default)\n", pos[0], detail);
+        printf("%s limits: %s (-1: the default)\n", pos.word[0], detail);
     }
     return 0;
 }
@@ -539,7 +513,7 @@ int ctl_tenant_main(ctl_t *ctl, int argc, char **argv)
                                                    {"quota", ctl_tenant_quota},
                                                    {"secret", tenant_secret}};
     return ctl_dispatch(ctl, argc, argv, "tenant", subcommands,
-                        sizeof(subcommands) / sizeof(subcommands[0]), tenant_usage);
+                        CTL_COUNT(subcommands), tenant_usage);
 }
 
 int ctl_apikey_main(ctl_t *ctl, int argc, char **argv)
@@ -548,5 +522,5 @@ int ctl_apikey_main(ctl_t *ctl, int argc, char **argv)
         {"create", apikey_create}, {"list", apikey_list}, {"revoke", apikey_revoke},
         {"usage", ctl_apikey_usage}, {"quota", ctl_apikey_quota}};
     return ctl_dispatch(ctl, argc, argv, "apikey", subcommands,
-                        sizeof(subcommands) / sizeof(subcommands[0]), apikey_usage);
+                        CTL_COUNT(subcommands), apikey_usage);
 }

@@ -23,15 +23,12 @@ static int counters_reconcile(ctl_t *ctl, int argc, char **argv)
 {
     ctl_opt_t opts[] = {{.name = "--tenant", .has_value = true}, {.name = "--json"},
                         {.name = "--help"}};
-    const size_t n_opts = sizeof(opts) / sizeof(opts[0]);
-    const char *pos[1];
-    size_t n_pos = 0;
-    int parsed = ctl_parse_command(argc, argv, opts, n_opts, counters_usage, pos, 0,
-                                   &n_pos);
+    ctl_words_t pos;
+    int parsed = ctl_parse_command(argc, argv, opts, CTL_COUNT(opts), counters_usage, &pos, 0);
     if (parsed != 0) {
-        return parsed == CTL_HELP_SHOWN ? 0 : parsed;
+        return parsed;
     }
-    const char *tenant = ctl_opt(opts, n_opts, "--tenant")->value;
+    const char *tenant = ctl_opt(opts, CTL_COUNT(opts), "--tenant")->value;
     if (tenant != NULL && (strlen(tenant) != 24 || strspn(tenant, "0123456789abcdef") != 24)) {
         ctl_error("--tenant must be a tenant id (24 hex digits)");
         return CTL_EXIT_USAGE;
@@ -44,7 +41,7 @@ static int counters_reconcile(ctl_t *ctl, int argc, char **argv)
         ctl_error("the database failed while reconciling the counters");
         return CTL_EXIT_INFRA;
     }
-    if (ctl_opt(opts, n_opts, "--json")->present) {
+    if (ctl_opt(opts, CTL_COUNT(opts), "--json")->present) {
         json_object *o = json_object_new_object();
         json_object_object_add(o, "notifications", json_object_new_int64(r.notifications));
         json_object_object_add(o, "backfilled", json_object_new_int64(r.backfilled));
@@ -69,5 +66,5 @@ int ctl_counters_main(ctl_t *ctl, int argc, char **argv)
 {
     static const ctl_subcommand_t subcommands[] = {{"reconcile", counters_reconcile}};
     return ctl_dispatch(ctl, argc, argv, "counters", subcommands,
-                        sizeof(subcommands) / sizeof(subcommands[0]), counters_usage);
+                        CTL_COUNT(subcommands), counters_usage);
 }

@@ -121,7 +121,7 @@ static void print_rows_text(json_object *rows)
         {"TYPE", -7, 0, "type", NULL},        {"RECIPIENT", -20, 0, "recipient", NULL},
         {"STATUS", -8, 0, "status", NULL},    {"ATT", -3, 0, "attempts", NULL},
         {"FAILED AT", -24, 0, "failedAt", NULL}, {"ERROR", 0, 80, "error", NULL}};
-    ctl_print_table(rows, columns, sizeof(columns) / sizeof(columns[0]), "  ");
+    ctl_print_table(rows, columns, CTL_COUNT(columns), "  ");
 }
 
 /* ---- dlq list ---- */
@@ -280,31 +280,25 @@ static void dlq_usage(FILE *out)
 
 int ctl_dlq_main(ctl_t *ctl, int argc, char **argv)
 {
-    const char *sub = argc >= 3 ? argv[2] : NULL;
-    if (sub == NULL || strcmp(sub, "--help") == 0) {
-        dlq_usage(sub == NULL ? stderr : stdout);
-        return sub == NULL ? CTL_EXIT_USAGE : 0;
+    static const char *const subcommands[] = {"list", "show", "replay", "purge", NULL};
+    int rc = 0;
+    const char *sub = ctl_subcommand_word(argc, argv, "dlq", subcommands, dlq_usage, &rc);
+    if (sub == NULL) {
+        return rc;
     }
     bool list = strcmp(sub, "list") == 0;
     bool show = strcmp(sub, "show") == 0;
-    bool replay = strcmp(sub, "replay") == 0;
     bool purge = strcmp(sub, "purge") == 0;
-    if (!list && !show && !replay && !purge) {
-        ctl_error("unknown command \"dlq %s\"; see wavecomctl dlq --help", sub);
-        return CTL_EXIT_USAGE;
-    }
     ctl_opt_t opts[O_COUNT];
     options_init(opts);
-    const char *ids[CTL_OPT_VALUES_MAX];
-    size_t n_ids = 0;
-    int parsed = ctl_parse_command(argc, argv, opts, O_COUNT, dlq_usage, ids, CTL_OPT_VALUES_MAX,
-                                   &n_ids);
+    ctl_words_t ids;
+    int parsed = ctl_parse_command(argc, argv, opts, O_COUNT, dlq_usage, &ids, CTL_OPT_VALUES_MAX);
     if (parsed != 0) {
-        return parsed == CTL_HELP_SHOWN ? 0 : parsed;
+        return parsed;
     }
     ctl->json = opts[O_JSON].present;
     dlq_filter_t f;
-    if (filter_from_options(opts, ids, n_ids, &f) != 0) {
+    if (filter_from_options(opts, ids.word, ids.n, &f) != 0) {
         return CTL_EXIT_USAGE;
     }
     if ((list || show) && (opts[O_DRY_RUN].present || opts[O_KEEP_ATTEMPTS].present ||
@@ -314,7 +308,7 @@ int ctl_dlq_main(ctl_t *ctl, int argc, char **argv)
         return CTL_EXIT_USAGE;
     }
     if (list) {
-        if (n_ids > 0 || f.all) {
+        if (ids.n > 0 || f.all) {
             ctl_error("dlq list takes filters, not ids or --all (see dlq show ID)");
             return CTL_EXIT_USAGE;
         }

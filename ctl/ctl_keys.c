@@ -107,30 +107,28 @@ int ctl_apikey_usage(ctl_t *ctl, int argc, char **argv)
 {
     ctl_opt_t opts[] = {
         {.name = "--days", .has_value = true}, {.name = "--json"}, {.name = "--help"}};
-    const char *pos[1];
-    size_t n_pos = 0;
-    int parsed = ctl_parse_command(argc, argv, opts, 3, usage_usage, pos, 1,
-                                   &n_pos);
+    ctl_words_t pos;
+    int parsed = ctl_parse_command(argc, argv, opts, 3, usage_usage, &pos, 1);
     if (parsed != 0) {
-        return parsed == CTL_HELP_SHOWN ? 0 : parsed;
+        return parsed;
     }
     long days = USAGE_DAYS_DEFAULT;
-    if (n_pos != 1) {
+    if (pos.n != 1) {
         ctl_error("apikey usage takes one key, or the hint apikey list shows");
         return CTL_EXIT_USAGE;
     }
     if (opts[0].present && parse_count("--days", opts[0].value, 1, USAGE_DAYS_MAX, &days) != 0) {
         return CTL_EXIT_USAGE;
     }
-    if (!ctl_key_named(pos[0])) {
+    if (!ctl_key_named(pos.word[0])) {
         return CTL_EXIT_USAGE;
     }
     if (ctl_store(ctl) == NULL) {
         return CTL_EXIT_INFRA;
     }
     char key_id[17], tenant[25], hint[13];
-    int rc = ctl_key_lookup_exit(wc_store_find_api_key(ctl->store, pos[0], key_id, tenant, hint),
-                                 pos[0], "looking the key up");
+    int rc = ctl_key_lookup_exit(wc_store_find_api_key(ctl->store, pos.word[0], key_id, tenant, hint),
+                                 pos.word[0], "looking the key up");
     if (rc != 0) {
         return rc;
     }
@@ -254,16 +252,13 @@ static int set_quota(ctl_t *ctl, int argc, char **argv, bool tenant)
                         {.name = "--critical-exempt"},
                         {.name = "--json"},
                         {.name = "--help"}};
-    const size_t n_opts = sizeof(opts) / sizeof(opts[0]);
-    const char *pos[1];
-    size_t n_pos = 0;
-    int parsed = ctl_parse_command(argc, argv, opts, n_opts, quota_usage, pos, 1,
-                                   &n_pos);
+    ctl_words_t pos;
+    int parsed = ctl_parse_command(argc, argv, opts, CTL_COUNT(opts), quota_usage, &pos, 1);
     if (parsed != 0) {
-        return parsed == CTL_HELP_SHOWN ? 0 : parsed;
+        return parsed;
     }
     wc_quota_t q;
-    if (n_pos != 1) {
+    if (pos.n != 1) {
         ctl_error(tenant ? "tenant quota takes one tenant id"
                          : "apikey quota takes one key, or the hint apikey list shows");
         return CTL_EXIT_USAGE;
@@ -279,16 +274,16 @@ static int set_quota(ctl_t *ctl, int argc, char **argv, bool tenant)
     if (ctl_store(ctl) == NULL) {
         return CTL_EXIT_INFRA;
     }
-    wc_store_status_t status = tenant ? wc_store_set_tenant_quota(ctl->store, pos[0], &q)
-                                      : wc_store_set_key_quota(ctl->store, pos[0], &q);
+    wc_store_status_t status = tenant ? wc_store_set_tenant_quota(ctl->store, pos.word[0], &q)
+                                      : wc_store_set_key_quota(ctl->store, pos.word[0], &q);
     switch (status) {
     case WC_STORE_OK:
         break;
     case WC_STORE_NOT_FOUND:
-        ctl_error("no %s matches \"%.24s\"", tenant ? "tenant" : "API key", pos[0]);
+        ctl_error("no %s matches \"%.24s\"", tenant ? "tenant" : "API key", pos.word[0]);
         return CTL_EXIT_NOT_FOUND;
     case WC_STORE_CONFLICT:
-        ctl_error("the hint \"%.12s\" matches more than one key; give the whole key", pos[0]);
+        ctl_error("the hint \"%.12s\" matches more than one key; give the whole key", pos.word[0]);
         return CTL_EXIT_USAGE;
     default:
         ctl_error("the database failed while setting the quota");
@@ -296,7 +291,7 @@ static int set_quota(ctl_t *ctl, int argc, char **argv, bool tenant)
     }
     json_object *out = quota_json(&q);
     char target[25];
-    snprintf(target, sizeof(target), tenant ? "%.24s" : "%.12s", pos[0]);
+    snprintf(target, sizeof(target), tenant ? "%.24s" : "%.12s", pos.word[0]);
     const char *detail = json_object_to_json_string_ext(out, JSON_C_TO_STRING_PLAIN);
     const wc_audit_event_t event = {.actor = ctl->actor,
                                     .action = tenant ? "tenant.quota" : "apikey.quota",

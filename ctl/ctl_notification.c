@@ -68,15 +68,10 @@ static void print_text(ctl_t *ctl, const bson_t *doc)
 static int show(ctl_t *ctl, const bson_oid_t *id, const char *text)
 {
     bson_t *doc = NULL;
-    switch (wc_store_find_notification(ctl->store, id, &doc)) {
-    case WC_STORE_OK:
-        break;
-    case WC_STORE_NOT_FOUND:
-        ctl_error("no notification with id %s", text);
-        return CTL_EXIT_NOT_FOUND;
-    default:
-        ctl_error("the database failed while reading %s", text);
-        return CTL_EXIT_INFRA;
+    int rc = ctl_store_exit(wc_store_find_notification(ctl->store, id, &doc), "notification", text,
+                            NULL, "reading");
+    if (rc != 0) {
+        return rc;
     }
     if (ctl->json) {
         ctl_print_json(document_json(ctl, doc));
@@ -148,27 +143,22 @@ static int cancel(ctl_t *ctl, const bson_oid_t *id, const char *text, const char
 
 int ctl_notification_main(ctl_t *ctl, int argc, char **argv)
 {
-    const char *sub = argc >= 3 ? argv[2] : NULL;
-    if (sub == NULL || strcmp(sub, "--help") == 0) {
-        usage(sub == NULL ? stderr : stdout);
-        return sub == NULL ? CTL_EXIT_USAGE : 0;
+    static const char *const subcommands[] = {"show", "cancel", NULL};
+    int rc = 0;
+    const char *sub = ctl_subcommand_word(argc, argv, "notification", subcommands, usage, &rc);
+    if (sub == NULL) {
+        return rc;
     }
     bool is_show = strcmp(sub, "show") == 0;
-    if (!is_show && strcmp(sub, "cancel") != 0) {
-        ctl_error("unknown command \"notification %s\"; see wavecomctl notification --help", sub);
-        return CTL_EXIT_USAGE;
-    }
     ctl_opt_t opts[] = {{.name = "--help"}, {.name = "--json"}, {.name = "--reason", .has_value = true}};
-    const char *pos[1];
-    size_t n_pos = 0;
-    int parsed = ctl_parse_command(argc, argv, opts, 3, usage, pos, 1,
-                                   &n_pos);
+    ctl_words_t pos;
+    int parsed = ctl_parse_command(argc, argv, opts, 3, usage, &pos, 1);
     if (parsed != 0) {
-        return parsed == CTL_HELP_SHOWN ? 0 : parsed;
+        return parsed;
     }
     ctl->json = opts[1].present;
     bson_oid_t id;
-    if (n_pos != 1 || !ctl_parse_oid(pos[0], &id)) {
+    if (pos.n != 1 || !ctl_parse_oid(pos.word[0], &id)) {
         ctl_error("notification %s takes one id (24 hex digits)", sub);
         return CTL_EXIT_USAGE;
     }
@@ -183,5 +173,5 @@ int ctl_notification_main(ctl_t *ctl, int argc, char **argv)
     if (ctl_store(ctl) == NULL) {
         return CTL_EXIT_INFRA;
     }
-    return is_show ? show(ctl, &id, pos[0]) : cancel(ctl, &id, pos[0], opts[2].value);
+    return is_show ? show(ctl, &id, pos.word[0]) : cancel(ctl, &id, pos.word[0], opts[2].value);
 }

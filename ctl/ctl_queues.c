@@ -129,7 +129,7 @@ static void print_text(json_object *rows)
         {"QUEUE", -20, 0, "queue", NULL},         {"READY", 10, 0, "ready", NULL},
         {"UNACKED", 10, 0, "unacked", NULL},      {"CONSUMERS", 10, 0, "consumers", NULL},
         {"PUBLISH/s", 12, 0, "publishRate", NULL}, {"DELIVER/s", 12, 0, "deliverRate", NULL}};
-    ctl_print_table(rows, columns, sizeof(columns) / sizeof(columns[0]), " ");
+    ctl_print_table(rows, columns, CTL_COUNT(columns), " ");
 }
 
 static size_t queue_names(const char **names)

@@ -13,7 +13,7 @@
 #include "http_client.h"
 #include "wc_log.h"
 #include "wc_signals.h"
-#include "wc_store_trail.h"
+#include "wc_store_counters.h"
 #include "wc_time.h"
 #include "wc_topology.h"
 
@@ -147,9 +147,7 @@ static void counting_flush_tick(counting_flush_t *f, store_pool_t *pool, int64_t
 static void destroy_providers(delivery_context_t *ctx)
 {
     for (int i = 0; i < PROVIDER_COUNT; i++) {
-        if (ctx->providers[i] != NULL) {
-            ctx->providers[i]->destroy(ctx->providers[i]);
-        }
+        provider_free(ctx->providers[i]);
     }
 }
 

@@ -156,6 +156,18 @@ static void write_header(FILE *out, const char *name, const char *type, const ch
     fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* A gauge whose value is the sum of every child slot's own. */
+static void write_slots_gauge(FILE *out, const char *name, const char *help,
+                              const _Atomic int64_t slots[WORKER_METRICS_MAX_SLOTS])
+{
+    int64_t total = 0;
+    for (int s = 0; s < WORKER_METRICS_MAX_SLOTS; s++) {
+        total += atomic_load_explicit(&slots[s], memory_order_relaxed);
+    }
+    write_header(out, name, "gauge", help);
+    fprintf(out, "%s %lld\n", name, (long long)total);
+}
+
 /* The _bucket, _sum and _count series of one histogram; `label` may be NULL. */
 static void write_histogram(FILE *out, const char *name, const char *label, const char *value,
                             const worker_histogram_t *h)
@@ -275,36 +287,20 @@ int worker_metrics_render(const worker_metrics_t *m, const worker_breakers_t *br
         }
     }
 
-    int64_t in_flight = 0;
-    for (int s = 0; s < WORKER_METRICS_MAX_SLOTS; s++) {
-        in_flight += atomic_load_explicit(&m->in_flight[s], memory_order_relaxed);
-    }
-    write_header(out, "deliveries_in_flight", "gauge",
-                 "Messages the worker children hold and have not settled yet (claiming, "
-                 "delivering or recording).");
-    fprintf(out, "deliveries_in_flight %lld\n", (long long)in_flight);
-
-    int64_t waiting = 0;
-    for (int s = 0; s < WORKER_METRICS_MAX_SLOTS; s++) {
-        waiting += atomic_load_explicit(&m->outcomes_waiting[s], memory_order_relaxed);
-    }
-    write_header(out, "wavecom_outcomes_waiting_to_record", "gauge",
-                 "Deliveries whose outcome is known but whose status write waits for the "
-                 "database; their messages stay unacked until it is written.");
-    fprintf(out, "wavecom_outcomes_waiting_to_record %lld\n", (long long)waiting);
-
-    int64_t pool_in_use = 0;
-    int64_t pool_max = 0;
-    for (int s = 0; s < WORKER_METRICS_MAX_SLOTS; s++) {
-        pool_in_use += atomic_load_explicit(&m->db_pool_in_use[s], memory_order_relaxed);
-        pool_max += atomic_load_explicit(&m->db_pool_max[s], memory_order_relaxed);
-    }
-    write_header(out, "wavecom_db_pool_connections_in_use", "gauge",
-                 "Database connections the children have checked out now.");
-    fprintf(out, "wavecom_db_pool_connections_in_use %lld\n", (long long)pool_in_use);
-    write_header(out, "wavecom_db_pool_connections_max", "gauge",
-                 "Database connections the children's pools may open, together.");
-    fprintf(out, "wavecom_db_pool_connections_max %lld\n", (long long)pool_max);
+    write_slots_gauge(out, "deliveries_in_flight",
+                      "Messages the worker children hold and have not settled yet (claiming, "
+                      "delivering or recording).",
+                      m->in_flight);
+    write_slots_gauge(out, "wavecom_outcomes_waiting_to_record",
+                      "Deliveries whose outcome is known but whose status write waits for the "
+                      "database; their messages stay unacked until it is written.",
+                      m->outcomes_waiting);
+    write_slots_gauge(out, "wavecom_db_pool_connections_in_use",
+                      "Database connections the children have checked out now.",
+                      m->db_pool_in_use);
+    write_slots_gauge(out, "wavecom_db_pool_connections_max",
+                      "Database connections the children's pools may open, together.",
+                      m->db_pool_max);
     write_header(out, "wavecom_db_pool_waits_total", "counter",
                  "Checkouts that found every connection of a child's pool busy and waited.");
     write_sample(out, "wavecom_db_pool_waits_total", NULL, NULL,

@@ -12,12 +12,12 @@ static bool is_atext(unsigned char c)
     return isalnum(c) || (c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
 }
 
-/* A DNS name of LDH labels; at least two labels, the last not all digits
- * (which also rules out bare IPv4 addresses). */
-static bool domain_valid(const char *d, size_t len)
+/* How many labels the DNS name d[0..len) has when it is 1 to 253 characters
+ * of LDH labels (letters, digits, inner hyphens; 1 to 63 each); 0 otherwise. */
+static size_t dns_labels(const char *d, size_t len)
 {
     if (len == 0 || len > 253) {
-        return false;
+        return 0;
     }
     size_t labels = 0;
     size_t start = 0;
@@ -25,14 +25,22 @@ static bool domain_valid(const char *d, size_t len)
         if (i == len || d[i] == '.') {
             size_t label_len = i - start;
             if (label_len == 0 || label_len > 63 || d[start] == '-' || d[i - 1] == '-') {
-                return false;
+                return 0;
             }
             labels++;
             start = i + 1;
         } else if (!isalnum((unsigned char)d[i]) && d[i] != '-') {
-            return false;
+            return 0;
         }
     }
+    return labels;
+}
+
+/* A DNS name of LDH labels; at least two labels, the last not all digits
+ * (which also rules out bare IPv4 addresses). */
+static bool domain_valid(const char *d, size_t len)
+{
+    size_t labels = dns_labels(d, len);
     const char *tld = d + len;
     while (tld > d && tld[-1] != '.') {
         tld--;
@@ -157,19 +165,7 @@ static bool url_host_valid(const char *h, size_t len)
         }
         return true;
     }
-    size_t start = 0;
-    for (size_t i = 0; i <= len; i++) {
-        if (i == len || h[i] == '.') {
-            size_t label_len = i - start;
-            if (label_len == 0 || label_len > 63 || h[start] == '-' || h[i - 1] == '-') {
-                return false;
-            }
-            start = i + 1;
-        } else if (!isalnum((unsigned char)h[i]) && h[i] != '-') {
-            return false;
-        }
-    }
-    return true;
+    return dns_labels(h, len) > 0;
 }
 
 wc_url_check_t wc_webhook_url_check(const char *url, bool allow_http)

@@ -9,7 +9,6 @@
 #include "wc_log.h"
 #include "wc_notification.h"
 #include "wc_store_private.h"
-#include "wc_store_trail.h"
 #include "wc_time.h"
 
 #define DAY_MS (24LL * 3600 * 1000)

@@ -104,6 +104,13 @@ typedef struct {
 wc_store_status_t wc_store_counters_apply(wc_store_t *store, const wc_counter_delta_t *deltas,
                                           size_t n);
 
+/* Writes the changes counted by wc_store_trail_count (wc_store_trail.h)
+ * and not yet written: all of them if the oldest has waited a
+ * second (or always, with `force`). Call it periodically from a process that
+ * may fall quiet, so that the last changes do not wait for the next one; and
+ * wc_store_close calls it with `force`. Safe from any thread; it does I/O. */
+wc_store_status_t wc_store_counters_flush(wc_store_t *store, bool force);
+
 /* One counter bucket as read back. */
 typedef struct {
     int64_t start_ms;

@@ -249,10 +249,8 @@ wc_store_status_t wc_store_idempotency_get(wc_store_t *store, const char *tenant
 {
     char id[RECORD_ID_MAX];
     record_id(tenant_id, key, id, sizeof(id));
-    bson_t *filter = BCON_NEW("_id", BCON_UTF8(id));
     bson_t *doc = NULL;
-    wc_store_status_t status = wc_store_find_one(store, WC_COLL_IDEMPOTENCY, filter, &doc);
-    bson_destroy(filter);
+    wc_store_status_t status = wc_store_find_by_id(store, WC_COLL_IDEMPOTENCY, id, &doc);
     if (status != WC_STORE_OK) {
         return status;
     }

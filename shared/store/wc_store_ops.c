@@ -12,11 +12,7 @@
 
 wc_store_status_t wc_store_find_notification(wc_store_t *store, const bson_oid_t *id, bson_t **out)
 {
-    /* Equality on _id alone: the one lookup every backend serves by index. */
-    bson_t *filter = BCON_NEW("_id", BCON_OID(id));
-    wc_store_status_t status = wc_store_find_one(store, WC_COLL_NOTIFICATIONS, filter, out);
-    bson_destroy(filter);
-    return status;
+    return wc_store_find_by_oid(store, WC_COLL_NOTIFICATIONS, id, out);
 }
 
 /* Up to WC_STORE_OPS_LIST_MAX matches of `filter`, as a new array. */
@@ -124,10 +120,8 @@ wc_store_status_t wc_store_find_api_key(wc_store_t *store, const char *key_or_hi
     if (status != WC_STORE_OK) {
         return status;
     }
-    bson_t *filter = BCON_NEW("_id", BCON_UTF8(hash));
     bson_t *doc = NULL;
-    status = wc_store_find_one(store, WC_COLL_API_KEYS, filter, &doc);
-    bson_destroy(filter);
+    status = wc_store_find_by_id(store, WC_COLL_API_KEYS, hash, &doc);
     if (status == WC_STORE_OK) {
         const char *tenant = wc_doc_string(doc, "tenantId");
         const char *h = wc_doc_string(doc, "hint");

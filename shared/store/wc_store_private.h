@@ -49,6 +49,13 @@ void wc_store_client_give(wc_store_t *store, mongoc_client_t *client);
 wc_store_status_t wc_store_find_one(wc_store_t *store, const char *coll, const bson_t *filter,
                                     bson_t **out);
 
+/* wc_store_find_one for the document of `coll` whose _id is the string `id`,
+ * or the ObjectId `oid`: the lookup every backend serves by its index. */
+wc_store_status_t wc_store_find_by_id(wc_store_t *store, const char *coll, const char *id,
+                                      bson_t **out);
+wc_store_status_t wc_store_find_by_oid(wc_store_t *store, const char *coll, const bson_oid_t *oid,
+                                       bson_t **out);
+
 /* Calls `each` for every document of `coll` matching `filter` (with `opts`:
  * sort, projection, limit...), until it returns false. ERROR, logged, when
  * the read fails before `each` stopped it. */

@@ -152,10 +152,8 @@ wc_store_status_t wc_store_quota_add(wc_store_t *store, const char *id, const ch
 
 wc_store_status_t wc_store_quota_used(wc_store_t *store, const char *id, int64_t *used)
 {
-    bson_t *filter = BCON_NEW("_id", BCON_UTF8(id));
     bson_t *doc = NULL;
-    wc_store_status_t status = wc_store_find_one(store, WC_COLL_QUOTA_COUNTERS, filter, &doc);
-    bson_destroy(filter);
+    wc_store_status_t status = wc_store_find_by_id(store, WC_COLL_QUOTA_COUNTERS, id, &doc);
     *used = 0;
     if (status == WC_STORE_OK) {
         *used = wc_doc_int(doc, "used", 0);

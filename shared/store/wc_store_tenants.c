@@ -58,10 +58,8 @@ static int new_webhook_secret(char out[WEBHOOK_SECRET_LEN])
 wc_store_status_t wc_store_tenant_webhook_secret(wc_store_t *store, const char *tenant_id,
                                                  char *out, size_t out_len)
 {
-    bson_t *filter = BCON_NEW("_id", BCON_UTF8(tenant_id));
     bson_t *doc = NULL;
-    wc_store_status_t status = wc_store_find_one(store, WC_COLL_TENANTS, filter, &doc);
-    bson_destroy(filter);
+    wc_store_status_t status = wc_store_find_by_id(store, WC_COLL_TENANTS, tenant_id, &doc);
     if (status != WC_STORE_OK) {
         return status;
     }
@@ -168,10 +166,8 @@ wc_store_status_t wc_store_authenticate(wc_store_t *store, const char *key, wc_p
 {
     char hash[WC_SHA256_HEX_LEN];
     wc_sha256_hex(key, strlen(key), hash);
-    bson_t *filter = BCON_NEW("_id", BCON_UTF8(hash));
     bson_t *doc = NULL;
-    wc_store_status_t status = wc_store_find_one(store, WC_COLL_API_KEYS, filter, &doc);
-    bson_destroy(filter);
+    wc_store_status_t status = wc_store_find_by_id(store, WC_COLL_API_KEYS, hash, &doc);
     if (status != WC_STORE_OK) {
         return status;
     }
@@ -198,7 +194,7 @@ wc_store_status_t wc_store_authenticate(wc_store_t *store, const char *key, wc_p
         return WC_STORE_NOT_FOUND;
     }
 
-    filter = BCON_NEW("_id", BCON_UTF8(out->tenant_id), "disabled", BCON_BOOL(false));
+    bson_t *filter = BCON_NEW("_id", BCON_UTF8(out->tenant_id), "disabled", BCON_BOOL(false));
     doc = NULL;
     status = wc_store_find_one(store, WC_COLL_TENANTS, filter, &doc);
     bson_destroy(filter);

@@ -60,15 +60,10 @@ wc_store_status_t wc_store_trail_append(wc_store_t *store, const wc_trail_entry_
  * the store and are written together about once a second (from any thread
  * that counts, and from wc_store_counters_flush); a process that dies loses
  * at most that second of counts, which reconciliation restores
- * (docs/ARCHITECTURE.md §3.3). */
+ * (docs/ARCHITECTURE.md §3.3). Defined beside the flush, in
+ * wc_store_counters_pending.c. */
 void wc_store_trail_count(wc_store_t *store, const wc_trail_entry_t *entries, size_t n,
                           const bool *skip);
-
-/* Writes the counted changes to the counters if the oldest has waited a
- * second (or always, with `force`). Call it periodically from a process that
- * may fall quiet, so that the last changes do not wait for the next one; and
- * wc_store_close calls it with `force`. Safe from any thread; it does I/O. */
-wc_store_status_t wc_store_counters_flush(wc_store_t *store, bool force);
 
 /* The trail of notification `doc` as the API shows it (`logs`): its entries
  * oldest first, each {_id, notificationId, status, message, actor,

@@ -80,12 +80,7 @@ static void on_done(http_call_t *call, void *arg)
     apns_call_t *ctx = arg;
     provider_job_t *job = ctx->job;
     delivery_result_t result;
-    memset(&result, 0, sizeof(result));
-    provider_classify_http(call, &result);
-    const char *why = NULL;
-    json_object *body = call->response_len > 0
-                            ? wc_json_parse_strict(call->response, call->response_len, &why)
-                            : NULL;
+    json_object *body = provider_answer_begin(call, &result);
     const char *reason = reason_of(body);
     if (result.outcome == DELIVERY_OK) {
         snprintf(result.provider_message_id, sizeof(result.provider_message_id), "%s",
@@ -100,10 +95,8 @@ static void on_done(http_call_t *call, void *arg)
     } else if (call->status == 410 || call->status == 400 || call->status == 413) {
         result.outcome = DELIVERY_PERMANENT;
     }
-    json_object_put(body);
-    http_call_free(call);
     free(ctx);
-    provider_job_complete(job, &result);
+    provider_answer_done(job, call, body, &result);
 }
 
 static json_object *payload_for(const bson_t *doc, const char *id)
@@ -159,7 +152,8 @@ static void apns_start(provider_t *self, provider_job_t *job)
     bool urgent = priority != NULL && (strcmp(priority, "CRITICAL") == 0 || strcmp(priority, "HIGH") == 0);
     char auth[1100], topic[300], apns_id[80], expiration[64];
     if (ctx == NULL || call == NULL) {
-        goto fail;
+        provider_start_call(a->env->http, false, call, on_done, ctx, ctx, job);
+        return;
     }
     ctx->apns = a;
     ctx->job = job;
@@ -169,32 +163,21 @@ static void apns_start(provider_t *self, provider_job_t *job)
     snprintf(apns_id, sizeof(apns_id), "apns-id: %s", ctx->apns_id);
     /* Keep trying to reach the device for a day, then let it go. */
     snprintf(expiration, sizeof(expiration), "apns-expiration: %lld", (long long)time(NULL) + 86400);
-    if (http_call_header(call, auth) != 0 || http_call_header(call, topic) != 0 ||
-        http_call_header(call, apns_id) != 0 || http_call_header(call, expiration) != 0 ||
-        http_call_header(call, "apns-push-type: alert") != 0 ||
-        http_call_header(call, urgent ? "apns-priority: 10" : "apns-priority: 5") != 0 ||
-        http_call_header(call, "content-type: application/json") != 0) {
-        goto fail;
-    }
+    bool built =
+        http_call_header(call, auth) == 0 && http_call_header(call, topic) == 0 &&
+        http_call_header(call, apns_id) == 0 && http_call_header(call, expiration) == 0 &&
+        http_call_header(call, "apns-push-type: alert") == 0 &&
+        http_call_header(call, urgent ? "apns-priority: 10" : "apns-priority: 5") == 0 &&
+        http_call_header(call, "content-type: application/json") == 0;
     http_call_want_http2(call);
-    if (http_client_start(a->env->http, call, on_done, ctx) == 0) {
-        return;
-    }
-fail:
-    free(ctx);
-    http_call_free(call);
-    provider_job_fail(job, DELIVERY_TRANSIENT, "cannot start the HTTP/2 request");
+    provider_start_call(a->env->http, built, call, on_done, ctx, ctx, job);
 }
 
-static void apns_destroy(provider_t *self)
+static void apns_free(void *state)
 {
-    if (self == NULL) {
-        return;
-    }
-    apns_t *a = self->state;
+    apns_t *a = state;
     EVP_PKEY_free(a->key);
     free(a);
-    free(self);
 }
 
 provider_t *provider_apns_new(const provider_env_t *env)
@@ -220,7 +203,7 @@ provider_t *provider_apns_new(const provider_env_t *env)
         return NULL;
     }
     apns_t *a = calloc(1, sizeof(*a));
-    provider_t *p = a != NULL ? provider_new("apns", a, apns_start, apns_destroy) : NULL;
+    provider_t *p = a != NULL ? provider_new("apns", a, apns_start, apns_free) : NULL;
     if (p == NULL) {
         EVP_PKEY_free(key);
         free(a);

@@ -5,6 +5,7 @@
 
 #include "delivery_policy.h"
 #include "provider.h"
+#include "wc_json.h"
 
 #define MAX_FILE 65536
 
@@ -19,21 +20,55 @@ void provider_fail(delivery_result_t *result, delivery_outcome_t outcome, const 
 
 provider_t *provider_new(const char *name, void *state,
                          void (*start)(provider_t *self, provider_job_t *job),
-                         void (*destroy)(provider_t *self))
+                         void (*free_state)(void *state))
 {
     provider_t *p = calloc(1, sizeof(*p));
     if (p != NULL) {
-        *p = (provider_t){.name = name, .start = start, .destroy = destroy, .state = state};
+        *p = (provider_t){.name = name, .start = start, .free_state = free_state, .state = state};
     }
     return p;
 }
 
-void provider_destroy_plain(provider_t *self)
+void provider_free(provider_t *p)
 {
-    if (self != NULL) {
-        free(self->state);
-        free(self);
+    if (p == NULL) {
+        return;
     }
+    if (p->free_state != NULL) {
+        p->free_state(p->state);
+    } else {
+        free(p->state);
+    }
+    free(p);
+}
+
+void provider_start_call(http_client_t *http, bool built, http_call_t *call, http_done_fn done,
+                         void *arg, void *owned, provider_job_t *job)
+{
+    if (built && http_client_start(http, call, done, arg) == 0) {
+        return;
+    }
+    free(owned);
+    http_call_free(call);
+    provider_job_fail(job, DELIVERY_TRANSIENT, "cannot start the HTTP request");
+}
+
+json_object *provider_answer_begin(const http_call_t *call, delivery_result_t *result)
+{
+    memset(result, 0, sizeof(*result));
+    provider_classify_http(call, result);
+    const char *why = NULL; /* a body that is not JSON is simply not read */
+    return call->response != NULL && call->response_len > 0
+               ? wc_json_parse_strict(call->response, call->response_len, &why)
+               : NULL;
+}
+
+void provider_answer_done(provider_job_t *job, http_call_t *call, json_object *body,
+                          const delivery_result_t *result)
+{
+    json_object_put(body);
+    http_call_free(call);
+    provider_job_complete(job, result);
 }
 
 void provider_job_fail(provider_job_t *job, delivery_outcome_t outcome, const char *fmt, ...)

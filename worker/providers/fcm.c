@@ -168,13 +168,7 @@ static void on_done(http_call_t *call, void *arg)
     fcm_t *f = ctx->fcm;
     free(ctx);
     delivery_result_t result;
-    memset(&result, 0, sizeof(result));
-    provider_classify_http(call, &result);
-
-    const char *why = NULL;
-    json_object *body = call->response != NULL
-                            ? wc_json_parse_strict(call->response, call->response_len, &why)
-                            : NULL;
+    json_object *body = provider_answer_begin(call, &result);
     if (result.outcome == DELIVERY_OK) {
         json_object *name = NULL;
         if (body != NULL && json_object_object_get_ex(body, "name", &name)) {
@@ -199,9 +193,7 @@ static void on_done(http_call_t *call, void *arg)
             result.outcome = DELIVERY_TRANSIENT;
         }
     }
-    json_object_put(body);
-    http_call_free(call);
-    provider_job_complete(job, &result);
+    provider_answer_done(job, call, body, &result);
 }
 
 static void fcm_start(provider_t *self, provider_job_t *job)
@@ -255,29 +247,20 @@ static void fcm_start(provider_t *self, provider_job_t *job)
     snprintf(auth, sizeof(auth), "Authorization: Bearer %s", f->access_token);
     snprintf(id_header, sizeof(id_header), "X-WaveCom-Notification-Id: %s", job->id);
     fcm_call_t *ctx = malloc(sizeof(*ctx));
-    if (ctx == NULL || call == NULL || http_call_header(call, "Content-Type: application/json") != 0 ||
-        http_call_header(call, auth) != 0 || http_call_header(call, id_header) != 0) {
-        goto fail;
+    bool built = ctx != NULL && call != NULL &&
+                 http_call_header(call, "Content-Type: application/json") == 0 &&
+                 http_call_header(call, auth) == 0 && http_call_header(call, id_header) == 0;
+    if (ctx != NULL) {
+        *ctx = (fcm_call_t){.fcm = f, .job = job};
     }
-    *ctx = (fcm_call_t){.fcm = f, .job = job};
-    if (http_client_start(f->env->http, call, on_done, ctx) == 0) {
-        return;
-    }
-fail:
-    free(ctx);
-    http_call_free(call);
-    provider_job_fail(job, DELIVERY_TRANSIENT, "cannot start the HTTP request");
+    provider_start_call(f->env->http, built, call, on_done, ctx, ctx, job);
 }
 
-static void fcm_destroy(provider_t *self)
+static void fcm_free(void *state)
 {
-    if (self == NULL) {
-        return;
-    }
-    fcm_t *f = self->state;
+    fcm_t *f = state;
     EVP_PKEY_free(f->key);
     free(f);
-    free(self);
 }
 
 provider_t *provider_fcm_new(const provider_env_t *env)
@@ -298,7 +281,7 @@ provider_t *provider_fcm_new(const provider_env_t *env)
     json_object *account = wc_json_parse_strict(text, len, &why);
     free(text);
     fcm_t *f = calloc(1, sizeof(*f));
-    provider_t *p = f != NULL ? provider_new("fcm", f, fcm_start, fcm_destroy) : NULL;
+    provider_t *p = f != NULL ? provider_new("fcm", f, fcm_start, fcm_free) : NULL;
     char project[256];
     char pem[8192];
     if (account == NULL || f == NULL || p == NULL ||

@@ -16,6 +16,8 @@
 #include <bson/bson.h>
 #include <stdbool.h>
 
+#include <json-c/json.h>
+
 #include "http_client.h"
 #include "wc_config.h"
 #include "wc_store.h"
@@ -64,10 +66,15 @@ struct provider {
      * on other threads can report its finished jobs. */
     int (*ready_fd)(provider_t *self);
     void (*on_ready)(provider_t *self);
-    /* Called only when no job of this provider is in flight. */
-    void (*destroy)(provider_t *self);
+    /* Frees `state` (provider_free calls it, only when no job of this
+     * provider is in flight); NULL when the state is one allocation that
+     * owns nothing. */
+    void (*free_state)(void *state);
     void *state;
 };
+
+/* Frees the provider and its state; NULL is allowed. */
+void provider_free(provider_t *p);
 
 /* What the providers share in one worker child. */
 typedef struct {
@@ -85,19 +92,34 @@ provider_t *provider_apns_new(const provider_env_t *env);
 provider_t *provider_webhook_new(const provider_env_t *env);
 
 /* A provider named `name` (a static string) over `state`, with `start` and
- * `destroy`; NULL when out of memory, `state` then still the caller's. */
+ * `free_state` (may be NULL); NULL when out of memory, `state` then still the
+ * caller's. */
 provider_t *provider_new(const char *name, void *state,
                          void (*start)(provider_t *self, provider_job_t *job),
-                         void (*destroy)(provider_t *self));
-
-/* The `destroy` of a provider whose state is one allocation owning nothing. */
-void provider_destroy_plain(provider_t *self);
+                         void (*free_state)(void *state));
 
 /* Helpers for the HTTP providers (providers/common.c). */
 
 /* Sets `result` from a finished call whose status says nothing more specific:
  * 2xx ok, 408/429/5xx and transport errors transient, other 4xx permanent. */
 void provider_classify_http(const http_call_t *call, delivery_result_t *result);
+
+/* The start of an HTTP provider's answer handling: `result` zeroed and
+ * classified by provider_classify_http, and the response body parsed as
+ * JSON (NULL when it is empty or not JSON). The provider refines `result`
+ * from the body, then ends with provider_answer_done. */
+json_object *provider_answer_begin(const http_call_t *call, delivery_result_t *result);
+
+/* Releases `body` and `call`, then completes `job` with `result`. */
+void provider_answer_done(provider_job_t *job, http_call_t *call, json_object *body,
+                          const delivery_result_t *result);
+
+/* Starts `call`, which reports to `done(call, arg)`, when `built` (its
+ * request could be put together). Otherwise, or when it cannot start, frees
+ * `owned` (may be NULL) and `call` (may be NULL) and fails `job` as
+ * transient. */
+void provider_start_call(http_client_t *http, bool built, http_call_t *call, http_done_fn done,
+                         void *arg, void *owned, provider_job_t *job);
 
 /* Fills `result` as a failure with a formatted detail. */
 void provider_fail(delivery_result_t *result, delivery_outcome_t outcome, const char *fmt, ...)

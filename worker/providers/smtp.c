@@ -229,15 +229,11 @@ static void smtp_on_ready(provider_t *self)
     }
 }
 
-static void smtp_destroy(provider_t *self)
+static void smtp_free(void *state)
 {
-    if (self == NULL) {
-        return;
-    }
-    smtp_state_t *st = self->state;
+    smtp_state_t *st = state;
     smtp_pool_free(st->pool);
     free(st);
-    free(self);
     /* After the senders are joined: it unloads the SASL plugins they used. */
     auth_client_exit();
 }
@@ -303,7 +299,7 @@ provider_t *provider_smtp_new(const provider_env_t *env)
     p->start = smtp_start;
     p->ready_fd = smtp_ready_fd;
     p->on_ready = smtp_on_ready;
-    p->destroy = smtp_destroy;
+    p->free_state = smtp_free;
     p->state = st;
     return p;
 

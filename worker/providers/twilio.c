@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include "provider.h"
-#include "wc_json.h"
 #include "wc_log.h"
 #include "wc_notification.h"
 
@@ -38,13 +37,7 @@ static void on_done(http_call_t *call, void *arg)
 {
     provider_job_t *job = arg;
     delivery_result_t result;
-    memset(&result, 0, sizeof(result));
-    provider_classify_http(call, &result);
-
-    const char *why = NULL;
-    json_object *body = call->response != NULL
-                            ? wc_json_parse_strict(call->response, call->response_len, &why)
-                            : NULL;
+    json_object *body = provider_answer_begin(call, &result);
     json_object *v = NULL;
     if (result.outcome == DELIVERY_OK) {
         if (body != NULL && json_object_object_get_ex(body, "sid", &v) &&
@@ -62,9 +55,7 @@ static void on_done(http_call_t *call, void *arg)
             result.outcome = DELIVERY_TRANSIENT; /* always safe to retry */
         }
     }
-    json_object_put(body);
-    http_call_free(call);
-    provider_job_complete(job, &result);
+    provider_answer_done(job, call, body, &result);
 }
 
 static int append_param(char *buf, size_t len, size_t *used, const char *name, const char *value)
@@ -118,10 +109,7 @@ static void twilio_start(provider_t *self, provider_job_t *job)
         return;
     }
     http_call_basic_auth(call, t->sid, t->token);
-    if (http_client_start(t->env->http, call, on_done, job) != 0) {
-        http_call_free(call);
-        provider_job_fail(job, DELIVERY_TRANSIENT, "cannot start the HTTP request");
-    }
+    provider_start_call(t->env->http, true, call, on_done, job, NULL, job);
 }
 
 provider_t *provider_twilio_new(const provider_env_t *env)
@@ -145,7 +133,7 @@ provider_t *provider_twilio_new(const provider_env_t *env)
     snprintf(t->sid, sizeof(t->sid), "%s", cfg->twilio_account_sid);
     snprintf(t->token, sizeof(t->token), "%s", cfg->twilio_auth_token);
     snprintf(t->from, sizeof(t->from), "%s", cfg->twilio_from);
-    provider_t *p = provider_new("twilio", t, twilio_start, provider_destroy_plain);
+    provider_t *p = provider_new("twilio", t, twilio_start, NULL);
     if (p == NULL) {
         free(t);
     }

@@ -164,13 +164,11 @@ static void webhook_start(provider_t *self, provider_job_t *job)
     snprintf(h_id, sizeof(h_id), "webhook-id: %s", id);
     snprintf(h_ts, sizeof(h_ts), "webhook-timestamp: %lld", ts);
     snprintf(h_sig, sizeof(h_sig), "webhook-signature: %s", signature);
-    if (call == NULL || http_call_header(call, "Content-Type: application/json") != 0 ||
-        http_call_header(call, h_id) != 0 || http_call_header(call, h_ts) != 0 ||
-        http_call_header(call, h_sig) != 0 || (pin[0] != '\0' && http_call_pin(call, pin) != 0) ||
-        http_client_start(w->env->http, call, on_done, job) != 0) {
-        http_call_free(call);
-        provider_job_fail(job, DELIVERY_TRANSIENT, "cannot start the HTTP request");
-    }
+    bool built = call != NULL && http_call_header(call, "Content-Type: application/json") == 0 &&
+                 http_call_header(call, h_id) == 0 && http_call_header(call, h_ts) == 0 &&
+                 http_call_header(call, h_sig) == 0 &&
+                 (pin[0] == '\0' || http_call_pin(call, pin) == 0);
+    provider_start_call(w->env->http, built, call, on_done, job, NULL, job);
 }
 
 provider_t *provider_webhook_new(const provider_env_t *env)
@@ -180,7 +178,7 @@ provider_t *provider_webhook_new(const provider_env_t *env)
         return NULL;
     }
     w->env = env;
-    provider_t *p = provider_new("webhook", w, webhook_start, provider_destroy_plain);
+    provider_t *p = provider_new("webhook", w, webhook_start, NULL);
     if (p == NULL) {
         free(w);
     }
