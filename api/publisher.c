@@ -175,6 +175,10 @@ wc_broker_status_t api_publisher_publish_batch(api_publisher_t *p, const wc_brok
             }
         }
         if (m > 0 && wc_time_monotonic_ms() < deadline && open_locked(p)) {
+            /* A lost connection moved the broker to the next node of a
+             * cluster: the unconfirmed go there. */
+            wc_log_warn("republishing %zu unconfirmed publishes to RabbitMQ node %s", m,
+                        wc_broker_peer(p->broker));
             wc_broker_publish_batch(p->broker, again, m, again_status);
             for (size_t k = 0; k < m; k++) {
                 statuses[where[k]] = again_status[k];
