@@ -56,6 +56,7 @@ api_publisher_t *api_publisher_new(const wc_config_t *cfg, const char *name)
     const wc_broker_options_t opts = {
         .url = cfg->amqp_url,
         .queue_type = cfg->queue_type,
+        .quorum_group_size = cfg->quorum_group_size,
         .name = name,
         .confirms = true,
         .heartbeat_seconds = 0, /* only used under the lock; a dead peer shows as a timeout */

@@ -26,6 +26,7 @@ struct wc_broker {
     size_t node;              /* the one connected to, or to try first */
     char peer[300];           /* host:port of the open connection, for the log */
     char *queue_type;
+    int quorum_group_size;
     char *name;
     bool confirms;
     int heartbeat_seconds;
@@ -58,6 +59,7 @@ wc_broker_t *wc_broker_new(const wc_broker_options_t *opts)
     /* Each process starts at a node of its own: the pid spreads the API's
      * and every worker child's connections over the cluster. */
     b->node = wc_broker_nodes_first(b->nodes->count, (unsigned long)getpid());
+    b->quorum_group_size = opts->quorum_group_size;
     b->confirms = opts->confirms;
     b->heartbeat_seconds = opts->heartbeat_seconds;
     b->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : 10000;
@@ -206,7 +208,8 @@ static int open_node(wc_broker_t *b, char *err, size_t err_len)
     if (reply.reply_type != AMQP_RESPONSE_NORMAL) {
         return fail_open(b, err, err_len, "opening a channel", reply);
     }
-    if (wc_topology_declare(b->conn, CHANNEL, b->queue_type, err, err_len) != 0) {
+    const wc_topology_queues_t queues = {b->queue_type, b->quorum_group_size};
+    if (wc_topology_declare(b->conn, CHANNEL, &queues, err, err_len) != 0) {
         amqp_destroy_connection(b->conn);
         b->conn = NULL;
         return -1;
@@ -244,7 +247,7 @@ int wc_broker_ensure_open(wc_broker_t *b, char *err, size_t err_len)
             return -1;
         }
         wc_log_warn("RabbitMQ node %s refused connection %s: %s", b->peer, b->name, why);
-        snprintf(err, err_len, "none of the %zu RabbitMQ nodes answered; the last: %s",
+        snprintf(err, err_len, "no RabbitMQ node of %zu could be used; the last: %s",
                  b->nodes->count, why);
         b->node = wc_broker_nodes_next(b->nodes->count, b->node);
     }

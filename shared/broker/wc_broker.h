@@ -37,6 +37,7 @@ typedef struct {
     const char *url;        /* amqp://user:pass@host:port/vhost, or several separated by
                                commas (one cluster); an empty vhost means "/" */
     const char *queue_type; /* "quorum" or "classic" */
+    int quorum_group_size;  /* replicas of a new quorum queue; 0: RabbitMQ's default */
     const char *name;       /* shown in the management UI */
     bool confirms;          /* put the channel in confirm mode */
     int heartbeat_seconds;  /* 0 disables heartbeats */

@@ -52,6 +52,10 @@ static const cfg_entry_t config_table[] = {
      SECRET},
     {"WAVECOM_QUEUE_TYPE", "quorum", STR(queue_type, queue_types),
      "Type of the queues WaveCom declares: quorum or classic.", RELOADABLE},
+    {"WAVECOM_QUORUM_GROUP_SIZE", "0", INT(quorum_group_size, 0, 16),
+     "Replicas a quorum queue gets when first declared (x-quorum-initial-group-size): the size of "
+     "a RabbitMQ cluster; 0 leaves it to RabbitMQ. Every process must use the same value.",
+     RELOADABLE},
     {"WAVECOM_LOG_LEVEL", "info", STR(log_level, log_levels),
      "Lowest level logged: debug, info, warn or error.", RELOADABLE},
     {"WAVECOM_MAX_RETRIES", "3", INT(max_retries, 0, 10),

@@ -22,6 +22,7 @@ typedef struct {
     char mongodb_db[64];
     char amqp_url[WC_CONFIG_STR_MAX * 4]; /* a list of nodes: room for several URLs */
     char queue_type[16];
+    int quorum_group_size;
     char log_level[16];
     int max_retries;
 
