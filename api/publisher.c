@@ -167,10 +167,11 @@ wc_broker_status_t api_publisher_publish_batch(api_publisher_t *p, const wc_brok
     wc_broker_set_deadline(p->broker, deadline);
     if (open_locked(p)) {
         wc_broker_publish_batch(p->broker, msgs, n, statuses);
-        /* Those whose fate is unknown go once more on a fresh connection. */
+        /* Those whose fate is unknown, or that the broker refused on a
+         * connection it then lost the use of, go once more on a fresh one. */
         size_t m = 0;
         for (size_t i = 0; i < n; i++) {
-            if (statuses[i] == WC_BROKER_ERROR) {
+            if (statuses[i] == WC_BROKER_ERROR || statuses[i] == WC_BROKER_NACKED) {
                 again[m] = msgs[i];
                 where[m++] = i;
             }
@@ -178,7 +179,7 @@ wc_broker_status_t api_publisher_publish_batch(api_publisher_t *p, const wc_brok
         if (m > 0 && wc_time_monotonic_ms() < deadline && open_locked(p)) {
             /* A lost connection moved the broker to the next node of a
              * cluster: the unconfirmed go there. */
-            wc_log_warn("republishing %zu unconfirmed publishes to RabbitMQ node %s", m,
+            wc_log_warn("republishing %zu unconfirmed or nacked publishes to RabbitMQ node %s", m,
                         wc_broker_peer(p->broker));
             wc_broker_publish_batch(p->broker, again, m, again_status);
             for (size_t k = 0; k < m; k++) {

@@ -596,6 +596,17 @@ wc_broker_status_t wc_broker_publish_batch(wc_broker_t *b, const wc_broker_messa
     for (size_t i = 0; i < n && result == WC_BROKER_OK; i++) {
         result = statuses[i];
     }
+    if (result == WC_BROKER_NACKED) {
+        /* A channel that opened while a quorum queue's leader was dying can
+         * go on nacking every publish to it after a new leader is elected
+         * (seen with RabbitMQ 3.10 in a 3-node cluster: a minute of nacks on
+         * a connection opened 23 ms after the leader's node was killed; with
+         * a new connection after each nack they ended within a second). The
+         * next publish gets a new connection, on the same node. */
+        wc_log_warn("RabbitMQ connection %s to node %s: publishes nacked; reconnecting",
+                    b->name, b->peer);
+        wc_broker_close(b);
+    }
 out:
     free(st.settled);
     free(st.returned);

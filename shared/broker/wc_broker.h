@@ -77,7 +77,8 @@ typedef struct {
 } wc_broker_message_t;
 
 /* Publishes a persistent, mandatory message and, on a confirming channel,
- * waits for the broker's ack. On WC_BROKER_ERROR the connection is closed. */
+ * waits for the broker's ack. On WC_BROKER_ERROR the connection is closed,
+ * and on WC_BROKER_NACKED too (the next call opens a new one). */
 wc_broker_status_t wc_broker_publish(wc_broker_t *broker, const wc_broker_message_t *msg);
 
 /* Starts consuming `queue` with manual acks and at most `prefetch` unacked
@@ -124,7 +125,7 @@ void wc_broker_set_deadline(wc_broker_t *broker, int64_t deadline_ms);
  * of those is unknown: republish them; a duplicate is harmless, the worker's
  * claim drops it). In a batch of more than one, every message must carry a
  * message_id, which is how a returned message is matched. Returns OK when every message is OK, else the
- * first non-OK status. */
+ * first non-OK status; after a nack the connection is closed. */
 wc_broker_status_t wc_broker_publish_batch(wc_broker_t *broker, const wc_broker_message_t *msgs,
                                            size_t n, wc_broker_status_t *statuses);
 
