@@ -56,6 +56,7 @@ api_publisher_t *api_publisher_new(const wc_config_t *cfg, const char *name)
     const wc_broker_options_t opts = {
         .url = cfg->amqp_url,
         .queue_type = cfg->queue_type,
+        .quorum_group_size = cfg->quorum_group_size,
         .name = name,
         .confirms = true,
         .heartbeat_seconds = 0, /* only used under the lock; a dead peer shows as a timeout */
@@ -166,15 +167,20 @@ wc_broker_status_t api_publisher_publish_batch(api_publisher_t *p, const wc_brok
     wc_broker_set_deadline(p->broker, deadline);
     if (open_locked(p)) {
         wc_broker_publish_batch(p->broker, msgs, n, statuses);
-        /* Those whose fate is unknown go once more on a fresh connection. */
+        /* Those whose fate is unknown, or that the broker refused on a
+         * connection it then lost the use of, go once more on a fresh one. */
         size_t m = 0;
         for (size_t i = 0; i < n; i++) {
-            if (statuses[i] == WC_BROKER_ERROR) {
+            if (statuses[i] == WC_BROKER_ERROR || statuses[i] == WC_BROKER_NACKED) {
                 again[m] = msgs[i];
                 where[m++] = i;
             }
         }
         if (m > 0 && wc_time_monotonic_ms() < deadline && open_locked(p)) {
+            /* A lost connection moved the broker to the next node of a
+             * cluster: the unconfirmed go there. */
+            wc_log_warn("republishing %zu unconfirmed or nacked publishes to RabbitMQ node %s", m,
+                        wc_broker_peer(p->broker));
             wc_broker_publish_batch(p->broker, again, m, again_status);
             for (size_t k = 0; k < m; k++) {
                 statuses[where[k]] = again_status[k];

@@ -168,6 +168,7 @@ wc_broker_t *ctl_broker(ctl_t *ctl, bool confirms)
         const wc_broker_options_t opts = {
             .url = ctl->cfg.amqp_url,
             .queue_type = ctl->cfg.queue_type,
+            .quorum_group_size = ctl->cfg.quorum_group_size,
             .name = confirms ? "wavecomctl publisher" : "wavecomctl reader",
             .confirms = confirms,
             .heartbeat_seconds = 0,
@@ -366,8 +367,8 @@ static int offline_command(int argc, char **argv)
         ctl_error("configuration error: %s", err);
         return CTL_EXIT_USAGE;
     }
-    ctl_print_json(wc_topology_definitions(cfg.queue_type, opts[0].value != NULL ? opts[0].value
-                                                                                 : "/"));
+    const wc_topology_queues_t queues = {cfg.queue_type, cfg.quorum_group_size};
+    ctl_print_json(wc_topology_definitions(&queues, opts[0].value != NULL ? opts[0].value : "/"));
     return 0;
 }
 

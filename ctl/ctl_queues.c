@@ -3,13 +3,15 @@
  * AMQP passive declares (which need nothing but the broker), and, when the
  * RabbitMQ management API answers, unacked messages and publish/deliver
  * rates from it. The management API is found on port 15672 of the AMQP host
- * with the AMQP credentials unless --management names it; it is optional.
+ * (the first node of a list) with the AMQP credentials unless --management
+ * names it; it is optional.
  */
 #include <curl/curl.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ctl.h"
+#include "wc_broker_nodes.h"
 #include "wc_topology.h"
 
 #define QUEUES_MAX 16
@@ -43,14 +45,18 @@ static size_t collect(char *ptr, size_t size, size_t nmemb, void *arg)
  * array (new reference) or NULL when it does not answer. */
 static json_object *management_queues(const char *amqp_url, const char *base)
 {
-    char url_copy[WC_CONFIG_STR_MAX];
-    snprintf(url_copy, sizeof(url_copy), "%s", amqp_url);
+    /* amqp_parse_url writes into the first node's URL; info points into it. */
+    wc_broker_nodes_t *nodes = malloc(sizeof(*nodes));
+    char why[200];
     struct amqp_connection_info info;
-    if (amqp_parse_url(url_copy, &info) != AMQP_STATUS_OK) {
+    if (nodes == NULL || wc_broker_nodes_parse(amqp_url, nodes, why, sizeof(why)) != 0 ||
+        amqp_parse_url(nodes->urls[0], &info) != AMQP_STATUS_OK) {
+        free(nodes);
         return NULL;
     }
     CURL *curl = curl_easy_init();
     if (curl == NULL) {
+        free(nodes);
         return NULL;
     }
     char *vhost = curl_easy_escape(curl, info.vhost, 0);
@@ -76,6 +82,7 @@ static json_object *management_queues(const char *amqp_url, const char *base)
         curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
     }
     curl_easy_cleanup(curl);
+    free(nodes);
     json_object *queues = NULL;
     if (rc == CURLE_OK && status == 200 && body.data != NULL) {
         queues = json_tokener_parse(body.data);

@@ -8,7 +8,11 @@
 #   deploy/stack.sh install    (internal) Debian packages, the FerretDB launcher, the provider doubles
 #   deploy/stack.sh services   (internal) start only RabbitMQ, FerretDB, the SMTP catcher, the doubles
 #
+# WAVECOM_RABBITMQ_NODES=3 deploy/stack.sh up runs a 3-node RabbitMQ cluster instead of one node
+# (deploy/stack/cluster.sh); `test` always uses the single node.
+#
 # Everything the stack writes lives under .wavecom/ (gitignored): run/*.pid, log/*.log, rabbitmq/,
+# rabbitmq-cluster/ (the cluster's nodes),
 # postgres/ (FerretDB's storage), ferretdb/ (its socket, or its SQLite files), maildir/ (every mail
 # the catcher received), doubles/ (the credentials the provider test doubles generated), bin/,
 # dev.env.
@@ -28,13 +32,15 @@ ROOT=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)
 . "$ROOT/deploy/stack/build.sh"
 # shellcheck source=deploy/stack/services.sh
 . "$ROOT/deploy/stack/services.sh"
+# shellcheck source=deploy/stack/cluster.sh
+. "$ROOT/deploy/stack/cluster.sh"
 # shellcheck source=deploy/stack/run.sh
 . "$ROOT/deploy/stack/run.sh"
 # shellcheck source=deploy/stack/test.sh
 . "$ROOT/deploy/stack/test.sh"
 
 usage() {
-  sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 main() {

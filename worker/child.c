@@ -216,13 +216,15 @@ int worker_child_run(const wc_config_t *cfg, int slot, worker_breakers_t *breake
         }
     }
     const wc_broker_options_t consumer_opts = {
-        .url = cfg->amqp_url, .queue_type = cfg->queue_type, .name = ctx.owner,
+        .url = cfg->amqp_url, .queue_type = cfg->queue_type,
+        .quorum_group_size = cfg->quorum_group_size, .name = ctx.owner,
         .confirms = false, .heartbeat_seconds = 60, .timeout_ms = 10000,
     };
     char publisher_name[160];
     snprintf(publisher_name, sizeof(publisher_name), "%s:publisher", ctx.owner);
     const wc_broker_options_t publisher_opts = {
-        .url = cfg->amqp_url, .queue_type = cfg->queue_type, .name = publisher_name,
+        .url = cfg->amqp_url, .queue_type = cfg->queue_type,
+        .quorum_group_size = cfg->quorum_group_size, .name = publisher_name,
         .confirms = true, .heartbeat_seconds = 0, .timeout_ms = 10000,
     };
     ctx.consumer = wc_broker_new(&consumer_opts);

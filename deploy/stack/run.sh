@@ -6,7 +6,13 @@
 export_app_env() {
   : "${WAVECOM_MONGODB_URI:=mongodb://$LOOPBACK:$FERRETDB_PORT}"
   : "${WAVECOM_MONGODB_DB:=wavecom}"
+  if cluster_enabled; then
+    # Every node of the cluster, and a replica of each quorum queue on each of them.
+    : "${WAVECOM_AMQP_URL:=$(cluster_amqp_urls)}"
+    : "${WAVECOM_QUORUM_GROUP_SIZE:=$RABBITMQ_NODE_COUNT}"
+  fi
   : "${WAVECOM_AMQP_URL:=amqp://guest:guest@$LOOPBACK:$RABBITMQ_PORT/}"
+  : "${WAVECOM_QUORUM_GROUP_SIZE:=0}"
   : "${WAVECOM_SMTP_HOST:=$LOOPBACK}"
   : "${WAVECOM_SMTP_PORT:=$SMTP_CATCHER_PORT}"
   : "${WAVECOM_API_HOST:=$LOOPBACK}"
@@ -27,7 +33,7 @@ export_app_env() {
   : "${WAVECOM_WEBHOOK_ALLOW_HTTP:=1}"
   # The provider doubles listen on loopback, which webhooks may not target elsewhere (SSRF).
   : "${WAVECOM_WEBHOOK_ALLOW_PRIVATE:=1}"
-  export WAVECOM_MONGODB_URI WAVECOM_MONGODB_DB WAVECOM_AMQP_URL WAVECOM_SMTP_HOST WAVECOM_SMTP_PORT \
+  export WAVECOM_MONGODB_URI WAVECOM_MONGODB_DB WAVECOM_AMQP_URL WAVECOM_QUORUM_GROUP_SIZE WAVECOM_SMTP_HOST WAVECOM_SMTP_PORT \
     WAVECOM_API_HOST WAVECOM_API_PORT WAVECOM_TWILIO_URL WAVECOM_TWILIO_ACCOUNT_SID \
     WAVECOM_TWILIO_AUTH_TOKEN WAVECOM_TWILIO_FROM WAVECOM_FCM_URL WAVECOM_FCM_SERVICE_ACCOUNT_FILE \
     WAVECOM_APNS_URL WAVECOM_APNS_KEY_FILE WAVECOM_APNS_KEY_ID WAVECOM_APNS_TEAM_ID WAVECOM_APNS_TOPIC \
@@ -87,13 +93,14 @@ ensure_dev_key() {
 }
 
 print_summary() {
-  local mongo=$WAVECOM_MONGODB_URI
+  local mongo=$WAVECOM_MONGODB_URI mgmt_port=$RABBITMQ_MGMT_PORT
+  if cluster_enabled; then mgmt_port=$(cluster_mgmt_port 1); fi
   [[ -n $USER_MONGODB_URI ]] || mongo="$mongo (FerretDB 1.24, data in ${FERRETDB_DATA#"$ROOT"/})"
   cat <<EOF
 
 WaveCom is up.
   API             $API_URL
-  RabbitMQ        $WAVECOM_AMQP_URL   (management UI http://$LOOPBACK:$RABBITMQ_MGMT_PORT/, guest/guest)
+  RabbitMQ        $WAVECOM_AMQP_URL   (management UI http://$LOOPBACK:$mgmt_port/, guest/guest)
   Database        $mongo
   SMTP catcher    smtp://$LOOPBACK:$SMTP_CATCHER_PORT, every mail lands as a file in $MAILDIR/new/
   Doubles         control API $WAVECOM_TEST_DOUBLES_CONTROL, fake providers (loadtest/doubles/README.md):

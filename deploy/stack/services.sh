@@ -170,9 +170,13 @@ start_smtp_catcher() {
 start_services() {
   local user_mongodb_uri=$1
   make_state_dirs
-  write_rabbitmqctl_wrapper
-  ensure_service rabbitmq start_rabbitmq "$RMQ_DIR/log/$RABBITMQ_NODE.log" \
-    "$RABBITMQ_PORT" "$RABBITMQ_MGMT_PORT"
+  if cluster_enabled; then
+    start_rabbitmq_cluster
+  else
+    write_rabbitmqctl_wrapper
+    ensure_service rabbitmq start_rabbitmq "$RMQ_DIR/log/$RABBITMQ_NODE.log" \
+      "$RABBITMQ_PORT" "$RABBITMQ_MGMT_PORT"
+  fi
   if [[ -z $user_mongodb_uri ]]; then
     [[ -x $FERRETDB_BIN ]] || die "$FERRETDB_BIN is missing; run: deploy/stack.sh install"
     if [[ $FERRETDB_BACKEND == postgresql ]]; then
@@ -261,6 +265,7 @@ cmd_down() {
   stop_components smtp-catcher ferretdb doubles
   stop_components postgres
   stop_rabbitmq
+  stop_rabbitmq_cluster
   stop_components epmd
   rm -f "$RUN_DIR"/*.pid
   say "stopped"
@@ -282,6 +287,7 @@ cmd_status() {
   local mails
   mails=$( (find "$MAILDIR/new" "$MAILDIR/cur" -type f 2>/dev/null || true) | wc -l)
   status_line rabbitmq "$(port_state amqp "$RABBITMQ_PORT"); $(port_state management "$RABBITMQ_MGMT_PORT")"
+  cluster_status_lines
   status_line epmd "$(port_state epmd "$EPMD_PORT")"
   if [[ -n $USER_MONGODB_URI ]]; then
     printf '%-13s %-20s %s\n' ferretdb "not used" "WAVECOM_MONGODB_URI=$USER_MONGODB_URI"

@@ -48,6 +48,10 @@ RABBITMQ_PORT=${WAVECOM_RABBITMQ_PORT:-5672}
 RABBITMQ_MGMT_PORT=${WAVECOM_RABBITMQ_MGMT_PORT:-15672}
 RABBITMQ_DIST_PORT=${WAVECOM_RABBITMQ_DIST_PORT:-25672}
 RABBITMQ_NODE=wavecom@localhost
+# WAVECOM_RABBITMQ_NODES=3: a cluster of three nodes instead of the single one (deploy/stack/cluster.sh).
+RABBITMQ_NODE_COUNT=${WAVECOM_RABBITMQ_NODES:-1}
+RABBITMQ_CLUSTER_PORT=${WAVECOM_RABBITMQ_CLUSTER_PORT:-5681}
+RMQ_CLUSTER_DIR=$STATE/rabbitmq-cluster
 # Not /usr/sbin/rabbitmq-server: that wrapper insists on switching to the rabbitmq user.
 RABBITMQ_LIBEXEC=/usr/lib/rabbitmq/bin
 EPMD_PORT=4369

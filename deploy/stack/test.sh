@@ -59,6 +59,11 @@ PY
 }
 
 cmd_test() {
+  if cluster_enabled; then
+    # The suite's tests share one node; the cluster's fault test starts a cluster of its own.
+    say "WAVECOM_RABBITMQ_NODES=$RABBITMQ_NODE_COUNT is for up and services; the tests use the single node"
+    RABBITMQ_NODE_COUNT=1
+  fi
   cmd_install
   trap stop_started_here EXIT
   trap 'exit 130' INT

@@ -7,11 +7,13 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include <amqp_framing.h>
 #include <amqp_ssl_socket.h>
 #include <amqp_tcp_socket.h>
 
+#include "wc_broker_nodes.h"
 #include "wc_log.h"
 #include "wc_time.h"
 #include "wc_topology.h"
@@ -20,8 +22,11 @@
 #define MAX_HEADERS 16
 
 struct wc_broker {
-    char *url;
+    wc_broker_nodes_t *nodes; /* the cluster's nodes, from the URL list */
+    size_t node;              /* the one connected to, or to try first */
+    char peer[300];           /* host:port of the open connection, for the log */
     char *queue_type;
+    int quorum_group_size;
     char *name;
     bool confirms;
     int heartbeat_seconds;
@@ -38,13 +43,23 @@ wc_broker_t *wc_broker_new(const wc_broker_options_t *opts)
     if (b == NULL) {
         return NULL;
     }
-    b->url = strdup(opts->url);
+    b->nodes = malloc(sizeof(*b->nodes));
     b->queue_type = strdup(opts->queue_type);
     b->name = strdup(opts->name);
-    if (b->url == NULL || b->queue_type == NULL || b->name == NULL) {
+    if (b->nodes == NULL || b->queue_type == NULL || b->name == NULL) {
         wc_broker_free(b);
         return NULL;
     }
+    char err[256];
+    if (wc_broker_nodes_parse(opts->url, b->nodes, err, sizeof(err)) != 0) {
+        wc_log_error("WAVECOM_AMQP_URL: %s", err);
+        wc_broker_free(b);
+        return NULL;
+    }
+    /* Each process starts at a node of its own: the pid spreads the API's
+     * and every worker child's connections over the cluster. */
+    b->node = wc_broker_nodes_first(b->nodes->count, (unsigned long)getpid());
+    b->quorum_group_size = opts->quorum_group_size;
     b->confirms = opts->confirms;
     b->heartbeat_seconds = opts->heartbeat_seconds;
     b->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : 10000;
@@ -57,7 +72,7 @@ void wc_broker_free(wc_broker_t *b)
         return;
     }
     wc_broker_close(b);
-    free(b->url);
+    free(b->nodes);
     free(b->queue_type);
     free(b->name);
     free(b);
@@ -128,20 +143,19 @@ static int fail_open(wc_broker_t *b, char *err, size_t err_len, const char *what
     return -1;
 }
 
-int wc_broker_ensure_open(wc_broker_t *b, char *err, size_t err_len)
+/* Opens the connection to the node `b->node`. Returns 0 or -1 with `err`. */
+static int open_node(wc_broker_t *b, char *err, size_t err_len)
 {
-    if (b->conn != NULL) {
-        return 0;
-    }
     /* amqp_parse_url writes into its argument. */
-    char url[512];
-    snprintf(url, sizeof(url), "%s", b->url);
+    char url[WC_BROKER_NODE_URL_MAX];
+    snprintf(url, sizeof(url), "%s", b->nodes->urls[b->node]);
     struct amqp_connection_info info;
     amqp_default_connection_info(&info);
     if (amqp_parse_url(url, &info) != AMQP_STATUS_OK) {
         snprintf(err, err_len, "WAVECOM_AMQP_URL is not a valid amqp:// URL");
         return -1;
     }
+    snprintf(b->peer, sizeof(b->peer), "%s:%d", info.host, info.port);
     const char *vhost = info.vhost[0] == '\0' ? "/" : info.vhost;
 
     b->conn = amqp_new_connection();
@@ -194,7 +208,8 @@ int wc_broker_ensure_open(wc_broker_t *b, char *err, size_t err_len)
     if (reply.reply_type != AMQP_RESPONSE_NORMAL) {
         return fail_open(b, err, err_len, "opening a channel", reply);
     }
-    if (wc_topology_declare(b->conn, CHANNEL, b->queue_type, err, err_len) != 0) {
+    const wc_topology_queues_t queues = {b->queue_type, b->quorum_group_size};
+    if (wc_topology_declare(b->conn, CHANNEL, &queues, err, err_len) != 0) {
         amqp_destroy_connection(b->conn);
         b->conn = NULL;
         return -1;
@@ -214,14 +229,47 @@ int wc_broker_ensure_open(wc_broker_t *b, char *err, size_t err_len)
     return 0;
 }
 
+int wc_broker_ensure_open(wc_broker_t *b, char *err, size_t err_len)
+{
+    if (b->conn != NULL) {
+        return 0;
+    }
+    /* Every node once, from the current one on; the caller backs off when
+     * none answers. */
+    for (size_t tried = 0; tried < b->nodes->count; tried++) {
+        char why[256];
+        if (open_node(b, why, sizeof(why)) == 0) {
+            wc_log_info("RabbitMQ connection %s open to node %s", b->name, b->peer);
+            return 0;
+        }
+        if (b->nodes->count == 1) {
+            snprintf(err, err_len, "%s", why);
+            return -1;
+        }
+        wc_log_warn("RabbitMQ node %s refused connection %s: %s", b->peer, b->name, why);
+        snprintf(err, err_len, "no RabbitMQ node of %zu could be used; the last: %s",
+                 b->nodes->count, why);
+        b->node = wc_broker_nodes_next(b->nodes->count, b->node);
+    }
+    return -1;
+}
+
+const char *wc_broker_peer(const wc_broker_t *b)
+{
+    return b->conn != NULL ? b->peer : "";
+}
+
 /* The broker failed us: nothing on this connection can be trusted any more. */
 static wc_broker_status_t broken(wc_broker_t *b, const char *why)
 {
-    wc_log_warn("RabbitMQ connection %s lost: %s", b->name, why);
+    wc_log_warn("RabbitMQ connection %s to node %s lost: %s", b->name, b->peer, why);
     if (b->conn != NULL) {
         amqp_destroy_connection(b->conn);
         b->conn = NULL;
     }
+    /* The node may be the one that failed: the next attempt starts at the
+     * next node of the list. */
+    b->node = wc_broker_nodes_next(b->nodes->count, b->node);
     return WC_BROKER_ERROR;
 }
 
@@ -547,6 +595,17 @@ wc_broker_status_t wc_broker_publish_batch(wc_broker_t *b, const wc_broker_messa
     result = WC_BROKER_OK;
     for (size_t i = 0; i < n && result == WC_BROKER_OK; i++) {
         result = statuses[i];
+    }
+    if (result == WC_BROKER_NACKED) {
+        /* A channel that opened while a quorum queue's leader was dying can
+         * go on nacking every publish to it after a new leader is elected
+         * (seen with RabbitMQ 3.10 in a 3-node cluster: a minute of nacks on
+         * a connection opened 23 ms after the leader's node was killed; with
+         * a new connection after each nack they ended within a second). The
+         * next publish gets a new connection, on the same node. */
+        wc_log_warn("RabbitMQ connection %s to node %s: publishes nacked; reconnecting",
+                    b->name, b->peer);
+        wc_broker_close(b);
     }
 out:
     free(st.settled);

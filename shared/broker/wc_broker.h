@@ -8,7 +8,11 @@
  * wc_broker_ensure_open() opens a new one, declaring the topology again.
  * Nothing waits without bound: connecting, RPCs and confirm waits end at
  * timeout_ms, and a write the broker stopped reading at twice that (the
- * kernel's TCP_USER_TIMEOUT). A connection asks for connection.blocked, so a
+ * kernel's TCP_USER_TIMEOUT).
+ *
+ * The URL may list the nodes of a cluster (wc_broker_nodes.h). A handle
+ * starts at a node chosen by its process id; a lost connection moves it to
+ * the next node, and wc_broker_ensure_open tries every node once from there. A connection asks for connection.blocked, so a
  * resource alarm fails a confirm wait at once (WC_BROKER_BLOCKED).
  */
 #ifndef WC_BROKER_H
@@ -30,8 +34,10 @@ typedef enum {
 } wc_broker_status_t;
 
 typedef struct {
-    const char *url;        /* amqp://user:pass@host:port/vhost; an empty vhost means "/" */
+    const char *url;        /* amqp://user:pass@host:port/vhost, or several separated by
+                               commas (one cluster); an empty vhost means "/" */
     const char *queue_type; /* "quorum" or "classic" */
+    int quorum_group_size;  /* replicas of a new quorum queue; 0: RabbitMQ's default */
     const char *name;       /* shown in the management UI */
     bool confirms;          /* put the channel in confirm mode */
     int heartbeat_seconds;  /* 0 disables heartbeats */
@@ -39,13 +45,18 @@ typedef struct {
 } wc_broker_options_t;
 
 /* Creates a broker handle; no connection is made until wc_broker_ensure_open.
- * The strings in `opts` are copied. */
+ * The strings in `opts` are copied. Returns NULL when out of memory or when
+ * the URL list is invalid (logged). */
 wc_broker_t *wc_broker_new(const wc_broker_options_t *opts);
 void wc_broker_free(wc_broker_t *broker);
 
 /* Connects, logs in, opens the channel, declares the topology and enables
- * confirms, unless already open. Returns 0, or -1 with the reason in `err`. */
+ * confirms, unless already open; tries each node of the list once, from the
+ * current one on. Returns 0, or -1 with the reason in `err`. */
 int wc_broker_ensure_open(wc_broker_t *broker, char *err, size_t err_len);
+
+/* host:port of the node the open connection goes to; "" while closed. */
+const char *wc_broker_peer(const wc_broker_t *broker);
 bool wc_broker_is_open(const wc_broker_t *broker);
 void wc_broker_close(wc_broker_t *broker);
 
@@ -66,7 +77,8 @@ typedef struct {
 } wc_broker_message_t;
 
 /* Publishes a persistent, mandatory message and, on a confirming channel,
- * waits for the broker's ack. On WC_BROKER_ERROR the connection is closed. */
+ * waits for the broker's ack. On WC_BROKER_ERROR the connection is closed,
+ * and on WC_BROKER_NACKED too (the next call opens a new one). */
 wc_broker_status_t wc_broker_publish(wc_broker_t *broker, const wc_broker_message_t *msg);
 
 /* Starts consuming `queue` with manual acks and at most `prefetch` unacked
@@ -113,7 +125,7 @@ void wc_broker_set_deadline(wc_broker_t *broker, int64_t deadline_ms);
  * of those is unknown: republish them; a duplicate is harmless, the worker's
  * claim drops it). In a batch of more than one, every message must carry a
  * message_id, which is how a returned message is matched. Returns OK when every message is OK, else the
- * first non-OK status. */
+ * first non-OK status; after a nack the connection is closed. */
 wc_broker_status_t wc_broker_publish_batch(wc_broker_t *broker, const wc_broker_message_t *msgs,
                                            size_t n, wc_broker_status_t *statuses);
 

@@ -61,7 +61,7 @@ typedef struct {
     const wc_retry_tier_t *tier; /* NULL for the main queues */
 } queue_spec_t;
 
-#define MAX_QUEUE_ARGS 5
+#define MAX_QUEUE_ARGS 6
 
 typedef struct {
     const char *key;
@@ -72,10 +72,17 @@ typedef struct {
 /* The arguments of a queue; returns how many. Retry tiers expire messages
  * after their delay and dead-letter them back to the main exchange under the
  * routing key they were published with. */
-static int queue_args(const queue_spec_t *q, const char *queue_type, queue_arg_t args[MAX_QUEUE_ARGS])
+static int queue_args(const queue_spec_t *q, const wc_topology_queues_t *queues,
+                      queue_arg_t args[MAX_QUEUE_ARGS])
 {
+    const char *queue_type = queues->queue_type;
     int n = 0;
     args[n++] = (queue_arg_t){"x-queue-type", queue_type, 0};
+    if (strcmp(queue_type, "quorum") == 0 && queues->quorum_group_size > 0) {
+        /* One replica per node of the cluster, so that a node's death
+         * leaves a majority of every queue's replicas. */
+        args[n++] = (queue_arg_t){"x-quorum-initial-group-size", NULL, queues->quorum_group_size};
+    }
     if (q->tier != NULL) {
         args[n++] = (queue_arg_t){"x-message-ttl", NULL, q->tier->seconds * 1000};
         args[n++] = (queue_arg_t){"x-dead-letter-exchange", WC_EXCHANGE, 0};
@@ -93,11 +100,11 @@ static const char *const main_queues[] = {WC_QUEUE_HIGH, WC_QUEUE_STANDARD, WC_Q
 #define MAIN_QUEUE_COUNT (sizeof(main_queues) / sizeof(main_queues[0]))
 
 static int declare_queue(amqp_connection_state_t conn, amqp_channel_t ch, const queue_spec_t *q,
-                         const char *queue_type, char *err, size_t err_len)
+                         const wc_topology_queues_t *queues, char *err, size_t err_len)
 {
     queue_arg_t args[MAX_QUEUE_ARGS];
     amqp_table_entry_t entries[MAX_QUEUE_ARGS];
-    int n = queue_args(q, queue_type, args);
+    int n = queue_args(q, queues, args);
     for (int i = 0; i < n; i++) {
         entries[i].key = amqp_cstring_bytes(args[i].key);
         if (args[i].text != NULL) {
@@ -135,15 +142,15 @@ static int bind_queue(amqp_connection_state_t conn, amqp_channel_t ch, const cha
     return check(conn, what, err, err_len);
 }
 
-int wc_topology_declare(amqp_connection_state_t conn, amqp_channel_t ch, const char *queue_type,
-                        char *err, size_t err_len)
+int wc_topology_declare(amqp_connection_state_t conn, amqp_channel_t ch,
+                        const wc_topology_queues_t *queues, char *err, size_t err_len)
 {
     if (declare_exchange(conn, ch, WC_EXCHANGE, "direct", err, err_len) != 0) {
         return -1;
     }
     for (size_t i = 0; i < MAIN_QUEUE_COUNT; i++) {
         const queue_spec_t q = {main_queues[i], NULL};
-        if (declare_queue(conn, ch, &q, queue_type, err, err_len) != 0 ||
+        if (declare_queue(conn, ch, &q, queues, err, err_len) != 0 ||
             bind_queue(conn, ch, q.name, WC_EXCHANGE, q.name, err, err_len) != 0) {
             return -1;
         }
@@ -151,7 +158,7 @@ int wc_topology_declare(amqp_connection_state_t conn, amqp_channel_t ch, const c
     for (size_t i = 0; i < wc_retry_tier_count; i++) {
         const queue_spec_t q = {wc_retry_tiers[i].queue, &wc_retry_tiers[i]};
         if (declare_exchange(conn, ch, q.tier->exchange, "fanout", err, err_len) != 0 ||
-            declare_queue(conn, ch, &q, queue_type, err, err_len) != 0 ||
+            declare_queue(conn, ch, &q, queues, err, err_len) != 0 ||
             bind_queue(conn, ch, q.name, q.tier->exchange, "", err, err_len) != 0) {
             return -1;
         }
@@ -172,7 +179,8 @@ static json_object *definition_exchange(const char *name, const char *type, cons
     return e;
 }
 
-static json_object *definition_queue(const queue_spec_t *q, const char *queue_type, const char *vhost)
+static json_object *definition_queue(const queue_spec_t *q, const wc_topology_queues_t *queues,
+                                     const char *vhost)
 {
     json_object *obj = json_object_new_object();
     json_object_object_add(obj, "name", json_object_new_string(q->name));
@@ -181,7 +189,7 @@ static json_object *definition_queue(const queue_spec_t *q, const char *queue_ty
     json_object_object_add(obj, "auto_delete", json_object_new_boolean(0));
     json_object *arguments = json_object_new_object();
     queue_arg_t args[MAX_QUEUE_ARGS];
-    int n = queue_args(q, queue_type, args);
+    int n = queue_args(q, queues, args);
     for (int i = 0; i < n; i++) {
         json_object_object_add(arguments, args[i].key,
                                args[i].text != NULL ? json_object_new_string(args[i].text)
@@ -204,7 +212,7 @@ static json_object *definition_binding(const char *source, const char *queue, co
     return b;
 }
 
-json_object *wc_topology_definitions(const char *queue_type, const char *vhost)
+json_object *wc_topology_definitions(const wc_topology_queues_t *declared, const char *vhost)
 {
     json_object *exchanges = json_object_new_array();
     json_object *queues = json_object_new_array();
@@ -212,13 +220,13 @@ json_object *wc_topology_definitions(const char *queue_type, const char *vhost)
     json_object_array_add(exchanges, definition_exchange(WC_EXCHANGE, "direct", vhost));
     for (size_t i = 0; i < MAIN_QUEUE_COUNT; i++) {
         const queue_spec_t q = {main_queues[i], NULL};
-        json_object_array_add(queues, definition_queue(&q, queue_type, vhost));
+        json_object_array_add(queues, definition_queue(&q, declared, vhost));
         json_object_array_add(bindings, definition_binding(WC_EXCHANGE, q.name, q.name, vhost));
     }
     for (size_t i = 0; i < wc_retry_tier_count; i++) {
         const queue_spec_t q = {wc_retry_tiers[i].queue, &wc_retry_tiers[i]};
         json_object_array_add(exchanges, definition_exchange(q.tier->exchange, "fanout", vhost));
-        json_object_array_add(queues, definition_queue(&q, queue_type, vhost));
+        json_object_array_add(queues, definition_queue(&q, declared, vhost));
         json_object_array_add(bindings, definition_binding(q.tier->exchange, q.name, "", vhost));
     }
     json_object *defs = json_object_new_object();

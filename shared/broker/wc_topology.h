@@ -33,15 +33,25 @@ typedef struct {
 extern const wc_retry_tier_t wc_retry_tiers[];
 extern const size_t wc_retry_tier_count;
 
+/* How the queues are declared: `queue_type` is "quorum" or "classic";
+ * `quorum_group_size` > 0 gives quorum queues that many replicas when first
+ * declared (x-quorum-initial-group-size; a cluster's size), 0 leaves it to
+ * RabbitMQ. Every process of one deployment must declare the same: RabbitMQ
+ * refuses to redeclare a queue with other arguments. */
+typedef struct {
+    const char *queue_type;
+    int quorum_group_size;
+} wc_topology_queues_t;
+
 /* The topology as RabbitMQ definitions JSON ({"exchanges", "queues",
  * "bindings"} in vhost `vhost`), from the same tables the declaration uses.
  * Returns a new reference. */
-json_object *wc_topology_definitions(const char *queue_type, const char *vhost);
+json_object *wc_topology_definitions(const wc_topology_queues_t *queues, const char *vhost);
 
-/* Declares everything on `channel`. `queue_type` is "quorum" or "classic".
- * Returns 0, or -1 with the broker's reason in `err`. */
+/* Declares everything on `channel`. Returns 0, or -1 with the broker's
+ * reason in `err`. */
 int wc_topology_declare(amqp_connection_state_t conn, amqp_channel_t channel,
-                        const char *queue_type, char *err, size_t err_len);
+                        const wc_topology_queues_t *queues, char *err, size_t err_len);
 
 /* Describes an RPC reply that is not normal, for error messages. */
 void wc_amqp_reply_describe(amqp_rpc_reply_t reply, char *buf, size_t len);

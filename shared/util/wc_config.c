@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "wc_broker_nodes.h"
 #include "wc_log.h"
 
 typedef enum { CFG_STRING, CFG_INT } cfg_type_t;
@@ -46,9 +47,15 @@ static const cfg_entry_t config_table[] = {
      "MongoDB connection string (MongoDB 6/7 or FerretDB 1.24).", SECRET},
     {"WAVECOM_MONGODB_DB", "wavecom", STR(mongodb_db, NULL), "Database name.", RELOADABLE},
     {"WAVECOM_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/", STR(amqp_url, NULL),
-     "RabbitMQ URL, vhost included.", SECRET},
+     "RabbitMQ URL, vhost included; for a cluster, one URL per node separated by commas (each "
+     "process starts at a node of its own and moves to the next when its connection is lost).",
+     SECRET},
     {"WAVECOM_QUEUE_TYPE", "quorum", STR(queue_type, queue_types),
      "Type of the queues WaveCom declares: quorum or classic.", RELOADABLE},
+    {"WAVECOM_QUORUM_GROUP_SIZE", "0", INT(quorum_group_size, 0, 16),
+     "Replicas a quorum queue gets when first declared (x-quorum-initial-group-size): the size of "
+     "a RabbitMQ cluster; 0 leaves it to RabbitMQ. Every process must use the same value.",
+     RELOADABLE},
     {"WAVECOM_LOG_LEVEL", "info", STR(log_level, log_levels),
      "Lowest level logged: debug, info, warn or error.", RELOADABLE},
     {"WAVECOM_MAX_RETRIES", "3", INT(max_retries, 0, 10),
@@ -275,8 +282,16 @@ static int check_whole(const wc_config_t *cfg, char *err, size_t err_len)
         snprintf(err, err_len, "WAVECOM_MONGODB_URI: must start with mongodb:// or mongodb+srv://");
         return -1;
     }
-    if (strncmp(cfg->amqp_url, "amqp://", 7) != 0 && strncmp(cfg->amqp_url, "amqps://", 8) != 0) {
-        snprintf(err, err_len, "WAVECOM_AMQP_URL: must start with amqp:// or amqps://");
+    wc_broker_nodes_t *nodes = malloc(sizeof(*nodes));
+    if (nodes == NULL) {
+        snprintf(err, err_len, "WAVECOM_AMQP_URL: out of memory");
+        return -1;
+    }
+    char why[200];
+    int parsed = wc_broker_nodes_parse(cfg->amqp_url, nodes, why, sizeof(why));
+    free(nodes);
+    if (parsed != 0) {
+        snprintf(err, err_len, "WAVECOM_AMQP_URL: %s", why);
         return -1;
     }
     size_t jwt_len = strlen(cfg->jwt_secret);

@@ -20,8 +20,9 @@ typedef struct {
     /* Shared by every process. */
     char mongodb_uri[WC_CONFIG_STR_MAX];
     char mongodb_db[64];
-    char amqp_url[WC_CONFIG_STR_MAX];
+    char amqp_url[WC_CONFIG_STR_MAX * 4]; /* a list of nodes: room for several URLs */
     char queue_type[16];
+    int quorum_group_size;
     char log_level[16];
     int max_retries;
 

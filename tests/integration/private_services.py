@@ -9,6 +9,7 @@ cluster made by initdb in a temporary directory behind a FerretDB process of
 its own. Each is restarted on the same ports and data, and removed at the end.
 """
 import glob
+import json
 import os
 import shutil
 import signal
@@ -55,9 +56,11 @@ def _reap(proc, timeout=STOP_TIMEOUT):
 
 
 class PrivateRabbitMQ:
-    """One RabbitMQ node; its default vhost "/" and the guest user serve the test."""
+    """One RabbitMQ node; its default vhost "/" and the guest user serve the test.
 
-    def __init__(self):
+    `home` is where Erlang finds the cookie: the nodes of one cluster share it."""
+
+    def __init__(self, home=None):
         self.dir = tempfile.mkdtemp(prefix="wavecom-rabbitmq-")
         self.port = free_port()
         self.dist_port = free_port()
@@ -72,7 +75,7 @@ class PrivateRabbitMQ:
             f.write("[].\n")
         self.env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "HOME": self.dir,  # where Erlang keeps the cookie the node and its CLI share
+            "HOME": home or self.dir,  # where Erlang keeps the cookie the node and its CLI share
             "RABBITMQ_NODENAME": self.node,
             "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
             "RABBITMQ_NODE_PORT": str(self.port),
@@ -92,12 +95,18 @@ class PrivateRabbitMQ:
         }
 
     def start(self):
+        self.spawn()
+        return self.wait_started()
+
+    def spawn(self):
+        """Starts the node without waiting for it (see wait_started)."""
         with open(os.path.join(self.dir, "server.out"), "ab") as out:
             self.proc = subprocess.Popen([*DIE_WITH_TEST,
                                           os.path.join(RABBITMQ_LIBEXEC, "rabbitmq-server")],
                                          env=self.env, stdout=out, stderr=subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL, start_new_session=True)
 
+    def wait_started(self):
         def up():
             if self.proc.poll() is not None:
                 raise AssertionError(f"private RabbitMQ exited with {self.proc.returncode}:\n"
@@ -140,6 +149,47 @@ class PrivateRabbitMQ:
             _kill_group(self.proc, signal.SIGKILL)
             _reap(self.proc)
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class PrivateRabbitMQCluster:
+    """Three RabbitMQ nodes (PrivateRabbitMQ, each with its own ports and data) sharing one
+    Erlang cookie, the second and third joined to the first: a cluster of the test's own."""
+
+    def __init__(self, size=3):
+        self.home = tempfile.mkdtemp(prefix="wavecom-rabbitmq-cluster-")
+        cookie = os.path.join(self.home, ".erlang.cookie")
+        with open(os.open(cookie, os.O_WRONLY | os.O_CREAT, 0o400), "w") as f:
+            f.write(uuid.uuid4().hex)
+        self.nodes = [PrivateRabbitMQ(home=self.home) for _ in range(size)]
+        # Every node's URL, for WAVECOM_AMQP_URL.
+        self.url = ",".join(node.url for node in self.nodes)
+
+    def start(self):
+        for node in self.nodes:
+            node.spawn()
+        for node in self.nodes:
+            node.wait_started()
+        first = self.nodes[0].node
+        for node in self.nodes[1:]:
+            node.ctl("await_startup", timeout=START_TIMEOUT)
+            node.ctl("stop_app")
+            node.ctl("join_cluster", first)
+            node.ctl("start_app", timeout=START_TIMEOUT)
+        wait_until(lambda: len(self.running_nodes()) == len(self.nodes), START_TIMEOUT,
+                   interval=0.5, what="every node of the cluster running")
+        return self
+
+    def running_nodes(self, via=0):
+        out = self.nodes[via].ctl("cluster_status", "--formatter", "json")
+        return json.loads(out).get("running_nodes", [])
+
+    def node_on_port(self, port):
+        return next(node for node in self.nodes if node.port == port)
+
+    def close(self):
+        for node in self.nodes:
+            node.close()
+        shutil.rmtree(self.home, ignore_errors=True)
 
 
 def _postgres_bin():

@@ -68,6 +68,7 @@ static void bad_values_are_rejected_by_name(void **state)
     expect_rejected("WAVECOM_API_PORT", "80x");
     expect_rejected("WAVECOM_QUEUE_TYPE", "stream");
     expect_rejected("WAVECOM_AMQP_URL", "http://localhost");
+    expect_rejected("WAVECOM_AMQP_URL", "amqp://127.0.0.1:5682/,http://127.0.0.1:5683/");
     expect_rejected("WAVECOM_MONGODB_DB", "a/b");
     expect_rejected("WAVECOM_USAGE_FLUSH_SECONDS", "0");
     expect_rejected("WAVECOM_USAGE_RETENTION_DAYS", "0");
