@@ -2,11 +2,7 @@
  * wait, a stop ends the wait it asked for instead of sitting it out, and a
  * run in progress sees the stop. The runs hand their count to the test
  * through a condition variable, so nothing here depends on timing. */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "unit_test.h"
 
 #include <pthread.h>
 #include <sched.h>
@@ -82,11 +78,5 @@ static void test_a_run_in_progress_sees_the_stop(void **state)
     assert_int_equal(c.runs, 1);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_runs_again_then_stop_ends_the_wait),
-        cmocka_unit_test(test_a_run_in_progress_sees_the_stop),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_TEST_MAIN(cmocka_unit_test(test_runs_again_then_stop_ends_the_wait),
+               cmocka_unit_test(test_a_run_in_progress_sees_the_stop))

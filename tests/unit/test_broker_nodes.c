@@ -1,11 +1,8 @@
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
+#include "unit_test.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <cmocka.h>
 
 #include "wc_broker_nodes.h"
 
@@ -115,15 +112,9 @@ static void a_lost_node_leads_to_the_next_then_round(void **state)
     assert_int_equal(wc_broker_nodes_next(0, 0), 0);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(one_url_is_a_list_of_one, setup, teardown),
-        cmocka_unit_test_setup_teardown(a_list_keeps_its_order_and_drops_blanks, setup, teardown),
-        cmocka_unit_test_setup_teardown(bad_lists_are_rejected_with_the_position, setup, teardown),
-        cmocka_unit_test_setup_teardown(too_many_or_too_long_urls_are_rejected, setup, teardown),
-        cmocka_unit_test(processes_start_at_nodes_spread_by_their_id),
-        cmocka_unit_test(a_lost_node_leads_to_the_next_then_round),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_TEST_MAIN(cmocka_unit_test_setup_teardown(one_url_is_a_list_of_one, setup, teardown),
+               cmocka_unit_test_setup_teardown(a_list_keeps_its_order_and_drops_blanks, setup, teardown),
+               cmocka_unit_test_setup_teardown(bad_lists_are_rejected_with_the_position, setup, teardown),
+               cmocka_unit_test_setup_teardown(too_many_or_too_long_urls_are_rejected, setup, teardown),
+               cmocka_unit_test(processes_start_at_nodes_spread_by_their_id),
+               cmocka_unit_test(a_lost_node_leads_to_the_next_then_round))
