@@ -502,44 +502,51 @@ static void read_own_counts(wc_store_t *store)
     (void)wc_store_counters_flush(store, true);
 }
 
+/* The bucket documents whose `field` equals `value`, after this process's
+ * own counts are written. On OK `list` holds them (the caller frees items). */
+static wc_store_status_t find_buckets(wc_store_t *store, const char *field, const char *value,
+                                      bucket_list_t *list)
+{
+    read_own_counts(store);
+    *list = (bucket_list_t){0};
+    bson_t *filter = BCON_NEW(field, BCON_UTF8(value));
+    wc_store_status_t status = find_each(store, filter, bucket_row, list);
+    bson_destroy(filter);
+    if (status != WC_STORE_OK) {
+        free(list->items);
+        *list = (bucket_list_t){0};
+    }
+    return status;
+}
+
 wc_store_status_t wc_store_counters_children(wc_store_t *store, const char *owner,
                                              wc_counter_level_t level, int64_t ms,
                                              wc_counter_bucket_t **out, size_t *n)
 {
-    read_own_counts(store);
     *out = NULL;
     *n = 0;
     char scope[ID_LEN];
+    bucket_list_t list;
     if (wc_counter_scope(scope, sizeof(scope), owner, level, ms) != 0) {
         return WC_STORE_ERROR;
     }
-    bson_t *filter = BCON_NEW("scope", BCON_UTF8(scope));
-    bucket_list_t list = {0};
-    wc_store_status_t status = find_each(store, filter, bucket_row, &list);
-    bson_destroy(filter);
-    if (status != WC_STORE_OK) {
-        free(list.items);
-        return status;
-    }
+    wc_store_status_t status = find_buckets(store, "scope", scope, &list);
     *out = list.items;
     *n = list.n;
-    return WC_STORE_OK;
+    return status;
 }
 
 wc_store_status_t wc_store_counters_bucket(wc_store_t *store, const char *owner,
                                            wc_counter_level_t level, int64_t ms,
                                            wc_counter_bucket_t *out, bool *found)
 {
-    read_own_counts(store);
     *found = false;
     char id[ID_LEN];
+    bucket_list_t list;
     if (wc_counter_doc_id(id, sizeof(id), owner, level, ms) != 0) {
         return WC_STORE_ERROR;
     }
-    bson_t *filter = BCON_NEW("_id", BCON_UTF8(id));
-    bucket_list_t list = {0};
-    wc_store_status_t status = find_each(store, filter, bucket_row, &list);
-    bson_destroy(filter);
+    wc_store_status_t status = find_buckets(store, "_id", id, &list);
     if (status == WC_STORE_OK && list.n == 1) {
         *out = list.items[0];
         *found = true;
