@@ -80,7 +80,7 @@ api_response_t api_handle_dlq_list(api_context_t *ctx, const api_request_t *req,
     if (errs.count > 0) {
         return api_validation_error(&errs);
     }
-    const wc_list_query_t query = {
+    wc_list_query_t query = {
         .tenant_id = principal->tenant_id,
         .status = WC_STATUS_FAILED,
         .type = type_text != NULL ? (int)type : -1,
@@ -94,6 +94,7 @@ api_response_t api_handle_dlq_list(api_context_t *ctx, const api_request_t *req,
     api_list_key(ctx, "dlq", &query, &key);
     json_object *data = api_list_cached(ctx, &key);
     if (data == NULL) {
+        query.tenant_counts = key.usable ? &key.counts : NULL;
         data = dlq_page(ctx, &query, page, limit);
         if (data == NULL) {
             return api_unavailable("the database");

@@ -3,8 +3,9 @@
  * type and priority, the depth of each queue, the average processing time
  * and the success rate. The counts are the tenant's counter document (one
  * read by _id, wc_store_counters.h); the average is over the deliveries of
- * the last hour, from the throughput counters (two reads by scope): no read
- * grows with the collection. The answer is still kept
+ * the last hour, from the throughput counters (recent_minutes.h: the two
+ * newest minutes by _id, the rest once a minute): no read grows with the
+ * collection. The answer is still kept
  * WAVECOM_API_STATS_CACHE_SECONDS, since dashboards poll every 5 s.
  */
 #include <math.h>
@@ -14,6 +15,7 @@
 
 #include "cache.h"
 #include "handlers.h"
+#include "recent_minutes.h"
 #include "response.h"
 #include "wc_store_counters.h"
 #include "wc_time.h"
@@ -29,10 +31,8 @@ static json_object *compute_stats(api_context_t *ctx, const char *tenant_id, int
 {
     wc_store_counts_t counts;
     wc_duration_histogram_t times = {0};
-    int64_t since, until;
-    api_recent_window(now, &since, &until);
     if (wc_store_counters_totals(ctx->store, tenant_id, &counts) != WC_STORE_OK ||
-        wc_store_counters_throughput(ctx->store, tenant_id, since, until, NULL, NULL, &times) !=
+        api_recent_minutes_read(ctx->recent_minutes, tenant_id, now, NULL, NULL, &times) !=
             WC_STORE_OK) {
         return NULL;
     }

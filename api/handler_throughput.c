@@ -4,8 +4,8 @@
  * tenant's notifications were created, sent and failed; and the processing
  * time of that hour's deliveries as average, p50, p95 and p99 (milliseconds;
  * the average exact, the percentiles within 9 %, wc_duration_histogram.h).
- * All of it from the throughput counters, at most three reads by scope
- * (wc_store_counters.h). Kept in the statistics cache for
+ * All of it from the throughput counters (recent_minutes.h: the two newest
+ * minutes by _id, the closed ones once a minute per tenant). Kept in the statistics cache for
  * WAVECOM_API_STATS_CACHE_SECONDS, like GET .../stats/system.
  */
 #include <stdio.h>
@@ -13,6 +13,7 @@
 
 #include "dashboard.h"
 #include "handlers.h"
+#include "recent_minutes.h"
 #include "response.h"
 #include "wc_store_counters.h"
 #include "wc_time.h"
@@ -46,13 +47,6 @@ static void add_minute(const wc_throughput_minute_t *m, void *arg)
     count_in(b->failed, b, m->start_ms, m->failed);
 }
 
-void api_recent_window(int64_t now, int64_t *start_ms, int64_t *end_ms)
-{
-    /* The current, partial minute is the last bucket. */
-    *start_ms = (now / BUCKET_MS + 1 - WINDOW_MINUTES) * BUCKET_MS;
-    *end_ms = *start_ms + WINDOW_MINUTES * BUCKET_MS;
-}
-
 /* A percentile of `times` in milliseconds; null when nothing was delivered. */
 static json_object *percentile(const wc_duration_histogram_t *times, int pct)
 {
@@ -80,8 +74,8 @@ static json_object *compute(api_context_t *ctx, const char *tenant_id, int64_t n
         goto out;
     }
     api_recent_window(now, &b->start_ms, &end);
-    if (wc_store_counters_throughput(ctx->store, tenant_id, b->start_ms, end, add_minute, b,
-                                     times) != WC_STORE_OK) {
+    if (api_recent_minutes_read(ctx->recent_minutes, tenant_id, now, add_minute, b, times) !=
+        WC_STORE_OK) {
         goto out;
     }
     char start[WC_ISO8601_LEN];

@@ -74,11 +74,6 @@ api_response_t api_cached_statistics(api_context_t *ctx, const api_request_t *re
                                      const char *kind, const char *tenant_id,
                                      api_statistics_fn compute);
 
-/* The window the statistics routes look back over: the 60 minutes up to and
- * including the current one, [*start_ms, *end_ms) in whole minutes. */
-#define API_RECENT_MINUTES 60
-void api_recent_window(int64_t now, int64_t *start_ms, int64_t *end_ms);
-
 /* Parses the id in the path of a route that takes no query argument (every
  * /{id} route); on failure returns false with the 400 in *res. */
 bool api_parse_id(const api_request_t *req, const char *param, bson_oid_t *id,

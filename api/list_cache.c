@@ -14,9 +14,11 @@ void api_list_key(api_context_t *ctx, const char *kind, const wc_list_query_t *q
     key->usable = false;
     int64_t version = 0;
     if (ctx->list_cache == NULL || ctx->cfg->api_list_cache_seconds <= 0 ||
-        wc_store_counters_version(ctx->store, query->tenant_id, &version) != WC_STORE_OK) {
+        wc_store_counters_version(ctx->store, query->tenant_id, &version, &key->counts) !=
+            WC_STORE_OK) {
         return;
     }
+
     char cursor[25];
     bson_oid_to_string(&query->cursor_id, cursor);
     /* Every field of the query that changes the answer, and nothing else. */

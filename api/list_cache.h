@@ -16,6 +16,10 @@
 typedef struct {
     char text[256];
     bool usable;
+    /* The tenant's counts, read with the version when `usable`: the list
+     * takes its total from them instead of reading them again
+     * (wc_list_query_t.tenant_counts). */
+    wc_store_counts_t counts;
 } api_list_key_t;
 
 /* The key of a `kind` of list answer ("list", "dlq") to `query` at the

@@ -12,6 +12,7 @@
 #include "cache.h"
 #include "intake.h"
 #include "rate_limits.h"
+#include "recent_minutes.h"
 #include "metrics.h"
 #include "scheduler.h"
 #include "quota.h"
@@ -30,6 +31,8 @@
 #define STATS_CACHE_ENTRIES 256
 /* Answers of ~10 KB: at most ~10 MB. */
 #define LIST_CACHE_ENTRIES 1024
+/* Tenants whose closed throughput minutes are kept (3 KB each). */
+#define RECENT_MINUTES_TENANTS 1024
 #define AUTH_CACHE_ENTRIES 1024
 
 static void usage(FILE *out)
@@ -55,6 +58,15 @@ static void ensure_indexes(wc_store_t *store)
         sleep(1);
     }
     wc_log_warn("indexes not ensured; queries work but may be slow until the next start");
+}
+
+/* The store as the reader of api_recent_minutes. */
+static wc_store_status_t read_minutes(void *store, const char *tenant_id, int64_t since_ms,
+                                      int64_t until_ms,
+                                      void (*each)(const wc_throughput_minute_t *minute, void *arg),
+                                      void *arg, wc_duration_histogram_t *times)
+{
+    return wc_store_counters_throughput(store, tenant_id, since_ms, until_ms, each, arg, times);
 }
 
 int main(int argc, char **argv)
@@ -100,9 +112,12 @@ int main(int argc, char **argv)
     ctx.stats_cache = api_cache_new(STATS_CACHE_ENTRIES);
     ctx.auth_cache = api_cache_new(AUTH_CACHE_ENTRIES);
     ctx.list_cache = api_cache_new(LIST_CACHE_ENTRIES);
+    ctx.recent_minutes =
+        api_recent_minutes_new(RECENT_MINUTES_TENANTS, read_minutes, ctx.store);
     ctx.limits = api_limits_new(&cfg, ctx.store);
     if (ctx.publisher == NULL || ctx.metrics == NULL || ctx.stats_cache == NULL ||
-        ctx.auth_cache == NULL || ctx.list_cache == NULL || ctx.limits == NULL) {
+        ctx.auth_cache == NULL || ctx.list_cache == NULL || ctx.limits == NULL ||
+        ctx.recent_minutes == NULL) {
         wc_log_error("cannot set up the API (out of memory)");
         goto out;
     }
@@ -150,6 +165,7 @@ out:
     api_intake_free(ctx.intake);
     api_cache_free(ctx.auth_cache);
     api_cache_free(ctx.list_cache);
+    api_recent_minutes_free(ctx.recent_minutes);
     api_limits_free(ctx.limits);
     api_cache_free(ctx.stats_cache);
     api_metrics_free(ctx.metrics);

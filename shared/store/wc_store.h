@@ -440,6 +440,12 @@ wc_store_status_t wc_store_take_overdue(wc_store_t *store, const bson_oid_t *id,
 
 /* ---- Intake API: reads (wc_store_queries.c) ---- */
 
+typedef struct {
+    /* Notifications by status, channel and priority at once. */
+    int64_t counts[WC_STATUS_COUNT][WC_CHANNEL_COUNT][WC_PRIORITY_COUNT];
+    int64_t total;
+} wc_store_counts_t;
+
 /* How a list query chooses its page: by number (skip), or by keyset, relative
  * to a cursor (createdAt, _id) of an item the client already has. */
 typedef enum {
@@ -461,6 +467,10 @@ typedef struct {
     wc_list_mode_t mode;
     int64_t cursor_ms;   /* WC_LIST_BEFORE/AFTER: the cursor's createdAt */
     bson_oid_t cursor_id; /* ... and _id */
+    /* The counts of the tenant's counter document when the caller has just
+     * read them (wc_store_counters_version), so a page without a range does
+     * not read it again; NULL to read them. Ignored with key_hint. */
+    const wc_store_counts_t *tenant_counts;
 } wc_list_query_t;
 
 typedef struct {
@@ -493,12 +503,6 @@ void wc_list_cursor_format(int64_t ms, const bson_oid_t *id, char out[WC_LIST_CU
 int wc_list_cursor_parse(const char *text, int64_t *ms, bson_oid_t *id);
 
 void wc_store_docs_free(bson_t **docs, size_t n);
-
-typedef struct {
-    /* Notifications by status, channel and priority at once. */
-    int64_t counts[WC_STATUS_COUNT][WC_CHANNEL_COUNT][WC_PRIORITY_COUNT];
-    int64_t total;
-} wc_store_counts_t;
 
 /* Counts notifications with one $group/$sum over status, type and priority;
  * of one tenant, or of all when `tenant_id` is NULL. */

@@ -225,6 +225,12 @@ static bool fold_owner(pending_set_t *set, const wc_counter_delta_t *d, const ch
     return true;
 }
 
+/* The _id of a tenant's throughput minute starting at `minute`. */
+static void tp_minute_id(char id[ID_LEN], const char *tenant_id, int64_t minute)
+{
+    snprintf(id, ID_LEN, "%s:tp:%" PRId64, tenant_id, minute);
+}
+
 /* Adds one delta to the set; false when the set is full. */
 static bool fold(pending_set_t *set, const wc_counter_delta_t *d)
 {
@@ -238,7 +244,7 @@ static bool fold(pending_set_t *set, const wc_counter_delta_t *d)
         char id[ID_LEN];
         pending_t *doc = NULL;
         int64_t minute = floor_to(d->at_ms, WC_LIST_BUCKET_MS);
-        snprintf(id, sizeof(id), "%s:tp:%" PRId64, d->tenant_id, minute);
+        tp_minute_id(id, d->tenant_id, minute);
         if ((doc = pending_get(set, id)) == NULL) {
             return false;
         }
@@ -555,6 +561,19 @@ wc_store_status_t wc_store_counters_bucket(wc_store_t *store, const char *owner,
     return status;
 }
 
+static int64_t counts_total(const wc_store_counts_t *c)
+{
+    int64_t total = 0;
+    for (int s = 0; s < WC_STATUS_COUNT; s++) {
+        for (int t = 0; t < WC_CHANNEL_COUNT; t++) {
+            for (int p = 0; p < WC_PRIORITY_COUNT; p++) {
+                total += c->counts[s][t][p];
+            }
+        }
+    }
+    return total;
+}
+
 static bool totals_row(const bson_t *doc, void *arg)
 {
     wc_store_counts_t *out = arg;
@@ -562,20 +581,36 @@ static bool totals_row(const bson_t *doc, void *arg)
     return true;
 }
 
+typedef struct {
+    int64_t *version;
+    wc_store_counts_t *counts;
+} version_read_t;
+
 static bool version_row(const bson_t *doc, void *arg)
 {
-    *(int64_t *)arg = wc_doc_int(doc, "version", 0);
+    version_read_t *read = arg;
+    *read->version = wc_doc_int(doc, "version", 0);
+    if (read->counts != NULL) {
+        read_cells(doc, read->counts->counts);
+    }
     return true;
 }
 
 wc_store_status_t wc_store_counters_version(wc_store_t *store, const char *tenant_id,
-                                            int64_t *version)
+                                            int64_t *version, wc_store_counts_t *counts)
 {
     read_own_counts(store);
     *version = 0;
+    if (counts != NULL) {
+        memset(counts, 0, sizeof(*counts));
+    }
+    version_read_t read = {.version = version, .counts = counts};
     bson_t *filter = BCON_NEW("_id", BCON_UTF8(tenant_id));
-    wc_store_status_t status = find_each(store, filter, version_row, version);
+    wc_store_status_t status = find_each(store, filter, version_row, &read);
     bson_destroy(filter);
+    if (counts != NULL) {
+        counts->total = counts_total(counts);
+    }
     return status;
 }
 
@@ -588,15 +623,12 @@ wc_store_status_t wc_store_counters_totals(wc_store_t *store, const char *tenant
                                        : BCON_NEW("scope", BCON_UTF8("tenants"));
     wc_store_status_t status = find_each(store, filter, totals_row, out);
     bson_destroy(filter);
-    for (int s = 0; s < WC_STATUS_COUNT; s++) {
-        for (int t = 0; t < WC_CHANNEL_COUNT; t++) {
-            for (int p = 0; p < WC_PRIORITY_COUNT; p++) {
-                out->total += out->counts[s][t][p];
-            }
-        }
-    }
+    out->total = counts_total(out);
     return status;
 }
+
+/* Windows of at most this many minutes are read minute by minute. */
+#define TP_BY_ID_MAX 3
 
 typedef struct {
     int64_t since_ms, until_ms;
@@ -654,6 +686,21 @@ wc_store_status_t wc_store_counters_throughput(wc_store_t *store, const char *te
     read_own_counts(store);
     tp_call_t call = {
         .since_ms = since_ms, .until_ms = until_ms, .each = each, .arg = arg, .times = times};
+    if (until_ms - since_ms <= TP_BY_ID_MAX * WC_LIST_BUCKET_MS) {
+        /* A few minutes: each by _id, rather than an hour's sixty siblings. */
+        for (int64_t minute = floor_to(since_ms, WC_LIST_BUCKET_MS); minute < until_ms;
+             minute += WC_LIST_BUCKET_MS) {
+            char id[ID_LEN];
+            tp_minute_id(id, tenant_id, minute);
+            bson_t *filter = BCON_NEW("_id", BCON_UTF8(id));
+            wc_store_status_t status = find_each(store, filter, tp_row, &call);
+            bson_destroy(filter);
+            if (status != WC_STORE_OK) {
+                return status;
+            }
+        }
+        return WC_STORE_OK;
+    }
     /* One equality query per hour the window touches; the window is at most
      * two hours long so this is at most three queries. */
     int64_t first = floor_to(since_ms, HOUR_MS);

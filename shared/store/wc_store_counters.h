@@ -143,9 +143,10 @@ wc_store_status_t wc_store_counters_totals(wc_store_t *store, const char *tenant
 /* The tenant's data version: a number that grows with every status change of
  * its notifications (0 before the first). Equal versions mean equal lists, up
  * to the other processes' flush interval; the API keys its cache of list
- * answers on it (api/list_cache.c). */
+ * answers on it (api/list_cache.c). The same read fills `counts` (may be
+ * NULL) as wc_store_counters_totals would, for the list's total. */
 wc_store_status_t wc_store_counters_version(wc_store_t *store, const char *tenant_id,
-                                            int64_t *version);
+                                            int64_t *version, wc_store_counts_t *counts);
 
 /* One throughput minute as read back. */
 typedef struct {

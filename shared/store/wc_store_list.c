@@ -422,8 +422,12 @@ wc_store_status_t wc_store_list_notifications(wc_store_t *store, const wc_list_q
         /* Without a range the total is the owner's top document's; a page
          * then reads only the buckets it lies in, newest first. */
         wc_store_counts_t top;
-        w.queries++;
-        status = wc_store_counters_totals(store, w.owner, &top);
+        if (q->tenant_counts != NULL && q->key_hint == NULL) {
+            top = *q->tenant_counts;
+        } else {
+            w.queries++;
+            status = wc_store_counters_totals(store, w.owner, &top);
+        }
         wc_counter_bucket_t all = {0};
         memcpy(all.counts, top.counts, sizeof(all.counts));
         w.total = bucket_matches(&w, &all);

@@ -45,6 +45,15 @@ void wc_duration_histogram_add_bucket(wc_duration_histogram_t *h, int b, int64_t
     h->n += count;
 }
 
+void wc_duration_histogram_merge(wc_duration_histogram_t *into, const wc_duration_histogram_t *h)
+{
+    for (int b = 0; b < WC_DURATION_BUCKETS; b++) {
+        into->counts[b] += h->counts[b];
+    }
+    into->n += h->n;
+    into->sum_ms += h->sum_ms;
+}
+
 int64_t wc_duration_histogram_percentile(const wc_duration_histogram_t *h, int pct)
 {
     int64_t total = 0;

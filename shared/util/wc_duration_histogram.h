@@ -35,6 +35,9 @@ void wc_duration_histogram_add(wc_duration_histogram_t *h, int64_t ms, int64_t c
  * Out-of-range buckets are ignored. */
 void wc_duration_histogram_add_bucket(wc_duration_histogram_t *h, int b, int64_t count);
 
+/* Adds every duration of `h` (and its sum) to `into`. */
+void wc_duration_histogram_merge(wc_duration_histogram_t *into, const wc_duration_histogram_t *h);
+
 /* The duration at or below which `pct` percent (1-100) of the durations lie,
  * by nearest rank, placed inside its bucket by linear interpolation, rounded
  * to a millisecond; -1 when the histogram is empty. */

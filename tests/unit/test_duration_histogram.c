@@ -105,6 +105,14 @@ static void histograms_read_back_by_bucket_add_up(void **state)
     wc_duration_histogram_add_bucket(&merged, WC_DURATION_BUCKETS, 5);
     wc_duration_histogram_add_bucket(&merged, 3, 0);
     assert_int_equal(merged.n, both.n);
+
+    /* Merging whole histograms gives the same. */
+    wc_duration_histogram_t whole = {0};
+    wc_duration_histogram_merge(&whole, &minute1);
+    wc_duration_histogram_merge(&whole, &minute2);
+    assert_int_equal(whole.n, both.n);
+    assert_int_equal(whole.sum_ms, both.sum_ms);
+    assert_memory_equal(whole.counts, both.counts, sizeof(both.counts));
 }
 
 UNIT_TEST_MAIN(cmocka_unit_test(every_duration_falls_inside_its_bucket),
