@@ -144,6 +144,7 @@ typedef struct {
     int64_t cells[CELLS];
     int64_t created, sent, failed;
     wc_duration_histogram_t *times; /* a throughput minute's deliveries; NULL until one */
+    int64_t *slot_created; /* a minute bucket's creations by second; NULL until one */
 } pending_t;
 
 typedef struct {
@@ -213,7 +214,14 @@ static bool fold_owner(pending_set_t *set, const wc_counter_delta_t *d, const ch
         doc->start_ms = wc_counter_bucket_start((wc_counter_level_t)l, d->created_at_ms);
         wc_counter_scope(doc->scope, sizeof(doc->scope), owner, (wc_counter_level_t)l,
                          d->created_at_ms);
-        doc->slotted = doc->slotted || (l == WC_COUNTER_MINUTE && d->from < 0);
+        if (l == WC_COUNTER_MINUTE && d->from < 0) {
+            doc->slotted = true;
+            if (doc->slot_created == NULL &&
+                (doc->slot_created = calloc(WC_LIST_SLOTS, sizeof(int64_t))) == NULL) {
+                return false;
+            }
+            doc->slot_created[(d->created_at_ms - doc->start_ms) / WC_LIST_SLOT_MS]++;
+        }
         touched[1 + l] = doc;
     }
     for (int i = 0; i < 1 + WC_COUNTER_LEVELS; i++) {
@@ -319,6 +327,14 @@ static bson_t *pending_update(const pending_t *d)
                 }
             }
         }
+        for (int i = 0; d->slot_created != NULL && i < WC_LIST_SLOTS; i++) {
+            char key[16];
+            if (d->slot_created[i] != 0) {
+                snprintf(key, sizeof(key), "s.s%d", i);
+                ok = ok && BSON_APPEND_INT64(&inc, key, d->slot_created[i]);
+                changed++;
+            }
+        }
     }
     if (d->kind == DOC_TENANT && d->changes > 0) {
         /* Even a batch whose moves cancel out changed what a list shows. */
@@ -401,6 +417,7 @@ out:
     free(ids);
     for (size_t i = 0; set.docs != NULL && i < set.n; i++) {
         free(set.docs[i].times);
+        free(set.docs[i].slot_created);
     }
     free(set.docs);
     return status;
@@ -421,6 +438,25 @@ static void read_cells(const bson_t *doc, int64_t counts[WC_STATUS_COUNT][WC_CHA
         int s, t, p;
         if (wc_counter_cell_parse(bson_iter_key(&cells), &s, &t, &p) == 0) {
             counts[s][t][p] += bson_iter_as_int64(&cells);
+        }
+    }
+}
+
+/* Reads the s map of a minute bucket (creations by second, "s<second>": a
+ * key that is not a number, which a path could take for an array index). */
+static void read_slot_created(const bson_t *doc, int64_t slots[WC_LIST_SLOTS])
+{
+    bson_iter_t iter, seconds;
+    if (!bson_iter_init_find(&iter, doc, "s") || !BSON_ITER_HOLDS_DOCUMENT(&iter) ||
+        !bson_iter_recurse(&iter, &seconds)) {
+        return;
+    }
+    while (bson_iter_next(&seconds)) {
+        char *end = NULL;
+        const char *key = bson_iter_key(&seconds);
+        long i = key[0] == 's' ? strtol(key + 1, &end, 10) : -1;
+        if (end != NULL && end != key + 1 && *end == '\0' && i >= 0 && i < WC_LIST_SLOTS) {
+            slots[i] += bson_iter_as_int64(&seconds);
         }
     }
 }
@@ -496,6 +532,7 @@ static bool bucket_row(const bson_t *doc, void *arg)
     b->slotted = bson_iter_init_find(&slotted, doc, "slotted") && BSON_ITER_HOLDS_BOOL(&slotted) &&
                  bson_iter_bool(&slotted);
     read_cells(doc, b->counts);
+    read_slot_created(doc, b->slot_created);
     return true;
 }
 

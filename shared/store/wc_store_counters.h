@@ -119,6 +119,11 @@ typedef struct {
      * flush that carries a creation into it). */
     bool slotted;
     int64_t counts[WC_STATUS_COUNT][WC_CHANNEL_COUNT][WC_PRIORITY_COUNT];
+    /* A minute bucket's creations by second of createdAt (`s.s<second>`),
+     * counted with the creations the flush carries: what lets a page skip a
+     * busy minute's seconds by count. Trusted only while they add up to the
+     * bucket's own count (a reconciled or filled bucket may lack them). */
+    int64_t slot_created[WC_LIST_SLOTS];
 } wc_counter_bucket_t;
 
 /* The buckets of `level` of `owner` (wc_counter_owner) inside the parent

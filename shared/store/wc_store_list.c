@@ -285,19 +285,40 @@ out:
  * holds thousands (6,600 at 110/s), and a page needs the newest few. */
 #define SLOT_READ_MIN 600
 
-/* Reads the slots of the minute starting at `start_ms`, whose `count`
- * matching notifications all lie in the range, in the walk's order, until
- * the page is full. A slot wholly on the other side of the cursor is not
- * read. The count comes from the counters, so no slot is read for it. */
-static wc_store_status_t read_slots(walk_t *w, int64_t start_ms, int64_t count)
+/* The minute's creations by second, when the page may skip seconds by them:
+ * an unfiltered list (every notification of the minute matches, however its
+ * status moved since), and counts that add up to the minute's own. NULL
+ * otherwise: each second is then read to be skipped. */
+static const int64_t *slot_counts(const walk_t *w, const wc_counter_bucket_t *b, int64_t count)
+{
+    if (w->q->status >= 0 || w->q->type >= 0 || w->q->priority >= 0) {
+        return NULL;
+    }
+    int64_t sum = 0;
+    for (int i = 0; i < WC_LIST_SLOTS; i++) {
+        sum += b->slot_created[i];
+    }
+    return sum == count ? b->slot_created : NULL;
+}
+
+/* Reads the slots of minute bucket `b`, whose `count` matching notifications
+ * all lie in the range, in the walk's order, until the page is full. A slot
+ * wholly on the other side of the cursor is not read, nor one the page skips
+ * whole by its count. The total comes from the counters, so no slot is read
+ * for it. */
+static wc_store_status_t read_slots(walk_t *w, const wc_counter_bucket_t *b, int64_t count)
 {
     w->total += w->total_known ? 0 : count;
+    const int64_t *counts = slot_counts(w, b, count);
     wc_store_status_t status = WC_STORE_OK;
     for (int i = 0; i < WC_LIST_SLOTS && w->need > 0 && status == WC_STORE_OK; i++) {
         int slot = w->newest_first ? WC_LIST_SLOTS - 1 - i : i;
-        int64_t s = start_ms + slot * WC_LIST_SLOT_MS;
-        if (eligibility(w, s, s + WC_LIST_SLOT_MS) != ELIGIBLE_NONE) {
-            status = read_leaf(w, start_ms, slot, false);
+        int64_t s = b->start_ms + slot * WC_LIST_SLOT_MS;
+        eligible_t elig = eligibility(w, s, s + WC_LIST_SLOT_MS);
+        if (counts != NULL && elig == ELIGIBLE_ALL && counts[slot] <= w->skip) {
+            w->skip -= counts[slot];
+        } else if (elig != ELIGIBLE_NONE) {
+            status = read_leaf(w, b->start_ms, slot, false);
         }
     }
     return status;
@@ -312,7 +333,7 @@ static wc_store_status_t descend_into(walk_t *w, wc_counter_level_t level,
 {
     if (level == WC_COUNTER_MINUTE && b->slotted && whole_range && count > SLOT_READ_MIN &&
         w->need > 0) {
-        return read_slots(w, b->start_ms, count);
+        return read_slots(w, b, count);
     }
     if (level == WC_COUNTER_MINUTE) {
         return read_leaf(w, b->start_ms, -1, !w->total_known);

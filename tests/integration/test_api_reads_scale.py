@@ -233,6 +233,29 @@ class ReadsScaleTest(unittest.TestCase):
                          before["pagination"]["totalItems"] + 1)
         self.assertIn(str(turned["_id"]), [n["_id"] for n in after["notifications"]])
 
+        # The minute counts its creations by second, and a page skips whole seconds by those
+        # counts instead of reading them. To see that it does, the newest second's documents
+        # go behind the counters' back: a page deeper than them still starts where the counts
+        # say. Each request below asks for a page not asked before, so no cached answer serves it.
+        seconds = {}
+        for d in docs:
+            second = f's{(ms_of(d["createdAt"]) - start) // 1000}'
+            seconds[second] = seconds.get(second, 0) + 1
+        minute = self.stack.db.notification_counters.find_one({"_id": f"{tenant}:m:{start}"})
+        self.assertEqual(minute.get("s"), seconds)
+        newest = max(int(k[1:]) for k in seconds)
+        gone = [d["_id"] for d in docs if (ms_of(d["createdAt"]) - start) // 1000 == newest]
+        self.stack.db.notifications.delete_many({"_id": {"$in": gone}})
+        data = self.get(key, "/api/notifications?page=32&limit=19")
+        self.assertEqual([n["_id"] for n in data["notifications"]], order[589:608])
+        # Counts by second that do not add up to the minute's are not trusted: each second is
+        # read, and the page starts after the documents that are really there.
+        self.stack.db.notification_counters.update_one({"_id": f"{tenant}:m:{start}"},
+                                                       {"$inc": {f"s.s{newest}": 3}})
+        data = self.get(key, "/api/notifications?page=33&limit=18")
+        k = len(gone)
+        self.assertEqual([n["_id"] for n in data["notifications"]], order[576 + k:594 + k])
+
     def test_pages_totals_and_ranges_agree_with_the_documents(self):
         tenant, key = self.stack.new_tenant_key(role="operator")
         docs = self.fill(tenant, 300, 2 * DAY)
