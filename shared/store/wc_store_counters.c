@@ -46,7 +46,7 @@ static int fit(int n, size_t len)
     return n < 0 || (size_t)n >= len ? -1 : 0;
 }
 
-int wc_counter_owner(char owner[WC_COUNTER_ID_LEN], char *scope, const char *tenant_id,
+int wc_counter_owner(char owner[WC_COUNTER_OWNER_LEN], char *scope, const char *tenant_id,
                      const char *key_hint)
 {
     if (tenant_id == NULL || tenant_id[0] == '\0' || strlen(tenant_id) > 24 ||
@@ -54,13 +54,13 @@ int wc_counter_owner(char owner[WC_COUNTER_ID_LEN], char *scope, const char *ten
         return -1;
     }
     if (key_hint == NULL) {
-        snprintf(owner, WC_COUNTER_ID_LEN, "%s", tenant_id);
+        snprintf(owner, WC_COUNTER_OWNER_LEN, "%s", tenant_id);
         if (scope != NULL) {
             snprintf(scope, WC_COUNTER_ID_LEN, "tenants");
         }
         return 0;
     }
-    snprintf(owner, WC_COUNTER_ID_LEN, "%s~%s", tenant_id, key_hint);
+    snprintf(owner, WC_COUNTER_OWNER_LEN, "%s~%s", tenant_id, key_hint);
     if (scope != NULL) {
         snprintf(scope, WC_COUNTER_ID_LEN, "%s:keys", tenant_id);
     }
@@ -179,7 +179,7 @@ static pending_t *pending_get(pending_set_t *set, const char *id)
 
 static bool valid_delta(const wc_counter_delta_t *d)
 {
-    char owner[ID_LEN];
+    char owner[WC_COUNTER_OWNER_LEN];
     return wc_counter_owner(owner, NULL, d->tenant_id, d->key_hint) == 0 && d->type >= 0 &&
            d->type < WC_CHANNEL_COUNT && d->priority >= 0 && d->priority < WC_PRIORITY_COUNT &&
            d->from >= -1 && d->from < WC_STATUS_COUNT && d->to >= 0 && d->to < WC_STATUS_COUNT;
@@ -189,7 +189,7 @@ static bool valid_delta(const wc_counter_delta_t *d)
  * that created the notification); false when the set is full. */
 static bool fold_owner(pending_set_t *set, const wc_counter_delta_t *d, const char *key_hint)
 {
-    char owner[ID_LEN], scope[ID_LEN], id[ID_LEN];
+    char owner[WC_COUNTER_OWNER_LEN], scope[ID_LEN], id[ID_LEN];
     pending_t *doc = NULL;
     if (wc_counter_owner(owner, scope, d->tenant_id, key_hint) != 0 ||
         (doc = pending_get(set, owner)) == NULL) {

@@ -59,7 +59,12 @@ int64_t wc_counter_level_width(wc_counter_level_t level);
  * instants before 1970). */
 int64_t wc_counter_bucket_start(wc_counter_level_t level, int64_t ms);
 
-/* The longest owner, _id or scope of a counter document, with its NUL. */
+/* The longest owner, with its NUL: a tenant id (24 characters) and a key
+ * hint beside it. Shorter than an _id, so that an _id or a scope built from
+ * an owner provably fits (the compiler checks). */
+#define WC_COUNTER_OWNER_LEN (24 + 1 + WC_KEY_HINT_SIZE)
+
+/* The longest _id or scope of a counter document, with its NUL. */
 #define WC_COUNTER_ID_LEN 64
 
 /* Whose counts a counter document holds: the tenant's ("<tenant>"), or those
@@ -67,7 +72,7 @@ int64_t wc_counter_bucket_start(wc_counter_level_t level, int64_t ms);
  * when `key_hint` is not NULL). Its top document's scope ("tenants", or
  * "<tenant>:keys") goes to `scope` when not NULL. Returns 0, or -1 for a
  * malformed tenant or hint. */
-int wc_counter_owner(char owner[WC_COUNTER_ID_LEN], char *scope, const char *tenant_id,
+int wc_counter_owner(char owner[WC_COUNTER_OWNER_LEN], char *scope, const char *tenant_id,
                      const char *key_hint);
 
 /* The _id of the counter document of `level` holding `ms`, and the scope shared

@@ -249,7 +249,7 @@ static wc_store_status_t read_stored(wc_store_t *store, const char *tenant_id, t
 static bool expect_owner(table_t *table, const char *tenant_id, const char *key_hint,
                          int64_t minute_ms, int s, int t, int p, int64_t n)
 {
-    char owner[ID_LEN], scope[ID_LEN], id[ID_LEN];
+    char owner[WC_COUNTER_OWNER_LEN], scope[ID_LEN], id[ID_LEN];
     entry_t *e = NULL;
     if (wc_counter_owner(owner, scope, tenant_id, key_hint) != 0 ||
         (e = table_get(table, owner)) == NULL) {

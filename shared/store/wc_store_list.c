@@ -72,7 +72,7 @@ typedef enum { ELIGIBLE_NONE, ELIGIBLE_SOME, ELIGIBLE_ALL } eligible_t;
 typedef struct {
     wc_store_t *store;
     const wc_list_query_t *q;
-    char owner[WC_COUNTER_ID_LEN]; /* whose counters the walk reads (wc_counter_owner) */
+    char owner[WC_COUNTER_OWNER_LEN]; /* whose counters the walk reads (wc_counter_owner) */
     int64_t lo, hi; /* the from/to range, [lo, hi) */
     bool newest_first;
     int64_t skip;

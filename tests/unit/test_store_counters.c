@@ -46,7 +46,7 @@ static void a_minute_bucket_is_named_like_the_documents_list_bucket(void **state
 static void a_key_has_counters_of_its_own_beside_its_tenants(void **state)
 {
     (void)state;
-    char owner[WC_COUNTER_ID_LEN], scope[WC_COUNTER_ID_LEN], id[WC_COUNTER_ID_LEN];
+    char owner[WC_COUNTER_OWNER_LEN], scope[WC_COUNTER_ID_LEN], id[WC_COUNTER_ID_LEN];
     const int64_t ms = 1733912999999; /* 2024-12-11T10:29:59.999Z */
     assert_int_equal(wc_counter_owner(owner, scope, T, NULL), 0);
     assert_string_equal(owner, T);
