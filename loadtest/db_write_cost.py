@@ -20,8 +20,11 @@ threads write --write KIND for N notifications per command instead: `outcome` is
 ..., $unset lease, $inc seq}}` (N=1 is the outcome as one update instead of a findAndModify,
 N=0 the same outcome as one findAndModify per notification, as the worker writes it one by one);
 `claim` is one such update claiming N documents followed by one find of them by `_id $in` (the
-claim must know the documents as they were). It reports the database CPU per notification, not
-per command.
+claim must know the documents as they were); `claim-insert` is a claim that rewrites nothing: one
+unordered insert of N small claim records (`_id` "<notification id>:<attempt>", whose unique key
+makes a second claim of the same attempt fail) into a `claims` collection that holds one per
+attempt, as a design without the claim's findAndModify would write them. It reports the database
+CPU per notification, not per command.
 Keep N small on the shared stack: with N=32 and N=64 from eight threads FerretDB 1.24 stopped
 answering until its launcher restarted it (loadtest/ANALYSIS.md).
 
@@ -141,6 +144,16 @@ def claim_statement(oid, token):
 
 def batched_writer(coll, kind, batch, ids, token):
     """Writes KIND for ids, BATCH notifications per command."""
+    if kind == "claim-insert":
+        claims = coll.database.claims
+        now = datetime.datetime.now(datetime.timezone.utc)
+        for i in range(0, len(ids), batch):
+            reply = claims.insert_many(
+                [{"_id": f"{oid}:0", "notificationId": oid, "owner": "worker:bench",
+                  "token": token, "until": now} for oid in ids[i:i + batch]], ordered=False)
+            if len(reply.inserted_ids) != len(ids[i:i + batch]):
+                raise RuntimeError("a claim record was not inserted")
+        return
     if batch == 0:
         for oid in ids:
             if coll.find_one_and_update(*outcome(oid, token)) is None:
@@ -169,7 +182,7 @@ def main():
                         help="the document and the claim written: " +
                              "; ".join(f"{k}: {v}" for k, v in sorted(SHAPES.items())))
     parser.add_argument("--batch", type=int, help="notifications per command (see above)")
-    parser.add_argument("--write", choices=["outcome", "claim"], default="outcome",
+    parser.add_argument("--write", choices=["outcome", "claim", "claim-insert"], default="outcome",
                         help="with --batch: what is written")
     parser.add_argument("--results", help="write db_ceiling.json and db_ceiling.md here")
     args = parser.parse_args()
@@ -189,6 +202,14 @@ def main():
     token = "0123456789abcdef01234567"
     if args.batch is not None and args.write == "outcome":
         docs = [processing(d, token) for d in docs]
+    if args.write == "claim-insert":
+        # The claims collection exists, with as many records as the notifications, before the
+        # measured part: creating its table is not a claim's cost, and its unique key is checked
+        # against a collection of the same size.
+        for i in range(0, args.docs, 1000):
+            coll.database.claims.insert_many(
+                [{"_id": f"{bson.ObjectId()}:0", "notificationId": bson.ObjectId(),
+                  "owner": "worker:bench", "token": token, "until": now} for _ in range(1000)])
     names = {"ferretdb": {"wavecom-ferretd", "wavecom-ferretdb"}, "postgresql": {"postgres"}}
     fill_before = {k: cpu_seconds(v) for k, v in names.items()}
     fill_started = time.monotonic()
