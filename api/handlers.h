@@ -64,6 +64,12 @@ api_response_t api_handle_delete_endpoint(api_context_t *ctx, const api_request_
 /* POST /api/endpoints/:id/rotate-secret (handler_endpoints.c) */
 api_response_t api_handle_rotate_endpoint_secret(api_context_t *ctx, const api_request_t *req,
                                                  const wc_principal_t *principal, const char *param);
+/* POST /api/events (handler_events.c) */
+api_response_t api_handle_create_event(api_context_t *ctx, const api_request_t *req,
+                                       const wc_principal_t *principal, const char *param);
+/* POST /api/events/batch (handler_events.c) */
+api_response_t api_handle_create_event_batch(api_context_t *ctx, const api_request_t *req,
+                                             const wc_principal_t *principal, const char *param);
 
 /* The worker hosts of `worker_hosts` as /api/health shows them: {"live": n,
  * "stale": n, "hosts": [{"id", "stale", "ageMs", "children"}]}, stale by the

@@ -89,6 +89,8 @@ RECORDING_HANDLER(api_handle_get_endpoint)
 RECORDING_HANDLER(api_handle_update_endpoint)
 RECORDING_HANDLER(api_handle_delete_endpoint)
 RECORDING_HANDLER(api_handle_rotate_endpoint_secret)
+RECORDING_HANDLER(api_handle_create_event)
+RECORDING_HANDLER(api_handle_create_event_batch)
 
 api_auth_result_t api_authenticate(api_context_t *ctx, const api_request_t *req,
                                    wc_principal_t *out)
@@ -210,6 +212,8 @@ static const struct {
      "65f0c0ffee0000000000beef", PERM_ADMIN},
     {"DELETE", "/api/endpoints/65f0c0ffee0000000000beef", "api_handle_delete_endpoint",
      "65f0c0ffee0000000000beef", PERM_ADMIN},
+    {"POST", "/api/events/batch", "api_handle_create_event_batch", NULL, PERM_SEND},
+    {"POST", "/api/events", "api_handle_create_event", NULL, PERM_SEND},
     {"GET", "/", "api_handle_dashboard_index", NULL, PERM_PUBLIC},
     {"GET", "/assets/app.js", "api_handle_dashboard_asset", "app.js", PERM_PUBLIC},
     {"GET", "/api/me", "api_handle_me", NULL, PERM_READ},
