@@ -11,7 +11,7 @@ import unittest
 import uuid
 
 import providers
-from harness import close_cleanly, wait_until
+from harness import Stack, close_cleanly, started, wait_until
 
 PAYLOAD = {"order": {"id": "o-1", "total": 250, "currency": "EUR",
                      "customer": {"tier": "gold", "country": "FR"}},
@@ -294,6 +294,40 @@ class EventsTest(unittest.TestCase):
             self.assertEqual(sorted(json.loads(x["body"])["id"] for x in got),
                              ["evt-resume-a", "evt-resume-b"], prefix)
         self.assertIn("fan-out of event", self.stack.log("api", whole=True))
+
+
+class EndpointAddressTest(unittest.TestCase):
+    """The SSRF guard at registration, as the deployment default has it (private addresses
+    refused): address literals only, so that nothing asks a DNS server."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.stack = started(Stack(workers=1, env={"WAVECOM_WEBHOOK_ALLOW_PRIVATE": "0",
+                                                  "WAVECOM_WEBHOOK_ALLOW_HTTP": "1"}))
+        cls.tenant, cls.admin = cls.stack.new_tenant_key(role="admin")
+
+    @classmethod
+    def tearDownClass(cls):
+        close_cleanly(cls.stack)
+
+    def test_private_addresses_are_refused_and_nothing_stored(self):
+        for url in ("http://127.0.0.1:4040/hook", "https://169.254.169.254/latest/meta-data",
+                    "https://10.1.2.3/hook", "https://[::1]/hook", "https://[fd00::1]/hook",
+                    "https://100.64.0.1/hook", "https://0.0.0.0/hook"):
+            r = self.stack.request("POST", "/api/endpoints", key=self.admin,
+                                   body={"url": url, "eventTypes": ["a.b"]})
+            self.assertEqual(r.status, 400, (url, r))
+            self.assertEqual([(e["field"], e["rule"]) for e in r.json["errors"]],
+                             [("url", "address")], (url, r.json))
+        self.assertEqual(self.stack.db.endpoints.count_documents({}), 0)
+        r = self.stack.request("POST", "/api/endpoints", key=self.admin,
+                               body={"url": "https://93.184.216.34/hook", "eventTypes": ["a.b"]})
+        self.assertEqual(r.status, 201, r)
+        path = f"/api/endpoints/{r.json['data']['id']}"
+        r = self.stack.request("PATCH", path, key=self.admin, body={"url": "https://192.168.0.9/x"})
+        self.assertEqual(r.status, 400, r)
+        r = self.stack.request("GET", path, key=self.admin)
+        self.assertEqual(r.json["data"]["url"], "https://93.184.216.34/hook")
 
 
 if __name__ == "__main__":
