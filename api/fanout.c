@@ -67,9 +67,7 @@ bool api_endpoint_receives(const bson_t *endpoint, const char *type, json_object
     return passes;
 }
 
-/* A delivery's _id: the first 12 bytes of SHA-256("<event _id>|<endpoint
- * id>"), so that every run of one fan-out names it alike. */
-static void delivery_id(const char *event_key, const char *endpoint_id, bson_oid_t *out)
+void api_fanout_delivery_id(const char *event_key, const char *endpoint_id, bson_oid_t *out)
 {
     char text[512];
     int n = snprintf(text, sizeof(text), "%s|%s", event_key, endpoint_id);
@@ -211,7 +209,7 @@ bool api_fanout_run(api_context_t *ctx, const bson_t *event, size_t *deliveries)
             complete = false;
             break;
         }
-        delivery_id(key, endpoint_id, &id);
+        api_fanout_delivery_id(key, endpoint_id, &id);
         api_intake_item_t *item = &items[n];
         memset(item, 0, sizeof(*item));
         bson_oid_to_string(&id, item->id_hex);

@@ -31,6 +31,11 @@ json_object *api_event_envelope(const char *event_id, const char *type, int64_t 
  * and its filter, if any, passes. */
 bool api_endpoint_receives(const bson_t *endpoint, const char *type, json_object *payload);
 
+/* The _id of the delivery of event `event_key` ("<tenant>:<eventId>") to
+ * endpoint `endpoint_id`: the first 12 bytes of SHA-256("<event key>|<endpoint
+ * id>"), so that every run of one fan-out, and every reader, names it alike. */
+void api_fanout_delivery_id(const char *event_key, const char *endpoint_id, bson_oid_t *out);
+
 /* Stores the deliveries of the stored event `event` not stored yet, waiting
  * for the group commit, and clears its mark when all are. Returns true when
  * the fan-out is complete; false leaves the mark for the sweeper. Blocks

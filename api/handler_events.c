@@ -1,9 +1,9 @@
 /*
- * POST /api/events and POST /api/events/batch: an event is stored once and
- * fanned out into one WEBHOOK delivery per matching endpoint (fanout.h,
- * docs/ARCHITECTURE.md §14). The answer comes once the deliveries are stored
- * and queued; `fanout: "pending"` in it means the sweeper finishes the job
- * (the event itself is stored, so nothing is lost).
+ * POST /api/events, POST /api/events/batch and GET /api/events/:eventId. An
+ * event is stored once and fanned out into one WEBHOOK delivery per matching
+ * endpoint (fanout.h, docs/ARCHITECTURE.md §14). The answer comes once the
+ * deliveries are stored and queued; `fanout: "pending"` in it means the
+ * sweeper finishes the job (the event itself is stored, so nothing is lost).
  *
  * An event's id is the client's `eventId`, or its Idempotency-Key, or a new
  * "evt_<ObjectId>"; the same id with the same body answers 200 with the event
@@ -308,4 +308,83 @@ api_response_t api_handle_create_event_batch(api_context_t *ctx, const api_reque
     json_object_put(body);
     return api_ok(all_stored ? 201 : 207, results,
                   all_stored ? "Events published" : "Some events were not published; see each");
+}
+
+/* One delivery of an event as GET /api/events/:id shows it. */
+static json_object *delivery_json(api_context_t *ctx, const char *tenant, const char *event_key,
+                                  const char *endpoint_id, bool *failed)
+{
+    bson_oid_t id;
+    char hex[25];
+    api_fanout_delivery_id(event_key, endpoint_id, &id);
+    bson_oid_to_string(&id, hex);
+    json_object *out = json_object_new_object();
+    json_object_object_add(out, "endpointId", json_object_new_string(endpoint_id));
+    json_object_object_add(out, "notificationId", json_object_new_string(hex));
+    bson_t *doc = NULL;
+    wc_store_status_t status = wc_store_get_notification(ctx->store, tenant, &id, &doc);
+    if (status == WC_STORE_ERROR) {
+        *failed = true;
+        return out;
+    }
+    /* Not stored (yet): its fan-out is pending, or the endpoint was deleted before it. */
+    json_object *all = status == WC_STORE_OK ? wc_json_from_bson(doc) : NULL;
+    static const char *const shown[] = {"status", "retryCount", "error", "sentAt", "failedAt",
+                                        "nextAttemptAt", "updatedAt"};
+    for (size_t i = 0; i < sizeof(shown) / sizeof(shown[0]); i++) {
+        json_object *v = NULL;
+        if (all != NULL && json_object_object_get_ex(all, shown[i], &v)) {
+            json_object_object_add(out, shown[i], json_object_get(v));
+        } else if (i == 0) {
+            json_object_object_add(out, "status", NULL);
+        }
+    }
+    json_object_put(all);
+    bson_destroy(doc);
+    return out;
+}
+
+api_response_t api_handle_get_event(api_context_t *ctx, const api_request_t *req,
+                                    const wc_principal_t *principal, const char *param)
+{
+    api_response_t res;
+    if (!api_no_query(req, &res)) {
+        return res;
+    }
+    if (param == NULL || !event_id_valid(param)) {
+        return api_field_error("id", "format", "an event id is 1 to 128 letters, digits, _ . : or -");
+    }
+    char key[256];
+    snprintf(key, sizeof(key), "%s:%s", principal->tenant_id, param);
+    bson_t *doc = NULL;
+    switch (wc_store_event_get(ctx->store, key, &doc)) {
+    case WC_STORE_OK:
+        break;
+    case WC_STORE_NOT_FOUND:
+    case WC_STORE_CONFLICT:
+        return api_error(404, "event not found");
+    case WC_STORE_ERROR:
+        return api_unavailable("the database");
+    }
+    json_object *out = event_json(doc);
+    json_object *deliveries = json_object_new_array();
+    bson_iter_t it, list;
+    bool failed = false;
+    if (bson_iter_init_find(&it, doc, "endpoints") && BSON_ITER_HOLDS_ARRAY(&it) &&
+        bson_iter_recurse(&it, &list)) {
+        while (!failed && bson_iter_next(&list)) {
+            if (BSON_ITER_HOLDS_UTF8(&list)) {
+                json_object_array_add(deliveries,
+                                      delivery_json(ctx, principal->tenant_id, key,
+                                                    bson_iter_utf8(&list, NULL), &failed));
+            }
+        }
+    }
+    bson_destroy(doc);
+    json_object_object_add(out, "endpointDeliveries", deliveries);
+    if (failed) {
+        json_object_put(out);
+        return api_unavailable("the database");
+    }
+    return api_ok(200, out, "Event retrieved");
 }

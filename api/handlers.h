@@ -67,6 +67,9 @@ api_response_t api_handle_rotate_endpoint_secret(api_context_t *ctx, const api_r
 /* POST /api/events (handler_events.c) */
 api_response_t api_handle_create_event(api_context_t *ctx, const api_request_t *req,
                                        const wc_principal_t *principal, const char *param);
+/* GET /api/events/:id (handler_events.c) */
+api_response_t api_handle_get_event(api_context_t *ctx, const api_request_t *req,
+                                    const wc_principal_t *principal, const char *param);
 /* POST /api/events/batch (handler_events.c) */
 api_response_t api_handle_create_event_batch(api_context_t *ctx, const api_request_t *req,
                                              const wc_principal_t *principal, const char *param);

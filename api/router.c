@@ -80,6 +80,7 @@ static const route_t routes[] = {
     {"DELETE", "/api/endpoints/:id", PERM_ADMIN, api_handle_delete_endpoint},
     {"POST", "/api/events/batch", PERM_SEND, api_handle_create_event_batch},
     {"POST", "/api/events", PERM_SEND, api_handle_create_event},
+    {"GET", "/api/events/:id", PERM_READ, api_handle_get_event},
     /* The operator dashboard (dashboard.h): its page and files, then what its pages read. */
     {"GET", "/", PERM_PUBLIC, api_handle_dashboard_index},
     {"GET", "/assets/:file", PERM_PUBLIC, api_handle_dashboard_asset},
@@ -90,7 +91,8 @@ static const route_t routes[] = {
     {"GET", "/api/workers", PERM_READ, api_handle_workers},
 };
 
-#define MAX_PARAM 128
+/* Room for the longest path parameter: an eventId (128 characters). */
+#define MAX_PARAM 160
 
 /* Matches `path` against `pattern`; copies a ":param" segment into `param`. */
 static bool path_matches(const char *pattern, const char *path, char *param, size_t param_len)

@@ -201,6 +201,11 @@ wc_store_status_t wc_store_event_insert(wc_store_t *store, const bson_t *doc, bs
     return status;
 }
 
+wc_store_status_t wc_store_event_get(wc_store_t *store, const char *key, bson_t **out)
+{
+    return wc_store_find_by_id(store, WC_COLL_EVENTS, key, out);
+}
+
 wc_store_status_t wc_store_event_fanned_out(wc_store_t *store, const char *id)
 {
     bson_t *filter = BCON_NEW("_id", BCON_UTF8(id));

@@ -70,6 +70,9 @@ wc_store_status_t wc_store_endpoint_secrets(wc_store_t *store, const char *endpo
  * then that event, for the caller to compare and destroy). */
 wc_store_status_t wc_store_event_insert(wc_store_t *store, const bson_t *doc, bson_t **existing);
 
+/* The event whose _id is `key` ("<tenant>:<eventId>"). */
+wc_store_status_t wc_store_event_get(wc_store_t *store, const char *key, bson_t **out);
+
 /* Clears the fan-out mark of event `id` (a string _id): its deliveries are
  * all stored. */
 wc_store_status_t wc_store_event_fanned_out(wc_store_t *store, const char *id);

@@ -283,6 +283,10 @@ class OpenApiConformanceTest(unittest.TestCase):
         self.check("POST", "/api/events", 409, body=dict(event, payload={"total": 6}))
         self.check("POST", "/api/events", 400, body={"type": "order paid", "payload": {}})
         self.check("POST", "/api/events", 403, key=self.viewer, body=event)
+        r = self.check("GET", f"/api/events/{event['eventId']}", 200)
+        self.assertEqual([d["endpointId"] for d in r.json["data"]["endpointDeliveries"]], [eid])
+        self.check("GET", "/api/events/no-such-event", 404)
+        self.check("GET", "/api/events/bad!id", 400)
         r = self.check("POST", "/api/events/batch", 201,
                        body={"events": [{"type": "order.new", "payload": {}}]})
         self.assertEqual(r.json["data"][0]["status"], 201)

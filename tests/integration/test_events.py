@@ -136,6 +136,15 @@ class EventsTest(unittest.TestCase):
             if name == "exact":
                 self.assertEqual(request["headers"].get("x-team"), "billing")
 
+        # The event as GET shows it: each matched endpoint's delivery, SENT.
+        def shown():
+            r = self.stack.request("GET", "/api/events/evt-match-1", key=self.key)
+            self.assertEqual(r.status, 200, r)
+            return {d["endpointId"]: d["status"] for d in r.json["data"]["endpointDeliveries"]}
+        self.assertEqual(set(shown()), want)
+        wait_until(lambda: set(shown().values()) == {"SENT"}, 30, what="every delivery SENT")
+        self.assertEqual(self.stack.request("GET", "/api/events/evt-match-1", key=self.admin).status,
+                         404, "another tenant's event")
         # The same event again is the same event: 200, and no second delivery.
         again = self.publish({"type": "order.paid", "payload": PAYLOAD, "eventId": "evt-match-1"})
         self.assertEqual(again.status, 200, again)

@@ -91,6 +91,7 @@ RECORDING_HANDLER(api_handle_delete_endpoint)
 RECORDING_HANDLER(api_handle_rotate_endpoint_secret)
 RECORDING_HANDLER(api_handle_create_event)
 RECORDING_HANDLER(api_handle_create_event_batch)
+RECORDING_HANDLER(api_handle_get_event)
 
 api_auth_result_t api_authenticate(api_context_t *ctx, const api_request_t *req,
                                    wc_principal_t *out)
@@ -214,6 +215,7 @@ static const struct {
      "65f0c0ffee0000000000beef", PERM_ADMIN},
     {"POST", "/api/events/batch", "api_handle_create_event_batch", NULL, PERM_SEND},
     {"POST", "/api/events", "api_handle_create_event", NULL, PERM_SEND},
+    {"GET", "/api/events/order-42.paid", "api_handle_get_event", "order-42.paid", PERM_READ},
     {"GET", "/", "api_handle_dashboard_index", NULL, PERM_PUBLIC},
     {"GET", "/assets/app.js", "api_handle_dashboard_asset", "app.js", PERM_PUBLIC},
     {"GET", "/api/me", "api_handle_me", NULL, PERM_READ},
