@@ -46,6 +46,34 @@ api_response_t api_handle_keys(api_context_t *ctx, const api_request_t *req,
 api_response_t api_handle_usage(api_context_t *ctx, const api_request_t *req,
                                 const wc_principal_t *principal, const char *param);
 
+/* POST /api/endpoints (handler_endpoints.c) */
+api_response_t api_handle_create_endpoint(api_context_t *ctx, const api_request_t *req,
+                                          const wc_principal_t *principal, const char *param);
+/* GET /api/endpoints (handler_endpoints.c) */
+api_response_t api_handle_list_endpoints(api_context_t *ctx, const api_request_t *req,
+                                         const wc_principal_t *principal, const char *param);
+/* GET /api/endpoints/:id (handler_endpoints.c) */
+api_response_t api_handle_get_endpoint(api_context_t *ctx, const api_request_t *req,
+                                       const wc_principal_t *principal, const char *param);
+/* PATCH /api/endpoints/:id (handler_endpoints.c) */
+api_response_t api_handle_update_endpoint(api_context_t *ctx, const api_request_t *req,
+                                          const wc_principal_t *principal, const char *param);
+/* DELETE /api/endpoints/:id (handler_endpoints.c) */
+api_response_t api_handle_delete_endpoint(api_context_t *ctx, const api_request_t *req,
+                                          const wc_principal_t *principal, const char *param);
+/* POST /api/endpoints/:id/rotate-secret (handler_endpoints.c) */
+api_response_t api_handle_rotate_endpoint_secret(api_context_t *ctx, const api_request_t *req,
+                                                 const wc_principal_t *principal, const char *param);
+/* POST /api/events (handler_events.c) */
+api_response_t api_handle_create_event(api_context_t *ctx, const api_request_t *req,
+                                       const wc_principal_t *principal, const char *param);
+/* GET /api/events/:id (handler_events.c) */
+api_response_t api_handle_get_event(api_context_t *ctx, const api_request_t *req,
+                                    const wc_principal_t *principal, const char *param);
+/* POST /api/events/batch (handler_events.c) */
+api_response_t api_handle_create_event_batch(api_context_t *ctx, const api_request_t *req,
+                                             const wc_principal_t *principal, const char *param);
+
 /* The worker hosts of `worker_hosts` as /api/health shows them: {"live": n,
  * "stale": n, "hosts": [{"id", "stale", "ageMs", "children"}]}, stale by the
  * rule of GET /api/workers (handler_workers.c). NULL when the database

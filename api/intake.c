@@ -155,6 +155,12 @@ static void store_documents(committer_t *c, commit_scratch_t *s, size_t n)
     size_t created = 0;
     for (size_t k = 0; k < m; k++) {
         api_intake_item_t *item = s->items[s->index[k]];
+        if (s->store_status[k] == WC_STORE_CONFLICT) {
+            /* Only a fan-out's deterministic ids can meet their own earlier
+             * insert; random ObjectIds never collide. */
+            item->outcome = API_INTAKE_DUPLICATE;
+            continue;
+        }
         if (s->store_status[k] != WC_STORE_OK) {
             /* Its idempotency key stays taken: the outcome may be unknown (a
              * lost connection), and a retry must not create a second one. The

@@ -42,6 +42,9 @@ typedef enum {
     API_INTAKE_PUBLISH_FAILED, /* stored QUEUED, never confirmed: the sweeper republishes it */
     API_INTAKE_BROKER_DOWN,    /* nothing written: the broker was known to be unreachable or
                                 * blocking publishes when the commit began */
+    API_INTAKE_DUPLICATE,      /* a document with its _id was stored by an earlier commit,
+                                * whose outbox record sees to its publish (an event's
+                                * resumed fan-out, fanout.h) */
 } api_intake_outcome_t;
 
 typedef struct {

@@ -70,6 +70,17 @@ static const route_t routes[] = {
     {"GET", "/api/audit", PERM_ADMIN, api_handle_audit},
     {"GET", "/api/keys", PERM_ADMIN, api_handle_keys},
     {"GET", "/api/usage", PERM_ADMIN, api_handle_usage},
+    /* Event subscriptions (docs/ARCHITECTURE.md §14): endpoints hold secrets, so admins
+     * change them; senders publish events. */
+    {"POST", "/api/endpoints/:id/rotate-secret", PERM_ADMIN, api_handle_rotate_endpoint_secret},
+    {"POST", "/api/endpoints", PERM_ADMIN, api_handle_create_endpoint},
+    {"GET", "/api/endpoints", PERM_READ, api_handle_list_endpoints},
+    {"GET", "/api/endpoints/:id", PERM_READ, api_handle_get_endpoint},
+    {"PATCH", "/api/endpoints/:id", PERM_ADMIN, api_handle_update_endpoint},
+    {"DELETE", "/api/endpoints/:id", PERM_ADMIN, api_handle_delete_endpoint},
+    {"POST", "/api/events/batch", PERM_SEND, api_handle_create_event_batch},
+    {"POST", "/api/events", PERM_SEND, api_handle_create_event},
+    {"GET", "/api/events/:id", PERM_READ, api_handle_get_event},
     /* The operator dashboard (dashboard.h): its page and files, then what its pages read. */
     {"GET", "/", PERM_PUBLIC, api_handle_dashboard_index},
     {"GET", "/assets/:file", PERM_PUBLIC, api_handle_dashboard_asset},
@@ -80,7 +91,8 @@ static const route_t routes[] = {
     {"GET", "/api/workers", PERM_READ, api_handle_workers},
 };
 
-#define MAX_PARAM 128
+/* Room for the longest path parameter: an eventId (128 characters). */
+#define MAX_PARAM 160
 
 /* Matches `path` against `pattern`; copies a ":param" segment into `param`. */
 static bool path_matches(const char *pattern, const char *path, char *param, size_t param_len)

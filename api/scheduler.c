@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fanout.h"
 #include "periodic.h"
 #include "wc_log.h"
 #include "wc_publish.h"
@@ -325,6 +326,8 @@ static int64_t scheduler_turn(api_periodic_t *self, void *arg)
     }
     if (wc_time_now_ms() >= s->next_outbox_sweep && !stopping(s)) {
         sweep_outbox(s, r);
+        /* Events whose fan-out a dead or failed request left unfinished (fanout.h). */
+        (void)api_fanout_resume_stale(ctx, ROUND_MAX);
         s->next_outbox_sweep =
             wc_time_now_ms() + ctx->cfg->pending_republish_seconds * 1000LL / SWEEPS_PER_THRESHOLD;
     }

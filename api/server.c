@@ -231,7 +231,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         st->conn = conn;
         st->started_ms = wc_time_monotonic_ms();
         /* A batch may be larger than a single notification. */
-        bool batch = strcmp(method, "POST") == 0 && strcmp(url, "/api/notifications/batch") == 0;
+        bool batch = strcmp(method, "POST") == 0 && (strcmp(url, "/api/notifications/batch") == 0 ||
+                                                     strcmp(url, "/api/events/batch") == 0);
         st->max = (size_t)(batch ? server->ctx->cfg->api_max_batch_body_bytes
                                  : server->ctx->cfg->api_max_body_bytes);
         /* Refuse a declared oversize body before reading any of it. */

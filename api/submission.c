@@ -263,6 +263,7 @@ static api_response_t submission_finish(api_deferral_t *self, api_context_t *ctx
             again = again || !item->resolved;
             break;
         case API_INTAKE_DB_FAILED:
+        case API_INTAKE_DUPLICATE: /* a random id: never, but not a success either */
         case API_INTAKE_WAITING:
             set_error(item, 503, true, "the database is unavailable; retry later");
             break;

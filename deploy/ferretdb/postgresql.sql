@@ -25,6 +25,10 @@ LANGUAGE sql IMMUTABLE AS $fn$
     WHEN (parse_ident(tbl::text))[2] ~ '^notification_counters_[0-9a-f]{8}$' THEN ARRAY['_id', 'scope']
     WHEN (parse_ident(tbl::text))[2] ~ '^notification_logs_[0-9a-f]{8}$' THEN ARRAY['notificationId']
     WHEN (parse_ident(tbl::text))[2] ~ '^api_key_usage_[0-9a-f]{8}$' THEN ARRAY['_id', 'tenantId']
+    -- Event subscriptions: a tenant's endpoints by tenantId; events by the fan-out mark the
+    -- sweeper looks for (docs/ARCHITECTURE.md §14).
+    WHEN (parse_ident(tbl::text))[2] ~ '^endpoints_[0-9a-f]{8}$' THEN ARRAY['_id', 'tenantId']
+    WHEN (parse_ident(tbl::text))[2] ~ '^events_[0-9a-f]{8}$' THEN ARRAY['_id', 'fanout']
     ELSE ARRAY['_id']
   END
 $fn$;

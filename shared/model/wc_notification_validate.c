@@ -178,13 +178,8 @@ static void check_recipient(json_object *body, bool type_known,
         break;
     case WC_CHANNEL_WEBHOOK: {
         wc_url_check_t check = wc_webhook_url_check(recipient, opts->allow_http_webhooks);
-        static const char *const rules[] = {
-            [WC_URL_LENGTH] = "url",       [WC_URL_SCHEME] = "scheme", [WC_URL_SYNTAX] = "url",
-            [WC_URL_USERINFO] = "userinfo", [WC_URL_FRAGMENT] = "fragment",
-            [WC_URL_HOST] = "url",          [WC_URL_PORT] = "url",
-        };
         if (check != WC_URL_OK) {
-            wc_field_errors_add(errs, "recipient", rules[check], "the webhook URL %s",
+            wc_field_errors_add(errs, "recipient", wc_url_check_rule(check), "the webhook URL %s",
                                 wc_url_check_describe(check));
         }
         break;

@@ -259,3 +259,13 @@ const char *wc_url_check_describe(wc_url_check_t check)
     }
     return "invalid";
 }
+
+const char *wc_url_check_rule(wc_url_check_t check)
+{
+    static const char *const rules[] = {
+        [WC_URL_OK] = "url",           [WC_URL_LENGTH] = "url",        [WC_URL_SCHEME] = "scheme",
+        [WC_URL_SYNTAX] = "url",       [WC_URL_USERINFO] = "userinfo", [WC_URL_FRAGMENT] = "fragment",
+        [WC_URL_HOST] = "url",         [WC_URL_PORT] = "url",
+    };
+    return (size_t)check < sizeof(rules) / sizeof(rules[0]) ? rules[check] : "url";
+}

@@ -55,4 +55,8 @@ wc_url_check_t wc_webhook_url_check(const char *url, bool allow_http);
 /* A sentence describing a wc_url_check_t failure, for error messages. */
 const char *wc_url_check_describe(wc_url_check_t check);
 
+/* The rule name a wc_url_check_t failure is reported under (url, scheme,
+ * userinfo, fragment). */
+const char *wc_url_check_rule(wc_url_check_t check);
+
 #endif

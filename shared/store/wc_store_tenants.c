@@ -6,6 +6,7 @@
 #include "wc_crypto.h"
 #include "wc_log.h"
 #include "wc_secretbox.h"
+#include "wc_store_endpoints.h"
 #include "wc_store_private.h"
 #include "wc_store_quota.h"
 #include "wc_time.h"
@@ -16,9 +17,10 @@
 #define API_KEY_RANDOM_BYTES 24
 
 /* Webhook signing secrets follow the Standard Webhooks form: "whsec_" and the
- * base64 of 24 random bytes. */
+ * base64 of 24 random bytes. Tenants and endpoints draw them here. */
 #define WEBHOOK_SECRET_BYTES 24
 #define WEBHOOK_SECRET_LEN (6 + 4 * ((WEBHOOK_SECRET_BYTES + 2) / 3) + 1)
+_Static_assert(WEBHOOK_SECRET_LEN <= WC_WEBHOOK_SECRET_SIZE, "room for a webhook secret");
 
 bool wc_key_hint_valid(const char *text)
 {
@@ -43,7 +45,7 @@ int wc_store_set_secrets_key(wc_store_t *store, const char *hex)
     return 0;
 }
 
-static int new_webhook_secret(char out[WEBHOOK_SECRET_LEN])
+int wc_store_new_webhook_secret(char out[WC_WEBHOOK_SECRET_SIZE])
 {
     unsigned char raw[WEBHOOK_SECRET_BYTES];
     if (RAND_bytes(raw, sizeof(raw)) != 1) {
@@ -84,9 +86,9 @@ wc_store_status_t wc_store_create_tenant(wc_store_t *store, const char *name, ch
      * queue message, and read by people. */
     char hex[25];
     bson_oid_to_string(&id, hex);
-    char secret[WEBHOOK_SECRET_LEN];
+    char secret[WC_WEBHOOK_SECRET_SIZE];
     char sealed[256];
-    if (new_webhook_secret(secret) != 0 ||
+    if (wc_store_new_webhook_secret(secret) != 0 ||
         (store->has_secrets_key &&
          wc_secretbox_seal(store->secrets_key, secret, sealed, sizeof(sealed)) != 0)) {
         return WC_STORE_ERROR;

@@ -257,6 +257,44 @@ class OpenApiConformanceTest(unittest.TestCase):
         self.check("POST", "/api/dlq/replay", 415, raw=b"{}", key=admin,
                    headers={"Content-Type": "text/plain"})
 
+    def test_endpoints_and_events(self):
+        url = "https://hooks.example.com/wavecom"  # no worker runs here: nothing is sent
+        body = {"url": url, "eventTypes": ["order.*"], "filter": {"field": "total", "gt": 1},
+                "transformation": {"select": "/data"}, "headers": {"X-A": "b"}, "rateLimit": 5}
+        r = self.check("POST", "/api/endpoints", 201, key=self.admin, body=body)
+        eid = r.json["data"]["id"]
+        self.check("POST", "/api/endpoints", 400, key=self.admin, body={"url": url})
+        self.check("POST", "/api/endpoints", 403, body=body)
+        self.check("GET", "/api/endpoints", 200)
+        self.check("GET", "/api/endpoints", 401, key=None)
+        self.check("GET", f"/api/endpoints/{eid}", 200)
+        self.check("GET", "/api/endpoints/" + "0" * 24, 404)
+        self.check("PATCH", f"/api/endpoints/{eid}", 200, key=self.admin,
+                   body={"filter": None, "enabled": True})
+        self.check("PATCH", f"/api/endpoints/{eid}", 400, key=self.admin, body={})
+        self.check("POST", f"/api/endpoints/{eid}/rotate-secret", 200, key=self.admin,
+                   body={"graceSeconds": 60})
+        self.check("POST", f"/api/endpoints/{eid}/rotate-secret", 400, key=self.admin,
+                   body={"graceSeconds": -1})
+        event = {"type": "order.paid", "payload": {"total": 5}, "eventId": "oa-" + uuid.uuid4().hex}
+        r = self.check("POST", "/api/events", 201, body=event)
+        self.assertEqual(r.json["data"]["endpoints"], [eid])
+        self.check("POST", "/api/events", 200, body=event)
+        self.check("POST", "/api/events", 409, body=dict(event, payload={"total": 6}))
+        self.check("POST", "/api/events", 400, body={"type": "order paid", "payload": {}})
+        self.check("POST", "/api/events", 403, key=self.viewer, body=event)
+        r = self.check("GET", f"/api/events/{event['eventId']}", 200)
+        self.assertEqual([d["endpointId"] for d in r.json["data"]["endpointDeliveries"]], [eid])
+        self.check("GET", "/api/events/no-such-event", 404)
+        self.check("GET", "/api/events/bad!id", 400)
+        r = self.check("POST", "/api/events/batch", 201,
+                       body={"events": [{"type": "order.new", "payload": {}}]})
+        self.assertEqual(r.json["data"][0]["status"], 201)
+        self.check("POST", "/api/events/batch", 207, body={"events": [dict(event, payload={})]})
+        self.check("POST", "/api/events/batch", 400, body={"events": []})
+        self.check("DELETE", f"/api/endpoints/{eid}", 200, key=self.admin)
+        self.check("DELETE", f"/api/endpoints/{eid}", 404, key=self.admin)
+
     def test_zz_every_operation_was_exercised(self):
         operations = {(m.upper(), p) for p, item in SPEC["paths"].items() for m in item
                       if m in ("get", "post", "put", "delete", "patch")}

@@ -83,6 +83,15 @@ RECORDING_HANDLER(api_handle_throughput)
 RECORDING_HANDLER(api_handle_dlq_list)
 RECORDING_HANDLER(api_handle_dlq_replay)
 RECORDING_HANDLER(api_handle_workers)
+RECORDING_HANDLER(api_handle_create_endpoint)
+RECORDING_HANDLER(api_handle_list_endpoints)
+RECORDING_HANDLER(api_handle_get_endpoint)
+RECORDING_HANDLER(api_handle_update_endpoint)
+RECORDING_HANDLER(api_handle_delete_endpoint)
+RECORDING_HANDLER(api_handle_rotate_endpoint_secret)
+RECORDING_HANDLER(api_handle_create_event)
+RECORDING_HANDLER(api_handle_create_event_batch)
+RECORDING_HANDLER(api_handle_get_event)
 
 api_auth_result_t api_authenticate(api_context_t *ctx, const api_request_t *req,
                                    wc_principal_t *out)
@@ -194,6 +203,19 @@ static const struct {
     {"GET", "/api/audit", "api_handle_audit", NULL, PERM_ADMIN},
     {"GET", "/api/keys", "api_handle_keys", NULL, PERM_ADMIN},
     {"GET", "/api/usage", "api_handle_usage", NULL, PERM_ADMIN},
+    {"POST", "/api/endpoints/65f0c0ffee0000000000beef/rotate-secret",
+     "api_handle_rotate_endpoint_secret", "65f0c0ffee0000000000beef", PERM_ADMIN},
+    {"POST", "/api/endpoints", "api_handle_create_endpoint", NULL, PERM_ADMIN},
+    {"GET", "/api/endpoints", "api_handle_list_endpoints", NULL, PERM_READ},
+    {"GET", "/api/endpoints/65f0c0ffee0000000000beef", "api_handle_get_endpoint",
+     "65f0c0ffee0000000000beef", PERM_READ},
+    {"PATCH", "/api/endpoints/65f0c0ffee0000000000beef", "api_handle_update_endpoint",
+     "65f0c0ffee0000000000beef", PERM_ADMIN},
+    {"DELETE", "/api/endpoints/65f0c0ffee0000000000beef", "api_handle_delete_endpoint",
+     "65f0c0ffee0000000000beef", PERM_ADMIN},
+    {"POST", "/api/events/batch", "api_handle_create_event_batch", NULL, PERM_SEND},
+    {"POST", "/api/events", "api_handle_create_event", NULL, PERM_SEND},
+    {"GET", "/api/events/order-42.paid", "api_handle_get_event", "order-42.paid", PERM_READ},
     {"GET", "/", "api_handle_dashboard_index", NULL, PERM_PUBLIC},
     {"GET", "/assets/app.js", "api_handle_dashboard_asset", "app.js", PERM_PUBLIC},
     {"GET", "/api/me", "api_handle_me", NULL, PERM_READ},

@@ -8,6 +8,12 @@
  * Unless WAVECOM_WEBHOOK_ALLOW_PRIVATE=1, the target's name is resolved once,
  * refused (permanently) when any address is internal (wc_netguard.h), and the
  * transfer pinned to the checked address.
+ *
+ * A delivery of an event (docs/ARCHITECTURE.md §14) carries `endpointId`: it
+ * is signed with that endpoint's secret instead of the tenant's, and while a
+ * rotated secret's grace period lasts with the previous one too, the two
+ * signatures separated by a space ("v1,<new> v1,<old>"), so that a receiver
+ * holding either secret accepts it. Its `headers` are sent as well.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +26,8 @@
 #include "wc_log.h"
 #include "wc_netguard.h"
 #include "wc_notification.h"
+#include "wc_store_endpoints.h"
+#include "wc_time.h"
 
 /* Secrets are cached per tenant for a minute: a rotated secret applies soon,
  * and a burst to one tenant costs one lookup. */
@@ -32,10 +40,23 @@ typedef struct {
     time_t fetched;
 } secret_entry_t;
 
+/* An endpoint's secrets, cached like the tenants' but also refreshed as soon
+ * as a delivery names a newer revision of the endpoint (a rotation or an
+ * edit made after the cached read). */
+typedef struct {
+    char endpoint[25];
+    int64_t rev;
+    char current[WC_WEBHOOK_SECRET_SIZE];
+    char previous[WC_WEBHOOK_SECRET_SIZE];
+    time_t fetched;
+} endpoint_entry_t;
+
 typedef struct {
     const provider_env_t *env;
     secret_entry_t cache[SECRET_CACHE_SIZE];
     size_t next_slot;
+    endpoint_entry_t endpoints[SECRET_CACHE_SIZE];
+    size_t next_endpoint_slot;
 } webhook_t;
 
 static const char *tenant_secret(webhook_t *w, const char *tenant)
@@ -61,6 +82,29 @@ static const char *tenant_secret(webhook_t *w, const char *tenant)
     return slot->secret;
 }
 
+static const endpoint_entry_t *endpoint_secrets(webhook_t *w, const char *endpoint, int64_t rev)
+{
+    time_t now = time(NULL);
+    for (size_t i = 0; i < SECRET_CACHE_SIZE; i++) {
+        endpoint_entry_t *e = &w->endpoints[i];
+        if (e->endpoint[0] != '\0' && strcmp(e->endpoint, endpoint) == 0 && e->rev >= rev &&
+            now - e->fetched < SECRET_TTL_SECONDS) {
+            return e;
+        }
+    }
+    endpoint_entry_t *slot = &w->endpoints[w->next_endpoint_slot];
+    w->next_endpoint_slot = (w->next_endpoint_slot + 1) % SECRET_CACHE_SIZE;
+    if (strlen(endpoint) >= sizeof(slot->endpoint) ||
+        wc_store_endpoint_secrets(w->env->store, endpoint, wc_time_now_ms(), slot->current,
+                                  slot->previous, &slot->rev) != WC_STORE_OK) {
+        slot->endpoint[0] = '\0';
+        return NULL;
+    }
+    snprintf(slot->endpoint, sizeof(slot->endpoint), "%s", endpoint);
+    slot->fetched = now;
+    return slot;
+}
+
 /* "v1,<base64>" for `secret` ("whsec_<base64 key>"). Returns 0 or -1. */
 static int sign(const char *secret, const char *id, long long ts, const char *body, size_t len,
                 char *out, size_t out_len)
@@ -84,6 +128,29 @@ static int sign(const char *secret, const char *id, long long ts, const char *bo
     free(content);
     memcpy(out, "v1,", 3);
     return wc_base64_encode(mac, sizeof(mac), out + 3, out_len - 3) < 0 ? -1 : 0;
+}
+
+/* The endpoint's own headers (checked at registration: token names, no
+ * control characters in values, none the delivery sets itself). */
+static bool add_endpoint_headers(http_call_t *call, const bson_t *doc)
+{
+    bson_iter_t it, headers;
+    if (!bson_iter_init_find(&it, doc, "headers") || !BSON_ITER_HOLDS_DOCUMENT(&it) ||
+        !bson_iter_recurse(&it, &headers)) {
+        return true;
+    }
+    while (bson_iter_next(&headers)) {
+        if (!BSON_ITER_HOLDS_UTF8(&headers)) {
+            continue;
+        }
+        char line[1200];
+        int n = snprintf(line, sizeof(line), "%s: %s", bson_iter_key(&headers),
+                         bson_iter_utf8(&headers, NULL));
+        if (n < 0 || (size_t)n >= sizeof(line) || http_call_header(call, line) != 0) {
+            return false;
+        }
+    }
+    return true;
 }
 
 static void on_done(http_call_t *call, void *arg)
@@ -129,8 +196,19 @@ static void webhook_start(provider_t *self, provider_job_t *job)
             return;
         }
     }
-    const char *secret = tenant_secret(w, tenant);
-    if (secret == NULL) {
+    const char *endpoint = wc_doc_string(doc, "endpointId");
+    const char *secret = NULL, *previous = NULL;
+    if (endpoint != NULL) {
+        bson_iter_t rev;
+        const endpoint_entry_t *e = endpoint_secrets(
+            w, endpoint, bson_iter_init_find(&rev, doc, "endpointRev") ? bson_iter_as_int64(&rev) : 0);
+        if (e == NULL) {
+            provider_job_fail(job, DELIVERY_TRANSIENT, "no signing secret for endpoint %s", endpoint);
+            return;
+        }
+        secret = e->current;
+        previous = e->previous;
+    } else if ((secret = tenant_secret(w, tenant)) == NULL) {
         provider_job_fail(job, DELIVERY_TRANSIENT, "no webhook signing secret for tenant %s", tenant);
         return;
     }
@@ -151,22 +229,25 @@ static void webhook_start(provider_t *self, provider_job_t *job)
     const char *body = json_object_to_json_string_length(
         payload, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
     long long ts = (long long)time(NULL);
-    char signature[80];
-    char h_id[80], h_ts[64], h_sig[120];
+    char signature[80], second[80] = "";
+    char h_id[80], h_ts[64], h_sig[200];
     http_call_t *call = NULL;
-    if (sign(secret, id, ts, body, len, signature, sizeof(signature)) != 0) {
+    if (sign(secret, id, ts, body, len, signature, sizeof(signature)) != 0 ||
+        (previous != NULL && previous[0] != '\0' &&
+         sign(previous, id, ts, body, len, second, sizeof(second)) != 0)) {
         json_object_put(payload);
-        provider_job_fail(job, DELIVERY_PERMANENT, "the tenant's webhook secret is malformed");
+        provider_job_fail(job, DELIVERY_PERMANENT, "the webhook secret is malformed");
         return;
     }
     call = http_call_new(w->env->http, url, body, len);
     json_object_put(payload);
     snprintf(h_id, sizeof(h_id), "webhook-id: %s", id);
     snprintf(h_ts, sizeof(h_ts), "webhook-timestamp: %lld", ts);
-    snprintf(h_sig, sizeof(h_sig), "webhook-signature: %s", signature);
+    snprintf(h_sig, sizeof(h_sig), "webhook-signature: %s%s%s", signature,
+             second[0] != '\0' ? " " : "", second);
     bool built = call != NULL && http_call_header(call, "Content-Type: application/json") == 0 &&
                  http_call_header(call, h_id) == 0 && http_call_header(call, h_ts) == 0 &&
-                 http_call_header(call, h_sig) == 0 &&
+                 http_call_header(call, h_sig) == 0 && add_endpoint_headers(call, doc) &&
                  (pin[0] == '\0' || http_call_pin(call, pin) == 0);
     provider_start_call(w->env->http, built, call, on_done, job, NULL, job);
 }
