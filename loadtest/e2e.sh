@@ -31,6 +31,13 @@
 # on (e.g. WAVECOM_API_COMMITTERS, WAVECOM_WORKER_PREFETCH), except those it sets itself: the
 # database, the vhost, the API's address and the worker count.
 #
+# --worker-hosts H starts H worker masters (each with --workers children, its own WAVECOM_WORKER_ID
+# and no metrics port but the first's), as H machines would run them; memory is sampled for the
+# first. --rabbitmq-nodes N (2 to 5) runs the benchmark against a RabbitMQ cluster of its own
+# (loadtest/rabbitmq_cluster.py: N nodes on free loopback ports, removed at exit) instead of the
+# local single node, with every node in WAVECOM_AMQP_URL and WAVECOM_QUORUM_GROUP_SIZE=N.
+# loadtest/hosts_and_nodes.sh compares these configurations under one load.
+#
 # The database is left in place (dropping one while other clients work can stall FerretDB's
 # PostgreSQL backend); --drop-db drops it at exit. Logs and raw outputs: .wavecom/loadtest/e2e-<time>/.
 
@@ -52,6 +59,8 @@ PRIORITIES=CRITICAL=2,HIGH=18,MEDIUM=50,LOW=30
 SAMPLE_INTERVAL=1
 DROP_DB=0
 PRIVATE_DOUBLES=0
+WORKER_HOSTS=1
+RABBITMQ_NODES=1
 PRIVATE_DOUBLES_BASE=${WAVECOM_E2E_DOUBLES_PORT:-4100}
 DOUBLES_BIN=${WAVECOM_DOUBLES_BIN:-$LT_ROOT/.wavecom/bin/wavecom-doubles}
 RESULTS=$LT_ROOT/loadtest/results
@@ -83,6 +92,9 @@ Usage: loadtest/e2e.sh [options]
   --results DIR        where e2e.json and e2e.md go (default loadtest/results)
   --private-doubles    run provider doubles of the benchmark's own (control port $PRIVATE_DOUBLES_BASE, the
                        providers on +10..+40) instead of the shared ones at $CONTROL
+  --worker-hosts H     worker masters, each with --workers children and a host id of its own (default 1)
+  --rabbitmq-nodes N   1: the local RabbitMQ node (default); 2..5: a cluster of N nodes of the
+                       benchmark's own on loopback, removed at exit
   --drop-db            drop the benchmark's database at exit (default: leave it)
   -h, --help           this text
 EOF
@@ -91,8 +103,12 @@ EOF
 lt_parse_options usage --count=COUNT --rate=RATE --closed=RATE=0 --batch=BATCH \
   --concurrency=CONCURRENCY --duration=DURATION --drain-timeout=DRAIN_TIMEOUT --workers=WORKERS \
   --latency-ms=LATENCY_MS --failure-rate=FAILURE_RATE --mix=MIX --priorities=PRIORITIES \
-  --port=PORT --results=RESULTS --drop-db=DROP_DB=1 --private-doubles=PRIVATE_DOUBLES=1 -- "$@"
-lt_need_whole_numbers COUNT BATCH CONCURRENCY DURATION DRAIN_TIMEOUT WORKERS LATENCY_MS PORT
+  --port=PORT --results=RESULTS --drop-db=DROP_DB=1 --private-doubles=PRIVATE_DOUBLES=1 \
+  --worker-hosts=WORKER_HOSTS --rabbitmq-nodes=RABBITMQ_NODES -- "$@"
+lt_need_whole_numbers COUNT BATCH CONCURRENCY DURATION DRAIN_TIMEOUT WORKERS LATENCY_MS PORT \
+  WORKER_HOSTS RABBITMQ_NODES
+((WORKER_HOSTS >= 1 && WORKER_HOSTS <= 8)) || die "--worker-hosts must be 1 to 8"
+((RABBITMQ_NODES >= 1 && RABBITMQ_NODES <= 5)) || die "--rabbitmq-nodes must be 1 to 5"
 [[ $RATE =~ ^[0-9]+([.][0-9]+)?$ ]] || die "--rate must be a number, not '$RATE'"
 [[ $FAILURE_RATE =~ ^(0([.][0-9]+)?|1([.]0+)?)$ ]] || die "--failure-rate must be in 0..1"
 ((COUNT >= 1 && WORKERS >= 1 && BATCH <= 1000)) || die "--count and --workers must be at least 1, --batch at most 1000"
@@ -122,6 +138,8 @@ SINCE=$(date +%s)
 
 SAMPLER_PID=
 DOUBLES_PID=
+CLUSTER_PID=
+EXTRA_WORKER_PIDS=()
 DOUBLES_SAVED=0
 declare -A DOUBLES_SET=() # provider -> the settings the benchmark gave it, as the double echoed them
 # shellcheck disable=SC2317 # reached through the EXIT trap
@@ -130,13 +148,16 @@ cleanup() {
   trap - EXIT INT TERM
   [[ -n $LT_CHILD_PID ]] && lt_stop_pid "$LT_CHILD_PID" 10
   [[ -n $SAMPLER_PID ]] && lt_stop_pid "$SAMPLER_PID" 5
+  local pid
+  for pid in ${EXTRA_WORKER_PIDS[@]+"${EXTRA_WORKER_PIDS[@]}"}; do lt_stop_pid "$pid" 40; done
   lt_stop_services 40
+  [[ -n $CLUSTER_PID ]] && lt_stop_pid "$CLUSTER_PID" 60
   if [[ -n $DOUBLES_PID ]]; then
     lt_stop_pid "$DOUBLES_PID" 10
   elif ((DOUBLES_SAVED)); then
     restore_doubles
   fi
-  lt_vhost_delete "$VHOST"
+  ((RABBITMQ_NODES > 1)) || lt_vhost_delete "$VHOST"
   lt_drop_or_keep_database "$MONGODB_URI" "$DB" "$DROP_DB"
   exit "$rc"
 }
@@ -163,9 +184,24 @@ lt_on_exit cleanup
 say "building $BUILD (Release, no sanitizers)"
 lt_build "$BUILD"
 say "vhost $VHOST, database $DB, logs in ${OUT#"$LT_ROOT"/}"
-lt_vhost_fresh "$VHOST"
+((RABBITMQ_NODES > 1)) || lt_vhost_fresh "$VHOST"
 
 lt_export_run_env "$MONGODB_URI" "$DB" "$VHOST" "$PORT" "$WORKERS"
+if ((RABBITMQ_NODES > 1)); then
+  # A fresh cluster: its default vhost is the benchmark's alone.
+  say "starting a RabbitMQ cluster of $RABBITMQ_NODES nodes (loadtest/rabbitmq_cluster.py)"
+  "$LT_PYTHON" "$LT_ROOT/loadtest/rabbitmq_cluster.py" --nodes "$RABBITMQ_NODES" \
+    --url-out "$OUT/cluster-url" >>"$OUT/cluster.log" 2>&1 &
+  CLUSTER_PID=$!
+  for ((i = 0; i < 300; i++)); do
+    [[ -s $OUT/cluster-url ]] && break
+    kill -0 "$CLUSTER_PID" 2>/dev/null || die "the RabbitMQ cluster did not start (see $OUT/cluster.log)"
+    sleep 0.5
+  done
+  [[ -s $OUT/cluster-url ]] || die "the RabbitMQ cluster did not start within 150 s (see $OUT/cluster.log)"
+  WAVECOM_AMQP_URL=$(<"$OUT/cluster-url")
+  export WAVECOM_AMQP_URL WAVECOM_QUORUM_GROUP_SIZE=$RABBITMQ_NODES
+fi
 if ((PRIVATE_DOUBLES)); then
   lt_start_private_doubles "$DOUBLES_BIN" "$PRIVATE_DOUBLES_BASE" "$OUT/doubles"
   DOUBLES_PID=$LT_DOUBLES_PID CONTROL=$LT_CONTROL WEBHOOK_URL=$LT_WEBHOOK_URL
@@ -192,16 +228,27 @@ done
 curl -fsS -m 30 -o "$OUT/doubles-stats-before.json" "$CONTROL/_control/stats" ||
   die "could not read the doubles' counters"
 
-say "starting wavecom-api on port $PORT and wavecom-worker with $WORKERS children"
+say "starting wavecom-api on port $PORT and $WORKER_HOSTS wavecom-worker host(s) with $WORKERS children each"
 lt_start_api "$BUILD" "$OUT/api.log"
+# Several hosts: each master has a host id of its own; only the first serves metrics.
+((WORKER_HOSTS == 1)) || export WAVECOM_WORKER_ID=e2e-host-1
 lt_start_worker "$BUILD" "$OUT/worker.log"
+WORKER_LOGS=("$OUT/worker.log")
+for ((h = 2; h <= WORKER_HOSTS; h++)); do
+  WAVECOM_WORKER_ID=e2e-host-$h WAVECOM_WORKER_METRICS_PORT=0 \
+    "$BUILD/worker/wavecom-worker" >>"$OUT/worker-$h.log" 2>&1 &
+  EXTRA_WORKER_PIDS+=($!)
+  WORKER_LOGS+=("$OUT/worker-$h.log")
+done
 # A pool whose children die at start (a broken build) would only make the drain wait in vain.
 for ((i = 0; i < 15; i++)); do
   sleep 0.2
-  if lt_worker_child_died "$OUT/worker.log"; then
-    tail -n 5 "$OUT/worker.log" >&2
-    die "wavecom-worker children die at start (see $OUT/worker.log)"
-  fi
+  for log in "${WORKER_LOGS[@]}"; do
+    if lt_worker_child_died "$log"; then
+      tail -n 5 "$log" >&2
+      die "wavecom-worker children die at start (see $log)"
+    fi
+  done
 done
 lt_tenant_key "$BUILD" e2e-bench sender
 TENANT=$LT_TENANT
@@ -285,6 +332,9 @@ lt_run_child "$LT_PYTHON" "$LT_ROOT/loadtest/e2e_report.py" wait --mongodb-uri "
   --tenant "$TENANT" --expected "$accepted" --timeout "$DRAIN_TIMEOUT" --interval "$interval" ||
   quiescent=0
 kill -0 "$LT_WORKER_PID" 2>/dev/null || die "wavecom-worker died during the run (see $OUT/worker.log)"
+for pid in ${EXTRA_WORKER_PIDS[@]+"${EXTRA_WORKER_PIDS[@]}"}; do
+  kill -0 "$pid" 2>/dev/null || die "a second wavecom-worker host died during the run (see $OUT/worker-*.log)"
+done
 kill -0 "$LT_API_PID" 2>/dev/null || die "wavecom-api died during the run (see $OUT/api.log)"
 lt_sample_rss "$RSS_FILE" # the end state, after the last delivery
 cpu_snapshot "$OUT/cpu-after.json"
@@ -313,7 +363,8 @@ report_rc=0
   --since "$SINCE" --quiescent "$quiescent" --doubles-drift "$DRIFT_FILE" --worker-log "$OUT/worker.log" \
   --out-json "$RESULTS/e2e.json" --out-md "$RESULTS/e2e.md" \
   --meta "command=$COMMAND" --meta "date=$(date -u +%Y-%m-%dT%H:%MZ)" --meta "cores=$(nproc)" \
-  --meta "workers=$WORKERS" --meta "latency_ms=$LATENCY_MS" --meta "failure_rate=$FAILURE_RATE" \
+  --meta "workers=$WORKERS" --meta "worker_hosts=$WORKER_HOSTS" --meta "rabbitmq_nodes=$RABBITMQ_NODES" \
+  --meta "latency_ms=$LATENCY_MS" --meta "failure_rate=$FAILURE_RATE" \
   --meta "commit=$(git -C "$LT_ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
   --meta "dirty=$dirty" --meta "database=$DB" --meta "logs=${OUT#"$LT_ROOT"/}" \
   --meta "doubles=$( ((PRIVATE_DOUBLES)) && echo private || echo shared) $CONTROL" || report_rc=$?

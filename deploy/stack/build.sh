@@ -37,11 +37,12 @@ find_go() {
 }
 
 # Builds the Go program in folder SRC into BIN when BIN is missing or older than one of SRC's
-# sources (its tests excluded); WHAT names the program in messages.
+# sources (its tests excluded; the JSON schemas it embeds included); WHAT names the program in
+# messages.
 build_go_program() { # SRC BIN WHAT
   local src=$1 bin=$2 what=$3 newer
   if [[ -x $bin ]]; then
-    newer=$(find "$src" -maxdepth 1 -type f \( -name '*.go' -o -name go.mod -o -name go.sum \) \
+    newer=$(find "$src" -maxdepth 1 -type f \( -name '*.go' -o -name '*.json' -o -name go.mod -o -name go.sum \) \
       ! -name '*_test.go' -newer "$bin" -print -quit)
     [[ -n $newer ]] || return 0
   fi

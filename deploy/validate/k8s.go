@@ -14,6 +14,7 @@ import (
 	keda "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
@@ -79,6 +80,16 @@ var kinds = map[string]kind{
 	"keda.sh/v1alpha1/TriggerAuthentication": kindOf(func(o *objects, name string, t *keda.TriggerAuthentication) {
 		o.triggerAuths[name] = t
 	}),
+	"batch/v1/Job": kindOf(func(o *objects, name string, j *batchv1.Job) {
+		o.jobs[name] = j
+		o.pods = append(o.pods, labels.Set(j.Spec.Template.Labels))
+	}),
+	"rabbitmq.com/v1beta1/RabbitmqCluster": kindOf(func(o *objects, name string, cr *customResource) {
+		o.keepRabbitmqCluster(name, cr)
+	}),
+	"mongodbcommunity.mongodb.com/v1/MongoDBCommunity": kindOf(func(o *objects, name string, cr *customResource) {
+		o.keepMongoDBCommunity(name, cr)
+	}),
 }
 
 // objects holds every decoded object by kind, then name.
@@ -92,7 +103,12 @@ type objects struct {
 	netpols       []*networkingv1.NetworkPolicy
 	scaledObjects []*keda.ScaledObject
 	triggerAuths  map[string]*keda.TriggerAuthentication
-	problems      []string
+	jobs          map[string]*batchv1.Job
+	// The labels of the pods that Jobs and the operators' objects run (a Deployment's are in its
+	// template), for the selectors of PDBs and NetworkPolicies.
+	pods       []labels.Set
+	mongoUsers []mongoUser
+	problems   []string
 }
 
 func (o *objects) fail(format string, args ...any) {
@@ -181,7 +197,8 @@ func (o *objects) configMapHasKey(name, key string) bool {
 	return ok
 }
 
-// selects reports whether selector selects the pods of at least one Deployment.
+// selects reports whether selector selects the pods of at least one Deployment, Job or operator's
+// object.
 func (o *objects) selects(selector *metav1.LabelSelector) bool {
 	sel, err := metav1.LabelSelectorAsSelector(selector)
 	if err != nil {
@@ -189,6 +206,11 @@ func (o *objects) selects(selector *metav1.LabelSelector) bool {
 	}
 	for _, d := range o.deployments {
 		if sel.Matches(labels.Set(d.Spec.Template.Labels)) {
+			return true
+		}
+	}
+	for _, pod := range o.pods {
+		if sel.Matches(pod) {
 			return true
 		}
 	}
@@ -232,10 +254,18 @@ func (o *objects) checkDeployment(name string, d *appsv1.Deployment) {
 	if pod.TerminationGracePeriodSeconds == nil {
 		o.fail("Deployment %s: terminationGracePeriodSeconds is not set", name)
 	}
+	o.checkPod("Deployment "+name, pod, true)
+}
+
+// checkPod checks a pod template's containers and volumes; a long-running one (probes) must have
+// both probes.
+func (o *objects) checkPod(owner string, pod *corev1.PodSpec, probes bool) {
 	for _, c := range pod.Containers {
-		where := fmt.Sprintf("Deployment %s, container %s", name, c.Name)
-		o.checkProbe(where+", readinessProbe", pod, c.ReadinessProbe)
-		o.checkProbe(where+", livenessProbe", pod, c.LivenessProbe)
+		where := fmt.Sprintf("%s, container %s", owner, c.Name)
+		if probes {
+			o.checkProbe(where+", readinessProbe", pod, c.ReadinessProbe)
+			o.checkProbe(where+", livenessProbe", pod, c.LivenessProbe)
+		}
 		if c.Resources.Requests.Cpu().IsZero() || c.Resources.Requests.Memory().IsZero() ||
 			c.Resources.Limits.Memory().IsZero() {
 			o.fail("%s: needs CPU and memory requests and a memory limit", where)
@@ -271,10 +301,10 @@ func (o *objects) checkDeployment(name string, d *appsv1.Deployment) {
 	}
 	for _, v := range pod.Volumes {
 		if v.Secret != nil && o.secrets[v.Secret.SecretName] == nil {
-			o.fail("Deployment %s: volume %s: Secret %s does not exist", name, v.Name, v.Secret.SecretName)
+			o.fail("%s: volume %s: Secret %s does not exist", owner, v.Name, v.Secret.SecretName)
 		}
 		if v.ConfigMap != nil && o.configMaps[v.ConfigMap.Name] == nil {
-			o.fail("Deployment %s: volume %s: ConfigMap %s does not exist", name, v.Name, v.ConfigMap.Name)
+			o.fail("%s: volume %s: ConfigMap %s does not exist", owner, v.Name, v.ConfigMap.Name)
 		}
 	}
 }
@@ -288,6 +318,14 @@ func (o *objects) check() {
 	for _, name := range names {
 		o.checkDeployment(name, o.deployments[name])
 	}
+	for name, j := range o.jobs {
+		if j.Spec.Template.Spec.RestartPolicy != corev1.RestartPolicyOnFailure &&
+			j.Spec.Template.Spec.RestartPolicy != corev1.RestartPolicyNever {
+			o.fail("Job %s: restartPolicy must be OnFailure or Never", name)
+		}
+		o.checkPod("Job "+name, &j.Spec.Template.Spec, false)
+	}
+	o.checkCustomResources()
 	for _, s := range o.services {
 		sel := &metav1.LabelSelector{MatchLabels: s.Spec.Selector}
 		var target *appsv1.Deployment
@@ -297,7 +335,7 @@ func (o *objects) check() {
 			}
 		}
 		if target == nil {
-			o.fail("Service %s: its selector selects no Deployment's pods", s.Name)
+			o.fail("Service %s: its selector selects no pods of these manifests", s.Name)
 			continue
 		}
 		for _, p := range s.Spec.Ports {
@@ -314,13 +352,13 @@ func (o *objects) check() {
 	}
 	for _, p := range o.pdbs {
 		if !o.selects(p.Spec.Selector) {
-			o.fail("PodDisruptionBudget %s: its selector selects no Deployment's pods", p.Name)
+			o.fail("PodDisruptionBudget %s: its selector selects no pods of these manifests", p.Name)
 		}
 	}
 	for _, n := range o.netpols {
 		if len(n.Spec.PodSelector.MatchLabels)+len(n.Spec.PodSelector.MatchExpressions) > 0 &&
 			!o.selects(&n.Spec.PodSelector) {
-			o.fail("NetworkPolicy %s: its podSelector selects no Deployment's pods", n.Name)
+			o.fail("NetworkPolicy %s: its podSelector selects no pods of these manifests", n.Name)
 		}
 	}
 	for _, s := range o.scaledObjects {
@@ -408,6 +446,7 @@ func checkKubernetes(dir string) []string {
 		configMaps:   map[string]*corev1.ConfigMap{},
 		secrets:      map[string]*corev1.Secret{},
 		triggerAuths: map[string]*keda.TriggerAuthentication{},
+		jobs:         map[string]*batchv1.Job{},
 	}
 	raw, err := os.ReadFile(filepath.Join(dir, "kustomization.yaml"))
 	if err != nil {

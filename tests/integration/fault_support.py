@@ -10,6 +10,7 @@ emails) and the kill-and-restart scenario are here too.
 import collections
 import json
 import os
+import re
 import subprocess
 import threading
 import time
@@ -77,6 +78,34 @@ def sms_deliveries(ids):
     """Deliveries per id as the Twilio double received them."""
     per_id = providers.stats(ids=True)["twilio"].get("per_id", {})
     return {nid: per_id.get(nid, 0) for nid in ids}
+
+
+# The broker connections a process logs opening and losing (wc_broker.c), by name and node port.
+OPENED = re.compile(r"RabbitMQ connection (\S+) open to node [0-9.]+:(\d+)$")
+LOST = re.compile(r"RabbitMQ connection (\S+) to node [0-9.]+:(\d+) lost")
+
+
+def log_messages(stack, name):
+    """The messages of a process's JSON log lines, oldest first."""
+    messages = []
+    for line in stack.log(name, whole=True).splitlines():
+        try:
+            messages.append(json.loads(line)["msg"])
+        except (ValueError, KeyError, TypeError):
+            continue
+    return messages
+
+
+def connection_nodes(messages):
+    """{connection name: AMQP port of the node it is open to} from a log; a lost one is absent."""
+    nodes = {}
+    for msg in messages:
+        opened, lost = OPENED.search(msg), LOST.search(msg)
+        if opened:
+            nodes[opened.group(1)] = int(opened.group(2))
+        elif lost:
+            nodes.pop(lost.group(1), None)
+    return nodes
 
 
 class Load:

@@ -10,16 +10,17 @@ import email.policy
 import json
 import os
 import signal
-import socket
 import subprocess
 import tempfile
-import time
 import unittest
 import urllib.error
 import urllib.request
 import uuid
 
 import pymongo
+
+# Re-exported: the tests take these from here.
+from loopback import free_port, parse_queue_depths, tcp_answers, wait_until  # noqa: F401
 
 
 def _required_env(name):
@@ -67,47 +68,12 @@ def trail(db, doc):
     return entries
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until(predicate, timeout, interval=0.1, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
-def parse_queue_depths(listing):
-    """{queue: messages} from `rabbitmqctl list_queues --quiet --no-table-headers name messages`."""
-    depths = {}
-    for line in listing.splitlines():
-        parts = line.split()
-        if len(parts) == 2 and parts[1].isdigit():
-            depths[parts[0]] = int(parts[1])
-    return depths
-
-
 def queue_depths():
     """Messages ready + unacked per queue of the test vhost, from the broker itself."""
     return parse_queue_depths(subprocess.run(
         [RABBITMQCTL, "list_queues", "-p", VHOST, "--quiet", "--no-table-headers",
          "name", "messages"],
         check=True, capture_output=True, text=True, timeout=60).stdout)
-
-
-def tcp_answers(port, timeout=5):
-    """True when something accepts connections on 127.0.0.1:port."""
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=timeout):
-            return True
-    except OSError:
-        return False
 
 
 def purge_queues():

@@ -18,13 +18,13 @@ import tempfile
 import time
 import uuid
 
-from harness import RABBITMQCTL, free_port, parse_queue_depths, tcp_answers, wait_until
+from loopback import free_port, parse_queue_depths, tcp_answers, wait_until
 
 RABBITMQ_LIBEXEC = "/usr/lib/rabbitmq/bin"
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 # deploy/stack.sh builds FerretDB next to the rabbitmqctl wrapper it writes.
 FERRETDB_BIN = os.environ.get("WAVECOM_TEST_FERRETDB_BIN") or os.path.join(
-    os.path.dirname(RABBITMQCTL), "wavecom-ferretdb")
+    os.path.dirname(os.environ.get("WAVECOM_TEST_RABBITMQCTL", "")), "wavecom-ferretdb")
 
 # A test killed before its cleanup (a ctest timeout) must not leave a broker or database behind:
 # each process gets a signal when the test process dies (util-linux setpriv sets it after any
@@ -121,8 +121,9 @@ class PrivateRabbitMQ:
         _reap(self.proc)
         wait_until(lambda: not tcp_answers(self.port, timeout=1), 10, what="the AMQP port to close")
 
-    def ctl(self, *args, timeout=60):
-        return subprocess.run([os.path.join(RABBITMQ_LIBEXEC, "rabbitmqctl"), *args],
+    def ctl(self, *args, timeout=60, tool="rabbitmqctl"):
+        """A RabbitMQ command line tool (rabbitmqctl, rabbitmq-queues, ...) against this node."""
+        return subprocess.run([os.path.join(RABBITMQ_LIBEXEC, tool), *args],
                               env=self.env, check=True, capture_output=True, text=True,
                               timeout=timeout).stdout
 
@@ -185,6 +186,14 @@ class PrivateRabbitMQCluster:
 
     def node_on_port(self, port):
         return next(node for node in self.nodes if node.port == port)
+
+    def node_named(self, name):
+        return next(node for node in self.nodes if node.node == name)
+
+    def live_node(self):
+        """A node whose process runs, to ask about the cluster."""
+        return next(node for node in self.nodes if node.proc is not None and
+                    node.proc.poll() is None)
 
     def close(self):
         for node in self.nodes:

@@ -77,6 +77,17 @@ class LoadtestScenariosTest(unittest.TestCase):
         self.assertEqual(rec["duplicates"], 0)
         self.assertTrue(all(p.get("idle_rss_kb") for p in r["rss"]["processes"]), r["rss"])
 
+    def test_2b_hosts_and_nodes_reconcile_in_each_configuration(self):
+        line = self.run_scenario("loadtest/hosts_and_nodes.sh", "--count", "150",
+                                 "--results", self.results)
+        self.assertIn("base", line)
+        r = self.result("hosts_and_nodes")
+        self.assertEqual(set(r["configurations"]), {"base", "two-hosts", "cluster"})
+        for name, c in r["configurations"].items():
+            self.assertEqual((c["accepted"], c["lost"], c["duplicates"]), (150, 0, 0), name)
+        self.assertEqual(r["configurations"]["two-hosts"]["worker_hosts"], "2")
+        self.assertEqual(r["configurations"]["cluster"]["rabbitmq_nodes"], "3")
+
     def test_3_priority_critical_behind_low(self):
         self.run_scenario("loadtest/priority.sh", "--low", "400", "--critical", "20", "--lead", "2",
                           "--drop-db", "--results", self.results)

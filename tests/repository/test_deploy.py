@@ -19,6 +19,7 @@ BUILD_DIR = os.environ["WAVECOM_BUILD_DIR"]
 CTL = os.path.join(BUILD_DIR, "ctl", "wavecomctl")
 K8S = os.path.join(ROOT, "deploy", "k8s")
 COMPOSE_FILE = os.path.join(ROOT, "docker-compose.yml")
+CLUSTER_COMPOSE_FILE = os.path.join(ROOT, "docker-compose.cluster.yml")
 DOCKERFILE = os.path.join(ROOT, "deploy", "Dockerfile")
 # deploy/stack.sh install builds it and deploy/stack.sh test names it here.
 VALIDATE = os.environ.get("WAVECOM_TEST_DEPLOY_VALIDATE")
@@ -198,6 +199,14 @@ class ConfigurationTest(unittest.TestCase):
     def test_the_code_accepts_every_configuration(self):
         for name in ("api", "worker"):
             self.run_config_check(self.compose["services"][name]["environment"], f"compose {name}")
+        # docker-compose.cluster.yml extends these services, its variables over theirs.
+        with open(CLUSTER_COMPOSE_FILE, encoding="utf-8") as f:
+            cluster = yaml.safe_load(f)
+        for name in ("api", "worker"):
+            env = dict(self.compose["services"][name]["environment"],
+                       **cluster["services"][name]["environment"])
+            self.assert_known(env, f"docker-compose.cluster.yml service {name}")
+            self.run_config_check(env, f"cluster compose {name}")
             self.run_config_check(k8s_environment(self.docs, f"wavecom-{name}"), f"k8s wavecom-{name}")
 
     def test_the_code_refuses_a_bad_value(self):
@@ -341,12 +350,34 @@ class QueuesTest(unittest.TestCase):
         header = read("shared/broker/wc_topology.h")
         high = re.search(r'#define WC_QUEUE_HIGH "([^"]+)"', header).group(1)
         standard = re.search(r'#define WC_QUEUE_STANDARD "([^"]+)"', header).group(1)
+        # The retry tiers: the queues whose messages come back after a delay.
+        tiers = [q["name"] for q in self.topology["queues"] if "x-message-ttl" in q["arguments"]]
+        self.assertEqual(len(tiers), 3, self.topology["queues"])
         scaled = find(self.docs, "ScaledObject", "wavecom-worker")
         self.assertEqual(scaled["spec"]["scaleTargetRef"]["name"], "wavecom-worker")
         queues = [t["metadata"]["queueName"] for t in scaled["spec"]["triggers"]]
         for q in queues:
             self.assertIn(q, declared, f"KEDA trigger on {q}, a queue the code does not declare")
-        self.assertEqual(sorted(queues), sorted([high, standard]))
+        self.assertEqual(sorted(queues), sorted([high, standard, *tiers]))
+
+    def test_the_cluster_is_given_the_declared_topology(self):
+        # What the programs declare with the ConfigMap's settings, byte for byte what the Job
+        # imports and what the cluster's definitions file holds.
+        config = find(self.docs, "ConfigMap", "wavecom-config")["data"]
+        out = ctl("topology", env=config)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        on_file = read("deploy/rabbitmq-definitions-cluster.json")
+        self.assertEqual(out.stdout, on_file, "regenerate with: WAVECOM_QUORUM_GROUP_SIZE=3 "
+                         "wavecomctl topology > deploy/rabbitmq-definitions-cluster.json")
+        definitions = find(self.docs, "ConfigMap", "wavecom-rabbitmq-definitions")
+        self.assertEqual(definitions["data"]["definitions.json"], on_file,
+                         "copy deploy/rabbitmq-definitions-cluster.json into rabbitmq-definitions.yaml")
+        job = find(self.docs, "Job", "wavecom-rabbitmq-definitions")
+        volumes = job["spec"]["template"]["spec"]["volumes"]
+        self.assertEqual([v["configMap"]["name"] for v in volumes], ["wavecom-rabbitmq-definitions"])
+        cluster = find(self.docs, "RabbitmqCluster", "wavecom-rabbitmq")
+        self.assertIn(f"http://{cluster['metadata']['name']}:15672/api/definitions",
+                      " ".join(job["spec"]["template"]["spec"]["containers"][0]["command"]))
 
     def test_keda_reads_the_broker_the_programs_use(self):
         auth = find(self.docs, "TriggerAuthentication", "wavecom-rabbitmq")
@@ -386,8 +417,125 @@ class CapacityGuideTest(unittest.TestCase):
         _, docs = load_manifests()
         triggers = {t["metadata"]["queueName"]: int(t["metadata"]["value"])
                     for t in find(docs, "ScaledObject", "wavecom-worker")["spec"]["triggers"]}
-        # About ten seconds of one pod's work for the standard queue, one for the high one.
-        self.assertEqual(triggers, {"notifications": 10 * planned, "high_priority": planned})
+        # About ten seconds of one pod's work for the standard queue and each retry tier, one for
+        # the high one.
+        self.assertEqual(triggers, {"notifications": 10 * planned, "high_priority": planned,
+                                    **{q: 10 * planned for q in triggers if q.startswith("retry.")}})
+        self.assertEqual(len(triggers), 5)
+
+
+class ClusterManifestsTest(unittest.TestCase):
+    """RabbitMQ and MongoDB as three replicas each, spread over hosts, drained one at a time, and
+    the programs configured for them (docs/OPERATIONS.md, "A RabbitMQ cluster")."""
+
+    @classmethod
+    def setUpClass(cls):
+        _, cls.docs = load_manifests()
+
+    def pdb_of(self, labels):
+        matches = [d for d in self.docs if d["kind"] == "PodDisruptionBudget" and
+                   d["spec"]["selector"]["matchLabels"].items() <= labels.items()]
+        self.assertEqual(len(matches), 1, labels)
+        return matches[0]["spec"]
+
+    def test_three_rabbitmq_nodes_on_three_hosts(self):
+        cluster = find(self.docs, "RabbitmqCluster", "wavecom-rabbitmq")
+        self.assertEqual(cluster["spec"]["replicas"], 3)
+        [term] = cluster["spec"]["affinity"]["podAntiAffinity"][
+            "requiredDuringSchedulingIgnoredDuringExecution"]
+        pods = {"app.kubernetes.io/name": "wavecom-rabbitmq"}
+        self.assertEqual((term["labelSelector"]["matchLabels"], term["topologyKey"]),
+                         (pods, "kubernetes.io/hostname"))
+        self.assertEqual(self.pdb_of(pods), {"maxUnavailable": 1, "selector": {"matchLabels": pods}})
+        # One replica of each quorum queue per node.
+        config = find(self.docs, "ConfigMap", "wavecom-config")["data"]
+        self.assertEqual(int(config["WAVECOM_QUORUM_GROUP_SIZE"]), cluster["spec"]["replicas"])
+        amqp = urlsplit(find(self.docs, "Secret", "wavecom-secrets")["stringData"]["amqp-url"])
+        self.assertEqual(amqp.hostname, cluster["metadata"]["name"])  # the operator's Service
+
+    def test_a_three_member_mongodb_replica_set_on_three_hosts(self):
+        mongodb = find(self.docs, "MongoDBCommunity", "wavecom-mongodb")
+        self.assertEqual((mongodb["spec"]["members"], mongodb["spec"]["type"]), (3, "ReplicaSet"))
+        pods = {"app": "wavecom-mongodb-svc"}
+        pod = mongodb["spec"]["statefulSet"]["spec"]["template"]["spec"]
+        [term] = pod["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+        self.assertEqual((term["labelSelector"]["matchLabels"], term["topologyKey"]),
+                         (pods, "kubernetes.io/hostname"))
+        self.assertEqual(self.pdb_of(pods), {"maxUnavailable": 1, "selector": {"matchLabels": pods}})
+        # The programs' URI names every member, the set (the resource's name) and w=majority.
+        uri = find(self.docs, "Secret", "wavecom-secrets")["stringData"]["mongodb-uri"]
+        hosts = urlsplit(uri).netloc.split("@", 1)[1].split(",")
+        self.assertEqual(hosts, [f"wavecom-mongodb-{i}.wavecom-mongodb-svc:27017" for i in range(3)])
+        self.assertIn("replicaSet=wavecom-mongodb", uri)
+        self.assertIn("w=majority", uri)
+        [user] = mongodb["spec"]["users"]
+        self.assertEqual(urlsplit(uri).username, user["name"])
+
+    def test_api_and_worker_spread_over_hosts(self):
+        for name in ("wavecom-api", "wavecom-worker"):
+            spec = find(self.docs, "Deployment", name)["spec"]["template"]["spec"]
+            [term] = spec["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
+            self.assertEqual(term["podAffinityTerm"]["labelSelector"]["matchLabels"],
+                             {"app.kubernetes.io/name": name})
+            self.pdb_of({"app.kubernetes.io/name": name})
+
+
+class ClusterComposeTest(unittest.TestCase):
+    """docker-compose.cluster.yml: three RabbitMQ nodes that cluster, three MongoDB members that
+    form one set, and programs given all of them."""
+
+    @classmethod
+    def setUpClass(cls):
+        with open(CLUSTER_COMPOSE_FILE, encoding="utf-8") as f:
+            cls.compose = yaml.safe_load(f)
+        cls.services = cls.compose["services"]
+
+    def names(self, prefix):
+        return sorted(n for n in self.services if re.fullmatch(rf"{prefix}(-\d)?", n))
+
+    def test_the_imported_topology_is_the_one_the_programs_declare(self):
+        importer = self.services["rabbitmq-definitions"]
+        self.assertEqual(importer["volumes"],
+                         ["./deploy/rabbitmq-definitions-cluster.json:/definitions.json:ro"])
+        env = dict(load_compose()["services"]["api"]["environment"],
+                   **self.services["api"]["environment"])
+        out = ctl("topology", env=env)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertEqual(out.stdout, read("deploy/rabbitmq-definitions-cluster.json"))
+
+    def test_every_node_is_a_peer_and_in_the_programs_url_list(self):
+        nodes = self.names("rabbitmq")
+        self.assertEqual(len(nodes), 3)
+        peers = re.findall(r"^cluster_formation\.classic_config\.nodes\.\d+ = rabbit@(\S+)$",
+                           read("deploy/rabbitmq/cluster.conf"), re.M)
+        self.assertEqual(sorted(peers), sorted(self.services[n]["hostname"] for n in nodes))
+        for name in ("api", "worker"):
+            env = self.services[name]["environment"]
+            hosts = [urlsplit(u).hostname for u in env["WAVECOM_AMQP_URL"].split(",")]
+            self.assertEqual(sorted(hosts), nodes, name)
+            self.assertEqual(int(env["WAVECOM_QUORUM_GROUP_SIZE"]), len(nodes))
+        cookies = {self.services[n]["environment"]["RABBITMQ_ERLANG_COOKIE"] for n in nodes}
+        self.assertEqual(len(cookies), 1, "the nodes of one cluster share one cookie")
+
+    def test_the_files_it_mounts_exist(self):
+        for name, service in self.services.items():
+            for volume in service.get("volumes", []):
+                source = volume.split(":")[0]
+                if source.startswith("."):
+                    self.assertTrue(os.path.exists(os.path.join(ROOT, source)), f"{name}: {source}")
+                else:
+                    self.assertIn(source, self.compose["volumes"], f"{name}: volume {source}")
+
+    def test_every_member_is_initiated_and_in_the_programs_uri(self):
+        members = self.names("mongodb")
+        self.assertEqual(len(members), 3)
+        initiate = " ".join(self.services["mongodb"]["healthcheck"]["test"])
+        self.assertEqual(sorted(re.findall(r"host: '([a-z0-9-]+):27017'", initiate)), members)
+        for name in ("api", "worker"):
+            uri = urlsplit(self.services[name]["environment"]["WAVECOM_MONGODB_URI"])
+            self.assertEqual(sorted(h.split(":")[0] for h in uri.netloc.split(",")), members)
+            self.assertIn("w=majority", uri.query)
+            self.assertIn("replicaSet=rs0", uri.query)
 
 
 class FilesAndBuildTest(unittest.TestCase):
@@ -534,6 +682,13 @@ class SchemaTest(unittest.TestCase):
         self.assertEqual(out.returncode, 0, out.stderr)
         self.assertEqual(len(out.stdout.splitlines()), len(load_compose()["services"]))
 
+    def test_cluster_compose_file_loads_with_the_services_it_extends(self):
+        out = self.validate("compose", CLUSTER_COMPOSE_FILE)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        for name in ("rabbitmq", "rabbitmq-2", "rabbitmq-3", "mongodb", "mongodb-2", "mongodb-3",
+                     "api", "worker"):
+            self.assertIn(f"ok service {name}\n", out.stdout)
+
     def broken_k8s(self, file, old, new):
         tmp = tempfile.mkdtemp()
         self.addCleanup(shutil.rmtree, tmp)
@@ -559,6 +714,14 @@ class SchemaTest(unittest.TestCase):
             ("worker.yaml", "queueName: notifications", "queue: notifications", "queue is not a metadata field"),
             ("api.yaml", "port: http}\n            periodSeconds: 5", "port: web}\n            periodSeconds: 5",
              "port web is not a container port"),
+            # The operators' kinds, against the pinned schemas and the types embedded in them.
+            ("rabbitmq.yaml", "  replicas: 3", "  replica: 3", "additional properties 'replica'"),
+            ("rabbitmq.yaml", "topologyKey:", "topologyKeys:", 'unknown field "topologyKeys"'),
+            ("mongodb.yaml", "type: ReplicaSet", "type: Sharded", "/type"),
+            ("mongodb.yaml", "name: wavecom-mongodb-password", "name: mongodb-password",
+             "Secret mongodb-password has no key password"),
+            ("mongodb.yaml", "app: wavecom-mongodb-svc\n---", "app: mongodb\n---",
+             "PodDisruptionBudget wavecom-mongodb: its selector selects no pods"),
         ]
         for file, old, new, expected in cases:
             with self.subTest(file=file, new=new):
