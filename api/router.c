@@ -70,6 +70,11 @@ static const route_t routes[] = {
     {"GET", "/api/audit", PERM_ADMIN, api_handle_audit},
     {"GET", "/api/keys", PERM_ADMIN, api_handle_keys},
     {"GET", "/api/usage", PERM_ADMIN, api_handle_usage},
+    {"POST", "/api/templates", PERM_SEND, api_handle_create_template},
+    {"GET", "/api/templates", PERM_READ, api_handle_list_templates},
+    {"GET", "/api/templates/:id", PERM_READ, api_handle_get_template},
+    {"PATCH", "/api/templates/:id", PERM_SEND, api_handle_patch_template},
+    {"DELETE", "/api/templates/:id", PERM_SEND, api_handle_delete_template},
     /* The operator dashboard (dashboard.h): its page and files, then what its pages read. */
     {"GET", "/", PERM_PUBLIC, api_handle_dashboard_index},
     {"GET", "/assets/:file", PERM_PUBLIC, api_handle_dashboard_asset},
