@@ -21,6 +21,7 @@
 #include "idempotency.h"
 #include "response.h"
 #include "submission.h"
+#include "template_render.h"
 #include "wc_log.h"
 #include "wc_time.h"
 
@@ -103,6 +104,7 @@ static api_response_t respond_batch(api_submission_t *sub, void *arg)
                 }
                 copy_member(r->notification, o, "status");
                 copy_member(r->notification, o, "scheduledAt");
+                copy_member(r->notification, o, "template");
             } else {
                 json_object_object_add(o, "message", json_object_new_string(r->message));
                 retry_after = retry_after || r->retry_after;
@@ -176,29 +178,60 @@ static json_object *batch_items(json_object *body, api_response_t *res)
     return items;
 }
 
-/* Validates item i into the submission, or records its errors. Returns
- * false only when memory runs out. */
+/* What rendering an item's template needs: the templates the batch has read
+ * so far, and where to say the database failed. */
+typedef struct {
+    api_context_t *ctx;
+    const char *tenant_id;
+    api_template_cache_t *cache;
+    bool *unavailable;
+} item_templates_t;
+
+/* Validates item i (rendered first when it names a template) into the
+ * submission, or records its errors. Returns false when memory runs out or
+ * the database failed reading a template (*templates->unavailable). */
 static bool add_item(api_submission_t *sub, batch_t *b, size_t i, json_object *item,
-                     const char *key, const wc_validation_options_t *opts)
+                     const char *key, const wc_validation_options_t *opts,
+                     const item_templates_t *templates)
 {
     wc_field_errors_t errs = {0};
     wc_notification_request_t nreq;
     b->sub_index[i] = -1;
-    if (!wc_notification_validate_opts(item, opts, &nreq, &errs)) {
+    json_object *rendered = NULL, *template_ref = NULL;
+    switch (api_template_expand(templates->ctx, templates->tenant_id, templates->cache, item,
+                                &rendered, &template_ref, &errs)) {
+    case API_TEMPLATE_NONE:
+    case API_TEMPLATE_RENDERED:
+        break;
+    case API_TEMPLATE_INVALID:
         b->errors[i] = wc_field_errors_to_json(&errs);
         return true;
+    case API_TEMPLATE_UNAVAILABLE:
+        *templates->unavailable = true;
+        return false;
     }
+    if (!wc_notification_validate_opts(rendered != NULL ? rendered : item, opts, &nreq, &errs)) {
+        b->errors[i] = wc_field_errors_to_json(&errs);
+        json_object_put(rendered);
+        json_object_put(template_ref);
+        return true;
+    }
+    nreq.template_ref = template_ref;
     char item_key[API_IDEMPOTENCY_KEY_MAX + 16];
     char hash[65] = "";
+    bool ok = true;
     if (key != NULL) {
         snprintf(item_key, sizeof(item_key), "%s#%zu", key, i);
         nreq.idempotency_key = item_key;
-        if (api_idempotency_hash(item, hash) != 0) {
-            return false;
-        }
+        ok = api_idempotency_hash(item, hash) == 0;
     }
-    b->sub_index[i] = (long)api_submission_count(sub);
-    return api_submission_add(sub, &nreq, hash) == 0;
+    if (ok) {
+        b->sub_index[i] = (long)api_submission_count(sub);
+        ok = api_submission_add(sub, &nreq, hash) == 0;
+    }
+    json_object_put(rendered);
+    json_object_put(template_ref);
+    return ok;
 }
 
 api_response_t api_handle_create_batch(api_context_t *ctx, const api_request_t *req,
@@ -229,14 +262,25 @@ api_response_t api_handle_create_batch(api_context_t *ctx, const api_request_t *
         .allow_http_webhooks = ctx->cfg->webhook_allow_http != 0,
         .now_ms = wc_time_now_ms(),
     };
-    bool ok = b != NULL && sub != NULL;
+    bool unavailable = false;
+    const item_templates_t templates = {
+        .ctx = ctx,
+        .tenant_id = principal->tenant_id,
+        .cache = api_template_cache_new(),
+        .unavailable = &unavailable,
+    };
+    bool ok = b != NULL && sub != NULL && templates.cache != NULL;
     for (size_t i = 0; ok && i < n; i++) {
-        ok = add_item(sub, b, i, json_object_array_get_idx(items, i), key, &opts);
+        ok = add_item(sub, b, i, json_object_array_get_idx(items, i), key, &opts, &templates);
     }
+    api_template_cache_free(templates.cache);
     json_object_put(body);
     if (!ok) {
         batch_free(b);
         api_submission_free(sub);
+        if (unavailable) {
+            return api_unavailable("the database");
+        }
         wc_log_error("cannot prepare a batch of %zu (out of memory?)", n);
         return api_unavailable("the API");
     }

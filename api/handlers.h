@@ -80,6 +80,19 @@ api_response_t api_handle_create_event_batch(api_context_t *ctx, const api_reque
  * failed. The caller owns the result. */
 json_object *api_worker_hosts_summary(api_context_t *ctx);
 
+/* POST /api/templates, GET /api/templates, GET/PATCH/DELETE /api/templates/:id
+ * (handler_templates.c) */
+api_response_t api_handle_create_template(api_context_t *ctx, const api_request_t *req,
+                                          const wc_principal_t *principal, const char *param);
+api_response_t api_handle_list_templates(api_context_t *ctx, const api_request_t *req,
+                                         const wc_principal_t *principal, const char *param);
+api_response_t api_handle_get_template(api_context_t *ctx, const api_request_t *req,
+                                       const wc_principal_t *principal, const char *param);
+api_response_t api_handle_patch_template(api_context_t *ctx, const api_request_t *req,
+                                         const wc_principal_t *principal, const char *param);
+api_response_t api_handle_delete_template(api_context_t *ctx, const api_request_t *req,
+                                          const wc_principal_t *principal, const char *param);
+
 /* Who a principal is in audit entries: "api:key:<key id>", or
  * "api:jwt:<tenant>:<subject>" for a dashboard user. */
 void api_actor(const wc_principal_t *principal, char *out, size_t out_len);

@@ -8,6 +8,7 @@
 #include "query.h"
 #include "response.h"
 #include "submission.h"
+#include "template_render.h"
 #include "wc_log.h"
 #include "wc_notification.h"
 #include "wc_store_trail.h"
@@ -99,15 +100,35 @@ api_response_t api_handle_create_notification(api_context_t *ctx, const api_requ
         .allow_http_webhooks = ctx->cfg->webhook_allow_http != 0,
         .now_ms = wc_time_now_ms(),
     };
-    if (!wc_notification_validate_opts(body, &opts, &nreq, &errs)) {
+    /* A body naming a template is validated as the content it renders to. */
+    json_object *rendered = NULL, *template_ref = NULL;
+    switch (api_template_expand(ctx, principal->tenant_id, NULL, body, &rendered, &template_ref,
+                                &errs)) {
+    case API_TEMPLATE_NONE:
+    case API_TEMPLATE_RENDERED:
+        break;
+    case API_TEMPLATE_INVALID:
+        json_object_put(body);
+        return api_validation_error(&errs);
+    case API_TEMPLATE_UNAVAILABLE:
+        json_object_put(body);
+        return api_unavailable("the database");
+    }
+    if (!wc_notification_validate_opts(rendered != NULL ? rendered : body, &opts, &nreq, &errs)) {
+        json_object_put(rendered);
+        json_object_put(template_ref);
         json_object_put(body);
         return api_validation_error(&errs);
     }
     nreq.idempotency_key = key;
+    nreq.template_ref = template_ref;
     char hash[65] = "";
     api_submission_t *sub = api_submission_new(ctx, principal, req, 1);
+    /* The request as sent is what its Idempotency-Key stands for. */
     bool ok = sub != NULL && (key == NULL || api_idempotency_hash(body, hash) == 0) &&
               api_submission_add(sub, &nreq, hash) == 0;
+    json_object_put(rendered);
+    json_object_put(template_ref);
     json_object_put(body); /* the submission holds its own copies */
     if (!ok) {
         api_submission_free(sub);

@@ -21,6 +21,7 @@
 #include "wc_log.h"
 #include "wc_signals.h"
 #include "wc_store_counters.h"
+#include "wc_store_templates.h"
 #include "wc_store_usage.h"
 #include "wc_time.h"
 
@@ -52,7 +53,8 @@ static void ensure_indexes(wc_store_t *store)
             wc_store_ensure_intake_indexes(store) == WC_STORE_OK &&
             wc_store_ensure_audit_indexes(store) == WC_STORE_OK &&
             wc_store_ensure_list_indexes(store) == WC_STORE_OK &&
-            wc_store_ensure_usage_indexes(store) == WC_STORE_OK) {
+            wc_store_ensure_usage_indexes(store) == WC_STORE_OK &&
+            wc_store_ensure_template_indexes(store) == WC_STORE_OK) {
             return;
         }
         sleep(1);

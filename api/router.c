@@ -81,6 +81,11 @@ static const route_t routes[] = {
     {"POST", "/api/events/batch", PERM_SEND, api_handle_create_event_batch},
     {"POST", "/api/events", PERM_SEND, api_handle_create_event},
     {"GET", "/api/events/:id", PERM_READ, api_handle_get_event},
+    {"POST", "/api/templates", PERM_SEND, api_handle_create_template},
+    {"GET", "/api/templates", PERM_READ, api_handle_list_templates},
+    {"GET", "/api/templates/:id", PERM_READ, api_handle_get_template},
+    {"PATCH", "/api/templates/:id", PERM_SEND, api_handle_patch_template},
+    {"DELETE", "/api/templates/:id", PERM_SEND, api_handle_delete_template},
     /* The operator dashboard (dashboard.h): its page and files, then what its pages read. */
     {"GET", "/", PERM_PUBLIC, api_handle_dashboard_index},
     {"GET", "/assets/:file", PERM_PUBLIC, api_handle_dashboard_asset},

@@ -17,12 +17,12 @@
 # and wavecom_cmake_build; deploy/stack.sh installs the packages with its own apt_install, which skips
 # what is already there.
 
-# The compiler, CMake, and the -dev package of every library CMakeLists.txt links (cmocka for the
-# unit tests, which every build compiles).
+# The compilers, CMake, and the -dev package of every library CMakeLists.txt links (cmocka for the
+# unit tests, which every build compiles; the kainjow Mustache header for the API's renderer).
 WAVECOM_BUILD_PACKAGES=(
   build-essential cmake pkg-config
   librabbitmq-dev libmongoc-dev libbson-dev libesmtp-dev libcurl4-openssl-dev libssl-dev
-  libjson-c-dev libcmocka-dev libmicrohttpd-dev zlib1g-dev
+  libjson-c-dev libcmocka-dev libmicrohttpd-dev zlib1g-dev libkainjow-mustache-dev
 )
 
 # The libFuzzer build of tests/fuzz (CMake option WAVECOM_FUZZ): clang and its fuzzer runtime.
@@ -34,7 +34,7 @@ WAVECOM_FUZZ_PACKAGES=(clang libclang-rt-14-dev)
 # list against the NEEDED entries of the binaries built here.
 WAVECOM_RUNTIME_PACKAGES=(
   librabbitmq4 libmongoc-1.0-0 libbson-1.0-0 libesmtp6 libcurl4 libssl3 libjson-c5
-  libmicrohttpd12 zlib1g
+  libmicrohttpd12 zlib1g libstdc++6
 )
 
 WAVECOM_SOURCE_ROOT=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)

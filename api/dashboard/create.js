@@ -1,28 +1,38 @@
-// Create: one form, its fields following the chosen channel. The page does
+// Create: one form, its fields following the chosen channel and, when a
+// template is picked, its variables instead of the content. The page does
 // not validate: it sends what was typed and shows the API's own messages
 // beside the fields they name, and all of them in a summary at the top.
 import { api, mayWrite } from './api.js';
 import { h, describeError, announce, TYPES, PRIORITIES } from './ui.js';
 
-// name, label, kind, channels, hint
+// What a field belongs to: both ways of sending, only content typed here, or
+// only a template's (whose content comes rendered from the template).
+const ALWAYS = 'always';
+const CONTENT = 'content';
+const TEMPLATE = 'template';
+
+// name, label, kind, channels, hint, mode
 const FIELDS = [
+  ['templateId', 'Template', 'template', TYPES, 'Optional: a template of this tenant gives the content', ALWAYS],
   ['recipient', 'Recipient', 'text', TYPES, {
     EMAIL: 'An email address, e.g. user@example.com',
     SMS: 'A phone number in E.164 form, e.g. +14155550123',
     PUSH: 'The device token',
     WEBHOOK: 'The https:// URL to post to',
   }],
-  ['subject', 'Subject', 'text', ['EMAIL'], 'Up to 255 characters, one line'],
+  ['subject', 'Subject', 'text', ['EMAIL'], 'Up to 255 characters, one line', CONTENT],
   ['platform', 'Platform', 'platform', ['PUSH'], 'fcm (Android, web) or apns (Apple)'],
-  ['title', 'Title', 'text', ['PUSH'], 'Optional, up to 255 characters'],
+  ['title', 'Title', 'text', ['PUSH'], 'Optional, up to 255 characters', CONTENT],
   ['message', 'Message', 'textarea', TYPES, {
     EMAIL: 'The body, up to 5,000 characters',
     SMS: 'Up to 1,600 characters',
     PUSH: 'The body of the push notification',
     WEBHOOK: 'Optional description',
-  }],
-  ['data', 'Data (JSON object of strings)', 'json', ['PUSH'], 'Optional, e.g. {"orderId": "42"}'],
-  ['payload', 'Payload (JSON)', 'json', ['WEBHOOK'], 'The JSON object or array that is posted, signed'],
+  }, CONTENT],
+  ['data', 'Data (JSON object of strings)', 'json', ['PUSH'], 'Optional, e.g. {"orderId": "42"}', CONTENT],
+  ['payload', 'Payload (JSON)', 'json', ['WEBHOOK'], 'The JSON object or array that is posted, signed', CONTENT],
+  ['locale', 'Locale', 'text', TYPES, 'Optional, e.g. pt-BR: then pt, then the template\'s default locale', TEMPLATE],
+  ['variables', 'Template data (JSON object)', 'json', TYPES, 'Every variable the template uses, e.g. {"name": "Ana"}', TEMPLATE],
   ['priority', 'Priority', 'priority', TYPES, 'CRITICAL and HIGH go to the high-priority queue'],
   ['maxRetries', 'Maximum retries', 'number', TYPES, 'Optional, 0 to 10 (default 3)'],
   ['scheduledAt', 'Send at', 'datetime', TYPES, 'Optional: leave empty to send now (your local time)'],
@@ -37,6 +47,8 @@ function control(name, kind) {
     case 'textarea':
     case 'json':
       return h('textarea', { ...common, rows: kind === 'json' ? '4' : '5', spellcheck: kind === 'json' ? 'false' : null });
+    case 'template':
+      return h('select', common, h('option', { value: '' }, 'None: write the content below'));
     case 'platform':
       return h('select', common, h('option', { value: '' }, 'Choose…'), h('option', { value: 'fcm' }, 'fcm'), h('option', { value: 'apns' }, 'apns'));
     case 'priority':
@@ -76,9 +88,21 @@ export function render(main) {
     submit.disabled = true;
   }
 
+  // The templates to pick from (the first 100 by name); without them the
+  // form still sends typed content.
+  const picker = form.elements.templateId;
+  api('GET', '/api/templates?limit=100').then((res) => {
+    for (const t of res.data.templates) {
+      picker.append(h('option', { value: t._id }, `${t.name} (v${t.latestVersion})`));
+    }
+  }).catch(() => {});
+  const usingTemplate = () => picker.value !== '';
+  const shown = (channels, mode) => channels.includes(channel)
+    && (mode === CONTENT ? !usingTemplate() : mode === TEMPLATE ? usingTemplate() : true);
+
   function applyChannel() {
-    for (const [name, , , channels, hint] of FIELDS) {
-      rows[name].hidden = !channels.includes(channel);
+    for (const [name, , , channels, hint, mode] of FIELDS) {
+      rows[name].hidden = !shown(channels, mode);
       const text = typeof hint === 'string' ? hint : hint[channel];
       rows[name].querySelector('.hint').textContent = text || '';
     }
@@ -89,6 +113,10 @@ export function render(main) {
       clearErrors();
       applyChannel();
     }
+  });
+  picker.addEventListener('change', () => {
+    clearErrors();
+    applyChannel();
   });
   applyChannel();
 
@@ -103,10 +131,12 @@ export function render(main) {
 
   function body() {
     const out = { type: channel };
-    for (const [name, , kind, channels] of FIELDS) {
-      if (!channels.includes(channel)) {
+    for (const [name, , kind, channels, , mode] of FIELDS) {
+      if (!shown(channels, mode)) {
         continue;
       }
+      // The template's variables travel as "data".
+      const key = name === 'variables' ? 'data' : name;
       const value = form.elements[name].value;
       if (value.trim() === '') {
         continue; // left out: the API says when a required field is missing
@@ -114,17 +144,17 @@ export function render(main) {
       if (kind === 'json') {
         // Invalid JSON goes as it was typed, so the API names the field and the rule.
         try {
-          out[name] = JSON.parse(value);
+          out[key] = JSON.parse(value);
         } catch (err) {
-          out[name] = value;
+          out[key] = value;
         }
       } else if (kind === 'number') {
-        out[name] = Number(value);
+        out[key] = Number(value);
       } else if (kind === 'datetime') {
         const d = new Date(value);
-        out[name] = Number.isNaN(d.getTime()) ? value : d.toISOString();
+        out[key] = Number.isNaN(d.getTime()) ? value : d.toISOString();
       } else {
-        out[name] = value;
+        out[key] = value;
       }
     }
     return out;
@@ -132,7 +162,10 @@ export function render(main) {
 
   // The field of the form an API error names: "payload.x" and "data[2]" belong to their top-level field.
   function rowFor(field) {
-    const top = String(field || '').split(/[.[]/)[0];
+    let top = String(field || '').split(/[.[]/)[0];
+    if (top === 'data' && usingTemplate()) {
+      top = 'variables';
+    }
     return rows[top] && !rows[top].hidden ? rows[top] : null;
   }
 

@@ -138,6 +138,12 @@ bson_t *wc_notification_new_document(const wc_notification_request_t *req, const
     if (req->message != NULL) {
         ok = ok && BSON_APPEND_UTF8(doc, "message", req->message);
     }
+    if (req->html != NULL) {
+        ok = ok && BSON_APPEND_UTF8(doc, "html", req->html);
+    }
+    if (req->template_ref != NULL) {
+        ok = ok && wc_json_append_to_bson(doc, "template", -1, req->template_ref);
+    }
     if (req->type == WC_CHANNEL_PUSH) {
         ok = ok && BSON_APPEND_UTF8(doc, "platform", wc_push_platform_name(req->platform));
         if (req->title != NULL) {

@@ -57,6 +57,7 @@ const char *wc_priority_routing_key(wc_priority_t priority);
 #define WC_MESSAGE_MAX_CHARS 5000
 #define WC_SMS_MESSAGE_MAX_CHARS 1600
 #define WC_SUBJECT_MAX_CHARS 255
+#define WC_HTML_MAX_CHARS 20000 /* an EMAIL's HTML part */
 #define WC_TITLE_MAX_CHARS 255
 #define WC_RECIPIENT_MAX_BYTES 254 /* an email address; other channels have their own */
 #define WC_METADATA_MAX_BYTES 16384
@@ -92,6 +93,7 @@ typedef struct {
     wc_channel_t type;
     const char *recipient; /* email address, E.164 number, device token or URL */
     const char *subject;   /* EMAIL only; NULL elsewhere */
+    const char *html;      /* EMAIL only: the HTML alternative of `message`; NULL when absent */
     const char *message;   /* NULL only for a WEBHOOK without a description */
     wc_priority_t priority;
     int max_retries;         /* -1 when absent: the server's default applies */
@@ -108,6 +110,9 @@ typedef struct {
 
     /* Not from the body: the API sets it from the Idempotency-Key header. */
     const char *idempotency_key;
+    /* Not from the body either: for content rendered from a template, the
+     * template, version and locale it came from (stored as "template"). */
+    json_object *template_ref;
 } wc_notification_request_t;
 
 typedef struct {

@@ -109,7 +109,7 @@ static const char *string_member(json_object *body, const char *name, wc_field_e
 
 static const char *const allowed_fields[] = {
     "type",        "recipient", "subject",  "message", "priority", "maxRetries", "metadata",
-    "scheduledAt", "platform",  "title",    "data",    "payload",  NULL};
+    "scheduledAt", "platform",  "title",    "data",    "payload",  "html",       NULL};
 
 static void check_unknown_fields(json_object *body, wc_field_errors_t *errs)
 {
@@ -217,6 +217,27 @@ static void check_subject(json_object *body, bool type_known, wc_notification_re
                             "subject must not contain line breaks or control characters");
     }
     out->subject = subject;
+}
+
+static void check_html(json_object *body, bool type_known, wc_notification_request_t *out,
+                       wc_field_errors_t *errs)
+{
+    if (type_known && out->type != WC_CHANNEL_EMAIL) {
+        refuse_if_present(body, "html", "EMAIL", out->type, errs);
+        return;
+    }
+    bool present = false;
+    size_t len = 0;
+    const char *html = string_member(body, "html", errs, &present, &len);
+    if (html == NULL) {
+        return;
+    }
+    size_t chars = utf8_chars(html, len);
+    if (chars < 1 || chars > WC_HTML_MAX_CHARS) {
+        wc_field_errors_add(errs, "html", "length", "html must be 1 to %d characters (got %zu)",
+                            WC_HTML_MAX_CHARS, chars);
+    }
+    out->html = html;
 }
 
 static void check_message(json_object *body, bool type_known, wc_notification_request_t *out,
@@ -416,6 +437,7 @@ bool wc_notification_validate_opts(json_object *body, const wc_validation_option
 
     check_recipient(body, type_known, opts, out, errs);
     check_subject(body, type_known, out, errs);
+    check_html(body, type_known, out, errs);
     check_message(body, type_known, out, errs);
 
     if (type_known && out->type == WC_CHANNEL_PUSH) {

@@ -132,11 +132,16 @@ bool wc_store_ping(wc_store_t *store)
     return ok;
 }
 
-bool wc_store_create_index(wc_store_t *store, const char *coll, const bson_t *key,
-                           const char *name)
+static bool create_index(wc_store_t *store, const char *coll, const bson_t *key, const char *name,
+                         bool unique)
 {
-    bson_t *cmd = BCON_NEW("createIndexes", BCON_UTF8(coll), "indexes", "[", "{", "key",
-                           BCON_DOCUMENT(key), "name", BCON_UTF8(name), "}", "]");
+    /* "unique" only when set: an index made before it existed has no such
+     * option, and asking for it again must match exactly. */
+    bson_t *cmd = unique ? BCON_NEW("createIndexes", BCON_UTF8(coll), "indexes", "[", "{", "key",
+                                    BCON_DOCUMENT(key), "name", BCON_UTF8(name), "unique",
+                                    BCON_BOOL(true), "}", "]")
+                         : BCON_NEW("createIndexes", BCON_UTF8(coll), "indexes", "[", "{", "key",
+                                    BCON_DOCUMENT(key), "name", BCON_UTF8(name), "}", "]");
     mongoc_client_t *client = wc_store_client_take(store);
     bson_error_t error;
     bool ok = mongoc_client_write_command_with_opts(client, store->db, cmd, NULL, NULL, &error);
@@ -146,6 +151,18 @@ bool wc_store_create_index(wc_store_t *store, const char *coll, const bson_t *ke
         wc_log_error("createIndexes %s on %s failed: %s", name, coll, error.message);
     }
     return ok;
+}
+
+bool wc_store_create_index(wc_store_t *store, const char *coll, const bson_t *key,
+                           const char *name)
+{
+    return create_index(store, coll, key, name, false);
+}
+
+bool wc_store_create_unique_index(wc_store_t *store, const char *coll, const bson_t *key,
+                                  const char *name)
+{
+    return create_index(store, coll, key, name, true);
 }
 
 bool wc_store_is_ferretdb(wc_store_t *store)

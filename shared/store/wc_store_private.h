@@ -43,6 +43,7 @@ void wc_store_client_give(wc_store_t *store, mongoc_client_t *client);
 #define WC_COLL_IDEMPOTENCY "idempotency_keys"
 #define WC_COLL_AUDIT "audit"
 #define WC_COLL_OUTBOX "outbox"
+#define WC_COLL_TEMPLATES "templates"
 
 /* Runs `filter` against `coll` and copies the first match into *out.
  * NOT_FOUND when there is none. */
@@ -116,5 +117,10 @@ bool wc_store_is_ferretdb(wc_store_t *store);
  * logging the server's error; true when it exists afterwards. */
 bool wc_store_create_index(wc_store_t *store, const char *coll, const bson_t *key,
                            const char *name);
+
+/* The same for an index that refuses a second document with the same key
+ * (a write that would make one fails with MONGO_DUPLICATE_KEY). */
+bool wc_store_create_unique_index(wc_store_t *store, const char *coll, const bson_t *key,
+                                  const char *name);
 
 #endif

@@ -195,6 +195,24 @@ async function main() {
     });
     await waitStatus(page, 'SENT');
 
+    step('a template picked on the Create page gives the content, rendered with the typed data');
+    const made = await fetch(`${URL}/api/templates`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${ADMIN_KEY}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ name: `dash-${RUN}`.replace(/[^A-Za-z0-9._-]/g, '-'), defaultLocale: 'en',
+        locales: { en: { SMS: { text: 'Code {{code}} for {{name}}' } } } }),
+    });
+    assert.equal(made.status, 201);
+    const templateId = (await made.json()).data._id;
+    const fromTemplate = await createThroughForm(page, 'SMS', {
+      templateId, recipient: '+14155550123', variables: '{"code": "4321", "name": "<Ana>"}',
+    });
+    await waitStatus(page, 'SENT');
+    const read = await fetch(`${URL}/api/notifications/${fromTemplate}`, { headers: { Authorization: `Bearer ${ADMIN_KEY}` } });
+    const sent = (await read.json()).data.notification;
+    assert.equal(sent.message, 'Code 4321 for <Ana>');
+    assert.equal(sent.template.id, templateId);
+
     step('a webhook whose receiver refuses it ends FAILED with the provider\'s reason');
     const deadPrefix = `/dash-dlq-${RUN}`;
     const deadId = await createThroughForm(page, 'WEBHOOK', {

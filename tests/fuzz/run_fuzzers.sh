@@ -11,16 +11,16 @@
 set -euo pipefail
 src=$(realpath "$1") build=$(realpath -m "$2") runs=${3:-1000000}
 seed=${WAVECOM_FUZZ_SEED:-1}
-cc=$(command -v clang || true)
-[[ -n $cc ]] || { echo "clang is not installed (deploy/stack.sh install installs it)" >&2; exit 1; }
-cmake -S "$src" -B "$build" -DCMAKE_C_COMPILER="$cc" -DCMAKE_BUILD_TYPE=Debug -DWAVECOM_FUZZ=ON \
+cc=$(command -v clang || true) cxx=$(command -v clang++ || true)
+[[ -n $cc && -n $cxx ]] || { echo "clang is not installed (deploy/stack.sh install installs it)" >&2; exit 1; }
+cmake -S "$src" -B "$build" -DCMAKE_C_COMPILER="$cc" -DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_BUILD_TYPE=Debug -DWAVECOM_FUZZ=ON \
   -DWAVECOM_WERROR=ON >"$build.configure.log" 2>&1 || { cat "$build.configure.log"; exit 1; }
 cmake --build "$build" -j2 --target fuzzers >"$build.build.log" 2>&1 || { tail -50 "$build.build.log"; exit 1; }
 
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 status=0
-for harness in fuzz_notification fuzz_queue_message fuzz_headers_urls; do
+for harness in fuzz_notification fuzz_queue_message fuzz_headers_urls fuzz_template; do
   mkdir -p "$scratch/$harness"
   log="$scratch/$harness.log"
   # -runs bounds the work and -max_total_time the time; -timeout flags one

@@ -76,6 +76,11 @@ RECORDING_HANDLER(api_handle_replay_notification)
 RECORDING_HANDLER(api_handle_audit)
 RECORDING_HANDLER(api_handle_keys)
 RECORDING_HANDLER(api_handle_usage)
+RECORDING_HANDLER(api_handle_create_template)
+RECORDING_HANDLER(api_handle_list_templates)
+RECORDING_HANDLER(api_handle_get_template)
+RECORDING_HANDLER(api_handle_patch_template)
+RECORDING_HANDLER(api_handle_delete_template)
 RECORDING_HANDLER(api_handle_dashboard_index)
 RECORDING_HANDLER(api_handle_dashboard_asset)
 RECORDING_HANDLER(api_handle_me)
@@ -216,6 +221,14 @@ static const struct {
     {"POST", "/api/events/batch", "api_handle_create_event_batch", NULL, PERM_SEND},
     {"POST", "/api/events", "api_handle_create_event", NULL, PERM_SEND},
     {"GET", "/api/events/order-42.paid", "api_handle_get_event", "order-42.paid", PERM_READ},
+    {"POST", "/api/templates", "api_handle_create_template", NULL, PERM_SEND},
+    {"GET", "/api/templates", "api_handle_list_templates", NULL, PERM_READ},
+    {"GET", "/api/templates/65f0c0ffee0000000000beef", "api_handle_get_template",
+     "65f0c0ffee0000000000beef", PERM_READ},
+    {"PATCH", "/api/templates/65f0c0ffee0000000000beef", "api_handle_patch_template",
+     "65f0c0ffee0000000000beef", PERM_SEND},
+    {"DELETE", "/api/templates/65f0c0ffee0000000000beef", "api_handle_delete_template",
+     "65f0c0ffee0000000000beef", PERM_SEND},
     {"GET", "/", "api_handle_dashboard_index", NULL, PERM_PUBLIC},
     {"GET", "/assets/app.js", "api_handle_dashboard_asset", "app.js", PERM_PUBLIC},
     {"GET", "/api/me", "api_handle_me", NULL, PERM_READ},

@@ -3,7 +3,8 @@
  * Message-ID derived from the notification id (so a receiving system can
  * recognise the duplicate that at-least-once delivery may produce), UTF-8
  * subjects as RFC 2047 encoded words, and a base64 body that keeps every
- * line short whatever the client sent.
+ * line short whatever the client sent: text/plain, or multipart/alternative
+ * when the notification has an HTML part.
  *
  * start() renders the email on the loop thread and hands it to the sender
  * threads of smtp_pool.c, which send whatever has gathered over one
@@ -31,9 +32,10 @@ typedef struct {
     smtp_pool_t *pool;
 } smtp_state_t;
 
-/* A message is at most 5,000 characters (20,000 bytes of UTF-8); base64 and
- * headers stay well inside this. */
-#define MAX_EMAIL_BYTES 65536
+/* A message is at most 5,000 characters (20,000 bytes of UTF-8) and its HTML
+ * alternative 20,000 (80,000 bytes); both in base64 with the headers stay well
+ * inside this. The buffer is shrunk to what the email took once it is built. */
+#define MAX_EMAIL_BYTES 262144
 #define BASE64_LINE 76
 /* 45 bytes encode to 60 base64 characters: one encoded word stays under the
  * 75 characters RFC 2047 allows. */
@@ -113,9 +115,46 @@ static void append_body_base64(text_t *t, const char *body)
     }
 }
 
+/* One MIME part (or the whole body): its headers, then its text in base64. */
+static void append_part(text_t *t, const char *content_type, const char *text)
+{
+    text_appends(t, "Content-Type: ");
+    text_appends(t, content_type);
+    text_appends(t, "; charset=UTF-8\r\nContent-Transfer-Encoding: base64\r\n\r\n");
+    append_body_base64(t, text);
+}
+
+/* The body: text/plain alone, or with an HTML alternative as
+ * multipart/alternative (plain first: a client shows the last part it can).
+ * The boundary cannot occur inside a part, whose lines are base64, which has
+ * no '-'. */
+static void append_body(text_t *t, const char *id, const char *body, const char *html)
+{
+    text_appends(t, "MIME-Version: 1.0\r\n");
+    if (html == NULL) {
+        append_part(t, "text/plain", body);
+        return;
+    }
+    char boundary[64];
+    snprintf(boundary, sizeof(boundary), "wavecom-alt-%s", id);
+    text_appends(t, "Content-Type: multipart/alternative; boundary=\"");
+    text_appends(t, boundary);
+    text_appends(t, "\"\r\n\r\n--");
+    text_appends(t, boundary);
+    text_appends(t, "\r\n");
+    append_part(t, "text/plain", body);
+    text_appends(t, "--");
+    text_appends(t, boundary);
+    text_appends(t, "\r\n");
+    append_part(t, "text/html", html);
+    text_appends(t, "--");
+    text_appends(t, boundary);
+    text_appends(t, "--\r\n");
+}
+
 static int build_message(const smtp_state_t *st, const char *id, const char *to,
-                         const char *subject, const char *body, char *message_id,
-                         size_t message_id_len, text_t *t)
+                         const char *subject, const char *body, const char *html,
+                         char *message_id, size_t message_id_len, text_t *t)
 {
     char host[128];
     const char *at = strchr(st->from_address, '@');
@@ -140,10 +179,7 @@ static int build_message(const smtp_state_t *st, const char *id, const char *to,
     text_appends(t, id);
     text_appends(t, "\r\n");
     append_subject(t, subject != NULL ? subject : "");
-    text_appends(t, "MIME-Version: 1.0\r\n"
-                    "Content-Type: text/plain; charset=UTF-8\r\n"
-                    "Content-Transfer-Encoding: base64\r\n\r\n");
-    append_body_base64(t, body);
+    append_body(t, id, body, html);
     return t->overflow ? -1 : 0;
 }
 
@@ -161,6 +197,7 @@ static smtp_item_t *render(const smtp_state_t *st, provider_job_t *job, delivery
     const char *to = wc_doc_string(doc, "recipient");
     const char *subject = wc_doc_string(doc, "subject");
     const char *body = wc_doc_string(doc, "message");
+    const char *html = wc_doc_string(doc, "html");
     if (to == NULL || body == NULL || !wc_email_address_valid(to)) {
         provider_fail(result, DELIVERY_PERMANENT, "document lacks a valid recipient or message");
         return NULL;
@@ -173,7 +210,8 @@ static smtp_item_t *render(const smtp_state_t *st, provider_job_t *job, delivery
     }
     text_t text = {.data = buf, .cap = MAX_EMAIL_BYTES};
     char message_id[320];
-    if (build_message(st, id, to, subject, body, message_id, sizeof(message_id), &text) != 0) {
+    if (build_message(st, id, to, subject, body, html, message_id, sizeof(message_id),
+                      &text) != 0) {
         provider_fail(result, DELIVERY_PERMANENT, "message too large to encode");
         free(buf);
         return NULL;
