@@ -579,7 +579,7 @@ static void job_complete(delivery_job_t *job, const delivery_result_t *result)
                                         provider_answer(result->outcome),
                                         now - job->provider_started_ms);
     }
-    if (job->breaker >= 0 && !result->not_attempted) {
+    if (job->breaker >= 0 && !result->not_attempted && !result->destination_refused) {
         /* A permanent refusal is a healthy provider answering. */
         wc_breaker_record(&ctx->breakers->slots[job->breaker], &ctx->breaker_policy,
                           result->outcome != DELIVERY_TRANSIENT, now);

@@ -89,7 +89,8 @@ typedef struct {
     int rate_key_nps;
     int rate_global_nps;
     int tenant_max_in_flight;
-    int webhook_allow_private;
+    int webhook_allow_loopback;
+    int webhook_allow_private; /* deprecated: sets webhook_allow_loopback */
     char secrets_key[65];
     char jwt_secret[256];
     int usage_flush_seconds;

@@ -83,6 +83,12 @@ void provider_job_fail(provider_job_t *job, delivery_outcome_t outcome, const ch
 
 void provider_classify_http(const http_call_t *call, delivery_result_t *result)
 {
+    if (call->destination_refused) {
+        result->destination_refused = true;
+        provider_fail(result, DELIVERY_PERMANENT,
+                      "webhook target blocked at connect time: a refused address");
+        return;
+    }
     if (call->result != CURLE_OK) {
         provider_fail(result, delivery_policy_classify_http(0, true), "transport error: %s",
                       call->error[0] != '\0' ? call->error : curl_easy_strerror(call->result));

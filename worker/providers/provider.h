@@ -31,6 +31,7 @@ typedef enum {
 typedef struct {
     delivery_outcome_t outcome;
     bool not_attempted;            /* refused locally (breaker open): no attempt is spent */
+    bool destination_refused;      /* the SSRF guard refused the target: never retried */
     long retry_after_ms;           /* the provider asked for at least this pause; 0 if not */
     char provider_message_id[320]; /* the provider's id for the message, when accepted */
     char detail[512];              /* the provider's answer, for the audit trail */
