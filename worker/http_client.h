@@ -71,7 +71,7 @@ void http_call_free(http_call_t *call);
 int http_client_start(http_client_t *client, http_call_t *call, http_done_fn done, void *arg);
 
 /* Most descriptors http_client_run waits on beside the transfers. */
-#define HTTP_CLIENT_MAX_EXTRA_FDS 8
+#define HTTP_CLIENT_MAX_EXTRA_FDS 12
 
 /* Waits up to `timeout_ms` for network activity on the transfers or for one
  * of the `extra_count` descriptors of `extra_fds` to become readable

@@ -139,6 +139,17 @@ static const cfg_entry_t config_table[] = {
      "Twilio auth token.", SECRET},
     {"WAVECOM_TWILIO_FROM", "", STR(twilio_from, NULL),
      "Sender: an E.164 number, or a messaging service SID (MG...).", RELOADABLE},
+    {"WAVECOM_VONAGE_URL", "https://rest.nexmo.com", STR(vonage_url, NULL),
+     "Base URL of the Vonage (Nexmo) SMS API; its /sms/json is called.", RELOADABLE},
+    {"WAVECOM_VONAGE_API_KEY", "", STR(vonage_api_key, NULL),
+     "Vonage API key; empty leaves Vonage out of the SMS providers.", RELOADABLE},
+    {"WAVECOM_VONAGE_API_SECRET", "", STR(vonage_api_secret, NULL), "Vonage API secret.", SECRET},
+    {"WAVECOM_VONAGE_FROM", "", STR(vonage_from, NULL),
+     "Vonage sender: a number without '+' or an alphanumeric sender id.", RELOADABLE},
+    {"WAVECOM_SMS_PROVIDERS", "twilio,vonage", STR(sms_providers, NULL),
+     "SMS providers in failover order, comma separated (twilio, vonage); those not configured are "
+     "skipped. An attempt goes to the first whose breaker is closed, and a transient failure moves "
+     "it to the next at once instead of to a retry tier.", RELOADABLE},
     {"WAVECOM_FCM_URL", "https://fcm.googleapis.com", STR(fcm_url, NULL),
      "Base URL of FCM HTTP v1.", RELOADABLE},
     {"WAVECOM_FCM_SERVICE_ACCOUNT_FILE", "", STR(fcm_service_account_file, NULL),

@@ -109,6 +109,21 @@ void provider_classify_http(const http_call_t *call, delivery_result_t *result)
     }
 }
 
+int provider_form_append(char *buf, size_t len, size_t *used, const char *name, const char *value)
+{
+    char *escaped = curl_easy_escape(NULL, value, 0);
+    if (escaped == NULL) {
+        return -1;
+    }
+    int n = snprintf(buf + *used, len - *used, "%s%s=%s", *used > 0 ? "&" : "", name, escaped);
+    curl_free(escaped);
+    if (n < 0 || (size_t)n >= len - *used) {
+        return -1;
+    }
+    *used += (size_t)n;
+    return 0;
+}
+
 char *provider_read_file(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
