@@ -260,6 +260,7 @@ api_response_t api_handle_create_batch(api_context_t *ctx, const api_request_t *
     api_submission_t *sub = api_submission_new(ctx, principal, req, n);
     const wc_validation_options_t opts = {
         .allow_http_webhooks = ctx->cfg->webhook_allow_http != 0,
+        .allow_loopback_webhooks = ctx->cfg->webhook_allow_loopback != 0,
         .now_ms = wc_time_now_ms(),
     };
     bool unavailable = false;

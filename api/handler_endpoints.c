@@ -45,15 +45,16 @@ static json_object *endpoint_json(const bson_t *doc)
 }
 
 /* The SSRF guard at registration, as the worker applies it at delivery
- * (wc_netguard.h), unless the deployment allows private addresses. */
+ * (wc_netguard.h): loopback only when the deployment allows it. */
 static bool url_reachable(api_context_t *ctx, const bson_t *fields, api_response_t *res)
 {
     bson_iter_t it;
-    if (ctx->cfg->webhook_allow_private || !bson_iter_init_find(&it, fields, "url")) {
+    if (!bson_iter_init_find(&it, fields, "url")) {
         return true;
     }
     char pin[512], why[256];
-    switch (wc_guard_webhook_url(bson_iter_utf8(&it, NULL), pin, sizeof(pin), why, sizeof(why))) {
+    switch (wc_guard_webhook_url(bson_iter_utf8(&it, NULL), ctx->cfg->webhook_allow_loopback != 0,
+                                 pin, sizeof(pin), why, sizeof(why))) {
     case WC_GUARD_OK:
         return true;
     case WC_GUARD_BLOCKED:

@@ -98,6 +98,7 @@ api_response_t api_handle_create_notification(api_context_t *ctx, const api_requ
     wc_notification_request_t nreq;
     const wc_validation_options_t opts = {
         .allow_http_webhooks = ctx->cfg->webhook_allow_http != 0,
+        .allow_loopback_webhooks = ctx->cfg->webhook_allow_loopback != 0,
         .now_ms = wc_time_now_ms(),
     };
     /* A body naming a template is validated as the content it renders to. */

@@ -197,6 +197,14 @@ int worker_child_run(const wc_config_t *cfg, int slot, worker_breakers_t *breake
     }
     worker_metrics_track_store_pool(ctx.metrics, ctx.slot, ctx.store);
     create_providers(&ctx, &env);
+    ctx.sms_order_n =
+        worker_provider_order_parse(WC_CHANNEL_SMS, cfg->sms_providers, ctx.sms_order, err,
+                                    sizeof(err));
+    if (ctx.sms_order_n < 0) {
+        wc_log_error("cannot start: WAVECOM_SMS_PROVIDERS: %s", err);
+        rc = CHILD_EXIT_FATAL;
+        goto out;
+    }
     if (!required_providers_present(&ctx)) {
         rc = CHILD_EXIT_FATAL;
         goto out;

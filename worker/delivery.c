@@ -46,6 +46,11 @@ struct delivery_job {
     int breaker; /* slot in ctx->breakers, -1 for none */
     const char *channel;
     int provider_kind;           /* PROVIDER_*, -1 before routing */
+    /* The providers that may take this attempt, in failover order, and the
+     * next of them to try; what the ones before said, for the trail. */
+    int candidates[PROVIDER_COUNT];
+    int candidate_n, candidate_next;
+    char failover_note[300];
     int64_t provider_started_ms; /* monotonic; 0 until the provider is called */
     size_t retry_tier;           /* index in wc_retry_tiers of a scheduled retry */
 
@@ -489,8 +494,11 @@ static void record_sent(delivery_job_t *job, const delivery_result_t *result)
     bson_t *set = BCON_NEW("sentAt", BCON_DATE_TIME(now), "processingTimeMs",
                            BCON_INT64(now - job->started_ms), "providerMessageId",
                            BCON_UTF8(result->provider_message_id));
+    const char *provider = worker_providers[job->provider_kind].name;
+    BSON_APPEND_UTF8(set, "providerName", provider);
     snprintf(job->audit_message, sizeof(job->audit_message),
-             "Successfully sent via %s provider: %s", job->channel, result->detail);
+             "Successfully sent via %s provider %s: %.380s%.250s", job->channel, provider, result->detail,
+             job->failover_note);
     record_then_settle(job, WC_STATUS_SENT, set, false, SETTLE_ACK_IF_RECORDED);
 }
 
@@ -568,6 +576,8 @@ static worker_provider_outcome_t provider_answer(delivery_outcome_t outcome)
     return WORKER_PROVIDER_PERMANENT;
 }
 
+static bool start_next_provider(delivery_job_t *job);
+
 /* Carries out the provider's report (or a local refusal): metrics, breaker,
  * then the policy's decision. */
 static void job_complete(delivery_job_t *job, const delivery_result_t *result)
@@ -579,10 +589,24 @@ static void job_complete(delivery_job_t *job, const delivery_result_t *result)
                                         provider_answer(result->outcome),
                                         now - job->provider_started_ms);
     }
-    if (job->breaker >= 0 && !result->not_attempted) {
+    if (job->breaker >= 0 && !result->not_attempted && !result->destination_refused) {
         /* A permanent refusal is a healthy provider answering. */
         wc_breaker_record(&ctx->breakers->slots[job->breaker], &ctx->breaker_policy,
                           result->outcome != DELIVERY_TRANSIENT, now);
+    }
+    /* Failover: a transient failure moves this attempt to the channel's next
+     * provider whose breaker is closed, at once, instead of to a retry tier
+     * (only the last provider's answer goes to the policy). */
+    if (result->outcome == DELIVERY_TRANSIENT && !result->not_attempted &&
+        !result->destination_refused && job->candidate_next < job->candidate_n &&
+        job->provider_kind >= 0) {
+        size_t used = strlen(job->failover_note);
+        snprintf(job->failover_note + used, sizeof(job->failover_note) - used,
+                 " (after %s: %.120s)", worker_providers[job->provider_kind].name,
+                 result->detail);
+        if (start_next_provider(job)) {
+            return;
+        }
     }
 
     const char *id = job->msg.notification_id;
@@ -674,23 +698,78 @@ static void defer(delivery_context_t *ctx, const wc_queue_message_t *msg, uint64
     ack(ctx, tag, generation);
 }
 
-/* The provider and breaker slot for a claimed document. */
-static provider_t *route(delivery_context_t *ctx, delivery_job_t *job)
+/* The breaker slot of provider `kind` for this job's document. */
+static int breaker_slot(const delivery_job_t *job, int kind)
+{
+    if (!worker_providers[kind].breaker_per_host) {
+        return kind;
+    }
+    const char *url = wc_doc_string(job->doc, "recipient");
+    return worker_breaker_for_webhook(url != NULL ? url : "");
+}
+
+/* The providers that may deliver a claimed document, in failover order,
+ * into job->candidates, only those configured on this worker. False when
+ * there is none. */
+static bool route(delivery_context_t *ctx, delivery_job_t *job)
 {
     wc_channel_t type;
     const char *type_name = wc_doc_string(job->doc, "type");
     int kind = type_name != NULL && wc_channel_parse(type_name, &type) == 0
                    ? worker_provider_route(type, wc_doc_string(job->doc, "platform"))
                    : -1;
-    if (kind >= 0) {
-        const worker_provider_info_t *row = &worker_providers[kind];
-        const char *url = wc_doc_string(job->doc, "recipient");
-        job->channel = row->channel;
-        job->breaker = row->breaker_per_host ? worker_breaker_for_webhook(url != NULL ? url : "")
-                                             : kind;
-    }
+    job->candidate_n = 0;
+    job->candidate_next = 0;
+    job->failover_note[0] = '\0';
     job->provider_kind = kind;
-    return kind >= 0 ? ctx->providers[kind] : NULL;
+    if (kind < 0) {
+        return false;
+    }
+    job->channel = worker_providers[kind].channel;
+    job->breaker = breaker_slot(job, kind);
+    const int *order = type == WC_CHANNEL_SMS ? ctx->sms_order : &kind;
+    int order_n = type == WC_CHANNEL_SMS ? ctx->sms_order_n : 1;
+    for (int i = 0; i < order_n; i++) {
+        if (ctx->providers[order[i]] != NULL) {
+            job->candidates[job->candidate_n++] = order[i];
+        }
+    }
+    return job->candidate_n > 0;
+}
+
+static void on_provider_report(provider_job_t *provider_job, const delivery_result_t *result);
+
+/* Starts the next candidate whose breaker lets a request through. False
+ * when none is left; job->breaker then names the first refusing breaker
+ * met, or stays the last provider's. */
+static bool start_next_provider(delivery_job_t *job)
+{
+    delivery_context_t *ctx = job->ctx;
+    int64_t now = wc_time_monotonic_ms();
+    bool refused = false;
+    while (job->candidate_next < job->candidate_n) {
+        int kind = job->candidates[job->candidate_next++];
+        int slot = breaker_slot(job, kind);
+        if (!wc_breaker_allow(&ctx->breakers->slots[slot], &ctx->breaker_policy, now)) {
+            if (!refused) {
+                job->breaker = slot;
+                job->provider_kind = kind;
+                refused = true;
+            }
+            continue;
+        }
+        job->provider_kind = kind;
+        job->breaker = slot;
+        job->provider_job = (provider_job_t){
+            .doc = job->doc,
+            .id = job->msg.notification_id,
+            .complete = on_provider_report,
+        };
+        job->provider_started_ms = wc_time_monotonic_ms();
+        ctx->providers[kind]->start(ctx->providers[kind], &job->provider_job);
+        return true;
+    }
+    return false;
 }
 
 /* provider_job_t.complete: the provider's job is the first member of ours. */
@@ -699,34 +778,34 @@ static void on_provider_report(provider_job_t *provider_job, const delivery_resu
     job_complete((delivery_job_t *)provider_job, result);
 }
 
-static void start_job(delivery_job_t *job)
+/* Reports that no provider of the job's channel would take a request now. */
+static void complete_not_attempted(delivery_job_t *job)
 {
     delivery_context_t *ctx = job->ctx;
     delivery_result_t result;
     memset(&result, 0, sizeof(result));
-    provider_t *provider = route(ctx, job);
-    if (provider == NULL) {
+    int64_t now = wc_time_monotonic_ms();
+    wc_breaker_t *breaker = &ctx->breakers->slots[job->breaker];
+    result.not_attempted = true;
+    result.retry_after_ms = wc_breaker_retry_after_ms(breaker, &ctx->breaker_policy, now);
+    provider_fail(&result, DELIVERY_TRANSIENT, "%s circuit breaker open", job->channel);
+    job->provider_started_ms = 0;
+    job_complete(job, &result);
+}
+
+static void start_job(delivery_job_t *job)
+{
+    if (!route(job->ctx, job)) {
+        delivery_result_t result;
+        memset(&result, 0, sizeof(result));
         provider_fail(&result, DELIVERY_PERMANENT, "%s delivery is not configured on this worker",
                       job->channel);
         job_complete(job, &result);
         return;
     }
-    int64_t now = wc_time_monotonic_ms();
-    wc_breaker_t *breaker = &ctx->breakers->slots[job->breaker];
-    if (!wc_breaker_allow(breaker, &ctx->breaker_policy, now)) {
-        result.not_attempted = true;
-        result.retry_after_ms = wc_breaker_retry_after_ms(breaker, &ctx->breaker_policy, now);
-        provider_fail(&result, DELIVERY_TRANSIENT, "%s circuit breaker open", job->channel);
-        job_complete(job, &result);
-        return;
+    if (!start_next_provider(job)) {
+        complete_not_attempted(job);
     }
-    job->provider_job = (provider_job_t){
-        .doc = job->doc,
-        .id = job->msg.notification_id,
-        .complete = on_provider_report,
-    };
-    job->provider_started_ms = wc_time_monotonic_ms();
-    provider->start(provider, &job->provider_job);
 }
 
 /* A claim that failed may have been applied: the message's next copy here

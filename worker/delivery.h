@@ -36,6 +36,9 @@ typedef struct {
     wc_broker_t *consumer;  /* the channel messages come from; acks go here */
     wc_broker_t *publisher; /* confirming channel for retries and the DLQ */
     provider_t *providers[PROVIDER_COUNT]; /* NULL: channel not configured */
+    /* The SMS providers in failover order (WAVECOM_SMS_PROVIDERS). */
+    int sms_order[PROVIDER_COUNT];
+    int sms_order_n;
     worker_breakers_t *breakers;
     worker_metrics_t *metrics; /* shared with the master and the other children */
     int slot;                  /* this child's slot, for its in-flight gauge */

@@ -40,6 +40,10 @@ delivery_decision_t delivery_policy_decide(const delivery_result_t *result, int 
                                            int max_retries, double random_unit)
 {
     delivery_decision_t d = {.action = DELIVERY_SEND_RECORD, .tier = 0, .retry_count = retry_count};
+    if (result->destination_refused) {
+        d.action = DELIVERY_PERMANENT_FAIL;
+        return d;
+    }
     switch (result->outcome) {
     case DELIVERY_OK:
         return d;

@@ -39,7 +39,10 @@ typedef struct {
 } delivery_decision_t;
 
 /* What to do with `result` for a notification that has been retried
- * `retry_count` times out of `max_retries`. A refusal by our own breaker
+ * `retry_count` times out of `max_retries`. A destination the SSRF guard
+ * refused fails for good, whatever the outcome says: the same address would
+ * be refused on every attempt, and retrying a refused internal target only
+ * probes it again. A refusal by our own breaker
  * (`not_attempted`) is retried without spending an attempt, whatever the
  * count, from the shortest tier: the provider was never asked, and a long
  * outage must not exhaust every notification's retries while nothing was

@@ -4,8 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 #include "wc_log.h"
+#include "wc_netaddr.h"
 
 struct http_client {
     CURLM *multi;
@@ -153,6 +155,26 @@ int http_call_pin(http_call_t *call, const char *entry)
     }
     call->resolve = next;
     return curl_easy_setopt(call->easy, CURLOPT_RESOLVE, call->resolve) == CURLE_OK ? 0 : -1;
+}
+
+static curl_socket_t open_guarded_socket(void *arg, curlsocktype purpose,
+                                         struct curl_sockaddr *address)
+{
+    http_call_t *call = arg;
+    if (purpose != CURLSOCKTYPE_IPCXN ||
+        wc_addr_refused(wc_addr_classify(&address->addr), call->allow_loopback)) {
+        call->destination_refused = true;
+        return CURL_SOCKET_BAD;
+    }
+    return socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
+}
+
+void http_call_guard(http_call_t *call, bool allow_loopback)
+{
+    call->guarded = true;
+    call->allow_loopback = allow_loopback;
+    curl_easy_setopt(call->easy, CURLOPT_OPENSOCKETFUNCTION, open_guarded_socket);
+    curl_easy_setopt(call->easy, CURLOPT_OPENSOCKETDATA, call);
 }
 
 void http_call_basic_auth(http_call_t *call, const char *user, const char *password)

@@ -21,6 +21,9 @@ struct http_call {
     CURL *easy;
     struct curl_slist *headers;
     struct curl_slist *resolve; /* the pinned address (http_call_pin), or NULL */
+    bool guarded;               /* every socket's address is checked (http_call_guard) */
+    bool allow_loopback;        /* with `guarded`: loopback may be reached */
+    bool destination_refused;   /* a socket was refused by that check: never retry */
     char *request_body;
     char *response;          /* NUL-terminated, at most HTTP_RESPONSE_MAX bytes */
     size_t response_len;
@@ -54,6 +57,11 @@ void http_call_want_http2(http_call_t *call);
 /* Connects to the address checked in advance: `entry` is a CURLOPT_RESOLVE
  * line "host:port:address" (wc_guard_webhook_url). Returns 0 or -1. */
 int http_call_pin(http_call_t *call, const char *entry);
+/* Checks the address of every socket the transfer opens, redirects and
+ * proxies included, with the webhook rule (wc_addr_refused): a refused one
+ * is never connected, the call ends with a transport error and
+ * `destination_refused` set. */
+void http_call_guard(http_call_t *call, bool allow_loopback);
 /* HTTP basic authentication (Twilio). */
 void http_call_basic_auth(http_call_t *call, const char *user, const char *password);
 void http_call_free(http_call_t *call);
@@ -63,7 +71,7 @@ void http_call_free(http_call_t *call);
 int http_client_start(http_client_t *client, http_call_t *call, http_done_fn done, void *arg);
 
 /* Most descriptors http_client_run waits on beside the transfers. */
-#define HTTP_CLIENT_MAX_EXTRA_FDS 8
+#define HTTP_CLIENT_MAX_EXTRA_FDS 12
 
 /* Waits up to `timeout_ms` for network activity on the transfers or for one
  * of the `extra_count` descriptors of `extra_fds` to become readable

@@ -31,6 +31,7 @@
 #define WORKER_PROVIDERS(X)                                                                     \
     X(SMTP, "smtp", "email", WC_CHANNEL_EMAIL, NULL, ONE, true, provider_smtp_new)              \
     X(TWILIO, "twilio", "sms", WC_CHANNEL_SMS, NULL, ONE, false, provider_twilio_new)           \
+    X(VONAGE, "vonage", "sms", WC_CHANNEL_SMS, NULL, ONE, false, provider_vonage_new)           \
     X(FCM, "fcm", "fcm", WC_CHANNEL_PUSH, NULL, ONE, false, provider_fcm_new)                   \
     X(APNS, "apns", "apns", WC_CHANNEL_PUSH, "apns", ONE, false, provider_apns_new)             \
     X(WEBHOOK, "webhook", "webhook", WC_CHANNEL_WEBHOOK, NULL, PER_HOST, true,                  \
@@ -64,5 +65,12 @@ extern const worker_provider_info_t worker_providers[PROVIDER_COUNT];
  * it has none): a row naming that platform, else the type's row without one.
  * -1 when no row delivers it. */
 int worker_provider_route(wc_channel_t type, const char *platform);
+
+/* The failover order of a channel: `list` names providers of `type`, comma
+ * separated, first the primary (WAVECOM_SMS_PROVIDERS). Fills `out` with
+ * their kinds and returns how many, or -1 with `err` naming what is wrong
+ * (an unknown name, another channel's provider, a repeat, an empty list). */
+int worker_provider_order_parse(wc_channel_t type, const char *list, int out[PROVIDER_COUNT],
+                                char *err, size_t err_len);
 
 #endif

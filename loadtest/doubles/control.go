@@ -59,7 +59,7 @@ func (d *doubles) controlHandler() http.Handler {
 func (d *doubles) provider(w http.ResponseWriter, r *http.Request) *provider {
 	p := d.providers[r.PathValue("provider")]
 	if p == nil {
-		writeError(w, http.StatusNotFound, "no provider %q (want twilio, fcm, apns or webhook)", r.PathValue("provider"))
+		writeError(w, http.StatusNotFound, "no provider %q (want twilio, fcm, apns, webhook or vonage)", r.PathValue("provider"))
 	}
 	return p
 }
@@ -200,5 +200,6 @@ func (d *doubles) handleInfo(w http.ResponseWriter, _ *http.Request) {
 			"key_file": o.apnsKeyOut, "ca_file": o.tlsCertOut,
 		},
 		"webhook": map[string]any{"url": "http://" + d.addrs["webhook"], "secret_prefixes": d.webhook.prefixes()},
+		"vonage":  map[string]string{"url": "http://" + d.addrs["vonage"], "api_key": o.vonageKey, "api_secret": o.vonageSecret},
 	})
 }

@@ -19,13 +19,15 @@ import (
 )
 
 // Provider names, as the control API spells them, in the order they are listed.
-var providerNames = []string{"twilio", "fcm", "apns", "webhook"}
+var providerNames = []string{"twilio", "fcm", "apns", "webhook", "vonage"}
 
 // options is the program's configuration, from its flags.
 type options struct {
-	controlAddr, twilioAddr, fcmAddr, apnsAddr, webhookAddr string
+	controlAddr, twilioAddr, fcmAddr, apnsAddr, webhookAddr, vonageAddr string
 
 	twilioSID, twilioToken, twilioUnsubscribedPrefix string
+
+	vonageKey, vonageSecret string
 
 	fcmProject, fcmServiceAccountOut string
 
@@ -49,11 +51,12 @@ type options struct {
 func defaultOptions() options {
 	return options{
 		controlAddr: "127.0.0.1:4000", twilioAddr: "127.0.0.1:4010", fcmAddr: "127.0.0.1:4020",
-		apnsAddr: "127.0.0.1:4030", webhookAddr: "127.0.0.1:4040",
+		apnsAddr: "127.0.0.1:4030", webhookAddr: "127.0.0.1:4040", vonageAddr: "127.0.0.1:4050",
 		twilioSID: "AC00000000000000000000000000000000", twilioToken: "00000000000000000000000000000000",
 		twilioUnsubscribedPrefix: "+1555000",
-		fcmProject:               "wavecom-test",
-		apnsKeyID:                "ABC123DEFG", apnsTeamID: "DEF123GHIJ", apnsMaxTokenUpdates: 1,
+		vonageKey:                "abcd1234", vonageSecret: "0123456789abcdef",
+		fcmProject: "wavecom-test",
+		apnsKeyID:  "ABC123DEFG", apnsTeamID: "DEF123GHIJ", apnsMaxTokenUpdates: 1,
 		base:        defaultBehaviour(),
 		providerCfg: map[string]string{},
 		maxIDs:      2_000_000, lastSize: 100,
@@ -111,6 +114,7 @@ type doubles struct {
 	fcm       *fcmDouble
 	apns      *apnsDouble
 	webhook   *webhookDouble
+	vonage    *vonageDouble
 
 	// The credentials, which tests use to play the worker.
 	fcmKey  *rsa.PrivateKey
@@ -132,7 +136,7 @@ func start(opts options, log *slog.Logger) (d *doubles, err error) {
 	}
 	addrs := map[string]string{
 		"control": opts.controlAddr, "twilio": opts.twilioAddr, "fcm": opts.fcmAddr,
-		"apns": opts.apnsAddr, "webhook": opts.webhookAddr,
+		"apns": opts.apnsAddr, "webhook": opts.webhookAddr, "vonage": opts.vonageAddr,
 	}
 	listeners := map[string]net.Listener{}
 	defer func() {
@@ -161,6 +165,8 @@ func start(opts options, log *slog.Logger) (d *doubles, err error) {
 
 	d.twilio = &twilioDouble{sid: opts.twilioSID, token: opts.twilioToken, unsubscribedPrefix: opts.twilioUnsubscribedPrefix}
 	d.providers["twilio"].proto = d.twilio
+	d.vonage = &vonageDouble{key: opts.vonageKey, secret: opts.vonageSecret}
+	d.providers["vonage"].proto = d.vonage
 
 	tokenURI := "http://" + publicAddr(d.addrs["fcm"], opts.publicHost) + "/token"
 	sa, fcmKey, wrote, err := loadOrCreateServiceAccount(opts.fcmServiceAccountOut, opts.fcmProject, tokenURI)
@@ -223,7 +229,7 @@ func start(opts options, log *slog.Logger) (d *doubles, err error) {
 	plain := new(http.Protocols)
 	plain.SetHTTP1(true)
 	plain.SetUnencryptedHTTP2(true)
-	for _, name := range []string{"control", "twilio", "fcm", "webhook"} {
+	for _, name := range []string{"control", "twilio", "fcm", "webhook", "vonage"} {
 		var h http.Handler
 		switch name {
 		case "control":

@@ -38,8 +38,8 @@ type testInstance struct {
 
 func testOptions(dir string) options {
 	o := defaultOptions()
-	o.controlAddr, o.twilioAddr, o.fcmAddr, o.apnsAddr, o.webhookAddr =
-		"127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+	o.controlAddr, o.twilioAddr, o.fcmAddr, o.apnsAddr, o.webhookAddr, o.vonageAddr =
+		"127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	o.fcmServiceAccountOut = filepath.Join(dir, "fcm-service-account.json")
 	o.apnsKeyOut = filepath.Join(dir, "apns-key.p8")
 	o.tlsCertOut = filepath.Join(dir, "tls-cert.pem")

@@ -36,10 +36,14 @@ func parseFlags(args []string, stderr io.Writer) (options, bool, error) {
 	fs.StringVar(&o.fcmAddr, "fcm-addr", o.fcmAddr, "`address` of the FCM fake and its OAuth2 token endpoint (HTTP)")
 	fs.StringVar(&o.apnsAddr, "apns-addr", o.apnsAddr, "`address` of the APNs fake (HTTP/2 over TLS)")
 	fs.StringVar(&o.webhookAddr, "webhook-addr", o.webhookAddr, "`address` of the webhook receiver (HTTP)")
+	fs.StringVar(&o.vonageAddr, "vonage-addr", o.vonageAddr, "`address` of the Vonage SMS fake (HTTP)")
 
 	fs.StringVar(&o.twilioSID, "twilio-sid", o.twilioSID, "Twilio account SID accepted (basic-auth user and the {AccountSid} of the path)")
 	fs.StringVar(&o.twilioToken, "twilio-token", o.twilioToken, "Twilio auth token accepted (basic-auth password)")
 	fs.StringVar(&o.twilioUnsubscribedPrefix, "twilio-unsubscribed-prefix", o.twilioUnsubscribedPrefix, "a To starting with this `prefix` is an unsubscribed recipient (400, code 21610); empty: none")
+
+	fs.StringVar(&o.vonageKey, "vonage-key", o.vonageKey, "Vonage api_key accepted")
+	fs.StringVar(&o.vonageSecret, "vonage-secret", o.vonageSecret, "Vonage api_secret accepted")
 
 	fs.StringVar(&o.fcmServiceAccountOut, "fcm-service-account-out", "", "`path` of the service-account JSON: loaded if it exists, else generated and written (0600)")
 	fs.StringVar(&o.fcmProject, "fcm-project", o.fcmProject, "project_id of a generated service account")

@@ -116,15 +116,17 @@ typedef struct {
 } wc_notification_request_t;
 
 typedef struct {
-    bool allow_http_webhooks; /* WAVECOM_WEBHOOK_ALLOW_HTTP */
+    bool allow_http_webhooks;     /* WAVECOM_WEBHOOK_ALLOW_HTTP */
+    bool allow_loopback_webhooks; /* WAVECOM_WEBHOOK_ALLOW_LOOPBACK */
     int64_t now_ms;           /* the clock scheduledAt is checked against */
 } wc_validation_options_t;
 
 /* Checks a create request against every rule of its channel and reports every
  * violation (up to WC_FIELD_ERRORS_MAX) as field + rule. Rules: required, type,
  * enum, length, nul, control, unknown, unexpected (a field of another channel),
- * email, e164, token, url, scheme, userinfo, fragment, range, format, size,
- * key, number. Returns true when `errs` stays empty; `out` is meaningful only
+ * email, e164, token, url, scheme, userinfo, fragment, destination (a
+ * webhook host that is an IP literal webhooks may not reach, wc_netaddr.h),
+ * range, format, size, key, number. Returns true when `errs` stays empty; `out` is meaningful only
  * then. */
 bool wc_notification_validate_opts(json_object *body, const wc_validation_options_t *opts,
                                    wc_notification_request_t *out, wc_field_errors_t *errs);

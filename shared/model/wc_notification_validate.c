@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "wc_json.h"
+#include "wc_netaddr.h"
 #include "wc_notification.h"
 #include "wc_time.h"
 
@@ -136,6 +137,29 @@ static void refuse_if_present(json_object *body, const char *field, const char *
     }
 }
 
+/* A host that is an IP literal is judged now, so the client learns at once;
+ * a host name can only be judged when it is resolved, on every attempt. */
+static void check_webhook_destination(const char *url, bool allow_loopback,
+                                      wc_field_errors_t *errs)
+{
+    char host[256];
+    int port = 0;
+    if (wc_url_host_port(url, host, sizeof(host), &port) != 0) {
+        wc_field_errors_add(errs, "recipient", "url", "the webhook URL %s",
+                            wc_url_check_describe(WC_URL_HOST));
+        return;
+    }
+    struct sockaddr_storage addr;
+    if (!wc_addr_parse_literal(host, &addr)) {
+        return;
+    }
+    wc_addr_class_t c = wc_addr_classify((const struct sockaddr *)&addr);
+    if (wc_addr_refused(c, allow_loopback)) {
+        wc_field_errors_add(errs, "recipient", "destination",
+                            "the webhook URL's host %s is %s", host, wc_addr_class_describe(c));
+    }
+}
+
 static void check_recipient(json_object *body, bool type_known,
                             const wc_validation_options_t *opts, wc_notification_request_t *out,
                             wc_field_errors_t *errs)
@@ -181,6 +205,8 @@ static void check_recipient(json_object *body, bool type_known,
         if (check != WC_URL_OK) {
             wc_field_errors_add(errs, "recipient", wc_url_check_rule(check), "the webhook URL %s",
                                 wc_url_check_describe(check));
+        } else {
+            check_webhook_destination(recipient, opts->allow_loopback_webhooks, errs);
         }
         break;
     }

@@ -142,6 +142,17 @@ static const cfg_entry_t config_table[] = {
      "Twilio auth token.", SECRET},
     {"WAVECOM_TWILIO_FROM", "", STR(twilio_from, NULL),
      "Sender: an E.164 number, or a messaging service SID (MG...).", RELOADABLE},
+    {"WAVECOM_VONAGE_URL", "https://rest.nexmo.com", STR(vonage_url, NULL),
+     "Base URL of the Vonage (Nexmo) SMS API; its /sms/json is called.", RELOADABLE},
+    {"WAVECOM_VONAGE_API_KEY", "", STR(vonage_api_key, NULL),
+     "Vonage API key; empty leaves Vonage out of the SMS providers.", RELOADABLE},
+    {"WAVECOM_VONAGE_API_SECRET", "", STR(vonage_api_secret, NULL), "Vonage API secret.", SECRET},
+    {"WAVECOM_VONAGE_FROM", "", STR(vonage_from, NULL),
+     "Vonage sender: a number without '+' or an alphanumeric sender id.", RELOADABLE},
+    {"WAVECOM_SMS_PROVIDERS", "twilio,vonage", STR(sms_providers, NULL),
+     "SMS providers in failover order, comma separated (twilio, vonage); those not configured are "
+     "skipped. An attempt goes to the first whose breaker is closed, and a transient failure moves "
+     "it to the next at once instead of to a retry tier.", RELOADABLE},
     {"WAVECOM_FCM_URL", "https://fcm.googleapis.com", STR(fcm_url, NULL),
      "Base URL of FCM HTTP v1.", RELOADABLE},
     {"WAVECOM_FCM_SERVICE_ACCOUNT_FILE", "", STR(fcm_service_account_file, NULL),
@@ -195,9 +206,14 @@ static const cfg_entry_t config_table[] = {
     {"WAVECOM_WEBHOOK_ALLOW_HTTP", "0", INT(webhook_allow_http, 0, 1),
      "1: accept http:// webhook URLs (loopback test doubles); otherwise https:// only.",
      RELOADABLE},
+    {"WAVECOM_WEBHOOK_ALLOW_LOOPBACK", "0", INT(webhook_allow_loopback, 0, 1),
+     "1: webhooks may target loopback (127.0.0.0/8, ::1: test doubles on this machine). Private, "
+     "reserved, link-local and cloud metadata addresses are refused whatever it says: at intake "
+     "(400) for an IP literal, at connect time (FAILED, never retried) for a host name.",
+     RELOADABLE},
     {"WAVECOM_WEBHOOK_ALLOW_PRIVATE", "0", INT(webhook_allow_private, 0, 1),
-     "1: webhooks may target loopback, private and link-local addresses (test doubles on "
-     "loopback); otherwise such targets fail permanently.", RELOADABLE},
+     "Deprecated name of WAVECOM_WEBHOOK_ALLOW_LOOPBACK: 1 now allows loopback only.",
+     RELOADABLE},
     /* Secrets at rest and dashboard logins. */
     {"WAVECOM_SECRETS_KEY", "", STR(secrets_key, NULL),
      "64 hex digits: the AES-256 key that encrypts tenants' webhook secrets at rest; empty stores "
@@ -389,6 +405,11 @@ int wc_config_load(wc_config_t *cfg, char *err, size_t err_len)
     if (next.worker_processes == 0) {
         long cores = sysconf(_SC_NPROCESSORS_ONLN);
         next.worker_processes = cores > 0 ? (int)(cores > 256 ? 256 : cores) : 1;
+    }
+    /* The old all-or-nothing switch kept working for the stacks that set it,
+     * narrowed to what they needed: the doubles on loopback. */
+    if (next.webhook_allow_private != 0) {
+        next.webhook_allow_loopback = 1;
     }
     if (check_whole(&next, err, err_len) != 0) {
         return -1;

@@ -66,6 +66,11 @@ typedef struct {
     char twilio_account_sid[128];
     char twilio_auth_token[256];
     char twilio_from[64];
+    char vonage_url[WC_CONFIG_STR_MAX];
+    char vonage_api_key[128];
+    char vonage_api_secret[256];
+    char vonage_from[64];
+    char sms_providers[128];
     char fcm_url[WC_CONFIG_STR_MAX];
     char fcm_service_account_file[WC_CONFIG_STR_MAX];
     char apns_url[WC_CONFIG_STR_MAX];
@@ -89,7 +94,8 @@ typedef struct {
     int rate_key_nps;
     int rate_global_nps;
     int tenant_max_in_flight;
-    int webhook_allow_private;
+    int webhook_allow_loopback;
+    int webhook_allow_private; /* deprecated: sets webhook_allow_loopback */
     char secrets_key[65];
     char jwt_secret[256];
     int usage_flush_seconds;

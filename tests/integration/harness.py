@@ -203,7 +203,7 @@ class Stack:
             "WAVECOM_LOG_LEVEL": "info",
             "WAVECOM_DRAIN_GRACE_SECONDS": "30",
             # The provider doubles are on loopback; test_ssrf turns this off again.
-            "WAVECOM_WEBHOOK_ALLOW_PRIVATE": "1",
+            "WAVECOM_WEBHOOK_ALLOW_LOOPBACK": "1",
             # A leak in a service fails its shutdown (exit code 23).
             "ASAN_OPTIONS": "detect_leaks=1:exitcode=23",
         })

@@ -311,7 +311,8 @@ class EndpointAddressTest(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.stack = started(Stack(workers=1, env={"WAVECOM_WEBHOOK_ALLOW_PRIVATE": "0",
+        cls.stack = started(Stack(workers=1, env={"WAVECOM_WEBHOOK_ALLOW_LOOPBACK": "0",
+                                                  "WAVECOM_WEBHOOK_ALLOW_PRIVATE": "0",
                                                   "WAVECOM_WEBHOOK_ALLOW_HTTP": "1"}))
         cls.tenant, cls.admin = cls.stack.new_tenant_key(role="admin")
 

@@ -111,6 +111,7 @@ static const struct {
     {"WAVECOM_AMQP_URL", "amqp://app:hunter2amqp@127.0.0.1:5672/"},
     {"WAVECOM_SMTP_PASSWORD", "hunter2smtp"},
     {"WAVECOM_TWILIO_AUTH_TOKEN", "hunter2twilio"},
+    {"WAVECOM_VONAGE_API_SECRET", "hunter2vonage"},
     {"WAVECOM_SECRETS_KEY", "abababababababababababababababababababababababababababababababab"},
     {"WAVECOM_JWT_SECRET", "hunter2jwt-0123456789abcdef0123456789"},
 };

@@ -130,6 +130,23 @@ static void an_open_breaker_spends_no_attempt(void **state)
     assert_true(wc_retry_tiers[d.tier].seconds * 1000L >= r.retry_after_ms);
 }
 
+/* A webhook target the SSRF guard refused fails for good on the first
+ * attempt, whether the refusal came before the request (permanent) or from
+ * the socket check (a transport error, transient on its own). */
+static void a_refused_destination_is_never_retried(void **state)
+{
+    (void)state;
+    const delivery_outcome_t outcomes[] = {DELIVERY_PERMANENT, DELIVERY_TRANSIENT};
+    for (size_t i = 0; i < sizeof(outcomes) / sizeof(outcomes[0]); i++) {
+        delivery_result_t r = answer(outcomes[i]);
+        r.destination_refused = true;
+        for (int count = 0; count <= MAX_RETRIES; count++) {
+            delivery_decision_t d = delivery_policy_decide(&r, count, MAX_RETRIES, 0.5);
+            assert_int_equal(d.action, DELIVERY_PERMANENT_FAIL);
+        }
+    }
+}
+
 static void the_last_retry_is_taken_and_then_none(void **state)
 {
     (void)state;
@@ -167,5 +184,6 @@ UNIT_TEST_MAIN(cmocka_unit_test(smtp_2xx_is_sent),
                cmocka_unit_test(http_429_waits_at_least_its_retry_after),
                cmocka_unit_test(http_5xx_and_transport_failures_are_retried),
                cmocka_unit_test(an_open_breaker_spends_no_attempt),
+               cmocka_unit_test(a_refused_destination_is_never_retried),
                cmocka_unit_test(the_last_retry_is_taken_and_then_none),
                cmocka_unit_test(later_retries_draw_later_tiers))

@@ -83,6 +83,12 @@ void provider_job_fail(provider_job_t *job, delivery_outcome_t outcome, const ch
 
 void provider_classify_http(const http_call_t *call, delivery_result_t *result)
 {
+    if (call->destination_refused) {
+        result->destination_refused = true;
+        provider_fail(result, DELIVERY_PERMANENT,
+                      "webhook target blocked at connect time: a refused address");
+        return;
+    }
     if (call->result != CURLE_OK) {
         provider_fail(result, delivery_policy_classify_http(0, true), "transport error: %s",
                       call->error[0] != '\0' ? call->error : curl_easy_strerror(call->result));
@@ -101,6 +107,21 @@ void provider_classify_http(const http_call_t *call, delivery_result_t *result)
             *p = ' ';
         }
     }
+}
+
+int provider_form_append(char *buf, size_t len, size_t *used, const char *name, const char *value)
+{
+    char *escaped = curl_easy_escape(NULL, value, 0);
+    if (escaped == NULL) {
+        return -1;
+    }
+    int n = snprintf(buf + *used, len - *used, "%s%s=%s", *used > 0 ? "&" : "", name, escaped);
+    curl_free(escaped);
+    if (n < 0 || (size_t)n >= len - *used) {
+        return -1;
+    }
+    *used += (size_t)n;
+    return 0;
 }
 
 char *provider_read_file(const char *path, size_t *len)

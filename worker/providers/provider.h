@@ -31,6 +31,7 @@ typedef enum {
 typedef struct {
     delivery_outcome_t outcome;
     bool not_attempted;            /* refused locally (breaker open): no attempt is spent */
+    bool destination_refused;      /* the SSRF guard refused the target: never retried */
     long retry_after_ms;           /* the provider asked for at least this pause; 0 if not */
     char provider_message_id[320]; /* the provider's id for the message, when accepted */
     char detail[512];              /* the provider's answer, for the audit trail */
@@ -87,6 +88,7 @@ typedef struct {
  * logged); a notification for it then fails with that reason. */
 provider_t *provider_smtp_new(const provider_env_t *env);
 provider_t *provider_twilio_new(const provider_env_t *env);
+provider_t *provider_vonage_new(const provider_env_t *env);
 provider_t *provider_fcm_new(const provider_env_t *env);
 provider_t *provider_apns_new(const provider_env_t *env);
 provider_t *provider_webhook_new(const provider_env_t *env);
@@ -120,6 +122,11 @@ void provider_answer_done(provider_job_t *job, http_call_t *call, json_object *b
  * transient. */
 void provider_start_call(http_client_t *http, bool built, http_call_t *call, http_done_fn done,
                          void *arg, void *owned, provider_job_t *job);
+
+/* Appends "name=value" (value form-encoded, '&' between pairs) to the form
+ * in `buf` of `len` bytes whose first `*used` are taken. Returns 0, or -1
+ * when it does not fit (the form is then unusable). */
+int provider_form_append(char *buf, size_t len, size_t *used, const char *name, const char *value);
 
 /* Fills `result` as a failure with a formatted detail. */
 void provider_fail(delivery_result_t *result, delivery_outcome_t outcome, const char *fmt, ...)

@@ -58,21 +58,6 @@ static void on_done(http_call_t *call, void *arg)
     provider_answer_done(job, call, body, &result);
 }
 
-static int append_param(char *buf, size_t len, size_t *used, const char *name, const char *value)
-{
-    char *escaped = curl_easy_escape(NULL, value, 0);
-    if (escaped == NULL) {
-        return -1;
-    }
-    int n = snprintf(buf + *used, len - *used, "%s%s=%s", *used > 0 ? "&" : "", name, escaped);
-    curl_free(escaped);
-    if (n < 0 || (size_t)n >= len - *used) {
-        return -1;
-    }
-    *used += (size_t)n;
-    return 0;
-}
-
 static void twilio_start(provider_t *self, provider_job_t *job)
 {
     twilio_t *t = self->state;
@@ -89,9 +74,9 @@ static void twilio_start(provider_t *self, provider_job_t *job)
     char *form = malloc(FORM_MAX);
     size_t used = 0;
     bool service = strncmp(t->from, "MG", 2) == 0;
-    if (form == NULL || append_param(form, FORM_MAX, &used, "To", to) != 0 ||
-        append_param(form, FORM_MAX, &used, service ? "MessagingServiceSid" : "From", t->from) != 0 ||
-        append_param(form, FORM_MAX, &used, "Body", text) != 0) {
+    if (form == NULL || provider_form_append(form, FORM_MAX, &used, "To", to) != 0 ||
+        provider_form_append(form, FORM_MAX, &used, service ? "MessagingServiceSid" : "From", t->from) != 0 ||
+        provider_form_append(form, FORM_MAX, &used, "Body", text) != 0) {
         free(form);
         provider_job_fail(job, DELIVERY_PERMANENT, "message too large to encode");
         return;

@@ -5,9 +5,10 @@
  * webhook-timestamp, and webhook-signature "v1,<base64 HMAC-SHA256 of
  * id.timestamp.body>". 2xx is success and 410 means the endpoint is gone for
  * good; anything else, redirects included (they are not followed), is retried.
- * Unless WAVECOM_WEBHOOK_ALLOW_PRIVATE=1, the target's name is resolved once,
- * refused (permanently) when any address is internal (wc_netguard.h), and the
- * transfer pinned to the checked address.
+ * On every attempt the target's name is resolved once, refused (for good)
+ * when any address is one webhooks may not reach (wc_netguard.h; loopback
+ * only with WAVECOM_WEBHOOK_ALLOW_LOOPBACK=1), and the transfer pinned to the
+ * checked address; the socket it opens is checked again.
  *
  * A delivery of an event (docs/ARCHITECTURE.md §14) carries `endpointId`: it
  * is signed with that endpoint's secret instead of the tenant's, and while a
@@ -183,18 +184,23 @@ static void webhook_start(provider_t *self, provider_job_t *job)
         return;
     }
     char pin[512] = "";
-    if (!w->env->cfg->webhook_allow_private) {
-        char why[256];
-        switch (wc_guard_webhook_url(url, pin, sizeof(pin), why, sizeof(why))) {
-        case WC_GUARD_OK:
-            break;
-        case WC_GUARD_UNRESOLVED:
-            provider_job_fail(job, DELIVERY_TRANSIENT, "%s", why);
-            return;
-        default:
-            provider_job_fail(job, DELIVERY_PERMANENT, "%s", why);
-            return;
-        }
+    char why[256];
+    bool allow_loopback = w->env->cfg->webhook_allow_loopback != 0;
+    switch (wc_guard_webhook_url(url, allow_loopback, pin, sizeof(pin), why, sizeof(why))) {
+    case WC_GUARD_OK:
+        break;
+    case WC_GUARD_UNRESOLVED:
+        provider_job_fail(job, DELIVERY_TRANSIENT, "%s", why);
+        return;
+    case WC_GUARD_BLOCKED: {
+        delivery_result_t refused = {.destination_refused = true};
+        provider_fail(&refused, DELIVERY_PERMANENT, "%s", why);
+        provider_job_complete(job, &refused);
+        return;
+    }
+    case WC_GUARD_BAD_URL:
+        provider_job_fail(job, DELIVERY_PERMANENT, "%s", why);
+        return;
     }
     const char *endpoint = wc_doc_string(doc, "endpointId");
     const char *secret = NULL, *previous = NULL;
@@ -248,7 +254,10 @@ static void webhook_start(provider_t *self, provider_job_t *job)
     bool built = call != NULL && http_call_header(call, "Content-Type: application/json") == 0 &&
                  http_call_header(call, h_id) == 0 && http_call_header(call, h_ts) == 0 &&
                  http_call_header(call, h_sig) == 0 && add_endpoint_headers(call, doc) &&
-                 (pin[0] == '\0' || http_call_pin(call, pin) == 0);
+                 http_call_pin(call, pin) == 0;
+    if (built) {
+        http_call_guard(call, allow_loopback);
+    }
     provider_start_call(w->env->http, built, call, on_done, job, NULL, job);
 }
 
