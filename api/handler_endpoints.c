@@ -12,7 +12,7 @@
 #include "response.h"
 #include "wc_json.h"
 #include "wc_log.h"
-#include "wc_netguard.h"
+#include "wc_netaddr.h"
 #include "wc_store_endpoints.h"
 #include "wc_time.h"
 
@@ -44,29 +44,29 @@ static json_object *endpoint_json(const bson_t *doc)
     return out;
 }
 
-/* The SSRF guard at registration, as the worker applies it at delivery
- * (wc_netguard.h): loopback only when the deployment allows it. */
+/* The SSRF guard at registration: a host that is an IP literal in a range
+ * the guard refuses is refused now, like a notification's webhook at intake
+ * (wc_url_literal_verdict). A host name is not resolved here: the worker's
+ * guard (wc_netguard.h) resolves and judges it on every delivery attempt,
+ * which a later change of its DNS answer cannot get round. */
 static bool url_reachable(api_context_t *ctx, const bson_t *fields, api_response_t *res)
 {
     bson_iter_t it;
     if (!bson_iter_init_find(&it, fields, "url")) {
         return true;
     }
-    char pin[512], why[256];
-    switch (wc_guard_webhook_url(bson_iter_utf8(&it, NULL), ctx->cfg->webhook_allow_loopback != 0,
-                                 pin, sizeof(pin), why, sizeof(why))) {
-    case WC_GUARD_OK:
+    char why[320] = "";
+    switch (wc_url_literal_verdict(bson_iter_utf8(&it, NULL),
+                                   ctx->cfg->webhook_allow_loopback != 0, why, sizeof(why))) {
+    case WC_URL_NOT_REFUSED:
         return true;
-    case WC_GUARD_BLOCKED:
+    case WC_URL_LITERAL_REFUSED:
         *res = api_field_error("url", "address", why);
         return false;
-    case WC_GUARD_UNRESOLVED:
-        *res = api_field_error("url", "resolve", why);
-        return false;
-    case WC_GUARD_BAD_URL:
+    case WC_URL_BAD_HOST:
         break;
     }
-    *res = api_field_error("url", "url", why);
+    *res = api_field_error("url", "url", "the URL has no host to deliver to");
     return false;
 }
 

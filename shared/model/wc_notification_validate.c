@@ -142,21 +142,17 @@ static void refuse_if_present(json_object *body, const char *field, const char *
 static void check_webhook_destination(const char *url, bool allow_loopback,
                                       wc_field_errors_t *errs)
 {
-    char host[256];
-    int port = 0;
-    if (wc_url_host_port(url, host, sizeof(host), &port) != 0) {
+    char why[320];
+    switch (wc_url_literal_verdict(url, allow_loopback, why, sizeof(why))) {
+    case WC_URL_BAD_HOST:
         wc_field_errors_add(errs, "recipient", "url", "the webhook URL %s",
                             wc_url_check_describe(WC_URL_HOST));
-        return;
-    }
-    struct sockaddr_storage addr;
-    if (!wc_addr_parse_literal(host, &addr)) {
-        return;
-    }
-    wc_addr_class_t c = wc_addr_classify((const struct sockaddr *)&addr);
-    if (wc_addr_refused(c, allow_loopback)) {
-        wc_field_errors_add(errs, "recipient", "destination",
-                            "the webhook URL's host %s is %s", host, wc_addr_class_describe(c));
+        break;
+    case WC_URL_LITERAL_REFUSED:
+        wc_field_errors_add(errs, "recipient", "destination", "%s", why);
+        break;
+    case WC_URL_NOT_REFUSED:
+        break;
     }
 }
 

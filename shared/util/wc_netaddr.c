@@ -4,6 +4,7 @@
 #include <curl/curl.h>
 #include <netinet/in.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -164,4 +165,24 @@ out:
     curl_free(p);
     curl_url_cleanup(u);
     return rc;
+}
+
+wc_url_literal_t wc_url_literal_verdict(const char *url, bool allow_loopback, char *why,
+                                        size_t why_len)
+{
+    char host[256];
+    int port = 0;
+    if (wc_url_host_port(url, host, sizeof(host), &port) != 0) {
+        return WC_URL_BAD_HOST;
+    }
+    struct sockaddr_storage addr;
+    if (!wc_addr_parse_literal(host, &addr)) {
+        return WC_URL_NOT_REFUSED;
+    }
+    wc_addr_class_t c = wc_addr_classify((const struct sockaddr *)&addr);
+    if (!wc_addr_refused(c, allow_loopback)) {
+        return WC_URL_NOT_REFUSED;
+    }
+    snprintf(why, why_len, "the webhook URL's host %s is %s", host, wc_addr_class_describe(c));
+    return WC_URL_LITERAL_REFUSED;
 }

@@ -50,4 +50,13 @@ bool wc_addr_parse_literal(const char *host, struct sockaddr_storage *out);
  * another scheme or one too long for the buffers. */
 int wc_url_host_port(const char *url, char *host, size_t host_len, int *port);
 
+/* What can be said of a webhook URL's destination without resolving a name:
+ * WC_URL_LITERAL_REFUSED when its host is an IP literal the guard refuses
+ * (`why` says which class), WC_URL_BAD_HOST when it has no host to judge,
+ * WC_URL_NOT_REFUSED otherwise (an allowed literal, or a host name, which is
+ * judged when it is resolved, on every delivery attempt). */
+typedef enum { WC_URL_NOT_REFUSED, WC_URL_LITERAL_REFUSED, WC_URL_BAD_HOST } wc_url_literal_t;
+wc_url_literal_t wc_url_literal_verdict(const char *url, bool allow_loopback, char *why,
+                                        size_t why_len);
+
 #endif
