@@ -287,7 +287,7 @@ lt_export_run_env() { # MONGODB_URI DB VHOST PORT WORKERS
   export WAVECOM_DRAIN_GRACE_SECONDS=${WAVECOM_DRAIN_GRACE_SECONDS:-30}
 }
 
-# Starts provider doubles of the benchmark's own (BIN) on ports BASE (control) to BASE+40, with
+# Starts provider doubles of the benchmark's own (BIN) on ports BASE (control) to BASE+50, with
 # credentials of their own written into DIR (the shared service-account file must not be touched:
 # a doubles instance rewrites its token_uri to its own address), and points the providers at them.
 # Sets LT_DOUBLES_PID, LT_CONTROL and LT_WEBHOOK_URL.
@@ -296,7 +296,8 @@ lt_start_private_doubles() { # BIN BASE DIR
   mkdir -p "$dd"
   "$bin" -control-addr "127.0.0.1:$b" -twilio-addr "127.0.0.1:$((b + 10))" \
     -fcm-addr "127.0.0.1:$((b + 20))" -apns-addr "127.0.0.1:$((b + 30))" \
-    -webhook-addr "127.0.0.1:$((b + 40))" -fcm-service-account-out "$dd/fcm-service-account.json" \
+    -webhook-addr "127.0.0.1:$((b + 40))" -vonage-addr "127.0.0.1:$((b + 50))" \
+    -fcm-service-account-out "$dd/fcm-service-account.json" \
     -apns-key-out "$dd/apns-key.p8" -tls-cert-out "$dd/tls-cert.pem" \
     -twilio-sid AC0123456789abcdef0123456789abcdef -twilio-token wavecom-dev-twilio-auth-token \
     -apns-key-id ABC123DEFG -apns-team-id DEF123GHIJ -apns-max-token-updates 0 2>>"$dd/doubles.log" &
@@ -310,6 +311,7 @@ lt_start_private_doubles() { # BIN BASE DIR
   done
   curl -fsS -m 2 -o /dev/null "$LT_CONTROL/_control/info" || die "the private doubles did not start"
   export WAVECOM_TWILIO_URL=http://127.0.0.1:$((b + 10))
+  export WAVECOM_VONAGE_URL=http://127.0.0.1:$((b + 50))
   export WAVECOM_FCM_URL=http://127.0.0.1:$((b + 20))
   export WAVECOM_FCM_SERVICE_ACCOUNT_FILE=$dd/fcm-service-account.json
   export WAVECOM_APNS_URL=https://127.0.0.1:$((b + 30))

@@ -12,7 +12,7 @@ start_doubles() {
   spawn doubles "$DOUBLES_BIN" \
     -control-addr "$LOOPBACK:$DOUBLES_CONTROL_PORT" -twilio-addr "$LOOPBACK:$DOUBLES_TWILIO_PORT" \
     -fcm-addr "$LOOPBACK:$DOUBLES_FCM_PORT" -apns-addr "$LOOPBACK:$DOUBLES_APNS_PORT" \
-    -webhook-addr "$LOOPBACK:$DOUBLES_WEBHOOK_PORT" \
+    -webhook-addr "$LOOPBACK:$DOUBLES_WEBHOOK_PORT" -vonage-addr "$LOOPBACK:$DOUBLES_VONAGE_PORT" \
     -fcm-service-account-out "$DOUBLES_DIR/fcm-service-account.json" \
     -apns-key-out "$DOUBLES_DIR/apns-key.p8" -apns-key-id "$DOUBLES_APNS_KEY_ID" \
     -apns-team-id "$DOUBLES_APNS_TEAM_ID" -tls-cert-out "$DOUBLES_DIR/tls-cert.pem" \

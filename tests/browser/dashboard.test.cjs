@@ -252,8 +252,9 @@ async function main() {
 
     step('the overview counters moved');
     await page.goto(URL + '/#/overview');
-    await waitOverview(page, 'total-all', '5');
-    await waitOverview(page, 'status-SENT', '5');
+    // One per channel, the one made from a template, and the replayed webhook.
+    await waitOverview(page, 'total-all', '6');
+    await waitOverview(page, 'status-SENT', '6');
     await waitOverview(page, 'status-FAILED', '0');
     await waitOverview(page, 'type-WEBHOOK', '2');
     await waitOverview(page, 'success-rate', '100 %');
