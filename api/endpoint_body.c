@@ -107,7 +107,7 @@ static void check_expression(json_object *v, const char *name, bson_t *fields,
         wc_field_errors_add(errs, where, rule, "%s", why);
         return;
     }
-    if (!wc_json_append_to_bson(fields, name, -1, v)) {
+    if (wc_json_tree_storable(v, name, errs) && !wc_json_append_to_bson(fields, name, -1, v)) {
         wc_field_errors_add(errs, name, "key", "%s has an object key that cannot be stored", name);
     }
 }

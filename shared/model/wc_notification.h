@@ -87,6 +87,13 @@ void wc_field_errors_add(wc_field_errors_t *errs, const char *field, const char 
 /* [{"field":..,"rule":..,"message":..}, ...] as a new reference. */
 json_object *wc_field_errors_to_json(const wc_field_errors_t *errs);
 
+/* Whether a client JSON value can be stored as BSON as given: object keys
+ * non-empty, without '.' and not starting with '$' (libmongoc refuses them),
+ * numbers representable, no array directly inside an array (FerretDB 1.x
+ * refuses those). Reports the first offence under `field` (rule "key",
+ * "number" or "nested_array") and returns false. */
+bool wc_json_tree_storable(json_object *value, const char *field, wc_field_errors_t *errs);
+
 /* A validated request. The strings and JSON values borrow from the parsed
  * body, which must outlive this struct. */
 typedef struct {

@@ -36,11 +36,8 @@ static bool has_control_chars(const char *s, size_t len)
     return false;
 }
 
-/* Walks a client JSON value that will be stored as BSON: object keys must be
- * storable (non-empty, no '.', no leading '$': libmongoc refuses them) and
- * numbers representable. Reports the first offence under `field` and returns
- * false. Depth is bounded by the strict parser. */
-static bool json_tree_storable(json_object *value, const char *field, wc_field_errors_t *errs)
+/* Depth is bounded by the strict parser. */
+bool wc_json_tree_storable(json_object *value, const char *field, wc_field_errors_t *errs)
 {
     if (!wc_json_number_storable(value)) {
         wc_field_errors_add(errs, field, "number",
@@ -52,7 +49,15 @@ static bool json_tree_storable(json_object *value, const char *field, wc_field_e
         size_t n = json_object_array_length(value);
         for (size_t i = 0; i < n; i++) {
             json_object *item = json_object_array_get_idx(value, i);
-            if (item != NULL && !json_tree_storable(item, field, errs)) {
+            if (json_object_is_type(item, json_type_array)) {
+                wc_field_errors_add(errs, field, "nested_array",
+                                    "%s holds an array directly inside an array, which the local "
+                                    "database (FerretDB) cannot store; wrap the inner one in an "
+                                    "object",
+                                    field);
+                return false;
+            }
+            if (item != NULL && !wc_json_tree_storable(item, field, errs)) {
                 return false;
             }
         }
@@ -70,7 +75,7 @@ static bool json_tree_storable(json_object *value, const char *field, wc_field_e
                                 field, key);
             return false;
         }
-        if (member != NULL && !json_tree_storable(member, field, errs)) {
+        if (member != NULL && !wc_json_tree_storable(member, field, errs)) {
             return false;
         }
     }
@@ -349,7 +354,7 @@ static void check_push_fields(json_object *body, wc_notification_request_t *out,
         if (json_size(data) > WC_PUSH_DATA_MAX_BYTES) {
             wc_field_errors_add(errs, "data", "size", "data must be at most %d bytes as JSON",
                                 WC_PUSH_DATA_MAX_BYTES);
-        } else if (json_tree_storable(data, "data", errs)) {
+        } else if (wc_json_tree_storable(data, "data", errs)) {
             out->data = data;
         }
     }
@@ -372,7 +377,7 @@ static void check_webhook_fields(json_object *body, wc_notification_request_t *o
     if (json_size(payload) > WC_WEBHOOK_PAYLOAD_MAX_BYTES) {
         wc_field_errors_add(errs, "payload", "size", "payload must be at most %d bytes as JSON",
                             WC_WEBHOOK_PAYLOAD_MAX_BYTES);
-    } else if (json_tree_storable(payload, "payload", errs)) {
+    } else if (wc_json_tree_storable(payload, "payload", errs)) {
         out->payload = payload;
     }
 }
@@ -407,7 +412,7 @@ static void check_common_optionals(json_object *body, const wc_validation_option
         } else if (json_size(v) > WC_METADATA_MAX_BYTES) {
             wc_field_errors_add(errs, "metadata", "size", "metadata must be at most %d bytes",
                                 WC_METADATA_MAX_BYTES);
-        } else if (json_tree_storable(v, "metadata", errs)) {
+        } else if (wc_json_tree_storable(v, "metadata", errs)) {
             out->metadata = v;
         }
     }

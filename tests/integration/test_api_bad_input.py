@@ -26,6 +26,7 @@ HOSTILE_NOTIFICATIONS = [
     sms(maxRetries=True), sms(metadata={"n": 1e400}), sms(metadata={"n": 2 ** 100}),
     sms(metadata={"k": {"$date": "2020-01-01"}}), sms(metadata={"": 1}),
     sms(metadata={"deep": [[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]}),
+    sms(metadata={"pairs": [[1, 2]]}),
     sms(scheduledAt="9999-99-99T99:99:99Z"), sms(scheduledAt="2024-12-11T10:30:00+99:00"),
     sms(priority="HIGH\u0000"), sms(type="SMS\u0000"), sms(recipient="+1415555\u00000100"),
     sms(unknownField=1), sms(**{"$set": 1}), sms(_id=ID), sms(tenantId="someone-else"),

@@ -240,6 +240,12 @@ class EventsTest(unittest.TestCase):
             ({"type": "a.b", "payload": {}, "extra": 1}, {"extra"}),
             ({"type": "a.b", "payload": {}, "eventId": "has space"}, {"eventId"}),
             ({"type": "a.b", "payload": {"big": "x" * 70000}}, {"payload"}),
+            # Keys the database would refuse at the write (found by the API fuzzer as a 503).
+            ({"type": "a.b", "payload": {"": None}}, {"payload"}),
+            ({"type": "a.b", "payload": {"a": {"b.c": 1}}}, {"payload"}),
+            ({"type": "a.b", "payload": {"$set": 1}}, {"payload"}),
+            ({"type": "a.b", "payload": {"n": 2 ** 100}}, {"payload"}),
+            ({"type": "a.b", "payload": {"0": [[]]}}, {"payload"}),
         ]
         before = self.stack.db.events.count_documents({})
         for body, fields in event_cases:

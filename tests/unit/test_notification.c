@@ -97,6 +97,9 @@ static void every_rule_names_its_field(void **state)
     expect_violation("{\"type\":\"EMAIL\",\"recipient\":\"a@b.com\",\"subject\":\"s\","
                      "\"message\":\"m\",\"metadata\":{\"a\":{\"b.c\":1}}}",
                      "metadata", "key");
+    expect_violation("{\"type\":\"WEBHOOK\",\"recipient\":\"https://e.com/h\","
+                     "\"payload\":{\"pairs\":[{\"p\":[1,2]},[3,4]]}}",
+                     "payload", "nested_array");
     expect_violation("{\"type\":\"EMAIL\",\"recipient\":\"a@b.com\",\"subject\":\"s\","
                      "\"message\":\"m\",\"colour\":\"red\"}",
                      "colour", "unknown");
