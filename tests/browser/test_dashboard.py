@@ -70,14 +70,17 @@ class DashboardBrowserTest(unittest.TestCase):
                          f"browser test failed:\n{result.stdout}\n{result.stderr}\n"
                          f"api log:\n{self.stack.log('api')}\nworker log:\n{self.stack.log('worker')}")
 
-        # What the pages did, as the database has it: five notifications of the tenant SENT, one
-        # of them replayed from the DLQ by the dashboard, and a scheduled one cancelled.
+        # What the pages did, as the database has it: six notifications of the tenant SENT (one
+        # per channel, the templated SMS, and the webhook the dashboard replayed from the DLQ),
+        # and a scheduled one cancelled.
         docs = list(self.stack.db.notifications.find({"tenantId": tenant}))
         sent = [d for d in docs if d["status"] == "SENT"]
-        self.assertEqual(sorted(d["type"] for d in sent), ["EMAIL", "PUSH", "SMS", "WEBHOOK", "WEBHOOK"])
+        self.assertEqual(sorted(d["type"] for d in sent),
+                         ["EMAIL", "PUSH", "SMS", "SMS", "WEBHOOK", "WEBHOOK"])
+        self.assertEqual(len([d for d in sent if "template" in d]), 1)
         cancelled = [d for d in docs if d["status"] == "CANCELLED"]
         self.assertEqual([(d["type"], "scheduledAt" in d) for d in cancelled], [("SMS", True)])
-        self.assertEqual(len(docs), 6)
+        self.assertEqual(len(docs), 7)
         replayed = [d for d in sent if "replayedAt" in d]
         self.assertEqual(len(replayed), 1)
         logs = trail_of(self.stack.db, replayed[0])
