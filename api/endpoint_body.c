@@ -97,14 +97,9 @@ static void check_expression(json_object *v, const char *name, bson_t *fields,
         BSON_APPEND_NULL(fields, name);
         return;
     }
-    char where[128], rule[32], why[192];
-    bool ok = strcmp(name, "filter") == 0
-                  ? wc_event_filter_check(v, where, sizeof(where), rule, sizeof(rule), why,
-                                          sizeof(why))
-                  : wc_event_transform_check(v, where, sizeof(where), rule, sizeof(rule), why,
-                                             sizeof(why));
+    bool ok = strcmp(name, "filter") == 0 ? wc_event_filter_check(v, errs)
+                                          : wc_event_transform_check(v, errs);
     if (!ok) {
-        wc_field_errors_add(errs, where, rule, "%s", why);
         return;
     }
     if (wc_json_tree_storable(v, name, errs) && !wc_json_append_to_bson(fields, name, -1, v)) {

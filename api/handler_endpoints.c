@@ -70,10 +70,27 @@ static bool url_reachable(api_context_t *ctx, const bson_t *fields, api_response
     return false;
 }
 
-static api_response_t store_failure(wc_store_status_t status)
+/* The body of a create (every field) or a PATCH (`partial`) checked into the
+ * fields to store, its URL past the SSRF guard; NULL with the answer in *res. */
+static bson_t *checked_fields(api_context_t *ctx, const api_request_t *req, bool partial,
+                              api_response_t *res)
 {
-    return status == WC_STORE_NOT_FOUND ? api_error(404, "endpoint not found")
-                                        : api_unavailable("the database");
+    json_object *body = NULL;
+    if (!api_parse_json_body(req, &body, res)) {
+        return NULL;
+    }
+    wc_field_errors_t errs = {0};
+    bson_t *fields = bson_new();
+    bool ok = api_endpoint_body_check(body, partial, ctx->cfg->webhook_allow_http != 0, fields,
+                                      &errs);
+    json_object_put(body);
+    if (!ok) {
+        *res = api_validation_error(&errs);
+    } else if (url_reachable(ctx, fields, res)) {
+        return fields;
+    }
+    bson_destroy(fields);
+    return NULL;
 }
 
 api_response_t api_handle_create_endpoint(api_context_t *ctx, const api_request_t *req,
@@ -81,21 +98,8 @@ api_response_t api_handle_create_endpoint(api_context_t *ctx, const api_request_
 {
     (void)param;
     api_response_t res;
-    json_object *body = NULL;
-    if (!api_no_query(req, &res) || !api_parse_json_body(req, &body, &res)) {
-        return res;
-    }
-    wc_field_errors_t errs = {0};
-    bson_t *fields = bson_new();
-    bool ok = api_endpoint_body_check(body, false, ctx->cfg->webhook_allow_http != 0, fields,
-                                      &errs);
-    json_object_put(body);
-    if (!ok) {
-        bson_destroy(fields);
-        return api_validation_error(&errs);
-    }
-    if (!url_reachable(ctx, fields, &res)) {
-        bson_destroy(fields);
+    bson_t *fields = NULL;
+    if (!api_no_query(req, &res) || (fields = checked_fields(ctx, req, false, &res)) == NULL) {
         return res;
     }
     bson_t **docs = NULL;
@@ -162,7 +166,7 @@ api_response_t api_handle_get_endpoint(api_context_t *ctx, const api_request_t *
     bson_t *doc = NULL;
     wc_store_status_t status = wc_store_endpoint_get(ctx->store, principal->tenant_id, &id, &doc);
     if (status != WC_STORE_OK) {
-        return store_failure(status);
+        return api_store_failure(status, "endpoint not found");
     }
     res = api_ok(200, endpoint_json(doc), "Endpoint retrieved");
     bson_destroy(doc);
@@ -174,21 +178,9 @@ api_response_t api_handle_update_endpoint(api_context_t *ctx, const api_request_
 {
     api_response_t res;
     bson_oid_t id;
-    json_object *body = NULL;
-    if (!api_parse_id(req, param, &id, &res) || !api_parse_json_body(req, &body, &res)) {
-        return res;
-    }
-    wc_field_errors_t errs = {0};
-    bson_t *fields = bson_new();
-    bool ok = api_endpoint_body_check(body, true, ctx->cfg->webhook_allow_http != 0, fields,
-                                      &errs);
-    json_object_put(body);
-    if (!ok) {
-        bson_destroy(fields);
-        return api_validation_error(&errs);
-    }
-    if (!url_reachable(ctx, fields, &res)) {
-        bson_destroy(fields);
+    bson_t *fields = NULL;
+    if (!api_parse_id(req, param, &id, &res) ||
+        (fields = checked_fields(ctx, req, true, &res)) == NULL) {
         return res;
     }
     bson_t *doc = NULL;
@@ -196,7 +188,7 @@ api_response_t api_handle_update_endpoint(api_context_t *ctx, const api_request_
         wc_store_endpoint_update(ctx->store, principal->tenant_id, &id, fields, &doc);
     bson_destroy(fields);
     if (status != WC_STORE_OK) {
-        return store_failure(status);
+        return api_store_failure(status, "endpoint not found");
     }
     api_audit(ctx, principal, "endpoint.update", param, NULL);
     res = api_ok(200, endpoint_json(doc), "Endpoint updated");
@@ -214,7 +206,7 @@ api_response_t api_handle_delete_endpoint(api_context_t *ctx, const api_request_
     }
     wc_store_status_t status = wc_store_endpoint_delete(ctx->store, principal->tenant_id, &id);
     if (status != WC_STORE_OK) {
-        return store_failure(status);
+        return api_store_failure(status, "endpoint not found");
     }
     api_audit(ctx, principal, "endpoint.delete", param, NULL);
     return api_ok(200, NULL, "Endpoint deleted");
@@ -260,7 +252,7 @@ api_response_t api_handle_rotate_endpoint_secret(api_context_t *ctx, const api_r
         return api_error(409, "the secret was rotated at the same time; retry");
     }
     if (status != WC_STORE_OK) {
-        return store_failure(status);
+        return api_store_failure(status, "endpoint not found");
     }
     json_object *out = endpoint_json(doc);
     json_object_object_add(out, "secret", json_object_new_string(secret));

@@ -356,14 +356,9 @@ api_response_t api_handle_get_event(api_context_t *ctx, const api_request_t *req
     char key[256];
     snprintf(key, sizeof(key), "%s:%s", principal->tenant_id, param);
     bson_t *doc = NULL;
-    switch (wc_store_event_get(ctx->store, key, &doc)) {
-    case WC_STORE_OK:
-        break;
-    case WC_STORE_NOT_FOUND:
-    case WC_STORE_CONFLICT:
-        return api_error(404, "event not found");
-    case WC_STORE_ERROR:
-        return api_unavailable("the database");
+    wc_store_status_t status = wc_store_event_get(ctx->store, key, &doc);
+    if (status != WC_STORE_OK) {
+        return api_store_failure(status, "event not found");
     }
     json_object *out = event_json(doc);
     json_object *deliveries = json_object_new_array();

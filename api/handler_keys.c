@@ -16,6 +16,7 @@
 #include "wc_store_ops.h"
 #include "wc_store_quota.h"
 #include "wc_store_usage.h"
+#include "wc_json.h"
 #include "wc_time.h"
 
 /* The longest range one usage answer covers, and the most key-days it reads. */
@@ -24,22 +25,6 @@
 #define USAGE_ROWS_MAX 100000
 
 static const char *const usage_args[] = {"from", "to", "apiKey", NULL};
-
-static json_object *date_or_null(int64_t ms)
-{
-    char text[WC_ISO8601_LEN];
-    return ms > 0 && wc_time_format_iso8601(ms, text, sizeof(text)) == 0
-               ? json_object_new_string(text)
-               : NULL;
-}
-
-static int64_t doc_date(const bson_t *doc, const char *key)
-{
-    bson_iter_t it;
-    return bson_iter_init_find(&it, doc, key) && BSON_ITER_HOLDS_DATE_TIME(&it)
-               ? bson_iter_date_time(&it)
-               : 0;
-}
 
 static json_object *quota_json(const bson_t *doc)
 {
@@ -85,7 +70,7 @@ api_response_t api_handle_keys(api_context_t *ctx, const api_request_t *req,
         bson_iter_t it;
         bool revoked = bson_iter_init_find(&it, docs[i], "revoked") && BSON_ITER_HOLDS_BOOL(&it) &&
                        bson_iter_bool(&it);
-        int64_t created = doc_date(docs[i], "createdAt");
+        int64_t created = wc_doc_date(docs[i], "createdAt", 0);
         const wc_usage_summary_t *s = wc_usage_summary_find(sums, n_sums, hint);
         int64_t last = s != NULL ? s->last_at_ms : 0;
         bool stale = !revoked && wc_usage_key_is_stale(created, last, now);
@@ -95,8 +80,8 @@ api_response_t api_handle_keys(api_context_t *ctx, const api_request_t *req,
         json_object_object_add(k, "role", json_object_new_string(role != NULL ? role : ""));
         json_object_object_add(k, "name", json_object_new_string(name != NULL ? name : ""));
         json_object_object_add(k, "revoked", json_object_new_boolean(revoked));
-        json_object_object_add(k, "createdAt", date_or_null(created));
-        json_object_object_add(k, "lastUsedAt", date_or_null(last));
+        json_object_object_add(k, "createdAt", wc_json_date(created));
+        json_object_object_add(k, "lastUsedAt", wc_json_date(last));
         json_object_object_add(k, "lastUsedFrom",
                                last > 0 ? json_object_new_string(s->last_from) : NULL);
         json_object_object_add(k, "requests30d", json_object_new_int64(s ? s->requests : 0));
@@ -170,7 +155,7 @@ api_response_t api_handle_usage(api_context_t *ctx, const api_request_t *req,
         json_object_object_add(row, "day", json_object_new_string(day));
         json_object_object_add(row, "apiKey", json_object_new_string(d->hint));
         wc_usage_add_counts_json(row, d->requests, d->accepted, d->refused);
-        json_object_object_add(row, "lastUseAt", date_or_null(d->last_at_ms));
+        json_object_object_add(row, "lastUseAt", wc_json_date(d->last_at_ms));
         json_object_array_add(rows, row);
         for (int c = 0; c < WC_USAGE_CLASS_COUNT; c++) {
             requests[c] += d->requests[c];

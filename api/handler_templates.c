@@ -18,18 +18,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "doc_page.h"
 #include "handlers.h"
 #include "query.h"
 #include "response.h"
 #include "template_content.h"
 #include "wc_store_templates.h"
+#include "wc_json.h"
 #include "wc_time.h"
 
-#define LIMIT_MAX 100
-#define LIMIT_DEFAULT 50
-#define PAGE_MAX 100000
 
-static const char *const list_args[] = {"page", "limit", NULL};
 static const char *const get_args[] = {"version", NULL};
 static const char *const create_fields[] = {"name", "description", "defaultLocale", "locales",
                                             NULL};
@@ -43,21 +41,6 @@ static bool listed(const char *const *names, const char *name)
         }
     }
     return false;
-}
-
-static json_object *date_json(int64_t ms)
-{
-    char text[WC_ISO8601_LEN];
-    return wc_time_format_iso8601(ms, text, sizeof(text)) == 0 ? json_object_new_string(text)
-                                                               : NULL;
-}
-
-static int64_t doc_date(const bson_t *doc, const char *key)
-{
-    bson_iter_t it;
-    return bson_iter_init_find(&it, doc, key) && BSON_ITER_HOLDS_DATE_TIME(&it)
-               ? bson_iter_date_time(&it)
-               : 0;
 }
 
 static char *oid_hex(const bson_t *doc, char hex[25])
@@ -79,8 +62,8 @@ static json_object *summary_json(const bson_t *doc)
     const char *name = wc_doc_string(doc, "name");
     json_object_object_add(o, "name", json_object_new_string(name != NULL ? name : ""));
     json_object_object_add(o, "latestVersion", json_object_new_int64(wc_doc_int(doc, "version", 0)));
-    json_object_object_add(o, "createdAt", date_json(doc_date(doc, "createdAt")));
-    json_object_object_add(o, "updatedAt", date_json(doc_date(doc, "updatedAt")));
+    json_object_object_add(o, "createdAt", wc_json_date(wc_doc_date(doc, "createdAt", 0)));
+    json_object_object_add(o, "updatedAt", wc_json_date(wc_doc_date(doc, "updatedAt", 0)));
     return o;
 }
 
@@ -96,7 +79,7 @@ static json_object *version_json(const bson_t *doc, int64_t version)
     }
     json_object *o = summary_json(doc);
     json_object_object_add(o, "version", json_object_new_int64(found));
-    json_object_object_add(o, "versionCreatedAt", date_json(created));
+    json_object_object_add(o, "versionCreatedAt", wc_json_date(created));
     json_object_object_foreach(content, key, value)
     {
         json_object_object_add(o, key, json_object_get(value));
@@ -224,30 +207,7 @@ api_response_t api_handle_list_templates(api_context_t *ctx, const api_request_t
                                          const wc_principal_t *principal, const char *param)
 {
     (void)param;
-    wc_field_errors_t errs = {0};
-    api_query_t q;
-    api_query_collect(req, list_args, &q, &errs);
-    int64_t page = api_query_int(&q, "page", 1, PAGE_MAX, 1, &errs);
-    int64_t limit = api_query_int(&q, "limit", 1, LIMIT_MAX, LIMIT_DEFAULT, &errs);
-    if (errs.count > 0) {
-        return api_validation_error(&errs);
-    }
-    bson_t **docs = NULL;
-    size_t n = 0;
-    if (wc_store_template_list(ctx->store, principal->tenant_id, (page - 1) * limit, limit, &docs,
-                               &n) != WC_STORE_OK) {
-        return api_unavailable("the database");
-    }
-    json_object *templates = json_object_new_array_ext((int)n);
-    for (size_t i = 0; i < n; i++) {
-        json_object_array_add(templates, summary_json(docs[i]));
-    }
-    wc_store_docs_free(docs, n);
-    json_object *data = json_object_new_object();
-    json_object_object_add(data, "templates", templates);
-    json_object_object_add(data, "page", json_object_new_int64(page));
-    json_object_object_add(data, "limit", json_object_new_int64(limit));
-    return api_ok(200, data, NULL);
+    return api_doc_page(ctx, req, principal, "templates", wc_store_template_list, summary_json);
 }
 
 /* The id in the path: 24 hexadecimal digits. */
@@ -277,14 +237,9 @@ api_response_t api_handle_get_template(api_context_t *ctx, const api_request_t *
         return api_validation_error(&errs);
     }
     bson_t *doc = NULL;
-    switch (wc_store_template_get(ctx->store, principal->tenant_id, &id, &doc)) {
-    case WC_STORE_OK:
-        break;
-    case WC_STORE_NOT_FOUND:
-    case WC_STORE_CONFLICT:
-        return api_error(404, "template not found");
-    case WC_STORE_ERROR:
-        return api_unavailable("the database");
+    wc_store_status_t status = wc_store_template_get(ctx->store, principal->tenant_id, &id, &doc);
+    if (status != WC_STORE_OK) {
+        return api_store_failure(status, "template not found");
     }
     json_object *data = version_json(doc, version);
     bson_destroy(doc);
@@ -345,16 +300,10 @@ api_response_t api_handle_patch_template(api_context_t *ctx, const api_request_t
         return api_validation_error(&errs);
     }
     bson_t *doc = NULL;
-    switch (wc_store_template_get(ctx->store, principal->tenant_id, &id, &doc)) {
-    case WC_STORE_OK:
-        break;
-    case WC_STORE_NOT_FOUND:
-    case WC_STORE_CONFLICT:
+    wc_store_status_t status = wc_store_template_get(ctx->store, principal->tenant_id, &id, &doc);
+    if (status != WC_STORE_OK) {
         json_object_put(body);
-        return api_error(404, "template not found");
-    case WC_STORE_ERROR:
-        json_object_put(body);
-        return api_unavailable("the database");
+        return api_store_failure(status, "template not found");
     }
     int64_t current = 0, created = 0;
     const char *latest = wc_template_version_content(doc, 0, &current, &created);
@@ -368,7 +317,7 @@ api_response_t api_handle_patch_template(api_context_t *ctx, const api_request_t
         json_object_put(content);
         return api_validation_error(&errs);
     }
-    wc_store_status_t status = wc_store_template_add_version(
+    status = wc_store_template_add_version(
         ctx->store, principal->tenant_id, &id, current,
         json_object_to_json_string_ext(content, JSON_C_TO_STRING_PLAIN), wc_time_now_ms());
     json_object_put(content);
@@ -400,14 +349,9 @@ api_response_t api_handle_delete_template(api_context_t *ctx, const api_request_
     if (!template_id(param, &id, &res) || !api_no_query(req, &res)) {
         return res;
     }
-    switch (wc_store_template_delete(ctx->store, principal->tenant_id, &id)) {
-    case WC_STORE_OK:
-        break;
-    case WC_STORE_NOT_FOUND:
-    case WC_STORE_CONFLICT:
-        return api_error(404, "template not found");
-    case WC_STORE_ERROR:
-        return api_unavailable("the database");
+    wc_store_status_t status = wc_store_template_delete(ctx->store, principal->tenant_id, &id);
+    if (status != WC_STORE_OK) {
+        return api_store_failure(status, "template not found");
     }
     api_audit(ctx, principal, "template.delete", param, NULL);
     json_object *data = json_object_new_object();

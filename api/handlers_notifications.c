@@ -148,14 +148,9 @@ api_response_t api_handle_get_notification(api_context_t *ctx, const api_request
         return res;
     }
     bson_t *doc = NULL;
-    switch (wc_store_get_notification(ctx->store, principal->tenant_id, &id, &doc)) {
-    case WC_STORE_OK:
-        break;
-    case WC_STORE_NOT_FOUND:
-    case WC_STORE_CONFLICT:
-        return api_error(404, "notification not found");
-    case WC_STORE_ERROR:
-        return api_unavailable("the database");
+    wc_store_status_t status = wc_store_get_notification(ctx->store, principal->tenant_id, &id, &doc);
+    if (status != WC_STORE_OK) {
+        return api_store_failure(status, "notification not found");
     }
     json_object *logs = wc_store_trail_read(ctx->store, doc);
     if (logs == NULL) {

@@ -49,6 +49,11 @@ api_response_t api_unavailable(const char *what)
     return res;
 }
 
+api_response_t api_store_failure(wc_store_status_t status, const char *not_found)
+{
+    return status == WC_STORE_ERROR ? api_unavailable("the database") : api_error(404, not_found);
+}
+
 api_response_t api_text(unsigned status, char *text, const char *content_type)
 {
     api_response_t res = {.status = status, .text = text, .content_type = content_type};

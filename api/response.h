@@ -21,6 +21,11 @@ api_response_t api_field_error(const char *field, const char *rule, const char *
 /* 503 with Retry-After: a dependency is down, the client should retry. */
 api_response_t api_unavailable(const char *what);
 
+/* The answer when reading or changing one document did not succeed: 404 with
+ * `not_found` when it is missing or not the caller's (WC_STORE_NOT_FOUND,
+ * WC_STORE_CONFLICT), 503 when the database failed. */
+api_response_t api_store_failure(wc_store_status_t status, const char *not_found);
+
 /* A text body (owned, malloc'd) of `content_type`, e.g. Prometheus metrics. */
 api_response_t api_text(unsigned status, char *text, const char *content_type);
 

@@ -174,7 +174,7 @@ static void check_channel_body(wc_channel_t channel, json_object *body, const ch
         for (const api_template_part_t *p = parts; p->name != NULL; p++) {
             part = part != NULL ? part : (strcmp(p->name, key) == 0 ? p : NULL);
         }
-        snprintf(field, sizeof(field), "%s.%.20s", prefix, key);
+        snprintf(field, sizeof(field), "%.100s.%.20s", prefix, key);
         if (part == NULL) {
             wc_field_errors_add(errs, field, "unknown", "unknown field \"%.20s\" in a %s body",
                                 key, wc_channel_name(channel));
@@ -184,7 +184,7 @@ static void check_channel_body(wc_channel_t channel, json_object *body, const ch
     }
     for (const api_template_part_t *p = parts; p->name != NULL; p++) {
         if (p->required && !json_object_object_get_ex(body, p->name, NULL)) {
-            snprintf(field, sizeof(field), "%s.%s", prefix, p->name);
+            snprintf(field, sizeof(field), "%.100s.%.20s", prefix, p->name);
             wc_field_errors_add(errs, field, "required", "%s is required", field);
         }
     }

@@ -12,18 +12,11 @@
 #include "wc_store_ops.h"
 #include "wc_store_quota.h"
 #include "wc_store_usage.h"
+#include "wc_json.h"
 #include "wc_time.h"
 
 #define USAGE_DAYS_DEFAULT 30
 #define USAGE_DAYS_MAX 3650
-
-static json_object *date_or_null(int64_t ms)
-{
-    char text[WC_ISO8601_LEN];
-    return ms > 0 && wc_time_format_iso8601(ms, text, sizeof(text)) == 0
-               ? json_object_new_string(text)
-               : NULL;
-}
 
 static const char *row_string(json_object *row, const char *key)
 {
@@ -64,7 +57,7 @@ int ctl_keys_add_usage(ctl_t *ctl, json_object *rows)
         if (created_text != NULL) {
             wc_time_parse_iso8601(created_text, &created);
         }
-        json_object_object_add(row, "lastUsedAt", date_or_null(s != NULL ? s->last_at_ms : 0));
+        json_object_object_add(row, "lastUsedAt", wc_json_date(s != NULL ? s->last_at_ms : 0));
         json_object_object_add(row, "lastUsedFrom",
                                s != NULL && s->last_at_ms > 0
                                    ? json_object_new_string(s->last_from)
@@ -149,9 +142,9 @@ int ctl_apikey_usage(ctl_t *ctl, int argc, char **argv)
         json_object *row = json_object_new_object();
         json_object_object_add(row, "day", json_object_new_string(day));
         wc_usage_add_counts_json(row, d->requests, d->accepted, d->refused);
-        json_object_object_add(row, "firstUseAt", date_or_null(d->first_at_ms));
+        json_object_object_add(row, "firstUseAt", wc_json_date(d->first_at_ms));
         json_object_object_add(row, "firstUseFrom", json_object_new_string(d->first_from));
-        json_object_object_add(row, "lastUseAt", date_or_null(d->last_at_ms));
+        json_object_object_add(row, "lastUseAt", wc_json_date(d->last_at_ms));
         json_object_object_add(row, "lastUseFrom", json_object_new_string(d->last_from));
         json_object_array_add(list, row);
     }

@@ -137,7 +137,7 @@ static int fail_open(wc_broker_t *b, char *err, size_t err_len, const char *what
 {
     char why[256];
     wc_amqp_reply_describe(reply, why, sizeof(why));
-    snprintf(err, err_len, "%s: %s", what, why);
+    snprintf(err, err_len, "%s: %.160s", what, why);
     amqp_destroy_connection(b->conn);
     b->conn = NULL;
     return -1;

@@ -19,20 +19,13 @@ static const struct {
 #define OPERATOR_COUNT (sizeof(operators) / sizeof(operators[0]))
 
 typedef struct {
-    char *where;
-    size_t where_len;
-    char *rule;
-    size_t rule_len;
-    char *why;
-    size_t why_len;
+    wc_field_errors_t *errs;
     int nodes;
 } check_t;
 
 static bool refuse(check_t *c, const char *where, const char *rule, const char *why)
 {
-    snprintf(c->where, c->where_len, "%s", where);
-    snprintf(c->rule, c->rule_len, "%s", rule);
-    snprintf(c->why, c->why_len, "%s: %s", where, why);
+    wc_field_errors_add(c->errs, where, rule, "%s: %s", where, why);
     return false;
 }
 
@@ -78,7 +71,7 @@ static bool check_list(check_t *c, json_object *list, const char *where, int dep
     }
     for (size_t i = 0; i < json_object_array_length(list); i++) {
         char inner[256];
-        snprintf(inner, sizeof(inner), "%s[%zu]", where, i);
+        snprintf(inner, sizeof(inner), "%.200s[%zu]", where, i);
         if (!check_node(c, json_object_array_get_idx(list, i), inner, depth + 1)) {
             return false;
         }
@@ -170,10 +163,9 @@ static bool check_node(check_t *c, json_object *node, const char *where, int dep
     return check_leaf(c, node, where);
 }
 
-bool wc_event_filter_check(json_object *filter, char *where, size_t where_len, char *rule,
-                           size_t rule_len, char *why, size_t why_len)
+bool wc_event_filter_check(json_object *filter, wc_field_errors_t *errs)
 {
-    check_t c = {where, where_len, rule, rule_len, why, why_len, 0};
+    check_t c = {errs, 0};
     return check_node(&c, filter, "filter", 1);
 }
 

@@ -20,6 +20,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "wc_notification.h"
+
 #define WC_FILTER_MAX_DEPTH 8
 #define WC_FILTER_MAX_NODES 64
 #define WC_FILTER_IN_MAX 100
@@ -27,11 +29,10 @@
 #define WC_FILTER_SEGMENTS_MAX 16
 
 /* Checks `filter` against the grammar above. On failure returns false with
- * `where` set to the offending place under "filter" (e.g. "filter.and[1].gt")
- * and `why` to a sentence naming the rule; `rule` gets a short rule name
- * (type, unknown, required, depth, size, path, operator). */
-bool wc_event_filter_check(json_object *filter, char *where, size_t where_len, char *rule,
-                           size_t rule_len, char *why, size_t why_len);
+ * one error in `errs`: the field is the offending place under "filter" (e.g.
+ * "filter.and[1].gt"), the rule one of type, unknown, required, depth, size,
+ * path, operator. */
+bool wc_event_filter_check(json_object *filter, wc_field_errors_t *errs);
 
 /* Whether `payload` passes a filter that wc_event_filter_check accepted. */
 bool wc_event_filter_match(json_object *filter, json_object *payload);

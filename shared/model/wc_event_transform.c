@@ -5,20 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct {
-    char *where;
-    size_t where_len;
-    char *rule;
-    size_t rule_len;
-    char *why;
-    size_t why_len;
-} check_t;
-
-static bool refuse(check_t *c, const char *where, const char *rule, const char *why)
+static bool refuse(wc_field_errors_t *errs, const char *where, const char *rule, const char *why)
 {
-    snprintf(c->where, c->where_len, "%s", where);
-    snprintf(c->rule, c->rule_len, "%s", rule);
-    snprintf(c->why, c->why_len, "%s: %s", where, why);
+    wc_field_errors_add(errs, where, rule, "%s: %s", where, why);
     return false;
 }
 
@@ -99,12 +88,10 @@ static bool check_template(json_object *t, int *count)
     }
 }
 
-bool wc_event_transform_check(json_object *t, char *where, size_t where_len, char *rule,
-                              size_t rule_len, char *why, size_t why_len)
+bool wc_event_transform_check(json_object *t, wc_field_errors_t *errs)
 {
-    check_t c = {where, where_len, rule, rule_len, why, why_len};
     if (!json_object_is_type(t, json_type_object)) {
-        return refuse(&c, "transformation", "type", "must be an object");
+        return refuse(errs, "transformation", "type", "must be an object");
     }
     json_object *select = NULL, *tmpl = NULL;
     json_object_object_foreach(t, key, value)
@@ -113,35 +100,35 @@ bool wc_event_transform_check(json_object *t, char *where, size_t where_len, cha
         if (strcmp(key, "select") != 0 && strcmp(key, "template") != 0) {
             char at[128];
             snprintf(at, sizeof(at), "transformation.%.64s", key);
-            return refuse(&c, at, "unknown", "a transformation has only select and template");
+            return refuse(errs, at, "unknown", "a transformation has only select and template");
         }
     }
     bool has_select = json_object_object_get_ex(t, "select", &select);
     bool has_template = json_object_object_get_ex(t, "template", &tmpl);
     if (!has_select && !has_template) {
-        return refuse(&c, "transformation", "required", "give select, template or both");
+        return refuse(errs, "transformation", "required", "give select, template or both");
     }
     if (has_select && (!json_object_is_type(select, json_type_string) ||
                        !pointer_valid(json_object_get_string(select),
                                       (size_t)json_object_get_string_len(select)))) {
-        return refuse(&c, "transformation.select", "pointer",
+        return refuse(errs, "transformation.select", "pointer",
                       "must be a JSON Pointer (RFC 6901) of at most 256 characters");
     }
     if (has_template) {
         size_t len = 0;
         json_object_to_json_string_length(tmpl, JSON_C_TO_STRING_PLAIN, &len);
         if (len > WC_TRANSFORM_TEMPLATE_MAX) {
-            return refuse(&c, "transformation.template", "size",
+            return refuse(errs, "transformation.template", "size",
                           "a template has at most 8192 bytes of JSON");
         }
         int count = 0;
         if (!check_template(tmpl, &count)) {
-            return refuse(&c, "transformation.template", "placeholder",
+            return refuse(errs, "transformation.template", "placeholder",
                           "each {{...}} holds a JSON Pointer (empty or starting with /) and is "
                           "closed");
         }
         if (count > WC_TRANSFORM_PLACEHOLDERS_MAX) {
-            return refuse(&c, "transformation.template", "size",
+            return refuse(errs, "transformation.template", "size",
                           "a template has at most 16 placeholders");
         }
     }

@@ -23,15 +23,16 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "wc_notification.h"
+
 #define WC_TRANSFORM_TEMPLATE_MAX 8192
 #define WC_TRANSFORM_PLACEHOLDERS_MAX 16
 #define WC_TRANSFORM_POINTER_MAX 256
 
-/* Checks a transformation. On failure returns false with `where` (e.g.
- * "transformation.select"), `rule` (type, unknown, required, pointer,
- * placeholder, size) and `why` set. */
-bool wc_event_transform_check(json_object *transformation, char *where, size_t where_len,
-                              char *rule, size_t rule_len, char *why, size_t why_len);
+/* Checks a transformation. On failure returns false with one error in
+ * `errs`: the field names the place (e.g. "transformation.select"), the rule
+ * one of type, unknown, required, pointer, placeholder, size. */
+bool wc_event_transform_check(json_object *transformation, wc_field_errors_t *errs);
 
 /* Sets *body to the body for `event` (the envelope above) under a
  * transformation that wc_event_transform_check accepted; `transformation`

@@ -265,6 +265,14 @@ int64_t wc_doc_int(const bson_t *doc, const char *key, int64_t fallback)
     return fallback;
 }
 
+int64_t wc_doc_date(const bson_t *doc, const char *key, int64_t fallback)
+{
+    bson_iter_t iter;
+    return bson_iter_init_find(&iter, doc, key) && BSON_ITER_HOLDS_DATE_TIME(&iter)
+               ? bson_iter_date_time(&iter)
+               : fallback;
+}
+
 int wc_queue_message_from_document(const bson_t *doc, wc_queue_message_t *msg)
 {
     memset(msg, 0, sizeof(*msg));

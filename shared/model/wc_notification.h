@@ -217,4 +217,7 @@ const char *wc_doc_string(const bson_t *doc, const char *key);
 /* Reads a top-level integer field (int32 or int64); `fallback` when absent. */
 int64_t wc_doc_int(const bson_t *doc, const char *key, int64_t fallback);
 
+/* Reads a top-level date field as Unix milliseconds; `fallback` when absent or not a date. */
+int64_t wc_doc_date(const bson_t *doc, const char *key, int64_t fallback);
+
 #endif

@@ -461,15 +461,6 @@ static void read_slot_created(const bson_t *doc, int64_t slots[WC_LIST_SLOTS])
     }
 }
 
-static int64_t doc_date(const bson_t *doc, const char *key)
-{
-    bson_iter_t iter;
-    if (bson_iter_init_find(&iter, doc, key) && BSON_ITER_HOLDS_DATE_TIME(&iter)) {
-        return bson_iter_date_time(&iter);
-    }
-    return INT64_MIN;
-}
-
 /* A row visitor's walk: `row` returning false fails the read. */
 typedef struct {
     bool (*row)(const bson_t *doc, void *arg);
@@ -508,7 +499,7 @@ typedef struct {
 static bool bucket_row(const bson_t *doc, void *arg)
 {
     bucket_list_t *list = arg;
-    int64_t start = doc_date(doc, "start");
+    int64_t start = wc_doc_date(doc, "start", INT64_MIN);
     if (start == INT64_MIN) {
         return true; /* not a bucket document: ignore */
     }
@@ -696,7 +687,7 @@ static void read_times(const bson_t *doc, wc_duration_histogram_t *times)
 static bool tp_row(const bson_t *doc, void *arg)
 {
     tp_call_t *call = arg;
-    int64_t start = doc_date(doc, "start");
+    int64_t start = wc_doc_date(doc, "start", INT64_MIN);
     if (start >= call->since_ms && start < call->until_ms) {
         const wc_throughput_minute_t minute = {
             .start_ms = start,

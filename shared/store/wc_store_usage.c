@@ -174,15 +174,6 @@ out:
     return status;
 }
 
-static int64_t doc_date(const bson_t *doc, const char *key)
-{
-    bson_iter_t iter;
-    if (bson_iter_init_find(&iter, doc, key) && BSON_ITER_HOLDS_DATE_TIME(&iter)) {
-        return bson_iter_date_time(&iter);
-    }
-    return 0;
-}
-
 static void copy_field(const bson_t *doc, const char *key, char *out, size_t len)
 {
     const char *v = wc_doc_string(doc, key);
@@ -220,13 +211,13 @@ static void day_from_doc(const bson_t *doc, wc_usage_day_t *d)
     copy_field(doc, "tenantId", d->tenant_id, sizeof(d->tenant_id));
     copy_field(doc, "keyId", d->key_id, sizeof(d->key_id));
     copy_field(doc, "hint", d->hint, sizeof(d->hint));
-    d->day_ms = doc_date(doc, "dayStart");
+    d->day_ms = wc_doc_date(doc, "dayStart", 0);
     read_counts(doc, "requests", d->requests, WC_USAGE_CLASS_COUNT, class_name_int);
     read_counts(doc, "accepted", d->accepted, WC_CHANNEL_COUNT, channel_name_int);
     read_counts(doc, "refused", d->refused, WC_REFUSED_COUNT, refusal_name_int);
-    d->first_at_ms = doc_date(doc, "firstUseAt");
+    d->first_at_ms = wc_doc_date(doc, "firstUseAt", 0);
     copy_field(doc, "firstUseFrom", d->first_from, sizeof(d->first_from));
-    d->last_at_ms = doc_date(doc, "lastUseAt");
+    d->last_at_ms = wc_doc_date(doc, "lastUseAt", 0);
     copy_field(doc, "lastUseFrom", d->last_from, sizeof(d->last_from));
 }
 

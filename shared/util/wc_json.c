@@ -285,3 +285,11 @@ bool wc_json_number_storable(json_object *value)
     }
     return true;
 }
+
+json_object *wc_json_date(int64_t ms)
+{
+    char text[WC_ISO8601_LEN];
+    return ms > 0 && wc_time_format_iso8601(ms, text, sizeof(text)) == 0
+               ? json_object_new_string(text)
+               : NULL;
+}

@@ -44,4 +44,8 @@ char *wc_json_canonical(json_object *value, size_t *len);
  * refuses). True for anything that is not a number. */
 bool wc_json_number_storable(json_object *value);
 
+/* A time as the API shows it: an ISO 8601 string of Unix milliseconds `ms`, or
+ * NULL (JSON null) when `ms` is 0 or less (never set). */
+json_object *wc_json_date(int64_t ms);
+
 #endif

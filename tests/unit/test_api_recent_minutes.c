@@ -70,22 +70,24 @@ static int64_t whole_window(source_t *s, int64_t now, wc_duration_histogram_t *t
     return total;
 }
 
-static void fill(source_t *s)
+/* A source with every minute filled, and a cache of `tenants` over it. */
+static api_recent_minutes_t *cache_over(source_t *s, size_t tenants)
 {
     memset(s, 0, sizeof(*s));
     for (size_t i = 0; i < sizeof(s->created) / sizeof(s->created[0]); i++) {
         s->created[i] = (int64_t)(i % 7) + 1;
     }
     s->processing_ms = 250;
+    api_recent_minutes_t *c = api_recent_minutes_new(tenants, fake_read, s);
+    assert_non_null(c);
+    return c;
 }
 
 static void a_request_within_the_minute_reads_only_the_newest_two(void **state)
 {
     (void)state;
     source_t s;
-    fill(&s);
-    api_recent_minutes_t *c = api_recent_minutes_new(4, fake_read, &s);
-    assert_non_null(c);
+    api_recent_minutes_t *c = cache_over(&s, 4);
     int64_t start, end;
     api_recent_window(NOW, &start, &end);
 
@@ -117,9 +119,7 @@ static void the_closed_minutes_are_read_again_when_the_window_moves(void **state
 {
     (void)state;
     source_t s;
-    fill(&s);
-    api_recent_minutes_t *c = api_recent_minutes_new(4, fake_read, &s);
-    assert_non_null(c);
+    api_recent_minutes_t *c = cache_over(&s, 4);
     int64_t total = 0;
     assert_int_equal(api_recent_minutes_read(c, "t", NOW, add_created, &total, NULL),
                      WC_STORE_OK);
@@ -145,9 +145,7 @@ static void a_failed_read_is_returned_and_not_kept(void **state)
 {
     (void)state;
     source_t s;
-    fill(&s);
-    api_recent_minutes_t *c = api_recent_minutes_new(4, fake_read, &s);
-    assert_non_null(c);
+    api_recent_minutes_t *c = cache_over(&s, 4);
     int64_t total = 0;
     s.fail_next = 1;
     assert_int_equal(api_recent_minutes_read(c, "t", NOW, add_created, &total, NULL),
@@ -165,9 +163,7 @@ static void a_full_cache_evicts_the_tenant_used_least_recently(void **state)
 {
     (void)state;
     source_t s;
-    fill(&s);
-    api_recent_minutes_t *c = api_recent_minutes_new(2, fake_read, &s);
-    assert_non_null(c);
+    api_recent_minutes_t *c = cache_over(&s, 2);
     const char *order[] = {"a", "b", "a", "c", "a", "b"};
     const int reads_after[] = {2, 4, 5, 7, 8, 10}; /* "b" was evicted by "c" */
     for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {

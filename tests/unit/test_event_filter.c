@@ -58,10 +58,9 @@ static void decides_each_case(void **state)
     assert_non_null(payload);
     for (size_t i = 0; i < COUNT(cases); i++) {
         json_object *filter = json_tokener_parse(cases[i].filter);
-        char where[128], rule[32], why[256];
-        if (filter == NULL || !wc_event_filter_check(filter, where, sizeof(where), rule,
-                                                     sizeof(rule), why, sizeof(why))) {
-            fail_msg("case %zu refused: %s", i, filter == NULL ? "not JSON" : why);
+        wc_field_errors_t errs = {0};
+        if (filter == NULL || !wc_event_filter_check(filter, &errs)) {
+            fail_msg("case %zu refused: %s", i, filter == NULL ? "not JSON" : errs.items[0].message);
         }
         if (wc_event_filter_match(filter, payload) != cases[i].match) {
             fail_msg("case %zu (%s): want %s", i, cases[i].filter,
@@ -102,13 +101,14 @@ static void refuses_bad_filters(void **state)
     (void)state;
     for (size_t i = 0; i < COUNT(refused); i++) {
         json_object *filter = json_tokener_parse(refused[i].filter);
-        char where[128] = "", rule[32] = "", why[256] = "";
-        if (wc_event_filter_check(filter, where, sizeof(where), rule, sizeof(rule), why,
-                                  sizeof(why))) {
+        wc_field_errors_t errs = {0};
+        if (wc_event_filter_check(filter, &errs)) {
             fail_msg("case %zu accepted: %s", i, refused[i].filter);
         }
-        if (strcmp(where, refused[i].where) != 0 || strcmp(rule, refused[i].rule) != 0) {
-            fail_msg("case %zu: got %s/%s, want %s/%s", i, where, rule, refused[i].where,
+        const wc_field_error_t *e = &errs.items[0];
+        if (errs.count != 1 || strcmp(e->field, refused[i].where) != 0 ||
+            strcmp(e->rule, refused[i].rule) != 0) {
+            fail_msg("case %zu: got %s/%s, want %s/%s", i, e->field, e->rule, refused[i].where,
                      refused[i].rule);
         }
         json_object_put(filter);
@@ -128,10 +128,9 @@ static void bounds_the_size(void **state)
     }
     json_object *filter = json_object_new_object();
     json_object_object_add(filter, "or", list);
-    char where[128], rule[32], why[256];
-    assert_false(wc_event_filter_check(filter, where, sizeof(where), rule, sizeof(rule), why,
-                                       sizeof(why)));
-    assert_string_equal(rule, "size");
+    wc_field_errors_t errs = {0};
+    assert_false(wc_event_filter_check(filter, &errs));
+    assert_string_equal(errs.items[0].rule, "size");
     json_object_put(filter);
 }
 

@@ -33,10 +33,9 @@ static void produces_each_body(void **state)
     json_object *event = json_tokener_parse(event_text);
     for (size_t i = 0; i < COUNT(cases); i++) {
         json_object *t = json_tokener_parse(cases[i].transformation);
-        char where[128], rule[32], why[256];
-        if (t == NULL || !wc_event_transform_check(t, where, sizeof(where), rule, sizeof(rule),
-                                                   why, sizeof(why))) {
-            fail_msg("case %zu refused: %s", i, t == NULL ? "not JSON" : why);
+        wc_field_errors_t errs = {0};
+        if (t == NULL || !wc_event_transform_check(t, &errs)) {
+            fail_msg("case %zu refused: %s", i, t == NULL ? "not JSON" : errs.items[0].message);
         }
         json_object *body = NULL;
         assert_int_equal(wc_event_transform_apply(t, event, &body), 0);
@@ -85,13 +84,14 @@ static void refuses_bad_transformations(void **state)
     (void)state;
     for (size_t i = 0; i < COUNT(refused); i++) {
         json_object *t = json_tokener_parse(refused[i].transformation);
-        char where[128] = "", rule[32] = "", why[256] = "";
-        if (wc_event_transform_check(t, where, sizeof(where), rule, sizeof(rule), why,
-                                     sizeof(why))) {
+        wc_field_errors_t errs = {0};
+        if (wc_event_transform_check(t, &errs)) {
             fail_msg("case %zu accepted: %s", i, refused[i].transformation);
         }
-        if (strcmp(where, refused[i].where) != 0 || strcmp(rule, refused[i].rule) != 0) {
-            fail_msg("case %zu: got %s/%s, want %s/%s", i, where, rule, refused[i].where,
+        const wc_field_error_t *e = &errs.items[0];
+        if (errs.count != 1 || strcmp(e->field, refused[i].where) != 0 ||
+            strcmp(e->rule, refused[i].rule) != 0) {
+            fail_msg("case %zu: got %s/%s, want %s/%s", i, e->field, e->rule, refused[i].where,
                      refused[i].rule);
         }
         json_object_put(t);
@@ -102,10 +102,9 @@ static void refuses_bad_transformations(void **state)
     memset(text, 'x', sizeof(text) - 1);
     text[sizeof(text) - 1] = '\0';
     json_object_object_add(big, "template", json_object_new_string(text));
-    char where[128], rule[32], why[256];
-    assert_false(wc_event_transform_check(big, where, sizeof(where), rule, sizeof(rule), why,
-                                          sizeof(why)));
-    assert_string_equal(rule, "size");
+    wc_field_errors_t errs = {0};
+    assert_false(wc_event_transform_check(big, &errs));
+    assert_string_equal(errs.items[0].rule, "size");
     json_object_put(big);
 }
 
