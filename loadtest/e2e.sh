@@ -263,8 +263,12 @@ RSS_FILE=$OUT/rss.txt
 cpu_snapshot() { # FILE
   local smtp_pid=
   [[ -f $LT_ROOT/.wavecom/run/smtp-catcher.pid ]] && smtp_pid=$(<"$LT_ROOT/.wavecom/run/smtp-catcher.pid")
+  # Every worker host's master and children count as "worker" (--worker-hosts above 1).
+  local extra=() pid
+  for pid in ${EXTRA_WORKER_PIDS[@]+"${EXTRA_WORKER_PIDS[@]}"}; do extra+=(--pid "worker=$pid"); done
   "$LT_PYTHON" "$LT_ROOT/loadtest/cpu_snapshot.py" --pid "api=$LT_API_PID" --pid "worker=$LT_WORKER_PID" \
-    ${DOUBLES_PID:+--pid "doubles=$DOUBLES_PID"} ${smtp_pid:+--pid "smtp-catcher=$smtp_pid"} >"$1" ||
+    ${extra[@]+"${extra[@]}"} ${DOUBLES_PID:+--pid "doubles=$DOUBLES_PID"} \
+    ${smtp_pid:+--pid "smtp-catcher=$smtp_pid"} >"$1" ||
     printf '{}\n' >"$1"
 }
 # CPU snapshots every SAMPLE_INTERVAL seconds, one JSON line each with its time: the report takes
