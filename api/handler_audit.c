@@ -11,7 +11,6 @@
 #include "wc_notification.h"
 #include "wc_time.h"
 
-
 void api_actor(const wc_principal_t *principal, char *out, size_t out_len)
 {
     if (principal->jwt_subject[0] != '\0') {

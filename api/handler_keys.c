@@ -13,10 +13,10 @@
 #include "handlers.h"
 #include "query.h"
 #include "response.h"
+#include "wc_json.h"
 #include "wc_store_ops.h"
 #include "wc_store_quota.h"
 #include "wc_store_usage.h"
-#include "wc_json.h"
 #include "wc_time.h"
 
 /* The longest range one usage answer covers, and the most key-days it reads. */

@@ -23,10 +23,9 @@
 #include "query.h"
 #include "response.h"
 #include "template_content.h"
-#include "wc_store_templates.h"
 #include "wc_json.h"
+#include "wc_store_templates.h"
 #include "wc_time.h"
-
 
 static const char *const get_args[] = {"version", NULL};
 static const char *const create_fields[] = {"name", "description", "defaultLocale", "locales",

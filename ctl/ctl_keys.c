@@ -9,10 +9,10 @@
 #include <string.h>
 
 #include "ctl.h"
+#include "wc_json.h"
 #include "wc_store_ops.h"
 #include "wc_store_quota.h"
 #include "wc_store_usage.h"
-#include "wc_json.h"
 #include "wc_time.h"
 
 #define USAGE_DAYS_DEFAULT 30
