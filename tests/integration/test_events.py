@@ -219,6 +219,10 @@ class EventsTest(unittest.TestCase):
             (dict(ok, transformation={"select": "a"}), {"transformation.select"}),
             (dict(ok, transformation={"template": "{{/a"}), {"transformation.template"}),
             (dict(ok, transformation={"exec": "rm"}), {"transformation.exec"}),
+            # A template is stored as given: its keys meet the database's rules.
+            (dict(ok, transformation={"template": {"a.b": "{{/x}}"}}), {"transformation"}),
+            (dict(ok, transformation={"template": {"$set": "{{/x}}"}}), {"transformation"}),
+            (dict(ok, transformation={"template": {"pairs": [[1, 2]]}}), {"transformation"}),
             (dict(ok, headers={"Content-Type": "text/plain"}), {"headers.Content-Type"}),
             (dict(ok, headers={"X-A": "a\nb"}), {"headers.X-A"}),
             (dict(ok, rateLimit=0), {"rateLimit"}),
