@@ -145,8 +145,8 @@ static size_t queue_names(const char **names)
     names[n++] = WC_QUEUE_HIGH;
     names[n++] = WC_QUEUE_STANDARD;
     names[n++] = WC_QUEUE_DLQ;
-    for (size_t i = 0; i < wc_retry_tier_count && n < QUEUES_MAX; i++) {
-        names[n++] = wc_retry_tiers[i].queue;
+    for (size_t i = 0; i < wc_delay_tier_count && n < QUEUES_MAX; i++) {
+        names[n++] = wc_delay_tiers[i].queue;
     }
     return n;
 }

@@ -211,7 +211,8 @@ int worker_child_run(const wc_config_t *cfg, int slot, worker_breakers_t *breake
     }
     ctx.store_pool = store_pool_start(ctx.store, cfg->worker_store_threads);
     ctx.trail = ctx.store_pool != NULL ? trail_batch_new(ctx.store_pool) : NULL;
-    if (ctx.trail == NULL) {
+    ctx.pace = endpoint_pace_new();
+    if (ctx.trail == NULL || ctx.pace == NULL) {
         rc = 1;
         goto out;
     }
@@ -284,7 +285,8 @@ int worker_child_run(const wc_config_t *cfg, int slot, worker_breakers_t *breake
         /* Sleep until a transfer or the broker has something, unless data
          * already waits in rabbitmq-c's buffer. */
         bool ready = may_take && wc_broker_has_buffered(ctx.consumer);
-        run_io(&ctx, http, ready ? 0 : 100, may_take ? wc_broker_fd(ctx.consumer) : -1);
+        run_io(&ctx, http, ready ? 0 : delivery_next_due_ms(&ctx, wc_time_monotonic_ms(), 100),
+               may_take ? wc_broker_fd(ctx.consumer) : -1);
     }
     /* Drained: every job in flight has been recorded and acked. Closing the
      * channel returns the prefetched, unacked messages to their queues. */
@@ -293,6 +295,7 @@ int worker_child_run(const wc_config_t *cfg, int slot, worker_breakers_t *breake
 out:
     store_pool_free(ctx.store_pool);
     trail_batch_free(ctx.trail); /* after the pool, whose last write may use it */
+    endpoint_pace_free(ctx.pace); /* after the pool, whose threads read it */
     host_report_free(report); /* after the pool, which may have held it */
     wc_broker_free(ctx.consumer);
     wc_broker_free(ctx.publisher);

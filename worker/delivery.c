@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "delivery_policy.h"
+#include "endpoint_pace.h"
 #include "wc_backoff.h"
 #include "wc_log.h"
 #include "wc_publish.h"
@@ -83,6 +84,12 @@ struct delivery_job {
     int64_t claim_retry_at_ms;
     int claim_backoff_ms;
     delivery_job_t *next_claim_retry;
+    /* The send slot of a paced endpoint's delivery (endpoint_pace.h), and
+     * while it waits in the child, when (monotonic) it is due. */
+    wc_store_status_t paced;
+    int64_t slot_ms;
+    int64_t slot_due_ms;
+    delivery_job_t *next_paced;
 };
 
 /* A log line about a job's notification, with the fields that tie it to the
@@ -389,6 +396,53 @@ static void claim_done(store_op_t *op);
 static void remember_failed_claim(delivery_context_t *ctx, const delivery_job_t *job);
 static void run_claim(store_op_t *op, wc_store_t *store);
 
+/* Queues the claim of the job's notification on the store pool. CRITICAL and
+ * HIGH steps go before the standard queue's there (store_pool.h): the claim
+ * and the outcome write alike. */
+static void submit_claim(delivery_job_t *job)
+{
+    job->msg.send_at_ms = 0; /* its slot, if it had one, has come */
+    job->op = (store_op_t){.run = run_claim, .done = claim_done, .arg = job,
+                           .urgent = job->msg.priority >= WC_PRIORITY_HIGH};
+    if (store_pool_submit(job->ctx->store_pool, &job->op) != 0) {
+        requeue_later(job->ctx, job->tag, job->generation);
+        job_finish(job);
+    }
+}
+
+/* Claims the held paced jobs whose slot has come; on drain, gives their
+ * messages back instead (the next copy reserves a new slot). */
+static void release_paced(delivery_context_t *ctx, int64_t now)
+{
+    delivery_job_t **link = &ctx->paced_head;
+    while (*link != NULL) {
+        delivery_job_t *job = *link;
+        if (!ctx->draining && now < job->slot_due_ms) {
+            link = &job->next_paced;
+            continue;
+        }
+        *link = job->next_paced;
+        job->next_paced = NULL;
+        if (ctx->draining) {
+            requeue_later(ctx, job->tag, job->generation);
+            job_finish(job);
+        } else {
+            submit_claim(job);
+        }
+    }
+}
+
+int delivery_next_due_ms(const delivery_context_t *ctx, int64_t now, int limit_ms)
+{
+    for (const delivery_job_t *job = ctx->paced_head; job != NULL; job = job->next_paced) {
+        int64_t wait = job->slot_due_ms > now ? job->slot_due_ms - now : 0;
+        if (wait < limit_ms) {
+            limit_ms = (int)wait;
+        }
+    }
+    return limit_ms;
+}
+
 /* Claims again the held jobs whose time has come; on drain, gives their
  * messages back instead. */
 static void retry_held_claims(delivery_context_t *ctx, int64_t now)
@@ -408,12 +462,7 @@ static void retry_held_claims(delivery_context_t *ctx, int64_t now)
             job_finish(job);
             continue;
         }
-        job->op = (store_op_t){.run = run_claim, .done = claim_done, .arg = job,
-                               .urgent = job->msg.priority >= WC_PRIORITY_HIGH};
-        if (store_pool_submit(ctx->store_pool, &job->op) != 0) {
-            requeue_later(ctx, job->tag, job->generation);
-            job_finish(job);
-        }
+        submit_claim(job);
     }
 }
 
@@ -421,6 +470,7 @@ void delivery_tick(delivery_context_t *ctx)
 {
     int64_t now = wc_time_monotonic_ms();
     retry_held_claims(ctx, now);
+    release_paced(ctx, now);
     if (ctx->waiting_n == 0 || ctx->probe_in_flight || now < ctx->probe_at_ms) {
         return;
     }
@@ -510,7 +560,7 @@ static int retry_later(delivery_job_t *job, const delivery_result_t *result,
     delivery_context_t *ctx = job->ctx;
     wc_queue_message_t msg = job->msg;
     msg.retry_count = decision->retry_count;
-    const wc_retry_tier_t *tier = &wc_retry_tiers[decision->tier];
+    const wc_delay_tier_t *tier = &wc_retry_tiers[decision->tier];
     job->retry_tier = decision->tier;
     /* The retry is safe in the broker before the status says so. */
     if (publish_queue_message(ctx, tier->exchange, NULL, &msg, NULL, 0) != WC_BROKER_OK) {
@@ -904,6 +954,54 @@ static void claim_done(store_op_t *op)
     job_finish(job);
 }
 
+/* Lets the job wait for its send slot `slot_ms` (Unix ms): claimed now when
+ * it has come, held here when it is under the shortest delay queue away,
+ * else handed to the longest delay queue that does not pass it, the slot in
+ * its message. */
+static void wait_for_slot(delivery_job_t *job, int64_t slot_ms)
+{
+    delivery_context_t *ctx = job->ctx;
+    int64_t remaining = slot_ms - wc_time_now_ms();
+    if (remaining <= 0) {
+        submit_claim(job);
+        return;
+    }
+    int hop = endpoint_pace_hop(remaining);
+    if (hop < 0) {
+        job->slot_due_ms = wc_time_monotonic_ms() + remaining;
+        job->next_paced = ctx->paced_head;
+        ctx->paced_head = job;
+        return;
+    }
+    job->msg.send_at_ms = slot_ms;
+    if (publish_queue_message(ctx, wc_delay_tiers[hop].exchange, NULL, &job->msg, NULL, 0) ==
+        WC_BROKER_OK) {
+        ack(ctx, job->tag, job->generation);
+    } else {
+        requeue_later(ctx, job->tag, job->generation);
+    }
+    job_finish(job);
+}
+
+static void run_pace(store_op_t *op, wc_store_t *store)
+{
+    delivery_job_t *job = op->arg;
+    job->paced = endpoint_pace_reserve(job->ctx->pace, store, job->msg.endpoint_id,
+                                       wc_time_now_ms(), &job->slot_ms);
+}
+
+static void pace_done(store_op_t *op)
+{
+    delivery_job_t *job = op->arg;
+    if (job->paced != WC_STORE_OK) {
+        /* No slot without the database; nor would the claim get far. */
+        requeue_later(job->ctx, job->tag, job->generation);
+        job_finish(job);
+        return;
+    }
+    wait_for_slot(job, job->slot_ms);
+}
+
 void delivery_accept(delivery_context_t *ctx, const amqp_envelope_t *env)
 {
     wc_queue_message_t msg;
@@ -929,14 +1027,19 @@ void delivery_accept(delivery_context_t *ctx, const amqp_envelope_t *env)
     };
     bson_oid_init_from_string(&job->oid, msg.notification_id);
     claim_token(ctx, &job->oid, job->token);
-    /* CRITICAL and HIGH steps go before the standard queue's in the pool
-     * (store_pool.h): the claim and the outcome write alike. */
-    job->op = (store_op_t){.run = run_claim, .done = claim_done, .arg = job,
-                           .urgent = job->msg.priority >= WC_PRIORITY_HIGH};
     ctx->in_flight++;
     worker_metrics_set_in_flight(ctx->metrics, ctx->slot, ctx->in_flight);
-    if (store_pool_submit(ctx->store_pool, &job->op) != 0) {
-        requeue_later(ctx, job->tag, job->generation);
-        job_finish(job);
+    if (msg.send_at_ms > 0) {
+        wait_for_slot(job, msg.send_at_ms); /* back from a delay queue with its slot */
+    } else if (msg.endpoint_id[0] != '\0' && ctx->pace != NULL) {
+        /* An event's delivery: its endpoint's rate limit first. */
+        job->op = (store_op_t){.run = run_pace, .done = pace_done, .arg = job,
+                               .urgent = job->msg.priority >= WC_PRIORITY_HIGH};
+        if (store_pool_submit(ctx->store_pool, &job->op) != 0) {
+            requeue_later(ctx, job->tag, job->generation);
+            job_finish(job);
+        }
+    } else {
+        submit_claim(job);
     }
 }

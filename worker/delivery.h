@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "breakers.h"
+#include "endpoint_pace.h"
 #include "metrics.h"
 #include "provider_table.h"
 #include "providers/provider.h"
@@ -62,6 +63,10 @@ typedef struct {
      * (the message stays with this child) for up to a minute. */
     delivery_job_t *claim_retry_head;
     bool draining; /* set by the loop on SIGTERM: held claims give their messages back */
+    /* Rate limits of event endpoints (endpoint_pace.h; NULL: not kept), and
+     * the deliveries held here for a send slot under a second away. */
+    endpoint_pace_t *pace;
+    delivery_job_t *paced_head;
 
     /* Tokens of claims that failed with a database error, by notification:
      * the claim may have been applied with its reply lost, and the
@@ -84,6 +89,10 @@ void delivery_accept(delivery_context_t *ctx, const amqp_envelope_t *env);
  * outcomes waiting for the database, and giving up on those that waited
  * WAVECOM_OUTCOME_RETRY_SECONDS. Call on every turn of the loop. */
 void delivery_tick(delivery_context_t *ctx);
+
+/* How long the loop may sleep at monotonic `now`: `limit_ms`, or less when a
+ * held delivery's send slot comes sooner. */
+int delivery_next_due_ms(const delivery_context_t *ctx, int64_t now, int limit_ms);
 
 /* Outcomes waiting for the database now (held messages). */
 int delivery_outcomes_waiting(const delivery_context_t *ctx);

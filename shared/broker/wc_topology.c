@@ -5,14 +5,17 @@
 
 #include <amqp_framing.h>
 
-/* The backoff of the WaveCom specification: 5 s, 25 s, 125 s
- * (docs/ARCHITECTURE.md §5). */
-const wc_retry_tier_t wc_retry_tiers[] = {
+/* The pacing second, then the backoff of the WaveCom specification: 5 s,
+ * 25 s, 125 s (docs/ARCHITECTURE.md §5). */
+const wc_delay_tier_t wc_delay_tiers[] = {
+    {1, "wavecom.pace.1s", "pace.1s"},
     {5, "wavecom.retry.5s", "retry.5s"},
     {25, "wavecom.retry.25s", "retry.25s"},
     {125, "wavecom.retry.125s", "retry.125s"},
 };
-const size_t wc_retry_tier_count = sizeof(wc_retry_tiers) / sizeof(wc_retry_tiers[0]);
+const size_t wc_delay_tier_count = sizeof(wc_delay_tiers) / sizeof(wc_delay_tiers[0]);
+const wc_delay_tier_t *const wc_retry_tiers = &wc_delay_tiers[1];
+const size_t wc_retry_tier_count = sizeof(wc_delay_tiers) / sizeof(wc_delay_tiers[0]) - 1;
 
 void wc_amqp_reply_describe(amqp_rpc_reply_t reply, char *buf, size_t len)
 {
@@ -58,7 +61,7 @@ static int check(amqp_connection_state_t conn, const char *what, char *err, size
 /* Every queue and the arguments it is declared with. */
 typedef struct {
     const char *name;
-    const wc_retry_tier_t *tier; /* NULL for the main queues */
+    const wc_delay_tier_t *tier; /* NULL for the main queues */
 } queue_spec_t;
 
 #define MAX_QUEUE_ARGS 6
@@ -69,7 +72,7 @@ typedef struct {
     int number;
 } queue_arg_t;
 
-/* The arguments of a queue; returns how many. Retry tiers expire messages
+/* The arguments of a queue; returns how many. Delay queues expire messages
  * after their delay and dead-letter them back to the main exchange under the
  * routing key they were published with. */
 static int queue_args(const queue_spec_t *q, const wc_topology_queues_t *queues,
@@ -155,8 +158,8 @@ int wc_topology_declare(amqp_connection_state_t conn, amqp_channel_t ch,
             return -1;
         }
     }
-    for (size_t i = 0; i < wc_retry_tier_count; i++) {
-        const queue_spec_t q = {wc_retry_tiers[i].queue, &wc_retry_tiers[i]};
+    for (size_t i = 0; i < wc_delay_tier_count; i++) {
+        const queue_spec_t q = {wc_delay_tiers[i].queue, &wc_delay_tiers[i]};
         if (declare_exchange(conn, ch, q.tier->exchange, "fanout", err, err_len) != 0 ||
             declare_queue(conn, ch, &q, queues, err, err_len) != 0 ||
             bind_queue(conn, ch, q.name, q.tier->exchange, "", err, err_len) != 0) {
@@ -223,8 +226,8 @@ json_object *wc_topology_definitions(const wc_topology_queues_t *declared, const
         json_object_array_add(queues, definition_queue(&q, declared, vhost));
         json_object_array_add(bindings, definition_binding(WC_EXCHANGE, q.name, q.name, vhost));
     }
-    for (size_t i = 0; i < wc_retry_tier_count; i++) {
-        const queue_spec_t q = {wc_retry_tiers[i].queue, &wc_retry_tiers[i]};
+    for (size_t i = 0; i < wc_delay_tier_count; i++) {
+        const queue_spec_t q = {wc_delay_tiers[i].queue, &wc_delay_tiers[i]};
         json_object_array_add(exchanges, definition_exchange(q.tier->exchange, "fanout", vhost));
         json_object_array_add(queues, definition_queue(&q, declared, vhost));
         json_object_array_add(bindings, definition_binding(q.tier->exchange, q.name, "", vhost));

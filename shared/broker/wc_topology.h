@@ -5,10 +5,11 @@
  *     -> "high_priority"      routing key "high_priority" (CRITICAL, HIGH)
  *     -> "notifications"      routing key "notifications" (MEDIUM, LOW)
  *     -> "notifications_dlq"  routing key "notifications_dlq" (permanent failures)
- *   one retry tier per backoff step: fanout exchange "wavecom.retry.<N>s" -> queue
- *   "retry.<N>s" with a queue TTL of N seconds, dead-lettering back to "wavecom"
- *   under the routing key the message was published with, i.e. to its own
- *   priority class.
+ *   one delay queue per retry tier (backoff step) and one for pacing: fanout
+ *   exchange "wavecom.retry.<N>s" -> queue "retry.<N>s" (and
+ *   "wavecom.pace.1s" -> "pace.1s") with a queue TTL of N seconds,
+ *   dead-lettering back to "wavecom" under the routing key the message was
+ *   published with, i.e. to its own priority class.
  *
  * Declaring is idempotent; deploy/rabbitmq-definitions.json mirrors it.
  */
@@ -28,9 +29,16 @@ typedef struct {
     int seconds;
     const char *exchange;
     const char *queue;
-} wc_retry_tier_t;
+} wc_delay_tier_t;
 
-extern const wc_retry_tier_t wc_retry_tiers[];
+/* Every delay queue, shortest first: the pacing second (an endpoint's rate
+ * limit holds a delivery for its slot, docs/ARCHITECTURE.md §14), then the
+ * retry tiers. */
+extern const wc_delay_tier_t wc_delay_tiers[];
+extern const size_t wc_delay_tier_count;
+
+/* The retry tiers alone, indexed by backoff step (wc_backoff.h). */
+extern const wc_delay_tier_t *const wc_retry_tiers;
 extern const size_t wc_retry_tier_count;
 
 /* How the queues are declared: `queue_type` is "quorum" or "classic";

@@ -293,6 +293,10 @@ int wc_queue_message_from_document(const bson_t *doc, wc_queue_message_t *msg)
     snprintf(msg->correlation_id, sizeof(msg->correlation_id), "%s",
              correlation != NULL ? correlation : "");
     msg->retry_count = (int)wc_doc_int(doc, "retryCount", 0);
+    const char *endpoint = wc_doc_string(doc, "endpointId");
+    if (endpoint != NULL && strlen(endpoint) == 24 && bson_oid_is_valid(endpoint, 24)) {
+        memcpy(msg->endpoint_id, endpoint, 25);
+    }
     return 0;
 }
 
@@ -307,6 +311,12 @@ char *wc_queue_message_encode(const wc_queue_message_t *msg, size_t *len)
     json_object_object_add(obj, "retryCount", json_object_new_int(msg->retry_count));
     if (msg->correlation_id[0] != '\0') {
         json_object_object_add(obj, "correlationId", json_object_new_string(msg->correlation_id));
+    }
+    if (msg->endpoint_id[0] != '\0') {
+        json_object_object_add(obj, "endpointId", json_object_new_string(msg->endpoint_id));
+    }
+    if (msg->send_at_ms > 0) {
+        json_object_object_add(obj, "sendAt", json_object_new_int64(msg->send_at_ms));
     }
     size_t n = 0;
     const char *text = json_object_to_json_string_length(obj, JSON_C_TO_STRING_PLAIN, &n);
@@ -364,6 +374,16 @@ int wc_queue_message_decode(const char *body, size_t len, wc_queue_message_t *ms
     }
     if (json_object_object_get_ex(obj, "retryCount", &retry)) {
         msg->retry_count = json_object_get_int(retry);
+    }
+    json_object *send_at = NULL;
+    if (copy_string_field(obj, "endpointId", msg->endpoint_id, sizeof(msg->endpoint_id), false) !=
+            0 ||
+        (msg->endpoint_id[0] != '\0' && !bson_oid_is_valid(msg->endpoint_id, 24)) ||
+        (json_object_object_get_ex(obj, "sendAt", &send_at) &&
+         (!json_object_is_type(send_at, json_type_int) ||
+          (msg->send_at_ms = json_object_get_int64(send_at)) <= 0))) {
+        *why = "malformed endpointId or sendAt";
+        goto out;
     }
     rc = 0;
 out:

@@ -199,6 +199,12 @@ typedef struct {
     wc_channel_t type;
     wc_priority_t priority;
     int retry_count;
+    /* An event's delivery names its endpoint, whose rate limit the worker
+     * keeps before the claim; "" otherwise. */
+    char endpoint_id[25];
+    /* The slot a paced delivery holds (Unix ms), while it waits in a delay
+     * queue; 0 when it has none (docs/ARCHITECTURE.md §14). */
+    int64_t send_at_ms;
 } wc_queue_message_t;
 
 /* Fills `msg` from a stored document. Returns 0, or -1 if a field is missing. */

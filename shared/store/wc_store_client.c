@@ -352,8 +352,12 @@ wc_store_status_t wc_store_find_and_modify(wc_store_t *store, const char *coll_n
     bson_error_t error;
     wc_store_status_t status = WC_STORE_NOT_FOUND;
     if (!mongoc_collection_find_and_modify_with_opts(coll, filter, opts, &reply, &error)) {
-        wc_log_error("findAndModify on %s failed: %s", coll_name, error.message);
-        status = WC_STORE_ERROR;
+        if (error.code == MONGO_DUPLICATE_KEY) {
+            status = WC_STORE_CONFLICT; /* an upsert lost a race to create the document */
+        } else {
+            wc_log_error("findAndModify on %s failed: %s", coll_name, error.message);
+            status = WC_STORE_ERROR;
+        }
     } else {
         bson_iter_t iter;
         if (bson_iter_init_find(&iter, &reply, "value") && BSON_ITER_HOLDS_DOCUMENT(&iter)) {

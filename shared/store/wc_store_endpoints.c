@@ -186,6 +186,86 @@ wc_store_status_t wc_store_endpoint_secrets(wc_store_t *store, const char *endpo
     return status;
 }
 
+wc_store_status_t wc_store_endpoint_rate(wc_store_t *store, const char *endpoint_id,
+                                         int64_t *per_second)
+{
+    *per_second = 0;
+    if (strlen(endpoint_id) != 24 || !bson_oid_is_valid(endpoint_id, 24)) {
+        return WC_STORE_NOT_FOUND;
+    }
+    bson_oid_t oid;
+    bson_oid_init_from_string(&oid, endpoint_id);
+    bson_t *doc = NULL;
+    wc_store_status_t status = wc_store_find_by_oid(store, WC_COLL_ENDPOINTS, &oid, &doc);
+    if (status == WC_STORE_OK) {
+        bson_iter_t it;
+        if (bson_iter_init_find(&it, doc, "rateLimit") &&
+            (BSON_ITER_HOLDS_INT32(&it) || BSON_ITER_HOLDS_INT64(&it))) {
+            *per_second = bson_iter_as_int64(&it);
+        }
+        bson_destroy(doc);
+    }
+    return status;
+}
+
+/* Tries to take one slot; NOT_FOUND when another writer moved the schedule
+ * between the reservation and its restart (the caller tries again). */
+static wc_store_status_t take_slot(wc_store_t *store, const char *endpoint_id,
+                                   int64_t interval_ms, int64_t now_ms, int64_t *slot_ms)
+{
+    bson_t *filter = BCON_NEW("_id", BCON_UTF8(endpoint_id));
+    bson_t *inc = BCON_NEW("$inc", "{", "next", BCON_INT64(interval_ms), "}");
+    bson_t *doc = NULL;
+    wc_store_status_t status = wc_store_find_and_modify(
+        store, WC_COLL_ENDPOINT_PACE, filter, NULL, inc,
+        MONGOC_FIND_AND_MODIFY_UPSERT | MONGOC_FIND_AND_MODIFY_RETURN_NEW, &doc);
+    bson_destroy(inc);
+    bson_destroy(filter);
+    if (status == WC_STORE_CONFLICT) {
+        return WC_STORE_NOT_FOUND; /* two first reservations at once: one created it */
+    }
+    if (status != WC_STORE_OK) {
+        return status;
+    }
+    bson_iter_t it;
+    int64_t next = bson_iter_init_find(&it, doc, "next") ? bson_iter_as_int64(&it) : 0;
+    bson_destroy(doc);
+    int64_t slot = next - interval_ms;
+    if (slot >= now_ms - interval_ms) {
+        /* Within one interval of now: a schedule kept up with; sending now
+         * is at most one delivery early. */
+        *slot_ms = slot > now_ms ? slot : now_ms;
+        return WC_STORE_OK;
+    }
+    /* Every reservation made so far lies in the past: the schedule restarts
+     * at now, unless another writer reserved or restarted it meanwhile. */
+    filter = BCON_NEW("_id", BCON_UTF8(endpoint_id), "next", BCON_INT64(next));
+    bson_t *set = BCON_NEW("$set", "{", "next", BCON_INT64(now_ms + interval_ms), "}");
+    status = wc_store_update_one(store, WC_COLL_ENDPOINT_PACE, filter, set);
+    bson_destroy(set);
+    bson_destroy(filter);
+    if (status == WC_STORE_OK) {
+        *slot_ms = now_ms;
+    }
+    return status;
+}
+
+wc_store_status_t wc_store_endpoint_pace(wc_store_t *store, const char *endpoint_id,
+                                         int64_t interval_ms, int64_t now_ms, int64_t *slot_ms)
+{
+    wc_store_status_t status = WC_STORE_NOT_FOUND;
+    for (int attempt = 0; attempt < 4 && status == WC_STORE_NOT_FOUND; attempt++) {
+        status = take_slot(store, endpoint_id, interval_ms, now_ms, slot_ms);
+    }
+    /* Four writers in a row moved the schedule under us: they are all
+     * sending now, so this one waits one interval more. */
+    if (status == WC_STORE_NOT_FOUND) {
+        *slot_ms = now_ms + interval_ms;
+        status = WC_STORE_OK;
+    }
+    return status;
+}
+
 wc_store_status_t wc_store_event_insert(wc_store_t *store, const bson_t *doc, bson_t **existing)
 {
     *existing = NULL;

@@ -17,6 +17,7 @@
 
 #define WC_COLL_ENDPOINTS "endpoints"
 #define WC_COLL_EVENTS "events"
+#define WC_COLL_ENDPOINT_PACE "endpoint_pace"
 
 /* A tenant has at most this many endpoints: fan-out reads them all. */
 #define WC_ENDPOINTS_PER_TENANT_MAX 100
@@ -65,6 +66,19 @@ wc_store_status_t wc_store_endpoint_rotate(wc_store_t *store, const char *tenant
 wc_store_status_t wc_store_endpoint_secrets(wc_store_t *store, const char *endpoint_id,
                                             int64_t now_ms, char current[WC_WEBHOOK_SECRET_SIZE],
                                             char previous[WC_WEBHOOK_SECRET_SIZE], int64_t *rev);
+
+/* The endpoint's rate limit in deliveries a second (`rateLimit`), 0 when it
+ * has none; NOT_FOUND when the endpoint is gone. */
+wc_store_status_t wc_store_endpoint_rate(wc_store_t *store, const char *endpoint_id,
+                                         int64_t *per_second);
+
+/* Reserves the next send slot of a paced endpoint (WC_COLL_ENDPOINT_PACE,
+ * one document per endpoint whose `next` is the first free slot): slots are
+ * `interval_ms` apart, and a schedule that fell behind `now_ms` by more than
+ * one interval starts again at `now_ms`. *slot_ms is when this delivery may
+ * be sent, never before `now_ms`. */
+wc_store_status_t wc_store_endpoint_pace(wc_store_t *store, const char *endpoint_id,
+                                         int64_t interval_ms, int64_t now_ms, int64_t *slot_ms);
 
 /* Inserts an event document; CONFLICT when its _id exists (*existing is
  * then that event, for the caller to compare and destroy). */

@@ -74,8 +74,9 @@ wc_store_status_t wc_store_find_many(wc_store_t *store, const char *coll, const 
 /* One findAndModify on `coll`: `update` applied to the first document
  * matching `filter` in the order of `sort` (any when NULL); *out is that
  * document as it was, or as it is with MONGOC_FIND_AND_MODIFY_RETURN_NEW in
- * `flags`. NOT_FOUND when none matched; ERROR, logged, when the command
- * failed. */
+ * `flags`. NOT_FOUND when none matched; CONFLICT when an upsert met a
+ * duplicate key (another writer created the document first); ERROR, logged,
+ * when the command failed. */
 wc_store_status_t wc_store_find_and_modify(wc_store_t *store, const char *coll,
                                            const bson_t *filter, const bson_t *sort,
                                            const bson_t *update,

@@ -280,6 +280,36 @@ class EventsTest(unittest.TestCase):
         self.received(prefix, count=4)
         self.assertEqual(self.stack.db.notifications.count_documents({"endpointId": data["id"]}), 4)
 
+    def test_rate_limit_spaces_an_endpoints_deliveries(self):
+        """A burst of 12 events to an endpoint limited to 4 deliveries a second: the worker
+        gives each delivery a slot 250 ms after the one before and holds it until then (in the
+        child, or in the pacing queue for the slots over a second away), so the 12 requests take
+        at least 11 intervals to arrive; each arrives exactly once, signed."""
+        data, prefix = self.create_endpoint("paced", {"eventTypes": ["pace.*"], "rateLimit": 4})
+        r = self.stack.request("POST", "/api/events/batch", key=self.key, body={"events": [
+            {"type": "pace.tick", "payload": {"n": i}} for i in range(12)]})
+        self.assertEqual(r.status, 201, r)
+        requests = self.received(prefix, count=12, timeout=60)
+        self.assertEqual(len(requests), 12, requests)
+        self.assertEqual(len({x["headers"]["webhook-id"] for x in requests}), 12)
+        self.assertEqual(sorted(json.loads(x["body"])["data"]["n"] for x in requests),
+                         list(range(12)))
+        for request in requests:
+            self.assertTrue(signatures_valid(data["secret"], request["headers"], request["body"])[0])
+        times = sorted(datetime.datetime.fromisoformat(x["time"].replace("Z", "+00:00"))
+                       for x in requests)
+        # The slots span 11 × 250 ms = 2.75 s; the first request may have arrived up to the
+        # claim's and the POST's latency after its slot, which is far under 0.75 s here.
+        span = (times[-1] - times[0]).total_seconds()
+        self.assertGreaterEqual(span, 2.0, [t.isoformat() for t in times])
+        # The schedule is shared through the database: its next free slot lies past the last.
+        pace = self.stack.db.endpoint_pace.find_one({"_id": data["id"]})
+        self.assertIsNotNone(pace)
+        last_ms = int(times[-1].timestamp() * 1000)
+        self.assertGreater(pace["next"], last_ms - 1000)
+        wait_until(lambda: self.stack.db.notifications.count_documents(
+            {"endpointId": data["id"], "status": "SENT"}) == 12, 30, what="12 paced deliveries SENT")
+
     def test_sweeper_resumes_an_unfinished_fan_out(self):
         ids, prefixes = [], []
         for i in range(3):

@@ -222,6 +222,20 @@ static void queue_message_round_trip(void **state)
     assert_string_equal(out.correlation_id, "abc");
     assert_int_equal(out.priority, WC_PRIORITY_HIGH);
     assert_int_equal(out.retry_count, 2);
+    assert_string_equal(out.endpoint_id, "");
+    assert_int_equal(out.send_at_ms, 0);
+    assert_null(strstr(text, "endpointId"));
+    assert_null(strstr(text, "sendAt"));
+    free(text);
+
+    /* A paced event delivery keeps its endpoint and its slot through a delay queue. */
+    strcpy(in.endpoint_id, "65f1f77bcf86cd7994390abc");
+    in.send_at_ms = 1796000000123LL;
+    text = wc_queue_message_encode(&in, &len);
+    assert_non_null(text);
+    assert_int_equal(wc_queue_message_decode(text, len, &out, &why), 0);
+    assert_string_equal(out.endpoint_id, in.endpoint_id);
+    assert_int_equal(out.send_at_ms, 1796000000123LL);
     free(text);
 }
 
@@ -235,7 +249,14 @@ static void queue_message_rejects_poison(void **state)
         "\"priority\":\"LOW\"}",
         /* an escaped NUL would cut the tenant to "t" for every C-string use */
         "{\"notificationId\":\"507f1f77bcf86cd799439011\",\"tenantId\":\"t\\u0000x\","
-        "\"type\":\"EMAIL\",\"priority\":\"LOW\"}"};
+        "\"type\":\"EMAIL\",\"priority\":\"LOW\"}",
+        /* an endpoint that is no id, a slot that is no time */
+        "{\"notificationId\":\"507f1f77bcf86cd799439011\",\"tenantId\":\"t\",\"type\":\"WEBHOOK\","
+        "\"priority\":\"LOW\",\"endpointId\":\"not-an-id\"}",
+        "{\"notificationId\":\"507f1f77bcf86cd799439011\",\"tenantId\":\"t\",\"type\":\"WEBHOOK\","
+        "\"priority\":\"LOW\",\"sendAt\":\"soon\"}",
+        "{\"notificationId\":\"507f1f77bcf86cd799439011\",\"tenantId\":\"t\",\"type\":\"WEBHOOK\","
+        "\"priority\":\"LOW\",\"sendAt\":-5}"};
     for (size_t i = 0; i < sizeof(poison) / sizeof(poison[0]); i++) {
         wc_queue_message_t out;
         const char *why = NULL;
