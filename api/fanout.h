@@ -21,6 +21,20 @@
 
 #include "api.h"
 
+/* What publishing an event came to. */
+typedef struct {
+    unsigned code;      /* 201, 200 (the same event again), 409, 503 */
+    json_object *event; /* for 200/201: the event as the API shows it (new reference) */
+    const char *message;
+} api_event_result_t;
+
+/* Stores event `event` ({"type", "payload"}, checked) of `tenant_id` under
+ * `event_id` (NULL: a new "evt_<ObjectId>") and fans it out: what POST
+ * /api/events does after its checks, and how WaveCom publishes its own
+ * system events (endpoint.disabled). Defined in handler_events.c. */
+api_event_result_t api_event_publish(api_context_t *ctx, const char *tenant_id,
+                                     json_object *event, const char *event_id);
+
 /* The event envelope deliveries are made from: {"id", "type", "timestamp",
  * "data"}. Borrowed values are copied. Returns a new reference. */
 json_object *api_event_envelope(const char *event_id, const char *type, int64_t created_ms,

@@ -13,6 +13,7 @@
 #include "wc_json.h"
 #include "wc_log.h"
 #include "wc_netaddr.h"
+#include "wc_store_endpoint_health.h"
 #include "wc_store_endpoints.h"
 #include "wc_time.h"
 
@@ -27,7 +28,7 @@ static json_object *endpoint_json(const bson_t *doc)
     json_object *out = json_object_new_object();
     static const char *const shown[] = {"url",     "description", "eventTypes", "filter",
                                         "transformation", "headers", "rateLimit", "enabled",
-                                        "createdAt", "updatedAt"};
+                                        "disabledReason", "createdAt", "updatedAt"};
     json_object *v = NULL;
     if (json_object_object_get_ex(all, "_id", &v)) {
         json_object_object_add(out, "id", json_object_get(v));
@@ -183,11 +184,23 @@ api_response_t api_handle_update_endpoint(api_context_t *ctx, const api_request_
         (fields = checked_fields(ctx, req, true, &res)) == NULL) {
         return res;
     }
+    /* Enabling it (again) ends an automatic disabling's reason and starts
+     * the failing streak anew. */
+    bson_iter_t it;
+    bool enabling = bson_iter_init_find(&it, fields, "enabled") && BSON_ITER_HOLDS_BOOL(&it) &&
+                    bson_iter_bool(&it);
+    if (enabling) {
+        BSON_APPEND_NULL(fields, "disabledReason");
+    }
     bson_t *doc = NULL;
     wc_store_status_t status =
         wc_store_endpoint_update(ctx->store, principal->tenant_id, &id, fields, &doc);
     bson_destroy(fields);
+    if (status == WC_STORE_OK && enabling) {
+        status = wc_store_endpoint_health_forgive(ctx->store, param);
+    }
     if (status != WC_STORE_OK) {
+        bson_destroy(doc);
         return api_store_failure(status, "endpoint not found");
     }
     api_audit(ctx, principal, "endpoint.update", param, NULL);

@@ -105,17 +105,10 @@ static json_object *event_json(const bson_t *doc)
     return out;
 }
 
-typedef struct {
-    unsigned code; /* 201, 200 (the same event again), 409, 503 */
-    json_object *event; /* for 200/201 */
-    const char *message;
-} event_result_t;
-
-/* Stores one checked event and fans it out. */
-static event_result_t publish_event(api_context_t *ctx, const wc_principal_t *principal,
-                                    json_object *event, const char *event_id_given)
+api_event_result_t api_event_publish(api_context_t *ctx, const char *tenant_id,
+                                     json_object *event, const char *event_id_given)
 {
-    event_result_t r = {.code = 503, .message = "the database is unavailable; retry later"};
+    api_event_result_t r = {.code = 503, .message = "the database is unavailable; retry later"};
     char hash[65];
     if (api_idempotency_hash(event, hash) != 0) {
         return r;
@@ -136,18 +129,18 @@ static event_result_t publish_event(api_context_t *ctx, const wc_principal_t *pr
         snprintf(event_id, sizeof(event_id), "evt_%s", hex);
     }
     char key[256];
-    snprintf(key, sizeof(key), "%s:%s", principal->tenant_id, event_id);
+    snprintf(key, sizeof(key), "%s:%s", tenant_id, event_id);
 
     bson_t **endpoints = NULL;
     size_t n = 0;
-    if (wc_store_endpoint_list(ctx->store, principal->tenant_id, &endpoints, &n) != WC_STORE_OK) {
+    if (wc_store_endpoint_list(ctx->store, tenant_id, &endpoints, &n) != WC_STORE_OK) {
         return r;
     }
     int64_t now = wc_time_now_ms();
     bson_t *doc = bson_new();
     bson_t list;
     BSON_APPEND_UTF8(doc, "_id", key);
-    BSON_APPEND_UTF8(doc, "tenantId", principal->tenant_id);
+    BSON_APPEND_UTF8(doc, "tenantId", tenant_id);
     BSON_APPEND_UTF8(doc, "eventId", event_id);
     BSON_APPEND_UTF8(doc, "type", type);
     bool ok = wc_json_append_to_bson(doc, "payload", -1, payload);
@@ -239,7 +232,7 @@ api_response_t api_handle_create_event(api_context_t *ctx, const api_request_t *
         json_object_put(body);
         return api_validation_error(&errs);
     }
-    event_result_t r = publish_event(ctx, principal, body,
+    api_event_result_t r = api_event_publish(ctx, principal->tenant_id, body,
                                      given != NULL ? json_object_get_string(given) : key);
     json_object_put(body);
     if (r.code == 200 || r.code == 201) {
@@ -292,7 +285,7 @@ api_response_t api_handle_create_event_batch(api_context_t *ctx, const api_reque
         json_object *event = json_object_array_get_idx(events, i);
         json_object *given = NULL;
         json_object_object_get_ex(event, "eventId", &given);
-        event_result_t r = publish_event(ctx, principal, event,
+        api_event_result_t r = api_event_publish(ctx, principal->tenant_id, event,
                                          given != NULL ? json_object_get_string(given) : NULL);
         json_object *item = json_object_new_object();
         json_object_object_add(item, "status", json_object_new_int((int)r.code));

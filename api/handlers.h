@@ -55,6 +55,8 @@ api_response_t api_handle_list_endpoints(api_context_t *ctx, const api_request_t
 /* GET /api/endpoints/:id (handler_endpoints.c) */
 api_response_t api_handle_get_endpoint(api_context_t *ctx, const api_request_t *req,
                                        const wc_principal_t *principal, const char *param);
+api_response_t api_handle_endpoint_health(api_context_t *ctx, const api_request_t *req,
+                                       const wc_principal_t *principal, const char *param);
 /* PATCH /api/endpoints/:id (handler_endpoints.c) */
 api_response_t api_handle_update_endpoint(api_context_t *ctx, const api_request_t *req,
                                           const wc_principal_t *principal, const char *param);

@@ -76,6 +76,7 @@ static const route_t routes[] = {
     {"POST", "/api/endpoints", PERM_ADMIN, api_handle_create_endpoint},
     {"GET", "/api/endpoints", PERM_READ, api_handle_list_endpoints},
     {"GET", "/api/endpoints/:id", PERM_READ, api_handle_get_endpoint},
+    {"GET", "/api/endpoints/:id/health", PERM_READ, api_handle_endpoint_health},
     {"PATCH", "/api/endpoints/:id", PERM_ADMIN, api_handle_update_endpoint},
     {"DELETE", "/api/endpoints/:id", PERM_ADMIN, api_handle_delete_endpoint},
     {"POST", "/api/events/batch", PERM_SEND, api_handle_create_event_batch},

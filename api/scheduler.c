@@ -4,11 +4,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "endpoint_disable.h"
 #include "fanout.h"
 #include "periodic.h"
 #include "wc_log.h"
 #include "wc_publish.h"
 #include "wc_store_counters.h"
+#include "wc_store_endpoint_health.h"
 #include "wc_store_ops.h"
 #include "wc_time.h"
 
@@ -35,6 +37,7 @@ struct api_scheduler {
      * (wc_time_now_ms). */
     int64_t next_run[STEPS];
     int64_t next_outbox_sweep;
+    int64_t next_endpoint_check;
     int64_t next_purge;
 };
 
@@ -331,6 +334,13 @@ static int64_t scheduler_turn(api_periodic_t *self, void *arg)
         s->next_outbox_sweep =
             wc_time_now_ms() + ctx->cfg->pending_republish_seconds * 1000LL / SWEEPS_PER_THRESHOLD;
     }
+    if (wc_time_now_ms() >= s->next_endpoint_check && !stopping(s)) {
+        /* Endpoints failing every attempt for the period (endpoint_disable.h),
+         * looked for four times per period, at least once a minute. */
+        (void)api_endpoints_disable_failing(ctx, wc_time_now_ms());
+        int64_t every = ctx->cfg->endpoint_disable_after_seconds * 1000LL / 4;
+        s->next_endpoint_check = wc_time_now_ms() + (every < 60000 ? every : 60000);
+    }
     /* The last changes counted before a quiet spell reach the counters. */
     (void)wc_store_counters_flush(ctx->store, false);
     int64_t now = wc_time_now_ms();
@@ -341,6 +351,8 @@ static int64_t scheduler_turn(api_periodic_t *self, void *arg)
             deleted > 0) {
             wc_log_info("deleted %lld idempotency keys older than 24 hours", (long long)deleted);
         }
+        /* Endpoint health is read over a day; a week of hours is kept. */
+        (void)wc_store_endpoint_health_purge(ctx->store, now - 7 * 24 * WC_HOUR_MS, &deleted);
         s->next_purge = now + PURGE_INTERVAL_MS;
     }
     return full ? 0 : ctx->cfg->scheduler_interval_ms;

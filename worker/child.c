@@ -121,12 +121,16 @@ typedef struct {
     store_op_t op;
     bool in_flight;
     int64_t next_ms;
+    endpoint_health_t endpoints; /* the endpoints' attempts this flush writes */
 } counting_flush_t;
 
 static void run_counting_flush(store_op_t *op, wc_store_t *store)
 {
-    (void)op;
+    counting_flush_t *f = op->arg;
     (void)wc_store_counters_flush(store, false);
+    /* Health counts lost to a database error are not tried again: the next
+     * flush brings newer ones, and the streak only needs one failure. */
+    (void)wc_store_endpoint_health_add(store, f->endpoints.entries, f->endpoints.n);
 }
 
 static void counting_flush_done(store_op_t *op)
@@ -134,11 +138,13 @@ static void counting_flush_done(store_op_t *op)
     ((counting_flush_t *)op->arg)->in_flight = false;
 }
 
-static void counting_flush_tick(counting_flush_t *f, store_pool_t *pool, int64_t now_ms)
+static void counting_flush_tick(counting_flush_t *f, delivery_context_t *ctx, int64_t now_ms)
 {
     if (f->in_flight || now_ms < f->next_ms) {
         return;
     }
+    store_pool_t *pool = ctx->store_pool;
+    endpoint_health_take(&ctx->endpoint_health, &f->endpoints);
     f->next_ms = now_ms + 1000;
     f->op = (store_op_t){.run = run_counting_flush, .done = counting_flush_done, .arg = f};
     f->in_flight = store_pool_submit(pool, &f->op) == 0;
@@ -164,6 +170,7 @@ int worker_child_run(const wc_config_t *cfg, int slot, worker_breakers_t *breake
 
     char host[64] = "localhost";
     gethostname(host, sizeof(host) - 1);
+    counting_flush_t counting = {0};
     delivery_context_t ctx = {
         .cfg = cfg,
         .breakers = breakers,
@@ -246,7 +253,6 @@ int worker_child_run(const wc_config_t *cfg, int slot, worker_breakers_t *breake
 
     /* Jobs in flight are bounded by what the broker lets us hold. */
     const int max_in_flight = cfg->worker_prefetch * 2;
-    counting_flush_t counting = {0};
     int backoff_ms = 500;
     bool draining_logged = false;
     while (!stop_requested() || ctx.in_flight > 0) {
@@ -257,7 +263,7 @@ int worker_child_run(const wc_config_t *cfg, int slot, worker_breakers_t *breake
         if (report != NULL) {
             host_report_tick(report, ctx.store_pool, wc_time_monotonic_ms());
         }
-        counting_flush_tick(&counting, ctx.store_pool, wc_time_monotonic_ms());
+        counting_flush_tick(&counting, &ctx, wc_time_monotonic_ms());
         ctx.draining = stop_requested();
         delivery_tick(&ctx);
         if (!stop_requested() && !wc_broker_is_open(ctx.consumer)) {
@@ -294,6 +300,13 @@ int worker_child_run(const wc_config_t *cfg, int slot, worker_breakers_t *breake
 
 out:
     store_pool_free(ctx.store_pool);
+    if (ctx.store != NULL && ctx.endpoint_health.n > 0) {
+        /* The attempts since the last flush, with nothing else left to run. */
+        (void)wc_store_endpoint_health_add(ctx.store, ctx.endpoint_health.entries,
+                                           ctx.endpoint_health.n);
+    }
+    endpoint_health_free(&ctx.endpoint_health);
+    endpoint_health_free(&counting.endpoints); /* after the pool, whose last flush used it */
     trail_batch_free(ctx.trail); /* after the pool, whose last write may use it */
     endpoint_pace_free(ctx.pace); /* after the pool, whose threads read it */
     host_report_free(report); /* after the pool, which may have held it */

@@ -639,6 +639,17 @@ static void job_complete(delivery_job_t *job, const delivery_result_t *result)
                                         provider_answer(result->outcome),
                                         now - job->provider_started_ms);
     }
+    const char *endpoint = job->msg.endpoint_id;
+    if (endpoint[0] != '\0' && !result->not_attempted) {
+        /* The endpoint's health counts every attempt, the guard's refusals too. */
+        (void)endpoint_health_note(
+            &ctx->endpoint_health, endpoint, job->msg.tenant_id,
+            result->outcome == DELIVERY_OK,
+            job->provider_started_ms != 0 && !result->destination_refused
+                ? now - job->provider_started_ms
+                : -1,
+            result->detail, wc_time_now_ms());
+    }
     if (job->breaker >= 0 && !result->not_attempted && !result->destination_refused) {
         /* A permanent refusal is a healthy provider answering. */
         wc_breaker_record(&ctx->breakers->slots[job->breaker], &ctx->breaker_policy,

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "breakers.h"
+#include "endpoint_health.h"
 #include "endpoint_pace.h"
 #include "metrics.h"
 #include "provider_table.h"
@@ -67,6 +68,8 @@ typedef struct {
      * the deliveries held here for a send slot under a second away. */
     endpoint_pace_t *pace;
     delivery_job_t *paced_head;
+    /* Event endpoints' attempts since the last flush (endpoint_health.h). */
+    endpoint_health_t endpoint_health;
 
     /* Tokens of claims that failed with a database error, by notification:
      * the claim may have been applied with its reply lost, and the

@@ -186,6 +186,28 @@ wc_store_status_t wc_store_endpoint_secrets(wc_store_t *store, const char *endpo
     return status;
 }
 
+wc_store_status_t wc_store_endpoint_disable(wc_store_t *store, const char *endpoint_id,
+                                            const char *reason, int64_t now_ms, bson_t **out)
+{
+    *out = NULL;
+    if (strlen(endpoint_id) != 24 || !bson_oid_is_valid(endpoint_id, 24)) {
+        return WC_STORE_NOT_FOUND;
+    }
+    bson_oid_t oid;
+    bson_oid_init_from_string(&oid, endpoint_id);
+    bson_t *filter = BCON_NEW("_id", BCON_OID(&oid), "$and", "[", "{", "enabled", BCON_BOOL(true),
+                              "}", "]");
+    bson_t *update = BCON_NEW("$set", "{", "enabled", BCON_BOOL(false), "disabledReason",
+                              BCON_UTF8(reason), "updatedAt", BCON_DATE_TIME(now_ms), "}", "$inc",
+                              "{", "rev", BCON_INT64(1), "}");
+    wc_store_status_t status =
+        wc_store_find_and_modify(store, WC_COLL_ENDPOINTS, filter, NULL, update,
+                                 MONGOC_FIND_AND_MODIFY_RETURN_NEW, out);
+    bson_destroy(update);
+    bson_destroy(filter);
+    return status;
+}
+
 wc_store_status_t wc_store_endpoint_rate(wc_store_t *store, const char *endpoint_id,
                                          int64_t *per_second)
 {

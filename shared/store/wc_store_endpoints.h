@@ -67,6 +67,12 @@ wc_store_status_t wc_store_endpoint_secrets(wc_store_t *store, const char *endpo
                                             int64_t now_ms, char current[WC_WEBHOOK_SECRET_SIZE],
                                             char previous[WC_WEBHOOK_SECRET_SIZE], int64_t *rev);
 
+/* Disables endpoint `endpoint_id` (any tenant's) if it is enabled, with
+ * `reason` and the time; *out is the endpoint as it is now. NOT_FOUND when it
+ * is gone or already disabled. */
+wc_store_status_t wc_store_endpoint_disable(wc_store_t *store, const char *endpoint_id,
+                                            const char *reason, int64_t now_ms, bson_t **out);
+
 /* The endpoint's rate limit in deliveries a second (`rateLimit`), 0 when it
  * has none; NOT_FOUND when the endpoint is gone. */
 wc_store_status_t wc_store_endpoint_rate(wc_store_t *store, const char *endpoint_id,

@@ -249,6 +249,10 @@ static const cfg_entry_t config_table[] = {
     {"WAVECOM_SWEEP_OVERDUE_SECONDS", "120", INT(sweep_overdue_seconds, 1, 86400),
      "A RETRYING notification whose next attempt, or a PROCESSING one whose lease, ended this long "
      "ago is queued again (its queue message was lost).", RELOADABLE},
+    {"WAVECOM_ENDPOINT_DISABLE_AFTER_SECONDS", "432000",
+     INT(endpoint_disable_after_seconds, 1, 2592000),
+     "An event endpoint that has failed every delivery attempt for this long (5 days by default) "
+     "is disabled, with an audit entry and an endpoint.disabled event.", RELOADABLE},
 };
 
 #define CONFIG_COUNT (sizeof(config_table) / sizeof(config_table[0]))

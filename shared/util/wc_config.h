@@ -105,6 +105,7 @@ typedef struct {
     int scheduler_enabled;
     int scheduler_interval_ms;
     int pending_republish_seconds;
+    int endpoint_disable_after_seconds;
     int sweep_overdue_seconds;
 } wc_config_t;
 

@@ -269,6 +269,22 @@ class OpenApiConformanceTest(unittest.TestCase):
         self.check("GET", "/api/endpoints", 401, key=None)
         self.check("GET", f"/api/endpoints/{eid}", 200)
         self.check("GET", "/api/endpoints/" + "0" * 24, 404)
+        r = self.check("GET", f"/api/endpoints/{eid}/health", 200)
+        self.assertEqual((r.json["data"]["attempts"], r.json["data"]["latencyMs"]), (0, None))
+        # What a worker's flush writes, for the answer with every field filled in.
+        now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+        hour = now.replace(minute=0, second=0)
+        self.stack.db.endpoint_health.insert_one({
+            "_id": f"{eid}:h:{int(hour.timestamp() * 1000)}", "endpointId": eid, "hour": hour,
+            "delivered": 3, "failed": 1, "ptSum": 120, "pt": {"40": 2, "41": 1}})
+        self.stack.db.endpoint_state.insert_one({
+            "_id": eid, "endpointId": eid, "lastSuccessAt": now, "lastFailureAt": now,
+            "lastError": "HTTP 500", "failingSince": now})
+        r = self.check("GET", f"/api/endpoints/{eid}/health", 200)
+        self.assertEqual(r.json["data"]["successRate"], 0.75)
+        self.assertIsNotNone(r.json["data"]["disablesAt"])
+        self.check("GET", "/api/endpoints/" + "0" * 24 + "/health", 404)
+        self.check("GET", f"/api/endpoints/{eid}/health?hours=1", 400)
         self.check("PATCH", f"/api/endpoints/{eid}", 200, key=self.admin,
                    body={"filter": None, "enabled": True})
         self.check("PATCH", f"/api/endpoints/{eid}", 400, key=self.admin, body={})

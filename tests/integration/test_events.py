@@ -345,6 +345,101 @@ class EventsTest(unittest.TestCase):
         self.assertIn("fan-out of event", self.stack.log("api", whole=True))
 
 
+class EndpointHealthTest(unittest.TestCase):
+    """What the workers saw of each endpoint (GET /api/endpoints/:id/health), and an endpoint that
+    fails every attempt for the period (4 s here, 5 days by default) disabled by the scheduler:
+    its reason shown, an audit entry, an endpoint.disabled event to the tenant's subscribers,
+    and a clean streak once enabled again."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.stack, cls.tenant, cls.key = providers.started_stack(
+            WAVECOM_ENDPOINT_DISABLE_AFTER_SECONDS="4", WAVECOM_SCHEDULER_INTERVAL_MS="300")
+        cls.admin = cls.stack.ctl("apikey", "create", "--tenant", cls.tenant,
+                                  "--role", "admin").stdout.strip()
+
+    @classmethod
+    def tearDownClass(cls):
+        close_cleanly(cls.stack)
+
+    def endpoint(self, name, types, gone=False):
+        prefix = f"/{'gone/' if gone else ''}health-{uuid.uuid4().hex[:10]}-{name}"
+        r = self.stack.request("POST", "/api/endpoints", key=self.admin,
+                               body={"eventTypes": types, "url": providers.WEBHOOK_URL + prefix})
+        self.assertEqual(r.status, 201, r)
+        providers.register_webhook_secret(prefix, r.json["data"]["secret"])
+        return r.json["data"]["id"], prefix
+
+    def health(self, endpoint_id):
+        r = self.stack.request("GET", f"/api/endpoints/{endpoint_id}/health", key=self.key)
+        self.assertEqual(r.status, 200, r)
+        return r.json["data"]
+
+    def requests_under(self, prefix):
+        return [x for x in providers.last("webhook", n=500) if x["path"].startswith(prefix)]
+
+    def test_health_and_automatic_disabling(self):
+        good, good_prefix = self.endpoint("good", ["health.*"])
+        bad, _ = self.endpoint("bad", ["health.*"], gone=True)  # the double answers 410
+        watcher, watcher_prefix = self.endpoint("watcher", ["endpoint.*"])
+        for i in range(3):
+            r = self.stack.request("POST", "/api/events", key=self.key,
+                                   body={"type": "health.ping", "payload": {"n": i}})
+            self.assertEqual(r.status, 201, r)
+
+        # Counted once a second by each worker child.
+        wait_until(lambda: self.health(good)["attempts"] == 3, 30, what="the good endpoint's 3")
+        h = self.health(good)
+        self.assertEqual((h["delivered"], h["failed"], h["successRate"]), (3, 0, 1.0), h)
+        self.assertIsNotNone(h["latencyMs"], h)
+        self.assertLessEqual(h["latencyMs"]["p50"], h["latencyMs"]["p99"])
+        self.assertIsNotNone(h["lastSuccessAt"])
+        self.assertIsNone(h["failingSince"])
+        self.assertIsNone(h["disablesAt"])
+        wait_until(lambda: self.health(bad)["failed"] == 3, 30, what="the bad endpoint's 3")
+        h = self.health(bad)
+        self.assertEqual((h["delivered"], h["successRate"]), (0, 0.0), h)
+        self.assertIn("410", h["lastError"])
+        self.assertIsNotNone(h["failingSince"])
+        self.assertIsNone(h["lastSuccessAt"])
+
+        def disabled():
+            r = self.stack.request("GET", f"/api/endpoints/{bad}", key=self.key)
+            return not r.json["data"]["enabled"] and r.json["data"]
+        shown = wait_until(disabled, 30, what="the failing endpoint disabled")
+        self.assertIn("every delivery attempt failed since", shown["disabledReason"])
+        self.assertTrue(self.stack.request("GET", f"/api/endpoints/{good}",
+                                           key=self.key).json["data"]["enabled"])
+        audit = self.stack.db.audit.find_one({"action": "endpoint.disabled", "target": bad})
+        self.assertIsNotNone(audit)
+        self.assertEqual(audit["tenantId"], self.tenant)
+        got = wait_until(lambda: self.requests_under(watcher_prefix), 30,
+                         what="the endpoint.disabled event at the watcher")
+        body = json.loads(got[0]["body"])
+        self.assertEqual(body["type"], "endpoint.disabled")
+        self.assertEqual(body["data"]["endpointId"], bad)
+        self.assertIn("410", body["data"]["lastError"])
+        self.assertIsNone(self.health(bad)["failingSince"])
+
+        # Enabled again: no reason shown, and the streak starts from its next failure.
+        r = self.stack.request("PATCH", f"/api/endpoints/{bad}", key=self.admin,
+                               body={"enabled": True})
+        self.assertEqual(r.status, 200, r)
+        self.assertTrue(r.json["data"]["enabled"])
+        self.assertIsNone(r.json["data"]["disabledReason"])
+        self.assertIsNone(self.health(bad)["failingSince"])
+        # One event for the one disabling, and nothing for the healthy endpoint.
+        self.assertEqual(len(self.requests_under(watcher_prefix)), 1)
+        self.assertEqual(len(self.requests_under(good_prefix)), 3)
+
+    def test_health_bad_input(self):
+        for path, status in (("/api/endpoints/not-an-id/health", 400),
+                             ("/api/endpoints/65f0c0ffee0000000000beef/health", 404),
+                             ("/api/endpoints/65f0c0ffee0000000000beef/health?hours=2", 400)):
+            r = self.stack.request("GET", path, key=self.key)
+            self.assertEqual(r.status, status, (path, r))
+
+
 class EndpointAddressTest(unittest.TestCase):
     """The SSRF guard at registration, as the deployment default has it (private addresses
     refused): address literals only, so that nothing asks a DNS server."""
