@@ -248,6 +248,43 @@ bool api_fanout_run(api_context_t *ctx, const bson_t *event, size_t *deliveries)
     return complete;
 }
 
+bool api_fanout_resend(api_context_t *ctx, const bson_t *event, const bson_t *endpoint,
+                       const char *endpoint_id, const char *resend_key, char id_hex[25])
+{
+    const char *key = wc_doc_string(event, "_id");
+    const char *event_id = wc_doc_string(event, "eventId");
+    const char *type = wc_doc_string(event, "type");
+    if (key == NULL || event_id == NULL || type == NULL) {
+        return false;
+    }
+    char salted[384];
+    snprintf(salted, sizeof(salted), "%s|resend:%s", key, resend_key);
+    json_object *payload = doc_json(event, "payload");
+    json_object *envelope =
+        api_event_envelope(event_id, type, wc_doc_date(event, "createdAt", 0), payload);
+    json_object_put(payload);
+    if (envelope == NULL) {
+        return false;
+    }
+    bson_oid_t id;
+    api_fanout_delivery_id(salted, endpoint_id, &id);
+    api_intake_item_t item = {0};
+    api_intake_item_t *pointer = &item;
+    bson_oid_to_string(&id, item.id_hex);
+    item.doc = delivery_document(ctx, event, endpoint, envelope, &id, endpoint_id);
+    json_object_put(envelope);
+    bool ok = item.doc != NULL && wc_publish_prepare_document(&item.message, item.doc) == 0 &&
+              commit_and_wait(ctx, &pointer, 1) &&
+              (item.outcome == API_INTAKE_QUEUED || item.outcome == API_INTAKE_PUBLISH_FAILED ||
+               item.outcome == API_INTAKE_DUPLICATE);
+    if (ok) {
+        snprintf(id_hex, 25, "%s", item.id_hex);
+    }
+    bson_destroy(item.doc);
+    wc_publish_release(&item.message);
+    return ok;
+}
+
 size_t api_fanout_resume_stale(api_context_t *ctx, size_t max)
 {
     size_t taken = 0;

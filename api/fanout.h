@@ -57,6 +57,14 @@ void api_fanout_delivery_id(const char *event_key, const char *endpoint_id, bson
  * the deliveries the event has (stored now or before). */
 bool api_fanout_run(api_context_t *ctx, const bson_t *event, size_t *deliveries);
 
+/* Stores and queues a new delivery of the stored event `event` to endpoint
+ * `endpoint` (its document; `endpoint_id` its id), made as the fan-out makes
+ * one now, with an _id of its own derived from `resend_key` (one per resend
+ * request), into `id_hex`. Blocks like api_fanout_run. False when it could
+ * not be stored. */
+bool api_fanout_resend(api_context_t *ctx, const bson_t *event, const bson_t *endpoint,
+                       const char *endpoint_id, const char *resend_key, char id_hex[25]);
+
 /* The sweeper's part: runs the fan-out again for events whose mark
  * outlived WAVECOM_PENDING_REPUBLISH_SECONDS, at most `max` of them.
  * Returns how many it took. */

@@ -57,6 +57,9 @@ api_response_t api_handle_get_endpoint(api_context_t *ctx, const api_request_t *
                                        const wc_principal_t *principal, const char *param);
 api_response_t api_handle_endpoint_health(api_context_t *ctx, const api_request_t *req,
                                        const wc_principal_t *principal, const char *param);
+/* POST /api/endpoints/:id/replay (handler_endpoint_replay.c) */
+api_response_t api_handle_replay_endpoint(api_context_t *ctx, const api_request_t *req,
+                                       const wc_principal_t *principal, const char *param);
 /* PATCH /api/endpoints/:id (handler_endpoints.c) */
 api_response_t api_handle_update_endpoint(api_context_t *ctx, const api_request_t *req,
                                           const wc_principal_t *principal, const char *param);

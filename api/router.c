@@ -73,6 +73,7 @@ static const route_t routes[] = {
     /* Event subscriptions (docs/ARCHITECTURE.md §14): endpoints hold secrets, so admins
      * change them; senders publish events. */
     {"POST", "/api/endpoints/:id/rotate-secret", PERM_ADMIN, api_handle_rotate_endpoint_secret},
+    {"POST", "/api/endpoints/:id/replay", PERM_OPERATE, api_handle_replay_endpoint},
     {"POST", "/api/endpoints", PERM_ADMIN, api_handle_create_endpoint},
     {"GET", "/api/endpoints", PERM_READ, api_handle_list_endpoints},
     {"GET", "/api/endpoints/:id", PERM_READ, api_handle_get_endpoint},

@@ -26,7 +26,7 @@ static void options_init(ctl_opt_t *opts)
         [O_UNTIL] = {"--until", true},         [O_ALL] = {"--all", false},
         [O_LIMIT] = {"--limit", true},         [O_DRY_RUN] = {"--dry-run", false},
         [O_KEEP_ATTEMPTS] = {"--keep-attempts", false}, [O_RATE] = {"--rate", true},
-        [O_YES] = {"--yes", false},
+        [O_YES] = {"--yes", false},             [O_ENDPOINT] = {"--endpoint", true},
     };
     memset(opts, 0, sizeof(ctl_opt_t) * O_COUNT);
     for (int i = 0; i < O_COUNT; i++) {
@@ -56,6 +56,7 @@ static int filter_from_options(ctl_opt_t *opts, const char **ids, size_t n_ids, 
     f->ids = ids;
     f->n_ids = n_ids;
     f->tenant = opts[O_TENANT].value;
+    f->endpoint = opts[O_ENDPOINT].value;
     f->error_text = opts[O_ERROR].value;
     f->all = opts[O_ALL].present;
     f->type = -1;
@@ -65,6 +66,11 @@ static int filter_from_options(ctl_opt_t *opts, const char **ids, size_t n_ids, 
             ctl_error("\"%s\" is not a notification id (24 hex digits)", ids[i]);
             return CTL_EXIT_USAGE;
         }
+    }
+    bson_oid_t endpoint_oid;
+    if (f->endpoint != NULL && !ctl_parse_oid(f->endpoint, &endpoint_oid)) {
+        ctl_error("--endpoint wants an endpoint id (24 hex digits), not \"%s\"", f->endpoint);
+        return CTL_EXIT_USAGE;
     }
     if (opts[O_TYPE].present) {
         wc_channel_t type;
@@ -274,8 +280,9 @@ static void dlq_usage(FILE *out)
             "      Removes messages from the DLQ; the documents stay FAILED with an audit\n"
             "      entry. Asks for confirmation unless --yes (refuses when stdin is not a\n"
             "      terminal).\n"
-            "FILTER: --tenant ID, --type EMAIL|SMS|PUSH|WEBHOOK, --error TEXT (part of the\n"
-            "  reason), --since TIME, --until TIME (ISO 8601, on the failed-at time).\n");
+            "FILTER: --tenant ID, --endpoint ID (an event endpoint's deliveries), --type\n"
+            "  EMAIL|SMS|PUSH|WEBHOOK, --error TEXT (part of the reason), --since TIME,\n"
+            "  --until TIME (ISO 8601, on the failed-at time).\n");
 }
 
 int ctl_dlq_main(ctl_t *ctl, int argc, char **argv)

@@ -69,8 +69,7 @@ static bool filter_matches(const dlq_filter_t *f, const dlq_item_t *item)
     if (!item->decoded) {
         /* An undecodable message names no notification: only --all or an
          * unfiltered list reaches it, and replay leaves it where it is. */
-        return f->n_ids == 0 && f->tenant == NULL && f->type < 0 && f->error_text == NULL &&
-               f->since_ms < 0 && f->until_ms < 0;
+        return f->n_ids == 0 && !ctl_dlq_filter_has_criteria(f);
     }
     if (f->n_ids > 0) {
         bool named = false;
@@ -82,6 +81,9 @@ static bool filter_matches(const dlq_filter_t *f, const dlq_item_t *item)
         }
     }
     if (f->tenant != NULL && strcmp(f->tenant, item->msg.tenant_id) != 0) {
+        return false;
+    }
+    if (f->endpoint != NULL && strcmp(f->endpoint, item->msg.endpoint_id) != 0) {
         return false;
     }
     if (f->type >= 0 && (int)item->msg.type != f->type) {
@@ -101,8 +103,8 @@ static bool filter_matches(const dlq_filter_t *f, const dlq_item_t *item)
 
 bool ctl_dlq_filter_has_criteria(const dlq_filter_t *f)
 {
-    return f->tenant != NULL || f->type >= 0 || f->error_text != NULL || f->since_ms >= 0 ||
-           f->until_ms >= 0;
+    return f->tenant != NULL || f->endpoint != NULL || f->type >= 0 || f->error_text != NULL ||
+           f->since_ms >= 0 || f->until_ms >= 0;
 }
 
 /* ---- reading the queue ---- */

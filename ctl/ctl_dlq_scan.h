@@ -28,6 +28,7 @@ typedef struct {
     const char *const *ids;
     size_t n_ids;
     const char *tenant;
+    const char *endpoint; /* an event endpoint's id: its deliveries only */
     int type; /* a wc_channel_t, or -1 */
     const char *error_text;
     int64_t since_ms; /* failed at or after; -1 for no bound */
@@ -37,7 +38,7 @@ typedef struct {
 
 /* The options every dlq command shares, in this order. */
 enum { O_HELP, O_JSON, O_TENANT, O_TYPE, O_ERROR, O_SINCE, O_UNTIL, O_ALL, O_LIMIT, O_DRY_RUN,
-       O_KEEP_ATTEMPTS, O_RATE, O_YES, O_COUNT };
+       O_KEEP_ATTEMPTS, O_RATE, O_YES, O_ENDPOINT, O_COUNT };
 
 /* What a visitor decides about one message. */
 typedef enum {

@@ -208,6 +208,46 @@ wc_store_status_t wc_store_endpoint_disable(wc_store_t *store, const char *endpo
     return status;
 }
 
+wc_store_status_t wc_store_endpoint_deliveries(wc_store_t *store, const char *tenant_id,
+                                               const char *endpoint_id, const char *status,
+                                               int64_t since_ms, int64_t until_ms, size_t max,
+                                               bson_t ***docs, size_t *n)
+{
+    /* The equalities are what FerretDB pushes down; the status choice and
+     * the range are checked on the endpoint's documents. */
+    bson_t *filter = BCON_NEW("tenantId", BCON_UTF8(tenant_id), "endpointId",
+                              BCON_UTF8(endpoint_id));
+    bson_t and_list, cond, range;
+    BSON_APPEND_ARRAY_BEGIN(filter, "$and", &and_list);
+    BSON_APPEND_DOCUMENT_BEGIN(&and_list, "0", &cond);
+    BSON_APPEND_DOCUMENT_BEGIN(&cond, "createdAt", &range);
+    BSON_APPEND_DATE_TIME(&range, "$gte", since_ms);
+    BSON_APPEND_DATE_TIME(&range, "$lt", until_ms);
+    bson_append_document_end(&cond, &range);
+    bson_append_document_end(&and_list, &cond);
+    BSON_APPEND_DOCUMENT_BEGIN(&and_list, "1", &cond);
+    if (status != NULL) {
+        BSON_APPEND_UTF8(&cond, "status", status);
+    } else {
+        bson_t in, values;
+        BSON_APPEND_DOCUMENT_BEGIN(&cond, "status", &in);
+        BSON_APPEND_ARRAY_BEGIN(&in, "$in", &values);
+        BSON_APPEND_UTF8(&values, "0", "SENT");
+        BSON_APPEND_UTF8(&values, "1", "FAILED");
+        bson_append_array_end(&in, &values);
+        bson_append_document_end(&cond, &in);
+    }
+    bson_append_document_end(&and_list, &cond);
+    bson_append_array_end(filter, &and_list);
+    bson_t *opts = BCON_NEW("sort", "{", "createdAt", BCON_INT32(1), "_id", BCON_INT32(1), "}",
+                            "limit", BCON_INT64((int64_t)max));
+    wc_store_status_t result =
+        wc_store_find_many(store, WC_COLL_NOTIFICATIONS, filter, opts, max, docs, n);
+    bson_destroy(opts);
+    bson_destroy(filter);
+    return result;
+}
+
 wc_store_status_t wc_store_endpoint_rate(wc_store_t *store, const char *endpoint_id,
                                          int64_t *per_second)
 {

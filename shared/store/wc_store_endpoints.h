@@ -73,6 +73,14 @@ wc_store_status_t wc_store_endpoint_secrets(wc_store_t *store, const char *endpo
 wc_store_status_t wc_store_endpoint_disable(wc_store_t *store, const char *endpoint_id,
                                             const char *reason, int64_t now_ms, bson_t **out);
 
+/* Up to `max` deliveries of endpoint `endpoint_id` of `tenant_id` in status
+ * `status` (NULL: SENT or FAILED) created in [since_ms, until_ms), oldest
+ * first; free with wc_store_docs_free. */
+wc_store_status_t wc_store_endpoint_deliveries(wc_store_t *store, const char *tenant_id,
+                                               const char *endpoint_id, const char *status,
+                                               int64_t since_ms, int64_t until_ms, size_t max,
+                                               bson_t ***docs, size_t *n);
+
 /* The endpoint's rate limit in deliveries a second (`rateLimit`), 0 when it
  * has none; NOT_FOUND when the endpoint is gone. */
 wc_store_status_t wc_store_endpoint_rate(wc_store_t *store, const char *endpoint_id,

@@ -284,6 +284,12 @@ class OpenApiConformanceTest(unittest.TestCase):
         self.assertEqual(r.json["data"]["successRate"], 0.75)
         self.assertIsNotNone(r.json["data"]["disablesAt"])
         self.check("GET", "/api/endpoints/" + "0" * 24 + "/health", 404)
+        r = self.check("POST", f"/api/endpoints/{eid}/replay", 200, key=self.admin)
+        self.assertEqual(r.json["data"]["replayed"], 0)
+        self.check("POST", f"/api/endpoints/{eid}/replay", 400, key=self.admin,
+                   body={"status": "ALL"})
+        self.check("POST", f"/api/endpoints/{eid}/replay", 403, key=self.viewer)
+        self.check("POST", "/api/endpoints/" + "0" * 24 + "/replay", 404, key=self.admin)
         self.check("GET", f"/api/endpoints/{eid}/health?hours=1", 400)
         self.check("PATCH", f"/api/endpoints/{eid}", 200, key=self.admin,
                    body={"filter": None, "enabled": True})

@@ -440,6 +440,96 @@ class EndpointHealthTest(unittest.TestCase):
             self.assertEqual(r.status, status, (path, r))
 
 
+class EndpointReplayTest(unittest.TestCase):
+    """An endpoint's receiver down while five events reach it (no retries here, so each ends
+    FAILED in the dead-letter queue at once), then fixed: POST /api/endpoints/:id/replay sends the
+    five again under their own webhook-ids, and with status ALL and a time range every delivery
+    is sent once more as a new one; `wavecomctl dlq list --endpoint` finds the endpoint's dead
+    letters."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.stack, cls.tenant, cls.key = providers.started_stack(WAVECOM_MAX_RETRIES="0")
+        cls.admin = cls.stack.ctl("apikey", "create", "--tenant", cls.tenant,
+                                  "--role", "admin").stdout.strip()
+
+    @classmethod
+    def tearDownClass(cls):
+        providers.configure("webhook")
+        close_cleanly(cls.stack)
+
+    def accepted_under(self, prefix):
+        return [x for x in providers.last("webhook", n=500)
+                if x["path"].startswith(prefix) and x["status"] == 200]
+
+    def test_replay_after_the_receiver_is_fixed(self):
+        prefix = f"/replay-{uuid.uuid4().hex[:10]}"
+        r = self.stack.request("POST", "/api/endpoints", key=self.admin,
+                               body={"eventTypes": ["replay.*"], "url": providers.WEBHOOK_URL + prefix})
+        self.assertEqual(r.status, 201, r)
+        endpoint = r.json["data"]["id"]
+        providers.register_webhook_secret(prefix, r.json["data"]["secret"])
+        start = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=1)
+
+        providers.configure("webhook", down=True)
+        r = self.stack.request("POST", "/api/events/batch", key=self.key, body={"events": [
+            {"type": "replay.order", "payload": {"n": i}} for i in range(5)]})
+        self.assertEqual(r.status, 201, r)
+        deliveries = {"endpointId": endpoint}
+        wait_until(lambda: self.stack.db.notifications.count_documents(
+            dict(deliveries, status="FAILED")) == 5, 60, what="five FAILED deliveries")
+        ids = sorted(str(d["_id"]) for d in self.stack.db.notifications.find(deliveries))
+        listed = json.loads(self.stack.ctl("dlq", "list", "--endpoint", endpoint, "--json").stdout)
+        self.assertEqual(sorted(x["id"] for x in listed), ids)
+        self.assertEqual(self.stack.ctl("dlq", "list", "--endpoint", "nope", check=False).returncode, 2)
+
+        providers.configure("webhook", down=False)
+        r = self.stack.request("POST", f"/api/endpoints/{endpoint}/replay", key=self.key)
+        self.assertEqual(r.status, 403, r)  # a sender may not replay
+        r = self.stack.request("POST", f"/api/endpoints/{endpoint}/replay", key=self.admin)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json["data"], {"replayed": 5, "resent": 0, "notSent": 0,
+                                          "more": False, "continueSince": None})
+        wait_until(lambda: len(self.accepted_under(prefix)) == 5, 30, what="the five replayed")
+        self.assertEqual(sorted(x["headers"]["webhook-id"] for x in self.accepted_under(prefix)), ids)
+        wait_until(lambda: self.stack.db.notifications.count_documents(
+            dict(deliveries, status="SENT")) == 5, 30, what="five SENT")
+        audit = self.stack.db.audit.find_one({"action": "endpoint.replay", "target": endpoint})
+        self.assertIn("5 replayed", audit["detail"])
+
+        # Nothing FAILED is left; ALL over the range sends every delivery again as a new one.
+        r = self.stack.request("POST", f"/api/endpoints/{endpoint}/replay", key=self.admin)
+        self.assertEqual(r.json["data"]["replayed"], 0, r)
+        r = self.stack.request("POST", f"/api/endpoints/{endpoint}/replay", key=self.admin,
+                               body={"status": "ALL", "since": start.isoformat()})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual((r.json["data"]["resent"], r.json["data"]["replayed"]), (5, 0), r)
+        wait_until(lambda: len(self.accepted_under(prefix)) == 10, 30, what="five sent again")
+        again = [x for x in self.accepted_under(prefix) if x["headers"]["webhook-id"] not in ids]
+        self.assertEqual(len(again), 5)
+        self.assertEqual(sorted(json.loads(x["body"])["data"]["n"] for x in again), list(range(5)))
+        self.assertEqual(self.stack.db.notifications.count_documents(deliveries), 10)
+
+    def test_replay_bad_input(self):
+        r = self.stack.request("POST", "/api/endpoints", key=self.admin,
+                               body={"eventTypes": ["x.*"], "url": providers.WEBHOOK_URL + "/x"})
+        endpoint = r.json["data"]["id"]
+        cases = [({"status": "SOME"}, "status", "enum"),
+                 ({"status": "ALL"}, "since", "required"),
+                 ({"since": "yesterday"}, "since", "format"),
+                 ({"since": "2026-01-02T00:00:00Z", "until": "2026-01-01T00:00:00Z"}, "until", "range"),
+                 ({"ids": []}, "ids", "unknown")]
+        for body, field, rule in cases:
+            r = self.stack.request("POST", f"/api/endpoints/{endpoint}/replay", key=self.admin,
+                                   body=body)
+            self.assertEqual(r.status, 400, (body, r))
+            self.assertIn({"field": field, "rule": rule},
+                          [{"field": e["field"], "rule": e["rule"]} for e in r.json["errors"]], r)
+        self.assertEqual(self.stack.request("POST", "/api/endpoints/x/replay", key=self.admin).status, 400)
+        self.assertEqual(self.stack.request("POST", "/api/endpoints/" + "0" * 24 + "/replay",
+                                            key=self.admin).status, 404)
+
+
 class EndpointAddressTest(unittest.TestCase):
     """The SSRF guard at registration, as the deployment default has it (private addresses
     refused): address literals only, so that nothing asks a DNS server."""

@@ -92,6 +92,7 @@ RECORDING_HANDLER(api_handle_create_endpoint)
 RECORDING_HANDLER(api_handle_list_endpoints)
 RECORDING_HANDLER(api_handle_get_endpoint)
 RECORDING_HANDLER(api_handle_endpoint_health)
+RECORDING_HANDLER(api_handle_replay_endpoint)
 RECORDING_HANDLER(api_handle_update_endpoint)
 RECORDING_HANDLER(api_handle_delete_endpoint)
 RECORDING_HANDLER(api_handle_rotate_endpoint_secret)
@@ -215,6 +216,8 @@ static const struct {
     {"GET", "/api/endpoints", "api_handle_list_endpoints", NULL, PERM_READ},
     {"GET", "/api/endpoints/65f0c0ffee0000000000beef/health", "api_handle_endpoint_health",
      "65f0c0ffee0000000000beef", PERM_READ},
+    {"POST", "/api/endpoints/65f0c0ffee0000000000beef/replay", "api_handle_replay_endpoint",
+     "65f0c0ffee0000000000beef", PERM_OPERATE},
     {"GET", "/api/endpoints/65f0c0ffee0000000000beef", "api_handle_get_endpoint",
      "65f0c0ffee0000000000beef", PERM_READ},
     {"PATCH", "/api/endpoints/65f0c0ffee0000000000beef", "api_handle_update_endpoint",
