@@ -11,6 +11,7 @@
 --
 -- The list and the statistics read by equality too (docs/READS.md): a page of notifications by
 -- listBucket (tenant and minute) or listSlot (tenant and second), the counters by scope, a tenant's key usage by tenantId.
+-- An endpoint's replay reads its deliveries by endpointId, its health its hours by endpointId.
 
 ALTER DATABASE ferretdb SET plan_cache_mode = force_custom_plan;
 
@@ -21,7 +22,7 @@ CREATE OR REPLACE FUNCTION wavecom_lookup_fields(tbl regclass) RETURNS text[]
 LANGUAGE sql IMMUTABLE AS $fn$
   SELECT CASE
     WHEN (parse_ident(tbl::text))[2] ~ '^notifications_[0-9a-f]{8}$'
-      THEN ARRAY['_id', 'status', 'listBucket', 'listSlot']
+      THEN ARRAY['_id', 'status', 'listBucket', 'listSlot', 'endpointId']
     WHEN (parse_ident(tbl::text))[2] ~ '^notification_counters_[0-9a-f]{8}$' THEN ARRAY['_id', 'scope']
     WHEN (parse_ident(tbl::text))[2] ~ '^notification_logs_[0-9a-f]{8}$' THEN ARRAY['notificationId']
     WHEN (parse_ident(tbl::text))[2] ~ '^api_key_usage_[0-9a-f]{8}$' THEN ARRAY['_id', 'tenantId']
@@ -29,6 +30,7 @@ LANGUAGE sql IMMUTABLE AS $fn$
     -- sweeper looks for (docs/ARCHITECTURE.md §14).
     WHEN (parse_ident(tbl::text))[2] ~ '^endpoints_[0-9a-f]{8}$' THEN ARRAY['_id', 'tenantId']
     WHEN (parse_ident(tbl::text))[2] ~ '^events_[0-9a-f]{8}$' THEN ARRAY['_id', 'fanout']
+    WHEN (parse_ident(tbl::text))[2] ~ '^endpoint_health_[0-9a-f]{8}$' THEN ARRAY['_id', 'endpointId']
     ELSE ARRAY['_id']
   END
 $fn$;

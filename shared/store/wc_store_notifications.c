@@ -22,7 +22,8 @@ wc_store_status_t wc_store_ensure_indexes(wc_store_t *store)
     /* The WaveCom specification's compound indexes, each scoped by tenant first. */
     static const char *const names[] = {"tenant_type_status_created",
                                         "tenant_status_priority_created",
-                                        "tenant_recipient_created", "tenant_created"};
+                                        "tenant_recipient_created", "tenant_created",
+                                        "tenant_endpoint_created"};
     bson_t *keys[] = {
         BCON_NEW("tenantId", BCON_INT32(1), "type", BCON_INT32(1), "status", BCON_INT32(1),
                  "createdAt", BCON_INT32(-1)),
@@ -31,6 +32,9 @@ wc_store_status_t wc_store_ensure_indexes(wc_store_t *store)
         BCON_NEW("tenantId", BCON_INT32(1), "recipient", BCON_INT32(1), "createdAt",
                  BCON_INT32(-1)),
         BCON_NEW("tenantId", BCON_INT32(1), "createdAt", BCON_INT32(-1)),
+        /* An event endpoint's deliveries, which its replay reads (§14). */
+        BCON_NEW("tenantId", BCON_INT32(1), "endpointId", BCON_INT32(1), "createdAt",
+                 BCON_INT32(1)),
     };
     bool ok = true;
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
