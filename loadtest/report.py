@@ -4,7 +4,7 @@
     /usr/bin/python3 loadtest/report.py [--results DIR] [--out FILE]
 
 Reads DIR/*.json (default loadtest/results: intake, e2e, priority, overload, memory,
-rabbitmq_ceiling, db_ceiling, profile, reads; a missing one is reported as not measured), states this machine,
+rabbitmq_ceiling, db_ceiling, profile, reads, hostile; a missing one is reported as not measured), states this machine,
 sets each figure beside the WaveCom specification's plan and our goal, and appends each scenario's own Markdown and
 loadtest/ANALYSIS.md (what bounds the figures, written by hand). It measures nothing itself:
 loadtest/all.sh reruns every scenario and then this.
@@ -18,7 +18,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCENARIOS = ("intake", "e2e", "priority", "overload", "memory", "rabbitmq_ceiling", "db_ceiling",
-             "profile", "reads")
+             "profile", "reads", "hostile")
 COMMANDS = {
     "intake": "loadtest/intake.sh",
     "e2e": "loadtest/e2e.sh --count 20000 --private-doubles",
@@ -29,6 +29,7 @@ COMMANDS = {
     "db_ceiling": "/usr/bin/python3 loadtest/db_write_cost.py --results loadtest/results",
     "profile": "loadtest/profile.sh",
     "reads": "loadtest/reads.sh",
+    "hostile": "loadtest/hostile.sh --events 400 --concurrency 4",
 }
 
 
@@ -136,6 +137,12 @@ def figures(r):
     share = reads["readers_share_of_machine"] * 100 if reads else None
     rows.append(("50 dashboards polling every 5 s", "—", "< 10 % of the machine's CPU",
                  fmt(share, " %", 1), verdict(share, 10, False), "reads"))
+    hostile = r.get("hostile")
+    ratios = [run["ratio"]["deliveries_per_s"] for run in hostile["runs"]
+              if run["kind"] != "none"] if hostile else []
+    worst = min(ratios) if ratios and None not in ratios else None
+    rows.append(("one hostile endpoint among 20: healthy deliveries/s against none, worst kind",
+                 "—", "≥ 0.9", fmt(worst, "", 3), verdict(worst, 0.9), "hostile"))
     lost = []
     for name in ("intake", "e2e", "priority", "overload"):
         if name in r:

@@ -135,6 +135,12 @@ type providerStats struct {
 	TokenRejected   int64            `json:"token_requests_rejected"`
 	ProviderTokens  int64            `json:"provider_tokens"`
 	UpdatesRejected int64            `json:"token_updates_rejected"`
+	// The webhook's hostile receivers.
+	HostileSlow      int64 `json:"hostile_slow"`
+	HostileHuge      int64 `json:"hostile_huge"`
+	HostileRedirect  int64 `json:"hostile_redirect"`
+	HostileHang      int64 `json:"hostile_hang"`
+	HostileHugeBytes int64 `json:"hostile_huge_bytes"`
 }
 
 func (ti *testInstance) stats(t testing.TB) map[string]providerStats {

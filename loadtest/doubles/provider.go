@@ -188,6 +188,10 @@ type reply struct {
 	header      [][2]string
 	body        []byte
 	abort       abortKind
+	// stream, when set, writes the answer itself instead of status and body (the webhook's
+	// hostile receivers: a body too big to hold, an answer that comes late); it must return
+	// once stop is closed or the client has gone.
+	stream func(w http.ResponseWriter, r *http.Request, stop <-chan struct{})
 }
 
 func jsonReply(o outcome, status int, body []byte, header ...[2]string) reply {
@@ -488,6 +492,10 @@ func (p *provider) answer(w http.ResponseWriter, r *http.Request, cfg *behaviour
 	}
 	if rep.abort == abortReset {
 		breakExchange(w, r)
+		return
+	}
+	if rep.stream != nil {
+		rep.stream(w, r, p.stop)
 		return
 	}
 	h := w.Header()

@@ -5,8 +5,13 @@ package main
 // entries, each an HMAC-SHA256 of "<webhook-id>.<webhook-timestamp>.<body>" keyed with the bytes
 // of the tenant's "whsec_<base64>" secret. The secret is chosen by the longest registered prefix
 // of the request path ("*" matches every path).
+//
+// Under /hostile/ it plays the receivers a customer may register by mistake or in malice, so that
+// a benchmark can show that one of them does not slow the worker's other deliveries: slow, huge,
+// redirect and hang (see hostile below).
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -20,6 +25,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -34,6 +40,125 @@ type webhookDouble struct {
 
 	mu      sync.RWMutex
 	secrets map[string][]byte // path prefix or "*" → key bytes
+
+	// Requests served by each hostile receiver, and the bytes the huge one wrote.
+	hostileSlow, hostileHuge, hostileRedirect, hostileHang, hostileHugeBytes atomic.Int64
+}
+
+// The hostile receivers, each chosen by the first segment of the path after /hostile/.
+const (
+	hostilePrefix = "/hostile/"
+	// Longer than the worker's default provider timeout (10 s), so that a default /hostile/slow
+	// is a timeout; /hostile/slow/N/... waits N seconds instead, at most hostileSlowMax.
+	hostileSlowDefault = 15 * time.Second
+	hostileSlowMax     = maxLatencyMS * time.Millisecond
+	// A body far past what the worker keeps of an answer (64 KiB), sent in pieces: the double
+	// never holds it.
+	hostileHugeBytes = 10 << 20
+	hostileHugeChunk = 64 << 10
+	// A client that has not taken the whole body within this long is cut off: a reader that
+	// stalls cannot hold the double's goroutine for longer.
+	hostileHugeWithin = 60 * time.Second
+	// The cloud metadata address, which a receiver may hope a naive client follows it to. It is a
+	// header value only: nothing here ever connects to it.
+	hostileRedirectTo = "http://169.254.169.254/latest/meta-data/"
+)
+
+var hostileHugePiece = bytes.Repeat([]byte{'x'}, hostileHugeChunk)
+
+func (wh *webhookDouble) stats() map[string]int64 {
+	return map[string]int64{
+		"hostile_slow":       wh.hostileSlow.Load(),
+		"hostile_huge":       wh.hostileHuge.Load(),
+		"hostile_redirect":   wh.hostileRedirect.Load(),
+		"hostile_hang":       wh.hostileHang.Load(),
+		"hostile_huge_bytes": wh.hostileHugeBytes.Load(),
+	}
+}
+
+// hostile is the reply of the hostile receiver the path names (after /hostile/). Slow and hang
+// count as transient failures, as the timeout failure kind does: the worker is meant to give up
+// on them. The redirect counts as a permanent failure (it is no delivery); the huge body as a
+// delivery, since it is a 200.
+func (wh *webhookDouble) hostile(x *exchange, id, rest string) reply {
+	kind, after, _ := strings.Cut(rest, "/")
+	switch kind {
+	case "slow":
+		wh.hostileSlow.Add(1)
+		wait := hostileSlowDefault
+		if n, _, _ := strings.Cut(after, "/"); n != "" && strings.Trim(n, "0123456789") == "" {
+			secs, err := strconv.Atoi(n)
+			if err != nil || time.Duration(secs)*time.Second > hostileSlowMax {
+				return webhookReply(outPermanent, 400, fmt.Sprintf("slow: %s is not 0..%d seconds", n, int(hostileSlowMax.Seconds())))
+			}
+			wait = time.Duration(secs) * time.Second
+		}
+		return reply{outcome: outTransient, stream: func(w http.ResponseWriter, r *http.Request, stop <-chan struct{}) {
+			answerLate(w, r, stop, wait)
+		}}
+	case "huge":
+		wh.hostileHuge.Add(1)
+		x.accept(id, http.StatusOK)
+		return reply{outcome: outAccepted, stream: wh.streamHuge}
+	case "redirect":
+		wh.hostileRedirect.Add(1)
+		return webhookReply(outPermanent, http.StatusFound, "moved", [2]string{"Location", hostileRedirectTo})
+	case "hang":
+		wh.hostileHang.Add(1)
+		return reply{outcome: outTransient, abort: abortHold}
+	}
+	return webhookReply(outPermanent, 404, "no hostile receiver "+strconv.Quote(kind)+"; try slow, huge, redirect or hang")
+}
+
+// answerLate answers 200 after wait, unless the client leaves first (then there is no one to
+// answer) or the double stops (then the exchange is broken off).
+func answerLate(w http.ResponseWriter, r *http.Request, stop <-chan struct{}, wait time.Duration) {
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		w.WriteHeader(http.StatusOK)
+	case <-r.Context().Done():
+	case <-stop:
+		breakExchange(w, r)
+	}
+}
+
+// streamHuge answers 200 with hostileHugeBytes of body, a piece at a time, ending early when the
+// client leaves, stalls or the double stops.
+func (wh *webhookDouble) streamHuge(w http.ResponseWriter, r *http.Request, stop <-chan struct{}) {
+	h := w.Header()
+	h.Set("Content-Type", "text/plain")
+	h.Set("Content-Length", strconv.Itoa(hostileHugeBytes))
+	w.WriteHeader(http.StatusOK)
+	// One deadline for the whole body, moved to now at shutdown: a write blocked on a client
+	// that reads nothing returns then, not at the deadline.
+	rc := http.NewResponseController(w)
+	_ = rc.SetWriteDeadline(time.Now().Add(hostileHugeWithin))
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case <-stop:
+			_ = rc.SetWriteDeadline(time.Now())
+		case <-done:
+		}
+	}()
+	for sent := 0; sent < hostileHugeBytes; sent += hostileHugeChunk {
+		select {
+		case <-stop:
+			breakExchange(w, r)
+			return
+		case <-r.Context().Done():
+			return
+		default:
+		}
+		n, err := w.Write(hostileHugePiece)
+		wh.hostileHugeBytes.Add(int64(n))
+		if err != nil {
+			return
+		}
+	}
 }
 
 // decodeWebhookSecret returns the key bytes of a "whsec_<base64>" secret.
@@ -184,6 +309,9 @@ func (wh *webhookDouble) serve(x *exchange) reply {
 	id := r.Header.Get("webhook-id")
 	if rep, failed := x.inject(id); failed {
 		return rep
+	}
+	if rest, ok := strings.CutPrefix(r.URL.Path, hostilePrefix); ok {
+		return wh.hostile(x, id, rest)
 	}
 	if strings.HasPrefix(r.URL.Path, "/gone") {
 		return webhookReply(outPermanent, 410, "endpoint gone")
