@@ -67,7 +67,11 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
         call->response_len += take;
         call->response[call->response_len] = '\0';
     }
-    return n; /* the rest of an oversize body is dropped, not an error */
+    /* Past the cap the transfer stops: the status and the first bytes are
+     * the answer, and a receiver sending megabytes more (a hostile one) does
+     * not hold this child's bandwidth and time. finish_done reads the
+     * CURLE_WRITE_ERROR this causes as the answer it is. */
+    return take < n ? 0 : n;
 }
 
 static size_t on_header(char *data, size_t size, size_t nitems, void *userdata)
@@ -226,6 +230,9 @@ static void finish_done(http_client_t *c)
         curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&call);
         call->result = msg->data.result;
         curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &call->status);
+        if (call->result == CURLE_WRITE_ERROR && call->response_truncated && call->status > 0) {
+            call->result = CURLE_OK; /* stopped at the cap (on_body), not failed */
+        }
         curl_multi_remove_handle(c->multi, easy);
         c->in_flight--;
         call->done(call, call->arg);

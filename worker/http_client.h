@@ -27,7 +27,7 @@ struct http_call {
     char *request_body;
     char *response;          /* NUL-terminated, at most HTTP_RESPONSE_MAX bytes */
     size_t response_len;
-    bool response_truncated;
+    bool response_truncated; /* the body went past HTTP_RESPONSE_MAX: the transfer stopped there */
     long status;             /* HTTP status, 0 when no response */
     CURLcode result;         /* transport outcome */
     char error[CURL_ERROR_SIZE];
