@@ -15,6 +15,7 @@
 #include "response.h"
 #include "wc_lifecycle.h"
 #include "wc_json.h"
+#include "wc_store_system_events.h"
 #include "wc_time.h"
 
 #define REASON_MAX_CHARS 200
@@ -110,6 +111,7 @@ api_response_t api_handle_cancel_notification(api_context_t *ctx, const api_requ
     bson_destroy(set);
     if (status == WC_STORE_OK) {
         api_audit(ctx, principal, "notification.cancel", param, reason[0] != '\0' ? reason : NULL);
+        wc_store_system_event_note(ctx->store, doc, "CANCELLED");
         return cancelled(doc, "Notification cancelled");
     }
     if (status == WC_STORE_ERROR) {

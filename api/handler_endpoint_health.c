@@ -42,15 +42,10 @@ api_response_t api_handle_endpoint_health(api_context_t *ctx, const api_request_
                                           const wc_principal_t *principal, const char *param)
 {
     api_response_t res;
-    bson_oid_t id;
-    if (!api_no_query(req, &res) || !api_parse_id(req, param, &id, &res)) {
-        return res;
-    }
     bson_t *endpoint = NULL;
-    wc_store_status_t status =
-        wc_store_endpoint_get(ctx->store, principal->tenant_id, &id, &endpoint);
-    if (status != WC_STORE_OK) {
-        return api_store_failure(status, "endpoint not found");
+    if (!api_no_query(req, &res) ||
+        !api_endpoint_of_path(ctx, req, principal, param, &endpoint, &res)) {
+        return res;
     }
     bson_iter_t it;
     bool enabled = bson_iter_init_find(&it, endpoint, "enabled") && BSON_ITER_HOLDS_BOOL(&it) &&

@@ -112,17 +112,11 @@ api_response_t api_handle_replay_endpoint(api_context_t *ctx, const api_request_
                                           const wc_principal_t *principal, const char *param)
 {
     api_response_t res;
-    bson_oid_t endpoint_oid;
     replay_args_t args;
-    if (!api_no_query(req, &res) || !api_parse_id(req, param, &endpoint_oid, &res) ||
-        !parse_args(req, &args, &res)) {
-        return res;
-    }
     bson_t *endpoint = NULL;
-    wc_store_status_t status =
-        wc_store_endpoint_get(ctx->store, principal->tenant_id, &endpoint_oid, &endpoint);
-    if (status != WC_STORE_OK) {
-        return api_store_failure(status, "endpoint not found");
+    if (!api_no_query(req, &res) || !parse_args(req, &args, &res) ||
+        !api_endpoint_of_path(ctx, req, principal, param, &endpoint, &res)) {
+        return res;
     }
     bson_t **docs = NULL;
     size_t n = 0;

@@ -156,18 +156,30 @@ api_response_t api_handle_list_endpoints(api_context_t *ctx, const api_request_t
     return api_ok(200, list, "Endpoints retrieved");
 }
 
+bool api_endpoint_of_path(api_context_t *ctx, const api_request_t *req,
+                          const wc_principal_t *principal, const char *param, bson_t **doc,
+                          api_response_t *res)
+{
+    bson_oid_t id;
+    *doc = NULL;
+    if (!api_parse_id(req, param, &id, res)) {
+        return false;
+    }
+    wc_store_status_t status = wc_store_endpoint_get(ctx->store, principal->tenant_id, &id, doc);
+    if (status != WC_STORE_OK) {
+        *res = api_store_failure(status, "endpoint not found");
+        return false;
+    }
+    return true;
+}
+
 api_response_t api_handle_get_endpoint(api_context_t *ctx, const api_request_t *req,
                                        const wc_principal_t *principal, const char *param)
 {
     api_response_t res;
-    bson_oid_t id;
-    if (!api_parse_id(req, param, &id, &res)) {
-        return res;
-    }
     bson_t *doc = NULL;
-    wc_store_status_t status = wc_store_endpoint_get(ctx->store, principal->tenant_id, &id, &doc);
-    if (status != WC_STORE_OK) {
-        return api_store_failure(status, "endpoint not found");
+    if (!api_endpoint_of_path(ctx, req, principal, param, &doc, &res)) {
+        return res;
     }
     res = api_ok(200, endpoint_json(doc), "Endpoint retrieved");
     bson_destroy(doc);

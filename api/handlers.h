@@ -102,6 +102,13 @@ api_response_t api_handle_delete_template(api_context_t *ctx, const api_request_
  * "api:jwt:<tenant>:<subject>" for a dashboard user. */
 void api_actor(const wc_principal_t *principal, char *out, size_t out_len);
 
+/* The endpoint `param` names, of the principal's tenant, into *doc (the
+ * caller destroys it); false with the 400, 404 or 503 in *res
+ * (handler_endpoints.c). */
+bool api_endpoint_of_path(api_context_t *ctx, const api_request_t *req,
+                          const wc_principal_t *principal, const char *param, bson_t **doc,
+                          api_response_t *res);
+
 /* Records an administrative action of `principal` on `target` in the audit
  * trail (handler_audit.c); a failure is logged, not returned: the action
  * itself has happened. */

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "endpoint_disable.h"
+#include "system_events.h"
 #include "fanout.h"
 #include "periodic.h"
 #include "wc_log.h"
@@ -333,6 +334,11 @@ static int64_t scheduler_turn(api_periodic_t *self, void *arg)
         (void)api_fanout_resume_stale(ctx, ROUND_MAX);
         s->next_outbox_sweep =
             wc_time_now_ms() + ctx->cfg->pending_republish_seconds * 1000LL / SWEEPS_PER_THRESHOLD;
+    }
+    if (!stopping(s)) {
+        /* notification.* events for the tenants that subscribe to them: every
+         * turn, so that a callback follows its change within about a turn. */
+        (void)api_system_events_publish(ctx, ROUND_MAX);
     }
     if (wc_time_now_ms() >= s->next_endpoint_check && !stopping(s)) {
         /* Endpoints failing every attempt for the period (endpoint_disable.h),

@@ -7,6 +7,7 @@
 #include "ctl.h"
 #include "wc_lifecycle.h"
 #include "wc_store_ops.h"
+#include "wc_store_system_events.h"
 #include "wc_store_trail.h"
 #include "wc_time.h"
 
@@ -131,6 +132,7 @@ static int cancel(ctl_t *ctl, const bson_oid_t *id, const char *text, const char
         fprintf(stderr, "%s was already cancelled\n", text);
     } else {
         fprintf(stderr, "%s cancelled\n", text);
+        wc_store_system_event_note(ctl->store, doc, "CANCELLED");
     }
     if (ctl->json) {
         ctl_print_json(document_json(ctl, doc));

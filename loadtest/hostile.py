@@ -14,7 +14,6 @@ runs differ only in its behaviour.
 """
 
 import argparse
-import datetime
 import http.client
 import json
 import sys
@@ -25,16 +24,9 @@ import urllib.request
 
 import pymongo
 
+from e2e_report import ms
+
 EVENT_TYPE = "bench.tick"
-EPOCH = datetime.datetime(1970, 1, 1)
-
-
-def ms(dt):
-    if dt is None:
-        return None
-    if dt.tzinfo is not None:
-        dt = dt.replace(tzinfo=None) - dt.utcoffset()
-    return (dt - EPOCH).total_seconds() * 1000.0
 
 
 def call(url, method="GET", body=None, key=None, timeout=30):

@@ -12,6 +12,7 @@
 #include "wc_log.h"
 #include "wc_publish.h"
 #include "wc_notification.h"
+#include "wc_store_system_events.h"
 #include "trail_batch.h"
 #include "wc_time.h"
 #include "wc_topology.h"
@@ -490,6 +491,29 @@ int delivery_outcomes_waiting(const delivery_context_t *ctx)
     return ctx->waiting_n + (ctx->probe_in_flight ? 1 : 0);
 }
 
+/* A SENT or FAILED outcome as a notification.* event, for a tenant that
+ * subscribes to it (wc_store_system_events.h): written with the job's trail
+ * entries, before its message is settled. */
+static void queue_system_event(delivery_job_t *job)
+{
+    wc_status_t to = job->transition.to;
+    if ((to != WC_STATUS_SENT && to != WC_STATUS_FAILED) || job->doc == NULL) {
+        return;
+    }
+    bson_t *event = wc_system_event_for_notification(
+        job->doc, wc_status_name(to), wc_time_now_ms(),
+        to == WC_STATUS_FAILED ? job->audit_message : NULL,
+        to == WC_STATUS_SENT && job->provider_kind >= 0 ? worker_providers[job->provider_kind].name
+                                                        : NULL);
+    if (event != NULL && trail_batch_add_event(job->ctx->trail, event) != 0) {
+        log_job(WC_LOG_WARN, job, "notification %s: its %s event could not be queued",
+                job->msg.notification_id, wc_status_name(to));
+    }
+    if (event != NULL) {
+        bson_destroy(event);
+    }
+}
+
 static void record_done(store_op_t *op)
 {
     delivery_job_t *job = op->arg;
@@ -506,6 +530,7 @@ static void record_done(store_op_t *op)
     update_waiting_gauge(job->ctx);
     if (job->recorded == WC_STORE_OK) {
         count_outcome(job);
+        queue_system_event(job);
     }
     if (job->recorded == WC_STORE_NOT_FOUND && job->transition.to == WC_STATUS_SENT) {
         log_job(WC_LOG_WARN, job,

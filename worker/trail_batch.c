@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "wc_log.h"
+#include "wc_store_system_events.h"
 #include "wc_store_trail.h"
 
 /* How long a trail write is retried while the database is away, in attempts
@@ -24,6 +25,8 @@ typedef struct {
     size_t n, cap;
     waiter_t *waiters;
     size_t n_waiters, cap_waiters;
+    bson_t **events; /* system events, owned */
+    size_t n_events, cap_events;
 } queue_t;
 
 struct trail_batch {
@@ -72,7 +75,19 @@ static void run_write(store_op_t *op, wc_store_t *store)
             size_t m = b->writing.n - i < WRITE_MAX ? b->writing.n - i : WRITE_MAX;
             b->written = wc_store_trail_append(store, b->writing.entries + i, m) == WC_STORE_OK;
         }
+        if (b->written && b->writing.n_events > 0) {
+            b->written = wc_store_system_events_add(store, (const bson_t *const *)b->writing.events,
+                                                    b->writing.n_events) == WC_STORE_OK;
+        }
     }
+}
+
+static void drop_events(queue_t *q)
+{
+    for (size_t i = 0; i < q->n_events; i++) {
+        bson_destroy(q->events[i]);
+    }
+    q->n_events = 0;
 }
 
 static void start_write(trail_batch_t *b);
@@ -81,10 +96,11 @@ static void write_done(store_op_t *op)
 {
     trail_batch_t *b = op->arg;
     if (!b->written) {
-        wc_log_error("%zu audit trail entries could not be written; their notifications' "
-                     "documents still show their latest status",
-                     b->writing.n);
+        wc_log_error("%zu audit trail entries and %zu system events could not be written; their "
+                     "notifications' documents still show their latest status",
+                     b->writing.n, b->writing.n_events);
     }
+    drop_events(&b->writing);
     /* Waiters may queue more (a job's settle can start another), so the
      * queue is swapped out before they run. */
     b->in_flight = false;
@@ -120,6 +136,20 @@ trail_batch_t *trail_batch_new(store_pool_t *pool)
     return b;
 }
 
+int trail_batch_add_event(trail_batch_t *b, const bson_t *event)
+{
+    queue_t *q = &b->waiting;
+    if (!grow((void **)&q->events, &q->cap_events, q->n_events + 1, sizeof(*q->events))) {
+        return -1;
+    }
+    bson_t *copy = bson_copy(event);
+    if (copy == NULL) {
+        return -1;
+    }
+    q->events[q->n_events++] = copy;
+    return 0;
+}
+
 int trail_batch_add(trail_batch_t *b, const wc_trail_entry_t *entries, size_t n,
                     void (*done)(void *arg, bool written), void *arg)
 {
@@ -147,9 +177,13 @@ void trail_batch_free(trail_batch_t *b)
     if (b == NULL) {
         return;
     }
+    drop_events(&b->waiting);
+    drop_events(&b->writing);
     free(b->waiting.entries);
     free(b->waiting.waiters);
+    free(b->waiting.events);
     free(b->writing.entries);
     free(b->writing.waiters);
+    free(b->writing.events);
     free(b);
 }

@@ -21,6 +21,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <bson/bson.h>
+
 #include "store_pool.h"
 #include "wc_store.h"
 
@@ -35,6 +37,12 @@ trail_batch_t *trail_batch_new(store_pool_t *pool);
  * is stopping. */
 int trail_batch_add(trail_batch_t *batch, const wc_trail_entry_t *entries, size_t n,
                     void (*done)(void *arg, bool written), void *arg);
+
+/* Queues a copy of system event `event` (wc_store_system_events.h) for the
+ * next write, before the entries added after it: a job that adds its event
+ * and then its entries is settled once both are written. Returns 0, or -1
+ * when out of memory or the pool is stopping. */
+int trail_batch_add_event(trail_batch_t *batch, const bson_t *event);
 
 /* Entries queued or being written. */
 size_t trail_batch_pending(const trail_batch_t *batch);

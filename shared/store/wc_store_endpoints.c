@@ -152,17 +152,25 @@ wc_store_status_t wc_store_endpoint_rotate(wc_store_t *store, const char *tenant
     return status == WC_STORE_NOT_FOUND ? WC_STORE_CONFLICT : status;
 }
 
-wc_store_status_t wc_store_endpoint_secrets(wc_store_t *store, const char *endpoint_id,
-                                            int64_t now_ms, char current[WC_WEBHOOK_SECRET_SIZE],
-                                            char previous[WC_WEBHOOK_SECRET_SIZE], int64_t *rev)
+/* Endpoint `endpoint_id` (24 hex digits, any tenant's), for the worker and
+ * the scheduler, which know it by the id a delivery carries. */
+static wc_store_status_t endpoint_by_id(wc_store_t *store, const char *endpoint_id, bson_t **doc)
 {
+    *doc = NULL;
     if (strlen(endpoint_id) != 24 || !bson_oid_is_valid(endpoint_id, 24)) {
         return WC_STORE_NOT_FOUND;
     }
     bson_oid_t oid;
     bson_oid_init_from_string(&oid, endpoint_id);
+    return wc_store_find_by_oid(store, WC_COLL_ENDPOINTS, &oid, doc);
+}
+
+wc_store_status_t wc_store_endpoint_secrets(wc_store_t *store, const char *endpoint_id,
+                                            int64_t now_ms, char current[WC_WEBHOOK_SECRET_SIZE],
+                                            char previous[WC_WEBHOOK_SECRET_SIZE], int64_t *rev)
+{
     bson_t *doc = NULL;
-    wc_store_status_t status = wc_store_find_by_oid(store, WC_COLL_ENDPOINTS, &oid, &doc);
+    wc_store_status_t status = endpoint_by_id(store, endpoint_id, &doc);
     if (status != WC_STORE_OK) {
         return status;
     }
@@ -252,13 +260,8 @@ wc_store_status_t wc_store_endpoint_rate(wc_store_t *store, const char *endpoint
                                          int64_t *per_second)
 {
     *per_second = 0;
-    if (strlen(endpoint_id) != 24 || !bson_oid_is_valid(endpoint_id, 24)) {
-        return WC_STORE_NOT_FOUND;
-    }
-    bson_oid_t oid;
-    bson_oid_init_from_string(&oid, endpoint_id);
     bson_t *doc = NULL;
-    wc_store_status_t status = wc_store_find_by_oid(store, WC_COLL_ENDPOINTS, &oid, &doc);
+    wc_store_status_t status = endpoint_by_id(store, endpoint_id, &doc);
     if (status == WC_STORE_OK) {
         bson_iter_t it;
         if (bson_iter_init_find(&it, doc, "rateLimit") &&

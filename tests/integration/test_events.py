@@ -11,6 +11,7 @@ import unittest
 import uuid
 
 import providers
+from api_support import email, later, sms, webhook
 from harness import Stack, close_cleanly, started, wait_until
 
 PAYLOAD = {"order": {"id": "o-1", "total": 250, "currency": "EUR",
@@ -309,6 +310,54 @@ class EventsTest(unittest.TestCase):
         self.assertGreater(pace["next"], last_ms - 1000)
         wait_until(lambda: self.stack.db.notifications.count_documents(
             {"endpointId": data["id"], "status": "SENT"}) == 12, 30, what="12 paced deliveries SENT")
+
+    def test_status_callbacks(self):
+        """A tenant that subscribes an endpoint to notification.* gets a signed event when one of
+        its notifications is sent, fails or is cancelled; the callbacks' own deliveries raise no
+        events of their own."""
+        tenant, admin = self.stack.new_tenant_key(role="admin")
+        sender = self.stack.ctl("apikey", "create", "--tenant", tenant,
+                                "--role", "sender").stdout.strip()
+        prefix = f"/callbacks-{uuid.uuid4().hex[:10]}"
+        r = self.stack.request("POST", "/api/endpoints", key=admin, body={
+            "eventTypes": ["notification.*"], "url": providers.WEBHOOK_URL + prefix})
+        self.assertEqual(r.status, 201, r)
+        secret = r.json["data"]["secret"]
+        providers.register_webhook_secret(prefix, secret)
+        providers.register_tenant_webhooks(self.stack, tenant, "cb")  # signs /gone/<tenant>
+
+        sent = self.stack.request("POST", "/api/notifications", key=sender,
+                                  body=sms(correlationId="cb-sent")).json["data"]["_id"]
+        failed = self.stack.request("POST", "/api/notifications", key=sender, body=webhook(
+            recipient=f"{providers.WEBHOOK_URL}/gone/{tenant}")).json["data"]["_id"]
+        scheduled = self.stack.request("POST", "/api/notifications", key=sender,
+                                       body=email(scheduledAt=later())).json["data"]["_id"]
+        self.assertEqual(self.stack.request("POST", f"/api/notifications/{scheduled}/cancel",
+                                            key=sender).status, 200)
+
+        got = self.received(prefix, count=3)
+        by_type = {}
+        for request in got:
+            self.assertTrue(signatures_valid(secret, request["headers"], request["body"])[0])
+            body = json.loads(request["body"])
+            by_type[body["type"]] = body["data"]
+        self.assertEqual(set(by_type), {"notification.sent", "notification.failed",
+                                        "notification.cancelled"}, by_type)
+        self.assertEqual((by_type["notification.sent"]["notificationId"],
+                          by_type["notification.sent"]["status"],
+                          by_type["notification.sent"]["channel"],
+                          by_type["notification.sent"]["correlationId"]),
+                         (sent, "SENT", "SMS", "cb-sent"))
+        self.assertEqual(by_type["notification.sent"]["provider"], "twilio")
+        self.assertEqual(by_type["notification.failed"]["notificationId"], failed)
+        self.assertIn("410", by_type["notification.failed"]["error"])
+        self.assertEqual(by_type["notification.cancelled"]["notificationId"], scheduled)
+        # The three callbacks were delivered (SENT) themselves, and raised nothing more.
+        wait_until(lambda: self.stack.db.notifications.count_documents(
+            {"tenantId": tenant, "endpointId": {"$exists": True}, "status": "SENT"}) == 3, 30,
+            what="the three callbacks SENT")
+        self.assertEqual(self.stack.db.events.count_documents({"tenantId": tenant}), 3)
+        self.assertEqual(self.stack.db.system_events.count_documents({"tenantId": tenant}), 0)
 
     def test_sweeper_resumes_an_unfinished_fan_out(self):
         ids, prefixes = [], []

@@ -1,6 +1,7 @@
 /* worker/trail_batch.c: the worker's group commit of audit trail entries.
- * No database is needed: this file's wc_store_trail_append stands in for the
- * store's (the linker takes it before the library's), recording each write. */
+ * No database is needed: this file's wc_store_trail_append and
+ * wc_store_system_events_add stand in for the store's (the linker takes them
+ * before the library's), recording each write. */
 #include "unit_test.h"
 
 #include <poll.h>
@@ -9,6 +10,7 @@
 #include <string.h>
 
 #include "trail_batch.h"
+#include "wc_store_system_events.h"
 #include "wc_store_trail.h"
 
 #define MAX_WRITES 8
@@ -22,6 +24,9 @@ static struct {
     int writes;
     size_t sizes[MAX_WRITES];
     int32_t first_seq[MAX_WRITES];
+    int event_writes;
+    size_t events_written;
+    int writes_before_events; /* trail writes done when the events were written */
 } fake = {.lock = PTHREAD_MUTEX_INITIALIZER, .changed = PTHREAD_COND_INITIALIZER};
 
 wc_store_status_t wc_store_trail_append(wc_store_t *store, const wc_trail_entry_t *entries,
@@ -41,6 +46,21 @@ wc_store_status_t wc_store_trail_append(wc_store_t *store, const wc_trail_entry_
         fake.first_seq[fake.writes] = n > 0 ? entries[0].seq : -1;
     }
     fake.writes++;
+    pthread_mutex_unlock(&fake.lock);
+    return WC_STORE_OK;
+}
+
+wc_store_status_t wc_store_system_events_add(wc_store_t *store, const bson_t *const *events,
+                                             size_t n)
+{
+    (void)store;
+    pthread_mutex_lock(&fake.lock);
+    for (size_t i = 0; i < n; i++) {
+        assert_non_null(events[i]);
+    }
+    fake.event_writes++;
+    fake.events_written += n;
+    fake.writes_before_events = fake.writes;
     pthread_mutex_unlock(&fake.lock);
     return WC_STORE_OK;
 }
@@ -129,4 +149,32 @@ static void entries_waiting_during_a_write_go_in_the_next_one(void **state)
     trail_batch_free(batch);
 }
 
-UNIT_TEST_MAIN(cmocka_unit_test(entries_waiting_during_a_write_go_in_the_next_one))
+/* A job's system event goes in the write that carries its entries, so the
+ * job is settled only once both are written. */
+static void an_event_is_written_with_the_entries_after_it(void **state)
+{
+    (void)state;
+    fake.hold_first = false;
+    fake.writes = 0;
+    store_pool_t *pool = store_pool_start(NULL, 1);
+    trail_batch_t *batch = trail_batch_new(pool);
+    assert_non_null(batch);
+    bson_t *event = BCON_NEW("_id", BCON_UTF8("t:notification.sent.x.1"), "tenantId",
+                             BCON_UTF8("t"), "type", BCON_UTF8("notification.sent"));
+    assert_int_equal(trail_batch_add_event(batch, event), 0);
+    bson_destroy(event); /* the batch keeps its own copy */
+    assert_int_equal(fake.event_writes, 0);
+    waiter_t w = {0};
+    const wc_trail_entry_t outcome = entry(9);
+    assert_int_equal(trail_batch_add(batch, &outcome, 1, settled, &w), 0);
+    dispatch_until(pool, &w, 1);
+    assert_true(w.written);
+    assert_int_equal(fake.event_writes, 1);
+    assert_int_equal(fake.events_written, 1);
+    assert_int_equal(fake.writes_before_events, 1); /* the entries first, in the same write */
+    store_pool_free(pool);
+    trail_batch_free(batch);
+}
+
+UNIT_TEST_MAIN(cmocka_unit_test(entries_waiting_during_a_write_go_in_the_next_one),
+               cmocka_unit_test(an_event_is_written_with_the_entries_after_it))
