@@ -23,7 +23,7 @@ static void publish_disabled(api_context_t *ctx, const bson_t *endpoint, const c
     const char *tenant = wc_doc_string(endpoint, "tenantId");
     const char *url = wc_doc_string(endpoint, "url");
     char event_id[96], since[WC_ISO8601_LEN] = "", at[WC_ISO8601_LEN] = "";
-    snprintf(event_id, sizeof(event_id), "endpoint.disabled.%s.%lld", id,
+    snprintf(event_id, sizeof(event_id), "endpoint.disabled.%.24s.%lld", id,
              (long long)wc_doc_int(endpoint, "rev", 0));
     (void)wc_time_format_iso8601(h->failing_since_ms, since, sizeof(since));
     (void)wc_time_format_iso8601(now_ms, at, sizeof(at));

@@ -20,6 +20,7 @@
 #include "wc_json.h"
 #include "wc_log.h"
 #include "wc_store_endpoints.h"
+#include "wc_store_trail.h"
 #include "wc_time.h"
 
 #define EVENT_ID_MAX 128
@@ -303,6 +304,31 @@ api_response_t api_handle_create_event_batch(api_context_t *ctx, const api_reque
 }
 
 /* One delivery of an event as GET /api/events/:id shows it. */
+/* The request a delivery makes, from its stored document (as JSON). */
+static json_object *request_json(json_object *delivery, const char *id_hex)
+{
+    json_object *request = json_object_new_object();
+    json_object *v = NULL;
+    json_object_object_get_ex(delivery, "recipient", &v);
+    json_object_object_add(request, "method", json_object_new_string("POST"));
+    json_object_object_add(request, "url", json_object_get(v));
+    json_object *headers = json_object_new_object();
+    json_object_object_add(headers, "content-type", json_object_new_string("application/json"));
+    json_object_object_add(headers, "webhook-id", json_object_new_string(id_hex));
+    if (json_object_object_get_ex(delivery, "headers", &v) &&
+        json_object_is_type(v, json_type_object)) {
+        json_object_object_foreach(v, name, value)
+        {
+            json_object_object_add(headers, name, json_object_get(value));
+        }
+    }
+    json_object_object_add(request, "headers", headers);
+    v = NULL;
+    json_object_object_get_ex(delivery, "payload", &v);
+    json_object_object_add(request, "body", json_object_get(v));
+    return request;
+}
+
 static json_object *delivery_json(api_context_t *ctx, const char *tenant, const char *event_key,
                                   const char *endpoint_id, bool *failed)
 {
@@ -330,6 +356,18 @@ static json_object *delivery_json(api_context_t *ctx, const char *tenant, const 
         } else if (i == 0) {
             json_object_object_add(out, "status", NULL);
         }
+    }
+    if (all != NULL) {
+        /* What each attempt sends, and what each answered: the request as it
+         * is made (webhook-timestamp and webhook-signature are made afresh at
+         * every attempt), and the trail, whose outcome entries hold the
+         * receiver's status and the start of its answer. */
+        json_object_object_add(out, "request", request_json(all, hex));
+        json_object *attempts = wc_store_trail_read(ctx->store, doc);
+        if (attempts == NULL) {
+            *failed = true;
+        }
+        json_object_object_add(out, "attempts", attempts);
     }
     json_object_put(all);
     bson_destroy(doc);

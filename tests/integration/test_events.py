@@ -144,6 +144,20 @@ class EventsTest(unittest.TestCase):
             return {d["endpointId"]: d["status"] for d in r.json["data"]["endpointDeliveries"]}
         self.assertEqual(set(shown()), want)
         wait_until(lambda: set(shown().values()) == {"SENT"}, 30, what="every delivery SENT")
+        # Each delivery's request as made, and its attempts with what the receiver answered.
+        deliveries = self.stack.request("GET", "/api/events/evt-match-1",
+                                        key=self.key).json["data"]["endpointDeliveries"]
+        for d in deliveries:
+            name = next(n for n, (data, _) in endpoints.items() if data["id"] == d["endpointId"])
+            data, prefix = endpoints[name]
+            received = self.received(prefix)[0]
+            self.assertEqual(d["request"]["url"], data["url"], name)
+            self.assertEqual(d["request"]["headers"]["webhook-id"], d["notificationId"])
+            self.assertEqual(d["request"]["headers"]["webhook-id"], received["headers"]["webhook-id"])
+            self.assertEqual(d["request"]["body"], json.loads(received["body"]), name)
+            if name == "exact":
+                self.assertEqual(d["request"]["headers"]["X-Team"], "billing")
+            self.assertEqual([a["status"] for a in d["attempts"]][-2:], ["PROCESSING", "SENT"], d)
         self.assertEqual(self.stack.request("GET", "/api/events/evt-match-1", key=self.admin).status,
                          404, "another tenant's event")
         # The same event again is the same event: 200, and no second delivery.
@@ -326,14 +340,14 @@ class EventsTest(unittest.TestCase):
         providers.register_webhook_secret(prefix, secret)
         providers.register_tenant_webhooks(self.stack, tenant, "cb")  # signs /gone/<tenant>
 
-        sent = self.stack.request("POST", "/api/notifications", key=sender,
-                                  body=sms(correlationId="cb-sent")).json["data"]["_id"]
+        sent = self.stack.request("POST", "/api/notifications", key=sender, body=sms(),
+                                  headers={"X-Request-Id": "cb-sent"}).json["data"]["_id"]
         failed = self.stack.request("POST", "/api/notifications", key=sender, body=webhook(
             recipient=f"{providers.WEBHOOK_URL}/gone/{tenant}")).json["data"]["_id"]
         scheduled = self.stack.request("POST", "/api/notifications", key=sender,
                                        body=email(scheduledAt=later())).json["data"]["_id"]
         self.assertEqual(self.stack.request("POST", f"/api/notifications/{scheduled}/cancel",
-                                            key=sender).status, 200)
+                                            key=admin).status, 200)
 
         got = self.received(prefix, count=3)
         by_type = {}

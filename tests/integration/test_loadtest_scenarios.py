@@ -113,6 +113,20 @@ class LoadtestScenariosTest(unittest.TestCase):
             self.assertGreater(p["idle_mb"], 0, p)
             self.assertGreaterEqual(p["peak_mb"], p["end_mb"], p)
 
+    def test_5b_hostile_endpoint_among_twenty(self):
+        self.run_scenario("loadtest/hostile.sh", "--events", "20", "--kinds", "redirect",
+                          "--run-timeout", "120", "--results", self.results)
+        r = self.result("hostile")
+        self.assertTrue(r["reconciled"], r)
+        self.assertEqual([run["kind"] for run in r["runs"]], ["none", "redirect"])
+        for run in r["runs"]:
+            healthy = run["healthy"]
+            self.assertEqual(healthy["received_once"], healthy["expected"], run)
+            self.assertEqual(healthy["received_twice_or_more"], 0, run)
+            self.assertEqual(run["non_loopback_connections"], 0, run)
+        # The redirect is an answer, never followed: nothing of it was delivered.
+        self.assertNotIn("SENT", r["runs"][1]["last_endpoint"]["status"], r["runs"][1])
+
     def test_6_infrastructure_ceilings(self):
         self.run_scenario("loadtest/rabbitmq_ceiling.sh", "--duration", "3", "--results",
                           self.results, timeout=600)
