@@ -25,6 +25,7 @@ import urllib.error
 import urllib.request
 
 import pymongo
+from bson import ObjectId
 
 from e2e_report import lat_summary, ms
 
@@ -185,7 +186,10 @@ def run(args):
         sys.exit("error: the submitter did not finish in time")
     submitted_at = time.time()
     with open(ids_path) as f:
-        ids = [line.strip() for line in f if line.strip()]
+        # The API answers the id as hex; the documents' _id (and the trail's notificationId) is
+        # the ObjectId.
+        ids = [ObjectId(x) if ObjectId.is_valid(x) else x for x in
+               (line.strip() for line in f) if x]
     with open(stats_path) as f:
         submit = json.load(f)
     print(f"submitted {len(ids)} of {args.count} in {submit['submit_seconds']} s", file=sys.stderr)
