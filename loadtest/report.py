@@ -4,7 +4,7 @@
     /usr/bin/python3 loadtest/report.py [--results DIR] [--out FILE]
 
 Reads DIR/*.json (default loadtest/results: intake, e2e, priority, overload, memory,
-rabbitmq_ceiling, db_ceiling, profile, reads, hostile; a missing one is reported as not measured), states this machine,
+rabbitmq_ceiling, db_ceiling, profile, reads, hostile, failover; a missing one is reported as not measured), states this machine,
 sets each figure beside the WaveCom specification's plan and our goal, and appends each scenario's own Markdown and
 loadtest/ANALYSIS.md (what bounds the figures, written by hand). It measures nothing itself:
 loadtest/all.sh reruns every scenario and then this.
@@ -18,7 +18,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCENARIOS = ("intake", "e2e", "priority", "overload", "memory", "rabbitmq_ceiling", "db_ceiling",
-             "profile", "reads", "hostile")
+             "profile", "reads", "hostile", "failover")
 COMMANDS = {
     "intake": "loadtest/intake.sh",
     "e2e": "loadtest/e2e.sh --count 20000 --private-doubles",
@@ -30,6 +30,7 @@ COMMANDS = {
     "profile": "loadtest/profile.sh",
     "reads": "loadtest/reads.sh",
     "hostile": "loadtest/hostile.sh --events 400 --concurrency 4",
+    "failover": "loadtest/failover.sh",
 }
 
 
@@ -143,6 +144,22 @@ def figures(r):
     worst = min(ratios) if ratios and None not in ratios else None
     rows.append(("one hostile endpoint among 20: healthy deliveries/s against none, worst kind",
                  "—", "≥ 0.9", fmt(worst, "", 3), verdict(worst, 0.9), "hostile"))
+    fo = r.get("failover")
+    runs = {run["mode"]: run for run in fo["runs"]} if fo else {}
+    with_fo, without = runs.get("failover"), runs.get("no-failover")
+
+    def p99_of(run):
+        return ((run or {}).get("latency_created_to_sent") or {}).get("p99_ms")
+    measured = "not measured"
+    if with_fo:
+        sent = with_fo["status"].get("SENT", 0)
+        measured = (f"{sent:,} of {with_fo['accepted']:,} SENT, p99 {fmt(p99_of(with_fo), ' ms')}"
+                    + (f" (without failover {without['status'].get('SENT', 0):,} SENT, p99 "
+                       f"{fmt(p99_of(without), ' ms')})" if without else ""))
+    rows.append(("SMS under a 60 s Twilio outage: every notification SENT through failover",
+                 "—", "all SENT", measured,
+                 ("met" if fo.get("failover_all_sent") else "**not met**") if with_fo else "—",
+                 "failover"))
     lost = []
     for name in ("intake", "e2e", "priority", "overload"):
         if name in r:
