@@ -127,6 +127,18 @@ class LoadtestScenariosTest(unittest.TestCase):
         # The redirect is an answer, never followed: nothing of it was delivered.
         self.assertNotIn("SENT", r["runs"][1]["last_endpoint"]["status"], r["runs"][1])
 
+    def test_5c_sms_failover_under_an_outage(self):
+        self.run_scenario("loadtest/failover.sh", "--count", "200", "--rate", "40",
+                          "--outage-start", "1", "--outage", "3", "--modes", "failover",
+                          "--run-timeout", "120", "--results", self.results)
+        r = self.result("failover")
+        self.assertTrue(r["reconciled"], r)
+        self.assertTrue(r["failover_all_sent"], r)
+        run = r["runs"][0]
+        self.assertEqual(run["status"], {"SENT": run["accepted"]}, run["status"])
+        self.assertEqual(run["reconciliation"]["lost"], 0)
+        self.assertEqual(run["reconciliation"]["duplicates"], 0)
+
     def test_6_infrastructure_ceilings(self):
         self.run_scenario("loadtest/rabbitmq_ceiling.sh", "--duration", "3", "--results",
                           self.results, timeout=600)
