@@ -28,6 +28,11 @@ export function mayReplay() {
   return whoami !== null && (whoami.role === 'admin' || whoami.role === 'operator');
 }
 
+// Endpoints hold signing secrets: only admin keys create, change or rotate them.
+export function mayAdminister() {
+  return whoami !== null && whoami.role === 'admin';
+}
+
 export function mayWrite() {
   return whoami !== null && whoami.role !== 'viewer';
 }

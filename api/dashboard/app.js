@@ -1,14 +1,18 @@
 // The dashboard's shell: sign-in, the navigation, and a router on the
-// address's fragment (#/overview, #/notifications/<id>, ...). Each page
-// module renders into <main> and returns what stops its timers.
+// address's fragment (#/overview, #/notifications/<id>, #/endpoints/<id>,
+// #/events/<event id>, ...). Each page module renders into <main> and returns
+// what stops its timers.
 import { signIn, signOut, signedIn, resume, principal, whenSignedOut } from './api.js';
-import { h, describeError } from './ui.js';
+import { h, describeError, EVENT_ID } from './ui.js';
 import * as overview from './overview.js';
 import * as notifications from './notifications.js';
 import * as detail from './detail.js';
 import * as create from './create.js';
 import * as dlq from './dlq.js';
 import * as keys from './keys.js';
+import * as endpoints from './endpoints.js';
+import * as endpoint from './endpoint.js';
+import * as event from './event.js';
 
 const main = document.getElementById('main');
 const nav = document.getElementById('nav');
@@ -22,7 +26,16 @@ const PAGES = {
   create: { module: create, title: 'Create' },
   dlq: { module: dlq, title: 'Dead letters' },
   keys: { module: keys, title: 'API keys' },
+  endpoints: { module: endpoints, title: 'Endpoints' },
 };
+
+function decoded(part) {
+  try {
+    return decodeURIComponent(part);
+  } catch (err) {
+    return '';
+  }
+}
 
 function parseRoute() {
   const hash = location.hash.startsWith('#/') ? location.hash.slice(2) : 'overview';
@@ -30,10 +43,17 @@ function parseRoute() {
   const parts = path.split('/').filter((p) => p !== '');
   const params = new URLSearchParams(search || '');
   if (parts[0] === 'notifications' && parts.length === 2 && /^[0-9a-f]{24}$/.test(parts[1])) {
-    return { page: 'detail', nav: 'notifications', id: parts[1], params, title: `Notification ${parts[1]}` };
+    return { module: detail, nav: 'notifications', id: parts[1], params, title: `Notification ${parts[1]}` };
+  }
+  if (parts[0] === 'endpoints' && parts.length === 2 && /^[0-9a-f]{24}$/.test(parts[1])) {
+    return { module: endpoint, nav: 'endpoints', id: parts[1], params, title: `Endpoint ${parts[1]}` };
+  }
+  if (parts[0] === 'events' && parts.length === 2 && EVENT_ID.test(decoded(parts[1]))) {
+    const id = decoded(parts[1]);
+    return { module: event, nav: 'endpoints', id, params, title: `Event ${id}` };
   }
   const name = PAGES[parts[0]] ? parts[0] : 'overview';
-  return { page: name, nav: name, params, title: PAGES[name].title };
+  return { module: PAGES[name].module, nav: name, params, title: PAGES[name].title };
 }
 
 function showSignIn(message, kind) {
@@ -88,8 +108,7 @@ function route() {
   }
   document.title = `${r.title} · WaveCom dashboard`;
   main.replaceChildren();
-  const module = r.page === 'detail' ? detail : PAGES[r.page].module;
-  stopPage = module.render(main, r.params, r.id) || null;
+  stopPage = r.module.render(main, r.params, r.id) || null;
   // After a navigation inside the page, focus moves to the new content (a
   // screen reader then reads it); a fresh load starts at the top, as any page.
   if (!firstRoute) {

@@ -68,6 +68,9 @@ export function render(main, params, id) {
       ['Attempts', `${n.retryCount} of at most ${n.maxRetries} retries`],
       ['Created', formatDate(n.createdAt)], ['Scheduled for', n.scheduledAt && formatDate(n.scheduledAt)],
       ['Updated', formatDate(n.updatedAt)], ['Correlation id', n.correlationId],
+      // A delivery of an event: the event shows its other endpoints' deliveries.
+      ['Event', n.eventId && h('a', { href: `#/events/${encodeURIComponent(n.eventId)}`, class: 'mono', id: 'detail-event' }, n.eventId)],
+      ['Endpoint', n.endpointId && h('a', { href: `#/endpoints/${n.endpointId}`, class: 'mono' }, n.endpointId)],
     ]));
     provider.replaceChildren(provider.firstChild, fieldList([
       ['Provider message id', n.providerMessageId, 'provider-message-id'],

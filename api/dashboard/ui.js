@@ -74,6 +74,29 @@ export function notice(text, kind) {
   return h('div', { class: `notice ${kind || ''}`, role: kind === 'error' ? 'alert' : null }, text);
 }
 
+// A signing secret the API shows this once: kept only in this element, never
+// stored, so leaving the page forgets it.
+export function secretOnce(secret, heading) {
+  const code = h('code', { id: 'endpoint-secret', class: 'mono' }, secret);
+  const copied = h('span', { role: 'status' });
+  const copy = h('button', {
+    type: 'button', class: 'secondary', id: 'copy-secret',
+    onclick: async () => {
+      try {
+        await navigator.clipboard.writeText(secret);
+        copied.textContent = 'Copied.';
+      } catch (err) {
+        copied.textContent = 'The browser refused; select the secret and copy it by hand.';
+      }
+    },
+  }, 'Copy secret');
+  return h('div', { class: 'notice ok secret', id: 'secret-box', tabindex: '-1' },
+    h('p', {}, h('strong', {}, heading)),
+    h('p', {}, 'Copy it now: WaveCom shows this secret only once. Receivers check each delivery\'s signature with it.'),
+    h('p', {}, code),
+    h('div', { class: 'toolbar' }, copy, copied));
+}
+
 // A message for an ApiError or any other failure.
 export function describeError(err) {
   if (err && err.status === 403) {
@@ -89,6 +112,9 @@ export function describeError(err) {
 export function tableWrap(label, table) {
   return h('div', { class: 'table-wrap', role: 'region', 'aria-label': label, tabindex: '0' }, table);
 }
+
+// An event id as GET /api/events/:eventId takes it: only characters a URL path carries as they are.
+export const EVENT_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
 
 export const STATUSES = ['SCHEDULED', 'PENDING', 'QUEUED', 'PROCESSING', 'RETRYING', 'SENT', 'FAILED', 'CANCELLED'];
 export const TYPES = ['EMAIL', 'SMS', 'PUSH', 'WEBHOOK'];

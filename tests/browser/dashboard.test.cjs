@@ -64,13 +64,44 @@ async function shot(page, name) {
   await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
 }
 
-// Registers the tenant's signing secret for webhook paths under `prefix` at the receiver double.
-async function registerWebhookSecret(prefix) {
+// Registers a signing secret (the tenant's unless given) for webhook paths under `prefix` at the
+// receiver double.
+async function registerWebhookSecret(prefix, secret = WEBHOOK_SECRET) {
   const res = await fetch(`${CONTROL}/_control/webhook/secrets`, {
     method: 'POST', headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ prefix, secret: WEBHOOK_SECRET }),
+    body: JSON.stringify({ prefix, secret }),
   });
   assert.ok(res.ok, `registering the webhook secret answered ${res.status}`);
+}
+
+// One API call with the admin key, as a client of the tenant would make it.
+async function apiCall(method, route, body) {
+  const res = await fetch(URL + route, {
+    method,
+    headers: { Authorization: `Bearer ${ADMIN_KEY}`, 'Content-Type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: res.status, json: await res.json() };
+}
+
+// Publishes an event with the given id; returns the ids of the endpoints it matched.
+async function publishEvent(type, eventId, payload) {
+  const res = await apiCall('POST', '/api/events', { type, eventId, payload });
+  assert.equal(res.status, 201, `publishing ${eventId} answered ${res.status}: ${JSON.stringify(res.json)}`);
+  return res.json.data.endpoints;
+}
+
+// Waits until the endpoint page (which refreshes every 5 s) shows at least `n` in the health
+// count `what` (attempts or failed); the workers flush their counts about once a second.
+async function waitHealth(page, what, n) {
+  await page.waitForFunction(([name, want]) => {
+    const el = document.querySelector(`section[data-${name}]`);
+    return el !== null && Number(el.dataset[name]) >= want;
+  }, [what, n], { timeout: 45000 });
+}
+
+async function text(page, selector) {
+  return (await page.locator(selector).textContent()).trim();
 }
 
 async function signIn(page, key) {
@@ -313,6 +344,143 @@ async function main() {
     await page.locator('#page-summary').getByText(`${sentByAdmin} notifications`).waitFor();
     assert.equal(await page.getByLabel('API key').inputValue(), adminHint);
 
+    step('the Endpoints page: a refused endpoint names its field; a registered one shows its secret once');
+    await page.goto(URL + '/#/endpoints');
+    await page.getByRole('heading', { name: 'Endpoints', level: 1 }).waitFor();
+    await page.locator('#endpoints-empty').waitFor();
+    const hookPrefix = `/dash-evt-${RUN}`;
+    const hookUrl = `${WEBHOOK_URL}${hookPrefix}/hook`;
+    await page.locator('#ep-url').fill(hookUrl);
+    await page.locator('#ep-eventTypes').fill('dash.*, not a type!');
+    await page.getByRole('button', { name: 'Register endpoint' }).click();
+    await page.locator('#endpoint-outcome [role="alert"]').waitFor();
+    assert.notEqual(await text(page, '#ep-eventTypes-error'), '');
+    assert.equal(await page.locator('#ep-eventTypes').getAttribute('aria-invalid'), 'true');
+    assert.equal(await page.locator('#endpoint-secret').count(), 0);
+    await page.locator('#ep-eventTypes').fill('dash.order, dash.refund');
+    // Markup in a description stays text.
+    const description = `<b>Orders</b> of run ${RUN} & co`;
+    await page.locator('#ep-description').fill(description);
+    await page.locator('#ep-rateLimit').fill('20');
+    await page.getByRole('button', { name: 'Register endpoint' }).click();
+    await page.locator('#endpoint-secret').waitFor();
+    const firstSecret = await text(page, '#endpoint-secret');
+    assert.match(firstSecret, /^whsec_[A-Za-z0-9+/=]+$/);
+    await page.locator('#secret-box').getByText('Copy it now').waitFor();
+    await registerWebhookSecret(hookPrefix, firstSecret);
+    const endpointRow = page.locator('#endpoints tbody tr').filter({ hasText: hookUrl });
+    await endpointRow.waitFor();
+    const endpointId = await endpointRow.getAttribute('data-id');
+    assert.match(endpointId, /^[0-9a-f]{24}$/);
+    assert.equal(await endpointRow.locator('td').nth(1).textContent(), 'dash.order, dash.refund');
+    assert.equal(await endpointRow.locator('.endpoint-state').textContent(), 'Enabled');
+    assert.equal(await endpointRow.locator('td').nth(3).textContent(), '20 a second');
+    assert.equal(await endpointRow.locator('td .muted').textContent(), description);
+    assert.equal(await page.locator('#endpoints b').count(), 0);
+    await shot(page, '16-endpoints-created');
+    await page.reload();
+    await endpointRow.waitFor();
+    assert.equal(await page.locator('#endpoint-secret').count(), 0, 'the secret is not shown again');
+
+    step('an event published through the API reaches it: the health and the delivery show it');
+    const firstEvent = `dash-${RUN}-1`;
+    const payload = { order: '<img src=x onerror=alert(1)>', total: 42 };
+    assert.deepEqual(await publishEvent('dash.order', firstEvent, payload), [endpointId]);
+    await endpointRow.getByRole('link', { name: `Endpoint ${hookUrl}` }).click();
+    await page.waitForURL(new RegExp(`#/endpoints/${endpointId}$`));
+    await waitHealth(page, 'attempts', 1);
+    assert.equal(await text(page, '#health-delivered'), '1');
+    assert.equal(await text(page, '#health-failed'), '0');
+    assert.equal(await text(page, '#health-success-rate'), '100 %');
+    assert.notEqual(await text(page, '#latency-p95'), '—');
+    assert.notEqual(await text(page, '#health-last-success'), '—');
+    assert.equal(await text(page, '#health-failing-since'), 'Not failing');
+    const sentRow = page.locator('#endpoint-deliveries tbody tr[data-status="SENT"]');
+    await sentRow.first().waitFor({ timeout: DELIVERY_TIMEOUT });
+    assert.equal(await sentRow.first().locator('td').nth(1).textContent(), firstEvent);
+    await shot(page, '17-endpoint-healthy');
+
+    step('the event page, opened by its id: its type, payload as text, and the delivery SENT');
+    await page.goto(URL + '/#/endpoints');
+    await page.locator('#ep-event-id').fill(firstEvent);
+    await page.getByRole('button', { name: 'Open event' }).click();
+    await page.waitForURL(new RegExp(`#/events/${firstEvent}$`));
+    const eventDelivery = page.locator(`#event-deliveries tr[data-endpoint="${endpointId}"][data-status="SENT"]`);
+    await eventDelivery.waitFor({ timeout: DELIVERY_TIMEOUT });
+    assert.equal(await text(page, '#event-type'), 'dash.order');
+    assert.equal(await page.locator('#event-fanout').getAttribute('data-fanout'), 'done');
+    assert.equal(await text(page, '#event-matched'), '1');
+    assert.deepEqual(JSON.parse(await page.locator('#event-payload').textContent()), payload);
+    assert.equal(await page.locator('main img').count(), 0);
+    await shot(page, '18-event');
+    await eventDelivery.getByRole('link', { name: /and its attempts$/ }).click();
+    await waitStatus(page, 'SENT');
+    await page.locator('#timeline li').last().filter({ hasText: 'SENT' }).waitFor();
+    assert.equal(await text(page, '#detail-event'), firstEvent);
+
+    step('disabled, the endpoint matches no event; enabled again, it does');
+    await page.goto(`${URL}/#/endpoints/${endpointId}`);
+    await page.getByRole('button', { name: 'Disable endpoint' }).click();
+    await page.locator('#endpoint-state').getByText('Disabled').waitFor();
+    const whileDisabled = `dash-${RUN}-2`;
+    assert.deepEqual(await publishEvent('dash.order', whileDisabled, { n: 2 }), []);
+    await page.goto(`${URL}/#/endpoints`);
+    assert.equal(await endpointRow.locator('.endpoint-state').textContent(), 'Disabled');
+    await page.goto(`${URL}/#/events/${whileDisabled}`);
+    await page.locator('#event-no-deliveries').waitFor();
+    await page.goto(`${URL}/#/endpoints/${endpointId}`);
+    await page.getByRole('button', { name: 'Enable endpoint' }).click();
+    await page.locator('#endpoint-state').getByText('Enabled').waitFor();
+
+    step('a rotated secret is shown once and signs the next delivery');
+    await page.getByRole('button', { name: 'Rotate secret' }).click();
+    await page.locator('#endpoint-secret').waitFor();
+    const secondSecret = await text(page, '#endpoint-secret');
+    assert.match(secondSecret, /^whsec_/);
+    assert.notEqual(secondSecret, firstSecret);
+    await shot(page, '19-endpoint-rotated');
+    // The receiver now knows only the new secret: a delivery signed without it would be refused.
+    await registerWebhookSecret(hookPrefix, secondSecret);
+    const afterRotation = `dash-${RUN}-3`;
+    assert.deepEqual(await publishEvent('dash.refund', afterRotation, { n: 3 }), [endpointId]);
+    await page.goto(`${URL}/#/events/${afterRotation}`);
+    await eventDelivery.waitFor({ timeout: DELIVERY_TIMEOUT });
+
+    step('replay: nothing failed; all since an hour ago sends both delivered events again');
+    await page.goto(`${URL}/#/endpoints/${endpointId}`);
+    await waitHealth(page, 'attempts', 2);
+    await page.getByRole('button', { name: 'Replay', exact: true }).click();
+    await page.locator('#replay-result').getByText('0 replayed, 0 resent, 0 not sent.').waitFor();
+    await page.locator('#replay-all').check();
+    const hourAgo = new Date(Date.now() - 3600 * 1000);
+    const pad2 = (n) => String(n).padStart(2, '0');
+    await page.locator('#replay-since').fill(`${hourAgo.getFullYear()}-${pad2(hourAgo.getMonth() + 1)}-${pad2(hourAgo.getDate())}T${pad2(hourAgo.getHours())}:${pad2(hourAgo.getMinutes())}`);
+    await page.getByRole('button', { name: 'Replay', exact: true }).click();
+    await page.locator('#replay-result').getByText('0 replayed, 2 resent, 0 not sent.').waitFor();
+    await waitHealth(page, 'attempts', 4);
+    assert.equal(await text(page, '#health-failed'), '0');
+    await shot(page, '20-endpoint-replayed');
+
+    step('a receiver that is gone: its failure, last error and streak; its failed delivery replayed');
+    const gonePrefix = `/gone/dash-${RUN}`;
+    const gone = await apiCall('POST', '/api/endpoints', { url: `${WEBHOOK_URL}${gonePrefix}`, eventTypes: ['dash.gone'] });
+    assert.equal(gone.status, 201);
+    await registerWebhookSecret(gonePrefix, gone.json.data.secret);
+    const goneId = gone.json.data.id;
+    assert.deepEqual(await publishEvent('dash.gone', `dash-${RUN}-4`, { n: 4 }), [goneId]);
+    await page.goto(`${URL}/#/endpoints/${goneId}`);
+    await waitHealth(page, 'failed', 1);
+    assert.match(await text(page, '#health-last-error'), /410/);
+    assert.notEqual(await text(page, '#health-failing-since'), 'Not failing');
+    assert.notEqual(await text(page, '#health-disables-at'), '—');
+    assert.equal(await text(page, '#health-success-rate'), '0 %');
+    await page.locator('#endpoint-deliveries tbody tr[data-status="FAILED"]').waitFor({ timeout: DELIVERY_TIMEOUT });
+    await page.getByRole('button', { name: 'Replay', exact: true }).click();
+    await page.locator('#replay-result').getByText('1 replayed, 0 resent, 0 not sent.').waitFor();
+    // Replayed where it was, it meets the same answer: a second failed attempt.
+    await waitHealth(page, 'failed', 2);
+    await shot(page, '21-endpoint-failing');
+
     step('keyboard: skip link, navigation, channel choice by arrow keys, visible focus');
     await page.goto(URL + '/#/overview');
     await page.reload();
@@ -324,7 +492,7 @@ async function main() {
     assert.equal(await page.evaluate(() => document.activeElement.id), 'pause-refresh');
     await page.keyboard.press('Shift+Tab');
     assert.equal(await page.evaluate(() => document.activeElement.id), 'sign-out');
-    for (let i = 0; i < 5; i++) await page.keyboard.press('Shift+Tab');
+    for (let i = 0; i < 6; i++) await page.keyboard.press('Shift+Tab');
     assert.equal(await page.evaluate(() => document.activeElement.textContent), 'Overview');
     const outline = await page.evaluate(() => getComputedStyle(document.activeElement).outlineStyle);
     assert.notEqual(outline, 'none', 'a focused link shows its focus');
@@ -341,7 +509,9 @@ async function main() {
     step('phone width: nothing wider than the screen, navigation reachable');
     await page.setViewportSize({ width: 375, height: 740 });
     for (const [route, name] of [['#/overview', '11-phone-overview'], ['#/notifications', '12-phone-notifications'],
-      [`#/notifications/${created.EMAIL}`, '13-phone-detail'], ['#/create', '14-phone-create'], ['#/dlq', '15-phone-dlq']]) {
+      [`#/notifications/${created.EMAIL}`, '13-phone-detail'], ['#/create', '14-phone-create'], ['#/dlq', '15-phone-dlq'],
+      ['#/endpoints', '22-phone-endpoints'], [`#/endpoints/${endpointId}`, '23-phone-endpoint'],
+      [`#/events/${firstEvent}`, '24-phone-event']]) {
       await page.goto(`${URL}/${route}`);
       await page.locator('main h1').waitFor();
       await page.waitForTimeout(300);
@@ -359,6 +529,14 @@ async function main() {
     await signIn(page, VIEWER_KEY);
     await page.goto(URL + '/#/create');
     assert.equal(await page.getByRole('button', { name: 'Create notification' }).isDisabled(), true);
+    await page.goto(URL + '/#/endpoints');
+    await page.locator('#endpoints tbody tr').first().waitFor();
+    assert.equal(await page.locator('#endpoint-form').count(), 0, 'a viewer gets no create form');
+    await page.goto(`${URL}/#/endpoints/${endpointId}`);
+    await page.locator('section[data-attempts]').waitFor();
+    for (const name of ['Disable endpoint', 'Rotate secret', 'Replay']) {
+      assert.equal(await page.getByRole('button', { name, exact: true }).count(), 0, `a viewer gets no ${name} button`);
+    }
 
     assert.deepEqual(consoleErrors, [], 'the page logged no errors');
     console.log('dashboard: all checks passed');

@@ -73,7 +73,7 @@ class DashboardBrowserTest(unittest.TestCase):
         # What the pages did, as the database has it: six notifications of the tenant SENT (one
         # per channel, the templated SMS, and the webhook the dashboard replayed from the DLQ),
         # and a scheduled one cancelled.
-        docs = list(self.stack.db.notifications.find({"tenantId": tenant}))
+        docs = list(self.stack.db.notifications.find({"tenantId": tenant, "endpointId": {"$exists": False}}))
         sent = [d for d in docs if d["status"] == "SENT"]
         self.assertEqual(sorted(d["type"] for d in sent),
                          ["EMAIL", "PUSH", "SMS", "SMS", "WEBHOOK", "WEBHOOK"])
@@ -90,8 +90,29 @@ class DashboardBrowserTest(unittest.TestCase):
         # Reopened (FAILED -> PENDING) by the signed-in admin key.
         self.assertTrue(any(e["status"] == "PENDING" and e["actor"].startswith("api:key:")
                             for e in logs), logs)
+
+        # The Endpoints page: two endpoints registered (one through its form), the first
+        # disabled and enabled again, rotated, and replayed twice (FAILED: none; ALL: its two
+        # delivered events sent again as new deliveries); the second's one delivery to a receiver
+        # that is gone replayed once, failing again.
+        endpoints = {e["url"][len(providers.WEBHOOK_URL):]: e for e in self.stack.db.endpoints.find({"tenantId": tenant})}
+        self.assertEqual(sorted(endpoints), [f"/dash-evt-{run_id}/hook", f"/gone/dash-{run_id}"])
+        ok, gone = endpoints[f"/dash-evt-{run_id}/hook"], endpoints[f"/gone/dash-{run_id}"]
+        self.assertTrue(ok["enabled"])
+        self.assertEqual(ok["rateLimit"], 20)
+        delivered = list(self.stack.db.notifications.find({"tenantId": tenant, "endpointId": str(ok["_id"])}))
+        self.assertEqual(sorted(d["eventId"] for d in delivered),
+                         [f"dash-{run_id}-1", f"dash-{run_id}-1", f"dash-{run_id}-3", f"dash-{run_id}-3"])
+        self.assertEqual({d["status"] for d in delivered}, {"SENT"})
+        failed = list(self.stack.db.notifications.find({"tenantId": tenant, "endpointId": str(gone["_id"])}))
+        self.assertEqual([(d["eventId"], d["status"]) for d in failed], [(f"dash-{run_id}-4", "FAILED")])
+        self.assertEqual(self.stack.db.audit.count_documents({"action": "endpoint.replay", "target": str(ok["_id"])}), 2)
+        self.assertEqual(self.stack.db.audit.count_documents({"action": "endpoint.replay", "target": str(gone["_id"])}), 1)
+
         for name in ("01-sign-in", "02-overview-empty", "04-detail-email-sent", "06-dlq",
-                     "09-overview-after", "10-notifications-filtered", "11-phone-overview"):
+                     "09-overview-after", "10-notifications-filtered", "11-phone-overview",
+                     "16-endpoints-created", "17-endpoint-healthy", "18-event", "19-endpoint-rotated",
+                     "20-endpoint-replayed", "21-endpoint-failing", "24-phone-event"):
             self.assertGreater(os.path.getsize(os.path.join(shots, name + ".png")), 1000, name)
 
 
