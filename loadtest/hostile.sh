@@ -66,7 +66,6 @@ done
 command -v curl >/dev/null || die "curl is not installed"
 command -v ss >/dev/null || die "ss is not installed (iproute2)"
 command -v go >/dev/null || [[ -x /usr/local/go/bin/go ]] || die "go is not installed (deploy/stack.sh install)"
-GO=$(command -v go || echo /usr/local/go/bin/go)
 [[ -x $LT_RABBITMQCTL ]] || die "no $LT_RABBITMQCTL: run deploy/stack.sh services first"
 "$LT_PYTHON" -c 'import pymongo' 2>/dev/null || die "$LT_PYTHON has no pymongo (apt-get install python3-pymongo)"
 lt_port_free "$PORT" || die "port $PORT is in use; choose another with --port"
@@ -94,11 +93,7 @@ cleanup() {
 }
 lt_on_exit cleanup
 
-say "building $BUILD (Release, no sanitizers) and the doubles"
-lt_build "$BUILD"
-(cd "$LT_ROOT/loadtest/doubles" && "$GO" build -o "$OUT/wavecom-doubles" .) ||
-  die "building the doubles in loadtest/doubles failed"
-lt_start_private_doubles "$OUT/wavecom-doubles" "$DOUBLES_BASE" "$OUT/doubles"
+lt_build_with_private_doubles "$BUILD" "$OUT" "$DOUBLES_BASE"
 DOUBLES_PID=$LT_DOUBLES_PID CONTROL=$LT_CONTROL WEBHOOK_URL=$LT_WEBHOOK_URL
 lt_export_provider_env
 # Loopback only: the destinations are the doubles. Nothing else private may be reached.

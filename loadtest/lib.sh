@@ -287,6 +287,19 @@ lt_export_run_env() { # MONGODB_URI DB VHOST PORT WORKERS
   export WAVECOM_DRAIN_GRACE_SECONDS=${WAVECOM_DRAIN_GRACE_SECONDS:-30}
 }
 
+# The Release build in BUILD, and provider doubles of the run's own built from loadtest/doubles/
+# into OUT and started on ports BASE to BASE+50 (lt_start_private_doubles): what the benchmarks
+# that take a double down or make one hostile need first.
+lt_build_with_private_doubles() { # BUILD OUT BASE
+  local go
+  go=$(command -v go || echo /usr/local/go/bin/go)
+  say "building $1 (Release, no sanitizers) and the doubles"
+  lt_build "$1"
+  (cd "$LT_ROOT/loadtest/doubles" && "$go" build -o "$2/wavecom-doubles" .) ||
+    die "building the doubles in loadtest/doubles failed"
+  lt_start_private_doubles "$2/wavecom-doubles" "$3" "$2/doubles"
+}
+
 # Starts provider doubles of the benchmark's own (BIN) on ports BASE (control) to BASE+50, with
 # credentials of their own written into DIR (the shared service-account file must not be touched:
 # a doubles instance rewrites its token_uri to its own address), and points the providers at them.
