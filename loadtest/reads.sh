@@ -135,11 +135,20 @@ SQL
 fi
 KEY=$("$LT_PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["tenants"][0]["key"])' "$FILL_JSON")
 
+# The CPU of every process (FILE) and, on FerretDB, PostgreSQL's own counters beside it
+# (pg_FILE without the cpu_ prefix: loadtest/pg_stats.py; its diff of a phase goes to pg_PHASE.md).
 snapshot() { # FILE
   local pids=(--pid "api=$LT_API_PID")
   [[ -n $LT_WORKER_PID ]] && pids+=(--pid "worker=$LT_WORKER_PID")
   "$LT_PYTHON" "$LT_ROOT/loadtest/cpu_snapshot.py" "${pids[@]}" >"$1"
+  if [[ -n $PG_STATS ]]; then
+    local pg=${1%/*}/pg_${1##*/cpu_}
+    "$LT_PYTHON" "$LT_ROOT/loadtest/pg_stats.py" snapshot --schema "$DB" >"$pg" 2>>"$OUT/pg_stats.log" ||
+      warn "pg_stats.py snapshot failed (see $OUT/pg_stats.log)"
+  fi
 }
+PG_STATS=
+if "$PSQL" -h 127.0.0.1 -p "$PG_PORT" -U postgres -tAc 'SELECT 1' ferretdb >/dev/null 2>&1; then PG_STATS=1; fi
 
 if ((WRITE_RATE > 0)); then
   lt_start_worker "$BUILD" "$OUT/worker.log"
@@ -183,6 +192,13 @@ fi
 if [[ -n $SUBMIT_PID ]]; then
   lt_stop_pid "$SUBMIT_PID" 10
   SUBMIT_PID=
+fi
+if [[ -n $PG_STATS ]]; then
+  for phase in write read; do
+    "$LT_PYTHON" "$LT_ROOT/loadtest/pg_stats.py" diff "$OUT/pg_${phase}_0.json" "$OUT/pg_${phase}_1.json" \
+      --rate "$WRITE_RATE" >"$OUT/pg_$phase.md" 2>>"$OUT/pg_stats.log" ||
+      warn "pg_stats.py diff of phase $phase failed (see $OUT/pg_stats.log)"
+  done
 fi
 "$LT_PYTHON" "$LT_ROOT/loadtest/reads_report.py" --out-dir "$OUT" --results "$RESULTS" --db "$DB" \
   --count "$COUNT" --write-rate "$WRITE_RATE" --duration "$DURATION" \

@@ -15,6 +15,15 @@
 
 ALTER DATABASE ferretdb SET plan_cache_mode = force_custom_plan;
 
+-- The statement statistics, when the server loads their library (deploy/stack.sh starts it so).
+DO $do$
+BEGIN
+  IF current_setting('shared_preload_libraries') ~ 'pg_stat_statements' THEN
+    CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
+  END IF;
+END
+$do$;
+
 -- The fields each collection is looked up by. FerretDB names a collection's table after it with a
 -- suffix of eight hex digits. The audit trail is read by notificationId only (its entries are
 -- never looked up by _id), so it gets no _id index of ours.

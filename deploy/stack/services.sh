@@ -137,8 +137,11 @@ start_postgres() {
     as_postgres "$bin/initdb" -D "$POSTGRES_DIR/data" -A trust -U postgres -E UTF8 --no-sync \
       >>"$LOG_DIR/postgres.log" 2>&1 || fail_start postgres "could not be initialised"
   fi
+  # pg_stat_statements keeps each statement's calls, time, rows and buffers: what FerretDB asks of
+  # PostgreSQL, which loadtest/pg_stats.py reads (deploy/ferretdb/postgresql.sql creates its view).
+  local settings=(-c max_connections=200 -c shared_preload_libraries=pg_stat_statements)
   spawn postgres "${AS_POSTGRES[@]}" "$bin/postgres" -D "$POSTGRES_DIR/data" -h "$LOOPBACK" \
-    -p "$POSTGRES_PORT" -k "$POSTGRES_DIR" -c max_connections=200
+    -p "$POSTGRES_PORT" -k "$POSTGRES_DIR" "${settings[@]}"
 }
 
 # FerretDB's database inside the cluster; created once.
