@@ -53,7 +53,7 @@ def snapshot(schema):
     s = literal(schema)
     snap = {"at": time.time(), "schema": schema}
     snap["settings"] = query(
-        "SELECT json_object_agg(name, setting || coalesce(unit, '')) FROM pg_settings "
+        "SELECT json_object_agg(name, current_setting(name)) FROM pg_settings "
         f"WHERE name IN ({', '.join(literal(n) for n in SETTINGS)})")
     snap["tables"] = query(
         "SELECT coalesce(json_agg(t), '[]') FROM (SELECT s.relname AS name, n_live_tup, n_dead_tup, "

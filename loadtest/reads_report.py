@@ -110,6 +110,7 @@ def main():
         "notifications": args.count,
         "fill": fill,
         "gin": load(os.path.join(d, "gin.json")),
+        "in_flight_at_start": load(os.path.join(d, "inflight.json")),
         "write_load": {"rate_per_s": args.write_rate,
                        "accepted": (submit.get("accepted") if isinstance(submit, dict) else None)},
         "pollers": poll.get("pollers"), "poll_interval_s": poll.get("interval_s"),
@@ -148,6 +149,14 @@ def main():
                   f"{fill.get('countersSeconds')} s"
                   + (f"; GIN indexes on listBucket and scope built in "
                      f"{result['gin']['gin_seconds']:.1f} s" if result["gin"] else "") + ".")
+        md.append("")
+    left = result["in_flight_at_start"]
+    if left and sum(left.values()):
+        md.append(f"**Not comparable with a run on a fresh fill:** {sum(left.values()):,} "
+                  "notifications were left in flight by earlier runs on this database ("
+                  + ", ".join(f"{k} {v:,}" for k, v in left.items() if v) + "); the sweepers "
+                  "queue them again as lost, and their deliveries are counted in the write "
+                  "load's CPU.")
         md.append("")
     md += ["| endpoint | requests | p50 | p95 | p99 | max | answers | p99 < 100 ms |",
            "|---|---|---|---|---|---|---|---|"]
