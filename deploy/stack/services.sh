@@ -140,6 +140,16 @@ start_postgres() {
   # pg_stat_statements keeps each statement's calls, time, rows and buffers: what FerretDB asks of
   # PostgreSQL, which loadtest/pg_stats.py reads (deploy/ferretdb/postgresql.sql creates its view).
   local settings=(-c max_connections=200 -c shared_preload_libraries=pg_stat_statements)
+  # Sized for the million-notification database of loadtest/reads.sh (docs/ARCHITECTURE.md §10):
+  # its notifications table and indexes take 1.6 GB and the counters 0.36 GB, against 128 MB of
+  # buffers by default. Measured there (loadtest/ANALYSIS.md): under the dashboards PostgreSQL
+  # asked the kernel for 476 pages/s instead of 5,452 and its backends stopped writing out dirty
+  # buffers, but the CPU per notification did not change, nor did it at 20,000 notifications.
+  # Checkpoints are spaced out because each one makes the next change of every page log the whole
+  # page. fsync, synchronous_commit and full_page_writes keep their defaults (on): nothing here
+  # trades durability for speed.
+  settings+=(-c shared_buffers=3GB -c effective_cache_size=12GB -c maintenance_work_mem=256MB
+    -c max_wal_size=4GB -c min_wal_size=1GB -c checkpoint_timeout=15min -c random_page_cost=1.1)
   spawn postgres "${AS_POSTGRES[@]}" "$bin/postgres" -D "$POSTGRES_DIR/data" -h "$LOOPBACK" \
     -p "$POSTGRES_PORT" -k "$POSTGRES_DIR" "${settings[@]}"
 }
