@@ -24,8 +24,15 @@
 #      both phases and what the readers added, and the page loads, as loadtest/results/reads.json
 #      and reads.md, which loadtest/report.py puts into RESULTS.md.
 #
+# On FerretDB each CPU snapshot has PostgreSQL's own counters beside it (loadtest/pg_stats.py), and
+# each phase's difference goes to pg_write.md and pg_read.md in the logs: statements by time, buffer
+# hit ratios, WAL, dead rows.
+#
 # --reuse-db DB skips the fill and reads DB again (its tenants are in
-# .wavecom/loadtest/reads-DB.json from the run that filled it). The database is left in place
+# .wavecom/loadtest/reads-DB.json from the run that filled it). What earlier runs left in flight
+# there is counted first: the sweepers queue it again, so its deliveries land in the write phase's
+# CPU, and the report marks such a run as not comparable with one on a fresh fill (measured in
+# loadtest/ANALYSIS.md: 14.5 against 6.1 ms per notification). The database is left in place
 # (dropping one while other clients work can stall FerretDB's PostgreSQL backend). On a machine
 # shared with other benchmarks, run it under the same lock they take (flock LOCKFILE loadtest/reads.sh).
 # Every process it started is stopped at exit. Logs: .wavecom/loadtest/reads-<time>/.
