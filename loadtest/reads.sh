@@ -107,14 +107,14 @@ if [[ -n $REUSE_DB ]]; then
   # What an earlier run left in flight (its retries and claims outlive it, its vhost does not): the
   # API's sweepers queue those again as lost once they are overdue, so the worker delivers them
   # during this run's write phase, whose CPU then counts them too. The report names the count.
-  "$LT_PYTHON" - "$MONGODB_URI" "$DB" >"$OUT/inflight.json" 2>>"$OUT/api.log" <<'PY' ||
+  "$LT_PYTHON" - "$MONGODB_URI" "$DB" >"$OUT/inflight.json" 2>"$OUT/inflight.log" <<'PY' ||
 import json, sys
 import pymongo
 db = pymongo.MongoClient(sys.argv[1], serverSelectionTimeoutMS=10000)[sys.argv[2]]
 print(json.dumps({s: db.notifications.count_documents({"status": s})
                   for s in ("PENDING", "QUEUED", "PROCESSING", "RETRYING")}))
 PY
-    warn "could not count the notifications left in flight"
+    warn "could not count the notifications left in flight (see $OUT/inflight.log)"
   say "left in flight by earlier runs: $(cat "$OUT/inflight.json" 2>/dev/null)"
 else
   say "filling $COUNT notifications into $DB"
