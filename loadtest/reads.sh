@@ -153,6 +153,7 @@ SQL
   fi
 fi
 KEY=$("$LT_PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["tenants"][0]["key"])' "$FILL_JSON")
+TENANT0=$("$LT_PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["tenants"][0]["id"])' "$FILL_JSON")
 
 # The CPU of every process (FILE) and, on FerretDB, PostgreSQL's own counters beside it
 # (pg_FILE without the cpu_ prefix: loadtest/pg_stats.py; its diff of a phase goes to pg_PHASE.md).
@@ -171,6 +172,10 @@ if "$PSQL" -h 127.0.0.1 -p "$PG_PORT" -U postgres -tAc 'SELECT 1' ferretdb >/dev
 
 if ((WRITE_RATE > 0)); then
   lt_start_worker "$BUILD" "$OUT/worker.log"
+  # The webhook double checks signatures: without the tenant's secret it answers 401 and every
+  # webhook of the load is retried, which the write phase would count as part of its cost.
+  lt_register_webhook_secret "http://127.0.0.1:${WAVECOM_DOUBLES_CONTROL_PORT:-4000}" "$MONGODB_URI" \
+    "$DB" "$TENANT0" "/reads-$STAMP"
   say "write load: $WRITE_RATE notifications/s into tenant 0"
   WAVECOM_E2E_KEY=$KEY "$LT_PYTHON" "$LT_ROOT/loadtest/e2e_submit.py" --url "http://127.0.0.1:$PORT" \
     --count $((WRITE_RATE * (2 * DURATION + 120))) --rate "$WRITE_RATE" --batch 50 --concurrency 8 \
