@@ -21,6 +21,7 @@
 #include "http_client.h"
 #include "wc_config.h"
 #include "wc_store.h"
+#include "wc_suppression.h"
 
 typedef enum {
     DELIVERY_OK,        /* accepted by the provider */
@@ -33,6 +34,10 @@ typedef struct {
     bool not_attempted;            /* refused locally (breaker open): no attempt is spent */
     bool destination_refused;      /* the SSRF guard refused the target: never retried */
     long retry_after_ms;           /* the provider asked for at least this pause; 0 if not */
+    /* A permanent answer that says the recipient must not be tried again
+     * (delivery_policy_suppression_*): the worker puts it on the tenant's
+     * suppression list. WC_SUPPRESS_NONE (0) otherwise. */
+    wc_suppress_reason_t suppress;
     char provider_message_id[320]; /* the provider's id for the message, when accepted */
     char detail[512];              /* the provider's answer, for the audit trail */
 } delivery_result_t;
