@@ -847,8 +847,15 @@ static bool route(delivery_context_t *ctx, delivery_job_t *job)
     }
     job->channel = worker_providers[kind].channel;
     job->breaker = breaker_slot(job, kind);
-    const int *order = type == WC_CHANNEL_SMS ? ctx->sms_order : &kind;
-    int order_n = type == WC_CHANNEL_SMS ? ctx->sms_order_n : 1;
+    const int *order = &kind;
+    int order_n = 1;
+    if (type == WC_CHANNEL_SMS) {
+        order = ctx->sms_order;
+        order_n = ctx->sms_order_n;
+    } else if (type == WC_CHANNEL_EMAIL) {
+        order = ctx->email_order;
+        order_n = ctx->email_order_n;
+    }
     for (int i = 0; i < order_n; i++) {
         if (ctx->providers[order[i]] != NULL) {
             job->candidates[job->candidate_n++] = order[i];

@@ -92,6 +92,8 @@ typedef struct {
 /* Each returns NULL when the channel is not configured (the reason is
  * logged); a notification for it then fails with that reason. */
 provider_t *provider_smtp_new(const provider_env_t *env);
+/* The second relay (WAVECOM_SMTP2_HOST); NULL when none is configured. */
+provider_t *provider_smtp2_new(const provider_env_t *env);
 provider_t *provider_twilio_new(const provider_env_t *env);
 provider_t *provider_vonage_new(const provider_env_t *env);
 provider_t *provider_fcm_new(const provider_env_t *env);
