@@ -414,6 +414,9 @@ static void check_audience(json_object *body, wc_notification_request_t *out,
         } else if (has_control_chars(user, len)) {
             wc_field_errors_add(errs, "userId", "control",
                                 "userId must not contain control characters");
+        } else if (strchr(user, '/') != NULL) {
+            /* It is a path segment of /api/preferences/{userId}. */
+            wc_field_errors_add(errs, "userId", "format", "userId must not contain '/'");
         } else {
             out->user_id = user;
         }
