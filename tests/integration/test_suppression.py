@@ -11,6 +11,7 @@ link of an email works once and twice, and refuses a tampered or expired token."
 import base64
 import hashlib
 import hmac
+import json
 import os
 import time
 import unittest
@@ -236,6 +237,30 @@ class SuppressionTest(unittest.TestCase):
         self.assertEqual(bad.status, 400, bad)
         self.assertIn(("category", "format"), field_rules(bad))
         self.assertIn(("userId", "format"), field_rules(bad))
+
+    def test_wavecomctl_lists_adds_and_removes(self):
+        number = "+1415777" + str(uuid.uuid4().int)[:4]
+        out = self.stack.ctl("suppressions", "add", "--tenant", self.tenant, "SMS", number,
+                             "--reason", "complaint", "--json").stdout
+        self.assertIn('"suppressed": true', out)
+        r = self.entry("SMS", number)
+        self.assertEqual((r.json["data"]["reason"], r.json["data"]["source"]), ("complaint", "wavecomctl"))
+        listed = json.loads(self.stack.ctl("suppressions", "list", "--tenant", self.tenant,
+                                           "--channel", "SMS", "--json").stdout)
+        self.assertIn(number, [row["recipient"] for row in listed])
+        self.assertIn(number, self.stack.ctl("suppressions", "list", "--tenant", self.tenant).stdout)
+        self.stack.ctl("suppressions", "remove", "--tenant", self.tenant, "SMS", number)
+        self.assertEqual(self.entry("SMS", number).status, 404)
+        again = self.stack.ctl("suppressions", "remove", "--tenant", self.tenant, "SMS", number,
+                               check=False)
+        self.assertEqual(again.returncode, 3, again.stderr)
+        for args in (["add", "--tenant", self.tenant, "FAX", number],
+                     ["add", "--tenant", self.tenant, "SMS", "12"],
+                     ["add", "--tenant", self.tenant, "SMS", number, "--reason", "bored"],
+                     ["add", "SMS", number]):
+            bad = self.stack.ctl("suppressions", *args, check=False)
+            self.assertEqual(bad.returncode, 2, (args, bad.stderr))
+        self.assertEqual(self.entry("SMS", number).status, 404)
 
     # -- preferences and categories --
 
