@@ -46,7 +46,7 @@ int wc_suppression_recipient_key(wc_channel_t channel, const char *recipient, ch
 
 /* The _id of the entry for (tenant, channel, recipient):
  * "<tenant>:<CHANNEL>:<recipient key>". 0, or -1 when `out` is too small. */
-#define WC_SUPPRESSION_ID_LEN 512
+#define WC_SUPPRESSION_ID_LEN 4400 /* a tenant, a channel and a push token of up to 4096 */
 int wc_suppression_id(const char *tenant_id, wc_channel_t channel, const char *recipient,
                       char *out, size_t len);
 

@@ -240,7 +240,11 @@ wc_store_status_t wc_store_suppression_facts(wc_store_t *store, const bson_t *do
         return WC_STORE_OK; /* nothing to look up: the provider refuses such a document */
     }
     bson_t *found = NULL;
-    wc_store_status_t status = wc_store_suppression_get(store, tenant, channel, recipient, &found);
+    /* Webhooks have no list (their endpoints have health and disabling): no read. */
+    wc_store_status_t status =
+        channel == WC_CHANNEL_WEBHOOK
+            ? WC_STORE_NOT_FOUND
+            : wc_store_suppression_get(store, tenant, channel, recipient, &found);
     if (status == WC_STORE_OK) {
         wc_suppress_reason_t reason = WC_SUPPRESS_MANUAL; /* an unknown reason still suppresses */
         (void)wc_suppress_reason_parse(wc_doc_string(found, "reason"), &reason);

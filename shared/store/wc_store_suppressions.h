@@ -70,8 +70,9 @@ wc_store_status_t wc_store_category_list(wc_store_t *store, const char *tenant_i
 
 /* What the store says about the recipient of the notification `doc` (its
  * tenantId, type, recipient, and userId and category when present): one
- * read by _id of the list, and one each of the user's preferences and the
- * category when the notification names them. OK with *facts filled (missing
+ * read by _id of the list (none for a WEBHOOK, which has no list), and one
+ * each of the user's preferences and the category when the notification
+ * names them. OK with *facts filled (missing
  * documents are no facts), ERROR when a read failed. */
 wc_store_status_t wc_store_suppression_facts(wc_store_t *store, const bson_t *doc,
                                              wc_suppression_facts_t *facts);
