@@ -2,7 +2,7 @@
 
 Permanent provider answers put the recipient on the tenant's suppression list: a hard bounce
 from the SMTP catcher (it answers 550 5.1.1 for bounce*@), Twilio's 21610 (the doubles answer it
-for numbers starting +1555000), FCM's UNREGISTERED (tokens starting "unregistered-") and APNs'
+for numbers starting +1555000) and 21211 (+1555001), FCM's UNREGISTERED (tokens starting "unregistered-") and APNs'
 410 Unregistered (tokens starting "dead"). The next notification to such a recipient ends
 SUPPRESSED and reaches no provider: the doubles' request counters and the worker's provider
 metrics stay where they were. Preferences opt a user out of a channel or a category; a
@@ -122,6 +122,20 @@ class SuppressionTest(unittest.TestCase):
         for name in ("twilio", "vonage"):
             if name in before:
                 self.assertEqual(after[name]["received"], before[name]["received"], name)
+
+    def test_twilio_21211_lists_the_number_as_invalid(self):
+        number = "+1555001" + str(uuid.uuid4().int)[:4]
+        first = self.create({"type": "SMS", "recipient": number, "message": "hi"})
+        self.assertIn("21211", self.final(first, "FAILED")["notification"]["error"])
+        r = self.entry("SMS", number)
+        self.assertEqual((r.json["data"]["reason"], r.json["data"]["source"]),
+                         ("invalid_number", "twilio"))
+        # Even a transactional category does not pass an invalid number.
+        self.call("PUT", "/api/categories/otp", {"transactional": True}, key=self.operator)
+        received = providers.stats()["twilio"]["received"]
+        self.assert_suppressed(self.create({"type": "SMS", "recipient": number, "message": "1234",
+                                            "category": "otp"}), "suppression list (invalid_number)")
+        self.assertEqual(providers.stats()["twilio"]["received"], received)
 
     def test_fcm_unregistered_lists_the_token_and_the_next_push_reaches_no_provider(self):
         token = "unregistered-" + uuid.uuid4().hex
