@@ -3,6 +3,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "wc_endpoint_batch.h"
 #include "wc_event_filter.h"
 #include "wc_event_transform.h"
 #include "wc_event_type.h"
@@ -156,6 +157,66 @@ static void check_rate(json_object *v, bson_t *fields, wc_field_errors_t *errs)
     BSON_APPEND_INT64(fields, "rateLimit", rate);
 }
 
+/* batch: null, or {"maxEvents": n, "maxWaitMs": ms} within the bounds of
+ * wc_endpoint_batch.h, both required. */
+static void check_batch(json_object *v, bson_t *fields, wc_field_errors_t *errs)
+{
+    if (v == NULL) {
+        BSON_APPEND_NULL(fields, "batch");
+        return;
+    }
+    if (!json_object_is_type(v, json_type_object)) {
+        wc_field_errors_add(errs, "batch", "type",
+                            "batch must be null or an object with maxEvents and maxWaitMs");
+        return;
+    }
+    bool ok = true;
+    json_object_object_foreach(v, key, value)
+    {
+        (void)value;
+        if (strcmp(key, "maxEvents") != 0 && strcmp(key, "maxWaitMs") != 0) {
+            char field[80];
+            snprintf(field, sizeof(field), "batch.%.64s", key);
+            wc_field_errors_add(errs, field, "unknown",
+                                "unknown field; batch has maxEvents and maxWaitMs");
+            ok = false;
+        }
+    }
+    static const struct {
+        const char *key, *field, *rule;
+        int64_t min, max;
+    } bounds[] = {
+        {"maxEvents", "batch.maxEvents", "an integer from 2 to 100: the events sent in one request",
+         WC_ENDPOINT_BATCH_EVENTS_MIN, WC_ENDPOINT_BATCH_EVENTS_MAX},
+        {"maxWaitMs", "batch.maxWaitMs",
+         "an integer from 10 to 30000: how long the first event of a batch waits for others",
+         WC_ENDPOINT_BATCH_WAIT_MIN_MS, WC_ENDPOINT_BATCH_WAIT_MAX_MS},
+    };
+    int64_t got[2] = {0, 0};
+    for (size_t i = 0; i < 2; i++) {
+        json_object *n = NULL;
+        if (!json_object_object_get_ex(v, bounds[i].key, &n)) {
+            wc_field_errors_add(errs, bounds[i].field, "required", "%s is required: %s",
+                                bounds[i].key, bounds[i].rule);
+            ok = false;
+            continue;
+        }
+        got[i] = json_object_is_type(n, json_type_int) ? json_object_get_int64(n) : 0;
+        if (got[i] < bounds[i].min || got[i] > bounds[i].max) {
+            wc_field_errors_add(errs, bounds[i].field, "range", "%s must be %s", bounds[i].key,
+                                bounds[i].rule);
+            ok = false;
+        }
+    }
+    if (ok) {
+        bson_t batch;
+        BSON_APPEND_DOCUMENT_BEGIN(fields, "batch", &batch);
+        BSON_APPEND_INT64(&batch, "maxEvents", got[0]);
+        BSON_APPEND_INT64(&batch, "maxWaitMs", got[1]);
+        bson_append_document_end(fields, &batch);
+    }
+}
+
 bool api_endpoint_body_check(json_object *body, bool partial, bool allow_http, bson_t *fields,
                              wc_field_errors_t *errs)
 {
@@ -163,8 +224,9 @@ bool api_endpoint_body_check(json_object *body, bool partial, bool allow_http, b
         wc_field_errors_add(errs, "body", "type", "the body must be a JSON object");
         return false;
     }
-    static const char *const known[] = {"url",     "description", "eventTypes", "filter",
-                                        "transformation", "headers", "rateLimit", "enabled"};
+    static const char *const known[] = {"url",       "description", "eventTypes",
+                                        "filter",    "transformation", "headers",
+                                        "rateLimit", "batch",       "enabled"};
     json_object_object_foreach(body, key, value)
     {
         (void)value;
@@ -177,7 +239,7 @@ bool api_endpoint_body_check(json_object *body, bool partial, bool allow_http, b
             snprintf(field, sizeof(field), "%.64s", key);
             wc_field_errors_add(errs, field, "unknown",
                                 "unknown field; an endpoint has url, description, eventTypes, "
-                                "filter, transformation, headers, rateLimit, enabled");
+                                "filter, transformation, headers, rateLimit, batch, enabled");
         }
     }
     json_object *v = NULL;
@@ -220,6 +282,11 @@ bool api_endpoint_body_check(json_object *body, bool partial, bool allow_http, b
         check_rate(v, fields, errs);
     } else if (!partial) {
         BSON_APPEND_NULL(fields, "rateLimit");
+    }
+    if (json_object_object_get_ex(body, "batch", &v)) {
+        check_batch(v, fields, errs);
+    } else if (!partial) {
+        BSON_APPEND_NULL(fields, "batch");
     }
     if (json_object_object_get_ex(body, "enabled", &v)) {
         if (!json_object_is_type(v, json_type_boolean)) {

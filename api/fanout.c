@@ -120,6 +120,11 @@ static bson_t *delivery_document(api_context_t *ctx, const bson_t *event, const 
         if (ok && bson_iter_init_find(&it, endpoint, "headers") && BSON_ITER_HOLDS_DOCUMENT(&it)) {
             ok = bson_append_iter(doc, "headers", -1, &it);
         }
+        /* Batching settings travel with the delivery, fixed at publish time
+         * like its headers: the worker groups by them after the claim. */
+        if (ok && bson_iter_init_find(&it, endpoint, "batch") && BSON_ITER_HOLDS_DOCUMENT(&it)) {
+            ok = bson_append_iter(doc, "batch", -1, &it);
+        }
         if (ok && bson_iter_init_find(&it, endpoint, "rev")) {
             ok = BSON_APPEND_INT64(doc, "endpointRev", bson_iter_as_int64(&it));
         }

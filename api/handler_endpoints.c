@@ -27,8 +27,8 @@ static json_object *endpoint_json(const bson_t *doc)
     json_object *all = wc_json_from_bson(doc);
     json_object *out = json_object_new_object();
     static const char *const shown[] = {"url",     "description", "eventTypes", "filter",
-                                        "transformation", "headers", "rateLimit", "enabled",
-                                        "disabledReason", "createdAt", "updatedAt"};
+                                        "transformation", "headers", "rateLimit", "batch",
+                                        "enabled", "disabledReason", "createdAt", "updatedAt"};
     json_object *v = NULL;
     if (json_object_object_get_ex(all, "_id", &v)) {
         json_object_object_add(out, "id", json_object_get(v));

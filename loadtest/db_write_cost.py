@@ -23,8 +23,15 @@ N=0 the same outcome as one findAndModify per notification, as the worker writes
 claim must know the documents as they were); `claim-insert` is a claim that rewrites nothing: one
 unordered insert of N small claim records (`_id` "<notification id>:<attempt>", whose unique key
 makes a second claim of the same attempt fail) into a `claims` collection that holds one per
-attempt, as a design without the claim's findAndModify would write them. It reports the database
-CPU per notification, not per command.
+attempt, as a design without the claim's findAndModify would write them; `claim-record` is that
+design's whole claim: each notification read by `_id` (the whole document, which today's
+findAndModify returns and a claim needs for its attempt number, its status and the delivery), then
+one unordered insert of the N claim records; `claim-close` deletes N claim records of finished
+attempts per command (one unordered `delete` of N statements by `_id`), what closing a claim after
+its outcome would add; `read` is the read of claim-record alone (one find by `_id` per
+notification, the whole document) and `read-state` the same find projected on the fields a claim
+decides by (status, retryCount, seq). It reports the database CPU per notification, not per
+command.
 Keep N small on the shared stack: with N=32 and N=64 from eight threads FerretDB 1.24 stopped
 answering until its launcher restarted it (loadtest/ANALYSIS.md).
 
@@ -142,8 +149,42 @@ def claim_statement(oid, token):
     return pymongo.UpdateOne(filt, update)
 
 
+def claim_record(oid, token, now):
+    """The claim record of attempt 0 of notification OID under TOKEN."""
+    return {"_id": f"{oid}:0", "notificationId": oid, "owner": "worker:bench", "token": token,
+            "until": now}
+
+
 def batched_writer(coll, kind, batch, ids, token):
     """Writes KIND for ids, BATCH notifications per command."""
+    if kind == "claim-record":
+        claims = coll.database.claims
+        now = datetime.datetime.now(datetime.timezone.utc)
+        for i in range(0, len(ids), batch):
+            chunk = ids[i:i + batch]
+            for oid in chunk:
+                if coll.find_one({"_id": oid}) is None:
+                    raise RuntimeError("a claimed notification was not found")
+            reply = claims.insert_many([claim_record(oid, token, now) for oid in chunk],
+                                       ordered=False)
+            if len(reply.inserted_ids) != len(chunk):
+                raise RuntimeError("a claim record was not inserted")
+        return
+    if kind in ("read", "read-state"):
+        projection = {"status": 1, "retryCount": 1, "seq": 1} if kind == "read-state" else None
+        for oid in ids:
+            if coll.find_one({"_id": oid}, projection) is None:
+                raise RuntimeError("a notification was not found")
+        return
+    if kind == "claim-close":
+        claims = coll.database.claims
+        for i in range(0, len(ids), batch):
+            chunk = ids[i:i + batch]
+            reply = claims.bulk_write([pymongo.DeleteOne({"_id": f"{oid}:0"}) for oid in chunk],
+                                      ordered=False)
+            if reply.deleted_count != len(chunk):
+                raise RuntimeError(f"closed {reply.deleted_count} of {len(chunk)} claim records")
+        return
     if kind == "claim-insert":
         claims = coll.database.claims
         now = datetime.datetime.now(datetime.timezone.utc)
@@ -182,7 +223,8 @@ def main():
                         help="the document and the claim written: " +
                              "; ".join(f"{k}: {v}" for k, v in sorted(SHAPES.items())))
     parser.add_argument("--batch", type=int, help="notifications per command (see above)")
-    parser.add_argument("--write", choices=["outcome", "claim", "claim-insert"], default="outcome",
+    parser.add_argument("--write", choices=["outcome", "claim", "claim-insert", "claim-record", "claim-close", "read",
+                                            "read-state"], default="outcome",
                         help="with --batch: what is written")
     parser.add_argument("--results", help="write db_ceiling.json and db_ceiling.md here")
     args = parser.parse_args()
@@ -202,14 +244,15 @@ def main():
     token = "0123456789abcdef01234567"
     if args.batch is not None and args.write == "outcome":
         docs = [processing(d, token) for d in docs]
-    if args.write == "claim-insert":
+    if args.write in ("claim-insert", "claim-record", "claim-close"):
         # The claims collection exists, with as many records as the notifications, before the
         # measured part: creating its table is not a claim's cost, and its unique key is checked
-        # against a collection of the same size.
+        # against a collection of the same size. For claim-close they are the records it deletes.
         for i in range(0, args.docs, 1000):
+            chunk = docs[i:i + 1000]
             coll.database.claims.insert_many(
-                [{"_id": f"{bson.ObjectId()}:0", "notificationId": bson.ObjectId(),
-                  "owner": "worker:bench", "token": token, "until": now} for _ in range(1000)])
+                [claim_record(d["_id"], token, now) if args.write == "claim-close" else
+                 claim_record(bson.ObjectId(), token, now) for d in chunk])
     names = {"ferretdb": {"wavecom-ferretd", "wavecom-ferretdb"}, "postgresql": {"postgres"}}
     fill_before = {k: cpu_seconds(v) for k, v in names.items()}
     fill_started = time.monotonic()

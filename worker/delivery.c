@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "delivery_policy.h"
+#include "endpoint_batch.h"
 #include "endpoint_pace.h"
 #include "wc_backoff.h"
 #include "wc_log.h"
@@ -57,6 +58,9 @@ struct delivery_job {
     char failover_note[300];
     int64_t provider_started_ms; /* monotonic; 0 until the provider is called */
     size_t retry_tier;           /* index in wc_retry_tiers of a scheduled retry */
+    /* Sent as a member of a batch (endpoint_batch.h): the batch's request
+     * fed the breaker and the provider metrics once for all its members. */
+    bool batched;
 
     /* The database step in flight (store_pool.h): the claim, then the
      * outcome. The loop leaves these alone until the step is done. */
@@ -421,6 +425,7 @@ static void give_up_expired(delivery_context_t *ctx, int64_t now)
 }
 
 static void claim_done(store_op_t *op);
+static void send_due_batches(delivery_context_t *ctx, int64_t now);
 static void remember_failed_claim(delivery_context_t *ctx, const delivery_job_t *job);
 static void run_claim(store_op_t *op, wc_store_t *store);
 
@@ -468,7 +473,7 @@ int delivery_next_due_ms(const delivery_context_t *ctx, int64_t now, int limit_m
             limit_ms = (int)wait;
         }
     }
-    return limit_ms;
+    return endpoint_batches_next_due_ms(&ctx->batches, now, limit_ms);
 }
 
 /* Claims again the held jobs whose time has come; on drain, gives their
@@ -499,6 +504,7 @@ void delivery_tick(delivery_context_t *ctx)
     int64_t now = wc_time_monotonic_ms();
     retry_held_claims(ctx, now);
     release_paced(ctx, now);
+    send_due_batches(ctx, now);
     if (ctx->waiting_n == 0 || ctx->probe_in_flight || now < ctx->probe_at_ms) {
         return;
     }
@@ -688,7 +694,7 @@ static void job_complete(delivery_job_t *job, const delivery_result_t *result)
 {
     delivery_context_t *ctx = job->ctx;
     int64_t now = wc_time_monotonic_ms();
-    if (job->provider_started_ms != 0 && !result->not_attempted) {
+    if (job->provider_started_ms != 0 && !result->not_attempted && !job->batched) {
         worker_metrics_observe_provider(ctx->metrics, job->provider_kind,
                                         provider_answer(result->outcome),
                                         now - job->provider_started_ms);
@@ -704,7 +710,8 @@ static void job_complete(delivery_job_t *job, const delivery_result_t *result)
                 : -1,
             result->detail, wc_time_now_ms());
     }
-    if (job->breaker >= 0 && !result->not_attempted && !result->destination_refused) {
+    if (job->breaker >= 0 && !result->not_attempted && !result->destination_refused &&
+        !job->batched) {
         /* A permanent refusal is a healthy provider answering. */
         wc_breaker_record(&ctx->breakers->slots[job->breaker], &ctx->breaker_policy,
                           result->outcome != DELIVERY_TRANSIENT, now);
@@ -920,6 +927,136 @@ static void complete_not_attempted(delivery_job_t *job)
     job_complete(job, &result);
 }
 
+/* One batch's request (endpoint_batch.h): what the webhook provider sees,
+ * and the members its answer goes to. */
+typedef struct {
+    provider_job_t provider_job; /* first: the provider reports through it */
+    delivery_context_t *ctx;
+    endpoint_batch_t *batch;
+    bson_t *doc;
+    char id[ENDPOINT_BATCH_ID_LEN];
+    int breaker;
+    int64_t started_ms; /* monotonic */
+} batch_request_t;
+
+static delivery_job_t *batch_member(const endpoint_batch_t *batch, size_t i)
+{
+    return batch->members[i];
+}
+
+/* The batch's answer, once for the breaker and the metrics, then to every
+ * member as its own, which records its own outcome (docs/ARCHITECTURE.md §14). */
+static void on_batch_report(provider_job_t *provider_job, const delivery_result_t *result)
+{
+    batch_request_t *request = (batch_request_t *)provider_job;
+    delivery_context_t *ctx = request->ctx;
+    endpoint_batch_t *batch = request->batch;
+    int64_t now = wc_time_monotonic_ms();
+    if (!result->not_attempted) {
+        worker_metrics_observe_provider(ctx->metrics, PROVIDER_WEBHOOK,
+                                        provider_answer(result->outcome), now - request->started_ms);
+        if (!result->destination_refused) {
+            wc_breaker_record(&ctx->breakers->slots[request->breaker], &ctx->breaker_policy,
+                              result->outcome != DELIVERY_TRANSIENT, now);
+        }
+    }
+    for (size_t i = 0; i < batch->n; i++) {
+        delivery_job_t *job = batch_member(batch, i);
+        delivery_result_t own = *result;
+        snprintf(own.detail, sizeof(own.detail), "in %s (%zu of %zu): %.440s", request->id, i + 1,
+                 batch->n, result->detail);
+        job_complete(job, &own);
+    }
+    bson_destroy(request->doc);
+    endpoint_batch_free(batch);
+    free(request);
+}
+
+/* Sends an endpoint's batch as one request, or, when its breaker refuses or
+ * memory runs out, reports that to each member as a local refusal. */
+static void send_batch(delivery_context_t *ctx, endpoint_batch_t *batch)
+{
+    const char *ids[WC_ENDPOINT_BATCH_EVENTS_MAX];
+    for (size_t i = 0; i < batch->n; i++) {
+        ids[i] = batch_member(batch, i)->msg.notification_id;
+    }
+    delivery_job_t *first = batch_member(batch, 0);
+    batch_request_t *request = calloc(1, sizeof(*request));
+    if (request != NULL) {
+        request->doc = endpoint_batch_document(batch, ids);
+    }
+    if (request == NULL || request->doc == NULL ||
+        !wc_breaker_allow(&ctx->breakers->slots[first->breaker], &ctx->breaker_policy,
+                          wc_time_monotonic_ms())) {
+        if (request != NULL) {
+            bson_destroy(request->doc);
+            free(request);
+        }
+        for (size_t i = 0; i < batch->n; i++) {
+            complete_not_attempted(batch_member(batch, i));
+        }
+        endpoint_batch_free(batch);
+        return;
+    }
+    request->ctx = ctx;
+    request->batch = batch;
+    request->breaker = first->breaker;
+    request->started_ms = wc_time_monotonic_ms();
+    endpoint_batch_id(ids, batch->n, request->id);
+    for (size_t i = 0; i < batch->n; i++) {
+        delivery_job_t *job = batch_member(batch, i);
+        job->batched = true;
+        job->provider_started_ms = request->started_ms;
+        job->candidate_next = job->candidate_n; /* no failover: the batch went as one */
+    }
+    request->provider_job = (provider_job_t){
+        .doc = request->doc,
+        .id = request->id,
+        .complete = on_batch_report,
+    };
+    ctx->providers[PROVIDER_WEBHOOK]->start(ctx->providers[PROVIDER_WEBHOOK],
+                                            &request->provider_job);
+}
+
+/* Sends the open batches that are due, all of them when draining: their
+ * members are claimed, and a drain ends with nothing held. */
+static void send_due_batches(delivery_context_t *ctx, int64_t now)
+{
+    endpoint_batch_t *batch;
+    while ((batch = endpoint_batches_take_due(&ctx->batches, now, ctx->draining)) != NULL) {
+        send_batch(ctx, batch);
+    }
+}
+
+/* Adds a claimed delivery of a batching endpoint to its open batch. False
+ * when it is to be sent alone (not batched, draining, no room). */
+static bool join_batch(delivery_job_t *job)
+{
+    delivery_context_t *ctx = job->ctx;
+    size_t max_events = 0;
+    int wait_ms = 0;
+    if (ctx->draining || job->provider_kind != PROVIDER_WEBHOOK ||
+        ctx->providers[PROVIDER_WEBHOOK] == NULL ||
+        !wc_endpoint_batch_settings(job->doc, &max_events, &wait_ms)) {
+        return false;
+    }
+    /* A child holds at most its prefetch of one queue's messages: a larger
+     * batch could fill only by waiting out maxWaitMs. */
+    if (max_events > (size_t)ctx->cfg->worker_prefetch) {
+        max_events = (size_t)ctx->cfg->worker_prefetch;
+    }
+    endpoint_batch_t *full = NULL;
+    int rc = endpoint_batches_add(&ctx->batches, job, job->doc, max_events, wait_ms,
+                                  wc_time_monotonic_ms(), &full);
+    if (rc < 0) {
+        return false;
+    }
+    if (full != NULL) {
+        send_batch(ctx, full);
+    }
+    return true;
+}
+
 static void start_job(delivery_job_t *job)
 {
     if (!route(job->ctx, job)) {
@@ -928,6 +1065,9 @@ static void start_job(delivery_job_t *job)
         provider_fail(&result, DELIVERY_PERMANENT, "%s delivery is not configured on this worker",
                       job->channel);
         job_complete(job, &result);
+        return;
+    }
+    if (join_batch(job)) {
         return;
     }
     if (!start_next_provider(job)) {

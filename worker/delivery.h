@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "breakers.h"
+#include "endpoint_batch.h"
 #include "endpoint_health.h"
 #include "endpoint_pace.h"
 #include "metrics.h"
@@ -70,6 +71,9 @@ typedef struct {
      * the deliveries held here for a send slot under a second away. */
     endpoint_pace_t *pace;
     delivery_job_t *paced_head;
+    /* Claimed deliveries of batching endpoints, waiting to go as one
+     * request (endpoint_batch.h); sent at once on drain. */
+    endpoint_batches_t batches;
     /* Event endpoints' attempts since the last flush (endpoint_health.h). */
     endpoint_health_t endpoint_health;
 

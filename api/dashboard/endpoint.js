@@ -4,7 +4,7 @@
 // deliveries refresh every five seconds while the page is open.
 import { api, query, mayAdminister, mayReplay, principal } from './api.js';
 import { h, badge, formatDate, formatMs, formatNumber, describeError, tableWrap, announce, secretOnce } from './ui.js';
-import { stateText, rateText } from './endpoints.js';
+import { stateText, rateText, batchText } from './endpoints.js';
 
 const REFRESH_MS = 5000;
 // GET /api/notifications has no filter by endpoint: the page looks among the
@@ -44,6 +44,7 @@ export function render(main, params, id) {
       ['Event types', h('span', { class: 'mono' }, e.eventTypes.join(', '))],
       ['State', stateText(e), 'endpoint-state'],
       ['Rate limit', rateText(e.rateLimit)],
+      ['Batching', batchText(e.batch), 'endpoint-batch'],
       ['Filter', e.filter ? h('pre', {}, JSON.stringify(e.filter, null, 2)) : 'None: every event of its types'],
       ['Transformation', e.transformation ? h('pre', {}, JSON.stringify(e.transformation, null, 2)) : 'None: the event\'s envelope'],
       // Names only: a header's value may be the receiver's credential.

@@ -15,6 +15,10 @@ function rateText(rateLimit) {
   return rateLimit === null || rateLimit === undefined ? 'No limit' : `${rateLimit} a second`;
 }
 
+function batchText(batch) {
+  return batch ? `Up to ${batch.maxEvents} events a request, waiting at most ${batch.maxWaitMs} ms` : 'Each delivery alone';
+}
+
 function field(name, label, hint, control) {
   const id = `ep-${name}`;
   return h('div', { class: 'field' },
@@ -75,6 +79,8 @@ export function render(main) {
       eventTypes: input('eventTypes', { required: true }),
       description: input('description', { maxlength: '512' }),
       rateLimit: input('rateLimit', { type: 'number', inputmode: 'numeric', min: '1', max: '10000', step: '1' }),
+      batchMaxEvents: input('batchMaxEvents', { type: 'number', inputmode: 'numeric', min: '2', max: '100', step: '1' }),
+      batchMaxWaitMs: input('batchMaxWaitMs', { type: 'number', inputmode: 'numeric', min: '10', max: '30000', step: '1' }),
     };
     const submit = h('button', { type: 'submit', id: 'endpoint-create' }, 'Register endpoint');
     const form = h('form', { novalidate: true, 'aria-labelledby': 'h-endpoint-create', id: 'endpoint-form' },
@@ -83,6 +89,8 @@ export function render(main) {
       field('eventTypes', 'Event types', 'Comma-separated: a type (invoice.paid), a prefix (invoice.*) or *', controls.eventTypes),
       field('description', 'Description', 'Optional, up to 512 bytes', controls.description),
       field('rateLimit', 'Rate limit (deliveries a second)', 'Optional, 1 to 10,000; empty for none', controls.rateLimit),
+      field('batchMaxEvents', 'Batch: events a request', 'Optional, 2 to 100; with the wait below, deliveries go together as one JSON array', controls.batchMaxEvents),
+      field('batchMaxWaitMs', 'Batch: longest wait (ms)', 'With the field above, 10 to 30,000', controls.batchMaxWaitMs),
       submit);
 
     function clearErrors() {
@@ -96,7 +104,9 @@ export function render(main) {
     function showErrors(err) {
       const items = err.errors.length > 0 ? err.errors : [{ field: null, message: err.message }];
       for (const e of items) {
-        const name = String(e.field || '').split(/[.[]/)[0];
+        // "batch.maxEvents" belongs to batchMaxEvents; "batch" alone to both batch fields.
+        const parts = String(e.field || '').split(/[.[]/);
+        const name = parts[0] === 'batch' && parts[1] ? `batch${parts[1][0].toUpperCase()}${parts[1].slice(1)}` : parts[0];
         if (controls[name]) {
           controls[name].setAttribute('aria-invalid', 'true');
           const slot = form.querySelector(`#ep-${name}-error`);
@@ -122,6 +132,15 @@ export function render(main) {
         // Sent as typed when it is no number, so the API names the rule.
         const n = Number(controls.rateLimit.value);
         body.rateLimit = Number.isNaN(n) ? controls.rateLimit.value : n;
+      }
+      const batchFields = [['maxEvents', controls.batchMaxEvents], ['maxWaitMs', controls.batchMaxWaitMs]]
+        .filter(([, control]) => control.value.trim() !== '');
+      if (batchFields.length > 0) {
+        // Only what was typed: a missing half is the API's to name.
+        body.batch = Object.fromEntries(batchFields.map(([key, control]) => {
+          const n = Number(control.value);
+          return [key, Number.isNaN(n) ? control.value : n];
+        }));
       }
       submit.disabled = true;
       try {
@@ -172,4 +191,4 @@ export function render(main) {
   }
 }
 
-export { stateText, rateText };
+export { stateText, rateText, batchText };

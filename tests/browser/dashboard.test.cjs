@@ -372,10 +372,18 @@ async function main() {
     const hookUrl = `${WEBHOOK_URL}${hookPrefix}/hook`;
     await page.locator('#ep-url').fill(hookUrl);
     await page.locator('#ep-eventTypes').fill('dash.*, not a type!');
+    await page.locator('#ep-batchMaxEvents').fill('1');
+    await page.locator('#ep-batchMaxWaitMs').fill('100');
     await page.getByRole('button', { name: 'Register endpoint' }).click();
     await page.locator('#endpoint-outcome [role="alert"]').waitFor();
     assert.notEqual(await text(page, '#ep-eventTypes-error'), '');
     assert.equal(await page.locator('#ep-eventTypes').getAttribute('aria-invalid'), 'true');
+    // batch.maxEvents is named beside its own field; the wait was fine.
+    assert.match(await text(page, '#ep-batchMaxEvents-error'), /from 2 to 100/);
+    assert.equal(await page.locator('#ep-batchMaxEvents').getAttribute('aria-invalid'), 'true');
+    assert.equal(await text(page, '#ep-batchMaxWaitMs-error'), '');
+    await page.locator('#ep-batchMaxEvents').fill('');
+    await page.locator('#ep-batchMaxWaitMs').fill('');
     assert.equal(await page.locator('#endpoint-secret').count(), 0);
     await page.locator('#ep-eventTypes').fill('dash.order, dash.refund');
     // Markup in a description stays text.
@@ -409,6 +417,7 @@ async function main() {
     await endpointRow.getByRole('link', { name: `Endpoint ${hookUrl}` }).click();
     await page.waitForURL(new RegExp(`#/endpoints/${endpointId}$`));
     await waitHealth(page, 'attempts', 1);
+    assert.equal(await text(page, '#endpoint-batch'), 'Each delivery alone');
     assert.equal(await text(page, '#health-delivered'), '1');
     assert.equal(await text(page, '#health-failed'), '0');
     assert.equal(await text(page, '#health-success-rate'), '100 %');

@@ -7,12 +7,14 @@ import datetime
 import hashlib
 import hmac
 import json
+import re
+import sys
 import unittest
 import uuid
 
 import providers
 from api_support import email, later, sms, webhook
-from harness import Stack, close_cleanly, started, wait_until
+from harness import Stack, close_cleanly, started, trail, wait_until
 
 PAYLOAD = {"order": {"id": "o-1", "total": 250, "currency": "EUR",
                      "customer": {"tier": "gold", "country": "FR"}},
@@ -241,6 +243,12 @@ class EventsTest(unittest.TestCase):
             (dict(ok, headers={"Content-Type": "text/plain"}), {"headers.Content-Type"}),
             (dict(ok, headers={"X-A": "a\nb"}), {"headers.X-A"}),
             (dict(ok, rateLimit=0), {"rateLimit"}),
+            (dict(ok, batch=50), {"batch"}),
+            (dict(ok, batch={"maxEvents": 1, "maxWaitMs": 100}), {"batch.maxEvents"}),
+            (dict(ok, batch={"maxEvents": 10, "maxWaitMs": 60000}), {"batch.maxWaitMs"}),
+            (dict(ok, batch={"maxEvents": 10}), {"batch.maxWaitMs"}),
+            (dict(ok, batch={"maxEvents": 10, "maxWaitMs": 100, "order": "fifo"}),
+             {"batch.order"}),
             (dict(ok, enabled="yes"), {"enabled"}),
             (dict(ok, secret="whsec_mine"), {"secret"}),
         ]
@@ -324,6 +332,82 @@ class EventsTest(unittest.TestCase):
         self.assertGreater(pace["next"], last_ms - 1000)
         wait_until(lambda: self.stack.db.notifications.count_documents(
             {"endpointId": data["id"], "status": "SENT"}) == 12, 30, what="12 paced deliveries SENT")
+
+    def test_batching_sends_an_endpoints_deliveries_together(self):
+        """500 events to an endpoint batching up to 50: they arrive in 10 signed POSTs (a few
+        more if a batch fell due before it was full), each body a JSON array of {id, data} in
+        the order the worker claimed them, every event exactly once, each delivery SENT on its
+        own with the batch's id as its providerMessageId."""
+        data, prefix = self.create_endpoint("batched", {
+            "eventTypes": ["bulk.*"], "batch": {"maxEvents": 50, "maxWaitMs": 5000}})
+        self.assertEqual(data["batch"], {"maxEvents": 50, "maxWaitMs": 5000})
+        for start in range(0, 500, 100):
+            r = self.stack.request("POST", "/api/events/batch", key=self.key, body={"events": [
+                {"type": "bulk.item", "payload": {"n": n}} for n in range(start, start + 100)]})
+            self.assertEqual(r.status, 201, r)
+        deliveries = {"endpointId": data["id"]}
+        wait_until(lambda: self.stack.db.notifications.count_documents(
+            dict(deliveries, status="SENT")) == 500, 120, what="500 batched deliveries SENT")
+        requests = [x for x in providers.last("webhook", n=500) if x["path"].startswith(prefix)]
+        sizes = [len(json.loads(x["body"])) for x in requests]
+        print(f"500 batched events arrived in {len(requests)} requests of {sizes}", file=sys.stderr)
+        self.assertLessEqual(len(requests), 13, sizes)
+        self.assertGreaterEqual(len(requests), 10)
+        seen = []
+        for request in requests:
+            self.assertEqual(request["status"], 200, request)
+            self.assertTrue(request["headers"]["webhook-id"].startswith("batch_"), request)
+            self.assertTrue(signatures_valid(data["secret"], request["headers"], request["body"])[0])
+            items = json.loads(request["body"])
+            self.assertIsInstance(items, list)
+            self.assertLessEqual(len(items), 50)
+            for item in items:
+                self.assertEqual(set(item), {"id", "data"}, item)
+                self.assertEqual(item["data"]["type"], "bulk.item")
+                seen.append((item["id"], item["data"]["data"]["n"]))
+        self.assertEqual(sorted(n for _, n in seen), list(range(500)))
+        ids = {str(d["_id"]) for d in self.stack.db.notifications.find(deliveries)}
+        self.assertEqual({i for i, _ in seen}, ids)
+        # Each delivery names the request that carried it.
+        batch_ids = {x["headers"]["webhook-id"] for x in requests}
+        stored = {d["providerMessageId"] for d in self.stack.db.notifications.find(
+            deliveries, {"providerMessageId": 1})}
+        self.assertEqual(stored, batch_ids)
+
+    def test_a_failed_batch_is_retried_and_each_event_arrives_once(self):
+        """A batching endpoint's receiver down: the batch's deliveries fail together and wait in
+        the same retry tier; once it is up they are sent again (batched anew with whatever
+        arrived meanwhile), and the receiver accepts each event exactly once."""
+        data, prefix = self.create_endpoint("batch-retry", {
+            "eventTypes": ["retry.*"], "batch": {"maxEvents": 3, "maxWaitMs": 2000}})
+        deliveries = {"endpointId": data["id"]}
+        providers.configure("webhook", down=True)
+        try:
+            r = self.stack.request("POST", "/api/events/batch", key=self.key, body={"events": [
+                {"type": "retry.item", "payload": {"n": n}} for n in range(6)]})
+            self.assertEqual(r.status, 201, r)
+            wait_until(lambda: self.stack.db.notifications.count_documents(
+                dict(deliveries, status="RETRYING")) == 6, 60, what="six deliveries RETRYING")
+        finally:
+            providers.configure("webhook", down=False)
+        wait_until(lambda: self.stack.db.notifications.count_documents(
+            dict(deliveries, status="SENT")) == 6, 60, what="six deliveries SENT")
+        requests = [x for x in providers.last("webhook", n=500) if x["path"].startswith(prefix)]
+        # The double records the requests it accepted, not those it refused while down.
+        accepted = [x for x in requests if x["status"] == 200]
+        items = [i for x in accepted for i in json.loads(x["body"])]
+        self.assertEqual(sorted(i["data"]["data"]["n"] for i in items), list(range(6)))
+        failed_in = {}
+        for doc in self.stack.db.notifications.find(deliveries):
+            self.assertEqual(doc["retryCount"], 1, doc)
+            failed = [e["message"] for e in trail(self.stack.db, doc)
+                      if e["message"].startswith("Attempt failed")]
+            self.assertEqual(len(failed), 1, failed)
+            batch = re.search(r"in (batch_[0-9a-f]{24}) \(\d of 3\)", failed[0])
+            self.assertIsNotNone(batch, failed)
+            failed_in.setdefault(batch.group(1), []).append(str(doc["_id"]))
+        # Two requests of three failed, and their members waited in the retry tier together.
+        self.assertEqual(sorted(len(v) for v in failed_in.values()), [3, 3], failed_in)
 
     def test_status_callbacks(self):
         """A tenant that subscribes an endpoint to notification.* gets a signed event when one of
