@@ -309,9 +309,9 @@ async function main() {
     step('a suppressed recipient: its notification ends SUPPRESSED, in the filters and the counts');
     const listed = await apiCall('POST', '/api/suppressions', { channel: 'SMS', recipient: '+14155550199', reason: 'manual' });
     assert.equal(listed.status, 201, JSON.stringify(listed.json));
-    const made = await apiCall('POST', '/api/notifications', { type: 'SMS', recipient: '+14155550199', message: 'Not for you' });
-    assert.equal(made.status, 201, JSON.stringify(made.json));
-    const suppressedId = made.json.data._id;
+    const toListed = await apiCall('POST', '/api/notifications', { type: 'SMS', recipient: '+14155550199', message: 'Not for you' });
+    assert.equal(toListed.status, 201, JSON.stringify(toListed.json));
+    const suppressedId = toListed.json.data._id;
     await page.goto(`${URL}/#/notifications/${suppressedId}`);
     await waitStatus(page, 'SUPPRESSED');
     await page.getByText('the recipient is on the suppression list (manual)').waitFor();
