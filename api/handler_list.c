@@ -126,7 +126,7 @@ api_response_t api_handle_list_notifications(api_context_t *ctx, const api_reque
         .tenant_id = principal->tenant_id,
         .status = enum_arg(&q, "status", parse_status,
                            "PENDING, QUEUED, PROCESSING, SENT, FAILED, RETRYING, SCHEDULED, "
-                           "CANCELLED",
+                           "CANCELLED, SUPPRESSED",
                            &errs),
         .type = enum_arg(&q, "type", parse_type, "EMAIL, SMS, PUSH, WEBHOOK", &errs),
         .priority = enum_arg(&q, "priority", parse_priority, "LOW, MEDIUM, HIGH, CRITICAL", &errs),

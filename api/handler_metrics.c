@@ -6,9 +6,9 @@
  * http_requests_total, http_request_duration_seconds,
  * notifications_created_total, and the group commit's counters. And the
  * system's, read from the database and the broker and kept for
- * WAVECOM_API_STATS_CACHE_SECONDS: notifications_sent_total and
- * notifications_failed_total by type (every notification ever SENT or
- * FAILED, so every API replica reports the same value: aggregate them with
+ * WAVECOM_API_STATS_CACHE_SECONDS: notifications_sent_total,
+ * notifications_failed_total and notifications_suppressed_total by type (every notification ever SENT,
+ * FAILED or SUPPRESSED, so every API replica reports the same value: aggregate them with
  * max, not sum), notification_processing_duration_seconds (from each
  * notification's processingTimeMs), notifications_by_status, and queue_depth
  * by queue.
@@ -73,6 +73,9 @@ static bool render_system(api_context_t *ctx, api_text_buf_t *out)
         {"notifications_sent_total", WC_STATUS_SENT, "Notifications delivered (status SENT)"},
         {"notifications_failed_total", WC_STATUS_FAILED,
          "Notifications that failed for good (status FAILED, in the dead-letter queue)"},
+        {"notifications_suppressed_total", WC_STATUS_SUPPRESSED,
+         "Notifications never sent because the recipient is suppressed or opted out (status "
+         "SUPPRESSED)"},
     };
     for (size_t f = 0; f < sizeof(finals) / sizeof(finals[0]); f++) {
         api_text_printf(out, "# HELP %s %s, by type; from the database.\n# TYPE %s counter\n",

@@ -98,6 +98,42 @@ api_response_t api_handle_patch_template(api_context_t *ctx, const api_request_t
 api_response_t api_handle_delete_template(api_context_t *ctx, const api_request_t *req,
                                           const wc_principal_t *principal, const char *param);
 
+/* The suppression list (handler_suppressions.c): GET/POST /api/suppressions,
+ * GET/DELETE /api/suppressions/:entry ("<CHANNEL>:<recipient>"). */
+api_response_t api_handle_list_suppressions(api_context_t *ctx, const api_request_t *req,
+                                            const wc_principal_t *principal, const char *param);
+api_response_t api_handle_add_suppression(api_context_t *ctx, const api_request_t *req,
+                                          const wc_principal_t *principal, const char *param);
+api_response_t api_handle_get_suppression(api_context_t *ctx, const api_request_t *req,
+                                          const wc_principal_t *principal, const char *param);
+api_response_t api_handle_delete_suppression(api_context_t *ctx, const api_request_t *req,
+                                             const wc_principal_t *principal, const char *param);
+
+/* Recipient preferences and categories (handler_preferences.c):
+ * GET/PUT/DELETE /api/preferences/:userId, GET /api/categories,
+ * GET/PUT/DELETE /api/categories/:name. */
+api_response_t api_handle_get_preferences(api_context_t *ctx, const api_request_t *req,
+                                          const wc_principal_t *principal, const char *param);
+api_response_t api_handle_put_preferences(api_context_t *ctx, const api_request_t *req,
+                                          const wc_principal_t *principal, const char *param);
+api_response_t api_handle_delete_preferences(api_context_t *ctx, const api_request_t *req,
+                                             const wc_principal_t *principal, const char *param);
+api_response_t api_handle_list_categories(api_context_t *ctx, const api_request_t *req,
+                                          const wc_principal_t *principal, const char *param);
+api_response_t api_handle_get_category(api_context_t *ctx, const api_request_t *req,
+                                       const wc_principal_t *principal, const char *param);
+api_response_t api_handle_put_category(api_context_t *ctx, const api_request_t *req,
+                                       const wc_principal_t *principal, const char *param);
+api_response_t api_handle_delete_category(api_context_t *ctx, const api_request_t *req,
+                                          const wc_principal_t *principal, const char *param);
+
+/* The RFC 8058 unsubscribe link, without an API key (handler_unsubscribe.c):
+ * POST /unsubscribe?token= acts, GET shows a page whose button posts. */
+api_response_t api_handle_unsubscribe(api_context_t *ctx, const api_request_t *req,
+                                      const wc_principal_t *principal, const char *param);
+api_response_t api_handle_unsubscribe_page(api_context_t *ctx, const api_request_t *req,
+                                           const wc_principal_t *principal, const char *param);
+
 /* Who a principal is in audit entries: "api:key:<key id>", or
  * "api:jwt:<tenant>:<subject>" for a dashboard user. */
 void api_actor(const wc_principal_t *principal, char *out, size_t out_len);

@@ -88,6 +88,21 @@ static const route_t routes[] = {
     {"GET", "/api/templates/:id", PERM_READ, api_handle_get_template},
     {"PATCH", "/api/templates/:id", PERM_SEND, api_handle_patch_template},
     {"DELETE", "/api/templates/:id", PERM_SEND, api_handle_delete_template},
+    /* Suppression and preferences (docs/ARCHITECTURE.md §16); the unsubscribe link's
+     * token is its own authority. */
+    {"GET", "/api/suppressions", PERM_READ, api_handle_list_suppressions},
+    {"POST", "/api/suppressions", PERM_OPERATE, api_handle_add_suppression},
+    {"GET", "/api/suppressions/:entry", PERM_READ, api_handle_get_suppression},
+    {"DELETE", "/api/suppressions/:entry", PERM_OPERATE, api_handle_delete_suppression},
+    {"GET", "/api/preferences/:userId", PERM_READ, api_handle_get_preferences},
+    {"PUT", "/api/preferences/:userId", PERM_SEND, api_handle_put_preferences},
+    {"DELETE", "/api/preferences/:userId", PERM_SEND, api_handle_delete_preferences},
+    {"GET", "/api/categories", PERM_READ, api_handle_list_categories},
+    {"GET", "/api/categories/:name", PERM_READ, api_handle_get_category},
+    {"PUT", "/api/categories/:name", PERM_OPERATE, api_handle_put_category},
+    {"DELETE", "/api/categories/:name", PERM_OPERATE, api_handle_delete_category},
+    {"POST", "/unsubscribe", PERM_PUBLIC, api_handle_unsubscribe},
+    {"GET", "/unsubscribe", PERM_PUBLIC, api_handle_unsubscribe_page},
     /* The operator dashboard (dashboard.h): its page and files, then what its pages read. */
     {"GET", "/", PERM_PUBLIC, api_handle_dashboard_index},
     {"GET", "/assets/:file", PERM_PUBLIC, api_handle_dashboard_asset},
@@ -98,8 +113,9 @@ static const route_t routes[] = {
     {"GET", "/api/workers", PERM_READ, api_handle_workers},
 };
 
-/* Room for the longest path parameter: an eventId (128 characters). */
-#define MAX_PARAM 160
+/* Room for the longest path parameter: a suppression entry, a channel name
+ * and a recipient (an email address is up to 254 bytes, a device token more). */
+#define MAX_PARAM 512
 
 /* Matches `path` against `pattern`; copies a ":param" segment into `param`. */
 static bool path_matches(const char *pattern, const char *path, char *param, size_t param_len)

@@ -32,6 +32,7 @@ static void usage(FILE *out)
             "  apikey create|list|revoke      API keys (shown once, stored hashed)\n"
             "  queues                         depth and consumers of every WaveCom queue\n"
             "  counters reconcile             recount notifications, repair the read counters\n"
+            "  suppressions list|add|remove   a tenant's suppression list\n"
             "  config-table                   the WAVECOM_* configuration table as Markdown\n"
             "  topology [--vhost VHOST]       the RabbitMQ topology as a definitions file\n\n"
             "Exit codes: 0 done, 1 broker or database failure, 2 usage error, 3 not found,\n"
@@ -383,6 +384,7 @@ static group_fn find_group(const char *name)
         {"dlq", ctl_dlq_main},       {"notification", ctl_notification_main},
         {"tenant", ctl_tenant_main}, {"apikey", ctl_apikey_main},
         {"queues", ctl_queues_main}, {"counters", ctl_counters_main},
+        {"suppressions", ctl_suppressions_main},
     };
     for (size_t i = 0; i < CTL_COUNT(groups); i++) {
         if (strcmp(groups[i].name, name) == 0) {

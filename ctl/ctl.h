@@ -163,6 +163,7 @@ int ctl_tenant_main(ctl_t *ctl, int argc, char **argv);
 int ctl_apikey_main(ctl_t *ctl, int argc, char **argv);
 int ctl_queues_main(ctl_t *ctl, int argc, char **argv);
 int ctl_counters_main(ctl_t *ctl, int argc, char **argv);
+int ctl_suppressions_main(ctl_t *ctl, int argc, char **argv);
 
 /* API key usage and quotas (ctl_keys.c). */
 

@@ -212,6 +212,13 @@ int worker_child_run(const wc_config_t *cfg, int slot, worker_breakers_t *breake
         rc = CHILD_EXIT_FATAL;
         goto out;
     }
+    ctx.email_order_n = worker_provider_order_parse(WC_CHANNEL_EMAIL, cfg->email_providers,
+                                                    ctx.email_order, err, sizeof(err));
+    if (ctx.email_order_n < 0) {
+        wc_log_error("cannot start: WAVECOM_EMAIL_PROVIDERS: %s", err);
+        rc = CHILD_EXIT_FATAL;
+        goto out;
+    }
     if (!required_providers_present(&ctx)) {
         rc = CHILD_EXIT_FATAL;
         goto out;

@@ -13,7 +13,9 @@
 #include "wc_log.h"
 #include "wc_publish.h"
 #include "wc_notification.h"
+#include "wc_store_suppressions.h"
 #include "wc_store_system_events.h"
+#include "wc_suppression.h"
 #include "trail_batch.h"
 #include "wc_time.h"
 #include "wc_topology.h"
@@ -66,6 +68,14 @@ struct delivery_job {
     wc_claim_result_t claim;
     wc_claim_t claimed;
     bool redelivered; /* the broker says an earlier consumer had this message */
+    /* What the store says of the claimed document's recipient, read with the
+     * claim (docs/ARCHITECTURE.md §16), and whether that read worked. */
+    wc_suppression_facts_t facts;
+    wc_store_status_t facts_read;
+    /* A permanent answer that lists the recipient (delivery_result_t), and
+     * the provider that gave it: written with the FAILED outcome. */
+    wc_suppress_reason_t suppress;
+    const char *suppress_source;
     wc_transition_t transition;
     /* The trail entries of the claim and the outcome, written through the
      * child's trail batch before the message is settled. */
@@ -172,6 +182,20 @@ static wc_broker_status_t publish_queue_message(delivery_context_t *ctx, const c
  * WC_STORE_ERROR (the database failed; the loop tries again later). */
 static wc_store_status_t record(wc_store_t *store, delivery_job_t *job)
 {
+    if (job->suppress != WC_SUPPRESS_NONE && job->doc != NULL) {
+        /* Only a permanent failure gets here, so the happy path never pays
+         * for it; the upsert is keyed by the recipient, so a retried write
+         * or two workers recording one bounce store one entry. */
+        const char *recipient = wc_doc_string(job->doc, "recipient");
+        wc_channel_t channel = job->msg.type;
+        if (recipient != NULL &&
+            wc_store_suppression_put(store, job->msg.tenant_id, channel, recipient, job->suppress,
+                                     job->suppress_source, wc_time_now_ms(),
+                                     NULL) != WC_STORE_OK) {
+            log_job(WC_LOG_WARN, job, "notification %s: its recipient could not be listed as %s",
+                    job->msg.notification_id, wc_suppress_reason_name(job->suppress));
+        }
+    }
     bson_t *filter = wc_store_lease_filter(&job->oid, job->token);
     bson_t *before = NULL;
     wc_trail_entry_t entries[WC_TRANSITION_ENTRIES_MAX];
@@ -222,6 +246,9 @@ static void count_outcome(const delivery_job_t *job)
     case WC_STATUS_RETRYING:
         worker_metrics_count_retry(m, job->retry_tier);
         break;
+    case WC_STATUS_SUPPRESSED:
+        worker_metrics_count_suppressed(m, job->msg.type);
+        return; /* nothing was processed */
     default:
         return;
     }
@@ -639,7 +666,9 @@ static int dead_letter(delivery_job_t *job, const char *reason)
     }
     bson_t *set = BCON_NEW("failedAt", BCON_DATE_TIME(now), "error", BCON_UTF8(reason));
     snprintf(job->audit_message, sizeof(job->audit_message),
-             "Failed after %s attempt(s), moved to the dead-letter queue: %s", attempts, reason);
+             "Failed after %s attempt(s), moved to the dead-letter queue: %.500s%s%s%s", attempts,
+             reason, job->suppress != WC_SUPPRESS_NONE ? "; recipient added to the suppression list (" : "",
+             wc_suppress_reason_name(job->suppress), job->suppress != WC_SUPPRESS_NONE ? ")" : "");
     record_then_settle(job, WC_STATUS_FAILED, set, false, SETTLE_ACK_IF_RECORDED);
     return 0;
 }
@@ -722,6 +751,11 @@ static void job_complete(delivery_job_t *job, const delivery_result_t *result)
     case DELIVERY_EXHAUSTED:
     case DELIVERY_PERMANENT_FAIL:
         log_job(WC_LOG_WARN, job, "notification %s failed for good: %s", id, result->detail);
+        if (decision.action == DELIVERY_PERMANENT_FAIL && result->suppress != WC_SUPPRESS_NONE &&
+            job->provider_kind >= 0) {
+            job->suppress = result->suppress;
+            job->suppress_source = worker_providers[job->provider_kind].name;
+        }
         rc = dead_letter(job, result->detail);
         break;
     }
@@ -820,8 +854,15 @@ static bool route(delivery_context_t *ctx, delivery_job_t *job)
     }
     job->channel = worker_providers[kind].channel;
     job->breaker = breaker_slot(job, kind);
-    const int *order = type == WC_CHANNEL_SMS ? ctx->sms_order : &kind;
-    int order_n = type == WC_CHANNEL_SMS ? ctx->sms_order_n : 1;
+    const int *order = &kind;
+    int order_n = 1;
+    if (type == WC_CHANNEL_SMS) {
+        order = ctx->sms_order;
+        order_n = ctx->sms_order_n;
+    } else if (type == WC_CHANNEL_EMAIL) {
+        order = ctx->email_order;
+        order_n = ctx->email_order_n;
+    }
     for (int i = 0; i < order_n; i++) {
         if (ctx->providers[order[i]] != NULL) {
             job->candidates[job->candidate_n++] = order[i];
@@ -1091,6 +1132,64 @@ static void run_claim(store_op_t *op, wc_store_t *store)
     job->claim = wc_store_claim(store, &job->oid, ctx->owner, job->token,
                                 ctx->cfg->lease_seconds * 1000LL, wc_time_now_ms(),
                                 job->redelivered, &job->claimed);
+    if (job->claim == WC_CLAIM_OK && job->claimed.doc != NULL) {
+        /* On the same store thread as the claim, so the check adds reads by
+         * _id and no round trip through the loop (docs/ARCHITECTURE.md §16). */
+        job->facts_read = wc_store_suppression_facts(store, job->claimed.doc, &job->facts);
+    }
+}
+
+/* Ends a claimed notification SUPPRESSED, never handed to a provider. */
+static void record_suppressed(delivery_job_t *job, wc_suppression_verdict_t verdict)
+{
+    const char *user = wc_doc_string(job->doc, "userId");
+    const char *category = wc_doc_string(job->doc, "category");
+    const char *reason = "";
+    switch (verdict) {
+    case WC_VERDICT_SUPPRESSED:
+        reason = wc_suppress_reason_name(job->facts.listed);
+        snprintf(job->audit_message, sizeof(job->audit_message),
+                 "Suppressed, not sent: the recipient is on the suppression list (%s)", reason);
+        break;
+    case WC_VERDICT_OPTED_OUT_CHANNEL:
+        reason = "opted_out_channel";
+        snprintf(job->audit_message, sizeof(job->audit_message),
+                 "Suppressed, not sent: user %.200s opted out of %s", user != NULL ? user : "",
+                 wc_channel_name(job->msg.type));
+        break;
+    case WC_VERDICT_OPTED_OUT_CATEGORY:
+    case WC_VERDICT_SEND:
+        reason = "opted_out_category";
+        snprintf(job->audit_message, sizeof(job->audit_message),
+                 "Suppressed, not sent: user %.200s opted out of category %.80s",
+                 user != NULL ? user : "", category != NULL ? category : "");
+        break;
+    }
+    log_job(WC_LOG_INFO, job, "notification %s suppressed (%s)", job->msg.notification_id, reason);
+    bson_t *set = BCON_NEW("suppressedAt", BCON_DATE_TIME(wc_time_now_ms()), "suppressionReason",
+                           BCON_UTF8(reason));
+    record_then_settle(job, WC_STATUS_SUPPRESSED, set, false, SETTLE_ACK_IF_RECORDED);
+}
+
+/* Starts the claimed job unless its recipient must not be sent to. A check
+ * that could not read the store is not a reason to send: the attempt goes to
+ * the shortest retry tier, not counted. */
+static void check_then_start(delivery_job_t *job)
+{
+    if (job->facts_read != WC_STORE_OK) {
+        delivery_result_t result;
+        memset(&result, 0, sizeof(result));
+        result.not_attempted = true;
+        provider_fail(&result, DELIVERY_TRANSIENT, "the suppression list could not be read");
+        job_complete(job, &result);
+        return;
+    }
+    wc_suppression_verdict_t verdict = wc_suppression_decide(&job->facts);
+    if (verdict != WC_VERDICT_SEND) {
+        record_suppressed(job, verdict);
+        return;
+    }
+    start_job(job);
 }
 
 static void claim_done(store_op_t *op)
@@ -1104,7 +1203,7 @@ static void claim_done(store_op_t *op)
     switch (job->claim) {
     case WC_CLAIM_OK:
         job->started_ms = wc_time_now_ms();
-        start_job(job);
+        check_then_start(job);
         return;
     case WC_CLAIM_GONE:
         log_job(WC_LOG_DEBUG, job, "notification %s needs nothing more; dropping this copy",

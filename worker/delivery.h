@@ -42,6 +42,8 @@ typedef struct {
     /* The SMS providers in failover order (WAVECOM_SMS_PROVIDERS). */
     int sms_order[PROVIDER_COUNT];
     int sms_order_n;
+    int email_order[PROVIDER_COUNT]; /* WAVECOM_EMAIL_PROVIDERS */
+    int email_order_n;
     worker_breakers_t *breakers;
     worker_metrics_t *metrics; /* shared with the master and the other children */
     int slot;                  /* this child's slot, for its in-flight gauge */

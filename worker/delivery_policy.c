@@ -1,5 +1,7 @@
 #include "delivery_policy.h"
 
+#include <string.h>
+
 #include "wc_backoff.h"
 #include "wc_topology.h"
 
@@ -66,4 +68,39 @@ delivery_decision_t delivery_policy_decide(const delivery_result_t *result, int 
     d.tier = tier_at_least(wc_backoff_tier(retry_count, random_unit), result->retry_after_ms);
     d.retry_count = retry_count + 1;
     return d;
+}
+
+wc_suppress_reason_t delivery_policy_suppression_smtp(int code, const char *text)
+{
+    if (code / 100 != 5 || text == NULL) {
+        return WC_SUPPRESS_NONE;
+    }
+    text += strspn(text, " -");
+    return strncmp(text, "5.1.", 4) == 0 ? WC_SUPPRESS_HARD_BOUNCE : WC_SUPPRESS_NONE;
+}
+
+wc_suppress_reason_t delivery_policy_suppression_twilio(int code)
+{
+    switch (code) {
+    case 21610:
+        return WC_SUPPRESS_UNSUBSCRIBED;
+    case 21211:
+        return WC_SUPPRESS_INVALID_NUMBER;
+    default:
+        return WC_SUPPRESS_NONE;
+    }
+}
+
+wc_suppress_reason_t delivery_policy_suppression_fcm(const char *error_code)
+{
+    return error_code != NULL && strcmp(error_code, "UNREGISTERED") == 0
+               ? WC_SUPPRESS_INVALID_NUMBER
+               : WC_SUPPRESS_NONE;
+}
+
+wc_suppress_reason_t delivery_policy_suppression_apns(long status, const char *reason)
+{
+    return status == 410 && reason != NULL && strcmp(reason, "Unregistered") == 0
+               ? WC_SUPPRESS_INVALID_NUMBER
+               : WC_SUPPRESS_NONE;
 }

@@ -23,6 +23,20 @@ delivery_outcome_t delivery_policy_classify_smtp(int code);
  * status permanent. */
 delivery_outcome_t delivery_policy_classify_http(long status, bool transport_failed);
 
+/* Which permanent answers put the recipient on the tenant's suppression list
+ * (docs/ARCHITECTURE.md §16), WC_SUPPRESS_NONE for every other answer:
+ * - SMTP: a 5xx whose enhanced status (RFC 3463) is 5.1.x, a bad mailbox or
+ *   domain: hard_bounce. `text` is the reply's text after the code.
+ * - Twilio: error 21610 (the number replied STOP): unsubscribed; 21211 (not
+ *   a valid phone number): invalid_number.
+ * - FCM: error code UNREGISTERED; APNs: 410 with reason Unregistered (the
+ *   app was removed from the device): invalid_number, the device token being
+ *   a push message's address. */
+wc_suppress_reason_t delivery_policy_suppression_smtp(int code, const char *text);
+wc_suppress_reason_t delivery_policy_suppression_twilio(int code);
+wc_suppress_reason_t delivery_policy_suppression_fcm(const char *error_code);
+wc_suppress_reason_t delivery_policy_suppression_apns(long status, const char *reason);
+
 typedef enum {
     DELIVERY_SEND_RECORD,    /* delivered: record SENT */
     DELIVERY_RETRY,          /* publish to a retry tier, record RETRYING */

@@ -38,6 +38,13 @@ void worker_metrics_count_failed(worker_metrics_t *m, wc_channel_t type)
     }
 }
 
+void worker_metrics_count_suppressed(worker_metrics_t *m, wc_channel_t type)
+{
+    if ((int)type >= 0 && (int)type < WC_CHANNEL_COUNT) {
+        atomic_fetch_add_explicit(&m->suppressed[type], 1, memory_order_relaxed);
+    }
+}
+
 void worker_metrics_count_retry(worker_metrics_t *m, size_t tier)
 {
     if (tier < WORKER_METRICS_MAX_TIERS) {
@@ -237,6 +244,10 @@ int worker_metrics_render(const worker_metrics_t *m, const worker_breakers_t *br
          "Notifications this worker pool failed for good (status FAILED, in the dead-letter "
          "queue), by type.",
          offsetof(worker_metrics_t, failed)},
+        {"notifications_suppressed_total",
+         "Notifications this worker pool did not send because the recipient is suppressed or "
+         "opted out (status SUPPRESSED), by type.",
+         offsetof(worker_metrics_t, suppressed)},
     };
     for (size_t k = 0; k < sizeof(by_type) / sizeof(by_type[0]); k++) {
         const _Atomic uint64_t *counts =

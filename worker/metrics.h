@@ -49,6 +49,7 @@ typedef struct {
 typedef struct {
     _Atomic uint64_t sent[WC_CHANNEL_COUNT];
     _Atomic uint64_t failed[WC_CHANNEL_COUNT];
+    _Atomic uint64_t suppressed[WC_CHANNEL_COUNT];
     _Atomic uint64_t retries[WORKER_METRICS_MAX_TIERS];
     worker_histogram_t processing;
     worker_histogram_t provider[WORKER_METRICS_PROVIDERS];
@@ -75,6 +76,7 @@ void worker_metrics_unmap(worker_metrics_t *metrics);
  * delivery.h's PROVIDER_* kinds. Out-of-range indexes are ignored. */
 void worker_metrics_count_sent(worker_metrics_t *m, wc_channel_t type);
 void worker_metrics_count_failed(worker_metrics_t *m, wc_channel_t type);
+void worker_metrics_count_suppressed(worker_metrics_t *m, wc_channel_t type);
 void worker_metrics_count_retry(worker_metrics_t *m, size_t tier);
 void worker_metrics_observe_processing(worker_metrics_t *m, int64_t ms);
 /* One attempt that reached a provider: its duration and how it answered. */

@@ -30,6 +30,7 @@
 
 #define WORKER_PROVIDERS(X)                                                                     \
     X(SMTP, "smtp", "email", WC_CHANNEL_EMAIL, NULL, ONE, true, provider_smtp_new)              \
+    X(SMTP2, "smtp2", "email", WC_CHANNEL_EMAIL, NULL, ONE, false, provider_smtp2_new)          \
     X(TWILIO, "twilio", "sms", WC_CHANNEL_SMS, NULL, ONE, false, provider_twilio_new)           \
     X(VONAGE, "vonage", "sms", WC_CHANNEL_SMS, NULL, ONE, false, provider_vonage_new)           \
     X(FCM, "fcm", "fcm", WC_CHANNEL_PUSH, NULL, ONE, false, provider_fcm_new)                   \

@@ -5,7 +5,7 @@ import { api, mayWrite } from './api.js';
 import { h, badge, formatDate, formatMs, describeError, announce } from './ui.js';
 
 const REFRESH_MS = 2000;
-const SETTLED = ['SENT', 'FAILED', 'CANCELLED'];
+const SETTLED = ['SENT', 'FAILED', 'CANCELLED', 'SUPPRESSED'];
 const CANCELLABLE = ['SCHEDULED', 'PENDING', 'QUEUED', 'RETRYING'];
 
 function fieldList(pairs) {

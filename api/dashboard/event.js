@@ -6,7 +6,7 @@ import { api } from './api.js';
 import { h, badge, formatDate, describeError, tableWrap, announce } from './ui.js';
 
 const REFRESH_MS = 2000;
-const SETTLED = ['SENT', 'FAILED', 'CANCELLED'];
+const SETTLED = ['SENT', 'FAILED', 'CANCELLED', 'SUPPRESSED'];
 
 export function render(main, params, id) {
   let timer = null;

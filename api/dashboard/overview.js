@@ -88,6 +88,7 @@ export function render(main) {
         card('total-all', 'All notifications'),
         card('total-SENT', 'Sent'),
         card('total-FAILED', 'Failed'),
+        card('total-SUPPRESSED', 'Suppressed'),
         card('success-rate', 'Success rate'),
         card('avg-time', 'Average processing, last hour'),
         card('p95-time', 'p95 processing, last hour'))),
@@ -137,6 +138,7 @@ export function render(main) {
     set('total-all', formatNumber(stats.total));
     set('total-SENT', formatNumber(stats.byStatus.SENT));
     set('total-FAILED', formatNumber(stats.byStatus.FAILED));
+    set('total-SUPPRESSED', formatNumber(stats.byStatus.SUPPRESSED));
     set('success-rate', stats.successRate === null ? '—' : `${stats.successRate} %`);
     set('avg-time', formatMs(stats.averageProcessingTime));
     set('p95-time', formatMs(tp.processingTime.p95Ms));

@@ -116,6 +116,6 @@ export function tableWrap(label, table) {
 // An event id as GET /api/events/:eventId takes it: only characters a URL path carries as they are.
 export const EVENT_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
 
-export const STATUSES = ['SCHEDULED', 'PENDING', 'QUEUED', 'PROCESSING', 'RETRYING', 'SENT', 'FAILED', 'CANCELLED'];
+export const STATUSES = ['SCHEDULED', 'PENDING', 'QUEUED', 'PROCESSING', 'RETRYING', 'SENT', 'FAILED', 'CANCELLED', 'SUPPRESSED'];
 export const TYPES = ['EMAIL', 'SMS', 'PUSH', 'WEBHOOK'];
 export const PRIORITIES = ['LOW', 'MEDIUM', 'HIGH', 'CRITICAL'];

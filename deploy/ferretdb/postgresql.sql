@@ -40,6 +40,10 @@ LANGUAGE sql IMMUTABLE AS $fn$
     WHEN (parse_ident(tbl::text))[2] ~ '^endpoints_[0-9a-f]{8}$' THEN ARRAY['_id', 'tenantId']
     WHEN (parse_ident(tbl::text))[2] ~ '^events_[0-9a-f]{8}$' THEN ARRAY['_id', 'fanout']
     WHEN (parse_ident(tbl::text))[2] ~ '^endpoint_health_[0-9a-f]{8}$' THEN ARRAY['_id', 'endpointId']
+    -- A tenant's suppression list, preferences and categories are listed by tenantId; the
+    -- worker reads one entry by _id per delivery (docs/ARCHITECTURE.md §16).
+    WHEN (parse_ident(tbl::text))[2] ~ '^(suppressions|recipient_preferences|categories)_[0-9a-f]{8}$'
+      THEN ARRAY['_id', 'tenantId']
     ELSE ARRAY['_id']
   END
 $fn$;

@@ -17,7 +17,7 @@ as_root() {
 make_state_dirs() {
   # Python's mailbox.Maildir creates new/, cur/ and tmp/ only along with the top directory, so
   # make them here; a bare maildir/ would make every delivery fail.
-  mkdir -p "$RUN_DIR" "$LOG_DIR" "$BIN_DIR" "$MAILDIR"/{new,cur,tmp} "$RMQ_DIR" "$FERRETDB_DATA"
+  mkdir -p "$RUN_DIR" "$LOG_DIR" "$BIN_DIR" "$MAILDIR"/{new,cur,tmp} "$MAILDIR2"/{new,cur,tmp} "$RMQ_DIR" "$FERRETDB_DATA"
 }
 
 # True when something accepts TCP connections on 127.0.0.1:PORT. Bash's /dev/tcp needs no extra tools.

@@ -15,6 +15,9 @@ export_app_env() {
   : "${WAVECOM_QUORUM_GROUP_SIZE:=0}"
   : "${WAVECOM_SMTP_HOST:=$LOOPBACK}"
   : "${WAVECOM_SMTP_PORT:=$SMTP_CATCHER_PORT}"
+  # The email channel's second relay: the second catcher.
+  : "${WAVECOM_SMTP2_HOST:=$LOOPBACK}"
+  : "${WAVECOM_SMTP2_PORT:=$SMTP2_CATCHER_PORT}"
   : "${WAVECOM_API_HOST:=$LOOPBACK}"
   : "${WAVECOM_API_PORT:=5000}"
   # SMS, push and webhooks go to the loopback test doubles unless real providers are configured.
@@ -34,6 +37,7 @@ export_app_env() {
   # The provider doubles listen on loopback, which webhooks may not target elsewhere (SSRF).
   : "${WAVECOM_WEBHOOK_ALLOW_LOOPBACK:=1}"
   export WAVECOM_MONGODB_URI WAVECOM_MONGODB_DB WAVECOM_AMQP_URL WAVECOM_QUORUM_GROUP_SIZE WAVECOM_SMTP_HOST WAVECOM_SMTP_PORT \
+    WAVECOM_SMTP2_HOST WAVECOM_SMTP2_PORT \
     WAVECOM_API_HOST WAVECOM_API_PORT WAVECOM_TWILIO_URL WAVECOM_TWILIO_ACCOUNT_SID \
     WAVECOM_TWILIO_AUTH_TOKEN WAVECOM_TWILIO_FROM WAVECOM_FCM_URL WAVECOM_FCM_SERVICE_ACCOUNT_FILE \
     WAVECOM_APNS_URL WAVECOM_APNS_KEY_FILE WAVECOM_APNS_KEY_ID WAVECOM_APNS_TEAM_ID WAVECOM_APNS_TOPIC \
@@ -103,6 +107,8 @@ WaveCom is up.
   RabbitMQ        $WAVECOM_AMQP_URL   (management UI http://$LOOPBACK:$mgmt_port/, guest/guest)
   Database        $mongo
   SMTP catcher    smtp://$LOOPBACK:$SMTP_CATCHER_PORT, every mail lands as a file in $MAILDIR/new/
+                  (a recipient bounce*@... is refused: 550 5.1.1)
+  second relay    smtp://$LOOPBACK:$SMTP2_CATCHER_PORT, mail in $MAILDIR2/new/
   Doubles         control API $WAVECOM_TEST_DOUBLES_CONTROL, fake providers (loadtest/doubles/README.md):
     Twilio        $WAVECOM_TEST_TWILIO_URL  (SID $WAVECOM_TEST_TWILIO_SID, token $WAVECOM_TEST_TWILIO_TOKEN)
     FCM           $WAVECOM_TEST_FCM_URL  (service account $WAVECOM_TEST_FCM_SERVICE_ACCOUNT)

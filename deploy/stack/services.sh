@@ -169,12 +169,20 @@ ensure_ferretdb_database() {
     fail_start postgres "refused deploy/ferretdb/postgresql.sql"
 }
 
-# The SMTP catcher is aiosmtpd's Mailbox handler: every message lands as one file in a Maildir,
-# which tests read back directly. Mailpit was the alternative (web UI), but the Go module proxy
-# refuses github.com/axllent/mailpit ("not available"), and its UI needs an npm build anyway.
+# The SMTP catcher is aiosmtpd's Mailbox handler (deploy/stack/smtp_catcher.py adds a hard bounce
+# for recipients named bounce*@): every message lands as one file in a Maildir, which tests read
+# back directly. Mailpit was the alternative (web UI), but the Go module proxy refuses
+# github.com/axllent/mailpit ("not available"), and its UI needs an npm build anyway.
+# The second catcher is the email channel's second relay (WAVECOM_SMTP2_HOST), with a Maildir of
+# its own, so a test sees which relay delivered.
 start_smtp_catcher() {
-  spawn smtp-catcher env PYTHONUNBUFFERED=1 /usr/bin/python3 -m aiosmtpd -n \
-    -l "$LOOPBACK:$SMTP_CATCHER_PORT" -c aiosmtpd.handlers.Mailbox "$MAILDIR"
+  spawn smtp-catcher env PYTHONUNBUFFERED=1 PYTHONPATH="$ROOT/deploy/stack" /usr/bin/python3 \
+    -m aiosmtpd -n -l "$LOOPBACK:$SMTP_CATCHER_PORT" -c smtp_catcher.Catcher "$MAILDIR"
+}
+
+start_smtp_catcher2() {
+  spawn smtp-catcher2 env PYTHONUNBUFFERED=1 PYTHONPATH="$ROOT/deploy/stack" /usr/bin/python3 \
+    -m aiosmtpd -n -l "$LOOPBACK:$SMTP2_CATCHER_PORT" -c smtp_catcher.Catcher "$MAILDIR2"
 }
 
 # Starts RabbitMQ, the SMTP catcher, the provider doubles and FerretDB, the latter only when the
@@ -199,6 +207,7 @@ start_services() {
     ensure_service ferretdb start_ferretdb "" "$FERRETDB_PORT"
   fi
   ensure_service smtp-catcher start_smtp_catcher "" "$SMTP_CATCHER_PORT"
+  ensure_service smtp-catcher2 start_smtp_catcher2 "" "$SMTP2_CATCHER_PORT"
   ensure_doubles
 }
 
@@ -275,7 +284,7 @@ cmd_down() {
     return 0
   }
   stop_components api worker
-  stop_components smtp-catcher ferretdb doubles
+  stop_components smtp-catcher smtp-catcher2 ferretdb doubles
   stop_components postgres
   stop_rabbitmq
   stop_rabbitmq_cluster
@@ -311,6 +320,7 @@ cmd_status() {
     fi
   fi
   status_line smtp-catcher "$(port_state smtp "$SMTP_CATCHER_PORT"); $mails mails in ${MAILDIR#"$ROOT"/}"
+  status_line smtp-catcher2 "$(port_state smtp "$SMTP2_CATCHER_PORT"); mails in ${MAILDIR2#"$ROOT"/}"
   status_line doubles "$(doubles_state)"
   status_line api "$(port_state http "${WAVECOM_API_PORT:-5000}")"
   status_line worker ""

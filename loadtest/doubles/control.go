@@ -189,7 +189,7 @@ func (d *doubles) handleInfo(w http.ResponseWriter, _ *http.Request) {
 		"control": "http://" + d.addrs["control"],
 		"twilio": map[string]string{
 			"url": "http://" + d.addrs["twilio"], "account_sid": o.twilioSID, "auth_token": o.twilioToken,
-			"unsubscribed_prefix": o.twilioUnsubscribedPrefix,
+			"unsubscribed_prefix": o.twilioUnsubscribedPrefix, "invalid_prefix": o.twilioInvalidPrefix,
 		},
 		"fcm": map[string]string{
 			"url": "http://" + d.addrs["fcm"], "project_id": d.sa.ProjectID, "client_email": d.sa.ClientEmail,

@@ -25,7 +25,7 @@ var providerNames = []string{"twilio", "fcm", "apns", "webhook", "vonage"}
 type options struct {
 	controlAddr, twilioAddr, fcmAddr, apnsAddr, webhookAddr, vonageAddr string
 
-	twilioSID, twilioToken, twilioUnsubscribedPrefix string
+	twilioSID, twilioToken, twilioUnsubscribedPrefix, twilioInvalidPrefix string
 
 	vonageKey, vonageSecret string
 
@@ -54,6 +54,7 @@ func defaultOptions() options {
 		apnsAddr: "127.0.0.1:4030", webhookAddr: "127.0.0.1:4040", vonageAddr: "127.0.0.1:4050",
 		twilioSID: "AC00000000000000000000000000000000", twilioToken: "00000000000000000000000000000000",
 		twilioUnsubscribedPrefix: "+1555000",
+		twilioInvalidPrefix:      "+1555001",
 		vonageKey:                "abcd1234", vonageSecret: "0123456789abcdef",
 		fcmProject: "wavecom-test",
 		apnsKeyID:  "ABC123DEFG", apnsTeamID: "DEF123GHIJ", apnsMaxTokenUpdates: 1,
@@ -163,7 +164,8 @@ func start(opts options, log *slog.Logger) (d *doubles, err error) {
 		d.providers[name] = newProvider(name, log, b, d.stop, opts.maxIDs, opts.lastSize)
 	}
 
-	d.twilio = &twilioDouble{sid: opts.twilioSID, token: opts.twilioToken, unsubscribedPrefix: opts.twilioUnsubscribedPrefix}
+	d.twilio = &twilioDouble{sid: opts.twilioSID, token: opts.twilioToken, unsubscribedPrefix: opts.twilioUnsubscribedPrefix,
+		invalidPrefix: opts.twilioInvalidPrefix}
 	d.providers["twilio"].proto = d.twilio
 	d.vonage = &vonageDouble{key: opts.vonageKey, secret: opts.vonageSecret}
 	d.providers["vonage"].proto = d.vonage

@@ -41,6 +41,7 @@ func parseFlags(args []string, stderr io.Writer) (options, bool, error) {
 	fs.StringVar(&o.twilioSID, "twilio-sid", o.twilioSID, "Twilio account SID accepted (basic-auth user and the {AccountSid} of the path)")
 	fs.StringVar(&o.twilioToken, "twilio-token", o.twilioToken, "Twilio auth token accepted (basic-auth password)")
 	fs.StringVar(&o.twilioUnsubscribedPrefix, "twilio-unsubscribed-prefix", o.twilioUnsubscribedPrefix, "a To starting with this `prefix` is an unsubscribed recipient (400, code 21610); empty: none")
+	fs.StringVar(&o.twilioInvalidPrefix, "twilio-invalid-prefix", o.twilioInvalidPrefix, "a To starting with this `prefix` is not a valid phone number (400, code 21211), as Twilio answers for a well-formed number no carrier knows; empty: none")
 
 	fs.StringVar(&o.vonageKey, "vonage-key", o.vonageKey, "Vonage api_key accepted")
 	fs.StringVar(&o.vonageSecret, "vonage-secret", o.vonageSecret, "Vonage api_secret accepted")

@@ -22,6 +22,7 @@ const twilioAPIPrefix = "/2010-04-01/Accounts/"
 type twilioDouble struct {
 	sid, token         string
 	unsubscribedPrefix string
+	invalidPrefix      string
 }
 
 // twilioError is Twilio's error body.
@@ -130,6 +131,9 @@ func (t *twilioDouble) serve(x *exchange) reply {
 	}
 	if t.unsubscribedPrefix != "" && strings.HasPrefix(to, t.unsubscribedPrefix) {
 		return twilioError(outPermanent, 400, 21610, "Attempt to send to unsubscribed recipient")
+	}
+	if t.invalidPrefix != "" && strings.HasPrefix(to, t.invalidPrefix) {
+		return twilioError(outPermanent, 400, 21211, fmt.Sprintf("The 'To' number %s is not a valid phone number.", to))
 	}
 	x.accept(id, http.StatusCreated)
 	return jsonReply(outAccepted, http.StatusCreated, t.message(x.now, to, from, service, text))

@@ -96,6 +96,7 @@ func TestTwilioPermanentErrors(t *testing.T) {
 		{"invalid To", func(m *smsRequest) { m.to = "0712345" }, 400, 21211},
 		{"To not E.164", func(m *smsRequest) { m.to = "+1 415 555 0100" }, 400, 21211},
 		{"unsubscribed", func(m *smsRequest) { m.to = "+15550001234" }, 400, 21610},
+		{"no such number", func(m *smsRequest) { m.to = "+15550011234" }, 400, 21211},
 		{"no To", func(m *smsRequest) { m.to = "" }, 400, 21604},
 		{"no From", func(m *smsRequest) { m.from = "" }, 400, 21603},
 		{"no Body", func(m *smsRequest) { m.body = "" }, 400, 21602},

@@ -10,10 +10,12 @@ static const bool moves[WC_STATUS_COUNT][WC_STATUS_COUNT] = {
     [WC_STATUS_QUEUED] = {[WC_STATUS_PROCESSING] = true, [WC_STATUS_CANCELLED] = true},
     [WC_STATUS_RETRYING] = {[WC_STATUS_PROCESSING] = true, [WC_STATUS_CANCELLED] = true},
     [WC_STATUS_PROCESSING] = {[WC_STATUS_PROCESSING] = true, [WC_STATUS_SENT] = true,
-                              [WC_STATUS_RETRYING] = true, [WC_STATUS_FAILED] = true},
+                              [WC_STATUS_RETRYING] = true, [WC_STATUS_FAILED] = true,
+                              [WC_STATUS_SUPPRESSED] = true},
     [WC_STATUS_FAILED] = {[WC_STATUS_PENDING] = true},
     [WC_STATUS_SENT] = {0},
     [WC_STATUS_CANCELLED] = {0},
+    [WC_STATUS_SUPPRESSED] = {0},
 };
 
 static bool in_enum(int status) { return status >= 0 && status < WC_STATUS_COUNT; }

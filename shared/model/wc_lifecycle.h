@@ -11,10 +11,12 @@
  *                                    it records QUEUED on the way)
  *   PROCESSING -> PROCESSING         a claim taking over an expired lease
  *   PROCESSING -> SENT, RETRYING, FAILED      the worker's outcome
+ *   PROCESSING -> SUPPRESSED         the worker found the recipient suppressed
+ *                                    or opted out (docs/ARCHITECTURE.md §16)
  *   FAILED    -> PENDING             a replay
  *   SCHEDULED, PENDING, QUEUED, RETRYING -> CANCELLED   a cancel
  *
- * SENT and CANCELLED are final. A new notification starts PENDING (QUEUED in
+ * SENT, CANCELLED and SUPPRESSED are final. A new notification starts PENDING (QUEUED in
  * the same write) or SCHEDULED; that is not a move.
  */
 #ifndef WC_LIFECYCLE_H

@@ -11,7 +11,7 @@
 
 static const char *const channel_names[WC_CHANNEL_COUNT] = {"EMAIL", "SMS", "PUSH", "WEBHOOK"};
 static const char *const status_names[WC_STATUS_COUNT] = {
-    "PENDING", "QUEUED", "PROCESSING", "SENT", "FAILED", "RETRYING", "SCHEDULED", "CANCELLED"};
+    "PENDING", "QUEUED", "PROCESSING", "SENT", "FAILED", "RETRYING", "SCHEDULED", "CANCELLED", "SUPPRESSED"};
 static const char *const priority_names[WC_PRIORITY_COUNT] = {"LOW", "MEDIUM", "HIGH", "CRITICAL"};
 
 static int parse_name(const char *const *names, int count, const char *name)
@@ -166,6 +166,12 @@ bson_t *wc_notification_new_document(const wc_notification_request_t *req, const
     }
     if (req->scheduled_at_ms >= 0) {
         ok = ok && BSON_APPEND_DATE_TIME(doc, "scheduledAt", req->scheduled_at_ms);
+    }
+    if (req->user_id != NULL) {
+        ok = ok && BSON_APPEND_UTF8(doc, "userId", req->user_id);
+    }
+    if (req->category != NULL) {
+        ok = ok && BSON_APPEND_UTF8(doc, "category", req->category);
     }
     if (req->idempotency_key != NULL) {
         ok = ok && BSON_APPEND_UTF8(doc, "idempotencyKey", req->idempotency_key);

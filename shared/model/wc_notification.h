@@ -30,6 +30,7 @@ typedef enum {
     WC_STATUS_RETRYING,
     WC_STATUS_SCHEDULED,
     WC_STATUS_CANCELLED,
+    WC_STATUS_SUPPRESSED, /* never sent: suppressed or opted out (docs/ARCHITECTURE.md §16) */
     WC_STATUS_COUNT
 } wc_status_t;
 
@@ -64,6 +65,8 @@ const char *wc_priority_routing_key(wc_priority_t priority);
 #define WC_PUSH_DATA_MAX_BYTES 4096
 #define WC_WEBHOOK_PAYLOAD_MAX_BYTES 65536
 #define WC_MAX_RETRIES_LIMIT 10
+#define WC_USER_ID_MAX_CHARS 128
+#define WC_CATEGORY_MAX_CHARS 64
 /* How far ahead scheduledAt may lie. */
 #define WC_SCHEDULE_MAX_AHEAD_MS (366LL * 24 * 3600 * 1000)
 
@@ -115,6 +118,11 @@ typedef struct {
     /* WEBHOOK */
     json_object *payload; /* an object or an array */
 
+    /* The sender's id of the person addressed, whose preferences apply, and
+     * the message's category (docs/ARCHITECTURE.md §16); NULL when absent. */
+    const char *user_id;
+    const char *category;
+
     /* Not from the body: the API sets it from the Idempotency-Key header. */
     const char *idempotency_key;
     /* Not from the body either: for content rendered from a template, the
@@ -141,6 +149,10 @@ bool wc_notification_validate_opts(json_object *body, const wc_validation_option
 /* The same with http:// webhooks refused and the current time. */
 bool wc_notification_validate(json_object *body, wc_notification_request_t *out,
                               wc_field_errors_t *errs);
+
+/* Whether `name` is a category name: 1 to WC_CATEGORY_MAX_CHARS of a-z,
+ * 0-9, '_', '-' and '.', starting with a letter or digit. */
+bool wc_category_name_valid(const char *name);
 
 /* Who caused an audit entry, e.g. "api", "worker:host:pid", "ctl:alice". */
 typedef struct {

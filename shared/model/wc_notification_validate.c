@@ -36,6 +36,22 @@ static bool has_control_chars(const char *s, size_t len)
     return false;
 }
 
+bool wc_category_name_valid(const char *name)
+{
+    size_t len = name != NULL ? strlen(name) : 0;
+    if (len == 0 || len > WC_CATEGORY_MAX_CHARS) {
+        return false;
+    }
+    for (size_t i = 0; i < len; i++) {
+        char c = name[i];
+        bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+        if (!alnum && (i == 0 || (c != '_' && c != '-' && c != '.'))) {
+            return false;
+        }
+    }
+    return true;
+}
+
 /* Depth is bounded by the strict parser. */
 bool wc_json_tree_storable(json_object *value, const char *field, wc_field_errors_t *errs)
 {
@@ -115,7 +131,8 @@ static const char *string_member(json_object *body, const char *name, wc_field_e
 
 static const char *const allowed_fields[] = {
     "type",        "recipient", "subject",  "message", "priority", "maxRetries", "metadata",
-    "scheduledAt", "platform",  "title",    "data",    "payload",  "html",       NULL};
+    "scheduledAt", "platform",  "title",    "data",    "payload",  "html",       "userId",
+    "category",    NULL};
 
 static void check_unknown_fields(json_object *body, wc_field_errors_t *errs)
 {
@@ -382,6 +399,41 @@ static void check_webhook_fields(json_object *body, wc_notification_request_t *o
     }
 }
 
+/* userId and category, the keys of the recipient's preferences
+ * (docs/ARCHITECTURE.md §16). */
+static void check_audience(json_object *body, wc_notification_request_t *out,
+                           wc_field_errors_t *errs)
+{
+    bool present = false;
+    size_t len = 0;
+    const char *user = string_member(body, "userId", errs, &present, &len);
+    if (user != NULL) {
+        if (len == 0 || utf8_chars(user, len) > WC_USER_ID_MAX_CHARS) {
+            wc_field_errors_add(errs, "userId", "length", "userId must be 1 to %d characters",
+                                WC_USER_ID_MAX_CHARS);
+        } else if (has_control_chars(user, len)) {
+            wc_field_errors_add(errs, "userId", "control",
+                                "userId must not contain control characters");
+        } else if (strchr(user, '/') != NULL) {
+            /* It is a path segment of /api/preferences/{userId}. */
+            wc_field_errors_add(errs, "userId", "format", "userId must not contain '/'");
+        } else {
+            out->user_id = user;
+        }
+    }
+    const char *category = string_member(body, "category", errs, &present, &len);
+    if (category != NULL) {
+        if (!wc_category_name_valid(category)) {
+            wc_field_errors_add(errs, "category", "format",
+                                "category must be 1 to %d of a-z, 0-9, '_', '-' and '.', "
+                                "starting with a letter or digit",
+                                WC_CATEGORY_MAX_CHARS);
+        } else {
+            out->category = category;
+        }
+    }
+}
+
 static void check_common_optionals(json_object *body, const wc_validation_options_t *opts,
                                    wc_notification_request_t *out, wc_field_errors_t *errs)
 {
@@ -416,6 +468,8 @@ static void check_common_optionals(json_object *body, const wc_validation_option
             out->metadata = v;
         }
     }
+
+    check_audience(body, out, errs);
 
     const char *when = string_member(body, "scheduledAt", errs, &present, &len);
     if (when != NULL) {

@@ -44,6 +44,9 @@ void wc_store_client_give(wc_store_t *store, mongoc_client_t *client);
 #define WC_COLL_AUDIT "audit"
 #define WC_COLL_OUTBOX "outbox"
 #define WC_COLL_TEMPLATES "templates"
+#define WC_COLL_SUPPRESSIONS "suppressions"
+#define WC_COLL_PREFERENCES "recipient_preferences"
+#define WC_COLL_CATEGORIES "categories"
 
 /* Runs `filter` against `coll` and copies the first match into *out.
  * NOT_FOUND when there is none. */

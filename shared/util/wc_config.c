@@ -126,6 +126,15 @@ static const cfg_entry_t config_table[] = {
     {"WAVECOM_SMTP_SESSIONS", "2", INT(smtp_sessions, 1, 16),
      "SMTP sender threads per worker child; each sends the emails waiting over one connection.",
      RELOADABLE},
+    {"WAVECOM_SMTP2_HOST", "", STR(smtp2_host, NULL),
+     "Host of a second SMTP relay (provider smtp2), used when the first one's breaker is open or "
+     "it fails transiently; empty: none. It shares the first relay's STARTTLS mode, AUTH "
+     "credentials, sender and timeouts.", RELOADABLE},
+    {"WAVECOM_SMTP2_PORT", "25", INT(smtp2_port, 1, 65535), "Port of the second SMTP relay.",
+     RELOADABLE},
+    {"WAVECOM_EMAIL_PROVIDERS", "smtp,smtp2", STR(email_providers, NULL),
+     "Email relays in failover order, comma separated (smtp, smtp2); those not configured are "
+     "skipped, as for WAVECOM_SMS_PROVIDERS.", RELOADABLE},
     {"WAVECOM_PROVIDER_TIMEOUT_MS", "10000", INT(provider_timeout_ms, 100, 120000),
      "Bound on each HTTP provider request (SMS, push, webhook), connection included.", RELOADABLE},
     {"WAVECOM_PROVIDER_CA_FILE", "", STR(provider_ca_file, NULL),
@@ -214,6 +223,16 @@ static const cfg_entry_t config_table[] = {
     {"WAVECOM_WEBHOOK_ALLOW_PRIVATE", "0", INT(webhook_allow_private, 0, 1),
      "Deprecated name of WAVECOM_WEBHOOK_ALLOW_LOOPBACK: 1 now allows loopback only.",
      RELOADABLE},
+    /* Unsubscribe links (RFC 8058) in every email. */
+    {"WAVECOM_PUBLIC_BASE_URL", "", STR(public_base_url, NULL),
+     "The API's address as recipients reach it (https://host[:port][/prefix]); emails link to "
+     "<it>/unsubscribe. Empty, or WAVECOM_UNSUBSCRIBE_SECRET empty: no List-Unsubscribe header.",
+     RELOADABLE},
+    {"WAVECOM_UNSUBSCRIBE_SECRET", "", STR(unsubscribe_secret, NULL),
+     "HMAC-SHA256 key (32 characters or more) that signs unsubscribe links; the API and the "
+     "workers must share it. Empty: no links, and /unsubscribe answers 404.", SECRET},
+    {"WAVECOM_UNSUBSCRIBE_TTL_SECONDS", "2592000", INT(unsubscribe_ttl_seconds, 60, 31622400),
+     "How long an unsubscribe link stays valid after its email was sent.", RELOADABLE},
     /* Secrets at rest and dashboard logins. */
     {"WAVECOM_SECRETS_KEY", "", STR(secrets_key, NULL),
      "64 hex digits: the AES-256 key that encrypts tenants' webhook secrets at rest; empty stores "
@@ -320,6 +339,22 @@ static int check_whole(const wc_config_t *cfg, char *err, size_t err_len)
     size_t jwt_len = strlen(cfg->jwt_secret);
     if (jwt_len != 0 && jwt_len < 32) {
         snprintf(err, err_len, "WAVECOM_JWT_SECRET: must be empty or at least 32 characters");
+        return -1;
+    }
+    size_t unsubscribe_len = strlen(cfg->unsubscribe_secret);
+    if (unsubscribe_len != 0 && unsubscribe_len < 32) {
+        snprintf(err, err_len,
+                 "WAVECOM_UNSUBSCRIBE_SECRET: must be empty or at least 32 characters");
+        return -1;
+    }
+    const char *base = cfg->public_base_url;
+    size_t base_len = strlen(base);
+    if (base_len != 0 &&
+        ((strncmp(base, "https://", 8) != 0 && strncmp(base, "http://", 7) != 0) ||
+         base[base_len - 1] == '/' || strpbrk(base, " \t\r\n<>\"?#") != NULL)) {
+        snprintf(err, err_len,
+                 "WAVECOM_PUBLIC_BASE_URL: must be empty or an http(s) URL without a trailing "
+                 "'/', query, fragment, spaces or quotes");
         return -1;
     }
     size_t key_len = strlen(cfg->secrets_key);

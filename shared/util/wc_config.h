@@ -55,6 +55,14 @@ typedef struct {
     char smtp_from[256];
     int smtp_timeout_seconds;
     int smtp_sessions;
+    /* The second SMTP relay (empty host: none) and the email failover order. */
+    char smtp2_host[256];
+    int smtp2_port;
+    char email_providers[64];
+    /* RFC 8058 unsubscribe links (docs/ARCHITECTURE.md §16). */
+    char public_base_url[512];
+    char unsubscribe_secret[256];
+    int unsubscribe_ttl_seconds;
 
     /* Delivery providers (wavecom-worker) */
     int worker_high_only;

@@ -306,6 +306,26 @@ async function main() {
     assert.equal(await page.getByRole('button', { name: 'Cancel notification' }).count(), 0);
     await shot(page, '09b-detail-cancelled');
 
+    step('a suppressed recipient: its notification ends SUPPRESSED, in the filters and the counts');
+    const listed = await apiCall('POST', '/api/suppressions', { channel: 'SMS', recipient: '+14155550199', reason: 'manual' });
+    assert.equal(listed.status, 201, JSON.stringify(listed.json));
+    const toListed = await apiCall('POST', '/api/notifications', { type: 'SMS', recipient: '+14155550199', message: 'Not for you' });
+    assert.equal(toListed.status, 201, JSON.stringify(toListed.json));
+    const suppressedId = toListed.json.data._id;
+    await page.goto(`${URL}/#/notifications/${suppressedId}`);
+    await waitStatus(page, 'SUPPRESSED');
+    await page.getByText('the recipient is on the suppression list (manual)').waitFor();
+    await shot(page, '09c-detail-suppressed');
+    await page.goto(URL + '/#/overview');
+    await waitOverview(page, 'status-SUPPRESSED', '1');
+    await waitOverview(page, 'total-SUPPRESSED', '1');
+    await page.goto(URL + '/#/notifications');
+    await page.getByLabel('Status').selectOption('SUPPRESSED');
+    await page.getByRole('button', { name: 'Apply filters' }).click();
+    await page.locator('#page-summary').getByText('1 notifications').waitFor();
+    await page.getByRole('link', { name: suppressedId }).waitFor();
+    await shot(page, '09d-notifications-suppressed');
+
     step('the list filters by status and type, and links to the detail page');
     await page.goto(URL + '/#/notifications');
     await page.getByLabel('Status').selectOption('SENT');
@@ -322,9 +342,9 @@ async function main() {
     await page.goto(URL + '/#/keys');
     const keyRow = page.locator(`#keys tr[data-hint="${adminHint}"]`);
     // Usage reaches the database once per WAVECOM_USAGE_FLUSH_SECONDS (5 s): a reload or two.
-    // The admin key sent 7: one per channel, the templated SMS, the refused webhook and the
-    // cancelled scheduled SMS.
-    const sentByAdmin = 7;
+    // The admin key sent 8: one per channel, the templated SMS, the refused webhook, the
+    // cancelled scheduled SMS and the suppressed SMS.
+    const sentByAdmin = 8;
     for (let attempt = 1; ; attempt++) {
       await keyRow.waitFor({ timeout: 5000 });
       const accepted = Number((await keyRow.locator('td.num').nth(1).textContent()).replace(/[^0-9]/g, ''));

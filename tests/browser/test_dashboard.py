@@ -72,7 +72,7 @@ class DashboardBrowserTest(unittest.TestCase):
 
         # What the pages did, as the database has it: six notifications of the tenant SENT (one
         # per channel, the templated SMS, and the webhook the dashboard replayed from the DLQ),
-        # and a scheduled one cancelled.
+        # a scheduled one cancelled, and one to a suppressed number SUPPRESSED.
         docs = list(self.stack.db.notifications.find({"tenantId": tenant, "endpointId": {"$exists": False}}))
         sent = [d for d in docs if d["status"] == "SENT"]
         self.assertEqual(sorted(d["type"] for d in sent),
@@ -80,7 +80,10 @@ class DashboardBrowserTest(unittest.TestCase):
         self.assertEqual(len([d for d in sent if "template" in d]), 1)
         cancelled = [d for d in docs if d["status"] == "CANCELLED"]
         self.assertEqual([(d["type"], "scheduledAt" in d) for d in cancelled], [("SMS", True)])
-        self.assertEqual(len(docs), 7)
+        suppressed = [d for d in docs if d["status"] == "SUPPRESSED"]
+        self.assertEqual([(d["type"], d["recipient"], d["suppressionReason"]) for d in suppressed],
+                         [("SMS", "+14155550199", "manual")])
+        self.assertEqual(len(docs), 8)
         replayed = [d for d in sent if "replayedAt" in d]
         self.assertEqual(len(replayed), 1)
         logs = trail_of(self.stack.db, replayed[0])

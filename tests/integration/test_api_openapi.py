@@ -5,7 +5,10 @@ against the documented schema; the request-body schemas must agree with the
 server about which bodies are valid; queue messages match their schema."""
 import base64
 import datetime
+import hashlib
+import hmac
 import json
+import time
 import os
 import re
 import unittest
@@ -36,6 +39,17 @@ def load_contracts():
 
 
 SPEC, STORE = load_contracts()
+UNSUBSCRIBE_SECRET = "openapi-test-unsubscribe-secret-0123456789"
+
+
+def unsubscribe_token(tenant, recipient, expires):
+    """An unsubscribe link's token (docs/ARCHITECTURE.md §16)."""
+    def b64url(data):
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+    head = f"{tenant}.EMAIL.{expires}.{b64url(recipient.encode())}"
+    mac = hmac.new(UNSUBSCRIBE_SECRET.encode(), b"wavecom-unsubscribe-v1\n" + head.encode(),
+                   hashlib.sha256).digest()
+    return head + "." + b64url(mac)
 
 
 def validator(schema):
@@ -69,7 +83,7 @@ class OpenApiConformanceTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         purge_queues()
-        cls.stack = started(Stack(workers=1))
+        cls.stack = started(Stack(workers=1, env={"WAVECOM_UNSUBSCRIBE_SECRET": UNSUBSCRIBE_SECRET}))
         cls.tenant, cls.key = cls.stack.new_tenant_key(role="operator")
         _, cls.viewer = cls.stack.new_tenant_key(role="viewer")
         cls.admin = cls.stack.ctl("apikey", "create", "--tenant", cls.tenant,
@@ -356,6 +370,85 @@ class OpenApiConformanceTest(unittest.TestCase):
         self.check("DELETE", path, 200)
         self.check("DELETE", path, 404)
         self.check("GET", path, 404)
+
+    def test_suppressions_preferences_categories_unsubscribe(self):
+        address = f"s-{uuid.uuid4().hex[:8]}@example.com"
+        entry = f"/api/suppressions/EMAIL:{address}"
+        body = {"channel": "EMAIL", "recipient": address, "reason": "manual"}
+        self.check("POST", "/api/suppressions", 201, body=body)
+        self.check("POST", "/api/suppressions", 200, body={**body, "reason": "complaint"})
+        self.check("POST", "/api/suppressions", 400, body={"channel": "FAX", "recipient": "x"})
+        self.check("POST", "/api/suppressions", 403, body=body, key=self.viewer)
+        self.check("POST", "/api/suppressions", 401, body=body, key=None)
+        self.check("POST", "/api/suppressions", 415, raw=b"{}", headers={"Content-Type": "text/plain"})
+        r = self.check("GET", "/api/suppressions?channel=EMAIL&limit=10", 200)
+        self.check("GET", "/api/suppressions?channel=EMAIL&limit=10", 304,
+                   headers={"If-None-Match": r.header("ETag")})
+        self.check("GET", "/api/suppressions?channel=FAX", 400)
+        self.check("GET", "/api/suppressions", 401, key=None)
+        self.check("GET", entry, 200)
+        self.check("GET", "/api/suppressions/EMAIL:nobody@example.com", 404)
+        self.check("GET", "/api/suppressions/FAX:1", 400)
+        self.check("DELETE", entry, 403, key=self.viewer)
+        self.check("DELETE", entry, 200)
+        self.check("DELETE", entry, 404)
+        suppression = validator({"$ref": "./suppression-create.schema.json"})
+        for b in (body, {"channel": "SMS", "recipient": "+14155550100"}, {"channel": "FAX", "recipient": "x"},
+                  {"channel": "EMAIL"}, {**body, "reason": "x"}, {**body, "extra": 1}):
+            with self.subTest(body=b):
+                server_ok = call(self.stack, "POST", "/api/suppressions", body=b,
+                                 key=self.key).status in (200, 201)
+                self.assertEqual(suppression.is_valid(b), server_ok, b)
+
+        prefs = {"optOutChannels": ["SMS"], "optOutCategories": ["marketing"]}
+        self.check("PUT", "/api/preferences/u-1", 200, body=prefs)
+        self.check("PUT", "/api/preferences/u-1", 400, body={"optOutChannels": ["FAX"],
+                                                             "optOutCategories": []})
+        self.check("PUT", "/api/preferences/u-1", 403, body=prefs, key=self.viewer)
+        self.check("PUT", "/api/preferences/u-1", 415, raw=b"{}", headers={"Content-Type": "text/plain"})
+        self.check("GET", "/api/preferences/u-1", 200)
+        self.check("GET", "/api/preferences/u-unknown", 404)
+        self.check("GET", "/api/preferences/u-1", 401, key=None)
+        self.check("DELETE", "/api/preferences/u-1", 403, key=self.viewer)
+        self.check("DELETE", "/api/preferences/u-1", 200)
+        self.check("DELETE", "/api/preferences/u-1", 404)
+        preferences = validator({"$ref": "./preferences.schema.json"})
+        for b in (prefs, {"optOutChannels": [], "optOutCategories": []}, {"optOutChannels": ["SMS"]},
+                  {"optOutChannels": ["SMS", "SMS"], "optOutCategories": []},
+                  {"optOutChannels": [], "optOutCategories": ["Bad"]}, {**prefs, "x": 1}):
+            with self.subTest(body=b):
+                server_ok = call(self.stack, "PUT", "/api/preferences/u-2", body=b,
+                                 key=self.key).status == 200
+                self.assertEqual(preferences.is_valid(b), server_ok, b)
+
+        self.check("PUT", "/api/categories/otp", 200, body={"transactional": True})
+        self.check("PUT", "/api/categories/otp", 400, body={"transactional": 1})
+        self.check("PUT", "/api/categories/otp", 403, body={"transactional": True}, key=self.viewer)
+        self.check("PUT", "/api/categories/otp", 415, raw=b"{}", headers={"Content-Type": "text/plain"})
+        self.check("GET", "/api/categories?limit=10", 200)
+        self.check("GET", "/api/categories?limit=0", 400)
+        self.check("GET", "/api/categories/otp", 200)
+        self.check("GET", "/api/categories/none", 404)
+        self.check("GET", "/api/categories/Bad", 400)
+        self.check("DELETE", "/api/categories/otp", 403, key=self.viewer)
+        self.check("DELETE", "/api/categories/otp", 200)
+        self.check("DELETE", "/api/categories/otp", 404)
+        category = validator({"$ref": "./category.schema.json"})
+        for b in ({"transactional": False}, {}, {"transactional": "no"}, {"transactional": True, "x": 1}):
+            with self.subTest(body=b):
+                server_ok = call(self.stack, "PUT", "/api/categories/c1", body=b,
+                                 key=self.key).status == 200
+                self.assertEqual(category.is_valid(b), server_ok, b)
+
+        token = unsubscribe_token(self.tenant, address, int(time.time()) + 600)
+        self.check("GET", "/unsubscribe?token=" + token, 200, key=None)
+        self.check("POST", "/unsubscribe?token=" + token, 200, key=None)
+        self.check("POST", "/unsubscribe?token=" + token, 200, key=None)
+        self.check("POST", "/unsubscribe?token=" + token[:-3] + "AAA", 400, key=None)
+        self.check("GET", "/unsubscribe", 400, key=None)
+        with_timestamps = {"type": "EMAIL", "recipient": address, "subject": "s", "message": "m",
+                           "userId": "u-1", "category": "otp"}
+        self.check("POST", "/api/notifications", 201, body=with_timestamps)
 
     def test_zz_every_operation_was_exercised(self):
         operations = {(m.upper(), p) for p, item in SPEC["paths"].items() for m in item

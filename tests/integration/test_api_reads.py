@@ -194,7 +194,7 @@ class ReadsTest(StackTestCase):
         self.assertEqual(s["total"], 6)
         self.assertEqual(s["byStatus"], {"PENDING": 1, "QUEUED": 0, "PROCESSING": 0, "SENT": 3,
                                          "FAILED": 1, "RETRYING": 0, "SCHEDULED": 1,
-                                         "CANCELLED": 0})
+                                         "CANCELLED": 0, "SUPPRESSED": 0})
         self.assertEqual(s["byType"], {"EMAIL": 2, "SMS": 2, "PUSH": 1, "WEBHOOK": 1})
         self.assertEqual(s["byPriority"], {"LOW": 2, "MEDIUM": 2, "HIGH": 1, "CRITICAL": 1})
         # The average is over the last hour's deliveries, which the throughput counters keep

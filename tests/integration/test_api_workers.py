@@ -63,8 +63,8 @@ class WorkerHostsTest(unittest.TestCase):
         self.assertEqual(host["children"], 2)
         self.assertEqual(host["reportIntervalMs"], REPORT_SECONDS * 1000)
         self.assertEqual({b["name"]: b["state"] for b in host["breakers"]},
-                         {"smtp": "closed", "twilio": "closed", "vonage": "closed", "fcm": "closed",
-                          "apns": "closed"})
+                         {"smtp": "closed", "smtp2": "closed", "twilio": "closed", "vonage": "closed",
+                          "fcm": "closed", "apns": "closed"})
         # One document per host, upserted: later reports replace it, never add another.
         first = parse_ts(host["updatedAt"])
         wait_until(lambda: parse_ts(self.hosts()[self.host_id]["updatedAt"]) > first, 15, interval=0.3,

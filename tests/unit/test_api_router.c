@@ -81,6 +81,19 @@ RECORDING_HANDLER(api_handle_list_templates)
 RECORDING_HANDLER(api_handle_get_template)
 RECORDING_HANDLER(api_handle_patch_template)
 RECORDING_HANDLER(api_handle_delete_template)
+RECORDING_HANDLER(api_handle_list_suppressions)
+RECORDING_HANDLER(api_handle_add_suppression)
+RECORDING_HANDLER(api_handle_get_suppression)
+RECORDING_HANDLER(api_handle_delete_suppression)
+RECORDING_HANDLER(api_handle_get_preferences)
+RECORDING_HANDLER(api_handle_put_preferences)
+RECORDING_HANDLER(api_handle_delete_preferences)
+RECORDING_HANDLER(api_handle_list_categories)
+RECORDING_HANDLER(api_handle_get_category)
+RECORDING_HANDLER(api_handle_put_category)
+RECORDING_HANDLER(api_handle_delete_category)
+RECORDING_HANDLER(api_handle_unsubscribe)
+RECORDING_HANDLER(api_handle_unsubscribe_page)
 RECORDING_HANDLER(api_handle_dashboard_index)
 RECORDING_HANDLER(api_handle_dashboard_asset)
 RECORDING_HANDLER(api_handle_me)
@@ -235,6 +248,21 @@ static const struct {
      "65f0c0ffee0000000000beef", PERM_SEND},
     {"DELETE", "/api/templates/65f0c0ffee0000000000beef", "api_handle_delete_template",
      "65f0c0ffee0000000000beef", PERM_SEND},
+    {"GET", "/api/suppressions", "api_handle_list_suppressions", NULL, PERM_READ},
+    {"POST", "/api/suppressions", "api_handle_add_suppression", NULL, PERM_OPERATE},
+    {"GET", "/api/suppressions/EMAIL:ann@example.com", "api_handle_get_suppression",
+     "EMAIL:ann@example.com", PERM_READ},
+    {"DELETE", "/api/suppressions/SMS:+15550001234", "api_handle_delete_suppression",
+     "SMS:+15550001234", PERM_OPERATE},
+    {"GET", "/api/preferences/user-42", "api_handle_get_preferences", "user-42", PERM_READ},
+    {"PUT", "/api/preferences/user-42", "api_handle_put_preferences", "user-42", PERM_SEND},
+    {"DELETE", "/api/preferences/user-42", "api_handle_delete_preferences", "user-42", PERM_SEND},
+    {"GET", "/api/categories", "api_handle_list_categories", NULL, PERM_READ},
+    {"GET", "/api/categories/otp", "api_handle_get_category", "otp", PERM_READ},
+    {"PUT", "/api/categories/otp", "api_handle_put_category", "otp", PERM_OPERATE},
+    {"DELETE", "/api/categories/otp", "api_handle_delete_category", "otp", PERM_OPERATE},
+    {"POST", "/unsubscribe", "api_handle_unsubscribe", NULL, PERM_PUBLIC},
+    {"GET", "/unsubscribe", "api_handle_unsubscribe_page", NULL, PERM_PUBLIC},
     {"GET", "/", "api_handle_dashboard_index", NULL, PERM_PUBLIC},
     {"GET", "/assets/app.js", "api_handle_dashboard_asset", "app.js", PERM_PUBLIC},
     {"GET", "/api/me", "api_handle_me", NULL, PERM_READ},

@@ -114,6 +114,7 @@ static const struct {
     {"WAVECOM_VONAGE_API_SECRET", "hunter2vonage"},
     {"WAVECOM_SECRETS_KEY", "abababababababababababababababababababababababababababababababab"},
     {"WAVECOM_JWT_SECRET", "hunter2jwt-0123456789abcdef0123456789"},
+    {"WAVECOM_UNSUBSCRIBE_SECRET", "unsubscribe-0123456789abcdef0123456789"},
 };
 #define N_SECRETS (sizeof(secrets) / sizeof(secrets[0]))
 

@@ -176,7 +176,41 @@ static void later_retries_draw_later_tiers(void **state)
     assert_int_equal(d.retry_count, 3);
 }
 
-UNIT_TEST_MAIN(cmocka_unit_test(smtp_2xx_is_sent),
+/* Which permanent answers list the recipient, and which do not. */
+static void permanent_answers_that_list_the_recipient(void **state)
+{
+    (void)state;
+    assert_int_equal(delivery_policy_suppression_smtp(550, "5.1.1 no such user"),
+                     WC_SUPPRESS_HARD_BOUNCE);
+    assert_int_equal(delivery_policy_suppression_smtp(550, " 5.1.10 null MX"),
+                     WC_SUPPRESS_HARD_BOUNCE);
+    assert_int_equal(delivery_policy_suppression_smtp(553, "5.1.3 bad address syntax"),
+                     WC_SUPPRESS_HARD_BOUNCE);
+    /* Policy or content refusals say nothing about the mailbox. */
+    assert_int_equal(delivery_policy_suppression_smtp(550, "5.7.1 rejected as spam"),
+                     WC_SUPPRESS_NONE);
+    assert_int_equal(delivery_policy_suppression_smtp(552, "5.2.2 mailbox full"), WC_SUPPRESS_NONE);
+    assert_int_equal(delivery_policy_suppression_smtp(550, "no enhanced code"), WC_SUPPRESS_NONE);
+    assert_int_equal(delivery_policy_suppression_smtp(450, "4.1.1 try later"), WC_SUPPRESS_NONE);
+    assert_int_equal(delivery_policy_suppression_smtp(550, NULL), WC_SUPPRESS_NONE);
+
+    assert_int_equal(delivery_policy_suppression_twilio(21610), WC_SUPPRESS_UNSUBSCRIBED);
+    assert_int_equal(delivery_policy_suppression_twilio(21211), WC_SUPPRESS_INVALID_NUMBER);
+    assert_int_equal(delivery_policy_suppression_twilio(21602), WC_SUPPRESS_NONE);
+    assert_int_equal(delivery_policy_suppression_twilio(20503), WC_SUPPRESS_NONE);
+
+    assert_int_equal(delivery_policy_suppression_fcm("UNREGISTERED"), WC_SUPPRESS_INVALID_NUMBER);
+    assert_int_equal(delivery_policy_suppression_fcm("INVALID_ARGUMENT"), WC_SUPPRESS_NONE);
+    assert_int_equal(delivery_policy_suppression_fcm(NULL), WC_SUPPRESS_NONE);
+
+    assert_int_equal(delivery_policy_suppression_apns(410, "Unregistered"),
+                     WC_SUPPRESS_INVALID_NUMBER);
+    assert_int_equal(delivery_policy_suppression_apns(400, "BadDeviceToken"), WC_SUPPRESS_NONE);
+    assert_int_equal(delivery_policy_suppression_apns(410, "ExpiredToken"), WC_SUPPRESS_NONE);
+}
+
+UNIT_TEST_MAIN(cmocka_unit_test(permanent_answers_that_list_the_recipient),
+               cmocka_unit_test(smtp_2xx_is_sent),
                cmocka_unit_test(smtp_4xx_and_no_reply_are_retried),
                cmocka_unit_test(smtp_5xx_fails_for_good_at_once),
                cmocka_unit_test(http_2xx_is_sent),

@@ -15,16 +15,16 @@ static const wc_host_breaker_t *find(const wc_host_breaker_t *list, size_t n, co
     return NULL;
 }
 
-static void closed_breakers_are_the_five_providers_only(void **state)
+static void closed_breakers_are_the_six_providers_only(void **state)
 {
     (void)state;
     worker_breakers_t *b = worker_breakers_map();
     assert_non_null(b);
     wc_host_breaker_t out[HOST_REPORT_MAX_BREAKERS];
     size_t n = host_report_snapshot(b, 1700000000000LL, 5000, out);
-    assert_int_equal(n, 5);
-    const char *names[] = {"smtp", "twilio", "vonage", "fcm", "apns"};
-    for (size_t i = 0; i < 5; i++) {
+    assert_int_equal(n, 6);
+    const char *names[] = {"smtp", "smtp2", "twilio", "vonage", "fcm", "apns"};
+    for (size_t i = 0; i < 6; i++) {
         assert_string_equal(out[i].name, names[i]);
         assert_string_equal(out[i].state, "closed");
         assert_int_equal(out[i].since_ms, -1);
@@ -50,7 +50,7 @@ static void open_and_half_open_breakers_carry_their_wall_clock_start(void **stat
     const int64_t wall = 1700000000000LL;
     wc_host_breaker_t out[HOST_REPORT_MAX_BREAKERS];
     size_t n = host_report_snapshot(b, wall, 5000, out);
-    assert_int_equal(n, 6);
+    assert_int_equal(n, 7);
     const wc_host_breaker_t *t = find(out, n, "twilio");
     assert_non_null(t);
     assert_string_equal(t->state, "open");
@@ -63,5 +63,5 @@ static void open_and_half_open_breakers_carry_their_wall_clock_start(void **stat
     worker_breakers_unmap(b);
 }
 
-UNIT_TEST_MAIN(cmocka_unit_test(closed_breakers_are_the_five_providers_only),
+UNIT_TEST_MAIN(cmocka_unit_test(closed_breakers_are_the_six_providers_only),
                cmocka_unit_test(open_and_half_open_breakers_carry_their_wall_clock_start))

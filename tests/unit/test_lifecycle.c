@@ -12,12 +12,13 @@
 #define T WC_STATUS_RETRYING
 #define D WC_STATUS_SCHEDULED
 #define C WC_STATUS_CANCELLED
+#define X WC_STATUS_SUPPRESSED
 
 static const struct {
     wc_status_t from, to;
 } allowed[] = {
     {D, P}, {P, Q}, {P, R}, {Q, R}, {T, R}, {R, R}, {R, S}, {R, T},
-    {R, F}, {F, P}, {D, C}, {P, C}, {Q, C}, {T, C},
+    {R, F}, {F, P}, {D, C}, {P, C}, {Q, C}, {T, C}, {R, X},
 };
 
 static bool listed(wc_status_t from, wc_status_t to)
@@ -44,12 +45,13 @@ static void every_cell_is_as_documented(void **state)
     }
 }
 
-static void sent_and_cancelled_are_final(void **state)
+static void sent_cancelled_and_suppressed_are_final(void **state)
 {
     (void)state;
     for (int to = 0; to < WC_STATUS_COUNT; to++) {
         assert_false(wc_status_may_move(S, (wc_status_t)to));
         assert_false(wc_status_may_move(C, (wc_status_t)to));
+        assert_false(wc_status_may_move(X, (wc_status_t)to));
     }
 }
 
@@ -76,6 +78,8 @@ static void sources_are_the_column_in_enum_order(void **state)
     assert_int_equal(out[2], R);
     assert_int_equal(out[3], T);
     assert_int_equal(wc_status_sources(D, out), 0);
+    assert_int_equal(wc_status_sources(X, out), 1);
+    assert_int_equal(out[0], R);
 }
 
 static void the_filter_names_the_sources(void **state)
@@ -92,7 +96,7 @@ static void the_filter_names_the_sources(void **state)
 }
 
 UNIT_TEST_MAIN(cmocka_unit_test(every_cell_is_as_documented),
-               cmocka_unit_test(sent_and_cancelled_are_final),
+               cmocka_unit_test(sent_cancelled_and_suppressed_are_final),
                cmocka_unit_test(values_outside_the_enum_never_move),
                cmocka_unit_test(sources_are_the_column_in_enum_order),
                cmocka_unit_test(the_filter_names_the_sources))

@@ -76,7 +76,7 @@ static void histograms_are_cumulative_and_count_every_observation(void **state)
     worker_metrics_observe_processing(m, 5);      /* on the 0.005 bound: in that bucket */
     worker_metrics_observe_processing(m, 300);    /* 0.5 */
     worker_metrics_observe_processing(m, 120000); /* beyond the last bound: +Inf only */
-    worker_metrics_observe_provider(m, 1, WORKER_PROVIDER_TRANSIENT, 20);
+    worker_metrics_observe_provider(m, PROVIDER_TWILIO, WORKER_PROVIDER_TRANSIENT, 20);
     char *text = render(m, b);
     assert_has_line(text, "notification_processing_duration_seconds_bucket{le=\"0.005\"} 1");
     assert_has_line(text, "notification_processing_duration_seconds_bucket{le=\"0.25\"} 1");

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "delivery_policy.h"
 #include "provider.h"
 #include "wc_json.h"
 #include "wc_jwt.h"
@@ -94,6 +95,7 @@ static void on_done(http_call_t *call, void *arg)
         result.outcome = DELIVERY_TRANSIENT;
     } else if (call->status == 410 || call->status == 400 || call->status == 413) {
         result.outcome = DELIVERY_PERMANENT;
+        result.suppress = delivery_policy_suppression_apns(call->status, reason);
     }
     free(ctx);
     provider_answer_done(job, call, body, &result);

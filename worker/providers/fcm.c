@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "delivery_policy.h"
 #include "provider.h"
 #include "wc_json.h"
 #include "wc_jwt.h"
@@ -182,6 +183,7 @@ static void on_done(http_call_t *call, void *arg)
         if (strcmp(code, "UNREGISTERED") == 0 || strcmp(code, "INVALID_ARGUMENT") == 0 ||
             strcmp(status, "INVALID_ARGUMENT") == 0 || strcmp(code, "SENDER_ID_MISMATCH") == 0) {
             result.outcome = DELIVERY_PERMANENT;
+            result.suppress = delivery_policy_suppression_fcm(code);
         } else if (strcmp(code, "QUOTA_EXCEEDED") == 0 || call->status == 429) {
             result.outcome = DELIVERY_TRANSIENT;
             if (result.retry_after_ms < QUOTA_BACKOFF_MS) {

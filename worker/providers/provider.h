@@ -21,6 +21,7 @@
 #include "http_client.h"
 #include "wc_config.h"
 #include "wc_store.h"
+#include "wc_suppression.h"
 
 typedef enum {
     DELIVERY_OK,        /* accepted by the provider */
@@ -33,6 +34,10 @@ typedef struct {
     bool not_attempted;            /* refused locally (breaker open): no attempt is spent */
     bool destination_refused;      /* the SSRF guard refused the target: never retried */
     long retry_after_ms;           /* the provider asked for at least this pause; 0 if not */
+    /* A permanent answer that says the recipient must not be tried again
+     * (delivery_policy_suppression_*): the worker puts it on the tenant's
+     * suppression list. WC_SUPPRESS_NONE (0) otherwise. */
+    wc_suppress_reason_t suppress;
     char provider_message_id[320]; /* the provider's id for the message, when accepted */
     char detail[512];              /* the provider's answer, for the audit trail */
 } delivery_result_t;
@@ -87,6 +92,8 @@ typedef struct {
 /* Each returns NULL when the channel is not configured (the reason is
  * logged); a notification for it then fails with that reason. */
 provider_t *provider_smtp_new(const provider_env_t *env);
+/* The second relay (WAVECOM_SMTP2_HOST); NULL when none is configured. */
+provider_t *provider_smtp2_new(const provider_env_t *env);
 provider_t *provider_twilio_new(const provider_env_t *env);
 provider_t *provider_vonage_new(const provider_env_t *env);
 provider_t *provider_fcm_new(const provider_env_t *env);

@@ -6,6 +6,14 @@
  * line short whatever the client sent: text/plain, or multipart/alternative
  * when the notification has an HTML part.
  *
+ * With WAVECOM_PUBLIC_BASE_URL and WAVECOM_UNSUBSCRIBE_SECRET set, every email
+ * carries RFC 8058's List-Unsubscribe (a signed, expiring link to the API's
+ * /unsubscribe, wc_unsubscribe_token.h) and List-Unsubscribe-Post.
+ *
+ * Two rows of the provider table use this file: "smtp", the relay of
+ * WAVECOM_SMTP_HOST, and "smtp2", the relay of WAVECOM_SMTP2_HOST that the
+ * email channel fails over to (docs/ARCHITECTURE.md §6).
+ *
  * start() renders the email on the loop thread and hands it to the sender
  * threads of smtp_pool.c, which send whatever has gathered over one
  * connection; the outcome comes back through the pool's descriptor and is
@@ -25,10 +33,16 @@
 #include "wc_crypto.h"
 #include "wc_log.h"
 #include "wc_notification.h"
+#include "wc_time.h"
+#include "wc_unsubscribe_token.h"
 
 typedef struct {
     char from_header[256]; /* as configured, e.g. "WaveCom <n@example.com>" */
     char from_address[256];
+    /* Empty base or secret: no List-Unsubscribe header. */
+    char unsubscribe_base[512];
+    char unsubscribe_secret[256];
+    int unsubscribe_ttl_seconds;
     smtp_pool_t *pool;
 } smtp_state_t;
 
@@ -152,8 +166,34 @@ static void append_body(text_t *t, const char *id, const char *body, const char 
     text_appends(t, "--\r\n");
 }
 
-static int build_message(const smtp_state_t *st, const char *id, const char *to,
-                         const char *subject, const char *body, const char *html,
+/* RFC 8058's two headers, for a notification of `tenant` to `to`; nothing
+ * when links are not configured or the token cannot be made (the email is
+ * still worth sending). */
+static void append_unsubscribe(text_t *t, const smtp_state_t *st, const char *tenant,
+                               const char *to)
+{
+    if (st->unsubscribe_base[0] == '\0' || st->unsubscribe_secret[0] == '\0' || tenant == NULL) {
+        return;
+    }
+    wc_unsubscribe_claims_t claims = {
+        .channel = WC_CHANNEL_EMAIL,
+        .expires_s = wc_time_now_ms() / 1000 + st->unsubscribe_ttl_seconds,
+    };
+    snprintf(claims.tenant_id, sizeof(claims.tenant_id), "%s", tenant);
+    snprintf(claims.recipient, sizeof(claims.recipient), "%s", to);
+    char token[WC_UNSUBSCRIBE_TOKEN_MAX];
+    if (wc_unsubscribe_token_sign(st->unsubscribe_secret, &claims, token, sizeof(token)) != 0) {
+        return;
+    }
+    text_appends(t, "List-Unsubscribe: <");
+    text_appends(t, st->unsubscribe_base);
+    text_appends(t, "/unsubscribe?token=");
+    text_appends(t, token);
+    text_appends(t, ">\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n");
+}
+
+static int build_message(const smtp_state_t *st, const char *id, const char *tenant,
+                         const char *to, const char *subject, const char *body, const char *html,
                          char *message_id, size_t message_id_len, text_t *t)
 {
     char host[128];
@@ -178,6 +218,7 @@ static int build_message(const smtp_state_t *st, const char *id, const char *to,
     text_appends(t, "\r\nX-WaveCom-Notification-Id: ");
     text_appends(t, id);
     text_appends(t, "\r\n");
+    append_unsubscribe(t, st, tenant, to);
     append_subject(t, subject != NULL ? subject : "");
     append_body(t, id, body, html);
     return t->overflow ? -1 : 0;
@@ -210,7 +251,8 @@ static smtp_item_t *render(const smtp_state_t *st, provider_job_t *job, delivery
     }
     text_t text = {.data = buf, .cap = MAX_EMAIL_BYTES};
     char message_id[320];
-    if (build_message(st, id, to, subject, body, html, message_id, sizeof(message_id),
+    if (build_message(st, id, wc_doc_string(doc, "tenantId"), to, subject, body, html,
+                      message_id, sizeof(message_id),
                       &text) != 0) {
         provider_fail(result, DELIVERY_PERMANENT, "message too large to encode");
         free(buf);
@@ -294,9 +336,11 @@ static int extract_address(const char *from, char *out, size_t out_len)
     return wc_email_address_valid(out) ? 0 : -1;
 }
 
-/* The pool's options from the configuration. Returns -1, after logging
- * which variable is wrong, when the sender address is not an address. */
-static int pool_options(const wc_config_t *cfg, smtp_state_t *st, smtp_pool_options_t *o)
+/* The pool's options from the configuration, for the relay at host:port.
+ * Returns -1, after logging which variable is wrong, when the sender address
+ * is not an address. */
+static int pool_options(const wc_config_t *cfg, const char *host, int port, smtp_state_t *st,
+                        smtp_pool_options_t *o)
 {
     if (extract_address(cfg->smtp_from, st->from_address, sizeof(st->from_address)) != 0 ||
         strpbrk(cfg->smtp_from, "\r\n") != NULL) {
@@ -305,9 +349,13 @@ static int pool_options(const wc_config_t *cfg, smtp_state_t *st, smtp_pool_opti
         return -1;
     }
     snprintf(st->from_header, sizeof(st->from_header), "%s", cfg->smtp_from);
+    snprintf(st->unsubscribe_base, sizeof(st->unsubscribe_base), "%s", cfg->public_base_url);
+    snprintf(st->unsubscribe_secret, sizeof(st->unsubscribe_secret), "%s",
+             cfg->unsubscribe_secret);
+    st->unsubscribe_ttl_seconds = cfg->unsubscribe_ttl_seconds;
     memset(o, 0, sizeof(*o));
     snprintf(o->envelope_from, sizeof(o->envelope_from), "%s", st->from_address);
-    snprintf(o->server, sizeof(o->server), "%s:%d", cfg->smtp_host, cfg->smtp_port);
+    snprintf(o->server, sizeof(o->server), "%s:%d", host, port);
     snprintf(o->user, sizeof(o->user), "%s", cfg->smtp_user);
     snprintf(o->password, sizeof(o->password), "%s", cfg->smtp_password);
     o->timeout_seconds = cfg->smtp_timeout_seconds;
@@ -318,12 +366,13 @@ static int pool_options(const wc_config_t *cfg, smtp_state_t *st, smtp_pool_opti
     return 0;
 }
 
-provider_t *provider_smtp_new(const provider_env_t *env)
+static provider_t *smtp_new(const provider_env_t *env, const char *name, const char *host,
+                            int port)
 {
     smtp_state_t *st = calloc(1, sizeof(*st));
     provider_t *p = calloc(1, sizeof(*p));
     smtp_pool_options_t opts;
-    if (st == NULL || p == NULL || pool_options(env->cfg, st, &opts) != 0) {
+    if (st == NULL || p == NULL || pool_options(env->cfg, host, port, st, &opts) != 0) {
         goto fail;
     }
     /* Before any sender thread may ask for a SASL mechanism. */
@@ -333,7 +382,7 @@ provider_t *provider_smtp_new(const provider_env_t *env)
         auth_client_exit();
         goto fail;
     }
-    p->name = "smtp";
+    p->name = name;
     p->start = smtp_start;
     p->ready_fd = smtp_ready_fd;
     p->on_ready = smtp_on_ready;
@@ -345,4 +394,17 @@ fail:
     free(st);
     free(p);
     return NULL;
+}
+
+provider_t *provider_smtp_new(const provider_env_t *env)
+{
+    return smtp_new(env, "smtp", env->cfg->smtp_host, env->cfg->smtp_port);
+}
+
+provider_t *provider_smtp2_new(const provider_env_t *env)
+{
+    if (env->cfg->smtp2_host[0] == '\0') {
+        return NULL; /* no second relay configured */
+    }
+    return smtp_new(env, "smtp2", env->cfg->smtp2_host, env->cfg->smtp2_port);
 }

@@ -142,9 +142,11 @@ static void read_outcome(const session_slot_t *slot, const char *server, const c
     if (rs != NULL && rs->code != 0 && delivery_policy_classify_smtp(rs->code) != DELIVERY_OK) {
         provider_fail(r, delivery_policy_classify_smtp(rs->code), "recipient refused: %d %s",
                       rs->code, rs->text != NULL ? rs->text : "");
+        r->suppress = delivery_policy_suppression_smtp(rs->code, rs->text);
     } else if (ended) {
         r->outcome = delivery_policy_classify_smtp(ms->code);
         snprintf(r->detail, sizeof(r->detail), "%d %s", ms->code, ms->text != NULL ? ms->text : "");
+        r->suppress = delivery_policy_suppression_smtp(ms->code, ms->text);
         if (r->outcome == DELIVERY_OK) {
             snprintf(r->provider_message_id, sizeof(r->provider_message_id), "%s",
                      slot->item->message_id);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "delivery_policy.h"
 #include "provider.h"
 #include "wc_log.h"
 #include "wc_notification.h"
@@ -51,6 +52,7 @@ static void on_done(http_call_t *call, void *arg)
         int code = json_object_get_int(v);
         if (permanent_code(code)) {
             result.outcome = DELIVERY_PERMANENT;
+            result.suppress = delivery_policy_suppression_twilio(code);
         } else if (call->status == 429) {
             result.outcome = DELIVERY_TRANSIENT; /* always safe to retry */
         }
