@@ -37,7 +37,15 @@ class SliceTest(StackTestCase):
         self.assertEqual(data["metadata"], {"userId": "12345", "campaign": "onboarding"})
         self.assertEqual(data["tenantId"], self.tenant)
 
-        got = self.stack.wait_for_status(self.key, nid, "SENT", timeout=30).json["data"]
+        self.stack.wait_for_status(self.key, nid, "SENT", timeout=30)
+
+        # The worker writes the trail entries of its claim and its outcome together, just after
+        # the outcome (docs/ARCHITECTURE.md §3.2): until then the trail ends with the document's
+        # `last` and lacks the claim's PROCESSING entry.
+        def whole_trail():
+            r = self.stack.get(self.key, nid)
+            return r.json["data"] if len(r.json["data"]["logs"]) == 4 else None
+        got = wait_until(whole_trail, 10, what="the claim's and the outcome's trail entries")
         n = got["notification"]
         self.assertEqual(n["recipient"], recipient)
         self.assertIn("sentAt", n)
