@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "wc_json.h"
 #include "wc_log.h"
@@ -13,6 +14,9 @@
 /* A trail longer than this is cut when read: a notification passes through
  * a few states per attempt, and attempts are bounded by maxRetries. */
 #define TRAIL_READ_MAX 200
+/* How long a read waits, at most, for a worker's trail write in flight. */
+#define TRAIL_GAP_WAITS 5
+#define TRAIL_GAP_WAIT_MS 20
 
 int wc_trail_entry_init(wc_trail_entry_t *e, const bson_t *doc, int32_t seq, int from,
                         wc_status_t to, const wc_audit_t *audit, int64_t at_ms)
@@ -185,16 +189,12 @@ static json_object *memory_entry_json(const wc_trail_entry_t *e)
     return out;
 }
 
-json_object *wc_store_trail_read(wc_store_t *store, const bson_t *doc)
+/* The creation's entries (derived from the document) and the stored ones,
+ * oldest first, into a new array; *newest is the last seq among them. NULL
+ * when the read failed. */
+static json_object *read_entries(wc_store_t *store, const bson_t *doc, const bson_oid_t *oid,
+                                 const char *hex, int32_t *newest_out)
 {
-    bson_iter_t iter;
-    if (!bson_iter_init_find(&iter, doc, "_id") || !BSON_ITER_HOLDS_OID(&iter)) {
-        return json_object_new_array();
-    }
-    const bson_oid_t *oid = bson_iter_oid(&iter);
-    char hex[25];
-    bson_oid_to_string(oid, hex);
-
     bson_t *filter = BCON_NEW("notificationId", BCON_OID(oid));
     bson_t *opts = BCON_NEW("sort", "{", "seq", BCON_INT32(1), "}", "limit",
                             BCON_INT64(TRAIL_READ_MAX));
@@ -233,10 +233,43 @@ json_object *wc_store_trail_read(wc_store_t *store, const bson_t *doc)
         json_object_put(logs);
         return NULL;
     }
+    *newest_out = newest;
+    return logs;
+}
+
+json_object *wc_store_trail_read(wc_store_t *store, const bson_t *doc)
+{
+    bson_iter_t iter;
+    if (!bson_iter_init_find(&iter, doc, "_id") || !BSON_ITER_HOLDS_OID(&iter)) {
+        return json_object_new_array();
+    }
+    const bson_oid_t *oid = bson_iter_oid(&iter);
+    char hex[25];
+    bson_oid_to_string(oid, hex);
+    int32_t seq = (int32_t)wc_doc_int(doc, "seq", 0);
+
+    /* A worker writes its claim's entry together with its outcome's, just
+     * after the outcome (docs/ARCHITECTURE.md §3.2): a read in between finds
+     * more than the newest entry missing. A few short waits let that write
+     * land, so the trail shows whole; one that stays away (the database
+     * failing) leaves the gap after TRAIL_GAP_WAITS waits. */
+    int32_t newest = 0;
+    json_object *logs = NULL;
+    for (int waits = 0;; waits++) {
+        logs = read_entries(store, doc, oid, hex, &newest);
+        if (logs == NULL || seq <= newest + 1 || waits == TRAIL_GAP_WAITS) {
+            break;
+        }
+        json_object_put(logs);
+        struct timespec pause = {0, TRAIL_GAP_WAIT_MS * 1000000L};
+        nanosleep(&pause, NULL);
+    }
+    if (logs == NULL) {
+        return NULL;
+    }
 
     /* The latest change is in the document before its entry is written; the
      * document's copy stands in for it. */
-    int32_t seq = (int32_t)wc_doc_int(doc, "seq", 0);
     bson_t last;
     uint32_t len = 0;
     const uint8_t *data = NULL;
