@@ -2,7 +2,8 @@
  * GET /api/notifications/stats/system: the tenant's notifications by status,
  * type and priority, the depth of each queue, the average processing time
  * and the success rate. The counts are the tenant's counter document (one
- * read by _id, wc_store_counters.h); the average is over the deliveries of
+ * read by _id, or none while the list's version read is fresh:
+ * tenant_versions.h); the average is over the deliveries of
  * the last hour, from the throughput counters (recent_minutes.h: the two
  * newest minutes by _id, the rest once a minute): no read grows with the
  * collection. The answer is still kept
@@ -15,6 +16,7 @@
 
 #include "cache.h"
 #include "handlers.h"
+#include "list_cache.h"
 #include "recent_minutes.h"
 #include "response.h"
 #include "wc_store_counters.h"
@@ -31,7 +33,8 @@ static json_object *compute_stats(api_context_t *ctx, const char *tenant_id, int
 {
     wc_store_counts_t counts;
     wc_duration_histogram_t times = {0};
-    if (wc_store_counters_totals(ctx->store, tenant_id, &counts) != WC_STORE_OK ||
+    int64_t version = 0;
+    if (api_tenant_version(ctx, tenant_id, &version, &counts) != WC_STORE_OK ||
         api_recent_minutes_read(ctx->recent_minutes, tenant_id, now, NULL, NULL, &times) !=
             WC_STORE_OK) {
         return NULL;

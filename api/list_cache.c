@@ -5,8 +5,18 @@
 #include <stdlib.h>
 
 #include "cache.h"
+#include "tenant_versions.h"
 #include "wc_store_counters.h"
 #include "wc_time.h"
+
+wc_store_status_t api_tenant_version(api_context_t *ctx, const char *tenant_id, int64_t *version,
+                                     wc_store_counts_t *counts)
+{
+    /* This process's own changes first: their flush forgets what they make stale. */
+    (void)wc_store_counters_flush(ctx->store, true);
+    return api_tenant_versions_get(ctx->versions, tenant_id, wc_time_now_ms(),
+                                   ctx->cfg->api_version_fresh_ms, version, counts);
+}
 
 void api_list_key(api_context_t *ctx, const char *kind, const wc_list_query_t *query,
                   api_list_key_t *key)
@@ -14,8 +24,7 @@ void api_list_key(api_context_t *ctx, const char *kind, const wc_list_query_t *q
     key->usable = false;
     int64_t version = 0;
     if (ctx->list_cache == NULL || ctx->cfg->api_list_cache_seconds <= 0 ||
-        wc_store_counters_version(ctx->store, query->tenant_id, &version, &key->counts) !=
-            WC_STORE_OK) {
+        api_tenant_version(ctx, query->tenant_id, &version, &key->counts) != WC_STORE_OK) {
         return;
     }
 

@@ -1,8 +1,9 @@
 /*
  * Answers of list requests kept in memory under the tenant's data version
  * (wc_store_counters_version): a dashboard that polls a list nobody changed
- * costs one read of the tenant's counter document, not the page's buckets
- * (docs/READS.md). A key is usable only when the version could be read.
+ * costs no read of the page's buckets (docs/READS.md), and, since the version
+ * itself is kept in memory for up to WAVECOM_API_VERSION_FRESH_MS, mostly no
+ * read at all. A key is usable only when the version could be read.
  */
 #ifndef API_LIST_CACHE_H
 #define API_LIST_CACHE_H
@@ -21,6 +22,11 @@ typedef struct {
      * (wc_list_query_t.tenant_counts). */
     wc_store_counts_t counts;
 } api_list_key_t;
+
+/* The tenant's data version and counts (tenant_versions.h), after this
+ * process's own counts are written. */
+wc_store_status_t api_tenant_version(api_context_t *ctx, const char *tenant_id, int64_t *version,
+                                     wc_store_counts_t *counts);
 
 /* The key of a `kind` of list answer ("list", "dlq") to `query` at the
  * tenant's current version. */

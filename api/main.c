@@ -13,6 +13,7 @@
 #include "intake.h"
 #include "rate_limits.h"
 #include "recent_minutes.h"
+#include "tenant_versions.h"
 #include "metrics.h"
 #include "scheduler.h"
 #include "quota.h"
@@ -63,6 +64,19 @@ static void ensure_indexes(wc_store_t *store)
 }
 
 /* The store as the reader of api_recent_minutes. */
+/* The store as the reader of api_tenant_versions. */
+static wc_store_status_t read_version(void *store, const char *tenant_id, int64_t *version,
+                                      wc_store_counts_t *counts)
+{
+    return wc_store_counters_version(store, tenant_id, version, counts);
+}
+
+/* A flush of this process's counts forgets the versions it makes stale. */
+static void forget_version(const char *tenant_id, void *versions)
+{
+    api_tenant_versions_forget(versions, tenant_id);
+}
+
 static wc_store_status_t read_minutes(void *store, const char *tenant_id, int64_t since_ms,
                                       int64_t until_ms,
                                       void (*each)(const wc_throughput_minute_t *minute, void *arg),
@@ -116,13 +130,15 @@ int main(int argc, char **argv)
     ctx.list_cache = api_cache_new(LIST_CACHE_ENTRIES);
     ctx.recent_minutes =
         api_recent_minutes_new(RECENT_MINUTES_TENANTS, read_minutes, ctx.store);
+    ctx.versions = api_tenant_versions_new(RECENT_MINUTES_TENANTS, read_version, ctx.store);
     ctx.limits = api_limits_new(&cfg, ctx.store);
     if (ctx.publisher == NULL || ctx.metrics == NULL || ctx.stats_cache == NULL ||
         ctx.auth_cache == NULL || ctx.list_cache == NULL || ctx.limits == NULL ||
-        ctx.recent_minutes == NULL) {
+        ctx.recent_minutes == NULL || ctx.versions == NULL) {
         wc_log_error("cannot set up the API (out of memory)");
         goto out;
     }
+    wc_store_on_counted(ctx.store, forget_version, ctx.versions);
     if (!api_publisher_probe(ctx.publisher)) {
         wc_log_warn("RabbitMQ not reachable yet; publishes will retry the connection");
     }
@@ -172,7 +188,8 @@ out:
     api_cache_free(ctx.stats_cache);
     api_metrics_free(ctx.metrics);
     api_publisher_free(ctx.publisher);
-    wc_store_close(ctx.store);
+    wc_store_close(ctx.store); /* its last flush forgets versions: free them after */
+    api_tenant_versions_free(ctx.versions);
     mongoc_cleanup();
     wc_log_info("stopped");
     return rc;

@@ -116,6 +116,14 @@ wc_store_status_t wc_store_counters_apply(wc_store_t *store, const wc_counter_de
  * wc_store_close calls it with `force`. Safe from any thread; it does I/O. */
 wc_store_status_t wc_store_counters_flush(wc_store_t *store, bool force);
 
+/* Calls `fn(tenant_id, arg)` after each flush for every tenant the flush
+ * wrote counts of (whether or not the write succeeded): a reader that keeps
+ * a tenant's version in memory forgets it (api/tenant_versions.h), so that
+ * this process's own changes are never hidden from it. Set it before other
+ * threads use the store; NULL stops it. */
+typedef void (*wc_store_counted_fn)(const char *tenant_id, void *arg);
+void wc_store_on_counted(wc_store_t *store, wc_store_counted_fn fn, void *arg);
+
 /* One counter bucket as read back. */
 typedef struct {
     int64_t start_ms;

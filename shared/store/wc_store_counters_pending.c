@@ -3,6 +3,7 @@
  * them in one go (docs/ARCHITECTURE.md §3.3). */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "wc_log.h"
@@ -64,9 +65,20 @@ wc_store_status_t wc_store_counters_flush(wc_store_t *store, bool force)
     if (status != WC_STORE_OK) {
         wc_log_warn("%zu changes not counted; the counters lag until reconciled", n);
     }
+    for (size_t i = 0; store->on_counted != NULL && i < n; i++) {
+        if (i == 0 || strcmp(changes[i].tenant_id, changes[i - 1].tenant_id) != 0) {
+            store->on_counted(changes[i].tenant_id, store->on_counted_arg);
+        }
+    }
     free(deltas);
     free(changes);
     return status;
+}
+
+void wc_store_on_counted(wc_store_t *store, wc_store_counted_fn fn, void *arg)
+{
+    store->on_counted = fn;
+    store->on_counted_arg = arg;
 }
 
 void wc_store_trail_count(wc_store_t *store, const wc_trail_entry_t *entries, size_t n,

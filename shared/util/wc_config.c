@@ -193,6 +193,10 @@ static const cfg_entry_t config_table[] = {
     {"WAVECOM_API_LIST_CACHE_SECONDS", "60", INT(api_list_cache_seconds, 0, 3600),
      "How long a list answer is kept for a tenant whose notifications did not change since; "
      "0 reads every list from the database.", RELOADABLE},
+    {"WAVECOM_API_VERSION_FRESH_MS", "1000", INT(api_version_fresh_ms, 0, 10000),
+     "How long the API reuses a tenant's data version it read, for list answers and the "
+     "statistics' counts; other processes' changes show this much later at most. 0 reads it "
+     "for every request.", RELOADABLE},
     /* wavecom-api: tenants' limits. */
     {"WAVECOM_RATE_TENANT_RPS", "0", INT(rate_tenant_rps, 0, 1000000),
      "Requests per second a tenant may make (token bucket, burst of one second); 0: no limit. "

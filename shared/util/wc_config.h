@@ -96,6 +96,7 @@ typedef struct {
     int api_auth_cache_seconds;
     int api_stats_cache_seconds;
     int api_list_cache_seconds;
+    int api_version_fresh_ms;
     int rate_tenant_rps;
     int rate_tenant_nps;
     int rate_key_rps;
