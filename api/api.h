@@ -21,6 +21,7 @@ typedef struct api_usage api_usage_t;
 typedef struct api_quota api_quota_t;
 typedef struct api_recent_minutes api_recent_minutes_t;
 typedef struct api_tenant_versions api_tenant_versions_t;
+typedef struct api_bucket_cache api_bucket_cache_t;
 
 typedef struct {
     const wc_config_t *cfg;
@@ -32,6 +33,7 @@ typedef struct {
     api_cache_t *list_cache;  /* list answers by tenant data version (list_cache.h) */
     api_recent_minutes_t *recent_minutes; /* the statistics' closed minutes (recent_minutes.h) */
     api_tenant_versions_t *versions; /* tenants' data versions read lately (tenant_versions.h) */
+    api_bucket_cache_t *buckets; /* counter buckets by tenant version (bucket_cache.h) */
     api_cache_t *auth_cache;  /* API key -> principal, when WAVECOM_API_AUTH_CACHE_SECONDS > 0 */
     api_limits_t *limits;     /* rate limits and in-flight quotas */
     api_usage_t *usage;       /* per API key usage, counted in memory (usage.h) */

@@ -94,7 +94,7 @@ api_response_t api_handle_dlq_list(api_context_t *ctx, const api_request_t *req,
     api_list_key(ctx, "dlq", &query, &key);
     json_object *data = api_list_cached(ctx, &key);
     if (data == NULL) {
-        query.tenant_counts = key.usable ? &key.counts : NULL;
+        api_list_prepare(ctx, &key, &query);
         data = dlq_page(ctx, &query, page, limit);
         if (data == NULL) {
             return api_unavailable("the database");

@@ -158,7 +158,7 @@ api_response_t api_handle_list_notifications(api_context_t *ctx, const api_reque
     if (cached != NULL) {
         return api_ok(200, cached, NULL);
     }
-    query.tenant_counts = key.usable ? &key.counts : NULL;
+    api_list_prepare(ctx, &key, &query);
     wc_list_page_t result;
     if (wc_store_list_notifications(ctx->store, &query, &result) != WC_STORE_OK) {
         return api_unavailable("the database");

@@ -40,6 +40,19 @@ void api_list_key(api_context_t *ctx, const char *kind, const wc_list_query_t *q
                      query->mode == WC_LIST_PAGE ? "" : cursor,
                      query->key_hint != NULL ? query->key_hint : "");
     key->usable = n > 0 && (size_t)n < sizeof(key->text);
+    key->version = version;
+}
+
+void api_list_prepare(api_context_t *ctx, api_list_key_t *key, wc_list_query_t *query)
+{
+    if (!key->usable) {
+        return;
+    }
+    query->tenant_counts = &key->counts;
+    key->source = wc_store_counter_reader(ctx->store);
+    api_bucket_walk_init(&key->walk, ctx->buckets, &key->source);
+    query->counters = &key->walk.reader;
+    query->tenant_version = key->version;
 }
 
 json_object *api_list_cached(api_context_t *ctx, const api_list_key_t *key)

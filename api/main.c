@@ -14,6 +14,7 @@
 #include "rate_limits.h"
 #include "recent_minutes.h"
 #include "tenant_versions.h"
+#include "bucket_cache.h"
 #include "metrics.h"
 #include "scheduler.h"
 #include "quota.h"
@@ -36,6 +37,9 @@
 /* Tenants whose closed throughput minutes are kept (3 KB each). */
 #define RECENT_MINUTES_TENANTS 1024
 #define AUTH_CACHE_ENTRIES 1024
+/* About 20,000 counter buckets (1.6 KB each): every day, hour and minute
+ * list of a dozen busy tenants' recent walks. */
+#define BUCKET_CACHE_BYTES (32u << 20)
 
 static void usage(FILE *out)
 {
@@ -131,10 +135,11 @@ int main(int argc, char **argv)
     ctx.recent_minutes =
         api_recent_minutes_new(RECENT_MINUTES_TENANTS, read_minutes, ctx.store);
     ctx.versions = api_tenant_versions_new(RECENT_MINUTES_TENANTS, read_version, ctx.store);
+    ctx.buckets = api_bucket_cache_new(BUCKET_CACHE_BYTES, cfg.api_list_cache_seconds * 1000LL);
     ctx.limits = api_limits_new(&cfg, ctx.store);
     if (ctx.publisher == NULL || ctx.metrics == NULL || ctx.stats_cache == NULL ||
         ctx.auth_cache == NULL || ctx.list_cache == NULL || ctx.limits == NULL ||
-        ctx.recent_minutes == NULL || ctx.versions == NULL) {
+        ctx.recent_minutes == NULL || ctx.versions == NULL || ctx.buckets == NULL) {
         wc_log_error("cannot set up the API (out of memory)");
         goto out;
     }
@@ -184,6 +189,7 @@ out:
     api_cache_free(ctx.auth_cache);
     api_cache_free(ctx.list_cache);
     api_recent_minutes_free(ctx.recent_minutes);
+    api_bucket_cache_free(ctx.buckets);
     api_limits_free(ctx.limits);
     api_cache_free(ctx.stats_cache);
     api_metrics_free(ctx.metrics);

@@ -471,6 +471,11 @@ typedef struct {
      * read them (wc_store_counters_version), so a page without a range does
      * not read it again; NULL to read them. Ignored with key_hint. */
     const wc_store_counts_t *tenant_counts;
+    /* Where the walk reads counter buckets; NULL for the database. The API
+     * passes one that keeps them under the tenant's data version
+     * (wc_counter_reader_t, api/bucket_cache.h). */
+    const struct wc_counter_reader *counters;
+    int64_t tenant_version; /* with `counters`: the tenant's data version (the days' parent) */
 } wc_list_query_t;
 
 typedef struct {

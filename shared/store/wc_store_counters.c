@@ -140,7 +140,7 @@ typedef struct {
      * carries listSlot (a bucket first written for an older document may
      * hold some without). */
     bool slotted;
-    int64_t changes; /* the tenant's top document: deltas folded in, added to its `version` */
+    int64_t changes; /* deltas folded in, added to `version` (a key's top document: none) */
     int64_t cells[CELLS];
     int64_t created, sent, failed;
     wc_duration_histogram_t *times; /* a throughput minute's deliveries; NULL until one */
@@ -209,6 +209,7 @@ static bool fold_owner(pending_set_t *set, const wc_counter_delta_t *d, const ch
             return false;
         }
         doc->kind = DOC_LEVEL;
+        doc->changes++;
         doc->tenant_id = d->tenant_id;
         doc->key_hint = key_hint;
         doc->start_ms = wc_counter_bucket_start((wc_counter_level_t)l, d->created_at_ms);
@@ -336,8 +337,9 @@ static bson_t *pending_update(const pending_t *d)
             }
         }
     }
-    if (d->kind == DOC_TENANT && d->changes > 0) {
-        /* Even a batch whose moves cancel out changed what a list shows. */
+    if (d->kind != DOC_THROUGHPUT && d->changes > 0) {
+        /* Even a batch whose moves cancel out changed what a list shows, and
+         * a bucket's children may have changed when its own cells did not. */
         ok = ok && BSON_APPEND_INT64(&inc, "version", d->changes);
         changed++;
     }
@@ -524,6 +526,7 @@ static bool bucket_row(const bson_t *doc, void *arg)
                  bson_iter_bool(&slotted);
     read_cells(doc, b->counts);
     read_slot_created(doc, b->slot_created);
+    b->version = wc_doc_int(doc, "version", 0);
     return true;
 }
 
@@ -587,6 +590,29 @@ wc_store_status_t wc_store_counters_bucket(wc_store_t *store, const char *owner,
     }
     free(list.items);
     return status;
+}
+
+static wc_store_status_t store_children(void *store, const char *owner,
+                                        wc_counter_level_t level, int64_t ms,
+                                        int64_t parent_version, wc_counter_bucket_t **out,
+                                        size_t *n)
+{
+    (void)parent_version;
+    return wc_store_counters_children(store, owner, level, ms, out, n);
+}
+
+static wc_store_status_t store_bucket(void *store, const char *owner, wc_counter_level_t level,
+                                      int64_t ms, int64_t parent_version,
+                                      wc_counter_bucket_t *out, bool *found)
+{
+    (void)parent_version;
+    return wc_store_counters_bucket(store, owner, level, ms, out, found);
+}
+
+wc_counter_reader_t wc_store_counter_reader(wc_store_t *store)
+{
+    return (wc_counter_reader_t){.children = store_children, .bucket = store_bucket,
+                                 .arg = store};
 }
 
 static int64_t counts_total(const wc_store_counts_t *c)

@@ -137,6 +137,10 @@ typedef struct {
      * busy minute's seconds by count. Trusted only while they add up to the
      * bucket's own count (a reconciled or filled bucket may lack them). */
     int64_t slot_created[WC_LIST_SLOTS];
+    /* Advanced by every write that changes this bucket, and so every change
+     * to a bucket inside it (`version`): what a reader keeps the bucket's
+     * children under (api/bucket_cache.h). */
+    int64_t version;
 } wc_counter_bucket_t;
 
 /* The buckets of `level` of `owner` (wc_counter_owner) inside the parent
@@ -151,6 +155,24 @@ wc_store_status_t wc_store_counters_children(wc_store_t *store, const char *owne
 wc_store_status_t wc_store_counters_bucket(wc_store_t *store, const char *owner,
                                            wc_counter_level_t level, int64_t ms,
                                            wc_counter_bucket_t *out, bool *found);
+
+/* The two reads a list walk makes of the counters, in the shapes above, so
+ * that a caller may answer them from memory (wc_list_query_t.counters). Each
+ * is given the version of the parent of what it reads (the parent bucket's,
+ * or for a day the tenant's data version): what it returns stays the same
+ * while that version does. The database's reader ignores it. */
+typedef struct wc_counter_reader {
+    wc_store_status_t (*children)(void *arg, const char *owner, wc_counter_level_t level,
+                                  int64_t ms, int64_t parent_version, wc_counter_bucket_t **out,
+                                  size_t *n);
+    wc_store_status_t (*bucket)(void *arg, const char *owner, wc_counter_level_t level,
+                                int64_t ms, int64_t parent_version, wc_counter_bucket_t *out,
+                                bool *found);
+    void *arg;
+} wc_counter_reader_t;
+
+/* The reader of `store`'s counter documents (the two functions above). */
+wc_counter_reader_t wc_store_counter_reader(wc_store_t *store);
 
 /* The counts of one tenant (or of any counter owner, wc_counter_owner), or
  * summed over every tenant when `tenant_id` is NULL. A tenant without

@@ -452,6 +452,15 @@ static wc_store_status_t repair(wc_store_t *store, table_t *table,
                 }
             }
         }
+        if (changed > 0 && e->start_ms != INT64_MIN) {
+            /* Readers keep a bucket's children under its version. A repair
+             * that leaves a parent's own cells as they were (two that cancel
+             * out) does not advance the parent's: the API's bucket cache
+             * keeps entries WAVECOM_API_LIST_CACHE_SECONDS at most for that.
+             * Advancing every ancestor in the same bulk stalled FerretDB 1.24
+             * (docs/READS.md). */
+            BSON_APPEND_INT64(&inc, "version", 1);
+        }
         bson_append_document_end(update, &inc);
         if (changed > 0) {
             BSON_APPEND_DOCUMENT_BEGIN(update, "$setOnInsert", &soi);

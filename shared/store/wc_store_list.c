@@ -87,6 +87,7 @@ typedef struct {
     /* Try the bucket holding this instant (now) by _id before its siblings;
      * -1 once a try fell short (see walk_level). */
     int64_t probe_ms;
+    wc_counter_reader_t counters; /* the query's, or the database */
 } walk_t;
 
 static int64_t bucket_matches(const walk_t *w, const wc_counter_bucket_t *b)
@@ -358,7 +359,8 @@ static wc_store_status_t read_cut_slots(walk_t *w, const wc_counter_bucket_t *b,
     return status;
 }
 
-static wc_store_status_t walk_level(walk_t *w, wc_counter_level_t level, int64_t parent_ms);
+static wc_store_status_t walk_level(walk_t *w, wc_counter_level_t level, int64_t parent_ms,
+                                    int64_t parent_version);
 
 /* Takes the page's items from one bucket the walk descends into. */
 static wc_store_status_t descend_into(walk_t *w, wc_counter_level_t level,
@@ -377,7 +379,7 @@ static wc_store_status_t descend_into(walk_t *w, wc_counter_level_t level,
     if (level == WC_COUNTER_MINUTE) {
         return read_leaf(w, b->start_ms, -1, !w->total_known);
     }
-    return walk_level(w, level + 1, b->start_ms);
+    return walk_level(w, level + 1, b->start_ms, b->version);
 }
 
 /* A page that lies wholly in the newest bucket of a level (the one holding
@@ -387,7 +389,7 @@ static wc_store_status_t descend_into(walk_t *w, wc_counter_level_t level,
  * (docs/READS.md, "The list walk"). Returns true when the probe served the
  * level (the outcome in *status); false when the walk must read the siblings. */
 static bool probe_newest(walk_t *w, wc_counter_level_t level, int64_t parent_ms,
-                         wc_store_status_t *status)
+                         int64_t parent_version, wc_store_status_t *status)
 {
     if (w->probe_ms < 0 ||
         (level > WC_COUNTER_DAY &&
@@ -397,7 +399,8 @@ static bool probe_newest(walk_t *w, wc_counter_level_t level, int64_t parent_ms,
     wc_counter_bucket_t b;
     bool found = false;
     w->queries++;
-    *status = wc_store_counters_bucket(w->store, w->owner, level, w->probe_ms, &b, &found);
+    *status = w->counters.bucket(w->counters.arg, w->owner, level, w->probe_ms, parent_version,
+                                 &b, &found);
     if (*status != WC_STORE_OK) {
         return true;
     }
@@ -411,16 +414,18 @@ static bool probe_newest(walk_t *w, wc_counter_level_t level, int64_t parent_ms,
 }
 
 /* Walks the buckets of `level` inside the parent bucket holding `parent_ms`. */
-static wc_store_status_t walk_level(walk_t *w, wc_counter_level_t level, int64_t parent_ms)
+static wc_store_status_t walk_level(walk_t *w, wc_counter_level_t level, int64_t parent_ms,
+                                    int64_t parent_version)
 {
     wc_counter_bucket_t *buckets = NULL;
     size_t n = 0;
     wc_store_status_t status = WC_STORE_OK;
-    if (probe_newest(w, level, parent_ms, &status)) {
+    if (probe_newest(w, level, parent_ms, parent_version, &status)) {
         return status;
     }
     w->queries++;
-    status = wc_store_counters_children(w->store, w->owner, level, parent_ms, &buckets, &n);
+    status = w->counters.children(w->counters.arg, w->owner, level, parent_ms, parent_version,
+                                  &buckets, &n);
     if (status != WC_STORE_OK) {
         return status;
     }
@@ -472,6 +477,7 @@ wc_store_status_t wc_store_list_notifications(wc_store_t *store, const wc_list_q
     if (q->limit <= 0 || wc_counter_owner(w.owner, NULL, q->tenant_id, q->key_hint) != 0) {
         return WC_STORE_ERROR;
     }
+    w.counters = q->counters != NULL ? *q->counters : wc_store_counter_reader(store);
     w.docs = calloc((size_t)w.need, sizeof(*w.docs));
     if (w.docs == NULL) {
         return WC_STORE_ERROR;
@@ -495,7 +501,7 @@ wc_store_status_t wc_store_list_notifications(wc_store_t *store, const wc_list_q
         w.probe_ms = wc_time_now_ms();
     }
     if (status == WC_STORE_OK) {
-        status = walk_level(&w, WC_COUNTER_DAY, 0);
+        status = walk_level(&w, WC_COUNTER_DAY, 0, q->tenant_version);
     }
     if (status != WC_STORE_OK) {
         wc_store_docs_free(w.docs, w.n);
