@@ -191,8 +191,8 @@ static const cfg_entry_t config_table[] = {
     {"WAVECOM_API_STATS_CACHE_SECONDS", "5", INT(api_stats_cache_seconds, 0, 300),
      "How long statistics and database-derived metrics are served from memory.", RELOADABLE},
     {"WAVECOM_API_LIST_CACHE_SECONDS", "60", INT(api_list_cache_seconds, 0, 3600),
-     "How long a list answer is kept for a tenant whose notifications did not change since; "
-     "0 reads every list from the database.", RELOADABLE},
+     "How long a list answer, and a counter bucket a list walk read, is kept while what it "
+     "depends on did not change; 0 reads every list from the database.", RELOADABLE},
     {"WAVECOM_API_VERSION_FRESH_MS", "1000", INT(api_version_fresh_ms, 0, 10000),
      "How long the API reuses a tenant's data version it read, for list answers and the "
      "statistics' counts; other processes' changes show this much later at most. 0 reads it "
