@@ -13,7 +13,7 @@ wc_store_status_t api_tenant_version(api_context_t *ctx, const char *tenant_id, 
                                      wc_store_counts_t *counts)
 {
     /* This process's own changes first: their flush forgets what they make stale. */
-    (void)wc_store_counters_flush(ctx->store, true);
+    (void)wc_store_counters_flush_for(ctx->store, tenant_id);
     return api_tenant_versions_get(ctx->versions, tenant_id, wc_time_now_ms(),
                                    ctx->cfg->api_version_fresh_ms, version, counts);
 }

@@ -94,7 +94,7 @@ wc_store_status_t wc_store_count_in_flight(wc_store_t *store, const char *tenant
     /* This process's own changes first, so that what it admitted is in the
      * count; other processes' lag only ever leaves notifications counted in
      * flight that have finished, which errs on the quota's side. */
-    (void)wc_store_counters_flush(store, true);
+    (void)wc_store_counters_flush_for(store, tenant_id);
     wc_store_status_t status = wc_store_counters_totals(store, tenant_id, counts);
     if (status == WC_STORE_OK) {
         int64_t n = 0;

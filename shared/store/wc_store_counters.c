@@ -534,9 +534,17 @@ static bool bucket_row(const bson_t *doc, void *arg)
  * goes to the counters before they are read, so that a client reads its own
  * writes through the API that took them; other processes' counts trail by
  * at most their flush interval. */
-static void read_own_counts(wc_store_t *store)
+static void read_own_counts(wc_store_t *store, const char *tenant_id)
 {
-    (void)wc_store_counters_flush(store, true);
+    (void)wc_store_counters_flush_for(store, tenant_id);
+}
+
+/* The tenant whose counter document `id_or_scope` names or lies under: what
+ * comes before a key's '~' or a level's ':' ("tenants" for the list of all). */
+static void owner_tenant(const char *id_or_scope, char out[64])
+{
+    size_t n = strcspn(id_or_scope, ":~");
+    snprintf(out, 64, "%.*s", (int)(n < 63 ? n : 63), id_or_scope);
 }
 
 /* The bucket documents whose `field` equals `value`, after this process's
@@ -544,7 +552,9 @@ static void read_own_counts(wc_store_t *store)
 static wc_store_status_t find_buckets(wc_store_t *store, const char *field, const char *value,
                                       bucket_list_t *list)
 {
-    read_own_counts(store);
+    char tenant[64];
+    owner_tenant(value, tenant);
+    read_own_counts(store, strcmp(value, "tenants") == 0 ? NULL : tenant);
     *list = (bucket_list_t){0};
     bson_t *filter = BCON_NEW(field, BCON_UTF8(value));
     wc_store_status_t status = find_each(store, filter, bucket_row, list);
@@ -653,7 +663,7 @@ static bool version_row(const bson_t *doc, void *arg)
 wc_store_status_t wc_store_counters_version(wc_store_t *store, const char *tenant_id,
                                             int64_t *version, wc_store_counts_t *counts)
 {
-    read_own_counts(store);
+    read_own_counts(store, tenant_id);
     *version = 0;
     if (counts != NULL) {
         memset(counts, 0, sizeof(*counts));
@@ -671,7 +681,7 @@ wc_store_status_t wc_store_counters_version(wc_store_t *store, const char *tenan
 wc_store_status_t wc_store_counters_totals(wc_store_t *store, const char *tenant_id,
                                            wc_store_counts_t *out)
 {
-    read_own_counts(store);
+    read_own_counts(store, tenant_id);
     memset(out, 0, sizeof(*out));
     bson_t *filter = tenant_id != NULL ? BCON_NEW("_id", BCON_UTF8(tenant_id))
                                        : BCON_NEW("scope", BCON_UTF8("tenants"));
@@ -737,7 +747,7 @@ wc_store_status_t wc_store_counters_throughput(wc_store_t *store, const char *te
                                                             void *arg),
                                                void *arg, wc_duration_histogram_t *times)
 {
-    read_own_counts(store);
+    read_own_counts(store, tenant_id);
     tp_call_t call = {
         .since_ms = since_ms, .until_ms = until_ms, .each = each, .arg = arg, .times = times};
     if (until_ms - since_ms <= TP_BY_ID_MAX * WC_LIST_BUCKET_MS) {

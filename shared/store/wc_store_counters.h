@@ -116,6 +116,14 @@ wc_store_status_t wc_store_counters_apply(wc_store_t *store, const wc_counter_de
  * wc_store_close calls it with `force`. Safe from any thread; it does I/O. */
 wc_store_status_t wc_store_counters_flush(wc_store_t *store, bool force);
 
+/* What a reader of `tenant_id`'s counters calls first, so that it reads this
+ * process's own writes: writes every change waiting, but only when one of
+ * them is the tenant's (all of them when `tenant_id` is NULL). Reading a
+ * quiet tenant thus never writes the busy one's changes ahead of their
+ * interval: with the dashboards polling, forced flushes had become one per
+ * request instead of one a second. */
+wc_store_status_t wc_store_counters_flush_for(wc_store_t *store, const char *tenant_id);
+
 /* Calls `fn(tenant_id, arg)` after each flush for every tenant the flush
  * wrote counts of (whether or not the write succeeded): a reader that keeps
  * a tenant's version in memory forgets it (api/tenant_versions.h), so that

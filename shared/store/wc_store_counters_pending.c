@@ -75,6 +75,17 @@ wc_store_status_t wc_store_counters_flush(wc_store_t *store, bool force)
     return status;
 }
 
+wc_store_status_t wc_store_counters_flush_for(wc_store_t *store, const char *tenant_id)
+{
+    bool mine = tenant_id == NULL;
+    pthread_mutex_lock(&store->counting_lock);
+    for (size_t i = 0; !mine && i < store->counted_n; i++) {
+        mine = strcmp(store->counted[i].tenant_id, tenant_id) == 0;
+    }
+    pthread_mutex_unlock(&store->counting_lock);
+    return mine ? wc_store_counters_flush(store, true) : WC_STORE_OK;
+}
+
 void wc_store_on_counted(wc_store_t *store, wc_store_counted_fn fn, void *arg)
 {
     store->on_counted = fn;
