@@ -7,7 +7,6 @@
 #include <stdatomic.h>
 
 #include "wc_store.h"
-#include "wc_store_counters.h"
 
 struct wc_store {
     mongoc_client_pool_t *pool;
@@ -25,7 +24,7 @@ struct wc_store {
     struct counted_change *counted;
     size_t counted_n, counted_cap;
     int64_t counted_since_ms; /* monotonic time of the oldest one waiting; 0 when none */
-    wc_store_counted_fn on_counted; /* wc_store_on_counted */
+    void (*on_counted)(const char *tenant_id, void *arg); /* wc_store_on_counted */
     void *on_counted_arg;
     bool has_secrets_key; /* webhook secrets are sealed with it (wc_secretbox.h) */
     unsigned char secrets_key[32];
