@@ -13,6 +13,11 @@
  * range such as "the last 24 hours" changes with every request and no answer
  * cache serves it; its counters are served here (docs/READS.md, "The list
  * walk").
+ *
+ * The notifications of a list leaf (a minute, or a second of a busy one, with
+ * the query's filters; at most 400) are kept the same way, under the version
+ * of the minute they were created in: every status change of one of them
+ * advances it, and nothing else changes what a list shows of a notification.
  */
 #ifndef API_BUCKET_CACHE_H
 #define API_BUCKET_CACHE_H

@@ -176,6 +176,17 @@ typedef struct wc_counter_reader {
     wc_store_status_t (*bucket)(void *arg, const char *owner, wc_counter_level_t level,
                                 int64_t ms, int64_t parent_version, wc_counter_bucket_t *out,
                                 bool *found);
+    /* Optional (NULL: every leaf is read from the database): the documents
+     * of one list leaf (a minute or a second, with the query's filters, named
+     * by `key`) kept under its minute's version, as new copies in *docs (free
+     * with wc_store_docs_free); false when none are kept. A notification's
+     * listed fields change only with its status, and a status change
+     * advances the version of the minute it was created in. */
+    bool (*leaf_get)(void *arg, const char *key, int64_t minute_version, bson_t ***docs,
+                     size_t *n);
+    /* ... and what the walk read of a leaf (the reader copies it). */
+    void (*leaf_keep)(void *arg, const char *key, int64_t minute_version,
+                      const bson_t *const *docs, size_t n);
     void *arg;
 } wc_counter_reader_t;
 

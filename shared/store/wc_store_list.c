@@ -165,22 +165,68 @@ static int buckets_oldest_first(const void *a, const void *b)
     return -buckets_newest_first(a, b);
 }
 
-/* Reads one minute bucket, or one of its one-second slots (`slot` >= 0): takes
- * the page's items from it and, when `count_total`, counts what lies in the
- * range. */
-static wc_store_status_t read_leaf(walk_t *w, int64_t start_ms, int slot, bool count_total)
+/* Considers one document of a leaf: counts it when `count_total` and it lies
+ * in the range, and keeps a copy when the page may take it. False when out of
+ * memory or the leaf is too large. */
+static bool consider(walk_t *w, const bson_t *doc, bool count_total, const char *bucket,
+                     item_t **items, size_t *n, size_t *cap)
 {
-    char bucket[WC_LIST_BUCKET_LEN];
-    if (wc_notification_list_bucket(bucket, sizeof(bucket), w->q->tenant_id, start_ms) != 0) {
-        return WC_STORE_ERROR;
+    bson_iter_t it;
+    int64_t ms = 0;
+    bson_oid_t id;
+    if (!bson_iter_init_find(&it, doc, "createdAt") || !BSON_ITER_HOLDS_DATE_TIME(&it)) {
+        return true;
     }
-    if (slot >= 0 && wc_notification_list_slot(bucket, sizeof(bucket), w->q->tenant_id,
-                                               start_ms + slot * WC_LIST_SLOT_MS) != 0) {
-        return WC_STORE_ERROR;
+    ms = bson_iter_date_time(&it);
+    if (!bson_iter_init_find(&it, doc, "_id") || !BSON_ITER_HOLDS_OID(&it)) {
+        return true;
     }
+    bson_oid_copy(bson_iter_oid(&it), &id);
+    if (ms < w->lo || ms >= w->hi) {
+        return true;
+    }
+    w->total += count_total;
+    if (w->need == 0 || !item_eligible(w, ms, &id)) {
+        return true;
+    }
+    if (*n == *cap) {
+        size_t grown_cap = *cap == 0 ? 64 : *cap * 2;
+        if (grown_cap > LEAF_MAX_DOCS) {
+            wc_log_error("list bucket %s holds more than %d matching documents", bucket,
+                         LEAF_MAX_DOCS);
+            return false;
+        }
+        void *grown = realloc(*items, grown_cap * sizeof(**items));
+        if (grown == NULL) {
+            return false;
+        }
+        *items = grown;
+        *cap = grown_cap;
+    }
+    (*items)[*n].ms = ms;
+    (*items)[*n].id = id;
+    /* The cursor's document lives only until the next call. A minute
+     * bucket is small, so every eligible one is copied and sorted. */
+    (*items)[*n].doc = bson_copy(doc);
+    (*n)++;
+    return true;
+}
+
+/* A leaf of at most this many documents is offered to the reader to keep
+ * (wc_counter_reader_t.leaf_keep): a second of the busy tenant (110) or an
+ * ordinary tenant's minute, not the busy tenant's whole minute. */
+#define LEAF_KEEP_MAX 400
+
+/* Reads the leaf `bucket` (a listSlot when `slot`, else a listBucket) from the
+ * database with the query's filters, considering each document; offers what
+ * it read to the reader to keep under `key` and `version` when `key` is set
+ * and it is small enough. False when the read failed. */
+static bool query_leaf(walk_t *w, const char *bucket, bool slot, bool count_total,
+                       const char *key, int64_t version, item_t **items, size_t *n, size_t *cap)
+{
     /* A slot is looked up by its own indexed key: the minute's key with a
      * second's number beside it made PostgreSQL read the whole minute. */
-    bson_t *filter = BCON_NEW(slot >= 0 ? "listSlot" : "listBucket", BCON_UTF8(bucket));
+    bson_t *filter = BCON_NEW(slot ? "listSlot" : "listBucket", BCON_UTF8(bucket));
     if (w->q->key_hint != NULL) {
         BSON_APPEND_UTF8(filter, "apiKey", w->q->key_hint);
     }
@@ -202,61 +248,81 @@ static wc_store_status_t read_leaf(walk_t *w, int64_t start_ms, int slot, bool c
     mongoc_collection_t *coll =
         mongoc_client_get_collection(client, w->store->db, WC_COLL_NOTIFICATIONS);
     mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(coll, filter, opts, NULL);
-    item_t *items = NULL;
-    size_t n = 0, cap = 0;
-    wc_store_status_t status = WC_STORE_ERROR;
     const bson_t *doc = NULL;
     bson_error_t error;
-    w->queries++;
-    while (mongoc_cursor_next(cursor, &doc)) {
-        bson_iter_t it;
-        int64_t ms = 0;
-        bson_oid_t id;
-        if (!bson_iter_init_find(&it, doc, "createdAt") || !BSON_ITER_HOLDS_DATE_TIME(&it)) {
-            continue;
+    bool ok = true;
+    bson_t **kept = key != NULL ? calloc(LEAF_KEEP_MAX, sizeof(*kept)) : NULL;
+    size_t kept_n = 0;
+    while (ok && mongoc_cursor_next(cursor, &doc)) {
+        ok = consider(w, doc, count_total, bucket, items, n, cap);
+        if (kept != NULL && kept_n < LEAF_KEEP_MAX) {
+            kept[kept_n++] = bson_copy(doc);
+        } else if (kept != NULL) {
+            /* Too many to keep: the next walk reads it again. */
+            wc_store_docs_free(kept, kept_n);
+            kept = NULL;
         }
-        ms = bson_iter_date_time(&it);
-        if (!bson_iter_init_find(&it, doc, "_id") || !BSON_ITER_HOLDS_OID(&it)) {
-            continue;
-        }
-        bson_oid_copy(bson_iter_oid(&it), &id);
-        if (ms < w->lo || ms >= w->hi) {
-            continue;
-        }
-        w->total += count_total;
-        if (w->need == 0 || !item_eligible(w, ms, &id)) {
-            continue;
-        }
-        if (n == cap) {
-            size_t grown_cap = cap == 0 ? 64 : cap * 2;
-            if (grown_cap > LEAF_MAX_DOCS) {
-                wc_log_error("list bucket %s holds more than %d matching documents", bucket,
-                             LEAF_MAX_DOCS);
-                goto out;
-            }
-            void *grown = realloc(items, grown_cap * sizeof(*items));
-            if (grown == NULL) {
-                goto out;
-            }
-            items = grown;
-            cap = grown_cap;
-        }
-        items[n].ms = ms;
-        items[n].id = id;
-        /* The cursor's document lives only until the next call. A minute
-         * bucket is small, so every eligible one is copied and sorted. */
-        items[n].doc = bson_copy(doc);
-        n++;
     }
-    if (mongoc_cursor_error(cursor, &error)) {
+    if (ok && mongoc_cursor_error(cursor, &error)) {
         wc_log_error("reading list bucket %s failed: %s", bucket, error.message);
-        goto out;
+        ok = false;
     }
-    if (n > 1) {
+    if (ok && kept != NULL) {
+        w->counters.leaf_keep(w->counters.arg, key, version, (const bson_t *const *)kept,
+                              kept_n);
+    }
+    if (kept != NULL) {
+        wc_store_docs_free(kept, kept_n);
+    }
+    mongoc_cursor_destroy(cursor);
+    mongoc_collection_destroy(coll);
+    wc_store_client_give(w->store, client);
+    bson_destroy(opts);
+    bson_destroy(filter);
+    return ok;
+}
+
+/* Reads one minute bucket, or one of its one-second slots (`slot` >= 0): takes
+ * the page's items from it and, when `count_total`, counts what lies in the
+ * range. `minute_version` is the minute bucket's version: the reader may
+ * answer from what it kept under it (and the query's filters). */
+static wc_store_status_t read_leaf(walk_t *w, int64_t start_ms, int slot, bool count_total,
+                                   int64_t minute_version)
+{
+    char bucket[WC_LIST_BUCKET_LEN];
+    if (wc_notification_list_bucket(bucket, sizeof(bucket), w->q->tenant_id, start_ms) != 0) {
+        return WC_STORE_ERROR;
+    }
+    if (slot >= 0 && wc_notification_list_slot(bucket, sizeof(bucket), w->q->tenant_id,
+                                               start_ms + slot * WC_LIST_SLOT_MS) != 0) {
+        return WC_STORE_ERROR;
+    }
+    char key[WC_LIST_BUCKET_LEN + 64];
+    int key_len = snprintf(key, sizeof(key), "%s|%s|%d|%d|%d|%s", slot >= 0 ? "s" : "m", bucket,
+                           w->q->status, w->q->type, w->q->priority,
+                           w->q->key_hint != NULL ? w->q->key_hint : "");
+    bool keyed = w->counters.leaf_get != NULL && minute_version >= 0 && key_len > 0 &&
+                 (size_t)key_len < sizeof(key);
+    item_t *items = NULL;
+    size_t n = 0, cap = 0;
+    bson_t **kept = NULL;
+    size_t kept_n = 0;
+    bool ok = true;
+    w->queries++;
+    if (keyed && w->counters.leaf_get(w->counters.arg, key, minute_version, &kept, &kept_n)) {
+        for (size_t i = 0; i < kept_n && ok; i++) {
+            ok = consider(w, kept[i], count_total, bucket, &items, &n, &cap);
+        }
+        wc_store_docs_free(kept, kept_n);
+    } else {
+        ok = query_leaf(w, bucket, slot >= 0, count_total, keyed ? key : NULL, minute_version,
+                        &items, &n, &cap);
+    }
+    if (ok && n > 1) {
         qsort(items, n, sizeof(*items),
               w->newest_first ? items_newest_first : items_oldest_first);
     }
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; ok && i < n; i++) {
         if (w->skip > 0) {
             w->skip--;
         } else if (w->need > 0) {
@@ -265,20 +331,13 @@ static wc_store_status_t read_leaf(walk_t *w, int64_t start_ms, int slot, bool c
             w->need--;
         }
     }
-    status = WC_STORE_OK;
-out:
     for (size_t i = 0; i < n; i++) {
         if (items[i].doc != NULL) {
             bson_destroy(items[i].doc);
         }
     }
     free(items);
-    mongoc_cursor_destroy(cursor);
-    mongoc_collection_destroy(coll);
-    wc_store_client_give(w->store, client);
-    bson_destroy(opts);
-    bson_destroy(filter);
-    return status;
+    return ok ? WC_STORE_OK : WC_STORE_ERROR;
 }
 
 /* A minute holding more matching notifications than this is read by its
@@ -319,7 +378,7 @@ static wc_store_status_t read_slots(walk_t *w, const wc_counter_bucket_t *b, int
         if (counts != NULL && elig == ELIGIBLE_ALL && counts[slot] <= w->skip) {
             w->skip -= counts[slot];
         } else if (elig != ELIGIBLE_NONE) {
-            status = read_leaf(w, b->start_ms, slot, false);
+            status = read_leaf(w, b->start_ms, slot, false, b->version);
         }
     }
     return status;
@@ -342,7 +401,7 @@ static wc_store_status_t read_cut_slots(walk_t *w, const wc_counter_bucket_t *b,
             continue;
         }
         if (s < w->lo || e > w->hi) {
-            status = read_leaf(w, b->start_ms, slot, !w->total_known);
+            status = read_leaf(w, b->start_ms, slot, !w->total_known, b->version);
             continue;
         }
         w->total += w->total_known ? 0 : counts[slot];
@@ -353,7 +412,7 @@ static wc_store_status_t read_cut_slots(walk_t *w, const wc_counter_bucket_t *b,
         if (elig == ELIGIBLE_ALL && counts[slot] <= w->skip) {
             w->skip -= counts[slot];
         } else {
-            status = read_leaf(w, b->start_ms, slot, false);
+            status = read_leaf(w, b->start_ms, slot, false, b->version);
         }
     }
     return status;
@@ -377,7 +436,7 @@ static wc_store_status_t descend_into(walk_t *w, wc_counter_level_t level,
         return read_cut_slots(w, b, counts);
     }
     if (level == WC_COUNTER_MINUTE) {
-        return read_leaf(w, b->start_ms, -1, !w->total_known);
+        return read_leaf(w, b->start_ms, -1, !w->total_known, b->version);
     }
     return walk_level(w, level + 1, b->start_ms, b->version);
 }

@@ -2,8 +2,9 @@
  * reads: a walk under an unchanged parent version reads nothing twice, a new
  * one reads again, a bucket without a document is remembered as absent, the
  * children of one parent are one read whatever instant inside it is asked,
- * a failed read is not kept, and a full cache drops what was used longest
- * ago. */
+ * a failed read is not kept, a full cache drops what was used longest ago,
+ * and a list leaf's documents come back as kept, under its minute's version
+ * and filters only. */
 #include "unit_test.h"
 
 #include <stdlib.h>
@@ -192,7 +193,44 @@ static void a_full_cache_drops_what_was_used_longest_ago(void **state)
     api_bucket_cache_free(c);
 }
 
+static void a_leaf_comes_back_as_kept_under_its_minute_version(void **state)
+{
+    (void)state;
+    fixture_t f;
+    fixture(&f);
+    api_bucket_cache_t *c = api_bucket_cache_new(1 << 20, 60000);
+    api_bucket_walk_t walk;
+    api_bucket_walk_init(&walk, c, &f.reader);
+    bson_t *docs[3];
+    for (int i = 0; i < 3; i++) {
+        docs[i] = BCON_NEW("_id", BCON_INT32(i), "status", BCON_UTF8(i == 1 ? "FAILED" : "SENT"));
+    }
+    bson_t **got = NULL;
+    size_t n = 0;
+    assert_false(walk.reader.leaf_get(walk.reader.arg, "m|t:0|-1|-1|-1|", 4, &got, &n));
+    walk.reader.leaf_keep(walk.reader.arg, "m|t:0|-1|-1|-1|", 4, (const bson_t *const *)docs, 3);
+    assert_true(walk.reader.leaf_get(walk.reader.arg, "m|t:0|-1|-1|-1|", 4, &got, &n));
+    assert_int_equal(n, 3);
+    for (int i = 0; i < 3; i++) {
+        assert_true(bson_equal(got[i], docs[i]));
+    }
+    wc_store_docs_free(got, n);
+    /* Another version of the minute, or other filters: not kept. */
+    assert_false(walk.reader.leaf_get(walk.reader.arg, "m|t:0|-1|-1|-1|", 5, &got, &n));
+    assert_false(walk.reader.leaf_get(walk.reader.arg, "m|t:0|4|-1|-1|", 4, &got, &n));
+    /* An empty leaf is kept as empty. */
+    walk.reader.leaf_keep(walk.reader.arg, "s|t:1000|-1|-1|-1|", 4, NULL, 0);
+    assert_true(walk.reader.leaf_get(walk.reader.arg, "s|t:1000|-1|-1|-1|", 4, &got, &n));
+    assert_int_equal(n, 0);
+    wc_store_docs_free(got, n);
+    for (int i = 0; i < 3; i++) {
+        bson_destroy(docs[i]);
+    }
+    api_bucket_cache_free(c);
+}
+
 UNIT_TEST_MAIN(cmocka_unit_test(an_unchanged_version_reads_nothing_twice),
                cmocka_unit_test(a_bucket_by_id_is_kept_found_or_not),
                cmocka_unit_test(a_failed_read_is_not_kept_and_no_cache_reads_through),
-               cmocka_unit_test(a_full_cache_drops_what_was_used_longest_ago))
+               cmocka_unit_test(a_full_cache_drops_what_was_used_longest_ago),
+               cmocka_unit_test(a_leaf_comes_back_as_kept_under_its_minute_version))
