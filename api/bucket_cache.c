@@ -235,7 +235,7 @@ static wc_store_status_t walk_bucket(void *arg, const char *owner, wc_counter_le
     return status;
 }
 
-static bool walk_leaf_get(void *arg, const char *leaf, int64_t minute_version, bson_t ***docs,
+static bool walk_leaf_get(void *arg, const char *leaf, int64_t bucket_version, bson_t ***docs,
                           size_t *n)
 {
     api_bucket_walk_t *w = arg;
@@ -245,7 +245,7 @@ static bool walk_leaf_get(void *arg, const char *leaf, int64_t minute_version, b
     size_t count = 0;
     bool found = false;
     if (w->cache == NULL || len <= 0 || len >= KEY_LEN ||
-        !lookup(w->cache, key, minute_version, (void **)&data, &count, &found)) {
+        !lookup(w->cache, key, bucket_version, (void **)&data, &count, &found)) {
         return false;
     }
     bson_t **out = calloc(count > 0 ? count : 1, sizeof(*out));
@@ -268,7 +268,7 @@ static bool walk_leaf_get(void *arg, const char *leaf, int64_t minute_version, b
     return true;
 }
 
-static void walk_leaf_keep(void *arg, const char *leaf, int64_t minute_version,
+static void walk_leaf_keep(void *arg, const char *leaf, int64_t bucket_version,
                            const bson_t *const *docs, size_t n)
 {
     api_bucket_walk_t *w = arg;
@@ -290,7 +290,7 @@ static void walk_leaf_keep(void *arg, const char *leaf, int64_t minute_version,
         memcpy(data + at, bson_get_data(docs[i]), docs[i]->len);
         at += docs[i]->len;
     }
-    keep(w->cache, key, minute_version, data, bytes, n, true);
+    keep(w->cache, key, bucket_version, data, bytes, n, true);
 }
 
 void api_bucket_walk_init(api_bucket_walk_t *walk, api_bucket_cache_t *cache,

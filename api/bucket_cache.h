@@ -14,10 +14,11 @@
  * cache serves it; its counters are served here (docs/READS.md, "The list
  * walk").
  *
- * The notifications of a list leaf (a minute, or a second of a busy one, with
- * the query's filters; at most 400) are kept the same way, under the version
- * of the minute they were created in: every status change of one of them
- * advances it, and nothing else changes what a list shows of a notification.
+ * The notifications of a list leaf (a minute, a second of a busy one, or the
+ * few of a day that a sparse filter matches, with the query's filters; at
+ * most 400) are kept the same way, under the version of the minute or day
+ * they were created in: every status change of one of them advances both,
+ * and nothing else changes what a list shows of a notification.
  */
 #ifndef API_BUCKET_CACHE_H
 #define API_BUCKET_CACHE_H

@@ -125,7 +125,7 @@ else
   # names them (it adds them to tables created after it is applied; a stack started before it
   # learnt these fields has not).
   if "$PSQL" -h 127.0.0.1 -p "$PG_PORT" -U postgres -tAc 'SELECT 1' ferretdb >/dev/null 2>&1; then
-    say "indexing listBucket and scope (GIN) in schema $DB"
+    say "indexing listBucket, listSlot, listDayKind and scope (GIN) in schema $DB"
     started=$(date +%s.%N)
     "$PSQL" -h 127.0.0.1 -p "$PG_PORT" -U postgres -v ON_ERROR_STOP=1 -q ferretdb >"$OUT/gin.log" 2>&1 <<SQL || die "creating the GIN indexes failed (see $OUT/gin.log)"
 DO \$do\$
@@ -140,6 +140,9 @@ BEGIN
       EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON %I.%I USING gin ((_jsonb -> %L) jsonb_path_ops) '
                      'WITH (fastupdate = off)', t.relname || '_listSlot_gin', '$DB', t.relname,
                      'listSlot');
+      EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON %I.%I USING gin ((_jsonb -> %L) jsonb_path_ops) '
+                     'WITH (fastupdate = off)', t.relname || '_listDayKind_gin', '$DB', t.relname,
+                     'listDayKind');
     ELSIF t.relname ~ '^notification_counters_[0-9a-f]{8}\$' THEN
       EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON %I.%I USING gin ((_jsonb -> %L) jsonb_path_ops) '
                      'WITH (fastupdate = off)', t.relname || '_scope_gin', '$DB', t.relname, 'scope');

@@ -144,7 +144,8 @@ def main():
                "status": status, "priority": prio, "retryCount": 0, "maxRetries": 3,
                "createdAt": when(created), "updatedAt": when(created),
                "listBucket": f"{tid}:{created // MINUTE * MINUTE}",
-               "listSlot": f"{tid}:{created // 1000 * 1000}"}
+               "listSlot": f"{tid}:{created // 1000 * 1000}",
+               "listDayKind": f"{tid}:{created // DAY * DAY}:{typ}:{prio}"}
         if typ == "EMAIL":
             doc["subject"] = "Your verification code"
         if status == "SCHEDULED":
@@ -189,6 +190,8 @@ def main():
         if ":m:" in doc_id:
             d["slotted"] = True  # every notification of the minute carries listSlot
             d["s"] = dict(seconds[doc_id])
+        if ":d:" in doc_id:
+            d["keyed"] = True  # every notification of the day carries listDayKind
         counters.append(d)
     for (tid, minute), (created, sent, failed) in throughput.items():
         d = {"_id": f"{tid}:tp:{minute}", "scope": f"{tid}:tp:{minute // HOUR * HOUR}",

@@ -10,7 +10,7 @@
 -- PENDING or overdue notifications once a second, which scanned every notification without it.
 --
 -- The list and the statistics read by equality too (docs/READS.md): a page of notifications by
--- listBucket (tenant and minute) or listSlot (tenant and second), the counters by scope, a tenant's key usage by tenantId.
+-- listBucket (tenant and minute), listSlot (tenant and second) or listDayKind (tenant, day, type and priority), the counters by scope, a tenant's key usage by tenantId.
 -- An endpoint's replay reads its deliveries by endpointId, its health its hours by endpointId.
 
 ALTER DATABASE ferretdb SET plan_cache_mode = force_custom_plan;
@@ -31,7 +31,7 @@ CREATE OR REPLACE FUNCTION wavecom_lookup_fields(tbl regclass) RETURNS text[]
 LANGUAGE sql IMMUTABLE AS $fn$
   SELECT CASE
     WHEN (parse_ident(tbl::text))[2] ~ '^notifications_[0-9a-f]{8}$'
-      THEN ARRAY['_id', 'status', 'listBucket', 'listSlot', 'endpointId']
+      THEN ARRAY['_id', 'status', 'listBucket', 'listSlot', 'listDayKind', 'endpointId']
     WHEN (parse_ident(tbl::text))[2] ~ '^notification_counters_[0-9a-f]{8}$' THEN ARRAY['_id', 'scope']
     WHEN (parse_ident(tbl::text))[2] ~ '^notification_logs_[0-9a-f]{8}$' THEN ARRAY['notificationId']
     WHEN (parse_ident(tbl::text))[2] ~ '^api_key_usage_[0-9a-f]{8}$' THEN ARRAY['_id', 'tenantId']

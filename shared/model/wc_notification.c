@@ -100,26 +100,40 @@ wc_status_t wc_notification_initial_status(const wc_notification_request_t *req,
     return req->scheduled_at_ms > now_ms ? WC_STATUS_SCHEDULED : WC_STATUS_QUEUED;
 }
 
-int wc_notification_list_bucket(char *out, size_t len, const char *tenant_id, int64_t created_ms)
+/* "<tenantId>:<created_ms floored to a multiple of width_ms>": floored, so
+ * that an instant before 1970 still lands in the bucket that starts at or
+ * before it. */
+static int list_key(char *out, size_t len, const char *tenant_id, int64_t created_ms,
+                    int64_t width_ms)
 {
-    /* Floored, so that an instant before 1970 still lands in the bucket that
-     * starts at or before it. */
-    int64_t start = created_ms / WC_LIST_BUCKET_MS * WC_LIST_BUCKET_MS;
+    int64_t start = created_ms / width_ms * width_ms;
     if (start > created_ms) {
-        start -= WC_LIST_BUCKET_MS;
+        start -= width_ms;
     }
     int n = snprintf(out, len, "%s:%lld", tenant_id, (long long)start);
     return n < 0 || (size_t)n >= len ? -1 : 0;
 }
 
+int wc_notification_list_bucket(char *out, size_t len, const char *tenant_id, int64_t created_ms)
+{
+    return list_key(out, len, tenant_id, created_ms, WC_LIST_BUCKET_MS);
+}
+
 int wc_notification_list_slot(char *out, size_t len, const char *tenant_id, int64_t created_ms)
 {
-    int64_t start = created_ms / WC_LIST_SLOT_MS * WC_LIST_SLOT_MS;
-    if (start > created_ms) {
-        start -= WC_LIST_SLOT_MS; /* floored, as the bucket is */
+    return list_key(out, len, tenant_id, created_ms, WC_LIST_SLOT_MS);
+}
+
+int wc_notification_list_day_kind(char *out, size_t len, const char *tenant_id,
+                                  int64_t created_ms, wc_channel_t type, wc_priority_t priority)
+{
+    if (list_key(out, len, tenant_id, created_ms, WC_LIST_DAY_MS) != 0) {
+        return -1;
     }
-    int n = snprintf(out, len, "%s:%lld", tenant_id, (long long)start);
-    return n < 0 || (size_t)n >= len ? -1 : 0;
+    size_t used = strlen(out);
+    int n = snprintf(out + used, len - used, ":%s:%s", wc_channel_name(type),
+                     wc_priority_name(priority));
+    return n < 0 || (size_t)n >= len - used ? -1 : 0;
 }
 
 bson_t *wc_notification_new_document(const wc_notification_request_t *req, const bson_oid_t *id,
@@ -186,6 +200,9 @@ bson_t *wc_notification_new_document(const wc_notification_request_t *req, const
     ok = ok && BSON_APPEND_UTF8(doc, "listBucket", bucket);
     ok = ok && wc_notification_list_slot(bucket, sizeof(bucket), tenant_id, now_ms) == 0;
     ok = ok && BSON_APPEND_UTF8(doc, "listSlot", bucket);
+    ok = ok && wc_notification_list_day_kind(bucket, sizeof(bucket), tenant_id, now_ms, req->type,
+                                             req->priority) == 0;
+    ok = ok && BSON_APPEND_UTF8(doc, "listDayKind", bucket);
 
     /* A notification sent now is stored QUEUED with its commit's outbox
      * record (docs/ARCHITECTURE.md §3.2): its creation is changes 1 (PENDING)
@@ -220,7 +237,7 @@ bson_t *wc_notification_new_document(const wc_notification_request_t *req, const
 /* Fields that stay inside WaveCom. */
 static const char *const internal_fields[] = {"logs", "lease",      "republishCount", "seq",
                                               "createdSeq", "last", "listBucket", "listSlot",
-                                              "lastToken", NULL};
+                                              "listDayKind", "lastToken", NULL};
 
 json_object *wc_notification_to_api_json(const bson_t *doc)
 {

@@ -193,6 +193,17 @@ int wc_notification_list_bucket(char *out, size_t len, const char *tenant_id, in
 #define WC_LIST_SLOTS ((int)(WC_LIST_BUCKET_MS / WC_LIST_SLOT_MS))
 int wc_notification_list_slot(char *out, size_t len, const char *tenant_id, int64_t created_ms);
 
+/* The UTC day a notification was created in, with its type and priority
+ * (which never change): "<tenant>:<the day's start, ms>:<TYPE>:<PRIORITY>",
+ * stored and indexed as field listDayKind. A filter that matches a few of an
+ * ordinary day's notifications reads them at once by it, not the day's hours
+ * and minutes first; the type and priority in the key keep PostgreSQL from
+ * reading every notification of the day to find them (docs/READS.md). 0, or
+ * -1 when `len` is too small. */
+#define WC_LIST_DAY_MS 86400000LL
+int wc_notification_list_day_kind(char *out, size_t len, const char *tenant_id,
+                                  int64_t created_ms, wc_channel_t type, wc_priority_t priority);
+
 /* The notification as the API shows it: `_id` as hex, dates ISO 8601, and
  * without internal fields (the lease, the audit trail, the sweeper's
  * counter). New reference. */

@@ -140,6 +140,10 @@ typedef struct {
      * carries listSlot (a bucket first written for an older document may
      * hold some without). */
     bool slotted;
+    /* A day bucket that a creation's flush may insert: every notification in
+     * a day whose document a creation inserted carries listDayKind (one counted
+     * before listDayKind existed would have inserted the document then). */
+    bool keyed;
     int64_t changes; /* deltas folded in, added to `version` (a key's top document: none) */
     int64_t cells[CELLS];
     int64_t created, sent, failed;
@@ -215,6 +219,9 @@ static bool fold_owner(pending_set_t *set, const wc_counter_delta_t *d, const ch
         doc->start_ms = wc_counter_bucket_start((wc_counter_level_t)l, d->created_at_ms);
         wc_counter_scope(doc->scope, sizeof(doc->scope), owner, (wc_counter_level_t)l,
                          d->created_at_ms);
+        if (l == WC_COUNTER_DAY && d->from < 0) {
+            doc->keyed = true;
+        }
         if (l == WC_COUNTER_MINUTE && d->from < 0) {
             doc->slotted = true;
             if (doc->slot_created == NULL &&
@@ -352,6 +359,9 @@ static bson_t *pending_update(const pending_t *d)
     }
     if (d->kind != DOC_TENANT) {
         ok = ok && BSON_APPEND_DATE_TIME(&soi, "start", d->start_ms);
+    }
+    if (d->keyed) {
+        ok = ok && BSON_APPEND_BOOL(&soi, "keyed", true);
     }
     ok = ok && bson_append_document_end(update, &soi);
     if (d->slotted) {
@@ -524,6 +534,9 @@ static bool bucket_row(const bson_t *doc, void *arg)
     bson_iter_t slotted;
     b->slotted = bson_iter_init_find(&slotted, doc, "slotted") && BSON_ITER_HOLDS_BOOL(&slotted) &&
                  bson_iter_bool(&slotted);
+    bson_iter_t keyed;
+    b->keyed = bson_iter_init_find(&keyed, doc, "keyed") && BSON_ITER_HOLDS_BOOL(&keyed) &&
+               bson_iter_bool(&keyed);
     read_cells(doc, b->counts);
     read_slot_created(doc, b->slot_created);
     b->version = wc_doc_int(doc, "version", 0);
@@ -793,6 +806,7 @@ wc_store_status_t wc_store_ensure_list_indexes(wc_store_t *store)
         const char *coll, *field, *name;
     } indexes[] = {{WC_COLL_NOTIFICATIONS, "listBucket", "list_bucket"},
                    {WC_COLL_NOTIFICATIONS, "listSlot", "list_slot"},
+                   {WC_COLL_NOTIFICATIONS, "listDayKind", "list_day_kind"},
                    {WC_COLL_COUNTERS, "scope", "scope"}};
     bool ok = true;
     for (size_t i = 0; ok && i < sizeof(indexes) / sizeof(indexes[0]); i++) {

@@ -139,6 +139,10 @@ typedef struct {
      * page may read it by one-second slots (`slotted: true`, set by every
      * flush that carries a creation into it). */
     bool slotted;
+    /* A day bucket whose every notification carries listDayKind, so that a
+     * filter matching few of them may read them at once (`keyed: true`, set
+     * when a flush that carries a creation inserts the day's document). */
+    bool keyed;
     int64_t counts[WC_STATUS_COUNT][WC_CHANNEL_COUNT][WC_PRIORITY_COUNT];
     /* A minute bucket's creations by second of createdAt (`s.s<second>`),
      * counted with the creations the flush carries: what lets a page skip a
@@ -177,15 +181,16 @@ typedef struct wc_counter_reader {
                                 int64_t ms, int64_t parent_version, wc_counter_bucket_t *out,
                                 bool *found);
     /* Optional (NULL: every leaf is read from the database): the documents
-     * of one list leaf (a minute or a second, with the query's filters, named
-     * by `key`) kept under its minute's version, as new copies in *docs (free
-     * with wc_store_docs_free); false when none are kept. A notification's
-     * listed fields change only with its status, and a status change
-     * advances the version of the minute it was created in. */
-    bool (*leaf_get)(void *arg, const char *key, int64_t minute_version, bson_t ***docs,
+     * of one list leaf (a minute, a second or a day, with the query's
+     * filters, named by `key`) kept under the version of the bucket that
+     * holds it (its minute, or the day), as new copies in *docs (free with
+     * wc_store_docs_free); false when none are kept. A notification's listed
+     * fields change only with its status, and a status change advances the
+     * version of the minute it was created in and of that minute's day. */
+    bool (*leaf_get)(void *arg, const char *key, int64_t bucket_version, bson_t ***docs,
                      size_t *n);
     /* ... and what the walk read of a leaf (the reader copies it). */
-    void (*leaf_keep)(void *arg, const char *key, int64_t minute_version,
+    void (*leaf_keep)(void *arg, const char *key, int64_t bucket_version,
                       const bson_t *const *docs, size_t n);
     void *arg;
 } wc_counter_reader_t;

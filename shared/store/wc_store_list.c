@@ -217,16 +217,22 @@ static bool consider(walk_t *w, const bson_t *doc, bool count_total, const char 
  * ordinary tenant's minute, not the busy tenant's whole minute. */
 #define LEAF_KEEP_MAX 400
 
-/* Reads the leaf `bucket` (a listSlot when `slot`, else a listBucket) from the
- * database with the query's filters, considering each document; offers what
- * it read to the reader to keep under `key` and `version` when `key` is set
- * and it is small enough. False when the read failed. */
-static bool query_leaf(walk_t *w, const char *bucket, bool slot, bool count_total,
-                       const char *key, int64_t version, item_t **items, size_t *n, size_t *cap)
+/* What a walk read of one leaf, offered to the reader to keep
+ * (wc_counter_reader_t.leaf_keep): NULL `docs` once it grew too large. */
+typedef struct {
+    bson_t **docs;
+    size_t n;
+} leaf_copy_t;
+
+/* Reads the notifications whose `field` is `value`, with the query's filters,
+ * from the database, considering each and copying it into `copy` (when its
+ * docs are set). False when the read failed. */
+static bool query_leaf(walk_t *w, const char *field, const char *value, bool count_total,
+                       leaf_copy_t *copy, item_t **items, size_t *n, size_t *cap)
 {
-    /* A slot is looked up by its own indexed key: the minute's key with a
-     * second's number beside it made PostgreSQL read the whole minute. */
-    bson_t *filter = BCON_NEW(slot ? "listSlot" : "listBucket", BCON_UTF8(bucket));
+    /* Each kind of leaf is looked up by its own indexed key: the minute's key
+     * with a second's number beside it made PostgreSQL read the whole minute. */
+    bson_t *filter = BCON_NEW(field, BCON_UTF8(value));
     if (w->q->key_hint != NULL) {
         BSON_APPEND_UTF8(filter, "apiKey", w->q->key_hint);
     }
@@ -251,28 +257,19 @@ static bool query_leaf(walk_t *w, const char *bucket, bool slot, bool count_tota
     const bson_t *doc = NULL;
     bson_error_t error;
     bool ok = true;
-    bson_t **kept = key != NULL ? calloc(LEAF_KEEP_MAX, sizeof(*kept)) : NULL;
-    size_t kept_n = 0;
     while (ok && mongoc_cursor_next(cursor, &doc)) {
-        ok = consider(w, doc, count_total, bucket, items, n, cap);
-        if (kept != NULL && kept_n < LEAF_KEEP_MAX) {
-            kept[kept_n++] = bson_copy(doc);
-        } else if (kept != NULL) {
+        ok = consider(w, doc, count_total, value, items, n, cap);
+        if (copy->docs != NULL && copy->n < LEAF_KEEP_MAX) {
+            copy->docs[copy->n++] = bson_copy(doc);
+        } else if (copy->docs != NULL) {
             /* Too many to keep: the next walk reads it again. */
-            wc_store_docs_free(kept, kept_n);
-            kept = NULL;
+            wc_store_docs_free(copy->docs, copy->n);
+            copy->docs = NULL;
         }
     }
     if (ok && mongoc_cursor_error(cursor, &error)) {
-        wc_log_error("reading list bucket %s failed: %s", bucket, error.message);
+        wc_log_error("reading list leaf %s failed: %s", value, error.message);
         ok = false;
-    }
-    if (ok && kept != NULL) {
-        w->counters.leaf_keep(w->counters.arg, key, version, (const bson_t *const *)kept,
-                              kept_n);
-    }
-    if (kept != NULL) {
-        wc_store_docs_free(kept, kept_n);
     }
     mongoc_cursor_destroy(cursor);
     mongoc_collection_destroy(coll);
@@ -282,26 +279,73 @@ static bool query_leaf(walk_t *w, const char *bucket, bool slot, bool count_tota
     return ok;
 }
 
-/* Reads one minute bucket, or one of its one-second slots (`slot` >= 0): takes
- * the page's items from it and, when `count_total`, counts what lies in the
- * range. `minute_version` is the minute bucket's version: the reader may
+/* The leaves a page reads: a minute bucket, one of its one-second slots, or
+ * the notifications of a day that a sparse filter matches (docs/READS.md,
+ * "The list walk"). */
+typedef enum { LEAF_MINUTE, LEAF_SLOT, LEAF_DAY } leaf_kind_t;
+
+static const struct {
+    const char *field; /* the notifications' indexed key */
+    char code;         /* in the reader's key */
+    int (*name)(char *out, size_t len, const char *tenant_id, int64_t created_ms);
+} leaves[] = {
+    [LEAF_MINUTE] = {"listBucket", 'm', wc_notification_list_bucket},
+    [LEAF_SLOT] = {"listSlot", 's', wc_notification_list_slot},
+    /* Named here by the day; read by listDayKind, once per type and
+     * priority the query's filters admit (read_day_kinds). */
+    [LEAF_DAY] = {"listDayKind", 'd', wc_notification_list_bucket},
+};
+
+/* Whether the type and priority cell (t, p) passes the query's filters. */
+static bool kind_admitted(const walk_t *w, int t, int p)
+{
+    return (w->q->type < 0 || w->q->type == t) && (w->q->priority < 0 || w->q->priority == p);
+}
+
+/* Reads the notifications of day bucket `day` that the query matches: one
+ * read by listDayKind per type and priority the filters admit and the day
+ * holds. */
+static bool read_day_kinds(walk_t *w, const wc_counter_bucket_t *day, bool count_total,
+                           leaf_copy_t *copy, item_t **items, size_t *n, size_t *cap)
+{
+    bool ok = true;
+    for (int t = 0; ok && t < WC_CHANNEL_COUNT; t++) {
+        for (int p = 0; ok && p < WC_PRIORITY_COUNT; p++) {
+            int64_t held = 0;
+            for (int s = 0; s < WC_STATUS_COUNT; s++) {
+                held += w->q->status < 0 || w->q->status == s ? day->counts[s][t][p] : 0;
+            }
+            if (!kind_admitted(w, t, p) || held == 0) {
+                continue;
+            }
+            char value[WC_LIST_BUCKET_LEN];
+            ok = wc_notification_list_day_kind(value, sizeof(value), w->q->tenant_id,
+                                               day->start_ms, (wc_channel_t)t,
+                                               (wc_priority_t)p) == 0 &&
+                 query_leaf(w, leaves[LEAF_DAY].field, value, count_total, copy, items, n, cap);
+        }
+    }
+    return ok;
+}
+
+/* Reads the leaf of `kind` that starts at `start_ms` (for LEAF_DAY, the day
+ * bucket `day`): takes the page's items from it and, when `count_total`,
+ * counts what lies in the range. `bucket_version` is the version of the
+ * counter bucket that holds it (its minute, or the day): the reader may
  * answer from what it kept under it (and the query's filters). */
-static wc_store_status_t read_leaf(walk_t *w, int64_t start_ms, int slot, bool count_total,
-                                   int64_t minute_version)
+static wc_store_status_t read_leaf(walk_t *w, leaf_kind_t kind, int64_t start_ms,
+                                   const wc_counter_bucket_t *day, bool count_total,
+                                   int64_t bucket_version)
 {
     char bucket[WC_LIST_BUCKET_LEN];
-    if (wc_notification_list_bucket(bucket, sizeof(bucket), w->q->tenant_id, start_ms) != 0) {
-        return WC_STORE_ERROR;
-    }
-    if (slot >= 0 && wc_notification_list_slot(bucket, sizeof(bucket), w->q->tenant_id,
-                                               start_ms + slot * WC_LIST_SLOT_MS) != 0) {
+    if (leaves[kind].name(bucket, sizeof(bucket), w->q->tenant_id, start_ms) != 0) {
         return WC_STORE_ERROR;
     }
     char key[WC_LIST_BUCKET_LEN + 64];
-    int key_len = snprintf(key, sizeof(key), "%s|%s|%d|%d|%d|%s", slot >= 0 ? "s" : "m", bucket,
+    int key_len = snprintf(key, sizeof(key), "%c|%s|%d|%d|%d|%s", leaves[kind].code, bucket,
                            w->q->status, w->q->type, w->q->priority,
                            w->q->key_hint != NULL ? w->q->key_hint : "");
-    bool keyed = w->counters.leaf_get != NULL && minute_version >= 0 && key_len > 0 &&
+    bool keyed = w->counters.leaf_get != NULL && bucket_version >= 0 && key_len > 0 &&
                  (size_t)key_len < sizeof(key);
     item_t *items = NULL;
     size_t n = 0, cap = 0;
@@ -309,14 +353,24 @@ static wc_store_status_t read_leaf(walk_t *w, int64_t start_ms, int slot, bool c
     size_t kept_n = 0;
     bool ok = true;
     w->queries++;
-    if (keyed && w->counters.leaf_get(w->counters.arg, key, minute_version, &kept, &kept_n)) {
+    if (keyed && w->counters.leaf_get(w->counters.arg, key, bucket_version, &kept, &kept_n)) {
         for (size_t i = 0; i < kept_n && ok; i++) {
             ok = consider(w, kept[i], count_total, bucket, &items, &n, &cap);
         }
         wc_store_docs_free(kept, kept_n);
     } else {
-        ok = query_leaf(w, bucket, slot >= 0, count_total, keyed ? key : NULL, minute_version,
-                        &items, &n, &cap);
+        leaf_copy_t copy = {.docs = keyed ? calloc(LEAF_KEEP_MAX, sizeof(bson_t *)) : NULL};
+        ok = kind == LEAF_DAY
+                 ? read_day_kinds(w, day, count_total, &copy, &items, &n, &cap)
+                 : query_leaf(w, leaves[kind].field, bucket, count_total, &copy, &items, &n,
+                              &cap);
+        if (ok && copy.docs != NULL) {
+            w->counters.leaf_keep(w->counters.arg, key, bucket_version,
+                                  (const bson_t *const *)copy.docs, copy.n);
+        }
+        if (copy.docs != NULL) {
+            wc_store_docs_free(copy.docs, copy.n);
+        }
     }
     if (ok && n > 1) {
         qsort(items, n, sizeof(*items),
@@ -344,6 +398,18 @@ static wc_store_status_t read_leaf(walk_t *w, int64_t start_ms, int slot, bool c
  * one-second slots, when all of them carry one: a busy tenant's newest minute
  * holds thousands (6,600 at 110/s), and a page needs the newest few. */
 #define SLOT_READ_MIN 600
+
+/* Whether a minute holding `count` matching items in the range is cheaper to
+ * read by its seconds than whole. A second's read costs a round trip (about
+ * 0.8 ms of FerretDB) and its items; the whole minute costs its `count`
+ * items (about 0.12 ms each). A page of `skip + need` items reads about
+ * 60 (skip + need) / count seconds, so seconds pay once the minute holds a
+ * few times the page: a filter matching one in sixteen of the busy tenant's
+ * 6,600 notifications a minute read 412 of them for a page of 20. */
+static bool slots_pay(const walk_t *w, int64_t count)
+{
+    return count > SLOT_READ_MIN || (count >= 100 && count >= 4 * (w->skip + w->need));
+}
 
 /* The minute's creations by second, when the page may skip seconds by them:
  * an unfiltered list (every notification of the minute matches, however its
@@ -378,7 +444,7 @@ static wc_store_status_t read_slots(walk_t *w, const wc_counter_bucket_t *b, int
         if (counts != NULL && elig == ELIGIBLE_ALL && counts[slot] <= w->skip) {
             w->skip -= counts[slot];
         } else if (elig != ELIGIBLE_NONE) {
-            status = read_leaf(w, b->start_ms, slot, false, b->version);
+            status = read_leaf(w, LEAF_SLOT, s, NULL, false, b->version);
         }
     }
     return status;
@@ -401,7 +467,7 @@ static wc_store_status_t read_cut_slots(walk_t *w, const wc_counter_bucket_t *b,
             continue;
         }
         if (s < w->lo || e > w->hi) {
-            status = read_leaf(w, b->start_ms, slot, !w->total_known, b->version);
+            status = read_leaf(w, LEAF_SLOT, s, NULL, !w->total_known, b->version);
             continue;
         }
         w->total += w->total_known ? 0 : counts[slot];
@@ -412,7 +478,7 @@ static wc_store_status_t read_cut_slots(walk_t *w, const wc_counter_bucket_t *b,
         if (elig == ELIGIBLE_ALL && counts[slot] <= w->skip) {
             w->skip -= counts[slot];
         } else {
-            status = read_leaf(w, b->start_ms, slot, false, b->version);
+            status = read_leaf(w, LEAF_SLOT, s, NULL, false, b->version);
         }
     }
     return status;
@@ -421,12 +487,44 @@ static wc_store_status_t read_cut_slots(walk_t *w, const wc_counter_bucket_t *b,
 static wc_store_status_t walk_level(walk_t *w, wc_counter_level_t level, int64_t parent_ms,
                                     int64_t parent_version);
 
+/* A day holding at most DAY_READ_MAX_MATCHES notifications that match the
+ * query is read at once by listDayKind, one read per type and priority the
+ * filters admit and the day holds, when PostgreSQL finds them among at most
+ * DAY_READ_MAX_ROWS notifications of those kinds. A sparse filter
+ * ("FAILED WEBHOOK CRITICAL") matched one notification in a thousand, a page
+ * of them spread over three weeks, and finding each one by the day's hours
+ * and the hour's minutes read about 80 counter documents (0.1 to 0.4 ms of
+ * FerretDB each). The rows bound caps PostgreSQL's work: it finds a kind's
+ * notifications by the key's index and checks the status on each (about
+ * 6 us a row), and it bounds the reads (at most 16, one per kind, about
+ * 0.8 ms of FerretDB each) to what walking the day would cost. */
+#define DAY_READ_MAX_MATCHES 64
+#define DAY_READ_MAX_ROWS 2000
+
+static bool day_read_whole(const walk_t *w, const wc_counter_bucket_t *b, int64_t count)
+{
+    if (!b->keyed || count > DAY_READ_MAX_MATCHES) {
+        return false;
+    }
+    int64_t rows = 0;
+    for (int t = 0; t < WC_CHANNEL_COUNT; t++) {
+        for (int p = 0; p < WC_PRIORITY_COUNT; p++) {
+            int64_t held = 0;
+            for (int s = 0; s < WC_STATUS_COUNT; s++) {
+                held += b->counts[s][t][p];
+            }
+            rows += kind_admitted(w, t, p) ? held : 0;
+        }
+    }
+    return rows <= DAY_READ_MAX_ROWS;
+}
+
 /* Takes the page's items from one bucket the walk descends into. */
 static wc_store_status_t descend_into(walk_t *w, wc_counter_level_t level,
                                       const wc_counter_bucket_t *b, int64_t count,
                                       bool whole_range)
 {
-    if (level == WC_COUNTER_MINUTE && b->slotted && whole_range && count > SLOT_READ_MIN &&
+    if (level == WC_COUNTER_MINUTE && b->slotted && whole_range && slots_pay(w, count) &&
         w->need > 0) {
         return read_slots(w, b, count);
     }
@@ -435,21 +533,33 @@ static wc_store_status_t descend_into(walk_t *w, wc_counter_level_t level,
         (counts = slot_counts(w, b, count)) != NULL) {
         return read_cut_slots(w, b, counts);
     }
+    if (level == WC_COUNTER_DAY && day_read_whole(w, b, count)) {
+        return read_leaf(w, LEAF_DAY, b->start_ms, b, !w->total_known, b->version);
+    }
     if (level == WC_COUNTER_MINUTE) {
-        return read_leaf(w, b->start_ms, -1, !w->total_known, b->version);
+        return read_leaf(w, LEAF_MINUTE, b->start_ms, NULL, !w->total_known, b->version);
     }
     return walk_level(w, level + 1, b->start_ms, b->version);
 }
 
-/* A page that lies wholly in the newest bucket of a level (the one holding
- * now) needs none of its siblings: a busy tenant's first pages lie in its
- * current minute, and reading the day, hour and minute siblings instead cost
- * FerretDB about 0.4 ms per counter document, a hundred of them per page
- * (docs/READS.md, "The list walk"). Returns true when the probe served the
- * level (the outcome in *status); false when the walk must read the siblings. */
-static bool probe_newest(walk_t *w, wc_counter_level_t level, int64_t parent_ms,
-                         int64_t parent_version, wc_store_status_t *status)
+/* The bucket of a level the walk reads first, by _id, before or instead of
+ * its siblings (w->probe_ms; -1 for none):
+ * - a page by number without a range: the bucket holding now. A page that
+ *   lies wholly in it (its matching count covers the skip and the page)
+ *   needs none of its siblings: a busy tenant's first pages lie in its
+ *   current minute, and reading the day, hour and minute siblings instead
+ *   cost FerretDB about 0.4 ms per counter document, a hundred of them per
+ *   page (docs/READS.md, "The list walk");
+ * - a page before a cursor, without a range: the bucket holding the
+ *   cursor's instant, where the page starts. When the page does not fill
+ *   there, it goes on in the older siblings only (*walked_from: the probed
+ *   bucket's start; the newer ones hold nothing before the cursor).
+ * Returns true when the probe served the level (the outcome in *status);
+ * false when the walk must read the siblings. */
+static bool probe_first(walk_t *w, wc_counter_level_t level, int64_t parent_ms,
+                        int64_t parent_version, wc_store_status_t *status, int64_t *walked_from)
 {
+    *walked_from = INT64_MAX;
     if (w->probe_ms < 0 ||
         (level > WC_COUNTER_DAY &&
          wc_counter_bucket_start(level - 1, w->probe_ms) != parent_ms)) {
@@ -464,6 +574,18 @@ static bool probe_newest(walk_t *w, wc_counter_level_t level, int64_t parent_ms,
         return true;
     }
     int64_t count = found ? bucket_matches(w, &b) : 0;
+    if (w->q->mode == WC_LIST_BEFORE) {
+        int64_t start = wc_counter_bucket_start(level, w->probe_ms);
+        if (count > 0) {
+            *status = descend_into(w, level, &b, count, true);
+            if (*status != WC_STORE_OK || w->need == 0) {
+                return true;
+            }
+        }
+        w->probe_ms = -1; /* the older siblings are walked in order */
+        *walked_from = start;
+        return false;
+    }
     if (count < w->skip + w->need) {
         w->probe_ms = -1; /* the page reaches older buckets: walk them in order */
         return false;
@@ -479,7 +601,8 @@ static wc_store_status_t walk_level(walk_t *w, wc_counter_level_t level, int64_t
     wc_counter_bucket_t *buckets = NULL;
     size_t n = 0;
     wc_store_status_t status = WC_STORE_OK;
-    if (probe_newest(w, level, parent_ms, parent_version, &status)) {
+    int64_t walked_from = INT64_MAX;
+    if (probe_first(w, level, parent_ms, parent_version, &status, &walked_from)) {
         return status;
     }
     w->queries++;
@@ -497,7 +620,7 @@ static wc_store_status_t walk_level(walk_t *w, wc_counter_level_t level, int64_t
          i++) {
         int64_t s = buckets[i].start_ms, e = s + width;
         int64_t count = bucket_matches(w, &buckets[i]);
-        if (e <= w->lo || s >= w->hi || count <= 0) {
+        if (e <= w->lo || s >= w->hi || count <= 0 || s >= walked_from) {
             continue;
         }
         bool whole_range = s >= w->lo && e <= w->hi;
@@ -543,9 +666,9 @@ wc_store_status_t wc_store_list_notifications(wc_store_t *store, const wc_list_q
     }
     wc_store_status_t status = WC_STORE_OK;
     w.probe_ms = -1;
-    if (q->mode == WC_LIST_PAGE && q->created_from_ms < 0 && q->created_to_ms < 0) {
+    if (q->created_from_ms < 0 && q->created_to_ms < 0) {
         /* Without a range the total is the owner's top document's; a page
-         * then reads only the buckets it lies in, newest first. */
+         * then reads only the buckets it lies in, from its first. */
         wc_store_counts_t top;
         if (q->tenant_counts != NULL && q->key_hint == NULL) {
             top = *q->tenant_counts;
@@ -557,7 +680,9 @@ wc_store_status_t wc_store_list_notifications(wc_store_t *store, const wc_list_q
         memcpy(all.counts, top.counts, sizeof(all.counts));
         w.total = bucket_matches(&w, &all);
         w.total_known = true;
-        w.probe_ms = wc_time_now_ms();
+        w.probe_ms = q->mode == WC_LIST_PAGE     ? wc_time_now_ms()
+                     : q->mode == WC_LIST_BEFORE ? q->cursor_ms
+                                                 : -1;
     }
     if (status == WC_STORE_OK) {
         status = walk_level(&w, WC_COUNTER_DAY, 0, q->tenant_version);

@@ -38,6 +38,15 @@ static void a_minute_bucket_is_named_like_the_documents_list_bucket(void **state
     assert_string_equal(scope, T ":d");
     assert_int_equal(wc_counter_doc_id(id, sizeof(id), T, WC_COUNTER_DAY, ms), 0);
     assert_string_equal(id, T ":d:1733875200000");
+    /* A day's leaves are named by the day counter's start, the type and the
+     * priority. */
+    assert_int_equal(wc_notification_list_day_kind(bucket, sizeof(bucket), T, ms, WC_CHANNEL_WEBHOOK,
+                                                   WC_PRIORITY_CRITICAL),
+                     0);
+    assert_string_equal(bucket, T ":1733875200000:WEBHOOK:CRITICAL");
+    assert_int_equal(wc_notification_list_day_kind(bucket, 50, T, ms, WC_CHANNEL_WEBHOOK,
+                                                   WC_PRIORITY_CRITICAL),
+                     -1);
     /* Too small a buffer is refused, not cut. */
     assert_int_equal(wc_notification_list_bucket(bucket, 20, T, ms), -1);
     assert_int_equal(wc_counter_doc_id(id, 10, T, WC_COUNTER_MINUTE, ms), -1);
@@ -148,8 +157,12 @@ static void new_documents_carry_their_list_bucket_hidden_from_clients(void **sta
     bson_t *doc = wc_notification_new_document(&req, &id, T, 3, NULL, 1733912999123LL);
     assert_non_null(doc);
     assert_string_equal(wc_doc_string(doc, "listBucket"), T ":1733912940000");
+    assert_string_equal(wc_doc_string(doc, "listSlot"), T ":1733912999000");
+    assert_string_equal(wc_doc_string(doc, "listDayKind"), T ":1733875200000:SMS:MEDIUM");
     json_object *api = wc_notification_to_api_json(doc);
     assert_false(json_object_object_get_ex(api, "listBucket", NULL));
+    assert_false(json_object_object_get_ex(api, "listSlot", NULL));
+    assert_false(json_object_object_get_ex(api, "listDayKind", NULL));
     json_object_put(api);
     bson_destroy(doc);
     json_object_put(body);
