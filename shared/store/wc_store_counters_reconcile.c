@@ -306,8 +306,8 @@ static wc_store_status_t flush_backfill(mongoc_bulk_operation_t **bulk, size_t *
 }
 
 /* Recounts the notifications (of one tenant, or all) into the table's
- * expected counts, and gives listBucket and listSlot to documents written
- * before they existed. One streamed find, grouped here rather than by $group: FerretDB
+ * expected counts, and gives listBucket, listSlot and listDayKind to documents
+ * written before they existed. One streamed find, grouped here rather than by $group: FerretDB
  * answers an aggregate in one request, which at a million documents runs past
  * what the local launcher's watchdog allows, while a find is fetched batch by
  * batch (each getMore a short request). */
@@ -316,7 +316,8 @@ static wc_store_status_t recount(wc_store_t *store, const char *tenant_id, table
 {
     bson_t *filter = tenant_id != NULL ? BCON_NEW("tenantId", BCON_UTF8(tenant_id)) : bson_new();
     bson_t *opts = BCON_NEW("projection", "{", "tenantId", BCON_INT32(1), "listBucket",
-                            BCON_INT32(1), "listSlot", BCON_INT32(1), "createdAt", BCON_INT32(1),
+                            BCON_INT32(1), "listSlot", BCON_INT32(1), "listDayKind", BCON_INT32(1),
+                            "createdAt", BCON_INT32(1),
                             "status", BCON_INT32(1), "apiKey", BCON_INT32(1),
                             "type", BCON_INT32(1), "priority", BCON_INT32(1), "}", "batchSize",
                             BCON_INT32(2000));
@@ -355,15 +356,20 @@ static wc_store_status_t recount(wc_store_t *store, const char *tenant_id, table
             continue;
         }
         const char *stored_slot = wc_doc_string(doc, "listSlot");
+        char day[WC_LIST_BUCKET_LEN];
+        if (wc_notification_list_day_kind(day, sizeof(day), tenant, created_ms, t, p) != 0) {
+            continue;
+        }
+        const char *stored_day = wc_doc_string(doc, "listDayKind");
         if (stored == NULL || strcmp(stored, bucket) != 0 || stored_slot == NULL ||
-            strcmp(stored_slot, slot) != 0) {
+            strcmp(stored_slot, slot) != 0 || stored_day == NULL || strcmp(stored_day, day) != 0) {
             if (bulk == NULL) {
                 bulk = mongoc_collection_create_bulk_operation_with_opts(coll, NULL);
             }
             bson_t selector = BSON_INITIALIZER;
             bson_append_iter(&selector, "_id", -1, &id);
             bson_t *update = BCON_NEW("$set", "{", "listBucket", BCON_UTF8(bucket), "listSlot",
-                                      BCON_UTF8(slot), "}");
+                                      BCON_UTF8(slot), "listDayKind", BCON_UTF8(day), "}");
             if (!mongoc_bulk_operation_update_one_with_opts(bulk, &selector, update, NULL,
                                                             &error)) {
                 wc_log_error("reconcile: building the backfill failed: %s", error.message);
@@ -404,10 +410,86 @@ static wc_store_status_t recount(wc_store_t *store, const char *tenant_id, table
     return status;
 }
 
+/* The ancestors (day, hour) of the buckets a repair wrote, each once. */
+typedef struct {
+    char (*ids)[ID_LEN];
+    size_t n, cap;
+} id_set_t;
+
+static bool id_set_add(id_set_t *set, const char *id)
+{
+    for (size_t i = 0; i < set->n; i++) {
+        if (strcmp(set->ids[i], id) == 0) {
+            return true;
+        }
+    }
+    if (set->n == set->cap) {
+        size_t cap = set->cap == 0 ? 64 : set->cap * 2;
+        void *grown = realloc(set->ids, cap * sizeof(*set->ids));
+        if (grown == NULL) {
+            return false;
+        }
+        set->ids = grown;
+        set->cap = cap;
+    }
+    snprintf(set->ids[set->n++], ID_LEN, "%s", id);
+    return true;
+}
+
+/* Adds the day and hour above the level bucket `e` to `fixed`. */
+static bool note_fixed(id_set_t *fixed, const entry_t *e)
+{
+    char owner[WC_COUNTER_OWNER_LEN], id[ID_LEN];
+    if (wc_counter_owner(owner, NULL, e->tenant_id,
+                         e->key_hint[0] != '\0' ? e->key_hint : NULL) != 0) {
+        return true; /* not an owner the write path counts: nothing above it */
+    }
+    int level = -1;
+    for (int l = 0; l < WC_COUNTER_LEVELS && level < 0; l++) {
+        if (wc_counter_doc_id(id, sizeof(id), owner, (wc_counter_level_t)l, e->start_ms) == 0 &&
+            strcmp(id, e->id) == 0) {
+            level = l;
+        }
+    }
+    for (int l = 0; l < level; l++) {
+        if (wc_counter_doc_id(id, sizeof(id), owner, (wc_counter_level_t)l, e->start_ms) != 0 ||
+            !id_set_add(fixed, id)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Advances the version of every day and hour above a repaired bucket. Two
+ * repairs under one parent that cancel out leave the parent's own cells as
+ * they were, so the repair did not write it; the API keeps a bucket's
+ * children under the parent's version (api/bucket_cache.h) and would go on
+ * showing the children as they were. One update at a time, after the
+ * repairs: advancing them inside the repairs' bulk write stalled FerretDB
+ * 1.24 (docs/READS.md). */
+static wc_store_status_t advance_ancestors(mongoc_collection_t *coll, const id_set_t *fixed)
+{
+    wc_store_status_t status = WC_STORE_OK;
+    for (size_t i = 0; i < fixed->n && status == WC_STORE_OK; i++) {
+        bson_t *selector = BCON_NEW("_id", BCON_UTF8(fixed->ids[i]));
+        bson_t *bump = BCON_NEW("$inc", "{", "version", BCON_INT64(1), "}");
+        bson_error_t error;
+        if (!mongoc_collection_update_one(coll, selector, bump, NULL, NULL, &error)) {
+            wc_log_error("reconcile: advancing %s failed: %s", fixed->ids[i], error.message);
+            status = WC_STORE_ERROR;
+        }
+        bson_destroy(bump);
+        bson_destroy(selector);
+    }
+    return status;
+}
+
 /* Writes E - S2 for every quiet entry that disagrees. */
 static wc_store_status_t repair(wc_store_t *store, table_t *table,
                                 wc_counters_reconcile_report_t *report)
 {
+    id_set_t fixed_set = {0};
+    id_set_t *fixed = &fixed_set;
     mongoc_client_t *client = wc_store_client_take(store);
     mongoc_collection_t *coll = mongoc_client_get_collection(client, store->db, WC_COLL_COUNTERS);
     bson_t *bulk_opts = BCON_NEW("ordered", BCON_BOOL(false));
@@ -453,13 +535,13 @@ static wc_store_status_t repair(wc_store_t *store, table_t *table,
             }
         }
         if (changed > 0 && e->start_ms != INT64_MIN) {
-            /* Readers keep a bucket's children under its version. A repair
-             * that leaves a parent's own cells as they were (two that cancel
-             * out) does not advance the parent's: the API's bucket cache
-             * keeps entries WAVECOM_API_LIST_CACHE_SECONDS at most for that.
-             * Advancing every ancestor in the same bulk stalled FerretDB 1.24
-             * (docs/READS.md). */
+            /* Readers keep a bucket's children under its version; the
+             * ancestors' versions advance after this bulk (advance_ancestors). */
             BSON_APPEND_INT64(&inc, "version", 1);
+            if (!note_fixed(fixed, e)) {
+                wc_log_error("reconcile: out of memory");
+                status = WC_STORE_ERROR;
+            }
         }
         bson_append_document_end(update, &inc);
         if (changed > 0) {
@@ -505,6 +587,10 @@ static wc_store_status_t repair(wc_store_t *store, table_t *table,
         }
         bson_destroy(&reply);
     }
+    if (status == WC_STORE_OK) {
+        status = advance_ancestors(coll, fixed);
+    }
+    free(fixed->ids);
     mongoc_bulk_operation_destroy(bulk);
     bson_destroy(bulk_opts);
     mongoc_collection_destroy(coll);
